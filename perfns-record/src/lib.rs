@@ -1,0 +1,1 @@
+//! perfns record layer.

@@ -1,0 +1,1 @@
+//! perfns report layer.

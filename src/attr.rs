@@ -1,0 +1,511 @@
+//! `struct perf_event_attr` as data: decoded from and encoded to the bytes
+//! the kernel and perf.data files use, and the set of attrs of a recording,
+//! which tells which attr a record belongs to.
+//!
+//! The layout (include/uapi/linux/perf_event.h, 6.12):
+//!
+//! ```c
+//! struct perf_event_attr {
+//!     __u32 type;                 /*   0 */
+//!     __u32 size;                 /*   4 */
+//!     __u64 config;               /*   8 */
+//!     union { __u64 sample_period; __u64 sample_freq; };   /* 16 */
+//!     __u64 sample_type;          /*  24 */
+//!     __u64 read_format;          /*  32 */
+//!     __u64 disabled : 1, inherit : 1, ... ;               /* 40: flags */
+//!     union { __u32 wakeup_events; __u32 wakeup_watermark; };   /* 48 */
+//!     __u32 bp_type;              /*  52 */
+//!     union { __u64 bp_addr; __u64 kprobe_func; __u64 uprobe_path; __u64 config1; }; /* 56 */
+//!     union { __u64 bp_len; __u64 kprobe_addr; __u64 probe_offset; __u64 config2; }; /* 64 */
+//!     __u64 branch_sample_type;   /*  72 */
+//!     __u64 sample_regs_user;     /*  80 */
+//!     __u32 sample_stack_user;    /*  88 */
+//!     __s32 clockid;              /*  92 */
+//!     __u64 sample_regs_intr;     /*  96 */
+//!     __u32 aux_watermark;        /* 104 */
+//!     __u16 sample_max_stack;     /* 108 */
+//!     __u16 __reserved_2;         /* 110 */
+//!     __u32 aux_sample_size;      /* 112 */
+//!     __u32 __reserved_3;         /* 116 */
+//!     __u64 sig_data;             /* 120 */
+//!     __u64 config3;              /* 128 */
+//! };                              /* 136 = PERF_ATTR_SIZE_VER8 */
+//! ```
+
+use std::collections::HashMap;
+
+use byteorder::ByteOrder;
+
+use crate::error::ParseError;
+use crate::record::{RawRecord, RecordType, SampleId};
+
+/// `enum perf_event_sample_format`: which fields a sample carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct SampleFormat(pub u64);
+
+impl SampleFormat {
+    /// PERF_SAMPLE_IP
+    pub const IP: Self = Self(1 << 0);
+    /// PERF_SAMPLE_TID
+    pub const TID: Self = Self(1 << 1);
+    /// PERF_SAMPLE_TIME
+    pub const TIME: Self = Self(1 << 2);
+    /// PERF_SAMPLE_ADDR
+    pub const ADDR: Self = Self(1 << 3);
+    /// PERF_SAMPLE_READ
+    pub const READ: Self = Self(1 << 4);
+    /// PERF_SAMPLE_CALLCHAIN
+    pub const CALLCHAIN: Self = Self(1 << 5);
+    /// PERF_SAMPLE_ID
+    pub const ID: Self = Self(1 << 6);
+    /// PERF_SAMPLE_CPU
+    pub const CPU: Self = Self(1 << 7);
+    /// PERF_SAMPLE_PERIOD
+    pub const PERIOD: Self = Self(1 << 8);
+    /// PERF_SAMPLE_STREAM_ID
+    pub const STREAM_ID: Self = Self(1 << 9);
+    /// PERF_SAMPLE_RAW
+    pub const RAW: Self = Self(1 << 10);
+    /// PERF_SAMPLE_IDENTIFIER
+    pub const IDENTIFIER: Self = Self(1 << 16);
+
+    /// Whether every bit of `other` is set.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for SampleFormat {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+/// The one-bit fields of `perf_event_attr` at offset 40, as a mask.
+pub mod flags {
+    /// disabled: start disabled.
+    pub const DISABLED: u64 = 1 << 0;
+    /// inherit: children inherit it.
+    pub const INHERIT: u64 = 1 << 1;
+    /// exclude_kernel
+    pub const EXCLUDE_KERNEL: u64 = 1 << 5;
+    /// exclude_hv
+    pub const EXCLUDE_HV: u64 = 1 << 6;
+    /// mmap: PERF_RECORD_MMAP side-band.
+    pub const MMAP: u64 = 1 << 8;
+    /// comm: PERF_RECORD_COMM side-band.
+    pub const COMM: u64 = 1 << 9;
+    /// freq: sample_freq instead of sample_period.
+    pub const FREQ: u64 = 1 << 10;
+    /// task: PERF_RECORD_FORK/EXIT side-band.
+    pub const TASK: u64 = 1 << 13;
+    /// watermark: wake up by bytes, not events.
+    pub const WATERMARK: u64 = 1 << 14;
+    /// sample_id_all: sample_id on every record.
+    pub const SAMPLE_ID_ALL: u64 = 1 << 18;
+    /// mmap2: PERF_RECORD_MMAP2 side-band.
+    pub const MMAP2: u64 = 1 << 23;
+    /// comm_exec: mark COMM records from exec.
+    pub const COMM_EXEC: u64 = 1 << 24;
+    /// use_clockid
+    pub const USE_CLOCKID: u64 = 1 << 25;
+    /// context_switch: PERF_RECORD_SWITCH(_CPU_WIDE) side-band.
+    pub const CONTEXT_SWITCH: u64 = 1 << 26;
+    /// namespaces: PERF_RECORD_NAMESPACES side-band.
+    pub const NAMESPACES: u64 = 1 << 28;
+    /// cgroup: PERF_RECORD_CGROUP side-band.
+    pub const CGROUP: u64 = 1 << 32;
+    /// tracer_scope, added by the perfns kernel series: the event sees the
+    /// tasks of the opener's tracer namespace and its descendants.
+    pub const TRACER_SCOPE: u64 = 1 << 38;
+    /// tracer_namespaces, added by the perfns kernel series:
+    /// PERF_RECORD_TRACER_NAMESPACES side-band.
+    pub const TRACER_NAMESPACES: u64 = 1 << 39;
+}
+
+/// `enum perf_type_id` values perfns uses.
+pub mod kind {
+    /// PERF_TYPE_HARDWARE
+    pub const HARDWARE: u32 = 0;
+    /// PERF_TYPE_SOFTWARE
+    pub const SOFTWARE: u32 = 1;
+    /// PERF_TYPE_TRACEPOINT: config is the tracepoint id.
+    pub const TRACEPOINT: u32 = 2;
+}
+
+/// `enum perf_sw_ids` values perfns uses.
+pub mod sw {
+    /// PERF_COUNT_SW_CPU_CLOCK
+    pub const CPU_CLOCK: u64 = 0;
+    /// PERF_COUNT_SW_TASK_CLOCK
+    pub const TASK_CLOCK: u64 = 1;
+    /// PERF_COUNT_SW_PAGE_FAULTS
+    pub const PAGE_FAULTS: u64 = 2;
+    /// PERF_COUNT_SW_CONTEXT_SWITCHES
+    pub const CONTEXT_SWITCHES: u64 = 3;
+    /// PERF_COUNT_SW_DUMMY: no samples, side-band only.
+    pub const DUMMY: u64 = 9;
+}
+
+/// `read_format` bits.
+pub mod read_format {
+    /// PERF_FORMAT_TOTAL_TIME_ENABLED
+    pub const TOTAL_TIME_ENABLED: u64 = 1 << 0;
+    /// PERF_FORMAT_TOTAL_TIME_RUNNING
+    pub const TOTAL_TIME_RUNNING: u64 = 1 << 1;
+    /// PERF_FORMAT_ID
+    pub const ID: u64 = 1 << 2;
+    /// PERF_FORMAT_GROUP
+    pub const GROUP: u64 = 1 << 3;
+    /// PERF_FORMAT_LOST
+    pub const LOST: u64 = 1 << 4;
+}
+
+/// PERF_ATTR_SIZE_VER0: the smallest attr any kernel or file has.
+pub const ATTR_SIZE_VER0: usize = 64;
+/// PERF_ATTR_SIZE_VER7 (up to sig_data): what perf 6.1, Debian 12's, reads.
+pub const ATTR_SIZE_VER7: usize = 128;
+/// PERF_ATTR_SIZE_VER8 (config3): the 6.12 kernel's size.
+pub const ATTR_SIZE_VER8: usize = 136;
+
+/// A `perf_event_attr`, field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventAttr {
+    /// type: PERF_TYPE_*.
+    pub kind: u32,
+    /// config: which event of that type.
+    pub config: u64,
+    /// sample_period, or sample_freq when [`flags::FREQ`] is set.
+    pub sample_period: u64,
+    /// sample_type
+    pub sample_type: SampleFormat,
+    /// read_format
+    pub read_format: u64,
+    /// The one-bit fields, as a mask of [`flags`].
+    pub flags: u64,
+    /// wakeup_events, or wakeup_watermark with [`flags::WATERMARK`].
+    pub wakeup: u32,
+    /// bp_type
+    pub bp_type: u32,
+    /// config1
+    pub config1: u64,
+    /// config2
+    pub config2: u64,
+    /// branch_sample_type
+    pub branch_sample_type: u64,
+    /// sample_regs_user
+    pub sample_regs_user: u64,
+    /// sample_stack_user
+    pub sample_stack_user: u32,
+    /// clockid
+    pub clockid: i32,
+    /// sample_regs_intr
+    pub sample_regs_intr: u64,
+    /// aux_watermark
+    pub aux_watermark: u32,
+    /// sample_max_stack
+    pub sample_max_stack: u16,
+    /// aux_sample_size
+    pub aux_sample_size: u32,
+    /// sig_data
+    pub sig_data: u64,
+    /// config3
+    pub config3: u64,
+}
+
+impl EventAttr {
+    /// Whether non-sample records carry a sample_id trailer.
+    pub fn sample_id_all(&self) -> bool {
+        self.flags & flags::SAMPLE_ID_ALL != 0
+    }
+
+    /// The size of a `struct read_format` in a sample.
+    pub fn read_format_size(&self) -> usize {
+        let rf = self.read_format;
+        let per_value = 8
+            + if rf & read_format::ID != 0 { 8 } else { 0 }
+            + if rf & read_format::LOST != 0 { 8 } else { 0 };
+        let times = (rf & read_format::TOTAL_TIME_ENABLED != 0) as usize * 8
+            + (rf & read_format::TOTAL_TIME_RUNNING != 0) as usize * 8;
+        if rf & read_format::GROUP != 0 {
+            // Group reads depend on the group size, which the attr does not
+            // give; perfns never opens groups with PERF_SAMPLE_READ.
+            8 + times + per_value
+        } else {
+            times + per_value
+        }
+    }
+
+    /// Decodes an attr from `bytes`, whose length is the attr's own `size`
+    /// (or more). Fields past the size are zero, as the kernel treats them.
+    pub fn from_bytes<O: ByteOrder>(bytes: &[u8]) -> Result<Self, ParseError> {
+        if bytes.len() < ATTR_SIZE_VER0 {
+            return Err(ParseError::Attr(format!(
+                "{} bytes, smaller than the oldest perf_event_attr ({ATTR_SIZE_VER0})",
+                bytes.len()
+            )));
+        }
+        let mut padded = [0u8; ATTR_SIZE_VER8];
+        let n = bytes.len().min(ATTR_SIZE_VER8);
+        padded[..n].copy_from_slice(&bytes[..n]);
+        let b = &padded;
+        let u64_at = |o: usize| O::read_u64(&b[o..o + 8]);
+        let u32_at = |o: usize| O::read_u32(&b[o..o + 4]);
+        Ok(Self {
+            kind: u32_at(0),
+            config: u64_at(8),
+            sample_period: u64_at(16),
+            sample_type: SampleFormat(u64_at(24)),
+            read_format: u64_at(32),
+            flags: u64_at(40),
+            wakeup: u32_at(48),
+            bp_type: u32_at(52),
+            config1: u64_at(56),
+            config2: u64_at(64),
+            branch_sample_type: u64_at(72),
+            sample_regs_user: u64_at(80),
+            sample_stack_user: u32_at(88),
+            clockid: O::read_i32(&b[92..96]),
+            sample_regs_intr: u64_at(96),
+            aux_watermark: u32_at(104),
+            sample_max_stack: O::read_u16(&b[108..110]),
+            aux_sample_size: u32_at(112),
+            sig_data: u64_at(120),
+            config3: u64_at(128),
+        })
+    }
+
+    /// The size this attr is written with: PERF_ATTR_SIZE_VER7 unless config3
+    /// is used, so that perf 6.1 (Debian 12's) can read the file.
+    pub fn encoded_size(&self) -> usize {
+        if self.config3 != 0 {
+            ATTR_SIZE_VER8
+        } else {
+            ATTR_SIZE_VER7
+        }
+    }
+
+    /// Encodes the attr in native byte order, [`Self::encoded_size`] bytes,
+    /// with its `size` field set.
+    pub fn to_ne_bytes(&self) -> Vec<u8> {
+        let size = self.encoded_size();
+        let mut b = vec![0u8; ATTR_SIZE_VER8];
+        let mut put = |o: usize, v: &[u8]| b[o..o + v.len()].copy_from_slice(v);
+        put(0, &self.kind.to_ne_bytes());
+        put(4, &(size as u32).to_ne_bytes());
+        put(8, &self.config.to_ne_bytes());
+        put(16, &self.sample_period.to_ne_bytes());
+        put(24, &self.sample_type.0.to_ne_bytes());
+        put(32, &self.read_format.to_ne_bytes());
+        put(40, &self.flags.to_ne_bytes());
+        put(48, &self.wakeup.to_ne_bytes());
+        put(52, &self.bp_type.to_ne_bytes());
+        put(56, &self.config1.to_ne_bytes());
+        put(64, &self.config2.to_ne_bytes());
+        put(72, &self.branch_sample_type.to_ne_bytes());
+        put(80, &self.sample_regs_user.to_ne_bytes());
+        put(88, &self.sample_stack_user.to_ne_bytes());
+        put(92, &self.clockid.to_ne_bytes());
+        put(96, &self.sample_regs_intr.to_ne_bytes());
+        put(104, &self.aux_watermark.to_ne_bytes());
+        put(108, &self.sample_max_stack.to_ne_bytes());
+        put(112, &self.aux_sample_size.to_ne_bytes());
+        put(120, &self.sig_data.to_ne_bytes());
+        put(128, &self.config3.to_ne_bytes());
+        b.truncate(size);
+        b
+    }
+}
+
+/// One event of a recording: its attr, the kernel ids of its per-CPU
+/// instances, and its name (e.g. `sched:sched_switch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDesc {
+    /// The attr it was opened with.
+    pub attr: EventAttr,
+    /// The ids the kernel gave its instances (PERF_EVENT_IOC_ID).
+    pub ids: Vec<u64>,
+    /// Its name as perf spells it.
+    pub name: String,
+}
+
+/// The events of a recording, and which one a record belongs to.
+///
+/// Like perf, this finds a record's event from its id: at the start of a
+/// sample and at the end of other records when every attr has
+/// PERF_SAMPLE_IDENTIFIER, otherwise at the position PERF_SAMPLE_ID has in
+/// the (shared) sample layout. With a single event no id is needed.
+#[derive(Debug, Clone, Default)]
+pub struct AttrSet {
+    events: Vec<EventDesc>,
+    by_id: HashMap<u64, usize>,
+}
+
+impl AttrSet {
+    /// Builds the set. Fails when ids collide or when several events cannot
+    /// be told apart (no id in their samples).
+    pub fn new(events: Vec<EventDesc>) -> Result<Self, ParseError> {
+        let mut by_id = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            for &id in &e.ids {
+                if by_id.insert(id, i).is_some_and(|j| j != i) {
+                    return Err(ParseError::Attr(format!(
+                        "event id {id} belongs to two events"
+                    )));
+                }
+            }
+        }
+        if events.len() > 1 {
+            for e in &events {
+                let f = e.attr.sample_type;
+                if !f.contains(SampleFormat::IDENTIFIER) && !f.contains(SampleFormat::ID) {
+                    return Err(ParseError::Attr(format!(
+                        "event {:?} has no PERF_SAMPLE_ID or IDENTIFIER, so its records cannot be told apart",
+                        e.name
+                    )));
+                }
+            }
+        }
+        Ok(Self { events, by_id })
+    }
+
+    /// The events, in file order.
+    pub fn events(&self) -> &[EventDesc] {
+        &self.events
+    }
+
+    /// The index of the event with kernel id `id`.
+    pub fn index_of_id(&self, id: u64) -> Option<usize> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The index of the event that wrote `raw`. Records of perf's own
+    /// user-space types belong to no event and give the first.
+    pub fn index_of<O: ByteOrder>(&self, raw: &RawRecord<'_>) -> Result<usize, ParseError> {
+        if self.events.len() <= 1 || !raw.header.kind.is_kernel() {
+            return if self.events.is_empty() {
+                Err(ParseError::Attr("the recording has no events".into()))
+            } else {
+                Ok(0)
+            };
+        }
+        let first = &self.events[0].attr;
+        let id = self.record_id::<O>(raw, first)?;
+        self.index_of_id(id).ok_or(ParseError::Invalid {
+            record: raw.header.kind,
+            field: "id",
+            reason: format!("id {id} belongs to no event of the recording"),
+        })
+    }
+
+    /// The attr of the event that wrote `raw`.
+    pub fn attr_of<O: ByteOrder>(&self, raw: &RawRecord<'_>) -> Result<&EventAttr, ParseError> {
+        Ok(&self.events[self.index_of::<O>(raw)?].attr)
+    }
+
+    fn record_id<O: ByteOrder>(
+        &self,
+        raw: &RawRecord<'_>,
+        a: &EventAttr,
+    ) -> Result<u64, ParseError> {
+        let f = a.sample_type;
+        let kind = raw.header.kind;
+        let len = raw.data.len();
+        let read = |off: usize, field: &'static str| {
+            raw.data
+                .range(off, off + 8)
+                .map(|b| O::read_u64(&b))
+                .ok_or(ParseError::Truncated {
+                    record: kind,
+                    field,
+                    offset: off,
+                    wanted: 8,
+                    available: len.saturating_sub(off),
+                })
+        };
+        if kind == RecordType::SAMPLE {
+            if f.contains(SampleFormat::IDENTIFIER) {
+                return read(0, "identifier");
+            }
+            // PERF_SAMPLE_ID's position: after ip, tid, time and addr.
+            let mut off = 0;
+            for bit in [
+                SampleFormat::IP,
+                SampleFormat::TID,
+                SampleFormat::TIME,
+                SampleFormat::ADDR,
+            ] {
+                if f.contains(bit) {
+                    off += 8;
+                }
+            }
+            return read(off, "id");
+        }
+        if !a.sample_id_all() {
+            return Err(ParseError::Invalid {
+                record: kind,
+                field: "sample_id",
+                reason: "several events but no sample_id_all: cannot tell whose record this is"
+                    .into(),
+            });
+        }
+        if f.contains(SampleFormat::IDENTIFIER) {
+            return read(len.saturating_sub(8), "sample_id.identifier");
+        }
+        // PERF_SAMPLE_ID's position in the trailer: after tid and time.
+        let trailer = SampleId::trailer_size(f);
+        let mut off = len.checked_sub(trailer).ok_or(ParseError::Truncated {
+            record: kind,
+            field: "sample_id",
+            offset: 0,
+            wanted: trailer,
+            available: len,
+        })?;
+        for bit in [SampleFormat::TID, SampleFormat::TIME] {
+            if f.contains(bit) {
+                off += 8;
+            }
+        }
+        read(off, "sample_id.id")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use byteorder::NativeEndian;
+
+    #[test]
+    fn attr_round_trips_through_bytes() {
+        let a = EventAttr {
+            kind: kind::TRACEPOINT,
+            config: 321,
+            sample_period: 1,
+            sample_type: SampleFormat::IDENTIFIER | SampleFormat::TID | SampleFormat::RAW,
+            flags: flags::SAMPLE_ID_ALL | flags::DISABLED,
+            clockid: 1,
+            sig_data: 7,
+            ..Default::default()
+        };
+        let b = a.to_ne_bytes();
+        assert_eq!(b.len(), ATTR_SIZE_VER7);
+        assert_eq!(u32::from_ne_bytes(b[4..8].try_into().unwrap()), 128);
+        assert_eq!(EventAttr::from_bytes::<NativeEndian>(&b).unwrap(), a);
+    }
+
+    #[test]
+    fn attr_with_config3_uses_ver8() {
+        let a = EventAttr {
+            config3: 1,
+            ..Default::default()
+        };
+        assert_eq!(a.to_ne_bytes().len(), ATTR_SIZE_VER8);
+    }
+
+    #[test]
+    fn short_attr_is_an_error() {
+        let err = EventAttr::from_bytes::<NativeEndian>(&[0; 10]).unwrap_err();
+        assert!(err.to_string().contains("10 bytes"), "{err}");
+    }
+}

@@ -1,0 +1,12 @@
+//! perfns: per-container tracing on perf.
+//!
+//! This crate is the layer every perfns tool stands on: the perf ABI
+//! ([`abi`]), the per-CPU ring buffer reader ([`ring`]), the record model
+//! ([`record`], [`attr`]), tracepoint payload decoding ([`tracepoint`]),
+//! the perf.data-compatible recording file ([`perf_data`]) and the container
+//! identity that a recording carries ([`container`]).
+#![deny(missing_docs)]
+
+pub mod attr;
+pub mod error;
+pub mod record;

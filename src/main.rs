@@ -1,0 +1,3 @@
+//! The `perfns` command: `perfns record` and `perfns report`.
+
+fn main() {}

@@ -1,0 +1,1054 @@
+//! The perf record model: a cheap raw record, parsed on demand into [`Record`].
+//!
+//! A [`RawRecord`] is a header plus the bytes behind it, which may be split in
+//! two where the record wraps the end of a ring buffer. [`RawRecord::parse`]
+//! turns it into a [`Record`], one struct per record type, with
+//! [`Record::Unknown`] for types this crate does not decode, so that unknown
+//! records still flow through a recording untouched.
+//!
+//! Byte order is chosen once, at the file boundary: everything here is generic
+//! over [`ByteOrder`], and the ring buffer is always native.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use byteorder::ByteOrder;
+
+use crate::attr::{EventAttr, SampleFormat};
+use crate::error::ParseError;
+
+/// A perf record type (`enum perf_event_type` and perf's user-space types).
+///
+/// An open newtype, not an enum, so that unknown types survive a round trip.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordType(pub u32);
+
+impl RecordType {
+    /// PERF_RECORD_MMAP
+    pub const MMAP: Self = Self(1);
+    /// PERF_RECORD_LOST
+    pub const LOST: Self = Self(2);
+    /// PERF_RECORD_COMM
+    pub const COMM: Self = Self(3);
+    /// PERF_RECORD_EXIT
+    pub const EXIT: Self = Self(4);
+    /// PERF_RECORD_THROTTLE
+    pub const THROTTLE: Self = Self(5);
+    /// PERF_RECORD_UNTHROTTLE
+    pub const UNTHROTTLE: Self = Self(6);
+    /// PERF_RECORD_FORK
+    pub const FORK: Self = Self(7);
+    /// PERF_RECORD_READ
+    pub const READ: Self = Self(8);
+    /// PERF_RECORD_SAMPLE
+    pub const SAMPLE: Self = Self(9);
+    /// PERF_RECORD_MMAP2
+    pub const MMAP2: Self = Self(10);
+    /// PERF_RECORD_AUX
+    pub const AUX: Self = Self(11);
+    /// PERF_RECORD_ITRACE_START
+    pub const ITRACE_START: Self = Self(12);
+    /// PERF_RECORD_LOST_SAMPLES
+    pub const LOST_SAMPLES: Self = Self(13);
+    /// PERF_RECORD_SWITCH
+    pub const SWITCH: Self = Self(14);
+    /// PERF_RECORD_SWITCH_CPU_WIDE
+    pub const SWITCH_CPU_WIDE: Self = Self(15);
+    /// PERF_RECORD_NAMESPACES
+    pub const NAMESPACES: Self = Self(16);
+    /// PERF_RECORD_KSYMBOL
+    pub const KSYMBOL: Self = Self(17);
+    /// PERF_RECORD_BPF_EVENT
+    pub const BPF_EVENT: Self = Self(18);
+    /// PERF_RECORD_CGROUP
+    pub const CGROUP: Self = Self(19);
+    /// PERF_RECORD_TEXT_POKE
+    pub const TEXT_POKE: Self = Self(20);
+    /// PERF_RECORD_AUX_OUTPUT_HW_ID
+    pub const AUX_OUTPUT_HW_ID: Self = Self(21);
+    /// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: a
+    /// task's namespaces, its tracer-namespace ancestry and its pid at each
+    /// level. The number is the first one after the 6.12 kernel's last type.
+    pub const TRACER_NAMESPACES: Self = Self(22);
+
+    /// First type that perf's user-space tools use for their own records.
+    pub const USER_TYPE_START: Self = Self(64);
+    /// PERF_RECORD_HEADER_ATTR
+    pub const HEADER_ATTR: Self = Self(64);
+    /// PERF_RECORD_HEADER_TRACING_DATA
+    pub const HEADER_TRACING_DATA: Self = Self(66);
+    /// PERF_RECORD_HEADER_BUILD_ID
+    pub const HEADER_BUILD_ID: Self = Self(67);
+    /// PERF_RECORD_FINISHED_ROUND: every record before it is older than every
+    /// record after it, across all CPUs.
+    pub const FINISHED_ROUND: Self = Self(68);
+    /// PERF_RECORD_ID_INDEX
+    pub const ID_INDEX: Self = Self(69);
+    /// PERF_RECORD_THREAD_MAP
+    pub const THREAD_MAP: Self = Self(73);
+    /// PERF_RECORD_CPU_MAP
+    pub const CPU_MAP: Self = Self(74);
+    /// PERF_RECORD_TIME_CONV
+    pub const TIME_CONV: Self = Self(79);
+    /// PERF_RECORD_HEADER_FEATURE
+    pub const HEADER_FEATURE: Self = Self(80);
+    /// PERF_RECORD_FINISHED_INIT
+    pub const FINISHED_INIT: Self = Self(82);
+
+    /// Whether the kernel wrote this record (as opposed to perf's tools).
+    pub fn is_kernel(self) -> bool {
+        self.0 < Self::USER_TYPE_START.0
+    }
+
+    /// The name perf uses for this type, or `None` for an unknown one.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::MMAP => "MMAP",
+            Self::LOST => "LOST",
+            Self::COMM => "COMM",
+            Self::EXIT => "EXIT",
+            Self::THROTTLE => "THROTTLE",
+            Self::UNTHROTTLE => "UNTHROTTLE",
+            Self::FORK => "FORK",
+            Self::READ => "READ",
+            Self::SAMPLE => "SAMPLE",
+            Self::MMAP2 => "MMAP2",
+            Self::AUX => "AUX",
+            Self::ITRACE_START => "ITRACE_START",
+            Self::LOST_SAMPLES => "LOST_SAMPLES",
+            Self::SWITCH => "SWITCH",
+            Self::SWITCH_CPU_WIDE => "SWITCH_CPU_WIDE",
+            Self::NAMESPACES => "NAMESPACES",
+            Self::KSYMBOL => "KSYMBOL",
+            Self::BPF_EVENT => "BPF_EVENT",
+            Self::CGROUP => "CGROUP",
+            Self::TEXT_POKE => "TEXT_POKE",
+            Self::AUX_OUTPUT_HW_ID => "AUX_OUTPUT_HW_ID",
+            Self::TRACER_NAMESPACES => "TRACER_NAMESPACES",
+            Self::HEADER_ATTR => "ATTR",
+            Self::HEADER_TRACING_DATA => "TRACING_DATA",
+            Self::HEADER_BUILD_ID => "BUILD_ID",
+            Self::FINISHED_ROUND => "FINISHED_ROUND",
+            Self::ID_INDEX => "ID_INDEX",
+            Self::THREAD_MAP => "THREAD_MAP",
+            Self::CPU_MAP => "CPU_MAP",
+            Self::TIME_CONV => "TIME_CONV",
+            Self::HEADER_FEATURE => "FEATURE",
+            Self::FINISHED_INIT => "FINISHED_INIT",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Debug for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name}"),
+            None => write!(f, "RecordType({})", self.0),
+        }
+    }
+}
+
+/// `struct perf_event_header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// What the record is.
+    pub kind: RecordType,
+    /// PERF_RECORD_MISC_* bits.
+    pub misc: u16,
+    /// Size of the whole record, header included, in bytes.
+    pub size: u16,
+}
+
+impl RecordHeader {
+    /// Size of `struct perf_event_header` in bytes.
+    pub const SIZE: usize = 8;
+
+    /// Decodes a header from its 8 bytes.
+    pub fn from_bytes<O: ByteOrder>(bytes: &[u8; 8]) -> Self {
+        Self {
+            kind: RecordType(O::read_u32(&bytes[0..4])),
+            misc: O::read_u16(&bytes[4..6]),
+            size: O::read_u16(&bytes[6..8]),
+        }
+    }
+
+    /// Encodes the header in native byte order.
+    pub fn to_ne_bytes(&self) -> [u8; 8] {
+        let mut out = [0; 8];
+        out[0..4].copy_from_slice(&self.kind.0.to_ne_bytes());
+        out[4..6].copy_from_slice(&self.misc.to_ne_bytes());
+        out[6..8].copy_from_slice(&self.size.to_ne_bytes());
+        out
+    }
+}
+
+/// PERF_RECORD_MISC_SWITCH_OUT: the switch record is for the task leaving.
+pub const MISC_SWITCH_OUT: u16 = 1 << 13;
+/// PERF_RECORD_MISC_SWITCH_OUT_PREEMPT: it left because it was preempted.
+pub const MISC_SWITCH_OUT_PREEMPT: u16 = 1 << 14;
+/// PERF_RECORD_MISC_COMM_EXEC: the COMM record comes from an exec.
+pub const MISC_COMM_EXEC: u16 = 1 << 13;
+/// PERF_RECORD_MISC_CPUMODE_MASK
+pub const MISC_CPUMODE_MASK: u16 = 7;
+
+/// The bytes of a record after its header: one slice, or two where the
+/// record wraps the end of a ring buffer.
+#[derive(Clone, Copy)]
+pub enum RawData<'a> {
+    /// Contiguous bytes.
+    Single(&'a [u8]),
+    /// The first part runs to the end of the ring, the second starts at its
+    /// beginning.
+    Split(&'a [u8], &'a [u8]),
+}
+
+impl<'a> RawData<'a> {
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Single(a) => a.len(),
+            Self::Split(a, b) => a.len() + b.len(),
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes from `start` to `end`, borrowed when they are contiguous.
+    ///
+    /// Returns `None` when the range runs past the end.
+    pub fn range(&self, start: usize, end: usize) -> Option<Cow<'a, [u8]>> {
+        if start > end || end > self.len() {
+            return None;
+        }
+        Some(match *self {
+            Self::Single(a) => Cow::Borrowed(&a[start..end]),
+            Self::Split(a, b) => {
+                if end <= a.len() {
+                    Cow::Borrowed(&a[start..end])
+                } else if start >= a.len() {
+                    Cow::Borrowed(&b[start - a.len()..end - a.len()])
+                } else {
+                    let mut v = Vec::with_capacity(end - start);
+                    v.extend_from_slice(&a[start..]);
+                    v.extend_from_slice(&b[..end - a.len()]);
+                    Cow::Owned(v)
+                }
+            }
+        })
+    }
+
+    /// Copies the bytes into `out`, which is cleared first.
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        out.clear();
+        match self {
+            Self::Single(a) => out.extend_from_slice(a),
+            Self::Split(a, b) => {
+                out.extend_from_slice(a);
+                out.extend_from_slice(b);
+            }
+        }
+    }
+
+    /// The bytes as one slice, copied only when the record is split.
+    pub fn as_slice(&self) -> Cow<'a, [u8]> {
+        match *self {
+            Self::Single(a) => Cow::Borrowed(a),
+            Self::Split(..) => {
+                let mut v = Vec::with_capacity(self.len());
+                self.copy_to(&mut v);
+                Cow::Owned(v)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RawData<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Single(a) => write!(f, "Single({} bytes)", a.len()),
+            Self::Split(a, b) => write!(f, "Split({} + {} bytes)", a.len(), b.len()),
+        }
+    }
+}
+
+/// A record as it was read: its header and its undecoded body.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    /// The record's header.
+    pub header: RecordHeader,
+    /// The bytes after the header (`header.size - 8` of them).
+    pub data: RawData<'a>,
+}
+
+/// A cursor over [`RawData`] that names the field it failed to read.
+struct Cursor<'a, 'd, O> {
+    data: &'d RawData<'a>,
+    pos: usize,
+    kind: RecordType,
+    _order: std::marker::PhantomData<O>,
+}
+
+impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
+    fn new(data: &'d RawData<'a>, kind: RecordType) -> Self {
+        Self {
+            data,
+            pos: 0,
+            kind,
+            _order: std::marker::PhantomData,
+        }
+    }
+
+    fn bytes(&mut self, len: usize, field: &'static str) -> Result<Cow<'a, [u8]>, ParseError> {
+        let end = self.pos.checked_add(len).ok_or(self.short(field, len))?;
+        let out = self
+            .data
+            .range(self.pos, end)
+            .ok_or(self.short(field, len))?;
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn short(&self, field: &'static str, wanted: usize) -> ParseError {
+        ParseError::Truncated {
+            record: self.kind,
+            field,
+            offset: self.pos,
+            wanted,
+            available: self.data.len().saturating_sub(self.pos),
+        }
+    }
+
+    fn u64(&mut self, field: &'static str) -> Result<u64, ParseError> {
+        Ok(O::read_u64(&self.bytes(8, field)?))
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, ParseError> {
+        Ok(O::read_u32(&self.bytes(4, field)?))
+    }
+
+    fn pid_tid(&mut self, field: &'static str) -> Result<(i32, i32), ParseError> {
+        let b = self.bytes(8, field)?;
+        Ok((O::read_i32(&b[0..4]), O::read_i32(&b[4..8])))
+    }
+
+    /// A NUL-terminated string padded to 8 bytes, as the kernel writes comm
+    /// and path fields; it runs at most to `end`.
+    fn padded_string(&mut self, end: usize, field: &'static str) -> Result<String, ParseError> {
+        if end < self.pos {
+            return Err(self.short(field, 1));
+        }
+        let b = self.bytes(end - self.pos, field)?;
+        let nul = b.iter().position(|&c| c == 0).ok_or(ParseError::Invalid {
+            record: self.kind,
+            field,
+            reason: "string is not NUL-terminated".into(),
+        })?;
+        Ok(String::from_utf8_lossy(&b[..nul]).into_owned())
+    }
+
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+}
+
+/// The `sample_id` fields that follow non-sample records when the event was
+/// opened with `sample_id_all`, and that every sample carries too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleId {
+    /// PERF_SAMPLE_TID: process id.
+    pub pid: Option<i32>,
+    /// PERF_SAMPLE_TID: thread id.
+    pub tid: Option<i32>,
+    /// PERF_SAMPLE_TIME, in the event's clock (ns).
+    pub time: Option<u64>,
+    /// PERF_SAMPLE_ID or PERF_SAMPLE_IDENTIFIER.
+    pub id: Option<u64>,
+    /// PERF_SAMPLE_STREAM_ID
+    pub stream_id: Option<u64>,
+    /// PERF_SAMPLE_CPU
+    pub cpu: Option<u32>,
+}
+
+impl SampleId {
+    /// Parses the trailing `sample_id` of a non-sample record.
+    ///
+    /// ```c
+    /// struct sample_id {
+    ///     { u32 pid, tid; }   /* if PERF_SAMPLE_TID set */
+    ///     { u64 time;     }   /* if PERF_SAMPLE_TIME set */
+    ///     { u64 id;       }   /* if PERF_SAMPLE_ID set */
+    ///     { u64 stream_id;}   /* if PERF_SAMPLE_STREAM_ID set */
+    ///     { u32 cpu, res; }   /* if PERF_SAMPLE_CPU set */
+    ///     { u64 id;       }   /* if PERF_SAMPLE_IDENTIFIER set */
+    /// };
+    /// ```
+    fn parse_trailer<O: ByteOrder>(
+        c: &mut Cursor<'_, '_, O>,
+        format: SampleFormat,
+    ) -> Result<Self, ParseError> {
+        let mut s = Self::default();
+        if format.contains(SampleFormat::TID) {
+            let (pid, tid) = c.pid_tid("sample_id.pid/tid")?;
+            s.pid = Some(pid);
+            s.tid = Some(tid);
+        }
+        if format.contains(SampleFormat::TIME) {
+            s.time = Some(c.u64("sample_id.time")?);
+        }
+        if format.contains(SampleFormat::ID) {
+            s.id = Some(c.u64("sample_id.id")?);
+        }
+        if format.contains(SampleFormat::STREAM_ID) {
+            s.stream_id = Some(c.u64("sample_id.stream_id")?);
+        }
+        if format.contains(SampleFormat::CPU) {
+            s.cpu = Some(c.u32("sample_id.cpu")?);
+            c.u32("sample_id.res")?;
+        }
+        if format.contains(SampleFormat::IDENTIFIER) {
+            s.id = Some(c.u64("sample_id.identifier")?);
+        }
+        Ok(s)
+    }
+
+    /// Size in bytes of the trailer for `format`.
+    pub fn trailer_size(format: SampleFormat) -> usize {
+        let mut n = 0;
+        for (bit, size) in [
+            (SampleFormat::TID, 8),
+            (SampleFormat::TIME, 8),
+            (SampleFormat::ID, 8),
+            (SampleFormat::STREAM_ID, 8),
+            (SampleFormat::CPU, 8),
+            (SampleFormat::IDENTIFIER, 8),
+        ] {
+            if format.contains(bit) {
+                n += size;
+            }
+        }
+        n
+    }
+}
+
+/// PERF_RECORD_SAMPLE, decoded as far as perfns needs; the fields perfns does
+/// not use (branch stacks, registers, user stacks) are skipped over exactly.
+///
+/// ```c
+/// struct {
+///     struct perf_event_header header;
+///     { u64 id;           } && PERF_SAMPLE_IDENTIFIER
+///     { u64 ip;           } && PERF_SAMPLE_IP
+///     { u32 pid, tid;     } && PERF_SAMPLE_TID
+///     { u64 time;         } && PERF_SAMPLE_TIME
+///     { u64 addr;         } && PERF_SAMPLE_ADDR
+///     { u64 id;           } && PERF_SAMPLE_ID
+///     { u64 stream_id;    } && PERF_SAMPLE_STREAM_ID
+///     { u32 cpu, res;     } && PERF_SAMPLE_CPU
+///     { u64 period;       } && PERF_SAMPLE_PERIOD
+///     { struct read_format values; } && PERF_SAMPLE_READ
+///     { u64 nr, u64 ips[nr]; } && PERF_SAMPLE_CALLCHAIN
+///     { u32 size; char data[size]; } && PERF_SAMPLE_RAW
+///     ...
+/// };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample<'a> {
+    /// pid, tid, time, id, stream_id and cpu.
+    pub id: SampleId,
+    /// PERF_SAMPLE_IP
+    pub ip: Option<u64>,
+    /// PERF_SAMPLE_ADDR
+    pub addr: Option<u64>,
+    /// PERF_SAMPLE_PERIOD
+    pub period: Option<u64>,
+    /// PERF_SAMPLE_CALLCHAIN
+    pub callchain: Option<Vec<u64>>,
+    /// PERF_SAMPLE_RAW: for a tracepoint, its payload, decoded with
+    /// [`crate::tracepoint::TracepointFormat`].
+    pub raw: Option<Cow<'a, [u8]>>,
+    /// PERF_RECORD_MISC_* bits from the header (cpu mode).
+    pub misc: u16,
+}
+
+impl Sample<'_> {
+    fn parse<O: ByteOrder>(
+        raw: &RawRecord<'_>,
+        attr: &EventAttr,
+    ) -> Result<Sample<'static>, ParseError> {
+        let format = attr.sample_type;
+        let mut c = Cursor::<O>::new(&raw.data, RecordType::SAMPLE);
+        let mut s = Sample {
+            id: SampleId::default(),
+            ip: None,
+            addr: None,
+            period: None,
+            callchain: None,
+            raw: None,
+            misc: raw.header.misc,
+        };
+        if format.contains(SampleFormat::IDENTIFIER) {
+            s.id.id = Some(c.u64("identifier")?);
+        }
+        if format.contains(SampleFormat::IP) {
+            s.ip = Some(c.u64("ip")?);
+        }
+        if format.contains(SampleFormat::TID) {
+            let (pid, tid) = c.pid_tid("pid/tid")?;
+            s.id.pid = Some(pid);
+            s.id.tid = Some(tid);
+        }
+        if format.contains(SampleFormat::TIME) {
+            s.id.time = Some(c.u64("time")?);
+        }
+        if format.contains(SampleFormat::ADDR) {
+            s.addr = Some(c.u64("addr")?);
+        }
+        if format.contains(SampleFormat::ID) {
+            s.id.id = Some(c.u64("id")?);
+        }
+        if format.contains(SampleFormat::STREAM_ID) {
+            s.id.stream_id = Some(c.u64("stream_id")?);
+        }
+        if format.contains(SampleFormat::CPU) {
+            s.id.cpu = Some(c.u32("cpu")?);
+            c.u32("res")?;
+        }
+        if format.contains(SampleFormat::PERIOD) {
+            s.period = Some(c.u64("period")?);
+        }
+        if format.contains(SampleFormat::READ) {
+            let len = attr.read_format_size();
+            c.bytes(len, "read")?;
+        }
+        if format.contains(SampleFormat::CALLCHAIN) {
+            let nr = c.u64("callchain.nr")?;
+            let nr = usize::try_from(nr)
+                .ok()
+                .filter(|&n| n <= c.remaining() / 8)
+                .ok_or_else(|| ParseError::Invalid {
+                    record: RecordType::SAMPLE,
+                    field: "callchain.nr",
+                    reason: format!("{nr} entries do not fit in the record"),
+                })?;
+            let mut ips = Vec::with_capacity(nr);
+            for _ in 0..nr {
+                ips.push(c.u64("callchain.ips")?);
+            }
+            s.callchain = Some(ips);
+        }
+        if format.contains(SampleFormat::RAW) {
+            let size = c.u32("raw.size")? as usize;
+            s.raw = Some(Cow::Owned(c.bytes(size, "raw.data")?.into_owned()));
+        }
+        Ok(s)
+    }
+}
+
+/// PERF_RECORD_COMM: a task's name changed (by exec when `exec` is set).
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, tid; char comm[]; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comm {
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// The new name.
+    pub comm: String,
+    /// Whether the name changed because of an exec.
+    pub exec: bool,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_FORK and PERF_RECORD_EXIT.
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, ppid; u32 tid, ptid; u64 time; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskEvent {
+    /// Process id of the new (or exiting) task.
+    pub pid: i32,
+    /// Parent process id.
+    pub ppid: i32,
+    /// Thread id of the new (or exiting) task.
+    pub tid: i32,
+    /// Parent thread id.
+    pub ptid: i32,
+    /// When it happened.
+    pub time: u64,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// One namespace in a namespaces record: `struct perf_ns_link_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct NamespaceLink {
+    /// Device of nsfs.
+    pub dev: u64,
+    /// Inode number: the namespace's identity, as in `/proc/PID/ns/*`.
+    pub ino: u64,
+}
+
+/// Index of each namespace in PERF_RECORD_NAMESPACES
+/// (`enum { NET_NS_INDEX, UTS_NS_INDEX, ... }` in the uapi header).
+pub mod ns_index {
+    /// net
+    pub const NET: usize = 0;
+    /// uts
+    pub const UTS: usize = 1;
+    /// ipc
+    pub const IPC: usize = 2;
+    /// pid
+    pub const PID: usize = 3;
+    /// user
+    pub const USER: usize = 4;
+    /// mnt
+    pub const MNT: usize = 5;
+    /// cgroup
+    pub const CGROUP: usize = 6;
+    /// The names of the indices, as `/proc/PID/ns` names them.
+    pub const NAMES: [&str; 7] = ["net", "uts", "ipc", "pid", "user", "mnt", "cgroup"];
+}
+
+/// PERF_RECORD_NAMESPACES, with any number of namespaces.
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, tid; u64 nr_namespaces;
+///          { u64 dev, inode; } [nr_namespaces]; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespaces {
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// The namespaces, indexed as in [`ns_index`].
+    pub namespaces: Vec<NamespaceLink>,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+impl Namespaces {
+    /// The pid namespace, if the record has one.
+    pub fn pid_ns(&self) -> Option<NamespaceLink> {
+        self.namespaces.get(ns_index::PID).copied()
+    }
+}
+
+/// PERF_RECORD_CGROUP: a cgroup's id and path, as the kernel names it.
+///
+/// ```c
+/// struct { struct perf_event_header header; u64 id; char path[]; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    /// Cgroup id (the inode of its directory in cgroup2).
+    pub id: u64,
+    /// Its path from the cgroup root.
+    pub path: String,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_SWITCH and PERF_RECORD_SWITCH_CPU_WIDE.
+///
+/// ```c
+/// struct { struct perf_event_header header; struct sample_id sample_id; };                 /* SWITCH */
+/// struct { struct perf_event_header header; u32 next_prev_pid, next_prev_tid;
+///          struct sample_id sample_id; };                                                 /* CPU_WIDE */
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch {
+    /// The task in sample_id is switching out (otherwise in).
+    pub out: bool,
+    /// It was switched out because it was preempted (still runnable).
+    pub preempt: bool,
+    /// For CPU-wide records: the other task (next when switching out, prev
+    /// when switching in), as (pid, tid).
+    pub next_prev: Option<(i32, i32)>,
+    /// The trailing sample_id: the task this record is about.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_LOST: the kernel dropped `lost` records of event `id`
+/// because the ring buffer was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lost {
+    /// The event whose records were lost.
+    pub id: u64,
+    /// How many.
+    pub lost: u64,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_LOST_SAMPLES: samples dropped before reaching the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LostSamples {
+    /// How many.
+    pub lost: u64,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_THROTTLE and PERF_RECORD_UNTHROTTLE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    /// When.
+    pub time: u64,
+    /// The event.
+    pub id: u64,
+    /// Its stream id.
+    pub stream_id: u64,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// PERF_RECORD_MMAP2: an executable mapping.
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, tid; u64 addr, len, pgoff;
+///          union { struct { u32 maj, min; u64 ino, ino_generation; };
+///                  struct { u8 build_id_size, __reserved_1; u16 __reserved_2; u8 build_id[20]; }; };
+///          u32 prot, flags; char filename[]; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mmap2 {
+    /// Process id.
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// Start address.
+    pub addr: u64,
+    /// Length.
+    pub len: u64,
+    /// File offset.
+    pub pgoff: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// MAP_* bits.
+    pub flags: u32,
+    /// The mapped file.
+    pub filename: String,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// Maximum depth of tracer namespaces a PERF_RECORD_TRACER_NAMESPACES record
+/// may describe; mirrors MAX_TRACER_NS_LEVEL in the kernel series.
+pub const MAX_TRACER_NS_LEVEL: usize = 32;
+
+/// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: the
+/// namespaces of a task (as PERF_RECORD_NAMESPACES, time included), its
+/// tracer-namespace ancestry from the reader's own tracer namespace down to
+/// the task's, and its pid in the pid namespace at each of those levels.
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, tid;
+///          u64 nr_namespaces; { u64 dev, inode; } [nr_namespaces];
+///          u64 nr_levels;     { u64 tracer_ns_inode; u32 pid, tid; } [nr_levels];
+///          struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracerNamespaces {
+    /// Process id in the reader's pid namespace.
+    pub pid: i32,
+    /// Thread id in the reader's pid namespace.
+    pub tid: i32,
+    /// The namespaces, indexed as in [`ns_index`], then time and tracer.
+    pub namespaces: Vec<NamespaceLink>,
+    /// Tracer namespace inodes from the reader's down to the task's, each
+    /// with the task's (pid, tid) as seen at that level.
+    pub levels: Vec<TracerLevel>,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
+/// One level of a task's tracer-namespace ancestry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TracerLevel {
+    /// The tracer namespace's inode.
+    pub tracer_ns: u64,
+    /// The task's pid at this level.
+    pub pid: i32,
+    /// The task's tid at this level.
+    pub tid: i32,
+}
+
+/// A parsed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Record<'a> {
+    /// PERF_RECORD_SAMPLE
+    Sample(Sample<'a>),
+    /// PERF_RECORD_COMM
+    Comm(Comm),
+    /// PERF_RECORD_FORK
+    Fork(TaskEvent),
+    /// PERF_RECORD_EXIT
+    Exit(TaskEvent),
+    /// PERF_RECORD_NAMESPACES
+    Namespaces(Namespaces),
+    /// PERF_RECORD_CGROUP
+    Cgroup(Cgroup),
+    /// PERF_RECORD_SWITCH and PERF_RECORD_SWITCH_CPU_WIDE
+    Switch(Switch),
+    /// PERF_RECORD_LOST
+    Lost(Lost),
+    /// PERF_RECORD_LOST_SAMPLES
+    LostSamples(LostSamples),
+    /// PERF_RECORD_THROTTLE
+    Throttle(Throttle),
+    /// PERF_RECORD_UNTHROTTLE
+    Unthrottle(Throttle),
+    /// PERF_RECORD_MMAP2
+    Mmap2(Mmap2),
+    /// PERF_RECORD_TRACER_NAMESPACES
+    TracerNamespaces(TracerNamespaces),
+    /// PERF_RECORD_FINISHED_ROUND
+    FinishedRound,
+    /// Any other type, undecoded.
+    Unknown(RecordType),
+}
+
+impl<'a> RawRecord<'a> {
+    /// Decodes the record. `attr` is the attribute of the event that wrote
+    /// it (for samples, the one its id names; see
+    /// [`crate::attr::AttrSet::attr_of`]).
+    pub fn parse<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Record<'static>, ParseError> {
+        let kind = self.header.kind;
+        let format = attr.sample_type;
+        let id_all = attr.sample_id_all();
+        let trailer = |c: &mut Cursor<'_, '_, O>| -> Result<SampleId, ParseError> {
+            if id_all {
+                SampleId::parse_trailer(c, format)
+            } else {
+                Ok(SampleId::default())
+            }
+        };
+        // Where the variable part of a record ends and its sample_id begins.
+        let body_end = {
+            let t = if id_all {
+                SampleId::trailer_size(format)
+            } else {
+                0
+            };
+            self.data
+                .len()
+                .checked_sub(t)
+                .ok_or(ParseError::Truncated {
+                    record: kind,
+                    field: "sample_id",
+                    offset: 0,
+                    wanted: t,
+                    available: self.data.len(),
+                })?
+        };
+        let mut c = Cursor::<O>::new(&self.data, kind);
+        let record = match kind {
+            RecordType::SAMPLE => Record::Sample(Sample::parse::<O>(self, attr)?),
+            RecordType::COMM => {
+                let (pid, tid) = c.pid_tid("pid/tid")?;
+                let comm = c.padded_string(body_end, "comm")?;
+                Record::Comm(Comm {
+                    pid,
+                    tid,
+                    comm,
+                    exec: self.header.misc & MISC_COMM_EXEC != 0,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::FORK | RecordType::EXIT => {
+                let (pid, ppid) = c.pid_tid("pid/ppid")?;
+                let (tid, ptid) = c.pid_tid("tid/ptid")?;
+                let time = c.u64("time")?;
+                let t = TaskEvent {
+                    pid,
+                    ppid,
+                    tid,
+                    ptid,
+                    time,
+                    sample_id: trailer(&mut c)?,
+                };
+                if kind == RecordType::FORK {
+                    Record::Fork(t)
+                } else {
+                    Record::Exit(t)
+                }
+            }
+            RecordType::NAMESPACES => {
+                let (pid, tid) = c.pid_tid("pid/tid")?;
+                let namespaces = parse_ns_links(&mut c, "nr_namespaces", "link_info")?;
+                Record::Namespaces(Namespaces {
+                    pid,
+                    tid,
+                    namespaces,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::CGROUP => {
+                let id = c.u64("id")?;
+                let path = c.padded_string(body_end, "path")?;
+                Record::Cgroup(Cgroup {
+                    id,
+                    path,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::SWITCH | RecordType::SWITCH_CPU_WIDE => {
+                let next_prev = if kind == RecordType::SWITCH_CPU_WIDE {
+                    Some(c.pid_tid("next_prev_pid/tid")?)
+                } else {
+                    None
+                };
+                Record::Switch(Switch {
+                    out: self.header.misc & MISC_SWITCH_OUT != 0,
+                    preempt: self.header.misc & MISC_SWITCH_OUT_PREEMPT != 0,
+                    next_prev,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::LOST => {
+                let id = c.u64("id")?;
+                let lost = c.u64("lost")?;
+                Record::Lost(Lost {
+                    id,
+                    lost,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::LOST_SAMPLES => {
+                let lost = c.u64("lost")?;
+                Record::LostSamples(LostSamples {
+                    lost,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::THROTTLE | RecordType::UNTHROTTLE => {
+                let time = c.u64("time")?;
+                let id = c.u64("id")?;
+                let stream_id = c.u64("stream_id")?;
+                let t = Throttle {
+                    time,
+                    id,
+                    stream_id,
+                    sample_id: trailer(&mut c)?,
+                };
+                if kind == RecordType::THROTTLE {
+                    Record::Throttle(t)
+                } else {
+                    Record::Unthrottle(t)
+                }
+            }
+            RecordType::MMAP2 => {
+                let (pid, tid) = c.pid_tid("pid/tid")?;
+                let addr = c.u64("addr")?;
+                let len = c.u64("len")?;
+                let pgoff = c.u64("pgoff")?;
+                c.bytes(24, "maj/min/ino/ino_generation")?;
+                let prot = c.u32("prot")?;
+                let flags = c.u32("flags")?;
+                let filename = c.padded_string(body_end, "filename")?;
+                Record::Mmap2(Mmap2 {
+                    pid,
+                    tid,
+                    addr,
+                    len,
+                    pgoff,
+                    prot,
+                    flags,
+                    filename,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::TRACER_NAMESPACES => {
+                let (pid, tid) = c.pid_tid("pid/tid")?;
+                let namespaces = parse_ns_links(&mut c, "nr_namespaces", "link_info")?;
+                let nr = c.u64("nr_levels")?;
+                if nr as usize > MAX_TRACER_NS_LEVEL + 1 {
+                    return Err(ParseError::Invalid {
+                        record: kind,
+                        field: "nr_levels",
+                        reason: format!("{nr} levels, more than the kernel's limit"),
+                    });
+                }
+                let mut levels = Vec::with_capacity(nr as usize);
+                for _ in 0..nr {
+                    let tracer_ns = c.u64("level.tracer_ns")?;
+                    let (pid, tid) = c.pid_tid("level.pid/tid")?;
+                    levels.push(TracerLevel {
+                        tracer_ns,
+                        pid,
+                        tid,
+                    });
+                }
+                Record::TracerNamespaces(TracerNamespaces {
+                    pid,
+                    tid,
+                    namespaces,
+                    levels,
+                    sample_id: trailer(&mut c)?,
+                })
+            }
+            RecordType::FINISHED_ROUND => Record::FinishedRound,
+            other => Record::Unknown(other),
+        };
+        Ok(record)
+    }
+}
+
+fn parse_ns_links<O: ByteOrder>(
+    c: &mut Cursor<'_, '_, O>,
+    nr_field: &'static str,
+    field: &'static str,
+) -> Result<Vec<NamespaceLink>, ParseError> {
+    let nr = c.u64(nr_field)?;
+    let nr = usize::try_from(nr)
+        .ok()
+        .filter(|&n| n <= c.remaining() / 16)
+        .ok_or_else(|| ParseError::Invalid {
+            record: c.kind,
+            field: nr_field,
+            reason: format!("{nr} namespaces do not fit in the record"),
+        })?;
+    let mut out = Vec::with_capacity(nr);
+    for _ in 0..nr {
+        let dev = c.u64(field)?;
+        let ino = c.u64(field)?;
+        out.push(NamespaceLink { dev, ino });
+    }
+    Ok(out)
+}
+
+impl Record<'_> {
+    /// The time of the record, from its sample or sample_id fields.
+    pub fn time(&self) -> Option<u64> {
+        self.sample_id().and_then(|s| s.time)
+    }
+
+    /// The record's sample_id (for a sample, its identifying fields).
+    pub fn sample_id(&self) -> Option<&SampleId> {
+        Some(match self {
+            Record::Sample(s) => &s.id,
+            Record::Comm(r) => &r.sample_id,
+            Record::Fork(r) | Record::Exit(r) => &r.sample_id,
+            Record::Namespaces(r) => &r.sample_id,
+            Record::Cgroup(r) => &r.sample_id,
+            Record::Switch(r) => &r.sample_id,
+            Record::Lost(r) => &r.sample_id,
+            Record::LostSamples(r) => &r.sample_id,
+            Record::Throttle(r) | Record::Unthrottle(r) => &r.sample_id,
+            Record::Mmap2(r) => &r.sample_id,
+            Record::TracerNamespaces(r) => &r.sample_id,
+            Record::FinishedRound | Record::Unknown(_) => return None,
+        })
+    }
+}

@@ -9,4 +9,5 @@
 
 pub mod attr;
 pub mod error;
+pub mod perf_data;
 pub mod record;

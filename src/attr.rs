@@ -392,6 +392,12 @@ impl AttrSet {
         }
         let first = &self.events[0].attr;
         let id = self.record_id::<O>(raw, first)?;
+        // Records perf synthesizes for what existed before recording began
+        // (MMAP, COMM, FORK, NAMESPACES) carry a zeroed sample_id; perf's
+        // evlist__event2evsel gives them to the first event.
+        if id == 0 {
+            return Ok(0);
+        }
         self.index_of_id(id).ok_or(ParseError::Invalid {
             record: raw.header.kind,
             field: "id",

@@ -258,6 +258,7 @@ fn unfinished_recording_is_readable_up_to_the_last_header_flush() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cut.data");
     let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    w.set_features(&features());
     for t in 1..=3 {
         Build::new(RecordType::EXIT)
             .u32s(9, 1)
@@ -273,7 +274,9 @@ fn unfinished_recording_is_readable_up_to_the_last_header_flush() {
     let r = PerfFileReader::open(&path).unwrap();
     let kinds: Vec<_> = r.records().map(|x| x.unwrap().header.kind).collect();
     assert_eq!(kinds, [RecordType::EXIT; 3]);
-    assert_eq!(r.features(), &Features::default());
+    // The features given so far were written with the flush.
+    assert_eq!(r.features().hostname.as_deref(), Some("testhost"));
+    assert_eq!(r.features().event_names, ["dummy:u"]);
 }
 
 fn expect_open_error(bytes: &[u8]) -> PerfDataError {
@@ -290,6 +293,37 @@ fn small_bytes() -> (Vec<u8>, FileSection) {
     write_small(&path);
     let data = PerfFileReader::open(&path).unwrap().data_section();
     (std::fs::read(&path).unwrap(), data)
+}
+
+#[test]
+fn later_flushes_and_finish_leave_one_consistent_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flushes.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    let mut long = features();
+    long.cmdline = Some(vec!["x".repeat(5000)]);
+    w.set_features(&long);
+    let mut expected = Vec::new();
+    for t in 1..=4u64 {
+        Build::new(RecordType::EXIT)
+            .u32s(9, 1)
+            .u32s(9, 1)
+            .u64(t)
+            .trailer(9, 9, t, 0, 5)
+            .write(&mut w);
+        expected.push(t);
+        // Each flush overwrites the previous feature tail with records.
+        w.flush_header().unwrap();
+    }
+    w.finish(&features()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let times: Vec<u64> = r.records().map(|x| x.unwrap().time().unwrap()).collect();
+    assert_eq!(times, expected);
+    assert_eq!(r.features().cmdline, features().cmdline);
+    // The longer tail of the last flush was trimmed.
+    let data = r.data_section();
+    let tail_start = data.offset + data.size;
+    assert!(std::fs::metadata(&path).unwrap().len() < tail_start + 5000);
 }
 
 #[test]

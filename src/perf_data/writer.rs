@@ -1,14 +1,16 @@
 //! Writing a recording: the header and attrs first (the events are known
 //! when recording starts), then records as they come, then the features.
 //!
-//! The header's data size is rewritten by [`PerfFileWriter::flush_header`],
-//! on its own every [`PerfFileWriter::HEADER_FLUSH_INTERVAL`] bytes of
-//! records, so that a recording that never reaches
-//! [`PerfFileWriter::finish`] (killed, full disk) is a valid perf.data file
-//! holding the records up to the last flush, without features.
+//! Records are gathered in memory and written at each
+//! [`PerfFileWriter::flush_header`], which follows them with the feature
+//! table and sections and then rewrites the header to count them: after a
+//! flush the file is a complete perf.data file, features included, that
+//! perf opens even if the writer never reaches [`PerfFileWriter::finish`]
+//! (killed, full disk). [`PerfFileWriter::write_record`] flushes on its own
+//! every [`PerfFileWriter::HEADER_FLUSH_INTERVAL`] bytes. See
+//! docs/recording-format.md for why this order.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -22,32 +24,40 @@ use crate::record::{RawData, RecordHeader, RecordType};
 #[derive(Debug)]
 pub struct PerfFileWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    file: File,
+    /// The header as on disk after the last flush, data size and feature
+    /// bits included.
     header: FileHeader,
     events: Vec<EventDesc>,
     /// Every attr is written with this size, so that entries have the one
     /// size the header's attr_size gives.
     attr_len: usize,
-    /// Record bytes written since the header last got the data size.
-    unflushed: u64,
+    /// The features written at each flush until [`Self::finish`].
+    features: Features,
+    /// Records not yet in the file.
+    pending: Vec<u8>,
+    /// The feature table and sections as last written, right after the
+    /// data: put back if a flush fails halfway.
+    tail: Vec<u8>,
 }
 
 impl PerfFileWriter {
-    /// Record bytes after which [`Self::write_record`] rewrites the
-    /// header's data size on its own.
-    pub const HEADER_FLUSH_INTERVAL: u64 = 16 << 20;
+    /// Record bytes gathered before [`Self::write_record`] writes them and
+    /// rewrites the header on its own: at most this much is lost when a
+    /// recording is killed.
+    pub const HEADER_FLUSH_INTERVAL: usize = 8 << 20;
 
     /// Creates (truncates) `path` and writes the header, the events' ids
-    /// and attrs. Records can then be written.
+    /// and attrs, and a first feature table (EVENT_DESC only, until
+    /// [`Self::set_features`]). Records can then be written.
     pub fn create(path: impl AsRef<Path>, events: &[EventDesc]) -> Result<Self, PerfDataError> {
         let path = path.as_ref().to_path_buf();
-        let unwritable = |reason: String| PerfDataError::Unwritable {
-            path: path.clone(),
-            offset: 0,
-            reason,
-        };
         if events.is_empty() {
-            return Err(unwritable("a recording needs at least one event".into()));
+            return Err(PerfDataError::Unwritable {
+                path,
+                offset: 0,
+                reason: "a recording needs at least one event".into(),
+            });
         }
         let attr_len = events
             .iter()
@@ -92,32 +102,41 @@ impl PerfFileWriter {
             },
             features: [0; 4],
         };
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        let io = |source| PerfDataError::Io {
-            path: path.clone(),
-            what: "writing the header and attrs",
-            source,
-        };
-        out.write_all(&header.to_ne_bytes()).map_err(io)?;
-        out.write_all(&body).map_err(io)?;
-        Ok(Self {
+        file.write_all_at(&body, HEADER_SIZE)
+            .map_err(|source| PerfDataError::Io {
+                path: path.clone(),
+                what: "writing the attrs",
+                source,
+            })?;
+        let mut w = Self {
             path,
-            out,
+            file,
             header,
             events: events.to_vec(),
             attr_len,
-            unflushed: 0,
-        })
+            features: Features::default(),
+            pending: Vec::with_capacity(Self::HEADER_FLUSH_INTERVAL + (64 << 10)),
+            tail: Vec::new(),
+        };
+        w.flush_header()?;
+        Ok(w)
+    }
+
+    /// Sets the features written with every flush from now on. Set the
+    /// tracing data here, before the first records: perf refuses a file
+    /// with tracepoint events and no tracepoint formats.
+    pub fn set_features(&mut self, features: &Features) {
+        self.features = features.clone();
     }
 
     /// The file offset the next record goes to.
     fn data_end(&self) -> u64 {
-        self.header.data.offset + self.header.data.size
+        self.header.data.offset + self.header.data.size + self.pending.len() as u64
     }
 
     /// Appends one record: `header` then `body`, which may be split where
-    /// it wrapped the ring buffer. Both parts go straight to the file's
-    /// buffer.
+    /// it wrapped the ring buffer; both parts are copied once, into the
+    /// write buffer.
     pub fn write_record(
         &mut self,
         header: RecordHeader,
@@ -135,22 +154,15 @@ impl PerfFileWriter {
                 ),
             });
         }
-        let io = |source| PerfDataError::Io {
-            path: self.path.clone(),
-            what: "writing a record",
-            source,
-        };
-        self.out.write_all(&header.to_ne_bytes()).map_err(io)?;
+        self.pending.extend_from_slice(&header.to_ne_bytes());
         match body {
-            RawData::Single(a) => self.out.write_all(a).map_err(io)?,
+            RawData::Single(a) => self.pending.extend_from_slice(a),
             RawData::Split(a, b) => {
-                self.out.write_all(a).map_err(io)?;
-                self.out.write_all(b).map_err(io)?;
+                self.pending.extend_from_slice(a);
+                self.pending.extend_from_slice(b);
             }
         }
-        self.header.data.size += u64::from(header.size);
-        self.unflushed += u64::from(header.size);
-        if self.unflushed >= Self::HEADER_FLUSH_INTERVAL {
+        if self.pending.len() >= Self::HEADER_FLUSH_INTERVAL {
             self.flush_header()?;
         }
         Ok(())
@@ -168,64 +180,84 @@ impl PerfFileWriter {
         self.write_record(header, RawData::Single(&[]))
     }
 
-    /// Writes out buffered records, then the header with the data size so
-    /// far: from here on the file is readable up to this point even if the
-    /// writer never finishes. Does not wait for the disk (see [`Self::sync`]).
+    /// Writes the gathered records, the feature table and sections after
+    /// them, then the header counting them: from here on the file is
+    /// complete up to this point even if the writer never finishes. Does
+    /// not wait for the disk (see [`Self::sync`]).
+    ///
+    /// The records overwrite the previous feature table, which the header
+    /// on disk still points at until the new header is written; if a write
+    /// fails (a full disk), the previous table is put back, so the file
+    /// stays what the last successful flush made it.
     pub fn flush_header(&mut self) -> Result<(), PerfDataError> {
-        self.out.flush().map_err(|source| PerfDataError::Io {
-            path: self.path.clone(),
-            what: "flushing records",
-            source,
-        })?;
-        // The records are in the file before the header that counts them,
-        // so a header never claims bytes that were not written.
-        self.out
-            .get_ref()
-            .write_all_at(&self.header.to_ne_bytes(), 0)
-            .map_err(|source| PerfDataError::Io {
+        let old_end = self.header.data.offset + self.header.data.size;
+        let new_size = self.header.data.size + self.pending.len() as u64;
+        let new_end = self.header.data.offset + new_size;
+        let mut header = self.header;
+        header.data.size = new_size;
+        header.features = [0; 4];
+        let tail = self.feature_tail(new_end, &mut header);
+        let written = self
+            .file
+            .write_all_at(&self.pending, old_end)
+            .and_then(|()| self.file.write_all_at(&tail, new_end))
+            .and_then(|()| self.file.write_all_at(&header.to_ne_bytes(), 0));
+        if let Err(source) = written {
+            // Best effort: these bytes were allocated by the last flush, so
+            // rewriting them needs no new space.
+            let _ = self.file.write_all_at(&self.tail, old_end);
+            return Err(PerfDataError::Io {
                 path: self.path.clone(),
-                what: "rewriting the header",
+                what: "writing records and features",
                 source,
-            })?;
-        self.unflushed = 0;
+            });
+        }
+        self.header = header;
+        self.tail = tail;
+        self.pending.clear();
         Ok(())
     }
 
     /// [`Self::flush_header`], then waits until the data is on disk.
     pub fn sync(&mut self) -> Result<(), PerfDataError> {
         self.flush_header()?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|source| PerfDataError::Io {
-                path: self.path.clone(),
-                what: "syncing",
-                source,
-            })
+        self.file.sync_data().map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "syncing",
+            source,
+        })
     }
 
-    /// Writes the feature sections after the data and the final header.
+    /// Writes the remaining records, `features` after them and the final
+    /// header.
     pub fn finish(mut self, features: &Features) -> Result<(), PerfDataError> {
-        let bodies = encode(features, self.event_desc());
-        let table_offset = self.data_end();
-        let mut offset = table_offset + SECTION_SIZE * bodies.len() as u64;
-        let mut table = Vec::with_capacity(bodies.len() * SECTION_SIZE as usize);
+        self.features = features.clone();
+        self.flush_header()?;
+        // An earlier, longer feature tail may stick out past this one.
+        let end = self.header.data.offset + self.header.data.size + self.tail.len() as u64;
+        self.file.set_len(end).map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "trimming the file",
+            source,
+        })
+    }
+
+    /// The feature table and sections for a data section ending at `at`,
+    /// with their bits set in `header`.
+    fn feature_tail(&self, at: u64, header: &mut FileHeader) -> Vec<u8> {
+        let bodies = encode(&self.features, self.event_desc());
+        let mut offset = at + SECTION_SIZE * bodies.len() as u64;
+        let mut out = Vec::new();
         for b in &bodies {
             let size = b.bytes.len() as u64;
-            table.extend_from_slice(&FileSection { offset, size }.to_ne_bytes());
+            out.extend_from_slice(&FileSection { offset, size }.to_ne_bytes());
             offset += size;
-            self.header.set_feature(b.bit);
+            header.set_feature(b.bit);
         }
-        let io = |source| PerfDataError::Io {
-            path: self.path.clone(),
-            what: "writing the features",
-            source,
-        };
-        self.out.write_all(&table).map_err(io)?;
         for b in &bodies {
-            self.out.write_all(&b.bytes).map_err(io)?;
+            out.extend_from_slice(&b.bytes);
         }
-        self.flush_header()
+        out
     }
 
     /// HEADER_EVENT_DESC: u32 nr, u32 attr size, then per event its attr,

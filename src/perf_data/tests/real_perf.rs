@@ -312,3 +312,45 @@ fn perf_reads_what_perfns_writes() {
         .collect();
     assert_eq!(comms, ["worker"]);
 }
+
+#[test]
+fn perf_reads_an_unfinished_recording_up_to_the_last_flush() {
+    require_perf!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.data");
+    let switch_id = tracefs_id("sched", "sched_switch");
+    let events = [
+        tracepoint_event(switch_id, "sched:sched_switch", vec![1000]),
+        dummy_event(vec![2000]),
+    ];
+    let mut w = PerfFileWriter::create(&file, &events).unwrap();
+    let tracing =
+        TracingData::from_tracefs(Path::new(TRACEFS), &[("sched", "sched_switch")]).unwrap();
+    w.set_features(&Features {
+        tracing_data: Some(tracing),
+        ..Features::for_this_host()
+    });
+    for t in 1..=3u64 {
+        Build::new(RecordType::EXIT)
+            .u32s(9, 1)
+            .u32s(9, 1)
+            .u64(t)
+            .trailer(9, 9, t, 0, 2000)
+            .write(&mut w);
+    }
+    w.write_finished_round().unwrap();
+    w.flush_header().unwrap();
+    Build::new(RecordType::EXIT)
+        .u32s(9, 1)
+        .u32s(9, 1)
+        .u64(9)
+        .trailer(9, 9, 9, 0, 2000)
+        .write(&mut w);
+    // Killed before finish: the last record never reached a header.
+    std::mem::forget(w);
+    let expected: BTreeMap<String, u64> = [("EXIT", 3), ("FINISHED_ROUND", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(perf_stats(&file), expected);
+}

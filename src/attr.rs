@@ -398,7 +398,8 @@ impl AttrSet {
         if id == 0 {
             return Ok(0);
         }
-        self.index_of_id(id).ok_or(ParseError::Invalid {
+        // Lazily: building the message costs an allocation per record.
+        self.index_of_id(id).ok_or_else(|| ParseError::Invalid {
             record: raw.header.kind,
             field: "id",
             reason: format!("id {id} belongs to no event of the recording"),

@@ -24,7 +24,6 @@ enum Endian {
 }
 
 /// An open recording: its events and features, and its records on demand.
-#[derive(Debug)]
 pub struct PerfFileReader {
     path: PathBuf,
     map: Mmap,
@@ -32,6 +31,24 @@ pub struct PerfFileReader {
     data: Range<usize>,
     events: AttrSet,
     features: Features,
+}
+
+impl std::fmt::Debug for PerfFileReader {
+    /// A summary: the features' texts (tracepoint formats) are long.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .events
+            .events()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        f.debug_struct("PerfFileReader")
+            .field("path", &self.path)
+            .field("endian", &self.endian)
+            .field("data", &self.data)
+            .field("events", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PerfFileReader {
@@ -366,7 +383,7 @@ fn record_time<O: ByteOrder>(attr: &EventAttr, kind: RecordType, body: &[u8]) ->
 }
 
 /// One record of a recording, borrowed from the file's map.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct FileRecord<'a> {
     /// The record's offset in the file.
     pub offset: u64,
@@ -378,6 +395,17 @@ pub struct FileRecord<'a> {
     /// The bytes after the header.
     pub body: &'a [u8],
     reader: &'a PerfFileReader,
+}
+
+impl std::fmt::Debug for FileRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileRecord")
+            .field("offset", &self.offset)
+            .field("header", &self.header)
+            .field("event", &self.event)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl<'a> FileRecord<'a> {

@@ -10,3 +10,4 @@
 pub mod attr;
 pub mod error;
 pub mod record;
+pub mod syscalls;

@@ -11,3 +11,4 @@ pub mod abi;
 pub mod attr;
 pub mod error;
 pub mod record;
+pub mod ring;

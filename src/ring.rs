@@ -655,4 +655,284 @@ mod tests {
         }
         assert_eq!((consumed, seen.len()), (40, 2));
     }
+
+    /// Tests against the running kernel's ring buffers.
+    mod kernel {
+        use std::collections::HashMap;
+        use std::fs::File;
+        use std::io::Read;
+        use std::os::fd::{AsFd, OwnedFd};
+        use std::time::Duration;
+
+        use byteorder::NativeEndian;
+
+        use super::super::*;
+        use crate::abi::{self, Target};
+        use crate::attr::{flags, kind, sw, AttrSet, EventAttr, EventDesc, SampleFormat};
+        use crate::error::ParseError;
+        use crate::record::Record;
+
+        fn is_root() -> bool {
+            let root = nix::unistd::geteuid().is_root();
+            if !root {
+                println!("skipped: ring buffer tests need root");
+            }
+            root
+        }
+
+        fn read_count(fd: &OwnedFd) -> u64 {
+            let mut buf = [0u8; 8];
+            File::from(fd.try_clone().unwrap())
+                .read_exact(&mut buf)
+                .unwrap();
+            u64::from_ne_bytes(buf)
+        }
+
+        /// Samples every context switch of the calling thread.
+        fn context_switch_attr() -> EventAttr {
+            EventAttr {
+                kind: kind::SOFTWARE,
+                config: sw::CONTEXT_SWITCHES,
+                sample_period: 1,
+                sample_type: SampleFormat::IDENTIFIER | SampleFormat::TID | SampleFormat::TIME,
+                flags: flags::DISABLED | flags::SAMPLE_ID_ALL,
+                ..Default::default()
+            }
+        }
+
+        /// The size of one such sample: header, identifier, pid/tid, time.
+        const CONTEXT_SWITCH_SAMPLE_SIZE: u64 = 8 + 8 + 8 + 8;
+
+        fn switch_out(fd: &OwnedFd, times: u32, nap: Duration) {
+            abi::enable(fd.as_fd()).unwrap();
+            for _ in 0..times {
+                std::thread::sleep(nap);
+            }
+            abi::disable(fd.as_fd()).unwrap();
+        }
+
+        /// Drains `ring`, counting samples (checked to be this thread's, of
+        /// event `id`) and lost records.
+        fn count_samples(
+            ring: &mut RingBuffer,
+            attr: &EventAttr,
+            id: u64,
+        ) -> (u64, u64, DrainStats) {
+            let (pid, tid) = (std::process::id() as i32, nix::unistd::gettid().as_raw());
+            let (mut samples, mut lost) = (0, 0);
+            let stats = ring
+                .drain(|raw| {
+                    match raw.parse::<NativeEndian>(attr)? {
+                        Record::Sample(s) => {
+                            assert_eq!(
+                                (s.id.id, s.id.pid, s.id.tid),
+                                (Some(id), Some(pid), Some(tid))
+                            );
+                            samples += 1;
+                        }
+                        Record::Lost(l) => {
+                            assert_eq!(l.id, id);
+                            lost += l.lost;
+                        }
+                        other => panic!("unexpected record {other:?}"),
+                    }
+                    Ok::<(), ParseError>(())
+                })
+                .unwrap();
+            (samples, lost, stats)
+        }
+
+        #[test]
+        fn context_switch_samples_match_the_counter() {
+            if !is_root() {
+                return;
+            }
+            let attr = context_switch_attr();
+            let fd = abi::open_event(&attr, Target::Task { pid: 0, cpu: None }, None).unwrap();
+            let mut ring = RingBuffer::new(fd.as_fd(), 8).unwrap();
+            assert_eq!(ring.data_size(), 8 * abi::page_size().unwrap() as u64);
+            switch_out(&fd, 20, Duration::from_millis(1));
+            let id = abi::event_id(fd.as_fd()).unwrap();
+            let pending = ring.pending();
+            let (samples, lost, stats) = count_samples(&mut ring, &attr, id);
+            // With a period of 1 every switch the counter counts is a sample.
+            assert_eq!((samples, lost), (read_count(&fd), 0));
+            assert!(samples >= 20, "{samples} switches after 20 sleeps");
+            assert_eq!(
+                stats,
+                DrainStats {
+                    records: samples,
+                    bytes: samples * CONTEXT_SWITCH_SAMPLE_SIZE
+                }
+            );
+            assert_eq!(pending, stats.bytes);
+            assert_eq!(ring.pending(), 0);
+            assert_eq!(
+                ring.drain(|_| Ok::<(), ParseError>(())).unwrap(),
+                DrainStats::default()
+            );
+        }
+
+        #[test]
+        fn a_panicking_callback_still_gives_back_what_it_consumed() {
+            if !is_root() {
+                return;
+            }
+            let attr = context_switch_attr();
+            let fd = abi::open_event(&attr, Target::Task { pid: 0, cpu: None }, None).unwrap();
+            let mut ring = RingBuffer::new(fd.as_fd(), 4).unwrap();
+            switch_out(&fd, 5, Duration::from_millis(1));
+            let before = ring.pending();
+            assert!(before >= 5 * CONTEXT_SWITCH_SAMPLE_SIZE, "{before} bytes");
+            let mut handed = 0;
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ring.drain(|_| {
+                    handed += 1;
+                    if handed == 2 {
+                        panic!("callback panics on the second record");
+                    }
+                    Ok::<(), ParseError>(())
+                })
+            }));
+            assert!(panicked.is_err());
+            // The record it panicked on is consumed too.
+            assert_eq!(ring.pending(), before - 2 * CONTEXT_SWITCH_SAMPLE_SIZE);
+            let rest = ring.drain(|_| Ok::<(), ParseError>(())).unwrap();
+            assert_eq!(rest.records, before / CONTEXT_SWITCH_SAMPLE_SIZE - 2);
+        }
+
+        #[test]
+        fn a_full_one_page_ring_reports_lost_records() {
+            if !is_root() {
+                return;
+            }
+            let attr = context_switch_attr();
+            let fd = abi::open_event(&attr, Target::Task { pid: 0, cpu: None }, None).unwrap();
+            let mut ring = RingBuffer::new(fd.as_fd(), 1).unwrap();
+            // The kernel keeps one byte free (CIRC_SPACE in ring_buffer_has_space).
+            let capacity = (ring.data_size() - 1) / CONTEXT_SWITCH_SAMPLE_SIZE;
+            let id = abi::event_id(fd.as_fd()).unwrap();
+            // Far more switches than the page holds; none drained meanwhile.
+            // (A 1 us sleep does not always switch: count, do not assume.)
+            switch_out(&fd, 4 * capacity as u32, Duration::from_micros(1));
+            let switches = read_count(&fd);
+            assert!(switches > capacity, "{switches} switches");
+            let (first, lost_first, _) = count_samples(&mut ring, &attr, id);
+            assert_eq!(
+                (first, lost_first),
+                (capacity, 0),
+                "a full page, then nothing"
+            );
+            // The kernel reports the loss once it has room again.
+            switch_out(&fd, 5, Duration::from_millis(1));
+            let (second, lost, _) = count_samples(&mut ring, &attr, id);
+            assert_eq!(lost, switches - capacity);
+            assert_eq!(first + second + lost, read_count(&fd));
+        }
+
+        #[test]
+        fn set_output_merges_a_cpus_events_into_one_ring() {
+            if !is_root() {
+                return;
+            }
+            let path = "/sys/kernel/tracing/events/sched/sched_switch/id";
+            let Ok(tp_id) = std::fs::read_to_string(path) else {
+                println!("skipped: {path} missing (is tracefs mounted?)");
+                return;
+            };
+            let cpu = abi::online_cpus().unwrap()[0];
+            let me = nix::unistd::Pid::from_raw(0);
+            let affinity = nix::sched::sched_getaffinity(me).unwrap();
+            let mut on_cpu = nix::sched::CpuSet::new();
+            on_cpu.set(cpu as usize).unwrap();
+            nix::sched::sched_setaffinity(me, &on_cpu).unwrap();
+
+            let format = SampleFormat::IDENTIFIER
+                | SampleFormat::TID
+                | SampleFormat::TIME
+                | SampleFormat::CPU;
+            let switch_tp = EventAttr {
+                kind: kind::TRACEPOINT,
+                config: tp_id.trim().parse().unwrap(),
+                sample_type: format | SampleFormat::RAW,
+                ..context_switch_attr()
+            };
+            // Side-band only: PERF_RECORD_SWITCH_CPU_WIDE for every switch.
+            // (Not a software context-switches sampler: the kernel shares
+            // one perf_sample_data among all software events that fire
+            // together, so a concurrent test's event could lend it its id.)
+            let switch_sw = EventAttr {
+                kind: kind::SOFTWARE,
+                config: sw::DUMMY,
+                sample_type: format,
+                flags: flags::DISABLED | flags::SAMPLE_ID_ALL | flags::CONTEXT_SWITCH,
+                ..Default::default()
+            };
+            let tp = abi::open_event(&switch_tp, Target::Cpu(cpu), None).unwrap();
+            let swe = abi::open_event(&switch_sw, Target::Cpu(cpu), None).unwrap();
+            let mut ring = RingBuffer::new(tp.as_fd(), 64).unwrap();
+            abi::set_output(swe.as_fd(), tp.as_fd()).unwrap();
+            let ids = [
+                abi::event_id(tp.as_fd()).unwrap(),
+                abi::event_id(swe.as_fd()).unwrap(),
+            ];
+            let set = AttrSet::new(vec![
+                EventDesc {
+                    attr: switch_tp.clone(),
+                    ids: vec![ids[0]],
+                    name: "sched:sched_switch".into(),
+                },
+                EventDesc {
+                    attr: switch_sw.clone(),
+                    ids: vec![ids[1]],
+                    name: "dummy:switches".into(),
+                },
+            ])
+            .unwrap();
+
+            abi::enable(tp.as_fd()).unwrap();
+            abi::enable(swe.as_fd()).unwrap();
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            abi::disable(tp.as_fd()).unwrap();
+            abi::disable(swe.as_fd()).unwrap();
+            nix::sched::sched_setaffinity(me, &affinity).unwrap();
+
+            let mut samples: HashMap<usize, u64> = HashMap::new();
+            ring.drain(|raw| {
+                eprintln!(
+                    "ids {ids:?} raw {:?} {:?}",
+                    raw.header,
+                    raw.data.range(0, 24)
+                );
+                let event = set.index_of::<NativeEndian>(&raw)?;
+                match raw.parse::<NativeEndian>(&set.events()[event].attr)? {
+                    Record::Sample(s) => {
+                        assert_eq!((event, s.id.cpu), (0, Some(cpu)));
+                        assert!(s.raw.is_some());
+                        *samples.entry(event).or_default() += 1;
+                    }
+                    Record::Switch(s) => {
+                        assert_eq!((event, s.sample_id.cpu), (1, Some(cpu)));
+                        assert!(
+                            s.next_prev.is_some(),
+                            "a CPU-wide switch names the other task"
+                        );
+                        *samples.entry(event).or_default() += 1;
+                    }
+                    other => panic!("unexpected record {other:?}"),
+                }
+                Ok::<(), ParseError>(())
+            })
+            .unwrap();
+            assert_eq!(
+                samples.get(&0).copied().unwrap_or(0),
+                read_count(&tp),
+                "sched_switch"
+            );
+            // This thread's 10 sleeps switch it out and in at least.
+            assert!(samples[&0] >= 10 && samples[&1] >= 20, "{samples:?}");
+        }
+    }
 }

@@ -270,6 +270,7 @@ fn pending_ranges(
     ))
 }
 
+/// A [`DrainError::Corrupt`] for the record at ring `position`.
 fn corrupt<E>(
     position: u64,
     data_size: u64,

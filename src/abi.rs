@@ -33,7 +33,8 @@ pub enum Target {
     Cpu(u32),
     /// One task (pid 0: the calling one), on one CPU or (None) on any.
     Task {
-        /// The task's pid, 0 for the calling task.
+        /// The task's pid (thread id), 0 for the calling thread. Never -1:
+        /// that is [`Target::Cpu`].
         pid: i32,
         /// The CPU to count on, or `None` for whichever it runs on.
         cpu: Option<u32>,

@@ -7,8 +7,10 @@
 //! identity that a recording carries ([`container`]).
 #![deny(missing_docs)]
 
+pub mod abi;
 pub mod attr;
 pub mod error;
 pub mod record;
+pub mod ring;
 pub mod syscalls;
 pub mod tracepoint;

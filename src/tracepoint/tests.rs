@@ -627,8 +627,10 @@ fn real_kernel_formats_parse_with_their_ids() {
 /// thread's syscalls.
 #[test]
 fn real_kernel_sys_enter_id_opens_the_tracepoint() {
-    use perf_event_open_sys as sys;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use crate::abi::{self, Target};
+    use crate::attr::{flags, kind, EventAttr};
+    use std::io::Read;
+    use std::os::fd::AsFd;
 
     if !is_root() {
         eprintln!("skip: real_kernel_sys_enter_id_opens_the_tracepoint needs root");
@@ -644,42 +646,23 @@ fn real_kernel_sys_enter_id_opens_the_tracepoint() {
         .unwrap();
     assert_eq!(format.id, id);
 
-    let mut attr = sys::bindings::perf_event_attr {
-        type_: sys::bindings::PERF_TYPE_TRACEPOINT,
-        size: std::mem::size_of::<sys::bindings::perf_event_attr>() as u32,
+    let attr = EventAttr {
+        kind: kind::TRACEPOINT,
         config: format.id,
+        flags: flags::DISABLED,
         ..Default::default()
     };
-    attr.set_disabled(1);
-    // SAFETY: attr is a valid, initialised perf_event_attr that outlives the
-    // call; pid 0 / cpu -1 is this thread on any CPU.
-    let fd = unsafe {
-        sys::perf_event_open(
-            &mut attr,
-            0,
-            -1,
-            -1,
-            sys::bindings::PERF_FLAG_FD_CLOEXEC as _,
-        )
-    };
-    assert!(fd >= 0, "perf_event_open: {}", io::Error::last_os_error());
-    // SAFETY: perf_event_open returned a new fd that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-
+    let fd = abi::open_event(&attr, Target::Task { pid: 0, cpu: None }, None).unwrap();
     const CALLS: u64 = 100;
-    // SAFETY: ENABLE/DISABLE take an int flag on a perf event fd we own.
-    assert_eq!(unsafe { sys::ioctls::ENABLE(fd.as_raw_fd(), 0) }, 0);
+    abi::enable(fd.as_fd()).unwrap();
     for _ in 0..CALLS {
         // SAFETY: getpid takes no arguments and cannot fail.
         unsafe { libc::syscall(libc::SYS_getpid) };
     }
-    // SAFETY: as above.
-    assert_eq!(unsafe { sys::ioctls::DISABLE(fd.as_raw_fd(), 0) }, 0);
+    abi::disable(fd.as_fd()).unwrap();
 
     let mut count = [0u8; 8];
-    // SAFETY: reading 8 bytes into an 8-byte buffer from an fd we own.
-    let n = unsafe { libc::read(fd.as_raw_fd(), count.as_mut_ptr().cast(), count.len()) };
-    assert_eq!(n, 8, "read: {}", io::Error::last_os_error());
+    std::fs::File::from(fd).read_exact(&mut count).unwrap();
     let count = u64::from_ne_bytes(count);
     // The getpid calls plus the DISABLE ioctl itself; nothing else runs on
     // this thread between the two ioctls.

@@ -12,3 +12,5 @@ pub mod attr;
 pub mod error;
 pub mod record;
 pub mod ring;
+pub mod syscalls;
+pub mod tracepoint;

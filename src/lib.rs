@@ -7,7 +7,11 @@
 //! identity that a recording carries ([`container`]).
 #![deny(missing_docs)]
 
+pub mod abi;
 pub mod attr;
 pub mod error;
 pub mod perf_data;
 pub mod record;
+pub mod ring;
+pub mod syscalls;
+pub mod tracepoint;

@@ -14,6 +14,7 @@ use byteorder::ByteOrder;
 
 use super::PerfDataError;
 use crate::error::FileError;
+use crate::tracepoint::{Tracefs, TracepointFormat};
 
 /// Feature bit numbers (`enum { HEADER_TRACING_DATA = 1, ... }` in
 /// tools/perf/util/header.h, 6.12), for the ones perfns reads or writes.
@@ -152,24 +153,28 @@ impl TracingData {
         }
     }
 
-    /// Reads header_page, header_event and the format of each
-    /// `(system, name)` tracepoint from the tracefs mounted at `tracefs`
-    /// (e.g. /sys/kernel/tracing).
-    pub fn from_tracefs(tracefs: &Path, tracepoints: &[(&str, &str)]) -> Result<Self, FileError> {
-        let read = |p: std::path::PathBuf| {
+    /// Tracing data for `formats`, with header_page and header_event read
+    /// from `tracefs`.
+    pub fn from_tracefs(
+        tracefs: &Tracefs,
+        formats: &[TracepointFormat],
+    ) -> Result<Self, FileError> {
+        let read = |name: &str| {
+            let p = tracefs.root().join("events").join(name);
             read_tracefs_file(&p).map_err(|source| FileError { path: p, source })
         };
-        let events = tracefs.join("events");
-        let header_page = read(events.join("header_page"))?;
-        let header_event = read(events.join("header_event"))?;
-        let mut formats = Vec::new();
-        for (system, name) in tracepoints {
-            formats.push(TracepointFormatText {
-                system: (*system).to_string(),
-                text: read(events.join(system).join(name).join("format"))?,
-            });
-        }
-        Ok(Self::new(header_page, header_event, formats))
+        let formats = formats
+            .iter()
+            .map(|f| TracepointFormatText {
+                system: f.system.clone(),
+                text: f.text.clone(),
+            })
+            .collect();
+        Ok(Self::new(
+            read("header_page")?,
+            read("header_event")?,
+            formats,
+        ))
     }
 
     /// The format of the tracepoint with id `id`.

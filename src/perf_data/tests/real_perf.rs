@@ -9,6 +9,7 @@ use std::process::Command;
 use super::{dummy_event, sample, tracepoint_event, Build};
 use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
 use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
+use crate::tracepoint::Tracefs;
 
 const PERF: &str = "/usr/bin/perf";
 const TRACEFS: &str = "/sys/kernel/tracing";
@@ -83,6 +84,12 @@ fn perfns_counts(r: &PerfFileReader) -> BTreeMap<String, u64> {
         *counts.entry(name).or_default() += 1;
     }
     counts
+}
+
+fn sched_switch_tracing_data() -> TracingData {
+    let tracefs = Tracefs::at(TRACEFS);
+    let format = tracefs.format("sched", "sched_switch").unwrap();
+    TracingData::from_tracefs(&tracefs, &[format]).unwrap()
 }
 
 fn tracefs_id(system: &str, name: &str) -> u64 {
@@ -194,8 +201,7 @@ fn perf_reads_what_perfns_writes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("perfns.data");
     let switch_id = tracefs_id("sched", "sched_switch");
-    let tracing =
-        TracingData::from_tracefs(Path::new(TRACEFS), &[("sched", "sched_switch")]).unwrap();
+    let tracing = sched_switch_tracing_data();
     let format = tracing.formats[0].text.clone();
     // Ids as the kernel would give them, one per CPU.
     let events = [
@@ -324,8 +330,7 @@ fn perf_reads_an_unfinished_recording_up_to_the_last_flush() {
         dummy_event(vec![2000]),
     ];
     let mut w = PerfFileWriter::create(&file, &events).unwrap();
-    let tracing =
-        TracingData::from_tracefs(Path::new(TRACEFS), &[("sched", "sched_switch")]).unwrap();
+    let tracing = sched_switch_tracing_data();
     w.set_features(&Features {
         tracing_data: Some(tracing),
         ..Features::for_this_host()

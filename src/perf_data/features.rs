@@ -302,9 +302,9 @@ impl TracingData {
 /// Reads a tracefs file with reads of 64 KiB.
 ///
 /// tracefs reports a size of 0, so `std::fs::read_to_string` starts with a
-/// 32-byte probe; `events/header_page` (6.18) answers a read at a non-zero
-/// offset with end-of-file, which would cut it to those 32 bytes. perf reads
-/// with BUFSIZ (8 KiB) buffers and gets the whole text.
+/// 32-byte probe; `events/header_page` (6.18) read in 32-byte pieces yields
+/// only its first 32 bytes. perf reads with BUFSIZ (8 KiB) buffers and gets
+/// the whole text.
 fn read_tracefs_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;

@@ -73,11 +73,13 @@ impl PerfFileReader {
                 minimum: HEADER_SIZE_NO_FEATURES,
             });
         }
-        // SAFETY: the map is read-only and private to this reader. Mapping a
-        // file is sound as long as nobody truncates it while it is mapped
-        // (reading a page past the new end would raise SIGBUS); recordings
-        // are only appended to while written, and perfns reads them after,
-        // so it relies on that like perf and every mmap-based reader do.
+        // SAFETY: the map is read-only and owned by this reader, which hands
+        // out its bytes as `&[u8]`. That is sound as long as no other process
+        // truncates the file while it is mapped (a read past the new end
+        // would raise SIGBUS) or rewrites the bytes handed out. Recordings are
+        // read after they are written, never while, and perfns relies on
+        // that as perf and every mmap-based reader do; every length read
+        // from the file is checked against the map's length, not trusted.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| io("mapping the recording", e))?;
         if (map.len() as u64) < HEADER_SIZE_NO_FEATURES {
             return Err(PerfDataError::HeaderTooSmall {

@@ -392,7 +392,14 @@ impl AttrSet {
         }
         let first = &self.events[0].attr;
         let id = self.record_id::<O>(raw, first)?;
-        self.index_of_id(id).ok_or(ParseError::Invalid {
+        // Records perf synthesizes for what existed before recording began
+        // (MMAP, COMM, FORK, NAMESPACES) carry a zeroed sample_id; perf's
+        // evlist__event2evsel gives them to the first event.
+        if id == 0 {
+            return Ok(0);
+        }
+        // Lazily: building the message costs an allocation per record.
+        self.index_of_id(id).ok_or_else(|| ParseError::Invalid {
             record: raw.header.kind,
             field: "id",
             reason: format!("id {id} belongs to no event of the recording"),

@@ -1,0 +1,653 @@
+//! Reading a recording: the header, attrs and features when the file is
+//! opened, then the records, in time order, as an iterator that borrows
+//! them from a memory map of the file.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use byteorder::{BigEndian, ByteOrder, LittleEndian};
+use memmap2::Mmap;
+
+use super::features::{decode, feature, EventDescEntry, FeatureCursor, Features};
+use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
+use super::PerfDataError;
+use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
+use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, SampleId};
+
+/// The byte order of a file, from its magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endian {
+    Little,
+    Big,
+}
+
+/// An open recording: its events and features, and its records on demand.
+pub struct PerfFileReader {
+    path: PathBuf,
+    map: Mmap,
+    endian: Endian,
+    data: Range<usize>,
+    events: AttrSet,
+    features: Features,
+}
+
+impl std::fmt::Debug for PerfFileReader {
+    /// A summary: the features' texts (tracepoint formats) are long.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .events
+            .events()
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        f.debug_struct("PerfFileReader")
+            .field("path", &self.path)
+            .field("endian", &self.endian)
+            .field("data", &self.data)
+            .field("events", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PerfFileReader {
+    /// Opens `path`, checks its header and the bounds of every section
+    /// against the file size, and reads its attrs, ids and features.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, PerfDataError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |what, source| PerfDataError::Io {
+            path: path.clone(),
+            what,
+            source,
+        };
+        let file = File::open(&path).map_err(|e| io("opening the recording", e))?;
+        let file_size = file
+            .metadata()
+            .map_err(|e| io("reading the recording's size", e))?
+            .len();
+        if file_size < HEADER_SIZE_NO_FEATURES {
+            return Err(PerfDataError::HeaderTooSmall {
+                path,
+                size: file_size,
+                minimum: HEADER_SIZE_NO_FEATURES,
+            });
+        }
+        // SAFETY: the map is read-only and owned by this reader, which hands
+        // out its bytes as `&[u8]`. That is sound as long as no other process
+        // truncates the file while it is mapped (a read past the new end
+        // would raise SIGBUS) or rewrites the bytes handed out. Recordings are
+        // read after they are written, never while, and perfns relies on
+        // that as perf and every mmap-based reader do; every length read
+        // from the file is checked against the map's length, not trusted.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| io("mapping the recording", e))?;
+        if (map.len() as u64) < HEADER_SIZE_NO_FEATURES {
+            return Err(PerfDataError::HeaderTooSmall {
+                path,
+                size: map.len() as u64,
+                minimum: HEADER_SIZE_NO_FEATURES,
+            });
+        }
+        let mut magic = [0u8; 8];
+        magic.copy_from_slice(&map[0..8]);
+        let endian = if magic == MAGIC {
+            Endian::Little
+        } else if magic.iter().rev().eq(MAGIC.iter()) {
+            Endian::Big
+        } else {
+            return Err(PerfDataError::BadMagic {
+                path,
+                found: String::from_utf8_lossy(&magic).into_owned(),
+            });
+        };
+        match endian {
+            Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian),
+            Endian::Big => Self::read_layout::<BigEndian>(path, map, endian),
+        }
+    }
+
+    fn read_layout<O: ByteOrder>(
+        path: PathBuf,
+        map: Mmap,
+        endian: Endian,
+    ) -> Result<Self, PerfDataError> {
+        let file_size = map.len() as u64;
+        let header = FileHeader::read::<O>(&map);
+        if header.size < HEADER_SIZE_NO_FEATURES {
+            return Err(PerfDataError::HeaderTooSmall {
+                path,
+                size: header.size,
+                minimum: HEADER_SIZE_NO_FEATURES,
+            });
+        }
+        let past_end = |section: String, s: FileSection| PerfDataError::SectionPastEnd {
+            path: path.clone(),
+            section,
+            offset: s.offset,
+            size: s.size,
+            file_size,
+        };
+        let within = |s: FileSection| s.end().is_some_and(|e| e <= file_size);
+        if !within(header.attrs) {
+            return Err(past_end("attrs".into(), header.attrs));
+        }
+        if !within(header.data) {
+            return Err(PerfDataError::Truncated {
+                path,
+                offset: header.data.offset,
+                size: header.data.size,
+                file_size,
+            });
+        }
+        for (name, s) in [("attrs", header.attrs), ("data", header.data)] {
+            if s.offset < header.size {
+                return Err(PerfDataError::Attr {
+                    path,
+                    offset: 8,
+                    reason: format!(
+                        "the {}-byte file header overlaps the {name} section at {}",
+                        header.size, s.offset
+                    ),
+                });
+            }
+        }
+
+        let mut events = read_attrs::<O>(&path, &map, &header)?;
+        let (features, event_desc) = read_features::<O>(&path, &map, &header)?;
+        name_events(&mut events, &event_desc, &features);
+        let attrs_offset = header.attrs.offset;
+        let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
+            path: path.clone(),
+            offset: attrs_offset,
+            reason: e.to_string(),
+        })?;
+        // Both ends were checked against the file size, which fits in usize.
+        let data = header.data.offset as usize..(header.data.offset + header.data.size) as usize;
+        Ok(Self {
+            path,
+            map,
+            endian,
+            data,
+            events,
+            features,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file is big-endian.
+    pub fn is_big_endian(&self) -> bool {
+        self.endian == Endian::Big
+    }
+
+    /// Where the data section (the records) is.
+    pub fn data_section(&self) -> FileSection {
+        FileSection {
+            offset: self.data.start as u64,
+            size: self.data.len() as u64,
+        }
+    }
+
+    /// The events of the recording, named from HEADER_EVENT_DESC, else
+    /// from the tracepoint formats by id, else `type:config`.
+    pub fn events(&self) -> &AttrSet {
+        &self.events
+    }
+
+    /// The features the file has.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// The records in time order (see [`Records`]).
+    pub fn records(&self) -> Records<'_> {
+        self.records_in(true)
+    }
+
+    /// The records in file order, as `perf report --stats` reads them:
+    /// cheaper when the order does not matter (counting, per-record
+    /// totals).
+    pub fn records_in_file_order(&self) -> Records<'_> {
+        self.records_in(false)
+    }
+
+    fn records_in(&self, time_order: bool) -> Records<'_> {
+        Records {
+            time_order,
+            reader: self,
+            pos: self.data.start,
+            ready: VecDeque::new(),
+            pending: Vec::new(),
+            seq: 0,
+            max_time: 0,
+            flush_limit: 0,
+            done: false,
+        }
+    }
+}
+
+/// Reads the attr entries: each is the attr (its own `size` bytes) then a
+/// `perf_file_section` pointing at its ids, `attr_size` bytes in all.
+fn read_attrs<O: ByteOrder>(
+    path: &Path,
+    map: &[u8],
+    header: &FileHeader,
+) -> Result<Vec<EventDesc>, PerfDataError> {
+    let attr_error = |offset: u64, reason: String| PerfDataError::Attr {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let entry = header.attr_size;
+    if entry < ATTR_SIZE_VER0 as u64 + SECTION_SIZE {
+        return Err(attr_error(
+            16,
+            format!("attr_size {entry} is smaller than the smallest attr entry"),
+        ));
+    }
+    let nr = header.attrs.size / entry;
+    let mut events = Vec::with_capacity(nr as usize);
+    for i in 0..nr {
+        let at = header.attrs.offset + i * entry;
+        let b = &map[at as usize..(at + entry) as usize];
+        let size = match O::read_u32(&b[4..8]) {
+            0 => ATTR_SIZE_VER0 as u64,
+            s => u64::from(s),
+        };
+        // perf reads the attr's own size, then the section right after it.
+        if size + SECTION_SIZE != entry {
+            return Err(attr_error(
+                at,
+                format!("attr size {size} + {SECTION_SIZE} disagrees with the header's attr_size {entry}"),
+            ));
+        }
+        let attr = EventAttr::from_bytes::<O>(&b[..size as usize])
+            .map_err(|e| attr_error(at, e.to_string()))?;
+        let ids = FileSection::read::<O>(&b[size as usize..]);
+        if !ids.end().is_some_and(|e| e <= map.len() as u64) {
+            return Err(PerfDataError::SectionPastEnd {
+                path: path.to_path_buf(),
+                section: format!("ids of attr {i}"),
+                offset: ids.offset,
+                size: ids.size,
+                file_size: map.len() as u64,
+            });
+        }
+        let ids = map[ids.offset as usize..(ids.offset + ids.size) as usize]
+            .chunks_exact(8)
+            .map(O::read_u64)
+            .collect();
+        events.push(EventDesc {
+            attr,
+            ids,
+            name: String::new(),
+        });
+    }
+    Ok(events)
+}
+
+/// Reads the feature table after the data section and every section it
+/// points at.
+fn read_features<O: ByteOrder>(
+    path: &Path,
+    map: &[u8],
+    header: &FileHeader,
+) -> Result<(Features, Vec<EventDescEntry>), PerfDataError> {
+    let mut features = Features::default();
+    let mut event_desc = Vec::new();
+    let bits: Vec<usize> = header.feature_bits().collect();
+    if bits.is_empty() {
+        return Ok((features, event_desc));
+    }
+    let file_size = map.len() as u64;
+    // The data section's end was checked against the file size.
+    let table = FileSection {
+        offset: header.data.offset + header.data.size,
+        size: SECTION_SIZE * bits.len() as u64,
+    };
+    if !table.end().is_some_and(|e| e <= file_size) {
+        return Err(PerfDataError::SectionPastEnd {
+            path: path.to_path_buf(),
+            section: "feature table".into(),
+            offset: table.offset,
+            size: table.size,
+            file_size,
+        });
+    }
+    for (i, &bit) in bits.iter().enumerate() {
+        let at = (table.offset + SECTION_SIZE * i as u64) as usize;
+        let s = FileSection::read::<O>(&map[at..at + SECTION_SIZE as usize]);
+        if !s.end().is_some_and(|e| e <= file_size) {
+            return Err(PerfDataError::SectionPastEnd {
+                path: path.to_path_buf(),
+                section: format!("feature {} (bit {bit})", feature::name(bit)),
+                offset: s.offset,
+                size: s.size,
+                file_size,
+            });
+        }
+        let mut c = FeatureCursor {
+            bytes: &map[s.offset as usize..(s.offset + s.size) as usize],
+            pos: 0,
+            base: s.offset,
+            feature: feature::name(bit),
+            path,
+        };
+        decode::<O>(bit, &mut c, &mut features, &mut event_desc)?;
+    }
+    Ok((features, event_desc))
+}
+
+/// Names each event: from EVENT_DESC (by id, or by position when it lists
+/// as many events), else from its tracepoint format, else `type:config`.
+pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], features: &Features) {
+    let same_count = desc.len() == events.len();
+    for (i, e) in events.iter_mut().enumerate() {
+        let by_id = e
+            .ids
+            .first()
+            .and_then(|id| desc.iter().find(|d| d.ids.contains(id)));
+        let by_position = if same_count { desc.get(i) } else { None };
+        let tracepoint = || {
+            let td = features.tracing_data.as_ref()?;
+            if e.attr.kind != kind::TRACEPOINT {
+                return None;
+            }
+            let f = td.format_by_id(e.attr.config)?;
+            Some(format!("{}:{}", f.system, f.name()?))
+        };
+        e.name = match by_id.or(by_position) {
+            Some(d) => d.name.clone(),
+            None => tracepoint().unwrap_or_else(|| format!("{}:{}", e.attr.kind, e.attr.config)),
+        };
+    }
+}
+
+/// The time of a record, from its sample fields or its sample_id trailer.
+/// Perf's own records, and records without a time, have none.
+fn record_time<O: ByteOrder>(attr: &EventAttr, kind: RecordType, body: &[u8]) -> Option<u64> {
+    let f = attr.sample_type;
+    if !f.contains(SampleFormat::TIME) {
+        return None;
+    }
+    let has = |bit| usize::from(f.contains(bit)) * 8;
+    let off = if kind == RecordType::SAMPLE {
+        has(SampleFormat::IDENTIFIER) + has(SampleFormat::IP) + has(SampleFormat::TID)
+    } else if kind.is_kernel() && attr.sample_id_all() {
+        body.len().checked_sub(SampleId::trailer_size(f))? + has(SampleFormat::TID)
+    } else {
+        return None;
+    };
+    body.get(off..off + 8).map(O::read_u64)
+}
+
+/// One record of a recording, borrowed from the file's map.
+#[derive(Clone, Copy)]
+pub struct FileRecord<'a> {
+    /// The record's offset in the file.
+    pub offset: u64,
+    /// Its header.
+    pub header: RecordHeader,
+    /// The index of its event in [`PerfFileReader::events`] (0 for perf's
+    /// user-space records, which belong to no event).
+    pub event: usize,
+    /// The bytes after the header.
+    pub body: &'a [u8],
+    reader: &'a PerfFileReader,
+}
+
+impl std::fmt::Debug for FileRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileRecord")
+            .field("offset", &self.offset)
+            .field("header", &self.header)
+            .field("event", &self.event)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl<'a> FileRecord<'a> {
+    /// The record as a [`RawRecord`].
+    pub fn raw(&self) -> RawRecord<'a> {
+        RawRecord {
+            header: self.header,
+            data: RawData::Single(self.body),
+        }
+    }
+
+    /// The attr of its event.
+    pub fn attr(&self) -> &'a EventAttr {
+        &self.reader.events.events()[self.event].attr
+    }
+
+    /// Its time, if it has one.
+    pub fn time(&self) -> Option<u64> {
+        match self.reader.endian {
+            Endian::Little => record_time::<LittleEndian>(self.attr(), self.header.kind, self.body),
+            Endian::Big => record_time::<BigEndian>(self.attr(), self.header.kind, self.body),
+        }
+    }
+
+    /// Decodes the record.
+    pub fn parse(&self) -> Result<Record<'static>, PerfDataError> {
+        let raw = self.raw();
+        // perf's own records have no sample_id trailer, whatever the attr
+        // says; parse them as an event without one.
+        let no_trailer = EventAttr::default();
+        let attr = if self.header.kind.is_kernel() {
+            self.attr()
+        } else {
+            &no_trailer
+        };
+        match self.reader.endian {
+            Endian::Little => raw.parse::<LittleEndian>(attr),
+            Endian::Big => raw.parse::<BigEndian>(attr),
+        }
+        .map_err(|source| PerfDataError::Parse {
+            path: self.reader.path.clone(),
+            offset: self.offset,
+            source,
+        })
+    }
+}
+
+/// A timed record waiting for its round to be sorted.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    time: u64,
+    /// File order, which keeps the sort stable.
+    seq: u64,
+    offset: usize,
+    event: usize,
+}
+
+/// A record ready to be handed out.
+#[derive(Debug, Clone, Copy)]
+struct Ready {
+    offset: usize,
+    event: usize,
+}
+
+/// The records of a recording in time order, as perf orders them.
+///
+/// Like perf's ordered events (tools/perf/util/ordered-events.c), records
+/// are queued by time, and each PERF_RECORD_FINISHED_ROUND releases, sorted,
+/// the queued ones no later than the newest time seen before the previous
+/// round marker: a writer that drains every CPU's buffer once per round
+/// guarantees nothing older than that comes after. So memory holds at most
+/// about two rounds of 32-byte entries, never record bytes. Records without
+/// a time (perf's own records, time 0, no sample_id_all) are handed out as
+/// soon as they are read, as perf delivers them. A file without round
+/// markers is one round: the whole file is sorted.
+///
+/// After an error in a record's size the iteration ends; after a record of
+/// unknown event it goes on.
+#[derive(Debug)]
+pub struct Records<'a> {
+    reader: &'a PerfFileReader,
+    time_order: bool,
+    pos: usize,
+    ready: VecDeque<Result<Ready, PerfDataError>>,
+    pending: Vec<Pending>,
+    seq: u64,
+    max_time: u64,
+    flush_limit: u64,
+    done: bool,
+}
+
+impl<'a> Records<'a> {
+    /// Reads records up to the next round marker or the end.
+    fn fill<O: ByteOrder>(&mut self) {
+        let r = self.reader;
+        let end = r.data.end;
+        while self.pos < end {
+            let off = self.pos;
+            let path = || r.path.clone();
+            if end - off < RecordHeader::SIZE {
+                self.fail(PerfDataError::RecordPastEnd {
+                    path: path(),
+                    offset: off as u64,
+                    size: RecordHeader::SIZE as u64,
+                    data_end: end as u64,
+                });
+                return;
+            }
+            let mut head = [0u8; RecordHeader::SIZE];
+            head.copy_from_slice(&r.map[off..off + RecordHeader::SIZE]);
+            let header = RecordHeader::from_bytes::<O>(&head);
+            let size = usize::from(header.size);
+            if size < RecordHeader::SIZE {
+                self.fail(PerfDataError::RecordTooSmall {
+                    path: path(),
+                    offset: off as u64,
+                    kind: header.kind,
+                    size: header.size,
+                });
+                return;
+            }
+            if off + size > end {
+                self.fail(PerfDataError::RecordPastEnd {
+                    path: path(),
+                    offset: off as u64,
+                    size: size as u64,
+                    data_end: end as u64,
+                });
+                return;
+            }
+            self.pos = off + size;
+            if !self.time_order {
+                let raw = RawRecord {
+                    header,
+                    data: RawData::Single(&r.map[off + RecordHeader::SIZE..off + size]),
+                };
+                self.ready.push_back(
+                    r.events
+                        .index_of::<O>(&raw)
+                        .map(|event| Ready { offset: off, event })
+                        .map_err(|source| PerfDataError::UnknownEvent {
+                            path: path(),
+                            offset: off as u64,
+                            kind: header.kind,
+                            source,
+                        }),
+                );
+                return;
+            }
+            if header.kind == RecordType::FINISHED_ROUND {
+                self.release(self.flush_limit);
+                self.flush_limit = self.max_time;
+                self.ready.push_back(Ok(Ready {
+                    offset: off,
+                    event: 0,
+                }));
+                return;
+            }
+            let body = &r.map[off + RecordHeader::SIZE..off + size];
+            let raw = RawRecord {
+                header,
+                data: RawData::Single(body),
+            };
+            let event = match r.events.index_of::<O>(&raw) {
+                Ok(event) => event,
+                Err(source) => {
+                    self.ready.push_back(Err(PerfDataError::UnknownEvent {
+                        path: path(),
+                        offset: off as u64,
+                        kind: header.kind,
+                        source,
+                    }));
+                    continue;
+                }
+            };
+            let attr = &r.events.events()[event].attr;
+            match record_time::<O>(attr, header.kind, body) {
+                // perf delivers records without a time at once.
+                None | Some(0) => self.ready.push_back(Ok(Ready { offset: off, event })),
+                Some(time) => {
+                    self.max_time = self.max_time.max(time);
+                    self.pending.push(Pending {
+                        time,
+                        seq: self.seq,
+                        offset: off,
+                        event,
+                    });
+                    self.seq += 1;
+                }
+            }
+        }
+        self.release(u64::MAX);
+        self.done = true;
+    }
+
+    /// Hands out, sorted, the queued records no later than `limit`.
+    fn release(&mut self, limit: u64) {
+        self.pending.sort_unstable_by_key(|p| (p.time, p.seq));
+        let n = self.pending.partition_point(|p| p.time <= limit);
+        self.ready.extend(self.pending.drain(..n).map(|p| {
+            Ok(Ready {
+                offset: p.offset,
+                event: p.event,
+            })
+        }));
+    }
+
+    /// Ends the iteration after the queued records and `err`.
+    fn fail(&mut self, err: PerfDataError) {
+        self.release(u64::MAX);
+        self.ready.push_back(Err(err));
+        self.pos = self.reader.data.end;
+        self.done = true;
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<FileRecord<'a>, PerfDataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.ready.is_empty() && !self.done {
+            match self.reader.endian {
+                Endian::Little => self.fill::<LittleEndian>(),
+                Endian::Big => self.fill::<BigEndian>(),
+            }
+        }
+        let r = self.reader;
+        Some(self.ready.pop_front()?.map(|Ready { offset, event }| {
+            let head: [u8; 8] = std::array::from_fn(|i| r.map[offset + i]);
+            let header = match r.endian {
+                Endian::Little => RecordHeader::from_bytes::<LittleEndian>(&head),
+                Endian::Big => RecordHeader::from_bytes::<BigEndian>(&head),
+            };
+            FileRecord {
+                offset: offset as u64,
+                header,
+                event,
+                body: &r.map[offset + RecordHeader::SIZE..offset + usize::from(header.size)],
+                reader: r,
+            }
+        }))
+    }
+}

@@ -1,0 +1,639 @@
+//! Tests of the recording file: synthetic files first, then round trips
+//! with the real perf (in `real_perf`).
+
+use std::path::Path;
+
+use byteorder::{BigEndian, ByteOrder, NativeEndian};
+
+use super::*;
+use crate::attr::{flags, kind, sw, EventAttr, EventDesc, SampleFormat};
+use crate::record::{RawData, Record, RecordHeader, RecordType, MISC_SWITCH_OUT};
+
+mod real_perf;
+
+/// The sample layout of the test events: what perfns records with.
+pub(super) const FORMAT: SampleFormat = SampleFormat(
+    SampleFormat::IDENTIFIER.0 | SampleFormat::TID.0 | SampleFormat::TIME.0 | SampleFormat::CPU.0,
+);
+
+/// A tracepoint event with ids `ids`, raw payloads, sample_id_all.
+pub(super) fn tracepoint_event(tp_id: u64, name: &str, ids: Vec<u64>) -> EventDesc {
+    EventDesc {
+        attr: EventAttr {
+            kind: kind::TRACEPOINT,
+            config: tp_id,
+            sample_period: 1,
+            sample_type: FORMAT | SampleFormat::RAW,
+            flags: flags::SAMPLE_ID_ALL | flags::DISABLED,
+            ..Default::default()
+        },
+        ids,
+        name: name.into(),
+    }
+}
+
+/// A dummy software event carrying the side-band records.
+pub(super) fn dummy_event(ids: Vec<u64>) -> EventDesc {
+    EventDesc {
+        attr: EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::DUMMY,
+            sample_period: 1,
+            sample_type: FORMAT,
+            flags: flags::SAMPLE_ID_ALL
+                | flags::COMM
+                | flags::TASK
+                | flags::NAMESPACES
+                | flags::CONTEXT_SWITCH
+                | flags::DISABLED,
+            ..Default::default()
+        },
+        ids,
+        name: "dummy:u".into(),
+    }
+}
+
+/// A record under construction, native byte order.
+pub(super) struct Build {
+    pub kind: RecordType,
+    pub misc: u16,
+    pub body: Vec<u8>,
+}
+
+impl Build {
+    pub fn new(kind: RecordType) -> Self {
+        Self {
+            kind,
+            misc: 0,
+            body: Vec::new(),
+        }
+    }
+    pub fn u64(mut self, v: u64) -> Self {
+        self.body.extend_from_slice(&v.to_ne_bytes());
+        self
+    }
+    pub fn u32s(mut self, a: u32, b: u32) -> Self {
+        self.body.extend_from_slice(&a.to_ne_bytes());
+        self.body.extend_from_slice(&b.to_ne_bytes());
+        self
+    }
+    /// A NUL-terminated string padded to 8 bytes.
+    pub fn string(mut self, s: &str) -> Self {
+        self.body.extend_from_slice(s.as_bytes());
+        let padded = (s.len() + 1).div_ceil(8) * 8;
+        self.body.resize(self.body.len() + padded - s.len(), 0);
+        self
+    }
+    /// The sample_id trailer of [`FORMAT`].
+    pub fn trailer(self, pid: u32, tid: u32, time: u64, cpu: u32, id: u64) -> Self {
+        self.u32s(pid, tid).u64(time).u32s(cpu, 0).u64(id)
+    }
+    pub fn header(&self) -> RecordHeader {
+        RecordHeader {
+            kind: self.kind,
+            misc: self.misc,
+            size: (8 + self.body.len()) as u16,
+        }
+    }
+    pub fn write(&self, w: &mut PerfFileWriter) {
+        w.write_record(self.header(), RawData::Single(&self.body))
+            .unwrap();
+    }
+}
+
+/// A PERF_SAMPLE_IDENTIFIER|TID|TIME|CPU|RAW sample with `payload`, padded
+/// as the kernel pads it (the u32 size and the data end on 8 bytes).
+pub(super) fn sample(id: u64, pid: u32, time: u64, cpu: u32, payload: &[u8]) -> Build {
+    let mut b = Build::new(RecordType::SAMPLE)
+        .u64(id)
+        .u32s(pid, pid)
+        .u64(time)
+        .u32s(cpu, 0);
+    let size = (4 + payload.len()).div_ceil(8) * 8 - 4;
+    b.body.extend_from_slice(&(size as u32).to_ne_bytes());
+    b.body.extend_from_slice(payload);
+    b.body.resize(b.body.len() + size - payload.len(), 0);
+    b
+}
+
+fn features() -> Features {
+    Features {
+        hostname: Some("testhost".into()),
+        os_release: Some("6.18.0-test".into()),
+        version: Some("perfns 0.1.0".into()),
+        arch: Some("x86_64".into()),
+        nr_cpus: Some(NrCpus {
+            available: 4,
+            online: 2,
+        }),
+        cmdline: Some(vec!["perfns".into(), "record".into(), "-a".into()]),
+        event_names: Vec::new(),
+        tracing_data: Some(TracingData::new(
+            "header page text\n".into(),
+            "header event text\n".into(),
+            vec![TracepointFormatText {
+                system: "sched".into(),
+                text: "name: sched_switch\nID: 372\nformat:\n".into(),
+            }],
+        )),
+        perfns: Some(br#"{"containers":[]}"#.to_vec()),
+    }
+}
+
+/// Writes a small two-event file: 3 rounds, times out of order inside
+/// rounds and across one round boundary. Returns the times in file order.
+fn write_small(path: &Path) -> Vec<u64> {
+    let events = [
+        tracepoint_event(372, "sched:sched_switch", vec![100, 101]),
+        dummy_event(vec![200, 201]),
+    ];
+    let mut w = PerfFileWriter::create(path, &events).unwrap();
+    let times = [30, 10, 20, 25, 50, 40, 60];
+    let mut ids = [100, 201, 101, 200, 100, 101, 200].into_iter();
+    for (i, &t) in times.iter().enumerate() {
+        let id = ids.next().unwrap();
+        if id >= 200 {
+            let mut b = Build::new(RecordType::SWITCH_CPU_WIDE)
+                .u32s(7, 7)
+                .trailer(1, 1, t, 0, id);
+            b.misc = MISC_SWITCH_OUT;
+            b.write(&mut w);
+        } else {
+            sample(id, 1, t, 1, &[0xab; 12]).write(&mut w);
+        }
+        if i == 2 || i == 4 {
+            w.write_finished_round().unwrap();
+        }
+    }
+    w.finish(&features()).unwrap();
+    times.to_vec()
+}
+
+#[test]
+fn written_file_reads_back_with_features_and_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.data");
+    write_small(&path);
+    let r = PerfFileReader::open(&path).unwrap();
+    let mut expected = features();
+    expected.event_names = vec!["sched:sched_switch".into(), "dummy:u".into()];
+    assert_eq!(r.features(), &expected);
+    let names: Vec<_> = r
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["sched:sched_switch", "dummy:u"]);
+    assert_eq!(r.events().events()[0].ids, [100, 101]);
+    assert_eq!(r.events().events()[1].attr, dummy_event(vec![]).attr);
+    assert!(!r.is_big_endian());
+}
+
+#[test]
+fn records_come_out_in_perf_round_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.data");
+    write_small(&path);
+    let r = PerfFileReader::open(&path).unwrap();
+    let got: Vec<(RecordType, Option<u64>, usize)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec.header.kind, rec.time(), rec.event)
+        })
+        .collect();
+    // Round 1 (30, 10, 20): nothing is released at its marker, perf's limit
+    // being the newest time before the previous marker (none yet). Round 2
+    // (25, 50): its marker releases up to 30. The end releases the rest.
+    use RecordType as T;
+    let fr = (T::FINISHED_ROUND, None, 0);
+    let sw = |t| (T::SWITCH_CPU_WIDE, Some(t), 1);
+    let sa = |t| (T::SAMPLE, Some(t), 0);
+    assert_eq!(
+        got,
+        [
+            fr,
+            sw(10),
+            sa(20),
+            sw(25),
+            sa(30),
+            fr,
+            sa(40),
+            sa(50),
+            sw(60)
+        ]
+    );
+}
+
+#[test]
+fn records_parse_with_their_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.data");
+    write_small(&path);
+    let r = PerfFileReader::open(&path).unwrap();
+    let mut samples = 0;
+    let mut switches = 0;
+    for rec in r.records() {
+        match rec.unwrap().parse().unwrap() {
+            Record::Sample(s) => {
+                samples += 1;
+                assert_eq!(s.raw.as_deref(), Some(&[0xab; 12][..]));
+                assert_eq!(s.id.cpu, Some(1));
+            }
+            Record::Switch(s) => {
+                switches += 1;
+                assert!(s.out);
+                assert_eq!(s.next_prev, Some((7, 7)));
+            }
+            Record::FinishedRound => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((samples, switches), (4, 3));
+}
+
+#[test]
+fn unfinished_recording_is_readable_up_to_the_last_header_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    w.set_features(&features());
+    for t in 1..=3 {
+        Build::new(RecordType::EXIT)
+            .u32s(9, 1)
+            .u32s(9, 1)
+            .u64(t)
+            .trailer(9, 9, t, 0, 5)
+            .write(&mut w);
+    }
+    w.flush_header().unwrap();
+    // Written but never counted by a header: a recording killed here.
+    sample(5, 1, 10, 0, &[]).write(&mut w);
+    std::mem::forget(w);
+    let r = PerfFileReader::open(&path).unwrap();
+    let kinds: Vec<_> = r.records().map(|x| x.unwrap().header.kind).collect();
+    assert_eq!(kinds, [RecordType::EXIT; 3]);
+    // The features given so far were written with the flush.
+    assert_eq!(r.features().hostname.as_deref(), Some("testhost"));
+    assert_eq!(r.features().event_names, ["dummy:u"]);
+}
+
+fn expect_open_error(bytes: &[u8]) -> PerfDataError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.data");
+    std::fs::write(&path, bytes).unwrap();
+    PerfFileReader::open(&path).unwrap_err()
+}
+
+/// The small file's bytes and its data section.
+fn small_bytes() -> (Vec<u8>, FileSection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.data");
+    write_small(&path);
+    let data = PerfFileReader::open(&path).unwrap().data_section();
+    (std::fs::read(&path).unwrap(), data)
+}
+
+#[test]
+fn later_flushes_and_finish_leave_one_consistent_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flushes.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    let mut long = features();
+    long.cmdline = Some(vec!["x".repeat(5000)]);
+    w.set_features(&long);
+    let mut expected = Vec::new();
+    for t in 1..=4u64 {
+        Build::new(RecordType::EXIT)
+            .u32s(9, 1)
+            .u32s(9, 1)
+            .u64(t)
+            .trailer(9, 9, t, 0, 5)
+            .write(&mut w);
+        expected.push(t);
+        // Each flush overwrites the previous feature tail with records.
+        w.flush_header().unwrap();
+    }
+    w.finish(&features()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let times: Vec<u64> = r.records().map(|x| x.unwrap().time().unwrap()).collect();
+    assert_eq!(times, expected);
+    assert_eq!(r.features().cmdline, features().cmdline);
+    // The longer tail of the last flush was trimmed.
+    let data = r.data_section();
+    let tail_start = data.offset + data.size;
+    assert!(std::fs::metadata(&path).unwrap().len() < tail_start + 5000);
+}
+
+#[test]
+fn wrong_magic_is_an_error_at_offset_0() {
+    let (mut b, _) = small_bytes();
+    b[..8].copy_from_slice(b"PERFILE1");
+    let e = expect_open_error(&b);
+    assert!(
+        matches!(e, PerfDataError::BadMagic { ref found, .. } if found == "PERFILE1"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("bad.data: offset 0: not a perf.data file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tiny_file_is_header_too_small() {
+    let e = expect_open_error(b"PERFILE2");
+    assert!(
+        matches!(e, PerfDataError::HeaderTooSmall { size: 8, .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn truncated_file_is_an_error() {
+    let (b, data) = small_bytes();
+    // Cut in the middle of the data section.
+    let cut = (data.offset + data.size / 2) as usize;
+    let e = expect_open_error(&b[..cut]);
+    match e {
+        PerfDataError::Truncated {
+            offset,
+            size,
+            file_size,
+            ..
+        } => assert_eq!(
+            (offset, size, file_size),
+            (data.offset, data.size, cut as u64)
+        ),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn cut_feature_section_is_an_error() {
+    let (b, data) = small_bytes();
+    let e = expect_open_error(&b[..(data.offset + data.size + 40) as usize]);
+    assert!(
+        matches!(e, PerfDataError::SectionPastEnd { ref section, .. } if section == "feature table"),
+        "{e}"
+    );
+}
+
+/// Opens the small file with the first record's size field set to `size`
+/// and collects what the iterator gives.
+fn with_first_record_size(size: u16) -> (Vec<Result<RecordType, String>>, FileSection) {
+    let (mut b, data) = small_bytes();
+    let at = data.offset as usize + 6;
+    b[at..at + 2].copy_from_slice(&size.to_ne_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.data");
+    std::fs::write(&path, &b).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let out = r
+        .records()
+        .take(100)
+        .map(|x| x.map(|x| x.header.kind).map_err(|e| e.to_string()))
+        .collect();
+    (out, data)
+}
+
+#[test]
+fn zero_size_record_is_an_error_not_a_loop() {
+    let (got, data) = with_first_record_size(0);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let e = got[0].as_ref().unwrap_err();
+    assert!(
+        e.ends_with(&format!(
+            "offset {}: SAMPLE record has size 0, smaller than a record header (8 bytes)",
+            data.offset
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn four_byte_record_is_too_small() {
+    let (got, _) = with_first_record_size(4);
+    assert!(
+        got[0].as_ref().unwrap_err().contains("has size 4"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn record_size_past_the_data_end_is_an_error() {
+    let (got, data) = with_first_record_size(60000);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let e = got[0].as_ref().unwrap_err();
+    let end = data.offset + data.size;
+    assert!(
+        e.ends_with(&format!(
+            "offset {}: record of 60000 bytes runs past the end of the data section at {end}",
+            data.offset
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn record_of_unknown_event_is_an_error_and_reading_goes_on() {
+    let (mut b, data) = small_bytes();
+    // The first record is a sample whose identifier follows its header.
+    let at = data.offset as usize + 8;
+    b[at..at + 8].copy_from_slice(&999u64.to_ne_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.data");
+    std::fs::write(&path, &b).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let got: Vec<_> = r.records().collect();
+    assert_eq!(got.len(), 9);
+    let errors: Vec<_> = got.iter().filter_map(|x| x.as_ref().err()).collect();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        matches!(errors[0], PerfDataError::UnknownEvent { offset, .. } if *offset == data.offset)
+    );
+    assert!(
+        errors[0].to_string().contains("belongs to no event"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn bad_record_body_is_a_parse_error_with_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    // A COMM record with no room for its comm: only pid/tid and sample_id.
+    Build::new(RecordType::COMM)
+        .u32s(1, 1)
+        .trailer(1, 1, 5, 0, 5)
+        .write(&mut w);
+    w.finish(&Features::default()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let rec = r.records().next().unwrap().unwrap();
+    let e = rec.parse().unwrap_err();
+    assert_eq!(rec.offset, r.data_section().offset);
+    assert!(
+        matches!(e, PerfDataError::Parse { offset, .. } if offset == rec.offset),
+        "{e}"
+    );
+}
+
+#[test]
+fn writer_rejects_a_header_that_disagrees_with_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = PerfFileWriter::create(dir.path().join("w.data"), &[dummy_event(vec![])]).unwrap();
+    let h = RecordHeader {
+        kind: RecordType::COMM,
+        misc: 0,
+        size: 64,
+    };
+    let e = w
+        .write_record(h, RawData::Split(&[0; 8], &[0; 8]))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("header says 64 bytes, but it has 24"),
+        "{e}"
+    );
+}
+
+#[test]
+fn split_body_is_written_as_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("split.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![5])]).unwrap();
+    let b = Build::new(RecordType::COMM)
+        .u32s(3, 4)
+        .string("worker")
+        .trailer(3, 4, 9, 0, 5);
+    let (a, c) = b.body.split_at(5);
+    w.write_record(b.header(), RawData::Split(a, c)).unwrap();
+    w.finish(&Features::default()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let rec = r.records().next().unwrap().unwrap();
+    assert_eq!(rec.body, &b.body[..]);
+    match rec.parse().unwrap() {
+        Record::Comm(c) => assert_eq!((c.pid, c.tid, c.comm.as_str()), (3, 4, "worker")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Builds a big-endian file by hand: header, one attr with one id, two
+/// records (the second older), a HOSTNAME feature.
+fn big_endian_file() -> Vec<u8> {
+    let mut f = vec![0u8; 104];
+    let attr_size = 128 + 16;
+    let ids_off = 104u64;
+    let attrs_off = ids_off + 8;
+    let data_off = attrs_off + attr_size;
+    f.extend_from_slice(&77u64.to_be_bytes());
+    let mut attr = [0u8; 128];
+    BigEndian::write_u32(&mut attr[0..4], kind::SOFTWARE);
+    BigEndian::write_u32(&mut attr[4..8], 128);
+    BigEndian::write_u64(&mut attr[8..16], sw::DUMMY);
+    BigEndian::write_u64(&mut attr[24..32], FORMAT.0);
+    BigEndian::write_u64(&mut attr[40..48], flags::SAMPLE_ID_ALL);
+    f.extend_from_slice(&attr);
+    f.extend_from_slice(&ids_off.to_be_bytes());
+    f.extend_from_slice(&8u64.to_be_bytes());
+    let mut data = Vec::new();
+    for (t, pid) in [(20u64, 2u32), (10, 1)] {
+        data.extend_from_slice(&RecordType::EXIT.0.to_be_bytes());
+        data.extend_from_slice(&0u16.to_be_bytes());
+        data.extend_from_slice(&64u16.to_be_bytes());
+        for v in [pid, 0, pid, 0] {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+        data.extend_from_slice(&t.to_be_bytes());
+        for v in [pid, pid] {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+        data.extend_from_slice(&t.to_be_bytes());
+        data.extend_from_slice(&[0; 8]);
+        data.extend_from_slice(&77u64.to_be_bytes());
+    }
+    f.extend_from_slice(&data);
+    let table = f.len() as u64;
+    let host = b"bighost\0";
+    f.extend_from_slice(&(table + 16).to_be_bytes());
+    f.extend_from_slice(&(4 + host.len() as u64).to_be_bytes());
+    f.extend_from_slice(&(host.len() as u32).to_be_bytes());
+    f.extend_from_slice(host);
+    let mut h = [0u8; 104];
+    h[..8].copy_from_slice(&u64::from_le_bytes(*b"PERFILE2").to_be_bytes());
+    let words = [
+        104,
+        attr_size,
+        attrs_off,
+        attr_size,
+        data_off,
+        data.len() as u64,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        BigEndian::write_u64(&mut h[8 + 8 * i..16 + 8 * i], *w);
+    }
+    BigEndian::write_u64(&mut h[72..80], 1 << feature::HOSTNAME);
+    f[..104].copy_from_slice(&h);
+    f
+}
+
+#[test]
+fn big_endian_file_is_read_with_its_byte_order() {
+    let b = big_endian_file();
+    assert_eq!(&b[..8], b"2ELIFREP");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("be.data");
+    std::fs::write(&path, &b).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    assert!(r.is_big_endian());
+    assert_eq!(r.features().hostname.as_deref(), Some("bighost"));
+    assert_eq!(r.events().events()[0].ids, [77]);
+    assert_eq!(r.events().events()[0].name, "1:9");
+    let pids: Vec<i32> = r
+        .records()
+        .map(|x| match x.unwrap().parse().unwrap() {
+            Record::Exit(e) => e.pid,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // No round markers: the whole file is sorted, the older exit first.
+    assert_eq!(pids, [1, 2]);
+}
+
+#[test]
+fn tracepoint_name_comes_from_tracing_data_without_event_desc() {
+    let td = features().tracing_data.unwrap();
+    let enc = td.to_ne_bytes();
+    let mut f = Features::default();
+    let mut c = features::FeatureCursor {
+        bytes: &enc,
+        pos: 0,
+        base: 0,
+        feature: "TRACING_DATA",
+        path: Path::new("x"),
+    };
+    features::decode::<NativeEndian>(feature::TRACING_DATA, &mut c, &mut f, &mut Vec::new())
+        .unwrap();
+    assert_eq!(c.pos, enc.len());
+    assert_eq!(f.tracing_data.as_ref(), Some(&td));
+    let mut events = [tracepoint_event(372, "", vec![])];
+    reader_name_events(&mut events, &f);
+    assert_eq!(events[0].name, "sched:sched_switch");
+}
+
+fn reader_name_events(events: &mut [EventDesc], f: &Features) {
+    reader::name_events(events, &[], f);
+}
+
+#[test]
+fn perf_strings_are_padded_to_64() {
+    let mut b = Vec::new();
+    features::put_string(&mut b, "x86_64");
+    assert_eq!(b.len(), 4 + 64);
+    assert_eq!(NativeEndian::read_u32(&b[..4]), 64);
+    assert_eq!(&b[4..11], b"x86_64\0");
+}

@@ -1,0 +1,361 @@
+//! Round trips with the real perf (Debian's /usr/bin/perf, 6.1): perfns
+//! reads what `perf record` writes, perf reads what perfns writes. They
+//! need root and perf; without them they print a skip line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use super::{dummy_event, sample, tracepoint_event, Build};
+use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
+use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
+use crate::tracepoint::Tracefs;
+
+const PERF: &str = "/usr/bin/perf";
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Why the real perf cannot be used here, if it cannot.
+fn skip_reason() -> Option<&'static str> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root");
+    }
+    if !Path::new(PERF).exists() {
+        return Some("no /usr/bin/perf");
+    }
+    if !Path::new(TRACEFS)
+        .join("events/sched/sched_switch/id")
+        .exists()
+    {
+        return Some("no tracefs at /sys/kernel/tracing");
+    }
+    None
+}
+
+macro_rules! require_perf {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+fn perf(args: &[&str]) -> (String, String) {
+    let out = Command::new(PERF).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "perf {args:?} failed: {stderr}");
+    (stdout, stderr)
+}
+
+/// The "Aggregated stats" block of `perf report --stats`: record type name
+/// to count, TOTAL left out.
+fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
+    let (out, _) = perf(&["report", "--stats", "-i", file.to_str().unwrap()]);
+    let mut counts = BTreeMap::new();
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Aggregated stats"));
+    lines.next();
+    for line in lines {
+        let Some((name, rest)) = line.trim().split_once(" events:") else {
+            break;
+        };
+        let n: u64 = rest.split_whitespace().next().unwrap().parse().unwrap();
+        if name != "TOTAL" {
+            counts.insert(name.to_string(), n);
+        }
+    }
+    assert!(!counts.is_empty(), "no stats in: {out}");
+    counts
+}
+
+/// Counts perfns reads, by perf's name for each record type.
+fn perfns_counts(r: &PerfFileReader) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        rec.parse().unwrap();
+        let name = rec
+            .header
+            .kind
+            .name()
+            .map_or_else(|| format!("{:?}", rec.header.kind), String::from);
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+}
+
+fn sched_switch_tracing_data() -> TracingData {
+    let tracefs = Tracefs::at(TRACEFS);
+    let format = tracefs.format("sched", "sched_switch").unwrap();
+    TracingData::from_tracefs(&tracefs, &[format]).unwrap()
+}
+
+fn tracefs_id(system: &str, name: &str) -> u64 {
+    let p = Path::new(TRACEFS)
+        .join("events")
+        .join(system)
+        .join(name)
+        .join("id");
+    std::fs::read_to_string(p).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn perfns_reads_what_perf_record_writes() {
+    require_perf!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("perf.data");
+    let f = file.to_str().unwrap();
+    perf(&[
+        "record",
+        "-a",
+        "--namespaces",
+        "--all-cgroups",
+        "-e",
+        "sched:sched_switch",
+        "-o",
+        f,
+        "--",
+        "sleep",
+        "0.3",
+    ]);
+    let r = PerfFileReader::open(&file).unwrap();
+    assert_eq!(perfns_counts(&r), perf_stats(&file));
+
+    let switch_id = tracefs_id("sched", "sched_switch");
+    let e = &r.events().events()[0];
+    assert_eq!(e.name, "sched:sched_switch");
+    assert_eq!(e.attr.config, switch_id);
+    let uts = nix::sys::utsname::uname().unwrap();
+    let features = r.features();
+    assert_eq!(features.hostname.as_deref(), uts.nodename().to_str());
+    assert_eq!(features.os_release.as_deref(), uts.release().to_str());
+    let td = features.tracing_data.as_ref().unwrap();
+    let format = td.format_by_id(switch_id).unwrap();
+    assert_eq!(
+        (format.system.as_str(), format.name()),
+        ("sched", Some("sched_switch"))
+    );
+    assert_eq!(features.cmdline.as_ref().unwrap()[1], "record");
+    // Time order: timed records never go backwards.
+    let times: Vec<u64> = r
+        .records()
+        .filter_map(|x| x.unwrap().time())
+        .filter(|&t| t != 0)
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "records out of time order"
+    );
+}
+
+/// Field offsets of a tracefs format text: name to (offset, size).
+fn field_offsets(text: &str) -> BTreeMap<String, (usize, usize)> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("field:"))
+    {
+        let parts: Vec<&str> = line.split(';').map(str::trim).collect();
+        let decl = parts[0].trim_start_matches("field:");
+        let name = decl.rsplit(' ').next().unwrap();
+        let name = name.split('[').next().unwrap().to_string();
+        let num = |key: &str| -> usize {
+            parts
+                .iter()
+                .find_map(|p| p.strip_prefix(key))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        out.insert(name, (num("offset:"), num("size:")));
+    }
+    out
+}
+
+/// A sched_switch payload laid out by the running kernel's format.
+fn sched_switch_payload(text: &str, id: u64, prev: (&str, i32), next: (&str, i32)) -> Vec<u8> {
+    let fields = field_offsets(text);
+    let len = fields.values().map(|&(o, s)| o + s).max().unwrap();
+    let mut p = vec![0u8; len];
+    let mut put = |name: &str, bytes: &[u8]| {
+        let (o, s) = fields[name];
+        p[o..o + bytes.len().min(s)].copy_from_slice(&bytes[..bytes.len().min(s)]);
+    };
+    put("common_type", &(id as u16).to_ne_bytes());
+    put("common_pid", &prev.1.to_ne_bytes());
+    put("prev_comm", prev.0.as_bytes());
+    put("prev_pid", &prev.1.to_ne_bytes());
+    put("prev_prio", &120i32.to_ne_bytes());
+    put("prev_state", &1i64.to_ne_bytes());
+    put("next_comm", next.0.as_bytes());
+    put("next_pid", &next.1.to_ne_bytes());
+    put("next_prio", &120i32.to_ne_bytes());
+    p
+}
+
+#[test]
+fn perf_reads_what_perfns_writes() {
+    require_perf!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("perfns.data");
+    let switch_id = tracefs_id("sched", "sched_switch");
+    let tracing = sched_switch_tracing_data();
+    let format = tracing.formats[0].text.clone();
+    // Ids as the kernel would give them, one per CPU.
+    let events = [
+        tracepoint_event(switch_id, "sched:sched_switch", vec![1000, 1001]),
+        dummy_event(vec![2000, 2001]),
+    ];
+    let mut w = PerfFileWriter::create(&file, &events).unwrap();
+    let t0 = 1_000_000_000u64;
+    let (parent, child) = (4242u32, 4243u32);
+    // The child's life: fork, comm, namespaces, then it runs on both CPUs.
+    Build::new(RecordType::FORK)
+        .u32s(child, parent)
+        .u32s(child, parent)
+        .u64(t0)
+        .trailer(parent, parent, t0, 0, 2000)
+        .write(&mut w);
+    Build::new(RecordType::COMM)
+        .u32s(child, child)
+        .string("worker")
+        .trailer(child, child, t0 + 10, 0, 2000)
+        .write(&mut w);
+    let mut ns = Build::new(RecordType::NAMESPACES).u32s(child, child).u64(7);
+    for i in 0..7 {
+        ns = ns.u64(4).u64(4_026_531_835 + i);
+    }
+    ns.trailer(child, child, t0 + 20, 0, 2000).write(&mut w);
+    w.write_finished_round().unwrap();
+    let nr_samples = 6;
+    for i in 0..nr_samples {
+        let cpu = (i % 2) as u32;
+        let t = t0 + 1000 * (i + 1);
+        let payload = sched_switch_payload(
+            &format,
+            switch_id,
+            ("worker", child as i32),
+            ("swapper/0", 0),
+        );
+        sample(1000 + u64::from(cpu), child, t, cpu, &payload).write(&mut w);
+        let mut sw = Build::new(RecordType::SWITCH_CPU_WIDE).u32s(0, 0).trailer(
+            child,
+            child,
+            t + 1,
+            cpu,
+            2000 + u64::from(cpu),
+        );
+        sw.misc = MISC_SWITCH_OUT;
+        sw.write(&mut w);
+        if i % 2 == 1 {
+            w.write_finished_round().unwrap();
+        }
+    }
+    Build::new(RecordType::EXIT)
+        .u32s(child, parent)
+        .u32s(child, parent)
+        .u64(t0 + 10_000)
+        .trailer(child, child, t0 + 10_000, 1, 2001)
+        .write(&mut w);
+    w.write_finished_round().unwrap();
+    let features = Features {
+        tracing_data: Some(tracing),
+        perfns: Some(br#"{"containers":[]}"#.to_vec()),
+        ..Features::for_this_host()
+    };
+    w.finish(&features).unwrap();
+
+    // perf script: one line per sample, named from our COMM record, decoded
+    // with our tracing data.
+    let (out, err) = perf(&["script", "-i", file.to_str().unwrap()]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), nr_samples as usize, "{out}\n{err}");
+    for l in &lines {
+        assert!(
+            l.contains("worker") && l.contains("sched:sched_switch"),
+            "{l}"
+        );
+        assert!(
+            l.contains("prev_comm=worker prev_pid=4243") && l.contains("next_comm=swapper/0"),
+            "{l}"
+        );
+    }
+    assert!(!err.to_lowercase().contains("error"), "{err}");
+
+    let expected: BTreeMap<String, u64> = [
+        ("SAMPLE", nr_samples),
+        ("SWITCH_CPU_WIDE", nr_samples),
+        ("FORK", 1),
+        ("COMM", 1),
+        ("NAMESPACES", 1),
+        ("EXIT", 1),
+        ("FINISHED_ROUND", 1 + nr_samples / 2 + 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(perf_stats(&file), expected);
+
+    // perf shows the header features and skips the perfns bit.
+    let (hdr, _) = perf(&["report", "--header-only", "-i", file.to_str().unwrap()]);
+    let host = features.hostname.as_deref().unwrap();
+    assert!(hdr.contains(&format!("# hostname : {host}")), "{hdr}");
+    assert!(hdr.contains("# perf version : perfns"), "{hdr}");
+    assert!(hdr.contains("# event : name = sched:sched_switch"), "{hdr}");
+
+    // And perfns reads it back the same.
+    let r = PerfFileReader::open(&file).unwrap();
+    assert_eq!(r.features().perfns, features.perfns);
+    assert_eq!(perfns_counts(&r), expected);
+    let comms: Vec<String> = r
+        .records()
+        .filter_map(|x| match x.unwrap().parse().unwrap() {
+            Record::Comm(c) => Some(c.comm),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(comms, ["worker"]);
+}
+
+#[test]
+fn perf_reads_an_unfinished_recording_up_to_the_last_flush() {
+    require_perf!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.data");
+    let switch_id = tracefs_id("sched", "sched_switch");
+    let events = [
+        tracepoint_event(switch_id, "sched:sched_switch", vec![1000]),
+        dummy_event(vec![2000]),
+    ];
+    let mut w = PerfFileWriter::create(&file, &events).unwrap();
+    let tracing = sched_switch_tracing_data();
+    w.set_features(&Features {
+        tracing_data: Some(tracing),
+        ..Features::for_this_host()
+    });
+    for t in 1..=3u64 {
+        Build::new(RecordType::EXIT)
+            .u32s(9, 1)
+            .u32s(9, 1)
+            .u64(t)
+            .trailer(9, 9, t, 0, 2000)
+            .write(&mut w);
+    }
+    w.write_finished_round().unwrap();
+    w.flush_header().unwrap();
+    Build::new(RecordType::EXIT)
+        .u32s(9, 1)
+        .u32s(9, 1)
+        .u64(9)
+        .trailer(9, 9, 9, 0, 2000)
+        .write(&mut w);
+    // Killed before finish: the last record never reached a header.
+    std::mem::forget(w);
+    let expected: BTreeMap<String, u64> = [("EXIT", 3), ("FINISHED_ROUND", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(perf_stats(&file), expected);
+}

@@ -1,0 +1,287 @@
+//! Writing a recording: the header and attrs first (the events are known
+//! when recording starts), then records as they come, then the features.
+//!
+//! Records are gathered in memory and written at each
+//! [`PerfFileWriter::flush_header`], which follows them with the feature
+//! table and sections and then rewrites the header to count them: after a
+//! flush the file is a complete perf.data file, features included, that
+//! perf opens even if the writer never reaches [`PerfFileWriter::finish`]
+//! (killed, full disk). [`PerfFileWriter::write_record`] flushes on its own
+//! every [`PerfFileWriter::HEADER_FLUSH_INTERVAL`] bytes. See
+//! docs/recording-format.md for why this order.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::features::{encode, put_string, Features};
+use super::header::{FileHeader, FileSection, HEADER_SIZE, SECTION_SIZE};
+use super::PerfDataError;
+use crate::attr::EventDesc;
+use crate::record::{RawData, RecordHeader, RecordType};
+
+/// Writes a perf.data file that perf 6.1 and later read.
+#[derive(Debug)]
+pub struct PerfFileWriter {
+    path: PathBuf,
+    file: File,
+    /// The header as on disk after the last flush, data size and feature
+    /// bits included.
+    header: FileHeader,
+    events: Vec<EventDesc>,
+    /// Every attr is written with this size, so that entries have the one
+    /// size the header's attr_size gives.
+    attr_len: usize,
+    /// The features written at each flush until [`Self::finish`].
+    features: Features,
+    /// Records not yet in the file.
+    pending: Vec<u8>,
+    /// The feature table and sections as last written, right after the
+    /// data: put back if a flush fails halfway.
+    tail: Vec<u8>,
+}
+
+impl PerfFileWriter {
+    /// Record bytes gathered before [`Self::write_record`] writes them and
+    /// rewrites the header on its own: at most this much is lost when a
+    /// recording is killed.
+    pub const HEADER_FLUSH_INTERVAL: usize = 8 << 20;
+
+    /// Creates (truncates) `path` and writes the header, the events' ids
+    /// and attrs, and a first feature table (EVENT_DESC only, until
+    /// [`Self::set_features`]). Records can then be written.
+    pub fn create(path: impl AsRef<Path>, events: &[EventDesc]) -> Result<Self, PerfDataError> {
+        let path = path.as_ref().to_path_buf();
+        if events.is_empty() {
+            return Err(PerfDataError::Unwritable {
+                path,
+                offset: 0,
+                reason: "a recording needs at least one event".into(),
+            });
+        }
+        let attr_len = events
+            .iter()
+            .map(|e| e.attr.encoded_size())
+            .max()
+            .unwrap_or(crate::attr::ATTR_SIZE_VER7);
+        let file = File::create(&path).map_err(|source| PerfDataError::Io {
+            path: path.clone(),
+            what: "creating the recording",
+            source,
+        })?;
+
+        // Layout: header, the ids of each event, the attr entries, data.
+        let mut body = Vec::new();
+        let mut id_sections = Vec::with_capacity(events.len());
+        for e in events {
+            let offset = HEADER_SIZE + body.len() as u64;
+            for id in &e.ids {
+                body.extend_from_slice(&id.to_ne_bytes());
+            }
+            id_sections.push(FileSection {
+                offset,
+                size: 8 * e.ids.len() as u64,
+            });
+        }
+        let attrs_offset = HEADER_SIZE + body.len() as u64;
+        for (e, ids) in events.iter().zip(id_sections) {
+            body.extend_from_slice(&padded_attr(e, attr_len));
+            body.extend_from_slice(&ids.to_ne_bytes());
+        }
+        let attr_size = attr_len as u64 + SECTION_SIZE;
+        let header = FileHeader {
+            size: HEADER_SIZE,
+            attr_size,
+            attrs: FileSection {
+                offset: attrs_offset,
+                size: attr_size * events.len() as u64,
+            },
+            data: FileSection {
+                offset: HEADER_SIZE + body.len() as u64,
+                size: 0,
+            },
+            features: [0; 4],
+        };
+        file.write_all_at(&body, HEADER_SIZE)
+            .map_err(|source| PerfDataError::Io {
+                path: path.clone(),
+                what: "writing the attrs",
+                source,
+            })?;
+        let mut w = Self {
+            path,
+            file,
+            header,
+            events: events.to_vec(),
+            attr_len,
+            features: Features::default(),
+            pending: Vec::with_capacity(Self::HEADER_FLUSH_INTERVAL + (64 << 10)),
+            tail: Vec::new(),
+        };
+        w.flush_header()?;
+        Ok(w)
+    }
+
+    /// Sets the features written with every flush from now on. Set the
+    /// tracing data here, before the first records: perf refuses a file
+    /// with tracepoint events and no tracepoint formats.
+    pub fn set_features(&mut self, features: &Features) {
+        self.features = features.clone();
+    }
+
+    /// The file offset the next record goes to.
+    fn data_end(&self) -> u64 {
+        self.header.data.offset + self.header.data.size + self.pending.len() as u64
+    }
+
+    /// Appends one record: `header` then `body`, which may be split where
+    /// it wrapped the ring buffer; both parts are copied once, into the
+    /// write buffer.
+    pub fn write_record(
+        &mut self,
+        header: RecordHeader,
+        body: RawData<'_>,
+    ) -> Result<(), PerfDataError> {
+        if usize::from(header.size) != RecordHeader::SIZE + body.len() {
+            return Err(PerfDataError::Unwritable {
+                path: self.path.clone(),
+                offset: self.data_end(),
+                reason: format!(
+                    "{:?} record header says {} bytes, but it has {}",
+                    header.kind,
+                    header.size,
+                    RecordHeader::SIZE + body.len()
+                ),
+            });
+        }
+        self.pending.extend_from_slice(&header.to_ne_bytes());
+        match body {
+            RawData::Single(a) => self.pending.extend_from_slice(a),
+            RawData::Split(a, b) => {
+                self.pending.extend_from_slice(a);
+                self.pending.extend_from_slice(b);
+            }
+        }
+        if self.pending.len() >= Self::HEADER_FLUSH_INTERVAL {
+            self.flush_header()?;
+        }
+        Ok(())
+    }
+
+    /// Appends PERF_RECORD_FINISHED_ROUND: every record written before the
+    /// previous round marker is older than every record after this one.
+    /// Write one after each pass over all the ring buffers, as perf does.
+    pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
+        let header = RecordHeader {
+            kind: RecordType::FINISHED_ROUND,
+            misc: 0,
+            size: RecordHeader::SIZE as u16,
+        };
+        self.write_record(header, RawData::Single(&[]))
+    }
+
+    /// Writes the gathered records, the feature table and sections after
+    /// them, then the header counting them: from here on the file is
+    /// complete up to this point even if the writer never finishes. Does
+    /// not wait for the disk (see [`Self::sync`]).
+    ///
+    /// The records overwrite the previous feature table, which the header
+    /// on disk still points at until the new header is written; if a write
+    /// fails (a full disk), the previous table is put back, so the file
+    /// stays what the last successful flush made it.
+    pub fn flush_header(&mut self) -> Result<(), PerfDataError> {
+        let old_end = self.header.data.offset + self.header.data.size;
+        let new_size = self.header.data.size + self.pending.len() as u64;
+        let new_end = self.header.data.offset + new_size;
+        let mut header = self.header;
+        header.data.size = new_size;
+        header.features = [0; 4];
+        let tail = self.feature_tail(new_end, &mut header);
+        let written = self
+            .file
+            .write_all_at(&self.pending, old_end)
+            .and_then(|()| self.file.write_all_at(&tail, new_end))
+            .and_then(|()| self.file.write_all_at(&header.to_ne_bytes(), 0));
+        if let Err(source) = written {
+            // Best effort: these bytes were allocated by the last flush, so
+            // rewriting them needs no new space.
+            let _ = self.file.write_all_at(&self.tail, old_end);
+            return Err(PerfDataError::Io {
+                path: self.path.clone(),
+                what: "writing records and features",
+                source,
+            });
+        }
+        self.header = header;
+        self.tail = tail;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// [`Self::flush_header`], then waits until the data is on disk.
+    pub fn sync(&mut self) -> Result<(), PerfDataError> {
+        self.flush_header()?;
+        self.file.sync_data().map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "syncing",
+            source,
+        })
+    }
+
+    /// Writes the remaining records, `features` after them and the final
+    /// header.
+    pub fn finish(mut self, features: &Features) -> Result<(), PerfDataError> {
+        self.features = features.clone();
+        self.flush_header()?;
+        // An earlier, longer feature tail may stick out past this one.
+        let end = self.header.data.offset + self.header.data.size + self.tail.len() as u64;
+        self.file.set_len(end).map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "trimming the file",
+            source,
+        })
+    }
+
+    /// The feature table and sections for a data section ending at `at`,
+    /// with their bits set in `header`.
+    fn feature_tail(&self, at: u64, header: &mut FileHeader) -> Vec<u8> {
+        let bodies = encode(&self.features, self.event_desc());
+        let mut offset = at + SECTION_SIZE * bodies.len() as u64;
+        let mut out = Vec::new();
+        for b in &bodies {
+            let size = b.bytes.len() as u64;
+            out.extend_from_slice(&FileSection { offset, size }.to_ne_bytes());
+            offset += size;
+            header.set_feature(b.bit);
+        }
+        for b in &bodies {
+            out.extend_from_slice(&b.bytes);
+        }
+        out
+    }
+
+    /// HEADER_EVENT_DESC: u32 nr, u32 attr size, then per event its attr,
+    /// u32 nr_ids, its name as a perf string, its ids.
+    fn event_desc(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(self.events.len() as u32).to_ne_bytes());
+        b.extend_from_slice(&(self.attr_len as u32).to_ne_bytes());
+        for e in &self.events {
+            b.extend_from_slice(&padded_attr(e, self.attr_len));
+            b.extend_from_slice(&(e.ids.len() as u32).to_ne_bytes());
+            put_string(&mut b, &e.name);
+            for id in &e.ids {
+                b.extend_from_slice(&id.to_ne_bytes());
+            }
+        }
+        b
+    }
+}
+
+/// The attr encoded with `len` bytes and its size field saying so.
+fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
+    let mut a = e.attr.to_ne_bytes();
+    a.resize(len, 0);
+    a[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
+    a
+}

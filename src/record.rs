@@ -474,11 +474,8 @@ pub struct Sample<'a> {
     pub misc: u16,
 }
 
-impl Sample<'_> {
-    fn parse<O: ByteOrder>(
-        raw: &RawRecord<'_>,
-        attr: &EventAttr,
-    ) -> Result<Sample<'static>, ParseError> {
+impl<'a> Sample<'a> {
+    fn parse<O: ByteOrder>(raw: &RawRecord<'a>, attr: &EventAttr) -> Result<Self, ParseError> {
         let format = attr.sample_type;
         let mut c = Cursor::<O>::new(&raw.data, RecordType::SAMPLE);
         let mut s = Sample {
@@ -542,7 +539,7 @@ impl Sample<'_> {
         }
         if format.contains(SampleFormat::RAW) {
             let size = c.u32("raw.size")? as usize;
-            s.raw = Some(Cow::Owned(c.bytes(size, "raw.data")?.into_owned()));
+            s.raw = Some(c.bytes(size, "raw.data")?);
         }
         Ok(s)
     }
@@ -822,11 +819,14 @@ pub enum Record<'a> {
 impl<'a> RawRecord<'a> {
     /// Decodes the record. `attr` is the attribute of the event that wrote
     /// it (for samples, the one its id names; see
-    /// [`crate::attr::AttrSet::attr_of`]).
-    pub fn parse<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Record<'static>, ParseError> {
+    /// [`crate::attr::AttrSet::attr_of`]). A tracepoint payload borrows the
+    /// record's bytes unless the record is split across the ring's end.
+    pub fn parse<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Record<'a>, ParseError> {
         let kind = self.header.kind;
         let format = attr.sample_type;
-        let id_all = attr.sample_id_all();
+        // perf's own user-space records never carry a sample_id, whatever
+        // the attr says.
+        let id_all = attr.sample_id_all() && kind.is_kernel();
         let trailer = |c: &mut Cursor<'_, '_, O>| -> Result<SampleId, ParseError> {
             if id_all {
                 SampleId::parse_trailer(c, format)
@@ -834,30 +834,24 @@ impl<'a> RawRecord<'a> {
                 Ok(SampleId::default())
             }
         };
-        // Where the variable part of a record ends and its sample_id begins.
-        let body_end = {
-            let t = if id_all {
-                SampleId::trailer_size(format)
-            } else {
-                0
-            };
-            self.data
-                .len()
-                .checked_sub(t)
-                .ok_or(ParseError::Truncated {
-                    record: kind,
-                    field: "sample_id",
-                    offset: 0,
-                    wanted: t,
-                    available: self.data.len(),
-                })?
+        // Where the variable part of a record ends and its sample_id begins;
+        // only the records with a string need it (samples have no trailer).
+        let body_end = || {
+            let t = if id_all { SampleId::trailer_size(format) } else { 0 };
+            self.data.len().checked_sub(t).ok_or(ParseError::Truncated {
+                record: kind,
+                field: "sample_id",
+                offset: 0,
+                wanted: t,
+                available: self.data.len(),
+            })
         };
         let mut c = Cursor::<O>::new(&self.data, kind);
         let record = match kind {
             RecordType::SAMPLE => Record::Sample(Sample::parse::<O>(self, attr)?),
             RecordType::COMM => {
                 let (pid, tid) = c.pid_tid("pid/tid")?;
-                let comm = c.padded_string(body_end, "comm")?;
+                let comm = c.padded_string(body_end()?, "comm")?;
                 Record::Comm(Comm {
                     pid,
                     tid,
@@ -896,7 +890,7 @@ impl<'a> RawRecord<'a> {
             }
             RecordType::CGROUP => {
                 let id = c.u64("id")?;
-                let path = c.padded_string(body_end, "path")?;
+                let path = c.padded_string(body_end()?, "path")?;
                 Record::Cgroup(Cgroup {
                     id,
                     path,
@@ -956,7 +950,7 @@ impl<'a> RawRecord<'a> {
                 c.bytes(24, "maj/min/ino/ino_generation")?;
                 let prot = c.u32("prot")?;
                 let flags = c.u32("flags")?;
-                let filename = c.padded_string(body_end, "filename")?;
+                let filename = c.padded_string(body_end()?, "filename")?;
                 Record::Mmap2(Mmap2 {
                     pid,
                     tid,
@@ -1050,5 +1044,277 @@ impl Record<'_> {
             Record::TracerNamespaces(r) => &r.sample_id,
             Record::FinishedRound | Record::Unknown(_) => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use byteorder::{BigEndian, NativeEndian};
+
+    use super::*;
+    use crate::attr::flags;
+
+    fn attr(sample_type: SampleFormat) -> EventAttr {
+        EventAttr {
+            sample_type,
+            flags: flags::SAMPLE_ID_ALL,
+            ..Default::default()
+        }
+    }
+
+    fn ids() -> SampleFormat {
+        SampleFormat::IDENTIFIER | SampleFormat::TID | SampleFormat::TIME | SampleFormat::CPU
+    }
+
+    /// The sample_id trailer for `ids()`, in field order.
+    fn trailer(pid: i32, tid: i32, time: u64, cpu: u32, id: u64) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&pid.to_ne_bytes());
+        b.extend_from_slice(&tid.to_ne_bytes());
+        b.extend_from_slice(&time.to_ne_bytes());
+        b.extend_from_slice(&cpu.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&id.to_ne_bytes());
+        b
+    }
+
+    fn raw(kind: RecordType, misc: u16, body: &[u8]) -> RawRecord<'_> {
+        let size = (body.len() + RecordHeader::SIZE) as u16;
+        RawRecord {
+            header: RecordHeader { kind, misc, size },
+            data: RawData::Single(body),
+        }
+    }
+
+    fn sample_body() -> Vec<u8> {
+        // identifier, pid/tid, time, cpu/res, raw size + data (padded to 8).
+        let mut b = Vec::new();
+        b.extend_from_slice(&77u64.to_ne_bytes());
+        b.extend_from_slice(&10i32.to_ne_bytes());
+        b.extend_from_slice(&11i32.to_ne_bytes());
+        b.extend_from_slice(&123_456u64.to_ne_bytes());
+        b.extend_from_slice(&3u32.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&4u32.to_ne_bytes());
+        b.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        b
+    }
+
+    #[test]
+    fn sample_fields_come_out_in_layout_order() {
+        let body = sample_body();
+        let a = attr(ids() | SampleFormat::RAW);
+        let Record::Sample(s) = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap()
+        else {
+            panic!("not a sample")
+        };
+        assert_eq!(s.id.id, Some(77));
+        assert_eq!((s.id.pid, s.id.tid), (Some(10), Some(11)));
+        assert_eq!(s.id.time, Some(123_456));
+        assert_eq!(s.id.cpu, Some(3));
+        assert_eq!(s.raw.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
+        assert!(
+            matches!(s.raw, Some(Cow::Borrowed(_))),
+            "contiguous payload is borrowed"
+        );
+    }
+
+    #[test]
+    fn a_split_record_parses_like_a_contiguous_one() {
+        let body = sample_body();
+        let a = attr(ids() | SampleFormat::RAW);
+        let whole = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap();
+        for cut in 0..=body.len() {
+            let (x, y) = body.split_at(cut);
+            let split = RawRecord {
+                header: raw(RecordType::SAMPLE, 0, &body).header,
+                data: RawData::Split(x, y),
+            };
+            assert_eq!(
+                split.parse::<NativeEndian>(&a).unwrap(),
+                whole,
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn comm_reads_name_exec_bit_and_trailer() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&5i32.to_ne_bytes());
+        body.extend_from_slice(&6i32.to_ne_bytes());
+        body.extend_from_slice(b"worker\0\0");
+        body.extend(trailer(5, 6, 99, 1, 42));
+        let r = raw(RecordType::COMM, MISC_COMM_EXEC, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Comm(c) = r else { panic!("{r:?}") };
+        assert_eq!(
+            (c.pid, c.tid, c.comm.as_str(), c.exec),
+            (5, 6, "worker", true)
+        );
+        assert_eq!(c.sample_id.time, Some(99));
+        assert_eq!(c.sample_id.id, Some(42));
+    }
+
+    #[test]
+    fn namespaces_take_any_count() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&1i32.to_ne_bytes());
+        body.extend_from_slice(&1i32.to_ne_bytes());
+        body.extend_from_slice(&9u64.to_ne_bytes());
+        for i in 0..9u64 {
+            body.extend_from_slice(&4u64.to_ne_bytes());
+            body.extend_from_slice(&(0xf000_0000 + i).to_ne_bytes());
+        }
+        body.extend(trailer(1, 1, 5, 0, 42));
+        let r = raw(RecordType::NAMESPACES, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Namespaces(n) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(n.namespaces.len(), 9);
+        assert_eq!(
+            n.pid_ns(),
+            Some(NamespaceLink {
+                dev: 4,
+                ino: 0xf000_0003
+            })
+        );
+    }
+
+    #[test]
+    fn a_namespace_count_past_the_record_is_refused() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&[0; 8]);
+        body.extend_from_slice(&u64::MAX.to_ne_bytes());
+        body.extend(trailer(1, 1, 5, 0, 42));
+        let err = raw(RecordType::NAMESPACES, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert!(err.to_string().contains("nr_namespaces"), "{err}");
+    }
+
+    #[test]
+    fn switch_cpu_wide_reads_direction_and_other_task() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&300i32.to_ne_bytes());
+        body.extend_from_slice(&301i32.to_ne_bytes());
+        body.extend(trailer(7, 8, 1000, 2, 42));
+        let misc = MISC_SWITCH_OUT | MISC_SWITCH_OUT_PREEMPT;
+        let r = raw(RecordType::SWITCH_CPU_WIDE, misc, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Switch(s) = r else {
+            panic!("{r:?}")
+        };
+        assert!(s.out && s.preempt);
+        assert_eq!(s.next_prev, Some((300, 301)));
+        assert_eq!((s.sample_id.tid, s.sample_id.cpu), (Some(8), Some(2)));
+    }
+
+    #[test]
+    fn truncated_fields_name_the_field_and_offset() {
+        let body = sample_body();
+        let a = attr(ids() | SampleFormat::RAW);
+        let err = raw(RecordType::SAMPLE, 0, &body[..20])
+            .parse::<NativeEndian>(&a)
+            .unwrap_err();
+        let ParseError::Truncated { field, offset, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!((field, offset), ("time", 16));
+    }
+
+    #[test]
+    fn a_raw_size_past_the_end_is_an_error() {
+        let mut body = sample_body();
+        let at = body.len() - 8;
+        body[at..at + 4].copy_from_slice(&1000u32.to_ne_bytes());
+        let a = attr(ids() | SampleFormat::RAW);
+        let err = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap_err();
+        assert!(err.to_string().contains("raw.data"), "{err}");
+    }
+
+    #[test]
+    fn comm_without_nul_is_refused() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&[1, 0, 0, 0, 1, 0, 0, 0]);
+        body.extend_from_slice(b"abcdefgh");
+        body.extend(trailer(1, 1, 1, 0, 1));
+        let err = raw(RecordType::COMM, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+
+    #[test]
+    fn user_records_have_no_trailer_even_with_sample_id_all() {
+        let r = raw(RecordType::FINISHED_ROUND, 0, &[])
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        assert_eq!(r, Record::FinishedRound);
+        let r = raw(RecordType::CPU_MAP, 0, &[0; 4])
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        assert_eq!(r, Record::Unknown(RecordType::CPU_MAP));
+    }
+
+    #[test]
+    fn big_endian_fork_decodes() {
+        let mut body = Vec::new();
+        for v in [20i32, 1, 21, 1] {
+            body.extend_from_slice(&v.to_be_bytes());
+        }
+        body.extend_from_slice(&555u64.to_be_bytes());
+        let a = EventAttr::default();
+        let r = raw(RecordType::FORK, 0, &body)
+            .parse::<BigEndian>(&a)
+            .unwrap();
+        let Record::Fork(f) = r else { panic!("{r:?}") };
+        assert_eq!((f.pid, f.ppid, f.tid, f.ptid, f.time), (20, 1, 21, 1, 555));
+    }
+
+    #[test]
+    fn tracer_namespaces_levels_decode_and_are_bounded() {
+        let mut body = Vec::new();
+        body.extend_from_slice(&3i32.to_ne_bytes());
+        body.extend_from_slice(&3i32.to_ne_bytes());
+        body.extend_from_slice(&0u64.to_ne_bytes());
+        body.extend_from_slice(&2u64.to_ne_bytes());
+        for (ns, pid) in [(0xeffff001u64, 1234i32), (0xeffff002, 3)] {
+            body.extend_from_slice(&ns.to_ne_bytes());
+            body.extend_from_slice(&pid.to_ne_bytes());
+            body.extend_from_slice(&pid.to_ne_bytes());
+        }
+        body.extend(trailer(3, 3, 1, 0, 1));
+        let r = raw(RecordType::TRACER_NAMESPACES, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::TracerNamespaces(t) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(t.levels.len(), 2);
+        assert_eq!(
+            t.levels[0],
+            TracerLevel {
+                tracer_ns: 0xeffff001,
+                pid: 1234,
+                tid: 1234
+            }
+        );
+
+        body[16..24].copy_from_slice(&1000u64.to_ne_bytes());
+        let err = raw(RecordType::TRACER_NAMESPACES, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert!(err.to_string().contains("nr_levels"), "{err}");
     }
 }

@@ -433,16 +433,9 @@ impl<'a> FileRecord<'a> {
     }
 
     /// Decodes the record.
-    pub fn parse(&self) -> Result<Record<'static>, PerfDataError> {
+    pub fn parse(&self) -> Result<Record<'a>, PerfDataError> {
         let raw = self.raw();
-        // perf's own records have no sample_id trailer, whatever the attr
-        // says; parse them as an event without one.
-        let no_trailer = EventAttr::default();
-        let attr = if self.header.kind.is_kernel() {
-            self.attr()
-        } else {
-            &no_trailer
-        };
+        let attr = self.attr();
         match self.reader.endian {
             Endian::Little => raw.parse::<LittleEndian>(attr),
             Endian::Big => raw.parse::<BigEndian>(attr),

@@ -322,16 +322,37 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
         }
     }
 
+    /// A fixed-size field, read without building a `Cow` on the common
+    /// contiguous path.
+    #[inline]
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ParseError> {
+        if let RawData::Single(a) = self.data {
+            if let Some(b) = self.pos.checked_add(N).and_then(|end| a.get(self.pos..end)) {
+                self.pos += N;
+                let mut out = [0; N];
+                out.copy_from_slice(b);
+                return Ok(out);
+            }
+        }
+        let b = self.bytes(N, field)?;
+        let mut out = [0; N];
+        out.copy_from_slice(&b);
+        Ok(out)
+    }
+
+    #[inline]
     fn u64(&mut self, field: &'static str) -> Result<u64, ParseError> {
-        Ok(O::read_u64(&self.bytes(8, field)?))
+        Ok(O::read_u64(&self.array::<8>(field)?))
     }
 
+    #[inline]
     fn u32(&mut self, field: &'static str) -> Result<u32, ParseError> {
-        Ok(O::read_u32(&self.bytes(4, field)?))
+        Ok(O::read_u32(&self.array::<4>(field)?))
     }
 
+    #[inline]
     fn pid_tid(&mut self, field: &'static str) -> Result<(i32, i32), ParseError> {
-        let b = self.bytes(8, field)?;
+        let b = self.array::<8>(field)?;
         Ok((O::read_i32(&b[0..4]), O::read_i32(&b[4..8])))
     }
 

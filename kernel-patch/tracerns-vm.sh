@@ -9,11 +9,14 @@
 #   tracerns-vm.sh selftests    [--debug]
 #   tracerns-vm.sh check-series
 #
-# build      installs what it needs (apt, pip), extracts a fresh tree, applies
-#            the series with "git am", configures it from tinyconfig plus
-#            tracerns.config (and debug.config with --debug) and builds
-#            bzImage with ccache. A tree and build are reused while the
-#            series, the fragments and the source package are unchanged.
+# build      installs what it needs (apt, pip), extracts the source package
+#            into $TRACERNS_WORKDIR/src as a git commit, applies the series
+#            with "git am", configures tinyconfig plus tracerns.config (and
+#            debug.config with --debug) and builds bzImage with ccache. The
+#            tree and build are reused while the series, the fragments and
+#            the source package are unchanged; a changed series is applied
+#            again to the pristine commit in place, so the build stays
+#            incremental.
 # run        builds if needed, boots the kernel with virtme-ng (host root
 #            filesystem over 9p, read-only, the current directory as cwd)
 #            and runs COMMAND as root, or as USER with --user. The exit
@@ -69,7 +72,8 @@ log() { printf '[tracerns-vm] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 125; }
 
 usage() {
-	sed -n '3,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' \
+		"${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 

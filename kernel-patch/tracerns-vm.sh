@@ -272,7 +272,9 @@ check_series() {
 	total_start=$(date +%s)
 	DEBUG=0
 	build_kernel
-	head=$(git -C "$SRC" rev-parse HEAD)
+	# Restore the branch, not just its commit, when done.
+	head=$(git -C "$SRC" symbolic-ref -q --short HEAD ||
+		git -C "$SRC" rev-parse HEAD)
 	base=$(git -C "$SRC" rev-list --max-parents=0 HEAD)
 	mapfile -t commits < <(git -C "$SRC" rev-list --reverse "$base..HEAD")
 	mapfile -t patches < <(series_patches)

@@ -5,7 +5,8 @@
 # series in this directory, boot it under QEMU and run a command in it.
 #
 #   tracerns-vm.sh build        [--debug]
-#   tracerns-vm.sh run          [--debug] [--user USER] [--] COMMAND [ARG...]
+#   tracerns-vm.sh run          [--debug] [--user USER] [--rwdir DIR]...
+#                               [--] COMMAND [ARG...]
 #   tracerns-vm.sh selftests    [--debug]
 #   tracerns-vm.sh check-series
 #
@@ -19,7 +20,9 @@
 #            incremental.
 # run        builds if needed, boots the kernel with virtme-ng (host root
 #            filesystem over 9p, read-only, the current directory as cwd)
-#            and runs COMMAND as root, or as USER with --user. The exit
+#            and runs COMMAND as root, or as USER with --user. Writes
+#            outside the throwaway overlays (/tmp, /home, /var, ...) need
+#            --rwdir DIR, which shares DIR read-write. The exit
 #            status is COMMAND's; it is 1 instead if the guest's dmesg shows
 #            a kernel splat (BUG, WARNING, KASAN, lockdep, ...), and 125 if
 #            the VM itself fails.
@@ -379,7 +382,8 @@ run_in_vm() {
 	log "booting $KERNEL: $*"
 	set +e
 	timeout -s KILL "$TIMEOUT" vng --run "$KERNEL" "${accel_args[@]}" \
-		${TRACERNS_VERBOSE:+--verbose} --cpus 2 --memory "$memory" --rwdir "$rundir/out" \
+		${TRACERNS_VERBOSE:+--verbose} --cpus 2 --memory "$memory" \
+		--rwdir "$rundir/out" "${RWDIRS[@]}" \
 		--exec "$cmd" </dev/null >"$rundir/vng.log" 2>&1
 	status=$?
 	set -e
@@ -422,12 +426,14 @@ build_selftests() {
 main() {
 	local cmd=${1:-} user=root
 	DEBUG=0
+	RWDIRS=()
 	[[ -n $cmd ]] || usage 2
 	shift
 	while (($#)); do
 		case $1 in
 		--debug) DEBUG=1 ;;
 		--user) user=$2; shift ;;
+		--rwdir) RWDIRS+=(--rwdir "$(realpath "$2")"); shift ;;
 		--) shift; break ;;
 		-h|--help) usage ;;
 		*) break ;;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what perfns's tests and demo need on a fresh Debian 12 machine.
+# Idempotent: a second run only checks. Needs root (apt-get, tracefs).
+set -euo pipefail
+
+need=()
+for pkg in linux-perf util-linux procps gcc make; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+	echo "install-deps: apt-get install ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# perf and perfns read tracepoint formats from tracefs.
+if [ ! -e /sys/kernel/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing
+fi
+
+if ! command -v cargo >/dev/null; then
+	echo "install-deps: cargo not found; install Rust stable (rustup) first" >&2
+	exit 1
+fi

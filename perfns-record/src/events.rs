@@ -107,21 +107,13 @@ const SYSCALL_TRACEPOINTS: [(&str, &str); 2] =
     [("raw_syscalls", "sys_enter"), ("raw_syscalls", "sys_exit")];
 
 /// The side-band event: a software dummy event that samples nothing and
-/// carries COMM, FORK/EXIT, NAMESPACES and CGROUP records, and with `cpu`
-/// every context switch. It is the first event of each CPU, whose ring
-/// buffer the others share; `extra_flags` adds scope bits (tracer scope).
-pub fn sideband_event(groups: EventGroups, extra_flags: u64) -> PlannedEvent {
-    let mut f = flags::DISABLED
-        | flags::SAMPLE_ID_ALL
-        | flags::COMM
-        | flags::COMM_EXEC
-        | flags::TASK
-        | flags::NAMESPACES
-        | flags::CGROUP
-        | extra_flags;
-    if groups.cpu {
-        f |= flags::CONTEXT_SWITCH;
-    }
+/// carries COMM, FORK/EXIT, NAMESPACES and CGROUP records. It is the first
+/// event of each CPU and has a ring buffer of its own, whose watermark of
+/// one byte wakes the recorder at every record: the recorder reads
+/// `/proc/PID` of a task in a new pid namespace while the task still lives
+/// (a container's identity is its cgroup path, which no record gives).
+/// `extra_flags` adds scope bits (tracer scope).
+pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
     PlannedEvent {
         // perf's name for a dummy event counting user and kernel.
         name: "dummy:HG".into(),
@@ -130,22 +122,51 @@ pub fn sideband_event(groups: EventGroups, extra_flags: u64) -> PlannedEvent {
             config: sw::DUMMY,
             sample_period: 1,
             sample_type: SAMPLE_FORMAT,
-            flags: f,
+            flags: flags::DISABLED
+                | flags::SAMPLE_ID_ALL
+                | flags::COMM
+                | flags::COMM_EXEC
+                | flags::TASK
+                | flags::NAMESPACES
+                | flags::CGROUP
+                | flags::WATERMARK
+                | extra_flags,
+            wakeup: 1,
             ..Default::default()
         },
         format: None,
     }
 }
 
-/// The events for `groups`: the side-band event first, then the
-/// tracepoints, whose formats are read from `tracefs`. Fails, naming the
-/// tracepoint, when this kernel lacks one.
+/// The context-switch event of the `cpu` group: a dummy event whose only
+/// output is PERF_RECORD_SWITCH_CPU_WIDE, two per switch (out and in).
+pub fn switch_event(extra_flags: u64) -> PlannedEvent {
+    PlannedEvent {
+        name: "dummy:switches".into(),
+        attr: EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::DUMMY,
+            sample_period: 1,
+            sample_type: SAMPLE_FORMAT,
+            flags: flags::DISABLED | flags::SAMPLE_ID_ALL | flags::CONTEXT_SWITCH | extra_flags,
+            ..Default::default()
+        },
+        format: None,
+    }
+}
+
+/// The events for `groups`: the side-band event first, then the switch
+/// event (with `cpu`) and the tracepoints, whose formats are read from
+/// `tracefs`. Fails, naming the tracepoint, when this kernel lacks one.
 pub fn plan(
     groups: EventGroups,
     tracefs: &Tracefs,
     extra_flags: u64,
 ) -> Result<Vec<PlannedEvent>, TracepointError> {
-    let mut out = vec![sideband_event(groups, extra_flags)];
+    let mut out = vec![sideband_event(extra_flags)];
+    if groups.cpu {
+        out.push(switch_event(extra_flags));
+    }
     let mut tracepoints = Vec::new();
     if groups.mem {
         tracepoints.extend(MEM_TRACEPOINTS);
@@ -197,12 +218,26 @@ mod tests {
     }
 
     #[test]
-    fn sideband_switches_only_with_cpu() {
-        let on = sideband_event(EventGroups::ALL, 0);
-        assert_ne!(on.attr.flags & flags::CONTEXT_SWITCH, 0);
-        let off = sideband_event("mem".parse().unwrap(), 0);
-        assert_eq!(off.attr.flags & flags::CONTEXT_SWITCH, 0);
-        assert_ne!(off.attr.flags & flags::NAMESPACES, 0);
+    fn switches_only_with_cpu() {
+        let Ok(tracefs) = Tracefs::locate() else {
+            println!("skipped: no tracefs");
+            return;
+        };
+        let names = |g: &str| -> Vec<String> {
+            plan(g.parse().unwrap(), &tracefs, 0)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .collect()
+        };
+        assert_eq!(names("cpu"), ["dummy:HG", "dummy:switches"]);
+        assert_eq!(
+            names("mem"),
+            ["dummy:HG", "kmem:mm_page_alloc", "kmem:mm_page_free"]
+        );
+        let sb = sideband_event(0).attr;
+        assert_eq!(sb.flags & flags::CONTEXT_SWITCH, 0);
+        assert_ne!(sb.flags & flags::NAMESPACES, 0);
     }
 
     #[test]
@@ -217,13 +252,14 @@ mod tests {
             names,
             [
                 "dummy:HG",
+                "dummy:switches",
                 "kmem:mm_page_alloc",
                 "kmem:mm_page_free",
                 "raw_syscalls:sys_enter",
                 "raw_syscalls:sys_exit"
             ]
         );
-        let order = events[1].format.as_ref().unwrap().field("order");
+        let order = events[2].format.as_ref().unwrap().field("order");
         assert!(order.is_some(), "mm_page_alloc has an order field");
         let missing = Tracefs::at("/nonexistent").format("kmem", "mm_page_alloc");
         assert!(matches!(

@@ -8,6 +8,7 @@
 //! scope recording (issue 7), which differs only in its attr flags
 //! ([`SessionConfig::extra_flags`]) and [`RecordingMode`].
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -124,14 +125,22 @@ pub enum RecordError {
     Config(String),
 }
 
-/// One CPU's events and ring buffer.
+/// One CPU's events and ring buffers.
 #[derive(Debug)]
 struct CpuRing {
     cpu: u32,
-    /// The events, in plan order; the first owns the ring buffer.
+    /// The events, in plan order: the side-band event, which owns
+    /// `sideband`, then the data events, whose first owns `data`.
     fds: Vec<OwnedFd>,
-    ring: RingBuffer,
+    sideband: RingBuffer,
+    data: RingBuffer,
     loss: CpuLoss,
+}
+
+/// Pages of each CPU's side-band ring buffer: task events are rare next to
+/// samples, and the recorder drains at each one.
+fn sideband_pages(mmap_pages: usize) -> usize {
+    (mmap_pages / 4).clamp(8, 256)
 }
 
 /// How far a recording has come.
@@ -185,6 +194,7 @@ pub struct Recorder {
     features: Features,
     meta: RecordingMeta,
     registry: ContainerRegistry,
+    tasks: TaskNamespaces,
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
@@ -276,6 +286,7 @@ impl Recorder {
             features,
             meta,
             registry,
+            tasks: TaskNamespaces::default(),
             meta_dirty: true,
             started,
             last_flush: started,
@@ -310,6 +321,11 @@ impl Recorder {
         rec.write_statedump(&born)?;
         tasks.extend(born);
         rec.registry.learn_snapshot(&tasks);
+        for t in &tasks {
+            if let Some(ns) = t.pid_ns() {
+                rec.tasks.pid_ns.insert(t.tid, ns);
+            }
+        }
         if let Some(wanted) = rec.config.container.clone() {
             let containers = rec.registry.containers();
             let c = find_container(&containers, &wanted)?;
@@ -352,13 +368,16 @@ impl Recorder {
         self.meta_dirty = false;
     }
 
-    /// The file descriptors to poll for data: one per CPU.
+    /// The file descriptors to poll for data: two per CPU.
     pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.rings.iter().map(|r| r.fds[0].as_fd()).collect()
+        self.rings
+            .iter()
+            .flat_map(|r| [r.fds[0].as_fd(), r.fds[1].as_fd()])
+            .collect()
     }
 
-    /// Waits until a ring buffer has data past its wakeup watermark (half
-    /// full), one of `extra` is readable, or `timeout` passes (`None`:
+    /// Waits until a ring buffer has data past its wakeup watermark (any
+    /// side-band record; half the data buffer), one of `extra` is readable, or `timeout` passes (`None`:
     /// forever). Returns which of `extra` are readable. A signal
     /// interrupting the wait counts as a timeout.
     pub fn wait(
@@ -403,27 +422,41 @@ impl Recorder {
             sideband,
             progress,
             meta_dirty,
+            tasks,
             ..
         } = self;
-        for r in rings.iter_mut() {
-            let result = r
-                .ring
-                .drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
+        // Every side-band buffer first: a new pid namespace is looked up
+        // in /proc as early as possible.
+        for pass in [Pass::Sideband, Pass::Data] {
+            for r in rings.iter_mut() {
+                let ring = match pass {
+                    Pass::Sideband => &mut r.sideband,
+                    Pass::Data => &mut r.data,
+                };
+                let result = ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
                     writer.write_record(raw.header, raw.data)?;
-                    note_record(&raw, sideband, &mut r.loss, progress, registry, meta_dirty);
+                    let mut seen = Seen {
+                        loss: &mut r.loss,
+                        progress,
+                        registry,
+                        tasks,
+                        meta_dirty,
+                    };
+                    seen.note(&raw, sideband);
                     Ok(())
                 });
-            match result {
-                Ok(stats) => drained += stats.bytes,
-                Err(DrainError::Corrupt {
-                    skipped,
-                    drained: d,
-                    ..
-                }) => {
-                    drained += d.bytes;
-                    progress.corrupt_bytes += skipped;
+                match result {
+                    Ok(stats) => drained += stats.bytes,
+                    Err(DrainError::Corrupt {
+                        skipped,
+                        drained: d,
+                        ..
+                    }) => {
+                        drained += d.bytes;
+                        progress.corrupt_bytes += skipped;
+                    }
+                    Err(DrainError::Record { source, .. }) => return Err(source),
                 }
-                Err(DrainError::Record { source, .. }) => return Err(source),
             }
         }
         progress.bytes += drained;
@@ -499,63 +532,119 @@ impl Recorder {
     }
 }
 
-/// Counts a drained record, and learns the container of a pid namespace
-/// seen for the first time.
-fn note_record(
-    raw: &RawRecord<'_>,
-    sideband: &EventAttr,
-    loss: &mut CpuLoss,
-    progress: &mut Progress,
-    registry: &mut ContainerRegistry,
-    meta_dirty: &mut bool,
-) {
-    progress.records += 1;
-    match raw.header.kind {
-        RecordType::SAMPLE => progress.samples += 1,
-        RecordType::LOST | RecordType::LOST_SAMPLES | RecordType::NAMESPACES => {
-            // The kernel wrote these; a parse failure would be a reader
-            // bug, and the record is in the file either way.
-            match raw.parse::<NativeEndian>(sideband) {
-                Ok(Record::Lost(l)) => {
-                    loss.lost += l.lost;
-                    progress.lost += l.lost;
-                }
-                Ok(Record::LostSamples(l)) => {
-                    loss.lost_samples += l.lost;
-                    progress.lost_samples += l.lost;
-                }
-                Ok(Record::Namespaces(n)) => {
-                    if let Some(ns) = n.pid_ns() {
-                        // A task that is already gone is learned from
-                        // another of its namespace, or stays unnamed.
-                        if !registry.knows(ns.ino) && registry.learn_pid(n.pid).is_ok() {
-                            *meta_dirty = true;
-                        }
-                    }
-                }
-                _ => {}
-            }
+/// The two passes of a drain.
+#[derive(Clone, Copy)]
+enum Pass {
+    Sideband,
+    Data,
+}
+
+/// Which pid namespace each task is in, and who forked it, as the records
+/// tell: for naming the parent of a namespace whose tasks were gone before
+/// `/proc` could show them.
+#[derive(Debug, Default)]
+struct TaskNamespaces {
+    pid_ns: HashMap<i32, u64>,
+    forked_by: HashMap<i32, i32>,
+}
+
+/// What a drained record updates.
+struct Seen<'a> {
+    loss: &'a mut CpuLoss,
+    progress: &'a mut Progress,
+    registry: &'a mut ContainerRegistry,
+    tasks: &'a mut TaskNamespaces,
+    meta_dirty: &'a mut bool,
+}
+
+impl Seen<'_> {
+    /// Counts a drained record, and learns the container of a pid
+    /// namespace seen for the first time.
+    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr) {
+        self.progress.records += 1;
+        let kind = raw.header.kind;
+        if kind == RecordType::SAMPLE {
+            self.progress.samples += 1;
+            return;
         }
-        _ => {}
+        if ![
+            RecordType::LOST,
+            RecordType::LOST_SAMPLES,
+            RecordType::NAMESPACES,
+            RecordType::FORK,
+            RecordType::EXIT,
+        ]
+        .contains(&kind)
+        {
+            return;
+        }
+        // The kernel wrote these; a parse failure would be a reader bug,
+        // and the record is in the file either way.
+        match raw.parse::<NativeEndian>(sideband) {
+            Ok(Record::Lost(l)) => {
+                self.loss.lost += l.lost;
+                self.progress.lost += l.lost;
+            }
+            Ok(Record::LostSamples(l)) => {
+                self.loss.lost_samples += l.lost;
+                self.progress.lost_samples += l.lost;
+            }
+            Ok(Record::Fork(f)) => {
+                self.tasks.forked_by.insert(f.tid, f.ptid);
+            }
+            Ok(Record::Exit(e)) => {
+                self.tasks.forked_by.remove(&e.tid);
+                self.tasks.pid_ns.remove(&e.tid);
+            }
+            Ok(Record::Namespaces(n)) => {
+                let Some(ns) = n.pid_ns().map(|l| l.ino).filter(|&i| i != 0) else {
+                    return;
+                };
+                self.tasks.pid_ns.insert(n.tid, ns);
+                if self.registry.knows(ns) {
+                    return;
+                }
+                if self.registry.learn_pid(n.pid).is_err() {
+                    let parent = self
+                        .tasks
+                        .forked_by
+                        .get(&n.tid)
+                        .and_then(|p| self.tasks.pid_ns.get(p))
+                        .copied()
+                        .filter(|&p| p != ns);
+                    self.registry.learn_unseen(ns, parent);
+                }
+                *self.meta_dirty = true;
+            }
+            _ => {}
+        }
     }
 }
 
-/// Opens every planned event on `cpu`, maps the first's ring buffer and
-/// sends the others' records to it.
+/// Opens every planned event on `cpu`, maps the side-band event's ring
+/// buffer and the first data event's, and sends the other data events'
+/// records to the latter.
 fn open_cpu(plan: &[PlannedEvent], cpu: u32, pages: usize) -> Result<CpuRing, RecordError> {
+    if plan.len() < 2 {
+        return Err(RecordError::Config("no event group to record".into()));
+    }
     let mut fds: Vec<OwnedFd> = Vec::with_capacity(plan.len());
     for e in plan {
         let fd =
             abi::open_event(&e.attr, Target::Cpu(cpu), None).map_err(|err| err.named(&e.name))?;
         fds.push(fd);
     }
-    let ring = RingBuffer::new(fds[0].as_fd(), pages).map_err(|source| RecordError::Cpu {
-        cpu,
-        what: "mapping the ring buffer".into(),
-        source,
-    })?;
-    for (fd, e) in fds.iter().zip(plan).skip(1) {
-        abi::set_output(fd.as_fd(), fds[0].as_fd()).map_err(|source| RecordError::Cpu {
+    let map = |fd: &OwnedFd, pages: usize, what: &str| {
+        RingBuffer::new(fd.as_fd(), pages).map_err(|source| RecordError::Cpu {
+            cpu,
+            what: format!("mapping the {what} ring buffer"),
+            source,
+        })
+    };
+    let sideband = map(&fds[0], sideband_pages(pages), "side-band")?;
+    let data = map(&fds[1], pages, "data")?;
+    for (fd, e) in fds.iter().zip(plan).skip(2) {
+        abi::set_output(fd.as_fd(), fds[1].as_fd()).map_err(|source| RecordError::Cpu {
             cpu,
             what: format!("sending {}'s records to the CPU's ring buffer", e.name),
             source,
@@ -564,7 +653,8 @@ fn open_cpu(plan: &[PlannedEvent], cpu: u32, pages: usize) -> Result<CpuRing, Re
     Ok(CpuRing {
         cpu,
         fds,
-        ring,
+        sideband,
+        data,
         loss: CpuLoss {
             cpu,
             ..CpuLoss::default()

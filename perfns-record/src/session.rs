@@ -51,6 +51,8 @@ pub struct SessionConfig {
     pub extra_flags: u64,
     /// The CPUs to record; `None` for every online CPU.
     pub cpus: Option<Vec<u32>>,
+    /// Where tracefs is; `None` to find (or mount) it.
+    pub tracefs: Option<PathBuf>,
     /// Write what was drained to the file (and the features after it) at
     /// least this often, so that a killed or disk-full recording keeps it.
     pub flush_interval: Duration,
@@ -68,6 +70,7 @@ impl SessionConfig {
             mode: RecordingMode::SystemWide,
             extra_flags: 0,
             cpus: None,
+            tracefs: None,
             flush_interval: Duration::from_secs(1),
         }
     }
@@ -219,12 +222,23 @@ impl Recorder {
                 config.mmap_pages
             )));
         }
-        let tracefs = Tracefs::locate()?;
-        let plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
         let cpus = match &config.cpus {
             Some(c) => c.clone(),
             None => abi::online_cpus().map_err(system("reading the online CPUs"))?,
         };
+        // Privilege first: without it tracefs is unreadable too, and its
+        // error would hide the real cause.
+        let probe = events::sideband_event(config.extra_flags);
+        let first = cpus.first().copied().unwrap_or(0);
+        drop(
+            abi::open_event(&probe.attr, Target::Cpu(first), None)
+                .map_err(|e| e.named(&probe.name))?,
+        );
+        let tracefs = match &config.tracefs {
+            Some(root) => Tracefs::at(root),
+            None => Tracefs::locate()?,
+        };
+        let plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
         let mut rings = Vec::with_capacity(cpus.len());
         for &cpu in &cpus {
             rings.push(open_cpu(&plan, cpu, config.mmap_pages)?);

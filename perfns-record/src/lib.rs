@@ -48,10 +48,15 @@ pub struct RecordArgs {
         default_value = "cpu,mem,syscalls"
     )]
     pub events: String,
-    /// The container the recording is about (name, id, id prefix or pid
-    /// namespace inode); must be running when recording starts.
-    #[arg(long, value_name = "NAME|ID")]
+    /// Record one container (and the containers nested in it): its name,
+    /// id, id prefix or pid namespace inode. It must be running when
+    /// recording starts; its events are limited to its cgroup.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "cgroup")]
     pub container: Option<String>,
+    /// Record only the tasks of this cgroup (v2 path from the root, e.g.
+    /// /system.slice) and its descendants, as perf's -G.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
@@ -96,6 +101,7 @@ impl RecordConfig {
         session.groups = groups;
         session.mmap_pages = args.mmap_pages;
         session.container = args.container;
+        session.cgroup = args.cgroup;
         if !args.command.is_empty() {
             session.scope = RecordingScope::Command {
                 argv: args.command.clone(),

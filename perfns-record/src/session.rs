@@ -9,7 +9,7 @@
 //! ([`SessionConfig::extra_flags`]) and [`RecordingMode`].
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -53,6 +53,10 @@ pub struct SessionConfig {
     pub cpus: Option<Vec<u32>>,
     /// Where tracefs is; `None` to find (or mount) it.
     pub tracefs: Option<PathBuf>,
+    /// `--cgroup`: limit the events to this cgroup (v2 path from the root,
+    /// `/perfns/demo`) and its descendants. `--container` sets it to the
+    /// container's cgroup.
+    pub cgroup: Option<String>,
     /// Write what was drained to the file (and the features after it) at
     /// least this often, so that a killed or disk-full recording keeps it.
     pub flush_interval: Duration,
@@ -71,6 +75,7 @@ impl SessionConfig {
             extra_flags: 0,
             cpus: None,
             tracefs: None,
+            cgroup: None,
             flush_interval: Duration::from_secs(1),
         }
     }
@@ -239,10 +244,53 @@ impl Recorder {
             None => Tracefs::locate()?,
         };
         let plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
+
+        // Reading /proc makes thousands of system calls: done before the
+        // events are enabled, they are not recorded (nor do they fill the
+        // buffers before the first drain). Tasks born between the snapshot
+        // and the enabling are caught by a second, cheaper look.
+        let mut tasks =
+            container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
+        let mut registry =
+            ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
+        registry.learn_snapshot(&tasks);
+        let mut config = config;
+        let mut scope = config.scope.clone();
+        if let Some(wanted) = &config.container {
+            let containers = registry.containers();
+            let c = find_container(&containers, wanted)?;
+            scope = RecordingScope::Container {
+                key: c.key,
+                name: c.name.clone(),
+            };
+            if c.key != registry.host() {
+                let Some(cgroup) = c.cgroup.clone() else {
+                    return Err(RecordError::Config(format!(
+                        "container {} ({}): its cgroup could not be read, so its events \
+                         cannot be told apart; record the machine (-a) instead",
+                        c.name,
+                        c.runtime.name()
+                    )));
+                };
+                config.cgroup = Some(cgroup);
+            }
+        }
+        let cgroup_dir = match &config.cgroup {
+            None => None,
+            Some(path) => Some(open_cgroup(path)?),
+        };
         let mut rings = Vec::with_capacity(cpus.len());
         for &cpu in &cpus {
-            rings.push(open_cpu(&plan, cpu, config.mmap_pages)?);
+            let target = match &cgroup_dir {
+                Some(dir) => Target::Cgroup {
+                    fd: dir.as_raw_fd(),
+                    cpu,
+                },
+                None => Target::Cpu(cpu),
+            };
+            rings.push(open_cpu(&plan, target, cpu, config.mmap_pages)?);
         }
+        drop(cgroup_dir);
         let descs: Vec<EventDesc> = plan
             .iter()
             .enumerate()
@@ -277,16 +325,15 @@ impl Recorder {
                     }
                 })?);
         }
-        let registry =
-            ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
         let meta = RecordingMeta {
             version: META_VERSION,
             mode: config.mode,
-            scope: config.scope.clone(),
+            scope,
             host: registry.host(),
             containers: registry.containers(),
             tasks: Vec::new(),
             lost: Vec::new(),
+            cgroup: config.cgroup.clone(),
         };
         features.perfns = Some(meta.to_json());
         writer.set_features(&features);
@@ -306,12 +353,6 @@ impl Recorder {
             last_flush: started,
             progress: Progress::default(),
         };
-        // Reading /proc makes thousands of system calls: done before the
-        // events are enabled, they are not recorded (nor do they fill the
-        // buffers before the first drain). Tasks born between the snapshot
-        // and the enabling are caught by a second, cheaper look.
-        let mut tasks =
-            container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         rec.write_statedump(&tasks)?;
         for r in &rec.rings {
             for fd in &r.fds {
@@ -339,14 +380,6 @@ impl Recorder {
             if let Some(ns) = t.pid_ns() {
                 rec.tasks.pid_ns.insert(t.tid, ns);
             }
-        }
-        if let Some(wanted) = rec.config.container.clone() {
-            let containers = rec.registry.containers();
-            let c = find_container(&containers, &wanted)?;
-            rec.meta.scope = RecordingScope::Container {
-                key: c.key,
-                name: c.name.clone(),
-            };
         }
         rec.meta.tasks = tasks;
         rec.refresh_meta();
@@ -638,14 +671,18 @@ impl Seen<'_> {
 /// Opens every planned event on `cpu`, maps the side-band event's ring
 /// buffer and the first data event's, and sends the other data events'
 /// records to the latter.
-fn open_cpu(plan: &[PlannedEvent], cpu: u32, pages: usize) -> Result<CpuRing, RecordError> {
+fn open_cpu(
+    plan: &[PlannedEvent],
+    target: Target,
+    cpu: u32,
+    pages: usize,
+) -> Result<CpuRing, RecordError> {
     if plan.len() < 2 {
         return Err(RecordError::Config("no event group to record".into()));
     }
     let mut fds: Vec<OwnedFd> = Vec::with_capacity(plan.len());
     for e in plan {
-        let fd =
-            abi::open_event(&e.attr, Target::Cpu(cpu), None).map_err(|err| err.named(&e.name))?;
+        let fd = abi::open_event(&e.attr, target, None).map_err(|err| err.named(&e.name))?;
         fds.push(fd);
     }
     let map = |fd: &OwnedFd, pages: usize, what: &str| {
@@ -674,6 +711,18 @@ fn open_cpu(plan: &[PlannedEvent], cpu: u32, pages: usize) -> Result<CpuRing, Re
             ..CpuLoss::default()
         },
     })
+}
+
+/// Opens the directory of cgroup `path` (from the cgroup2 root), for
+/// cgroup-scoped events.
+fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
+    let root = statedump::cgroup2_mount().ok_or_else(|| {
+        RecordError::Config(format!(
+            "cgroup {path}: no cgroup2 file system is mounted (see /proc/self/mountinfo)"
+        ))
+    })?;
+    let dir = root.join(path.trim_start_matches('/'));
+    std::fs::File::open(&dir).map_err(system(format!("cgroup {path}: {}", dir.display())))
 }
 
 /// The container `wanted` names: a name, a full id or an id prefix, or a

@@ -858,7 +858,11 @@ impl<'a> RawRecord<'a> {
         // Where the variable part of a record ends and its sample_id begins;
         // only the records with a string need it (samples have no trailer).
         let body_end = || {
-            let t = if id_all { SampleId::trailer_size(format) } else { 0 };
+            let t = if id_all {
+                SampleId::trailer_size(format)
+            } else {
+                0
+            };
             self.data.len().checked_sub(t).ok_or(ParseError::Truncated {
                 record: kind,
                 field: "sample_id",

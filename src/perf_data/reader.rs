@@ -153,6 +153,14 @@ impl PerfFileReader {
         }
 
         let mut events = read_attrs::<O>(&path, &map, &header)?;
+        if events.is_empty() {
+            return Err(PerfDataError::NoEvents {
+                path,
+                offset: header.attrs.offset,
+                size: header.attrs.size,
+                attr_size: header.attr_size,
+            });
+        }
         let (features, event_desc) = read_features::<O>(&path, &map, &header)?;
         name_events(&mut events, &event_desc, &features);
         let attrs_offset = header.attrs.offset;

@@ -381,6 +381,27 @@ fn cut_feature_section_is_an_error() {
     );
 }
 
+#[test]
+fn a_file_without_attrs_is_refused_when_opened() {
+    // Found by the perf_data_reader fuzz target: such a file opened, then
+    // every record failed as belonging to no event.
+    let (mut b, _) = small_bytes();
+    let attrs_offset = u64::from_ne_bytes(b[24..32].try_into().unwrap());
+    b[32..40].copy_from_slice(&0u64.to_ne_bytes());
+    let e = expect_open_error(&b);
+    assert!(
+        matches!(e, PerfDataError::NoEvents { offset, size: 0, attr_size: 144, .. } if offset == attrs_offset),
+        "{e}"
+    );
+    assert!(
+        e.to_string().ends_with(&format!(
+            "bad.data: offset 24: the attr section at offset {attrs_offset}, 0 bytes, \
+             holds no event (an entry is 144 bytes): a recording needs at least one"
+        )),
+        "{e}"
+    );
+}
+
 /// Opens the small file with the first record's size field set to `size`
 /// and collects what the iterator gives.
 fn with_first_record_size(size: u16) -> (Vec<Result<RecordType, String>>, FileSection) {

@@ -104,7 +104,18 @@ fn check<O: ByteOrder>(header: RecordHeader, body: &[u8], split: usize, attr: &E
         );
         if let Ok(i) = index {
             assert!(i < set.events().len());
-            let _ = whole.parse::<O>(&set.events()[i].attr);
+            // The id that chose the event is the one the record carries.
+            // (A sample with both IDENTIFIER and ID holds the id twice, and
+            // perf, like the parser, keeps the second.)
+            let both = SampleFormat::IDENTIFIER | SampleFormat::ID;
+            if let Ok(record) = whole.parse::<O>(&set.events()[i].attr) {
+                let id = record.sample_id().and_then(|s| s.id);
+                if let Some(id) = id.filter(|&id| id != 0) {
+                    if !attr.sample_type.contains(both) {
+                        assert_eq!(set.index_of_id(id).unwrap_or(0), i, "id {id}");
+                    }
+                }
+            }
         }
     }
 }

@@ -646,6 +646,46 @@ fn tracepoint_name_comes_from_tracing_data_without_event_desc() {
     assert_eq!(events[0].name, "sched:sched_switch");
 }
 
+#[test]
+fn many_events_are_named_from_many_formats_and_descs() {
+    // A crafted file may hold as many events and formats as its size
+    // allows; naming them looks each up in a map (a search per event was
+    // quadratic). Names still come from the first match in file order.
+    let n = 3000u64;
+    let formats = (0..n)
+        .map(|i| TracepointFormatText {
+            system: "sys".into(),
+            text: format!("name: tp{i}\nID: {}\nformat:\n", 1000 + i),
+        })
+        .chain([TracepointFormatText {
+            system: "later".into(),
+            text: "name: duplicate\nID: 1000\nformat:\n".into(),
+        }])
+        .collect();
+    let f = Features {
+        tracing_data: Some(TracingData::new(String::new(), String::new(), formats)),
+        ..Features::default()
+    };
+    let mut events: Vec<EventDesc> = (0..n)
+        .map(|i| tracepoint_event(1000 + i, "", vec![i]))
+        .collect();
+    let desc = [
+        features::EventDescEntry {
+            name: "first:desc".into(),
+            ids: vec![5, 5],
+        },
+        features::EventDescEntry {
+            name: "second:desc".into(),
+            ids: vec![5, 6],
+        },
+    ];
+    reader::name_events(&mut events, &desc, &f);
+    assert_eq!(events[0].name, "sys:tp0");
+    assert_eq!(events[5].name, "first:desc");
+    assert_eq!(events[6].name, "second:desc");
+    assert_eq!(events[2999].name, "sys:tp2999");
+}
+
 fn reader_name_events(events: &mut [EventDesc], f: &Features) {
     reader::name_events(events, &[], f);
 }

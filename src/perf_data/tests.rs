@@ -686,6 +686,48 @@ fn many_events_are_named_from_many_formats_and_descs() {
     assert_eq!(events[2999].name, "sys:tp2999");
 }
 
+/// Decodes `td` as a TRACING_DATA section at file offset 1000.
+fn decode_tracing_data(td: &TracingData) -> Result<Features, PerfDataError> {
+    let enc = td.to_ne_bytes();
+    let mut f = Features::default();
+    let mut c = features::FeatureCursor {
+        bytes: &enc,
+        pos: 0,
+        base: 1000,
+        feature: "TRACING_DATA",
+        path: Path::new("x.data"),
+    };
+    features::decode::<NativeEndian>(feature::TRACING_DATA, &mut c, &mut f, &mut Vec::new())?;
+    Ok(f)
+}
+
+#[test]
+fn a_tracepoint_system_name_longer_than_a_file_name_is_refused() {
+    // Each format keeps a copy of its system's name, so one long name
+    // shared by many (empty) formats made memory grow with the square of
+    // the section's size.
+    let with_system = |system: String| {
+        TracingData::new(
+            String::new(),
+            String::new(),
+            vec![TracepointFormatText {
+                system,
+                text: "name: x\nID: 1\nformat:\n".into(),
+            }],
+        )
+    };
+    assert!(decode_tracing_data(&with_system("s".repeat(255))).is_ok());
+    let e = decode_tracing_data(&with_system("s".repeat(256))).unwrap_err();
+    // The name starts at byte 69 of the section: after the 20-byte
+    // preamble, the two empty headers (12 + 8 and 13 + 8 bytes) and the
+    // ftrace and system counts (4 bytes each).
+    assert_eq!(
+        e.to_string(),
+        "x.data: offset 1069: feature TRACING_DATA: tracepoint system name of 256 bytes, \
+         longer than a tracefs directory name can be (255)"
+    );
+}
+
 fn reader_name_events(events: &mut [EventDesc], f: &Features) {
     reader::name_events(events, &[], f);
 }

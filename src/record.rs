@@ -539,8 +539,22 @@ impl<'a> Sample<'a> {
             s.period = Some(c.u64("period")?);
         }
         if format.contains(SampleFormat::READ) {
-            let len = attr.read_format_size();
-            c.bytes(len, "read")?;
+            // A group read (perf record -e '{a,b}:S') counts its values.
+            let values = if attr.reads_group() {
+                c.u64("read.nr")?
+            } else {
+                1
+            };
+            let len = attr
+                .read_format_size(values)
+                .ok_or_else(|| ParseError::Invalid {
+                    record: RecordType::SAMPLE,
+                    field: "read.nr",
+                    reason: format!("{values} values do not fit in a record"),
+                })?;
+            // The count, if any, is read already.
+            let nr = if attr.reads_group() { 8 } else { 0 };
+            c.bytes(len - nr, "read")?;
         }
         if format.contains(SampleFormat::CALLCHAIN) {
             let nr = c.u64("callchain.nr")?;
@@ -1301,6 +1315,38 @@ mod tests {
             "LOST record: field `sample_id`: the record's fields run to byte 16, \
              past the start of its sample_id at byte 8"
         );
+    }
+
+    #[test]
+    fn a_group_read_is_skipped_by_its_count() {
+        // perf record -e '{a,b}:S': PERF_SAMPLE_READ with PERF_FORMAT_GROUP
+        // and PERF_FORMAT_ID holds nr, then nr (value, id) pairs; the raw
+        // payload after it must still be found.
+        let a = EventAttr {
+            read_format: crate::attr::read_format::GROUP | crate::attr::read_format::ID,
+            ..attr(SampleFormat::IDENTIFIER | SampleFormat::READ | SampleFormat::RAW)
+        };
+        let mut body = Vec::new();
+        body.extend_from_slice(&77u64.to_ne_bytes());
+        body.extend_from_slice(&2u64.to_ne_bytes());
+        for v in [100u64, 77, 200, 78] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&4u32.to_ne_bytes());
+        body.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let r = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap();
+        let Record::Sample(s) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.raw.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
+
+        body[8..16].copy_from_slice(&u64::MAX.to_ne_bytes());
+        let err = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap_err();
+        assert!(err.to_string().contains("read.nr"), "{err}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn run(data: &[u8]) {
 /// An attr decodes to the same value after an encoding round trip.
 fn round_trip<O: ByteOrder>(entry: &[u8]) {
     if let Ok(attr) = EventAttr::from_bytes::<O>(entry) {
-        let _ = attr.read_format_size();
+        let _ = (attr.reads_group(), attr.read_format_size(2));
         let again = EventAttr::from_bytes::<NativeEndian>(&attr.to_ne_bytes())
             .expect("an encoded attr decodes");
         assert_eq!(attr, again);

@@ -225,7 +225,13 @@ impl Analysis {
             seen_namespaces: false,
             seen_sample_cgroups: false,
             seen_comm: false,
-            lost: Lost::default(),
+            lost: Lost {
+                samples_recount_records: events
+                    .events()
+                    .iter()
+                    .any(|e| e.attr.read_format & perfns::attr::read_format::LOST != 0),
+                ..Lost::default()
+            },
             errors: 0,
             quoted_errors: Vec::new(),
             notes,
@@ -545,13 +551,13 @@ impl Analysis {
             self.notes
                 .push("no COMM records: tasks are named from sched_switch, or not at all".into());
         }
+        self.lost.total = self.lost.total();
         let mut warnings = Vec::new();
-        if self.lost.total() > 0 {
+        if self.lost.total > 0 {
             warnings.push(format!(
-                "{} events were lost ({} records, {} samples): the figures are lower bounds",
-                self.lost.total(),
-                self.lost.records,
-                self.lost.samples
+                "{} events were lost: the figures are lower bounds, and tasks whose \
+                 NAMESPACES records were lost are placed by their cgroup",
+                self.lost.total,
             ));
         }
         if self.errors > 0 {
@@ -587,7 +593,10 @@ impl Analysis {
                 .event_names
                 .into_iter()
                 .zip(self.event_samples)
-                .map(|(name, samples)| EventCount { name, samples })
+                .zip(&self.roles)
+                // Side-band carriers (dummy) have no samples to count.
+                .filter(|((_, samples), role)| *samples > 0 || !matches!(role, Role::Other))
+                .map(|((name, samples), _)| EventCount { name, samples })
                 .collect(),
             lost: self.lost,
             containers_from,

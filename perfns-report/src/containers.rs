@@ -89,18 +89,60 @@ pub(crate) fn build(
         .get(&1)
         .and_then(|t| t.pid_ns)
         .unwrap_or(PROC_PID_INIT_INO);
-    let key_of = |t: &Task| -> Key {
+    let cgroup_of = |t: &Task| t.cgroup.or(leader_of.get(&t.pid).and_then(|l| l.cgroup));
+    // Where the recording says which namespace or cgroup a task is in;
+    // `None` when it does not.
+    let known_key = |t: &Task| -> Option<Key> {
         let leader = leader_of.get(&t.pid);
         match m.source {
-            ContainerSource::PidNamespaces => match t.pid_ns.or(leader.and_then(|l| l.pid_ns)) {
-                Some(ns) if ns != host_ns => Key::PidNs(ns),
-                _ => Key::Host,
-            },
-            ContainerSource::Cgroups => match t.cgroup.or(leader.and_then(|l| l.cgroup)) {
+            ContainerSource::PidNamespaces => {
+                t.pid_ns.or(leader.and_then(|l| l.pid_ns)).map(|ns| {
+                    if ns == host_ns {
+                        Key::Host
+                    } else {
+                        Key::PidNs(ns)
+                    }
+                })
+            }
+            ContainerSource::Cgroups => Some(match cgroup_of(t) {
                 Some(id) if m.cgroups.get(&id).is_some_and(|p| p != "/") => Key::Cgroup(id),
                 _ => Key::Host,
-            },
-            ContainerSource::None => Key::Host,
+            }),
+            ContainerSource::None => Some(Key::Host),
+        }
+    };
+    // Names first: each pid namespace's shallowest cgroup path.
+    let mut names: BTreeMap<Key, String> = BTreeMap::new();
+    for task in m.tasks {
+        let (Some(key @ Key::PidNs(_)), Some(path)) = (
+            known_key(task),
+            cgroup_of(task).and_then(|id| m.cgroups.get(&id)),
+        ) else {
+            continue;
+        };
+        let name = names.entry(key).or_insert_with(|| path.clone());
+        if (depth(path), path) < (depth(name), &*name) {
+            name.clone_from(path);
+        }
+    }
+    // A task whose namespace the recording lost (its NAMESPACES record was
+    // dropped, or perf could not read it) is placed by its cgroup: in the
+    // container named by that cgroup, else in a container of its own for
+    // the cgroup, else (no cgroup, or the root one) the host's.
+    let key_of = |t: &Task| -> Key {
+        if let Some(key) = known_key(t) {
+            return key;
+        }
+        let Some(id) = cgroup_of(t) else {
+            return Key::Host;
+        };
+        match m.cgroups.get(&id) {
+            None => Key::Host,
+            Some(path) if path == "/" => Key::Host,
+            Some(path) => names
+                .iter()
+                .find(|(_, p)| *p == path)
+                .map_or(Key::Cgroup(id), |(k, _)| *k),
         }
     };
 
@@ -109,18 +151,6 @@ pub(crate) fn build(
     for task in m.tasks {
         let key = key_of(task);
         let node = nodes.entry(key).or_default();
-        let path = task.cgroup.and_then(|id| m.cgroups.get(&id));
-        if key != Key::Host {
-            if let Some(path) = path {
-                let shallower = node
-                    .cgroup
-                    .as_ref()
-                    .is_none_or(|p| (depth(path), path) < (depth(p), p));
-                if shallower {
-                    node.cgroup = Some(path.clone());
-                }
-            }
-        }
         let figures = task_figures(task);
         add(&mut node.own, &figures);
         for (&nr, s) in &task.syscalls {
@@ -145,14 +175,13 @@ pub(crate) fn build(
         process.threads += 1;
         add(&mut process.figures, &figures);
     }
-    if m.source == ContainerSource::Cgroups {
-        for (key, node) in &mut nodes {
-            if let Key::Cgroup(id) = key {
-                node.cgroup = m.cgroups.get(id).cloned();
-            }
-        }
+    for (key, node) in &mut nodes {
+        node.cgroup = match key {
+            Key::Host => None,
+            Key::PidNs(_) => names.get(key).cloned(),
+            Key::Cgroup(id) => m.cgroups.get(id).cloned(),
+        };
     }
-    nodes.get_mut(&Key::Host).map(|h| h.cgroup = None);
 
     // Parents: the container with the nearest ancestor cgroup path.
     let paths: Vec<(Key, String)> = nodes
@@ -271,7 +300,7 @@ pub(crate) fn build(
                     .cmp(&metric(&a.figures, options.sort))
                     .then(a.pid.cmp(&b.pid))
             });
-            procs.retain(|p| metric(&p.figures, options.sort) > (0, 0));
+            procs.retain(|p| p.figures != Figures::default());
             if options.per_process {
                 processes.extend(procs.iter().map(|p| ProcessReport {
                     container: key.text(),

@@ -111,14 +111,26 @@ pub struct EventCount {
 pub struct Lost {
     /// Records dropped because a ring buffer was full (PERF_RECORD_LOST).
     pub records: u64,
-    /// Samples dropped before reaching a buffer (PERF_RECORD_LOST_SAMPLES).
+    /// Samples dropped (PERF_RECORD_LOST_SAMPLES).
     pub samples: u64,
+    /// Whether `samples` counts the same drops as `records` again: perf
+    /// 6.x reads each event's lost count (`read_format` LOST) at the end
+    /// and writes it as LOST_SAMPLES, which counts the very records that
+    /// PERF_RECORD_LOST reported.
+    pub samples_recount_records: bool,
+    /// Events lost in all.
+    pub total: u64,
 }
 
 impl Lost {
-    /// Everything lost.
+    /// Events lost in all: both kinds, or the larger when one recounts the
+    /// other.
     pub fn total(&self) -> u64 {
-        self.records + self.samples
+        if self.samples_recount_records {
+            self.records.max(self.samples)
+        } else {
+            self.records + self.samples
+        }
     }
 }
 

@@ -94,15 +94,20 @@ fn header_lines(h: &Header) -> String {
         .map(|e| format!("{} {}", e.name, e.samples))
         .collect();
     let _ = writeln!(out, "samples: {}", events.join(", "));
-    if h.lost.total() == 0 {
+    if h.lost.total == 0 {
         let _ = writeln!(out, "lost events: none");
     } else {
         let _ = writeln!(
             out,
-            "lost events: {} ({} records, {} samples)",
-            h.lost.total(),
+            "lost events: {} (LOST records say {}, LOST_SAMPLES say {}{})",
+            h.lost.total,
             h.lost.records,
-            h.lost.samples
+            h.lost.samples,
+            if h.lost.samples_recount_records {
+                ", the same drops"
+            } else {
+                ""
+            }
         );
     }
     let containers = match h.containers_from {
@@ -157,7 +162,11 @@ fn finish_table(
         .with(Style::psql())
         .with(Modify::new(Columns::new(right_from..right_to)).with(Alignment::right()));
     if let Some(width) = width {
-        table.with(Width::wrap(width).priority(PriorityMax::right()));
+        table.with(
+            Width::wrap(width)
+                .keep_words(true)
+                .priority(PriorityMax::right()),
+        );
     }
     let mut text = table.to_string();
     text.push('\n');
@@ -280,7 +289,6 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         head.extend(["own calls".into(), "own errors".into()]);
     }
     let right_end = head.len();
-    head.push("top syscalls (calls/errors)".into());
     if sort == Section::Syscalls {
         head.push("busiest processes".into());
     }
@@ -301,23 +309,48 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
                 c.own.syscalls.errors.to_string(),
             ]);
         }
-        row.push(
-            c.top_syscalls
-                .iter()
-                .map(|s| format!("{} {}/{}", s.name, s.figures.calls, s.figures.errors))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
         if sort == Section::Syscalls {
             row.push(processes(c, |f| format!("{} calls", f.syscalls.calls)));
         }
         b.push_record(row);
     }
-    let _ = write!(
-        out,
-        "\nSyscalls (own top syscalls)\n{}",
-        finish_table(b, width, 1, right_end)
-    );
+    let _ = write!(out, "\nSyscalls\n{}", finish_table(b, width, 1, right_end));
+
+    let mut b = Builder::default();
+    b.push_record([
+        "container",
+        "syscall",
+        "calls",
+        "errors",
+        "total latency",
+        "avg",
+        "max",
+    ]);
+    for c in &report.containers {
+        for (i, sc) in c.top_syscalls.iter().enumerate() {
+            let f = &sc.figures;
+            b.push_record([
+                if i == 0 {
+                    c.name.clone()
+                } else {
+                    String::new()
+                },
+                sc.name.clone(),
+                f.calls.to_string(),
+                f.errors.to_string(),
+                duration(f.latency_total_ns),
+                duration(f.latency_avg_ns),
+                duration(f.latency_max_ns),
+            ]);
+        }
+    }
+    if b.count_records() > 1 {
+        let _ = write!(
+            out,
+            "\nTop syscalls (own)\n{}",
+            finish_table(b, width, 2, 7)
+        );
+    }
 
     if let Some(procs) = &report.processes {
         let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));

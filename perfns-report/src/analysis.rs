@@ -41,6 +41,9 @@ pub fn analyze(
         reader.features(),
         options.time,
     );
+    if let Some(claimed) = reader.truncated_from() {
+        analysis.truncated(claimed, reader.data_section().size);
+    }
     let data = reader.data_section();
     let step = (data.size / 200).max(1);
     let mut next_progress = data.offset;
@@ -149,6 +152,7 @@ pub struct Analysis {
     errors: u64,
     quoted_errors: Vec<String>,
     notes: Vec<String>,
+    truncated: Option<(u64, u64)>,
 }
 
 impl Analysis {
@@ -235,7 +239,14 @@ impl Analysis {
             errors: 0,
             quoted_errors: Vec::new(),
             notes,
+            truncated: None,
         }
+    }
+
+    /// Notes that the file was cut short: its data section should be
+    /// `claimed` bytes and is `present`.
+    pub fn truncated(&mut self, claimed: u64, present: u64) {
+        self.truncated = Some((claimed, present));
     }
 
     /// Counts a record that could not be read or decoded.
@@ -526,23 +537,24 @@ impl Analysis {
         };
 
         let containers_from = if self.seen_namespaces {
-            if !self.seen_sample_cgroups {
+            if !self.seen_sample_cgroups || self.cgroups.is_empty() {
                 self.notes.push(
-                    "no cgroup ids in the samples (record with --all-cgroups): containers are \
-                     named by pid namespace and not nested"
+                    "no cgroup ids in the samples or no CGROUP records to name them (record \
+                     with --all-cgroups): containers are named by pid namespace and not nested"
                         .into(),
                 );
             }
             ContainerSource::PidNamespaces
-        } else if self.seen_sample_cgroups {
+        } else if self.seen_sample_cgroups && !self.cgroups.is_empty() {
             self.notes.push(
                 "no NAMESPACES records (record with --namespaces): one container per cgroup".into(),
             );
             ContainerSource::Cgroups
         } else {
             self.notes.push(
-                "no NAMESPACES records and no cgroup ids (record with --namespaces \
-                 --all-cgroups): containers cannot be told apart, everything is the host"
+                "no NAMESPACES records, and no cgroup ids with CGROUP records to name them \
+                 (record with --namespaces --all-cgroups): containers cannot be told apart, \
+                 everything is the host"
                     .into(),
             );
             ContainerSource::None
@@ -553,6 +565,13 @@ impl Analysis {
         }
         self.lost.total = self.lost.total();
         let mut warnings = Vec::new();
+        if let Some((claimed, present)) = self.truncated {
+            warnings.push(format!(
+                "the file is truncated: {present} of its {claimed} bytes of records are there; \
+                 the figures cover those, and the event names and tracepoint formats, which \
+                 follow the records, are lost"
+            ));
+        }
         if self.lost.total > 0 {
             warnings.push(format!(
                 "{} events were lost: the figures are lower bounds, and tasks whose \
@@ -601,6 +620,14 @@ impl Analysis {
             lost: self.lost,
             containers_from,
             cpu_time_from: self.cpu_source,
+            memory_recorded: self
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::PageAlloc { .. } | Role::PageFree { .. })),
+            syscalls_recorded: self
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::SysEnter { .. })),
             notes: self.notes,
             warnings,
         };

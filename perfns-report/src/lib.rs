@@ -181,8 +181,14 @@ pub fn report(
             path.display()
         );
     }
-    let reader = perfns::perf_data::PerfFileReader::open(path)
-        .with_context(|| format!("cannot report {}", path.display()))?;
+    use perfns::perf_data::{PerfDataError, PerfFileReader};
+    let reader = match PerfFileReader::open(path) {
+        // A file cut short still holds records that can be reported; the
+        // report says it is truncated.
+        Err(PerfDataError::Truncated { .. }) => PerfFileReader::open_truncated(path),
+        other => other,
+    }
+    .with_context(|| format!("cannot report {}", path.display()))?;
     Ok(analysis::analyze(&reader, options, progress)?)
 }
 

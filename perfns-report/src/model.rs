@@ -50,6 +50,12 @@ pub struct Header {
     pub containers_from: ContainerSource,
     /// Where CPU time comes from.
     pub cpu_time_from: CpuTimeSource,
+    /// Whether kmem:mm_page_alloc or kmem:mm_page_free was recorded (and
+    /// decoded): without, the memory figures are all zero.
+    pub memory_recorded: bool,
+    /// Whether raw_syscalls:sys_enter was recorded (and decoded): without,
+    /// the syscall figures are all zero.
+    pub syscalls_recorded: bool,
     /// Things the report cannot tell from this recording.
     pub notes: Vec<String>,
     /// Problems with the recording; the figures cover the records read

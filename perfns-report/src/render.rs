@@ -225,7 +225,19 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         finish_table(b, width, 1, right_end)
     );
 
-    // memtop
+    if h.memory_recorded {
+        memtop(&mut out, report, tree, sort == Section::Memory, width);
+    }
+    if h.syscalls_recorded {
+        syscalls(&mut out, report, tree, sort == Section::Syscalls, width);
+    }
+    if let Some(procs) = &report.processes {
+        let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));
+    }
+    out
+}
+
+fn memtop(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
     let mut b = Builder::default();
     let mut head: Vec<String> = ["container", "pages allocated", "freed", "net"]
         .map(String::from)
@@ -235,7 +247,7 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     }
     let right_end = head.len();
     head.push("allocations by order".into());
-    if sort == Section::Memory {
+    if busiest {
         head.push("busiest processes".into());
     }
     b.push_record(head);
@@ -260,7 +272,7 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
                 .collect::<Vec<_>>()
                 .join(" "),
         );
-        if sort == Section::Memory {
+        if busiest {
             row.push(processes(c, |f| {
                 format!("{} pages", f.memory.pages_allocated)
             }));
@@ -272,8 +284,9 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         "\nMemory (pages)\n{}",
         finish_table(b, width, 1, right_end)
     );
+}
 
-    // syscalls
+fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
     let mut b = Builder::default();
     let mut head: Vec<String> = [
         "container",
@@ -289,7 +302,7 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         head.extend(["own calls".into(), "own errors".into()]);
     }
     let right_end = head.len();
-    if sort == Section::Syscalls {
+    if busiest {
         head.push("busiest processes".into());
     }
     b.push_record(head);
@@ -309,7 +322,7 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
                 c.own.syscalls.errors.to_string(),
             ]);
         }
-        if sort == Section::Syscalls {
+        if busiest {
             row.push(processes(c, |f| format!("{} calls", f.syscalls.calls)));
         }
         b.push_record(row);
@@ -351,11 +364,6 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
             finish_table(b, width, 2, 7)
         );
     }
-
-    if let Some(procs) = &report.processes {
-        let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));
-    }
-    out
 }
 
 fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -> String {

@@ -525,15 +525,18 @@ pub fn read_task(pid: i32, tid: i32) -> io::Result<TaskSnapshot> {
 /// Every task (thread) in `/proc` now. Tasks that exit while being read
 /// are left out.
 pub fn snapshot_tasks() -> io::Result<Vec<TaskSnapshot>> {
+    Ok(task_ids()?
+        .into_iter()
+        .filter_map(|(pid, tid)| read_task(pid, tid).ok())
+        .collect())
+}
+
+/// The `(pid, tid)` of every task in `/proc` now, in order.
+pub fn task_ids() -> io::Result<Vec<(i32, i32)>> {
     let mut out = Vec::new();
     for pid in numeric_dirs(Path::new("/proc"))? {
-        let Ok(tids) = numeric_dirs(&PathBuf::from(format!("/proc/{pid}/task"))) else {
-            continue;
-        };
-        for tid in tids {
-            if let Ok(t) = read_task(pid, tid) {
-                out.push(t);
-            }
+        if let Ok(tids) = numeric_dirs(&PathBuf::from(format!("/proc/{pid}/task"))) {
+            out.extend(tids.into_iter().map(|tid| (pid, tid)));
         }
     }
     Ok(out)

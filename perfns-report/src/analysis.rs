@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use perfns::attr::{flags, kind, AttrSet};
+use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record};
 use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
@@ -153,6 +154,8 @@ pub struct Analysis {
     quoted_errors: Vec<String>,
     notes: Vec<String>,
     truncated: Option<(u64, u64)>,
+    /// perfns's container metadata, when the recording has it.
+    meta: Option<RecordingMeta>,
 }
 
 impl Analysis {
@@ -196,10 +199,20 @@ impl Analysis {
             );
         }
         let perfns = features.perfns.is_some();
+        let meta = match RecordingMeta::from_features(features) {
+            Ok(meta) => meta,
+            Err(e) => {
+                notes.push(format!(
+                    "{e}: containers come from the records alone, as for perf's recordings"
+                ));
+                None
+            }
+        };
         let recording = Recording {
             tool: if perfns { "perfns" } else { "perf" },
             version: features.version.clone(),
             cmdline: features.cmdline.as_ref().map(|c| c.join(" ")),
+            mode: meta.as_ref().map(recording_mode),
             hostname: features.hostname.clone(),
             kernel: features.os_release.clone(),
             arch: features.arch.clone(),
@@ -208,6 +221,19 @@ impl Analysis {
             notes.push("the recording does not say its architecture: syscalls by number".into());
         }
         let (lo, hi) = window.unwrap_or((None, None));
+        // The tasks that existed when a perfns recording began.
+        let mut tasks = Vec::new();
+        let mut by_tid = HashMap::new();
+        for t in meta.iter().flat_map(|m| &m.tasks) {
+            by_tid.insert(t.tid, tasks.len());
+            tasks.push(Task {
+                pid: t.pid,
+                tid: t.tid,
+                comm: t.comm.clone(),
+                pid_ns: t.pid_ns(),
+                ..Task::default()
+            });
+        }
         Self {
             file,
             recording,
@@ -223,8 +249,8 @@ impl Analysis {
             first_time: None,
             last_time: 0,
             cpus: BTreeMap::new(),
-            tasks: Vec::new(),
-            by_tid: HashMap::new(),
+            tasks,
+            by_tid,
             cgroups: HashMap::new(),
             seen_namespaces: false,
             seen_sample_cgroups: false,
@@ -240,6 +266,7 @@ impl Analysis {
             quoted_errors: Vec::new(),
             notes,
             truncated: None,
+            meta,
         }
     }
 
@@ -536,7 +563,9 @@ impl Analysis {
             duration_ns: end - start,
         };
 
-        let containers_from = if self.seen_namespaces {
+        let containers_from = if self.meta.is_some() {
+            ContainerSource::PerfnsMetadata
+        } else if self.seen_namespaces {
             if !self.seen_sample_cgroups || self.cgroups.is_empty() {
                 self.notes.push(
                     "no cgroup ids in the samples or no CGROUP records to name them (record \
@@ -563,7 +592,15 @@ impl Analysis {
             self.notes
                 .push("no COMM records: tasks are named from sched_switch, or not at all".into());
         }
-        self.lost.total = self.lost.total();
+        // perfns record counts each CPU's losses in its metadata too; the
+        // records and the metadata tell of the same drops.
+        let meta_lost: u64 = self
+            .meta
+            .iter()
+            .flat_map(|m| &m.lost)
+            .map(|l| l.lost + l.lost_samples)
+            .sum();
+        self.lost.total = self.lost.total().max(meta_lost);
         let mut warnings = Vec::new();
         if let Some((claimed, present)) = self.truncated {
             warnings.push(format!(
@@ -632,6 +669,7 @@ impl Analysis {
             warnings,
         };
         let membership = Membership {
+            meta: self.meta.as_ref(),
             source: containers_from,
             tasks: &self.tasks,
             cgroups: &self.cgroups,
@@ -645,6 +683,21 @@ impl Analysis {
             containers,
             processes,
         })
+    }
+}
+
+/// How perfns recorded: its mode and scope, as the header prints them.
+fn recording_mode(meta: &RecordingMeta) -> String {
+    let mode = match meta.mode {
+        RecordingMode::SystemWide => "system-wide",
+        RecordingMode::TracerScope => "tracer scope",
+    };
+    match &meta.scope {
+        RecordingScope::System => format!("{mode}, the whole system"),
+        RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
+        RecordingScope::Container { name, key } => {
+            format!("{mode}, container {name} (pidns:{key}) and its descendants")
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use perfns::container::{identify_cgroup, RecordingMeta};
+
 use crate::analysis::Task;
 use crate::model::{
     ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
@@ -40,6 +42,8 @@ pub(crate) struct Membership<'a> {
     pub cgroups: &'a HashMap<u64, String>,
     /// The recorded architecture, for syscall names.
     pub arch: Option<&'a str>,
+    /// perfns's container metadata, when the recording has it.
+    pub meta: Option<&'a RecordingMeta>,
 }
 
 /// A container's identity.
@@ -64,6 +68,8 @@ impl Key {
 #[derive(Debug, Default)]
 struct Node {
     cgroup: Option<String>,
+    /// The name and runtime perfns's metadata or the cgroup path gives.
+    identity: Option<(String, String)>,
     parent: Option<Key>,
     children: Vec<Key>,
     own: Figures,
@@ -85,17 +91,19 @@ pub(crate) fn build(
         .filter(|t| t.tid == t.pid)
         .map(|t| (t.pid, t))
         .collect();
-    let host_ns = leader_of
-        .get(&1)
-        .and_then(|t| t.pid_ns)
-        .unwrap_or(PROC_PID_INIT_INO);
+    let host_ns = m.meta.map(|meta| meta.host).unwrap_or_else(|| {
+        leader_of
+            .get(&1)
+            .and_then(|t| t.pid_ns)
+            .unwrap_or(PROC_PID_INIT_INO)
+    });
     let cgroup_of = |t: &Task| t.cgroup.or(leader_of.get(&t.pid).and_then(|l| l.cgroup));
     // Where the recording says which namespace or cgroup a task is in;
     // `None` when it does not.
     let known_key = |t: &Task| -> Option<Key> {
         let leader = leader_of.get(&t.pid);
         match m.source {
-            ContainerSource::PidNamespaces => {
+            ContainerSource::PidNamespaces | ContainerSource::PerfnsMetadata => {
                 t.pid_ns.or(leader.and_then(|l| l.pid_ns)).map(|ns| {
                     if ns == host_ns {
                         Key::Host
@@ -111,8 +119,18 @@ pub(crate) fn build(
             ContainerSource::None => Some(Key::Host),
         }
     };
-    // Names first: each pid namespace's shallowest cgroup path.
+    // Names first: each pid namespace's cgroup path, from perfns's
+    // metadata, else the shallowest one its tasks' samples carry.
     let mut names: BTreeMap<Key, String> = BTreeMap::new();
+    let meta_containers = m
+        .meta
+        .map(|meta| meta.containers.as_slice())
+        .unwrap_or_default();
+    for c in meta_containers.iter().filter(|c| c.key != host_ns) {
+        if let Some(path) = &c.cgroup {
+            names.insert(Key::PidNs(c.key), path.clone());
+        }
+    }
     for task in m.tasks {
         let (Some(key @ Key::PidNs(_)), Some(path)) = (
             known_key(task),
@@ -120,6 +138,9 @@ pub(crate) fn build(
         ) else {
             continue;
         };
+        if meta_containers.iter().any(|c| Key::PidNs(c.key) == key) {
+            continue;
+        }
         let name = names.entry(key).or_insert_with(|| path.clone());
         if (depth(path), path) < (depth(name), &*name) {
             name.clone_from(path);
@@ -175,12 +196,51 @@ pub(crate) fn build(
         process.threads += 1;
         add(&mut process.figures, &figures);
     }
+    // A container with no task of its own still holds its descendants.
+    let mut missing: Vec<Key> = Vec::new();
+    for key in nodes.keys() {
+        let Key::PidNs(mut ns) = *key else { continue };
+        while let Some(parent) = meta_containers
+            .iter()
+            .find(|c| c.key == ns)
+            .and_then(|c| c.parent)
+            .filter(|&p| p != host_ns && p != ns && missing.len() <= meta_containers.len())
+        {
+            missing.push(Key::PidNs(parent));
+            ns = parent;
+        }
+    }
+    for key in missing {
+        nodes.entry(key).or_default();
+    }
     for (key, node) in &mut nodes {
         node.cgroup = match key {
             Key::Host => None,
             Key::PidNs(_) => names.get(key).cloned(),
             Key::Cgroup(id) => m.cgroups.get(id).cloned(),
         };
+        let from_meta = match key {
+            Key::PidNs(ns) => meta_containers.iter().find(|c| c.key == *ns),
+            _ => None,
+        };
+        node.identity = match from_meta {
+            Some(c) => Some((c.name.clone(), c.runtime.name().to_owned())),
+            None => node
+                .cgroup
+                .as_deref()
+                .and_then(identify_cgroup)
+                .map(|i| (i.name, i.runtime.name().to_owned())),
+        };
+    }
+    // perfns's metadata knows the pid namespaces' own nesting.
+    for (key, node) in &mut nodes {
+        let Key::PidNs(ns) = key else { continue };
+        let parent = meta_containers
+            .iter()
+            .find(|c| c.key == *ns)
+            .and_then(|c| c.parent)
+            .filter(|&p| p != host_ns && p != *ns);
+        node.parent = parent.map(Key::PidNs);
     }
 
     // Parents: the container with the nearest ancestor cgroup path.
@@ -191,6 +251,9 @@ pub(crate) fn build(
         .collect();
     let keys: Vec<Key> = nodes.keys().copied().collect();
     for key in &keys {
+        if nodes[key].parent.is_some() {
+            continue;
+        }
         let Some(path) = nodes[key].cgroup.clone() else {
             continue;
         };
@@ -201,8 +264,14 @@ pub(crate) fn build(
             .map(|(k, _)| *k);
         if let Some(parent) = parent {
             nodes.get_mut(key).map(|n| n.parent = Some(parent));
-            nodes.get_mut(&parent).map(|n| n.children.push(*key));
         }
+    }
+    let links: Vec<(Key, Key)> = nodes
+        .iter()
+        .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
+        .collect();
+    for (parent, child) in links {
+        nodes.get_mut(&parent).map(|n| n.children.push(child));
     }
 
     // Roll-ups, children before parents: deepest first.
@@ -327,6 +396,10 @@ pub(crate) fn build(
             ContainerReport {
                 key: key.text(),
                 name: name(key, node),
+                runtime: match key {
+                    Key::Host => Some("host".to_owned()),
+                    _ => node.identity.as_ref().map(|(_, r)| r.clone()),
+                },
                 cgroup: node.cgroup.clone(),
                 pid_ns: match key {
                     Key::PidNs(ns) => Some(ns),
@@ -446,12 +519,14 @@ fn has_ancestor_in(nodes: &BTreeMap<Key, Node>, mut key: Key, set: &[Key]) -> bo
     false
 }
 
-/// A container's name: the last part of its cgroup path, else its key.
+/// A container's name: from perfns's metadata or the container its cgroup
+/// path names, else the last part of its cgroup path, else its key.
 fn name(key: Key, node: &Node) -> String {
-    match (key, &node.cgroup) {
-        (Key::Host, _) => "host".into(),
-        (_, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_owned(),
-        (_, None) => key.text(),
+    match (key, &node.identity, &node.cgroup) {
+        (Key::Host, _, _) => "host".into(),
+        (_, Some((name, _)), _) => name.clone(),
+        (_, None, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_owned(),
+        (_, None, None) => key.text(),
     }
 }
 

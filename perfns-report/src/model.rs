@@ -72,6 +72,9 @@ pub struct Recording {
     pub version: Option<String>,
     /// The recording command (HEADER_CMDLINE).
     pub cmdline: Option<String>,
+    /// For perfns recordings: `system-wide` or `tracer-scope`, and what
+    /// was recorded (`system`, a command, or one container).
+    pub mode: Option<String>,
     /// HEADER_HOSTNAME.
     pub hostname: Option<String>,
     /// HEADER_OSRELEASE: the kernel.
@@ -144,6 +147,10 @@ impl Lost {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerSource {
+    /// One container per pid namespace, named, nested and typed by the
+    /// container metadata perfns record stores in the recording; tasks are
+    /// placed by NAMESPACES records and the metadata's task snapshot.
+    PerfnsMetadata,
     /// One container per pid namespace (NAMESPACES records), named by the
     /// cgroup path of its tasks when samples carry cgroups.
     PidNamespaces,
@@ -171,8 +178,13 @@ pub enum CpuTimeSource {
 pub struct ContainerReport {
     /// Stable key: `host`, `pidns:INODE` or `cgroup:ID`.
     pub key: String,
-    /// Its name: the last part of its cgroup path, or its key.
+    /// Its name: from perfns's metadata, else the container its cgroup
+    /// path names (`/perfns/NAME`, a Docker id's first 12 digits, ...),
+    /// else the last part of the cgroup path, else its key.
     pub name: String,
+    /// What made it (`docker`, `podman`, `lxc`, `perfns`, `unknown`...),
+    /// when its cgroup path or perfns's metadata tells.
+    pub runtime: Option<String>,
     /// Its cgroup path, when known.
     pub cgroup: Option<String>,
     /// Its pid namespace inode, when known.

@@ -64,6 +64,9 @@ fn header_lines(h: &Header) -> String {
         let _ = write!(by, " on {}", host.join(", "));
     }
     let _ = writeln!(out, "{by}");
+    if let Some(mode) = &r.mode {
+        let _ = writeln!(out, "mode: {mode}");
+    }
     if let Some(cmd) = &r.cmdline {
         let _ = writeln!(out, "command: {cmd}");
     }
@@ -111,6 +114,7 @@ fn header_lines(h: &Header) -> String {
         );
     }
     let containers = match h.containers_from {
+        ContainerSource::PerfnsMetadata => "pid namespaces, named by perfns's container metadata",
         ContainerSource::PidNamespaces => "pid namespaces (NAMESPACES records)",
         ContainerSource::Cgroups => "cgroups (CGROUP records)",
         ContainerSource::None => "none (no NAMESPACES or cgroup records)",
@@ -491,12 +495,13 @@ pub fn csv(report: &Report) -> String {
         vec![
             c.key.clone(),
             c.name.clone(),
+            c.runtime.clone().unwrap_or_default(),
             c.parent.clone().unwrap_or_default(),
             c.depth.to_string(),
             c.cgroup.clone().unwrap_or_default(),
         ]
     };
-    let ident_head = ["key", "name", "parent", "depth", "cgroup"].map(String::from);
+    let ident_head = ["key", "name", "runtime", "parent", "depth", "cgroup"].map(String::from);
 
     out.push('\n');
     let mut head = vec![s("section")];

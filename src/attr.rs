@@ -66,8 +66,29 @@ impl SampleFormat {
     pub const STREAM_ID: Self = Self(1 << 9);
     /// PERF_SAMPLE_RAW
     pub const RAW: Self = Self(1 << 10);
+    /// PERF_SAMPLE_BRANCH_STACK
+    pub const BRANCH_STACK: Self = Self(1 << 11);
+    /// PERF_SAMPLE_REGS_USER
+    pub const REGS_USER: Self = Self(1 << 12);
+    /// PERF_SAMPLE_STACK_USER
+    pub const STACK_USER: Self = Self(1 << 13);
+    /// PERF_SAMPLE_WEIGHT
+    pub const WEIGHT: Self = Self(1 << 14);
+    /// PERF_SAMPLE_DATA_SRC
+    pub const DATA_SRC: Self = Self(1 << 15);
     /// PERF_SAMPLE_IDENTIFIER
     pub const IDENTIFIER: Self = Self(1 << 16);
+    /// PERF_SAMPLE_TRANSACTION
+    pub const TRANSACTION: Self = Self(1 << 17);
+    /// PERF_SAMPLE_REGS_INTR
+    pub const REGS_INTR: Self = Self(1 << 18);
+    /// PERF_SAMPLE_PHYS_ADDR
+    pub const PHYS_ADDR: Self = Self(1 << 19);
+    /// PERF_SAMPLE_CGROUP: the id of the task's cgroup (cgroup v2), which a
+    /// PERF_RECORD_CGROUP names.
+    pub const CGROUP: Self = Self(1 << 21);
+    /// PERF_SAMPLE_WEIGHT_STRUCT
+    pub const WEIGHT_STRUCT: Self = Self(1 << 24);
 
     /// Whether every bit of `other` is set.
     pub fn contains(self, other: Self) -> bool {

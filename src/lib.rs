@@ -10,6 +10,7 @@
 
 pub mod abi;
 pub mod attr;
+pub mod container;
 pub mod error;
 pub mod perf_data;
 pub mod record;

@@ -473,6 +473,15 @@ impl SampleId {
 ///     { struct read_format values; } && PERF_SAMPLE_READ
 ///     { u64 nr, u64 ips[nr]; } && PERF_SAMPLE_CALLCHAIN
 ///     { u32 size; char data[size]; } && PERF_SAMPLE_RAW
+///     { u64 nr; ... } && PERF_SAMPLE_BRANCH_STACK
+///     { u64 abi; u64 regs[weight(mask)]; } && PERF_SAMPLE_REGS_USER
+///     { u64 size; char data[size]; u64 dyn_size; } && PERF_SAMPLE_STACK_USER
+///     { union perf_sample_weight weight; } && PERF_SAMPLE_WEIGHT(_STRUCT)
+///     { u64 data_src; } && PERF_SAMPLE_DATA_SRC
+///     { u64 transaction; } && PERF_SAMPLE_TRANSACTION
+///     { u64 abi; u64 regs[weight(mask)]; } && PERF_SAMPLE_REGS_INTR
+///     { u64 phys_addr; } && PERF_SAMPLE_PHYS_ADDR
+///     { u64 cgroup; } && PERF_SAMPLE_CGROUP
 ///     ...
 /// };
 /// ```
@@ -491,6 +500,10 @@ pub struct Sample<'a> {
     /// PERF_SAMPLE_RAW: for a tracepoint, its payload, decoded with
     /// [`crate::tracepoint::TracepointFormat`].
     pub raw: Option<Cow<'a, [u8]>>,
+    /// PERF_SAMPLE_CGROUP: the task's cgroup id. `None` also when the
+    /// sample carries a branch stack or register or stack dumps, which sit
+    /// before it and which perfns does not decode.
+    pub cgroup: Option<u64>,
     /// PERF_RECORD_MISC_* bits from the header (cpu mode).
     pub misc: u16,
 }
@@ -506,6 +519,7 @@ impl<'a> Sample<'a> {
             period: None,
             callchain: None,
             raw: None,
+            cgroup: None,
             misc: raw.header.misc,
         };
         if format.contains(SampleFormat::IDENTIFIER) {
@@ -575,6 +589,24 @@ impl<'a> Sample<'a> {
         if format.contains(SampleFormat::RAW) {
             let size = c.u32("raw.size")? as usize;
             s.raw = Some(c.bytes(size, "raw.data")?);
+        }
+        let variable = SampleFormat::BRANCH_STACK
+            | SampleFormat::REGS_USER
+            | SampleFormat::STACK_USER
+            | SampleFormat::REGS_INTR;
+        if format.contains(SampleFormat::CGROUP) && format.0 & variable.0 == 0 {
+            for (bit, field) in [
+                (SampleFormat::WEIGHT, "weight"),
+                (SampleFormat::WEIGHT_STRUCT, "weight"),
+                (SampleFormat::DATA_SRC, "data_src"),
+                (SampleFormat::TRANSACTION, "transaction"),
+                (SampleFormat::PHYS_ADDR, "phys_addr"),
+            ] {
+                if format.contains(bit) {
+                    c.u64(field)?;
+                }
+            }
+            s.cgroup = Some(c.u64("cgroup")?);
         }
         Ok(s)
     }
@@ -1172,6 +1204,33 @@ mod tests {
         assert!(
             matches!(s.raw, Some(Cow::Borrowed(_))),
             "contiguous payload is borrowed"
+        );
+    }
+
+    #[test]
+    fn the_cgroup_follows_the_raw_payload_and_fixed_fields() {
+        let mut body = sample_body();
+        body.extend_from_slice(&9u64.to_ne_bytes()); // phys_addr
+        body.extend_from_slice(&44u64.to_ne_bytes()); // cgroup
+        let a = attr(ids() | SampleFormat::RAW | SampleFormat::PHYS_ADDR | SampleFormat::CGROUP);
+        let Record::Sample(s) = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap()
+        else {
+            panic!("not a sample")
+        };
+        assert_eq!(s.cgroup, Some(44));
+        assert_eq!(s.raw.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
+        let cut = raw(RecordType::SAMPLE, 0, &body[..body.len() - 8]).parse::<NativeEndian>(&a);
+        assert!(
+            matches!(
+                cut,
+                Err(ParseError::Truncated {
+                    field: "cgroup",
+                    ..
+                })
+            ),
+            "{cut:?}"
         );
     }
 

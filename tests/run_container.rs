@@ -88,7 +88,7 @@ fn root_containers_get_nested_cgroups() {
     let outer = std::path::Path::new(&mount).join("perfns/ctr-outer");
     let inner =
         format!("{PERFNS} run-container ctr-inner -- sh -c 'tail -1 /proc/self/cgroup; sleep 2'");
-    let mut child = Command::new(PERFNS)
+    let child = Command::new(PERFNS)
         .args(["run-container", "ctr-outer", "--", "sh", "-c", &inner])
         .stdout(std::process::Stdio::piped())
         .spawn()

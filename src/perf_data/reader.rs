@@ -33,6 +33,9 @@ pub struct PerfFileReader {
     data: Range<usize>,
     events: AttrSet,
     features: Features,
+    /// For a file opened with [`PerfFileReader::open_truncated`] that was
+    /// cut short: the data section's size according to the header.
+    truncated_from: Option<u64>,
 }
 
 impl std::fmt::Debug for PerfFileReader {
@@ -57,7 +60,22 @@ impl PerfFileReader {
     /// Opens `path`, checks its header and the bounds of every section
     /// against the file size, and reads its attrs, ids and features.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, PerfDataError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), false)
+    }
+
+    /// Opens a file whose data section may run past its end (a copy cut
+    /// short, a disk that filled up): the records that are there can be
+    /// read, up to the first cut one, which ends the iteration with
+    /// [`PerfDataError::RecordPastEnd`]. The feature sections, which follow
+    /// the data, are gone: events are named `type:config` and tracepoint
+    /// formats are unknown. [`Self::truncated_from`] says whether the file
+    /// was cut. A file that is whole opens as with [`Self::open`].
+    pub fn open_truncated(path: impl AsRef<Path>) -> Result<Self, PerfDataError> {
+        Self::open_with(path.as_ref(), true)
+    }
+
+    fn open_with(path: &Path, allow_truncated: bool) -> Result<Self, PerfDataError> {
+        let path = path.to_path_buf();
         let io = |what, source| PerfDataError::Io {
             path: path.clone(),
             what,
@@ -103,8 +121,8 @@ impl PerfFileReader {
             });
         };
         match endian {
-            Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian),
-            Endian::Big => Self::read_layout::<BigEndian>(path, map, endian),
+            Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian, allow_truncated),
+            Endian::Big => Self::read_layout::<BigEndian>(path, map, endian, allow_truncated),
         }
     }
 
@@ -112,6 +130,7 @@ impl PerfFileReader {
         path: PathBuf,
         map: Mmap,
         endian: Endian,
+        allow_truncated: bool,
     ) -> Result<Self, PerfDataError> {
         let file_size = map.len() as u64;
         let header = FileHeader::read::<O>(&map);
@@ -133,13 +152,19 @@ impl PerfFileReader {
         if !within(header.attrs) {
             return Err(past_end("attrs".into(), header.attrs));
         }
+        let mut header = header;
+        let mut truncated_from = None;
         if !within(header.data) {
-            return Err(PerfDataError::Truncated {
-                path,
-                offset: header.data.offset,
-                size: header.data.size,
-                file_size,
-            });
+            if !allow_truncated || header.data.offset > file_size {
+                return Err(PerfDataError::Truncated {
+                    path,
+                    offset: header.data.offset,
+                    size: header.data.size,
+                    file_size,
+                });
+            }
+            truncated_from = Some(header.data.size);
+            header.data.size = file_size - header.data.offset;
         }
         for (name, s) in [("attrs", header.attrs), ("data", header.data)] {
             if s.offset < header.size {
@@ -163,7 +188,11 @@ impl PerfFileReader {
                 attr_size: header.attr_size,
             });
         }
-        let (features, event_desc) = read_features::<O>(&path, &map, &header)?;
+        let (features, event_desc) = if truncated_from.is_some() {
+            (Features::default(), Vec::new())
+        } else {
+            read_features::<O>(&path, &map, &header)?
+        };
         name_events(&mut events, &event_desc, &features);
         let attrs_offset = header.attrs.offset;
         let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
@@ -180,7 +209,14 @@ impl PerfFileReader {
             data,
             events,
             features,
+            truncated_from,
         })
+    }
+
+    /// For a file opened with [`Self::open_truncated`] that was cut short,
+    /// the size its header gives the data section; `None` when whole.
+    pub fn truncated_from(&self) -> Option<u64> {
+        self.truncated_from
     }
 
     /// The file's path.

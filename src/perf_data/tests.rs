@@ -372,6 +372,42 @@ fn truncated_file_is_an_error() {
 }
 
 #[test]
+fn truncated_file_opened_as_such_reads_up_to_the_cut() {
+    let (b, data) = small_bytes();
+    let whole = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("whole.data");
+        std::fs::write(&path, &b).unwrap();
+        let r = PerfFileReader::open_truncated(&path).unwrap();
+        assert_eq!(r.truncated_from(), None, "a whole file is not truncated");
+        r.records_in_file_order().count()
+    };
+    let cut = (data.offset + data.size / 2) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.data");
+    std::fs::write(&path, &b[..cut]).unwrap();
+    let r = PerfFileReader::open_truncated(&path).unwrap();
+    assert_eq!(r.truncated_from(), Some(data.size));
+    assert_eq!(r.data_section().size, cut as u64 - data.offset);
+    assert!(
+        r.features().tracing_data.is_none(),
+        "features follow the data"
+    );
+    let records: Vec<_> = r.records_in_file_order().collect();
+    let (ok, bad): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.is_ok());
+    assert!(
+        !ok.is_empty() && ok.len() < whole,
+        "{} of {whole}",
+        ok.len()
+    );
+    // The record the cut went through, if any, ends the iteration.
+    assert!(bad.len() <= 1);
+    if let Some(Err(e)) = bad.first() {
+        assert!(matches!(e, PerfDataError::RecordPastEnd { .. }), "{e}");
+    }
+}
+
+#[test]
 fn cut_feature_section_is_an_error() {
     let (b, data) = small_bytes();
     let e = expect_open_error(&b[..(data.offset + data.size + 40) as usize]);

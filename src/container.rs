@@ -358,12 +358,6 @@ pub struct RecordingMeta {
     /// LOST_SAMPLES records).
     #[serde(default)]
     pub lost: Vec<CpuLoss>,
-    /// When events were limited to one cgroup and its descendants
-    /// (`--container`, `--cgroup`): its v2 path. Only the tasks in it have
-    /// samples, switches and task records; the statedump still covers
-    /// every task.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<String>,
 }
 
 /// The perfns extension of a recording cannot be read.
@@ -934,7 +928,6 @@ mod tests {
                 lost: 5,
                 lost_samples: 0,
             }],
-            cgroup: Some("/perfns/outer".into()),
         }
     }
 

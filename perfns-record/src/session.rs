@@ -333,7 +333,6 @@ impl Recorder {
             containers: registry.containers(),
             tasks: Vec::new(),
             lost: Vec::new(),
-            cgroup: config.cgroup.clone(),
         };
         features.perfns = Some(meta.to_json());
         writer.set_features(&features);

@@ -1,20 +1,261 @@
-//! perfns report layer: per-container analyses of a recording and their
-//! rendering.
+//! perfns report layer: per-container analyses of a recording (cputop,
+//! memtop, syscalls) and their rendering as tables, JSON or CSV.
+//!
+//! The pieces, each a pure step: [`analysis`] turns records into a
+//! [`model::Report`], [`render`] turns a report into text. [`run`] is
+//! `perfns report`: it validates the command line into [`Options`], reads
+//! the file, and prints.
+#![deny(missing_docs)]
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+
+use anyhow::Context;
+
+pub mod analysis;
+mod containers;
+pub mod model;
+pub mod render;
+
+pub use containers::NoSuchContainer;
 
 /// `perfns report`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Input file.
+    /// Input file: a perfns recording or a perf.data from `perf record`.
     #[arg(short, long, default_value = "perf.data")]
     pub input: PathBuf,
-    /// One section per container: cputop, memtop and syscalls.
+    /// One row per container: cputop, memtop and syscalls (the default;
+    /// accepted for compatibility with `perf report`-style invocations).
     #[arg(long)]
     pub per_container: bool,
+    /// One row per container, sorted as one list, instead of a tree.
+    #[arg(long)]
+    pub flat: bool,
+    /// Keep only this container and its descendants: its name, cgroup
+    /// path, key (pidns:INODE, cgroup:ID) or pid namespace inode.
+    #[arg(long, value_name = "NAME|ID")]
+    pub container: Option<String>,
+    /// Also a table of processes, busiest first.
+    #[arg(long)]
+    pub per_process: bool,
+    /// How many processes and syscalls to list per container (and
+    /// processes with --per-process).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    /// What "busiest" means.
+    #[arg(long, value_enum, default_value_t = SortKey::Cpu)]
+    pub sort: SortKey,
+    /// Only the time between START and END, in seconds as `perf script`
+    /// prints them (either may be left empty: `100.5,` or `,101`).
+    #[arg(long, value_name = "START,END")]
+    pub time: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// What to sort containers and processes by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// CPU time (then samples).
+    Cpu,
+    /// Pages allocated (then freed).
+    Mem,
+    /// Syscalls (then errors).
+    Syscalls,
+}
+
+/// How to print the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tables fit to the terminal's width.
+    Table,
+    /// JSON, schema `perfns-report/1` (docs/report-json.md).
+    Json,
+    /// CSV: one block per section.
+    Csv,
+}
+
+/// The validated options of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The tree (false) or one sorted list (true).
+    pub flat: bool,
+    /// Keep this container and its descendants.
+    pub container: Option<String>,
+    /// List processes.
+    pub per_process: bool,
+    /// Processes and syscalls per container.
+    pub top: usize,
+    /// The sort key.
+    pub sort: SortKey,
+    /// Only figures between these times (ns); `None` ends are open.
+    pub time: Option<(Option<u64>, Option<u64>)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            flat: false,
+            container: None,
+            per_process: false,
+            top: 5,
+            sort: SortKey::Cpu,
+            time: None,
+        }
+    }
+}
+
+impl Options {
+    /// Validates the command line.
+    pub fn from_args(args: &ReportArgs) -> anyhow::Result<Self> {
+        if args.top == 0 {
+            anyhow::bail!("--top must be at least 1");
+        }
+        let time = args.time.as_deref().map(parse_time_range).transpose()?;
+        Ok(Self {
+            flat: args.flat,
+            container: args.container.clone(),
+            per_process: args.per_process,
+            top: args.top,
+            sort: args.sort,
+            time,
+        })
+    }
+}
+
+/// Parses `START,END` in seconds (`123.456789,124`), either end optional.
+fn parse_time_range(text: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    let (start, end) = text
+        .split_once(',')
+        .with_context(|| format!("--time {text:?}: expected START,END"))?;
+    let parse = |s: &str| -> anyhow::Result<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        parse_seconds(s)
+            .map(Some)
+            .with_context(|| format!("--time {text:?}: {s:?} is not a time in seconds"))
+    };
+    let (start, end) = (parse(start)?, parse(end)?);
+    if let (Some(a), Some(b)) = (start, end) {
+        if a > b {
+            anyhow::bail!("--time {text:?}: the start is after the end");
+        }
+    }
+    Ok((start, end))
+}
+
+/// `123.456` seconds as nanoseconds, exactly (no floating point).
+fn parse_seconds(s: &str) -> Option<u64> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    if fraction.len() > 9 || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: u64 = format!("{fraction:0<9}").parse().ok()?;
+    whole.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+/// Reads a recording and reports it: the whole of `perfns report` but the
+/// printing.
+pub fn report(
+    path: &std::path::Path,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<model::Report> {
+    let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    if empty {
+        anyhow::bail!(
+            "{}: the file is empty: not a recording (did the recording fail to start?)",
+            path.display()
+        );
+    }
+    use perfns::perf_data::{PerfDataError, PerfFileReader};
+    let reader = match PerfFileReader::open(path) {
+        // A file cut short still holds records that can be reported; the
+        // report says it is truncated.
+        Err(PerfDataError::Truncated { .. }) => PerfFileReader::open_truncated(path),
+        other => other,
+    }
+    .with_context(|| format!("cannot report {}", path.display()))?;
+    Ok(analysis::analyze(&reader, options, progress)?)
 }
 
 /// Runs `perfns report`.
-pub fn run(_args: ReportArgs) -> anyhow::Result<()> {
-    anyhow::bail!("perfns report is not built yet (issue: perfns report --per-container)")
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let options = Options::from_args(&args)?;
+    let mut stderr = std::io::stderr();
+    let show_progress = stderr.is_terminal();
+    let mut last_shown = None;
+    let mut progress = |fraction: f64| {
+        if !show_progress {
+            return;
+        }
+        let percent = (fraction * 100.0) as u32;
+        if last_shown != Some(percent) {
+            last_shown = Some(percent);
+            let bar = "#".repeat((percent / 5) as usize);
+            // A progress line is best effort: a failed write to the terminal
+            // must not fail the report.
+            let _ = write!(
+                stderr,
+                "\rreading {} [{bar:<20}] {percent:>3}%",
+                args.input.display()
+            );
+            if percent == 100 {
+                let _ = write!(stderr, "\r\x1b[K");
+            }
+        }
+    };
+    let report = report(&args.input, &options, &mut progress)?;
+    let text = match args.format {
+        Format::Table => render::table(&report, render::terminal_width()),
+        Format::Json => render::json(&report),
+        Format::Csv => render::csv(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(parse_seconds("230.546309"), Some(230_546_309_000));
+        assert_eq!(parse_seconds("1"), Some(1_000_000_000));
+        assert_eq!(parse_seconds(".5"), Some(500_000_000));
+        assert_eq!(parse_seconds("1.0000000001"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("."), None);
+        assert_eq!(parse_seconds("1e3"), None);
+    }
+
+    #[test]
+    fn time_ranges_may_be_open() {
+        assert_eq!(
+            parse_time_range("1,2").unwrap(),
+            (Some(1_000_000_000), Some(2_000_000_000))
+        );
+        assert_eq!(parse_time_range("1,").unwrap(), (Some(1_000_000_000), None));
+        assert_eq!(parse_time_range(",2").unwrap(), (None, Some(2_000_000_000)));
+        let err = parse_time_range("2,1").unwrap_err().to_string();
+        assert!(err.contains("start is after the end"), "{err}");
+        let err = parse_time_range("2").unwrap_err().to_string();
+        assert!(err.contains("expected START,END"), "{err}");
+    }
 }

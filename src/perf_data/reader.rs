@@ -2,7 +2,7 @@
 //! opened, then the records, in time order, as an iterator that borrows
 //! them from a memory map of the file.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use memmap2::Mmap;
 
-use super::features::{decode, feature, EventDescEntry, FeatureCursor, Features};
+use super::features::{
+    decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
+};
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
@@ -31,6 +33,9 @@ pub struct PerfFileReader {
     data: Range<usize>,
     events: AttrSet,
     features: Features,
+    /// For a file opened with [`PerfFileReader::open_truncated`] that was
+    /// cut short: the data section's size according to the header.
+    truncated_from: Option<u64>,
 }
 
 impl std::fmt::Debug for PerfFileReader {
@@ -55,7 +60,22 @@ impl PerfFileReader {
     /// Opens `path`, checks its header and the bounds of every section
     /// against the file size, and reads its attrs, ids and features.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, PerfDataError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), false)
+    }
+
+    /// Opens a file whose data section may run past its end (a copy cut
+    /// short, a disk that filled up): the records that are there can be
+    /// read, up to the first cut one, which ends the iteration with
+    /// [`PerfDataError::RecordPastEnd`]. The feature sections, which follow
+    /// the data, are gone: events are named `type:config` and tracepoint
+    /// formats are unknown. [`Self::truncated_from`] says whether the file
+    /// was cut. A file that is whole opens as with [`Self::open`].
+    pub fn open_truncated(path: impl AsRef<Path>) -> Result<Self, PerfDataError> {
+        Self::open_with(path.as_ref(), true)
+    }
+
+    fn open_with(path: &Path, allow_truncated: bool) -> Result<Self, PerfDataError> {
+        let path = path.to_path_buf();
         let io = |what, source| PerfDataError::Io {
             path: path.clone(),
             what,
@@ -101,8 +121,8 @@ impl PerfFileReader {
             });
         };
         match endian {
-            Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian),
-            Endian::Big => Self::read_layout::<BigEndian>(path, map, endian),
+            Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian, allow_truncated),
+            Endian::Big => Self::read_layout::<BigEndian>(path, map, endian, allow_truncated),
         }
     }
 
@@ -110,6 +130,7 @@ impl PerfFileReader {
         path: PathBuf,
         map: Mmap,
         endian: Endian,
+        allow_truncated: bool,
     ) -> Result<Self, PerfDataError> {
         let file_size = map.len() as u64;
         let header = FileHeader::read::<O>(&map);
@@ -131,13 +152,19 @@ impl PerfFileReader {
         if !within(header.attrs) {
             return Err(past_end("attrs".into(), header.attrs));
         }
+        let mut header = header;
+        let mut truncated_from = None;
         if !within(header.data) {
-            return Err(PerfDataError::Truncated {
-                path,
-                offset: header.data.offset,
-                size: header.data.size,
-                file_size,
-            });
+            if !allow_truncated || header.data.offset > file_size {
+                return Err(PerfDataError::Truncated {
+                    path,
+                    offset: header.data.offset,
+                    size: header.data.size,
+                    file_size,
+                });
+            }
+            truncated_from = Some(header.data.size);
+            header.data.size = file_size - header.data.offset;
         }
         for (name, s) in [("attrs", header.attrs), ("data", header.data)] {
             if s.offset < header.size {
@@ -153,7 +180,19 @@ impl PerfFileReader {
         }
 
         let mut events = read_attrs::<O>(&path, &map, &header)?;
-        let (features, event_desc) = read_features::<O>(&path, &map, &header)?;
+        if events.is_empty() {
+            return Err(PerfDataError::NoEvents {
+                path,
+                offset: header.attrs.offset,
+                size: header.attrs.size,
+                attr_size: header.attr_size,
+            });
+        }
+        let (features, event_desc) = if truncated_from.is_some() {
+            (Features::default(), Vec::new())
+        } else {
+            read_features::<O>(&path, &map, &header)?
+        };
         name_events(&mut events, &event_desc, &features);
         let attrs_offset = header.attrs.offset;
         let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
@@ -170,7 +209,14 @@ impl PerfFileReader {
             data,
             events,
             features,
+            truncated_from,
         })
+    }
+
+    /// For a file opened with [`Self::open_truncated`] that was cut short,
+    /// the size its header gives the data section; `None` when whole.
+    pub fn truncated_from(&self) -> Option<u64> {
+        self.truncated_from
     }
 
     /// The file's path.
@@ -343,20 +389,35 @@ fn read_features<O: ByteOrder>(
 
 /// Names each event: from EVENT_DESC (by id, or by position when it lists
 /// as many events), else from its tracepoint format, else `type:config`.
+///
+/// Both lookups go through maps built once: a file may hold as many
+/// events, ids and formats as its size allows, and a search per event
+/// would take time quadratic in that size.
 pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], features: &Features) {
     let same_count = desc.len() == events.len();
+    // The first entry listing an id names it, as a search in file order would.
+    let mut desc_by_id: HashMap<u64, &EventDescEntry> = HashMap::new();
+    for d in desc {
+        for &id in &d.ids {
+            desc_by_id.entry(id).or_insert(d);
+        }
+    }
+    let mut formats_by_id: HashMap<u64, &TracepointFormatText> = HashMap::new();
+    if let Some(td) = &features.tracing_data {
+        for f in &td.formats {
+            if let Some(id) = f.id() {
+                formats_by_id.entry(id).or_insert(f);
+            }
+        }
+    }
     for (i, e) in events.iter_mut().enumerate() {
-        let by_id = e
-            .ids
-            .first()
-            .and_then(|id| desc.iter().find(|d| d.ids.contains(id)));
+        let by_id = e.ids.first().and_then(|id| desc_by_id.get(id).copied());
         let by_position = if same_count { desc.get(i) } else { None };
         let tracepoint = || {
-            let td = features.tracing_data.as_ref()?;
             if e.attr.kind != kind::TRACEPOINT {
                 return None;
             }
-            let f = td.format_by_id(e.attr.config)?;
+            let f = formats_by_id.get(&e.attr.config)?;
             Some(format!("{}:{}", f.system, f.name()?))
         };
         e.name = match by_id.or(by_position) {

@@ -1,0 +1,798 @@
+//! The analyses: one pass over a recording's records, in time order, that
+//! keeps per-task and per-CPU state (never per-event state) and ends in a
+//! [`Report`].
+//!
+//! [`Analysis`] is fed parsed records ([`Analysis::record`]) and turned
+//! into a report ([`Analysis::finish`]); [`analyze`] drives it from a file.
+//! CPU time comes from `sched:sched_switch` when it was recorded, else from
+//! switch records; memory from `kmem:mm_page_alloc`/`mm_page_free`; syscalls
+//! from `raw_syscalls:sys_enter`/`sys_exit`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use perfns::attr::{flags, kind, AttrSet};
+use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
+use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
+use perfns::record::{ns_index, Record};
+use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
+
+use crate::containers::{self, Membership, NoSuchContainer};
+use crate::model::{
+    ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
+    Report, SyscallTotals, TimeRange, SCHEMA,
+};
+use crate::Options;
+
+/// How many record errors are quoted in the warnings; the rest are counted.
+const QUOTED_ERRORS: usize = 3;
+
+/// Reads `reader`'s records in time order through an [`Analysis`].
+/// `progress` is called now and then with the fraction of the data read.
+///
+/// Errors in records do not fail the report: they become warnings in its
+/// header, and the figures cover what could be read.
+pub fn analyze(
+    reader: &PerfFileReader,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Report, NoSuchContainer> {
+    let mut analysis = Analysis::new(
+        reader.path().display().to_string(),
+        reader.events(),
+        reader.features(),
+        options.time,
+    );
+    if let Some(claimed) = reader.truncated_from() {
+        analysis.truncated(claimed, reader.data_section().size);
+    }
+    let data = reader.data_section();
+    let step = (data.size / 200).max(1);
+    let mut next_progress = data.offset;
+    for item in reader.records() {
+        let record = match item {
+            Ok(record) => record,
+            Err(e) => {
+                analysis.record_error(&e);
+                continue;
+            }
+        };
+        if record.offset >= next_progress {
+            progress((record.offset - data.offset) as f64 / data.size.max(1) as f64);
+            next_progress = record.offset + step;
+        }
+        match record.parse() {
+            Ok(parsed) => analysis.record(record.event, &parsed),
+            Err(e) => analysis.record_error(&e),
+        }
+    }
+    progress(1.0);
+    analysis.finish(options)
+}
+
+/// What an event is to the analyses.
+#[derive(Debug)]
+enum Role {
+    SchedSwitch {
+        format: TracepointFormat,
+        prev_pid: FieldIndex,
+        prev_comm: FieldIndex,
+        next_pid: FieldIndex,
+        next_comm: FieldIndex,
+    },
+    PageAlloc {
+        format: TracepointFormat,
+        order: FieldIndex,
+    },
+    PageFree {
+        format: TracepointFormat,
+        order: FieldIndex,
+    },
+    SysEnter {
+        format: TracepointFormat,
+        id: FieldIndex,
+    },
+    SysExit {
+        format: TracepointFormat,
+        id: FieldIndex,
+        ret: FieldIndex,
+    },
+    /// A sampling event (cpu-clock, cycles, ...): samples are counted.
+    Sampling,
+    /// Side-band only (dummy) or a tracepoint the report does not use.
+    Other,
+}
+
+/// A task (thread) as the records show it. A tid reused by a new task gets
+/// a new `Task`.
+#[derive(Debug, Default)]
+pub(crate) struct Task {
+    pub pid: i32,
+    pub tid: i32,
+    pub comm: String,
+    pub pid_ns: Option<u64>,
+    /// The cgroup id of its latest sample.
+    pub cgroup: Option<u64>,
+    pub cpu_ns: u64,
+    pub samples: u64,
+    pub memory: MemoryFigures,
+    pub syscalls: HashMap<u64, SyscallTotals>,
+    /// The syscall it is in: number and entry time.
+    in_syscall: Option<(u64, u64)>,
+}
+
+/// What runs on a CPU since when.
+#[derive(Debug, Default, Clone, Copy)]
+struct CpuState {
+    /// The running task's tid, once a switch told.
+    current: Option<i32>,
+    /// When it started running.
+    since: u64,
+}
+
+/// The analyses' state between records.
+#[derive(Debug)]
+pub struct Analysis {
+    file: String,
+    recording: Recording,
+    nr_cpus: (Option<u32>, Option<u32>),
+    roles: Vec<Role>,
+    event_names: Vec<String>,
+    event_samples: Vec<u64>,
+    cpu_source: CpuTimeSource,
+    window: (u64, u64),
+    first_time: Option<u64>,
+    last_time: u64,
+    cpus: BTreeMap<u32, CpuState>,
+    tasks: Vec<Task>,
+    by_tid: HashMap<i32, usize>,
+    cgroups: HashMap<u64, String>,
+    seen_namespaces: bool,
+    seen_sample_cgroups: bool,
+    seen_comm: bool,
+    lost: Lost,
+    errors: u64,
+    quoted_errors: Vec<String>,
+    notes: Vec<String>,
+    truncated: Option<(u64, u64)>,
+    /// perfns's container metadata, when the recording has it.
+    meta: Option<RecordingMeta>,
+}
+
+impl Analysis {
+    /// A fresh analysis of a recording with these events and features;
+    /// `window` keeps only the figures between two times (ns).
+    pub fn new(
+        file: String,
+        events: &AttrSet,
+        features: &Features,
+        window: Option<(Option<u64>, Option<u64>)>,
+    ) -> Self {
+        let mut notes = Vec::new();
+        let roles: Vec<Role> = events
+            .events()
+            .iter()
+            .map(|e| role(&e.name, &e.attr, features, &mut notes))
+            .collect();
+        let has = |f: fn(&Role) -> bool| roles.iter().any(f);
+        let cpu_source = if has(|r| matches!(r, Role::SchedSwitch { .. })) {
+            CpuTimeSource::SchedSwitch
+        } else if events
+            .events()
+            .iter()
+            .any(|e| e.attr.flags & flags::CONTEXT_SWITCH != 0)
+        {
+            CpuTimeSource::SwitchRecords
+        } else {
+            notes.push(
+                "no sched:sched_switch and no switch records (record with -e sched:sched_switch \
+                 or --switch-events): no CPU time, only sample counts"
+                    .into(),
+            );
+            CpuTimeSource::None
+        };
+        if !has(|r| matches!(r, Role::PageAlloc { .. } | Role::PageFree { .. })) {
+            notes.push("no kmem:mm_page_alloc/kmem:mm_page_free events: no memory figures".into());
+        }
+        if !has(|r| matches!(r, Role::SysEnter { .. })) {
+            notes.push(
+                "no raw_syscalls:sys_enter/raw_syscalls:sys_exit events: no syscall figures".into(),
+            );
+        }
+        let perfns = features.perfns.is_some();
+        let meta = match RecordingMeta::from_features(features) {
+            Ok(meta) => meta,
+            Err(e) => {
+                notes.push(format!(
+                    "{e}: containers come from the records alone, as for perf's recordings"
+                ));
+                None
+            }
+        };
+        let recording = Recording {
+            tool: if perfns { "perfns" } else { "perf" },
+            version: features.version.clone(),
+            cmdline: features.cmdline.as_ref().map(|c| c.join(" ")),
+            mode: meta.as_ref().map(recording_mode),
+            hostname: features.hostname.clone(),
+            kernel: features.os_release.clone(),
+            arch: features.arch.clone(),
+        };
+        if recording.arch.is_none() && has(|r| matches!(r, Role::SysEnter { .. })) {
+            notes.push("the recording does not say its architecture: syscalls by number".into());
+        }
+        let (lo, hi) = window.unwrap_or((None, None));
+        // The tasks that existed when a perfns recording began.
+        let mut tasks = Vec::new();
+        let mut by_tid = HashMap::new();
+        for t in meta.iter().flat_map(|m| &m.tasks) {
+            by_tid.insert(t.tid, tasks.len());
+            tasks.push(Task {
+                pid: t.pid,
+                tid: t.tid,
+                comm: t.comm.clone(),
+                pid_ns: t.pid_ns(),
+                ..Task::default()
+            });
+        }
+        Self {
+            file,
+            recording,
+            nr_cpus: (
+                features.nr_cpus.map(|n| n.online),
+                features.nr_cpus.map(|n| n.available),
+            ),
+            event_names: events.events().iter().map(|e| e.name.clone()).collect(),
+            event_samples: vec![0; roles.len()],
+            roles,
+            cpu_source,
+            window: (lo.unwrap_or(0), hi.unwrap_or(u64::MAX)),
+            first_time: None,
+            last_time: 0,
+            cpus: BTreeMap::new(),
+            tasks,
+            by_tid,
+            cgroups: HashMap::new(),
+            seen_namespaces: false,
+            seen_sample_cgroups: false,
+            seen_comm: false,
+            lost: Lost {
+                samples_recount_records: events
+                    .events()
+                    .iter()
+                    .any(|e| e.attr.read_format & perfns::attr::read_format::LOST != 0),
+                ..Lost::default()
+            },
+            errors: 0,
+            quoted_errors: Vec::new(),
+            notes,
+            truncated: None,
+            meta,
+        }
+    }
+
+    /// Notes that the file was cut short: its data section should be
+    /// `claimed` bytes and is `present`.
+    pub fn truncated(&mut self, claimed: u64, present: u64) {
+        self.truncated = Some((claimed, present));
+    }
+
+    /// Counts a record that could not be read or decoded.
+    pub fn record_error(&mut self, error: &PerfDataError) {
+        self.errors += 1;
+        if self.quoted_errors.len() < QUOTED_ERRORS {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            self.quoted_errors.push(text);
+        }
+    }
+
+    /// The task `tid` is now, made if new.
+    fn task(&mut self, tid: i32) -> &mut Task {
+        let tasks = &mut self.tasks;
+        let index = *self.by_tid.entry(tid).or_insert_with(|| {
+            tasks.push(Task {
+                pid: tid,
+                tid,
+                ..Task::default()
+            });
+            tasks.len() - 1
+        });
+        &mut self.tasks[index]
+    }
+
+    /// Starts a new task for `tid` (a fork, possibly reusing a tid).
+    fn new_task(&mut self, pid: i32, tid: i32) -> &mut Task {
+        self.tasks.push(Task {
+            pid,
+            tid,
+            ..Task::default()
+        });
+        self.by_tid.insert(tid, self.tasks.len() - 1);
+        let last = self.tasks.len() - 1;
+        &mut self.tasks[last]
+    }
+
+    fn in_window(&self, time: u64) -> bool {
+        (self.window.0..=self.window.1).contains(&time)
+    }
+
+    /// Feeds one record, of event `event` (its index in the recording's
+    /// events). Records must come in time order.
+    pub fn record(&mut self, event: usize, record: &Record<'_>) {
+        let time = record.time().filter(|&t| t != 0);
+        if let Some(t) = time {
+            self.first_time.get_or_insert(t);
+            self.last_time = self.last_time.max(t);
+        }
+        if let Some(cpu) = record.sample_id().and_then(|s| s.cpu) {
+            self.cpus.entry(cpu).or_default();
+        }
+        match record {
+            Record::Comm(c) => {
+                self.seen_comm = true;
+                let task = self.task(c.tid);
+                task.pid = c.pid;
+                task.comm.clone_from(&c.comm);
+            }
+            Record::Fork(f) => {
+                let parent = self.by_tid.get(&f.ptid).map(|&i| &self.tasks[i]);
+                let (comm, pid_ns, cgroup) = parent
+                    .map(|p| (p.comm.clone(), p.pid_ns, p.cgroup))
+                    .unwrap_or_default();
+                let child = self.new_task(f.pid, f.tid);
+                child.comm = comm;
+                child.pid_ns = pid_ns;
+                child.cgroup = cgroup;
+            }
+            Record::Namespaces(n) => {
+                self.seen_namespaces = true;
+                let ns = pid_ns(&n.namespaces);
+                let task = self.task(n.tid);
+                task.pid = n.pid;
+                task.pid_ns = ns;
+            }
+            Record::TracerNamespaces(n) => {
+                self.seen_namespaces = true;
+                let ns = pid_ns(&n.namespaces);
+                let task = self.task(n.tid);
+                task.pid = n.pid;
+                task.pid_ns = ns;
+            }
+            Record::Cgroup(c) => {
+                self.cgroups.insert(c.id, c.path.clone());
+            }
+            Record::Lost(l) => self.lost.records += l.lost,
+            Record::LostSamples(l) => self.lost.samples += l.lost,
+            Record::Switch(s) if self.cpu_source == CpuTimeSource::SwitchRecords => {
+                let (Some(t), Some(cpu), Some(tid)) = (time, s.sample_id.cpu, s.sample_id.tid)
+                else {
+                    return;
+                };
+                if s.out {
+                    self.charge_cpu(cpu, tid, t);
+                } else {
+                    self.cpus.insert(
+                        cpu,
+                        CpuState {
+                            current: Some(tid),
+                            since: t,
+                        },
+                    );
+                }
+            }
+            Record::Sample(s) => self.sample(event, s, time),
+            _ => {}
+        }
+    }
+
+    /// Charges `tid` with the CPU time from when it started running on
+    /// `cpu` (the range's start if no switch said) to `until`, clipped to
+    /// the window; `cpu` then has no known task.
+    fn charge_cpu(&mut self, cpu: u32, tid: i32, until: u64) {
+        let state = self.cpus.get(&cpu).copied().unwrap_or_default();
+        let from = match state.current {
+            Some(_) => state.since,
+            None => self.first_time.unwrap_or(until),
+        };
+        let from = from.max(self.window.0);
+        let until = until.min(self.window.1);
+        self.cpus.insert(cpu, CpuState::default());
+        // The idle task (tid 0) is no one's CPU time.
+        if tid != 0 && until > from {
+            self.task(tid).cpu_ns += until - from;
+        }
+    }
+
+    fn sample(&mut self, event: usize, s: &perfns::record::Sample<'_>, time: Option<u64>) {
+        let (Some(pid), Some(tid)) = (s.id.pid, s.id.tid) else {
+            return;
+        };
+        if let Some(cgroup) = s.cgroup {
+            self.seen_sample_cgroups = true;
+            self.task(tid).cgroup = Some(cgroup);
+        }
+        {
+            let task = self.task(tid);
+            if tid != 0 {
+                task.pid = pid;
+            }
+        }
+        let in_window = time.is_none_or(|t| self.in_window(t));
+        if in_window {
+            if let Some(n) = self.event_samples.get_mut(event) {
+                *n += 1;
+            }
+        }
+        let payload = s.raw.as_deref().unwrap_or_default();
+        let Some(role) = self.roles.get(event) else {
+            return;
+        };
+        match role {
+            Role::SchedSwitch {
+                format,
+                prev_pid,
+                prev_comm,
+                next_pid,
+                next_comm,
+            } => {
+                let (Some(t), Some(cpu)) = (time, s.id.cpu) else {
+                    return;
+                };
+                let decoded = (|| {
+                    Ok::<_, perfns::tracepoint::TracepointError>((
+                        format.read_i64(payload, *prev_pid)? as i32,
+                        format.read_str(payload, *prev_comm)?.into_owned(),
+                        format.read_i64(payload, *next_pid)? as i32,
+                        format.read_str(payload, *next_comm)?.into_owned(),
+                    ))
+                })();
+                let Ok((prev, prev_name, next, next_name)) = decoded else {
+                    self.errors += 1;
+                    return;
+                };
+                for (tid, name) in [(prev, prev_name), (next, next_name)] {
+                    let task = self.task(tid);
+                    if task.comm.is_empty() {
+                        task.comm = name;
+                    }
+                }
+                self.charge_cpu(cpu, prev, t);
+                self.cpus.insert(
+                    cpu,
+                    CpuState {
+                        current: Some(next),
+                        since: t,
+                    },
+                );
+            }
+            Role::PageAlloc { format, order } | Role::PageFree { format, order } => {
+                let alloc = matches!(role, Role::PageAlloc { .. });
+                let Ok(order) = format.read_u64(payload, *order) else {
+                    self.errors += 1;
+                    return;
+                };
+                if !in_window || order >= 64 {
+                    return;
+                }
+                let pages = 1u64 << order;
+                let m = &mut self.task(tid).memory;
+                if alloc {
+                    m.pages_allocated += pages;
+                    *m.allocations_by_order.entry(order as u32).or_default() += 1;
+                } else {
+                    m.pages_freed += pages;
+                }
+            }
+            Role::SysEnter { format, id } => {
+                let (Ok(nr), Some(t)) = (format.read_i64(payload, *id), time) else {
+                    self.errors += 1;
+                    return;
+                };
+                let task = self.task(tid);
+                // A negative id is a syscall the kernel refused before
+                // dispatch (e.g. seccomp); it is no named syscall.
+                let Ok(nr) = u64::try_from(nr) else {
+                    task.in_syscall = None;
+                    return;
+                };
+                task.in_syscall = Some((nr, t));
+                if in_window {
+                    task.syscalls.entry(nr).or_default().calls += 1;
+                }
+            }
+            Role::SysExit { format, id, ret } => {
+                let (Ok(nr), Ok(ret), Some(t)) = (
+                    format.read_i64(payload, *id),
+                    format.read_i64(payload, *ret),
+                    time,
+                ) else {
+                    self.errors += 1;
+                    return;
+                };
+                let task = self.task(tid);
+                let entered = task.in_syscall.take();
+                let Ok(nr) = u64::try_from(nr) else {
+                    return;
+                };
+                if !in_window {
+                    return;
+                }
+                let entry = task.syscalls.entry(nr).or_default();
+                if (-4095..0).contains(&ret) {
+                    entry.errors += 1;
+                }
+                if let Some((entered_nr, since)) = entered {
+                    if entered_nr == nr {
+                        let latency = t.saturating_sub(since);
+                        entry.latency_total_ns += latency;
+                        entry.latency_max_ns = entry.latency_max_ns.max(latency);
+                        entry.timed_calls += 1;
+                    }
+                }
+            }
+            Role::Sampling => {
+                if in_window {
+                    self.task(tid).samples += 1;
+                }
+            }
+            Role::Other => {}
+        }
+    }
+
+    /// Ends the analysis: charges the tasks still running, groups tasks
+    /// into containers and builds the report.
+    pub fn finish(mut self, options: &Options) -> Result<Report, NoSuchContainer> {
+        let end = self.last_time;
+        let running: Vec<(u32, i32)> = self
+            .cpus
+            .iter()
+            .filter_map(|(&cpu, s)| s.current.map(|tid| (cpu, tid)))
+            .collect();
+        for (cpu, tid) in running {
+            self.charge_cpu(cpu, tid, end);
+        }
+        let start = self.first_time.unwrap_or(0).max(self.window.0);
+        let end = end.min(self.window.1).max(start);
+        let time = TimeRange {
+            start_ns: start,
+            end_ns: end,
+            duration_ns: end - start,
+        };
+
+        let containers_from = if self.meta.is_some() {
+            ContainerSource::PerfnsMetadata
+        } else if self.seen_namespaces {
+            if !self.seen_sample_cgroups || self.cgroups.is_empty() {
+                self.notes.push(
+                    "no cgroup ids in the samples or no CGROUP records to name them (record \
+                     with --all-cgroups): containers are named by pid namespace and not nested"
+                        .into(),
+                );
+            }
+            ContainerSource::PidNamespaces
+        } else if self.seen_sample_cgroups && !self.cgroups.is_empty() {
+            self.notes.push(
+                "no NAMESPACES records (record with --namespaces): one container per cgroup".into(),
+            );
+            ContainerSource::Cgroups
+        } else {
+            self.notes.push(
+                "no NAMESPACES records, and no cgroup ids with CGROUP records to name them \
+                 (record with --namespaces --all-cgroups): containers cannot be told apart, \
+                 everything is the host"
+                    .into(),
+            );
+            ContainerSource::None
+        };
+        if !self.seen_comm {
+            self.notes
+                .push("no COMM records: tasks are named from sched_switch, or not at all".into());
+        }
+        // perfns record counts each CPU's losses in its metadata too; the
+        // records and the metadata tell of the same drops.
+        let meta_lost: u64 = self
+            .meta
+            .iter()
+            .flat_map(|m| &m.lost)
+            .map(|l| l.lost + l.lost_samples)
+            .sum();
+        self.lost.total = self.lost.total().max(meta_lost);
+        let mut warnings = Vec::new();
+        if let Some((claimed, present)) = self.truncated {
+            warnings.push(format!(
+                "the file is truncated: {present} of its {claimed} bytes of records are there; \
+                 the figures cover those, and the event names and tracepoint formats, which \
+                 follow the records, are lost"
+            ));
+        }
+        if self.lost.total > 0 {
+            warnings.push(format!(
+                "{} events were lost: the figures are lower bounds, and tasks whose \
+                 NAMESPACES records were lost are placed by their cgroup",
+                self.lost.total,
+            ));
+        }
+        if self.errors > 0 {
+            let mut text = format!("{} records could not be read or decoded", self.errors);
+            for e in &self.quoted_errors {
+                text.push_str(&format!("; {e}"));
+            }
+            text.push_str("; the figures cover the rest");
+            warnings.push(text);
+        }
+        for task in &mut self.tasks {
+            for s in task.syscalls.values_mut() {
+                s.latency_avg_ns = s.latency_total_ns.checked_div(s.timed_calls).unwrap_or(0);
+            }
+        }
+
+        let header = Header {
+            file: self.file,
+            recording: self.recording,
+            time,
+            cpus: Cpus {
+                online: self.nr_cpus.0,
+                available: self.nr_cpus.1,
+                recorded: self
+                    .cpus
+                    .keys()
+                    .copied()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            },
+            events: self
+                .event_names
+                .into_iter()
+                .zip(self.event_samples)
+                .zip(&self.roles)
+                // Side-band carriers (dummy) have no samples to count.
+                .filter(|((_, samples), role)| *samples > 0 || !matches!(role, Role::Other))
+                .map(|((name, samples), _)| EventCount { name, samples })
+                .collect(),
+            lost: self.lost,
+            containers_from,
+            cpu_time_from: self.cpu_source,
+            memory_recorded: self
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::PageAlloc { .. } | Role::PageFree { .. })),
+            syscalls_recorded: self
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::SysEnter { .. })),
+            notes: self.notes,
+            warnings,
+        };
+        let membership = Membership {
+            meta: self.meta.as_ref(),
+            source: containers_from,
+            tasks: &self.tasks,
+            cgroups: &self.cgroups,
+            arch: header.recording.arch.as_deref(),
+        };
+        let (containers, processes) = containers::build(&membership, time.duration_ns, options)?;
+        Ok(Report {
+            schema: SCHEMA,
+            header,
+            sorted_by: options.sort,
+            containers,
+            processes,
+        })
+    }
+}
+
+/// How perfns recorded: its mode and scope, as the header prints them.
+fn recording_mode(meta: &RecordingMeta) -> String {
+    let mode = match meta.mode {
+        RecordingMode::SystemWide => "system-wide",
+        RecordingMode::TracerScope => "tracer scope",
+    };
+    match &meta.scope {
+        RecordingScope::System => format!("{mode}, the whole system"),
+        RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
+        RecordingScope::Container { name, key } => {
+            format!("{mode}, container {name} (pidns:{key}) and its descendants")
+        }
+    }
+}
+
+/// The pid namespace inode of a NAMESPACES record's links. perf writes
+/// zeros when it could not read a task's /proc/PID/ns (it synthesizes
+/// these records for tasks that existed before the recording): unknown.
+fn pid_ns(links: &[perfns::record::NamespaceLink]) -> Option<u64> {
+    links
+        .get(ns_index::PID)
+        .map(|l| l.ino)
+        .filter(|&ino| ino != 0)
+}
+
+/// What event `name` is to the analyses.
+fn role(
+    name: &str,
+    attr: &perfns::attr::EventAttr,
+    features: &Features,
+    notes: &mut Vec<String>,
+) -> Role {
+    if attr.kind != kind::TRACEPOINT {
+        let dummy = attr.kind == kind::SOFTWARE && attr.config == perfns::attr::sw::DUMMY;
+        return if dummy { Role::Other } else { Role::Sampling };
+    }
+    let wanted = matches!(
+        name,
+        "sched:sched_switch"
+            | "kmem:mm_page_alloc"
+            | "kmem:mm_page_free"
+            | "raw_syscalls:sys_enter"
+            | "raw_syscalls:sys_exit"
+    );
+    if !wanted {
+        return Role::Other;
+    }
+    let format = (|| {
+        let td = features
+            .tracing_data
+            .as_ref()
+            .ok_or("the recording has no tracing data")?;
+        let text = td
+            .format_by_id(attr.config)
+            .ok_or("the tracing data has no format for it")?;
+        let mut format = TracepointFormat::parse(&text.system, &text.text)
+            .map_err(|_| "its format is unreadable")?;
+        format.endianness = if td.big_endian {
+            Endianness::Big
+        } else {
+            Endianness::Little
+        };
+        Ok::<_, &str>(format)
+    })();
+    let format = match format {
+        Ok(f) => f,
+        Err(why) => {
+            notes.push(format!("{name} is not decoded: {why}"));
+            return Role::Other;
+        }
+    };
+    let fields = |names: &[&str]| -> Result<Vec<FieldIndex>, String> {
+        names
+            .iter()
+            .map(|n| format.field_index(n).map_err(|e| e.to_string()))
+            .collect()
+    };
+    let role = match name {
+        "sched:sched_switch" => {
+            fields(&["prev_pid", "prev_comm", "next_pid", "next_comm"]).map(|f| Role::SchedSwitch {
+                prev_pid: f[0],
+                prev_comm: f[1],
+                next_pid: f[2],
+                next_comm: f[3],
+                format: format.clone(),
+            })
+        }
+        "kmem:mm_page_alloc" => fields(&["order"]).map(|f| Role::PageAlloc {
+            order: f[0],
+            format: format.clone(),
+        }),
+        "kmem:mm_page_free" => fields(&["order"]).map(|f| Role::PageFree {
+            order: f[0],
+            format: format.clone(),
+        }),
+        "raw_syscalls:sys_enter" => fields(&["id"]).map(|f| Role::SysEnter {
+            id: f[0],
+            format: format.clone(),
+        }),
+        _ => fields(&["id", "ret"]).map(|f| Role::SysExit {
+            id: f[0],
+            ret: f[1],
+            format: format.clone(),
+        }),
+    };
+    role.unwrap_or_else(|why| {
+        notes.push(format!("{name} is not decoded: {why}"));
+        Role::Other
+    })
+}

@@ -1,0 +1,553 @@
+//! Containers: which container each task belongs to, what the container is
+//! called, which container holds it, and the figures of each, own and
+//! rolled up over its descendants.
+//!
+//! A container is a pid namespace (from NAMESPACES records) other than the
+//! host's, named by the shallowest cgroup path its tasks' samples carry and
+//! nested under the container whose cgroup path is the nearest ancestor of
+//! its own. Without NAMESPACES records a container is a cgroup; without
+//! either, every task is the host's.
+
+use std::collections::{BTreeMap, HashMap};
+
+use perfns::container::{identify_cgroup, RecordingMeta};
+
+use crate::analysis::Task;
+use crate::model::{
+    ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
+    SyscallTotals,
+};
+use crate::{Options, SortKey};
+
+/// The inode of the initial pid namespace (PROC_PID_INIT_INO), the host's
+/// when the recording does not show pid 1's.
+const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+
+/// `--container` named no container.
+#[derive(Debug, thiserror::Error)]
+#[error("no container is called or keyed {wanted:?}; the recording has: {known}")]
+pub struct NoSuchContainer {
+    /// What was asked for.
+    pub wanted: String,
+    /// The containers there are, `name (key)`.
+    pub known: String,
+}
+
+/// What the analysis knows, for grouping.
+#[derive(Debug)]
+pub(crate) struct Membership<'a> {
+    pub source: ContainerSource,
+    pub tasks: &'a [Task],
+    /// cgroup id → path, from CGROUP records.
+    pub cgroups: &'a HashMap<u64, String>,
+    /// The recorded architecture, for syscall names.
+    pub arch: Option<&'a str>,
+    /// perfns's container metadata, when the recording has it.
+    pub meta: Option<&'a RecordingMeta>,
+}
+
+/// A container's identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Key {
+    Host,
+    PidNs(u64),
+    Cgroup(u64),
+}
+
+impl Key {
+    fn text(self) -> String {
+        match self {
+            Key::Host => "host".into(),
+            Key::PidNs(ino) => format!("pidns:{ino}"),
+            Key::Cgroup(id) => format!("cgroup:{id}"),
+        }
+    }
+}
+
+/// A container while it is being built.
+#[derive(Debug, Default)]
+struct Node {
+    cgroup: Option<String>,
+    /// The name and runtime perfns's metadata or the cgroup path gives.
+    identity: Option<(String, String)>,
+    parent: Option<Key>,
+    children: Vec<Key>,
+    own: Figures,
+    total: Figures,
+    syscalls: BTreeMap<u64, SyscallTotals>,
+    processes: BTreeMap<i32, ProcessFigures>,
+}
+
+/// Groups the tasks into containers and lays them out as `options` says:
+/// the containers (host first) and, with `--per-process`, the processes.
+pub(crate) fn build(
+    m: &Membership<'_>,
+    duration_ns: u64,
+    options: &Options,
+) -> Result<(Vec<ContainerReport>, Option<Vec<ProcessReport>>), NoSuchContainer> {
+    let leader_of: HashMap<i32, &Task> = m
+        .tasks
+        .iter()
+        .filter(|t| t.tid == t.pid)
+        .map(|t| (t.pid, t))
+        .collect();
+    let host_ns = m.meta.map(|meta| meta.host).unwrap_or_else(|| {
+        leader_of
+            .get(&1)
+            .and_then(|t| t.pid_ns)
+            .unwrap_or(PROC_PID_INIT_INO)
+    });
+    let cgroup_of = |t: &Task| t.cgroup.or(leader_of.get(&t.pid).and_then(|l| l.cgroup));
+    // Where the recording says which namespace or cgroup a task is in;
+    // `None` when it does not.
+    let known_key = |t: &Task| -> Option<Key> {
+        let leader = leader_of.get(&t.pid);
+        match m.source {
+            ContainerSource::PidNamespaces | ContainerSource::PerfnsMetadata => {
+                t.pid_ns.or(leader.and_then(|l| l.pid_ns)).map(|ns| {
+                    if ns == host_ns {
+                        Key::Host
+                    } else {
+                        Key::PidNs(ns)
+                    }
+                })
+            }
+            ContainerSource::Cgroups => Some(match cgroup_of(t) {
+                Some(id) if m.cgroups.get(&id).is_some_and(|p| p != "/") => Key::Cgroup(id),
+                _ => Key::Host,
+            }),
+            ContainerSource::None => Some(Key::Host),
+        }
+    };
+    // Names first: each pid namespace's cgroup path, from perfns's
+    // metadata, else the shallowest one its tasks' samples carry.
+    let mut names: BTreeMap<Key, String> = BTreeMap::new();
+    let meta_containers = m
+        .meta
+        .map(|meta| meta.containers.as_slice())
+        .unwrap_or_default();
+    for c in meta_containers.iter().filter(|c| c.key != host_ns) {
+        if let Some(path) = &c.cgroup {
+            names.insert(Key::PidNs(c.key), path.clone());
+        }
+    }
+    for task in m.tasks {
+        let (Some(key @ Key::PidNs(_)), Some(path)) = (
+            known_key(task),
+            cgroup_of(task).and_then(|id| m.cgroups.get(&id)),
+        ) else {
+            continue;
+        };
+        if meta_containers.iter().any(|c| Key::PidNs(c.key) == key) {
+            continue;
+        }
+        let name = names.entry(key).or_insert_with(|| path.clone());
+        if (depth(path), path) < (depth(name), &*name) {
+            name.clone_from(path);
+        }
+    }
+    // A task whose namespace the recording lost (its NAMESPACES record was
+    // dropped, or perf could not read it) is placed by its cgroup: in the
+    // container named by that cgroup, else in a container of its own for
+    // the cgroup, else (no cgroup, or the root one) the host's.
+    let key_of = |t: &Task| -> Key {
+        if let Some(key) = known_key(t) {
+            return key;
+        }
+        let Some(id) = cgroup_of(t) else {
+            return Key::Host;
+        };
+        match m.cgroups.get(&id) {
+            None => Key::Host,
+            Some(path) if path == "/" => Key::Host,
+            Some(path) => names
+                .iter()
+                .find(|(_, p)| *p == path)
+                .map_or(Key::Cgroup(id), |(k, _)| *k),
+        }
+    };
+
+    let mut nodes: BTreeMap<Key, Node> = BTreeMap::new();
+    nodes.insert(Key::Host, Node::default());
+    for task in m.tasks {
+        let key = key_of(task);
+        let node = nodes.entry(key).or_default();
+        let figures = task_figures(task);
+        add(&mut node.own, &figures);
+        for (&nr, s) in &task.syscalls {
+            add_syscalls(node.syscalls.entry(nr).or_default(), s);
+        }
+        let leader_comm = leader_of.get(&task.pid).map(|l| l.comm.as_str());
+        let process = node
+            .processes
+            .entry(task.pid)
+            .or_insert_with(|| ProcessFigures {
+                pid: task.pid,
+                comm: String::new(),
+                threads: 0,
+                figures: Figures::default(),
+            });
+        if process.comm.is_empty() {
+            process.comm = leader_comm
+                .filter(|c| !c.is_empty())
+                .unwrap_or(&task.comm)
+                .to_owned();
+        }
+        process.threads += 1;
+        add(&mut process.figures, &figures);
+    }
+    // A container with no task of its own still holds its descendants.
+    let mut missing: Vec<Key> = Vec::new();
+    for key in nodes.keys() {
+        let Key::PidNs(mut ns) = *key else { continue };
+        while let Some(parent) = meta_containers
+            .iter()
+            .find(|c| c.key == ns)
+            .and_then(|c| c.parent)
+            .filter(|&p| p != host_ns && p != ns && missing.len() <= meta_containers.len())
+        {
+            missing.push(Key::PidNs(parent));
+            ns = parent;
+        }
+    }
+    for key in missing {
+        nodes.entry(key).or_default();
+    }
+    for (key, node) in &mut nodes {
+        node.cgroup = match key {
+            Key::Host => None,
+            Key::PidNs(_) => names.get(key).cloned(),
+            Key::Cgroup(id) => m.cgroups.get(id).cloned(),
+        };
+        let from_meta = match key {
+            Key::PidNs(ns) => meta_containers.iter().find(|c| c.key == *ns),
+            _ => None,
+        };
+        node.identity = match from_meta {
+            Some(c) => Some((c.name.clone(), c.runtime.name().to_owned())),
+            None => node
+                .cgroup
+                .as_deref()
+                .and_then(identify_cgroup)
+                .map(|i| (i.name, i.runtime.name().to_owned())),
+        };
+    }
+    // perfns's metadata knows the pid namespaces' own nesting.
+    for (key, node) in &mut nodes {
+        let Key::PidNs(ns) = key else { continue };
+        let parent = meta_containers
+            .iter()
+            .find(|c| c.key == *ns)
+            .and_then(|c| c.parent)
+            .filter(|&p| p != host_ns && p != *ns);
+        node.parent = parent.map(Key::PidNs);
+    }
+
+    // Parents: the container with the nearest ancestor cgroup path.
+    let paths: Vec<(Key, String)> = nodes
+        .iter()
+        .filter(|(k, _)| **k != Key::Host)
+        .filter_map(|(k, n)| n.cgroup.clone().map(|p| (*k, p)))
+        .collect();
+    let keys: Vec<Key> = nodes.keys().copied().collect();
+    for key in &keys {
+        if nodes[key].parent.is_some() {
+            continue;
+        }
+        let Some(path) = nodes[key].cgroup.clone() else {
+            continue;
+        };
+        let parent = paths
+            .iter()
+            .filter(|(k, p)| k != key && is_ancestor(p, &path))
+            .max_by_key(|(k, p)| (p.len(), *k))
+            .map(|(k, _)| *k);
+        if let Some(parent) = parent {
+            nodes.get_mut(key).map(|n| n.parent = Some(parent));
+        }
+    }
+    let links: Vec<(Key, Key)> = nodes
+        .iter()
+        .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
+        .collect();
+    for (parent, child) in links {
+        nodes.get_mut(&parent).map(|n| n.children.push(child));
+    }
+
+    // Roll-ups, children before parents: deepest first.
+    let mut by_depth: Vec<(usize, Key)> =
+        keys.iter().map(|k| (tree_depth(&nodes, *k), *k)).collect();
+    by_depth.sort_by(|a, b| b.cmp(a));
+    for (_, key) in &by_depth {
+        let node = &nodes[key];
+        let mut total = node.own.clone();
+        for child in &node.children {
+            add(&mut total, &nodes[child].total);
+        }
+        nodes.get_mut(key).map(|n| n.total = total);
+    }
+
+    // --container: the matching containers and their descendants.
+    let roots: Vec<Key> = match &options.container {
+        None => {
+            let mut roots: Vec<Key> = keys
+                .iter()
+                .filter(|k| **k != Key::Host && nodes[*k].parent.is_none())
+                .copied()
+                .collect();
+            sort_keys(&mut roots, &nodes, options.sort, !options.flat);
+            roots.insert(0, Key::Host);
+            roots
+        }
+        Some(wanted) => {
+            let mut found: Vec<Key> = keys
+                .iter()
+                .filter(|k| matches_name(**k, &nodes[*k], wanted))
+                .copied()
+                .collect();
+            // A match inside another match is already its descendant.
+            let matched = found.clone();
+            found.retain(|k| !has_ancestor_in(&nodes, *k, &matched));
+            if found.is_empty() {
+                let known = keys
+                    .iter()
+                    .map(|k| format!("{} ({})", name(*k, &nodes[k]), k.text()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(NoSuchContainer {
+                    wanted: wanted.clone(),
+                    known,
+                });
+            }
+            sort_keys(&mut found, &nodes, options.sort, !options.flat);
+            found
+        }
+    };
+    let mut order: Vec<(Key, usize)> = Vec::new();
+    for root in roots {
+        walk(&nodes, root, 0, options.sort, &mut order);
+    }
+    if options.flat {
+        let host_first = order.first().is_some_and(|(k, _)| *k == Key::Host);
+        let mut rest: Vec<Key> = order
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !(host_first && *k == Key::Host))
+            .collect();
+        sort_keys(&mut rest, &nodes, options.sort, false);
+        order = rest.into_iter().map(|k| (k, 0)).collect();
+        if host_first {
+            order.insert(0, (Key::Host, 0));
+        }
+    }
+
+    let arch = m.arch.unwrap_or("");
+    let percent = |f: &mut Figures| {
+        f.cpu.percent = if duration_ns == 0 {
+            0.0
+        } else {
+            // Two decimals are all a report shows; rounding here keeps
+            // JSON and snapshots stable.
+            (f.cpu.time_ns as f64 * 10000.0 / duration_ns as f64).round() / 100.0
+        };
+    };
+    let mut processes = Vec::new();
+    let containers = order
+        .iter()
+        .map(|&(key, depth)| {
+            let node = &nodes[&key];
+            let mut own = node.own.clone();
+            let mut total = node.total.clone();
+            percent(&mut own);
+            percent(&mut total);
+            let mut procs: Vec<ProcessFigures> = node.processes.values().cloned().collect();
+            for p in &mut procs {
+                percent(&mut p.figures);
+            }
+            procs.sort_by(|a, b| {
+                metric(&b.figures, options.sort)
+                    .cmp(&metric(&a.figures, options.sort))
+                    .then(a.pid.cmp(&b.pid))
+            });
+            procs.retain(|p| p.figures != Figures::default());
+            if options.per_process {
+                processes.extend(procs.iter().map(|p| ProcessReport {
+                    container: key.text(),
+                    process: p.clone(),
+                }));
+            }
+            procs.truncate(options.top);
+            let mut syscalls: Vec<SyscallFigures> = node
+                .syscalls
+                .iter()
+                .map(|(&nr, s)| SyscallFigures {
+                    name: perfns::syscalls::name(arch, nr)
+                        .map_or_else(|| format!("syscall_{nr}"), str::to_owned),
+                    nr,
+                    figures: s.clone(),
+                })
+                .collect();
+            syscalls.sort_by(|a, b| {
+                (b.figures.calls, b.figures.errors)
+                    .cmp(&(a.figures.calls, a.figures.errors))
+                    .then(a.nr.cmp(&b.nr))
+            });
+            syscalls.truncate(options.top);
+            ContainerReport {
+                key: key.text(),
+                name: name(key, node),
+                runtime: match key {
+                    Key::Host => Some("host".to_owned()),
+                    _ => node.identity.as_ref().map(|(_, r)| r.clone()),
+                },
+                cgroup: node.cgroup.clone(),
+                pid_ns: match key {
+                    Key::PidNs(ns) => Some(ns),
+                    _ => None,
+                },
+                parent: node.parent.map(Key::text),
+                depth,
+                own,
+                total,
+                top_processes: procs,
+                top_syscalls: syscalls,
+            }
+        })
+        .collect();
+    let processes = options.per_process.then(|| {
+        processes.sort_by(|a, b| {
+            metric(&b.process.figures, options.sort)
+                .cmp(&metric(&a.process.figures, options.sort))
+                .then(a.process.pid.cmp(&b.process.pid))
+        });
+        processes.truncate(options.top);
+        processes
+    });
+    Ok((containers, processes))
+}
+
+/// A task's own figures.
+fn task_figures(t: &Task) -> Figures {
+    let mut f = Figures::default();
+    f.cpu.time_ns = t.cpu_ns;
+    f.cpu.samples = t.samples;
+    f.memory = t.memory.clone();
+    f.memory.pages_net = t.memory.pages_allocated as i64 - t.memory.pages_freed as i64;
+    for s in t.syscalls.values() {
+        add_syscalls(&mut f.syscalls, s);
+    }
+    f
+}
+
+/// Adds `b` into `a` (CPU percent is computed afterwards).
+fn add(a: &mut Figures, b: &Figures) {
+    a.cpu.time_ns += b.cpu.time_ns;
+    a.cpu.samples += b.cpu.samples;
+    a.memory.pages_allocated += b.memory.pages_allocated;
+    a.memory.pages_freed += b.memory.pages_freed;
+    a.memory.pages_net += b.memory.pages_net;
+    for (order, n) in &b.memory.allocations_by_order {
+        *a.memory.allocations_by_order.entry(*order).or_default() += n;
+    }
+    add_syscalls(&mut a.syscalls, &b.syscalls);
+}
+
+/// Adds syscall figures; the average is recomputed from the sums.
+fn add_syscalls(a: &mut SyscallTotals, b: &SyscallTotals) {
+    a.calls += b.calls;
+    a.timed_calls += b.timed_calls;
+    a.errors += b.errors;
+    a.latency_total_ns += b.latency_total_ns;
+    a.latency_max_ns = a.latency_max_ns.max(b.latency_max_ns);
+    a.latency_avg_ns = a.latency_total_ns.checked_div(a.timed_calls).unwrap_or(0);
+}
+
+/// The sort key's figures, biggest first.
+fn metric(f: &Figures, sort: SortKey) -> (u64, u64) {
+    match sort {
+        SortKey::Cpu => (f.cpu.time_ns, f.cpu.samples),
+        SortKey::Mem => (f.memory.pages_allocated, f.memory.pages_freed),
+        SortKey::Syscalls => (f.syscalls.calls, f.syscalls.errors),
+    }
+}
+
+fn sort_keys(keys: &mut [Key], nodes: &BTreeMap<Key, Node>, sort: SortKey, rolled_up: bool) {
+    let figures = |k: &Key| {
+        let n = &nodes[k];
+        metric(if rolled_up { &n.total } else { &n.own }, sort)
+    };
+    keys.sort_by(|a, b| {
+        figures(b)
+            .cmp(&figures(a))
+            .then_with(|| name(*a, &nodes[a]).cmp(&name(*b, &nodes[b])))
+            .then(a.cmp(b))
+    });
+}
+
+/// Appends `key` and its descendants, depth first, siblings sorted.
+fn walk(
+    nodes: &BTreeMap<Key, Node>,
+    key: Key,
+    depth: usize,
+    sort: SortKey,
+    out: &mut Vec<(Key, usize)>,
+) {
+    out.push((key, depth));
+    let mut children = nodes[&key].children.clone();
+    sort_keys(&mut children, nodes, sort, true);
+    for child in children {
+        walk(nodes, child, depth + 1, sort, out);
+    }
+}
+
+fn tree_depth(nodes: &BTreeMap<Key, Node>, mut key: Key) -> usize {
+    let mut depth = 0;
+    while let Some(parent) = nodes[&key].parent {
+        depth += 1;
+        key = parent;
+    }
+    depth
+}
+
+fn has_ancestor_in(nodes: &BTreeMap<Key, Node>, mut key: Key, set: &[Key]) -> bool {
+    while let Some(parent) = nodes[&key].parent {
+        if set.contains(&parent) {
+            return true;
+        }
+        key = parent;
+    }
+    false
+}
+
+/// A container's name: from perfns's metadata or the container its cgroup
+/// path names, else the last part of its cgroup path, else its key.
+fn name(key: Key, node: &Node) -> String {
+    match (key, &node.identity, &node.cgroup) {
+        (Key::Host, _, _) => "host".into(),
+        (_, Some((name, _)), _) => name.clone(),
+        (_, None, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_owned(),
+        (_, None, None) => key.text(),
+    }
+}
+
+/// Whether `--container wanted` means this container: its name, key,
+/// cgroup path or pid namespace inode.
+fn matches_name(key: Key, node: &Node, wanted: &str) -> bool {
+    let number = match key {
+        Key::PidNs(n) | Key::Cgroup(n) => Some(n.to_string()),
+        Key::Host => None,
+    };
+    name(key, node) == wanted
+        || key.text() == wanted
+        || node.cgroup.as_deref() == Some(wanted)
+        || number.as_deref() == Some(wanted)
+}
+
+fn depth(path: &str) -> usize {
+    path.split('/').filter(|c| !c.is_empty()).count()
+}
+
+/// Whether cgroup `a` is a proper ancestor of `b`.
+fn is_ancestor(a: &str, b: &str) -> bool {
+    a != b && (a == "/" || b.strip_prefix(a).is_some_and(|rest| rest.starts_with('/')))
+}

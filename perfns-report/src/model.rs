@@ -1,0 +1,297 @@
+//! The report as data: what the analyses find and the renderers print, and
+//! what `--format json` serializes (schema `perfns-report/1`,
+//! docs/report-json.md).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::SortKey;
+
+/// The JSON schema's name and version; bump the number on any change that
+/// is not a new optional field.
+pub const SCHEMA: &str = "perfns-report/1";
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// What was recorded, when, and how well.
+    pub header: Header,
+    /// What containers and processes are sorted by (`--sort`).
+    pub sorted_by: SortKey,
+    /// The host first, then the containers: in tree order (each container
+    /// right after its parent, siblings by the sort key), or sorted as one
+    /// list with `--flat`.
+    pub containers: Vec<ContainerReport>,
+    /// One entry per process, busiest first (`--per-process` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<Vec<ProcessReport>>,
+}
+
+/// What the recording is and what the report could and could not see.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Header {
+    /// The recording's path as given.
+    pub file: String,
+    /// Who wrote it and how: `perf record` or `perfns record`, with its
+    /// command line when the file keeps one.
+    pub recording: Recording,
+    /// The time range the figures cover.
+    pub time: TimeRange,
+    /// The CPUs.
+    pub cpus: Cpus,
+    /// Samples per event, in the recording's event order.
+    pub events: Vec<EventCount>,
+    /// Lost records and samples.
+    pub lost: Lost,
+    /// Where container identities and names come from.
+    pub containers_from: ContainerSource,
+    /// Where CPU time comes from.
+    pub cpu_time_from: CpuTimeSource,
+    /// Whether kmem:mm_page_alloc or kmem:mm_page_free was recorded (and
+    /// decoded): without, the memory figures are all zero.
+    pub memory_recorded: bool,
+    /// Whether raw_syscalls:sys_enter was recorded (and decoded): without,
+    /// the syscall figures are all zero.
+    pub syscalls_recorded: bool,
+    /// Things the report cannot tell from this recording.
+    pub notes: Vec<String>,
+    /// Problems with the recording; the figures cover the records read
+    /// before them.
+    pub warnings: Vec<String>,
+}
+
+/// Who wrote the recording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recording {
+    /// `perfns` when the file has perfns's feature section, else `perf`.
+    pub tool: &'static str,
+    /// The writer's version (HEADER_VERSION).
+    pub version: Option<String>,
+    /// The recording command (HEADER_CMDLINE).
+    pub cmdline: Option<String>,
+    /// For perfns recordings: `system-wide` or `tracer-scope`, and what
+    /// was recorded (`system`, a command, or one container).
+    pub mode: Option<String>,
+    /// HEADER_HOSTNAME.
+    pub hostname: Option<String>,
+    /// HEADER_OSRELEASE: the kernel.
+    pub kernel: Option<String>,
+    /// HEADER_ARCH, whose syscall table names the syscalls.
+    pub arch: Option<String>,
+}
+
+/// A span of perf time (CLOCK_MONOTONIC nanoseconds, as `perf script`
+/// prints them in seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeRange {
+    /// The first timed record's time, or the `--time` start.
+    pub start_ns: u64,
+    /// The last timed record's time, or the `--time` end.
+    pub end_ns: u64,
+    /// `end_ns - start_ns`.
+    pub duration_ns: u64,
+}
+
+/// The machine's and the recording's CPUs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cpus {
+    /// CPUs online when recorded (HEADER_NRCPUS).
+    pub online: Option<u32>,
+    /// CPUs available (HEADER_NRCPUS).
+    pub available: Option<u32>,
+    /// The CPUs records came from.
+    pub recorded: Vec<u32>,
+}
+
+/// Samples of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventCount {
+    /// The event's name (`sched:sched_switch`).
+    pub name: String,
+    /// Its samples in the time range.
+    pub samples: u64,
+}
+
+/// What the kernel dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// Records dropped because a ring buffer was full (PERF_RECORD_LOST).
+    pub records: u64,
+    /// Samples dropped (PERF_RECORD_LOST_SAMPLES).
+    pub samples: u64,
+    /// Whether `samples` counts the same drops as `records` again: perf
+    /// 6.x reads each event's lost count (`read_format` LOST) at the end
+    /// and writes it as LOST_SAMPLES, which counts the very records that
+    /// PERF_RECORD_LOST reported.
+    pub samples_recount_records: bool,
+    /// Events lost in all.
+    pub total: u64,
+}
+
+impl Lost {
+    /// Events lost in all: both kinds, or the larger when one recounts the
+    /// other.
+    pub fn total(&self) -> u64 {
+        if self.samples_recount_records {
+            self.records.max(self.samples)
+        } else {
+            self.records + self.samples
+        }
+    }
+}
+
+/// Where containers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerSource {
+    /// One container per pid namespace, named, nested and typed by the
+    /// container metadata perfns record stores in the recording; tasks are
+    /// placed by NAMESPACES records and the metadata's task snapshot.
+    PerfnsMetadata,
+    /// One container per pid namespace (NAMESPACES records), named by the
+    /// cgroup path of its tasks when samples carry cgroups.
+    PidNamespaces,
+    /// One container per cgroup (CGROUP records and sample cgroup ids); no
+    /// NAMESPACES records.
+    Cgroups,
+    /// Neither: everything is the host.
+    None,
+}
+
+/// Where CPU time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuTimeSource {
+    /// `sched:sched_switch` tracepoint samples.
+    SchedSwitch,
+    /// PERF_RECORD_SWITCH_CPU_WIDE records (`--switch-events`).
+    SwitchRecords,
+    /// Neither was recorded: no CPU time, only sample counts.
+    None,
+}
+
+/// One container's, or the host's, row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerReport {
+    /// Stable key: `host`, `pidns:INODE` or `cgroup:ID`.
+    pub key: String,
+    /// Its name: from perfns's metadata, else the container its cgroup
+    /// path names (`/perfns/NAME`, a Docker id's first 12 digits, ...),
+    /// else the last part of the cgroup path, else its key.
+    pub name: String,
+    /// What made it (`docker`, `podman`, `lxc`, `perfns`, `unknown`...),
+    /// when its cgroup path or perfns's metadata tells.
+    pub runtime: Option<String>,
+    /// Its cgroup path, when known.
+    pub cgroup: Option<String>,
+    /// Its pid namespace inode, when known.
+    pub pid_ns: Option<u64>,
+    /// Its parent container's key (none for the host and top-level ones).
+    pub parent: Option<String>,
+    /// Nesting depth (0 for the host and top-level containers; always 0
+    /// with `--flat`).
+    pub depth: usize,
+    /// Figures of its own tasks.
+    pub own: Figures,
+    /// Figures of its own tasks and its descendants' (the roll-up a
+    /// hierarchical tracer scope sees).
+    pub total: Figures,
+    /// Its busiest processes (own tasks), by the sort key, at most `--top`.
+    pub top_processes: Vec<ProcessFigures>,
+    /// Its most called syscalls (own tasks), at most `--top`.
+    pub top_syscalls: Vec<SyscallFigures>,
+}
+
+/// The three analyses' figures for a set of tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// cputop.
+    pub cpu: CpuFigures,
+    /// memtop.
+    pub memory: MemoryFigures,
+    /// syscalls.
+    pub syscalls: SyscallTotals,
+}
+
+/// CPU time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CpuFigures {
+    /// Time on CPU in the time range.
+    pub time_ns: u64,
+    /// `time_ns` in percent of one CPU over the range (150 = one and a half
+    /// CPUs).
+    pub percent: f64,
+    /// Samples of sampling events (not tracepoints).
+    pub samples: u64,
+}
+
+/// Page allocator traffic (kmem:mm_page_alloc / kmem:mm_page_free).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MemoryFigures {
+    /// Pages allocated (an order-n allocation is 2^n pages).
+    pub pages_allocated: u64,
+    /// Pages freed.
+    pub pages_freed: u64,
+    /// Allocated minus freed.
+    pub pages_net: i64,
+    /// Allocations by order: order → number of allocations.
+    pub allocations_by_order: BTreeMap<u32, u64>,
+}
+
+/// Syscall totals (raw_syscalls:sys_enter / sys_exit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SyscallTotals {
+    /// Calls entered in the range.
+    pub calls: u64,
+    /// Calls that returned an error (-4095..-1).
+    pub errors: u64,
+    /// Calls whose entry and exit were both seen, which the latencies
+    /// cover.
+    pub timed_calls: u64,
+    /// Summed latency of the timed calls.
+    pub latency_total_ns: u64,
+    /// Average latency of the timed calls.
+    pub latency_avg_ns: u64,
+    /// Longest latency.
+    pub latency_max_ns: u64,
+}
+
+/// One syscall's figures in a container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SyscallFigures {
+    /// Its name in the recorded architecture's table (`syscall_N` when the
+    /// table has none).
+    pub name: String,
+    /// Its number.
+    pub nr: u64,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: SyscallTotals,
+}
+
+/// One process's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessFigures {
+    /// Its pid (in the recording's pid namespace).
+    pub pid: i32,
+    /// Its command name.
+    pub comm: String,
+    /// How many of its threads were seen.
+    pub threads: usize,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// A process row of `--per-process`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProcessReport {
+    /// The key of its container.
+    pub container: String,
+    /// Its figures.
+    #[serde(flatten)]
+    pub process: ProcessFigures,
+}

@@ -1,0 +1,685 @@
+//! Rendering: a report as text, a pure function of the report (and, for
+//! tables, a width) in each format: [`table`], [`json`], [`csv`].
+
+use std::fmt::Write as _;
+
+use tabled::builder::Builder;
+use tabled::settings::object::Columns;
+use tabled::settings::peaker::PriorityMax;
+use tabled::settings::{Alignment, Modify, Style, Width};
+
+use crate::model::{
+    ContainerReport, ContainerSource, CpuTimeSource, Figures, Header, ProcessReport, Report,
+};
+use crate::SortKey;
+
+/// The terminal's width when stdout is a terminal.
+pub fn terminal_width() -> Option<usize> {
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// Pretty-printed JSON, schema `perfns-report/1`, with a final newline.
+pub fn json(report: &Report) -> String {
+    // A report is plain data (strings, numbers, maps with integer keys
+    // that serde_json writes as strings): serializing it cannot fail.
+    let mut text =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// A duration for people: ns, µs, ms or s with three significant
+/// decimals.
+pub fn duration(ns: u64) -> String {
+    match ns {
+        0..=999 => format!("{ns} ns"),
+        1_000..=999_999 => format!("{:.3} µs", ns as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.3} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+/// A perf timestamp as `perf script` prints it: seconds with six decimals.
+fn seconds(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
+}
+
+fn header_lines(h: &Header) -> String {
+    let mut out = String::new();
+    let r = &h.recording;
+    let _ = writeln!(out, "perfns report of {}", h.file);
+    let mut by = format!("recorded by {}", r.tool);
+    if let Some(v) = &r.version {
+        let _ = write!(by, " {v}");
+    }
+    let host: Vec<&str> = [
+        r.hostname.as_deref(),
+        r.arch.as_deref(),
+        r.kernel.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !host.is_empty() {
+        let _ = write!(by, " on {}", host.join(", "));
+    }
+    let _ = writeln!(out, "{by}");
+    if let Some(mode) = &r.mode {
+        let _ = writeln!(out, "mode: {mode}");
+    }
+    if let Some(cmd) = &r.cmdline {
+        let _ = writeln!(out, "command: {cmd}");
+    }
+    let t = &h.time;
+    let _ = write!(
+        out,
+        "time: {} to {} ({})",
+        seconds(t.start_ns),
+        seconds(t.end_ns),
+        duration(t.duration_ns)
+    );
+    if let Some(online) = h.cpus.online {
+        let _ = write!(out, "; {online} CPUs online");
+    }
+    let recorded: Vec<String> = h.cpus.recorded.iter().map(u32::to_string).collect();
+    let _ = writeln!(
+        out,
+        "; records from CPU {}",
+        if recorded.is_empty() {
+            "-".into()
+        } else {
+            recorded.join(",")
+        }
+    );
+    let events: Vec<String> = h
+        .events
+        .iter()
+        .map(|e| format!("{} {}", e.name, e.samples))
+        .collect();
+    let _ = writeln!(out, "samples: {}", events.join(", "));
+    if h.lost.total == 0 {
+        let _ = writeln!(out, "lost events: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "lost events: {} (LOST records say {}, LOST_SAMPLES say {}{})",
+            h.lost.total,
+            h.lost.records,
+            h.lost.samples,
+            if h.lost.samples_recount_records {
+                ", the same drops"
+            } else {
+                ""
+            }
+        );
+    }
+    let containers = match h.containers_from {
+        ContainerSource::PerfnsMetadata => "pid namespaces, named by perfns's container metadata",
+        ContainerSource::PidNamespaces => "pid namespaces (NAMESPACES records)",
+        ContainerSource::Cgroups => "cgroups (CGROUP records)",
+        ContainerSource::None => "none (no NAMESPACES or cgroup records)",
+    };
+    let cpu = match h.cpu_time_from {
+        CpuTimeSource::SchedSwitch => "sched:sched_switch",
+        CpuTimeSource::SwitchRecords => "switch records",
+        CpuTimeSource::None => "none",
+    };
+    let _ = writeln!(out, "containers from: {containers}; CPU time from: {cpu}");
+    for note in &h.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    for warning in &h.warnings {
+        let _ = writeln!(out, "WARNING: {warning}");
+    }
+    out
+}
+
+/// The name column: indented under its parent in a tree.
+fn tree_name(c: &ContainerReport) -> String {
+    match c.depth {
+        0 => c.name.clone(),
+        d => format!("{}└─ {}", "   ".repeat(d - 1), c.name),
+    }
+}
+
+fn percent(p: f64) -> String {
+    format!("{p:.2}%")
+}
+
+/// The busiest processes of a container, with `figure` for each.
+fn processes(c: &ContainerReport, figure: impl Fn(&Figures) -> String) -> String {
+    c.top_processes
+        .iter()
+        .map(|p| format!("{}[{}] {}", p.comm, p.pid, figure(&p.figures)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn finish_table(
+    builder: Builder,
+    width: Option<usize>,
+    right_from: usize,
+    right_to: usize,
+) -> String {
+    let mut table = builder.build();
+    table
+        .with(Style::psql())
+        .with(Modify::new(Columns::new(right_from..right_to)).with(Alignment::right()));
+    if let Some(width) = width {
+        table.with(
+            Width::wrap(width)
+                .keep_words(true)
+                .priority(PriorityMax::right()),
+        );
+    }
+    let mut text = table.to_string();
+    text.push('\n');
+    text
+}
+
+/// The report as tables, each fit to `width` columns when given.
+pub fn table(report: &Report, width: Option<usize>) -> String {
+    let h = &report.header;
+    let mut out = header_lines(h);
+    let tree = report.containers.iter().any(|c| c.depth > 0)
+        || report.containers.iter().any(|c| c.own != c.total);
+    let samples = report.containers.iter().any(|c| c.total.cpu.samples > 0);
+    let sort = busiest_section(report);
+
+    // cputop
+    let mut b = Builder::default();
+    let mut head = vec!["container".to_string(), "CPU time".into(), "CPU %".into()];
+    if tree {
+        head.extend(["own CPU time".into(), "own %".into()]);
+    }
+    if samples {
+        head.push("samples".into());
+    }
+    let right_end = head.len();
+    if sort == Section::Cpu {
+        head.push("busiest processes".into());
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let mut row = vec![
+            tree_name(c),
+            duration(c.total.cpu.time_ns),
+            percent(c.total.cpu.percent),
+        ];
+        if tree {
+            row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
+        }
+        if samples {
+            row.push(c.total.cpu.samples.to_string());
+        }
+        if sort == Section::Cpu {
+            row.push(processes(c, |f| {
+                if f.cpu.time_ns > 0 || !samples {
+                    duration(f.cpu.time_ns)
+                } else {
+                    format!("{} samples", f.cpu.samples)
+                }
+            }));
+        }
+        b.push_record(row);
+    }
+    let _ = write!(
+        out,
+        "\nCPU (% of one CPU)\n{}",
+        finish_table(b, width, 1, right_end)
+    );
+
+    if h.memory_recorded {
+        memtop(&mut out, report, tree, sort == Section::Memory, width);
+    }
+    if h.syscalls_recorded {
+        syscalls(&mut out, report, tree, sort == Section::Syscalls, width);
+    }
+    if let Some(procs) = &report.processes {
+        let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));
+    }
+    out
+}
+
+fn memtop(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
+    let mut b = Builder::default();
+    let mut head: Vec<String> = ["container", "pages allocated", "freed", "net"]
+        .map(String::from)
+        .into();
+    if tree {
+        head.extend(["own allocated".into(), "own net".into()]);
+    }
+    let right_end = head.len();
+    head.push("allocations by order".into());
+    if busiest {
+        head.push("busiest processes".into());
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let m = &c.total.memory;
+        let mut row = vec![
+            tree_name(c),
+            m.pages_allocated.to_string(),
+            m.pages_freed.to_string(),
+            m.pages_net.to_string(),
+        ];
+        if tree {
+            row.extend([
+                c.own.memory.pages_allocated.to_string(),
+                c.own.memory.pages_net.to_string(),
+            ]);
+        }
+        row.push(
+            m.allocations_by_order
+                .iter()
+                .map(|(order, n)| format!("{order}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        if busiest {
+            row.push(processes(c, |f| {
+                format!("{} pages", f.memory.pages_allocated)
+            }));
+        }
+        b.push_record(row);
+    }
+    let _ = write!(
+        out,
+        "\nMemory (pages)\n{}",
+        finish_table(b, width, 1, right_end)
+    );
+}
+
+fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
+    let mut b = Builder::default();
+    let mut head: Vec<String> = [
+        "container",
+        "calls",
+        "errors",
+        "total latency",
+        "avg",
+        "max",
+    ]
+    .map(String::from)
+    .into();
+    if tree {
+        head.extend(["own calls".into(), "own errors".into()]);
+    }
+    let right_end = head.len();
+    if busiest {
+        head.push("busiest processes".into());
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let s = &c.total.syscalls;
+        let mut row = vec![
+            tree_name(c),
+            s.calls.to_string(),
+            s.errors.to_string(),
+            duration(s.latency_total_ns),
+            duration(s.latency_avg_ns),
+            duration(s.latency_max_ns),
+        ];
+        if tree {
+            row.extend([
+                c.own.syscalls.calls.to_string(),
+                c.own.syscalls.errors.to_string(),
+            ]);
+        }
+        if busiest {
+            row.push(processes(c, |f| format!("{} calls", f.syscalls.calls)));
+        }
+        b.push_record(row);
+    }
+    let _ = write!(out, "\nSyscalls\n{}", finish_table(b, width, 1, right_end));
+
+    let mut b = Builder::default();
+    b.push_record([
+        "container",
+        "syscall",
+        "calls",
+        "errors",
+        "total latency",
+        "avg",
+        "max",
+    ]);
+    for c in &report.containers {
+        for (i, sc) in c.top_syscalls.iter().enumerate() {
+            let f = &sc.figures;
+            b.push_record([
+                if i == 0 {
+                    c.name.clone()
+                } else {
+                    String::new()
+                },
+                sc.name.clone(),
+                f.calls.to_string(),
+                f.errors.to_string(),
+                duration(f.latency_total_ns),
+                duration(f.latency_avg_ns),
+                duration(f.latency_max_ns),
+            ]);
+        }
+    }
+    if b.count_records() > 1 {
+        let _ = write!(
+            out,
+            "\nTop syscalls (own)\n{}",
+            finish_table(b, width, 2, 7)
+        );
+    }
+}
+
+fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -> String {
+    let mut b = Builder::default();
+    let mut head: Vec<String> = ["pid", "command", "threads", "CPU time", "CPU %"]
+        .map(String::from)
+        .into();
+    if samples {
+        head.push("samples".into());
+    }
+    head.extend(
+        [
+            "pages allocated",
+            "freed",
+            "syscalls",
+            "errors",
+            "container",
+        ]
+        .map(String::from),
+    );
+    let right_end = head.len() - 1;
+    b.push_record(head);
+    for p in procs {
+        let f = &p.process.figures;
+        let mut row = vec![
+            p.process.pid.to_string(),
+            p.process.comm.clone(),
+            p.process.threads.to_string(),
+            duration(f.cpu.time_ns),
+            percent(f.cpu.percent),
+        ];
+        if samples {
+            row.push(f.cpu.samples.to_string());
+        }
+        row.extend([
+            f.memory.pages_allocated.to_string(),
+            f.memory.pages_freed.to_string(),
+            f.syscalls.calls.to_string(),
+            f.syscalls.errors.to_string(),
+            p.container.clone(),
+        ]);
+        b.push_record(row);
+    }
+    finish_table(b, width, 2, right_end)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Section {
+    Cpu,
+    Memory,
+    Syscalls,
+}
+
+/// The section whose figure the processes are sorted by: they are listed
+/// there.
+fn busiest_section(report: &Report) -> Section {
+    match report.sorted_by {
+        SortKey::Cpu => Section::Cpu,
+        SortKey::Mem => Section::Memory,
+        SortKey::Syscalls => Section::Syscalls,
+    }
+}
+
+/// One CSV field, quoted when it has to be (RFC 4180).
+fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn line(out: &mut String, fields: &[String]) {
+    let fields: Vec<String> = fields.iter().map(|f| field(f)).collect();
+    out.push_str(&fields.join(","));
+    out.push('\n');
+}
+
+/// The report as CSV: blocks (header, cputop, memtop, syscalls,
+/// top_syscalls, processes), each with its own header line whose first
+/// field is `section`, separated by empty lines.
+pub fn csv(report: &Report) -> String {
+    let mut out = String::new();
+    let h = &report.header;
+    let s = |x: &str| x.to_owned();
+    line(&mut out, &[s("section"), s("field"), s("value")]);
+    let mut kv = |k: &str, v: String| line(&mut out, &[s("header"), s(k), v]);
+    kv("schema", report.schema.into());
+    kv("file", h.file.clone());
+    kv("tool", h.recording.tool.into());
+    kv("cmdline", h.recording.cmdline.clone().unwrap_or_default());
+    kv("start_ns", h.time.start_ns.to_string());
+    kv("end_ns", h.time.end_ns.to_string());
+    kv("duration_ns", h.time.duration_ns.to_string());
+    kv(
+        "cpus_online",
+        h.cpus.online.map(|n| n.to_string()).unwrap_or_default(),
+    );
+    for e in &h.events {
+        kv(&format!("samples:{}", e.name), e.samples.to_string());
+    }
+    kv("lost_records", h.lost.records.to_string());
+    kv("lost_samples", h.lost.samples.to_string());
+    kv(
+        "containers_from",
+        serde_json::to_value(h.containers_from)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    );
+    kv(
+        "cpu_time_from",
+        serde_json::to_value(h.cpu_time_from)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    );
+    for n in &h.notes {
+        kv("note", n.clone());
+    }
+    for w in &h.warnings {
+        kv("warning", w.clone());
+    }
+    let ident = |c: &ContainerReport| {
+        vec![
+            c.key.clone(),
+            c.name.clone(),
+            c.runtime.clone().unwrap_or_default(),
+            c.parent.clone().unwrap_or_default(),
+            c.depth.to_string(),
+            c.cgroup.clone().unwrap_or_default(),
+        ]
+    };
+    let ident_head = ["key", "name", "runtime", "parent", "depth", "cgroup"].map(String::from);
+
+    out.push('\n');
+    let mut head = vec![s("section")];
+    head.extend(ident_head.clone());
+    head.extend(
+        [
+            "cpu_ns",
+            "cpu_percent",
+            "own_cpu_ns",
+            "own_cpu_percent",
+            "samples",
+            "own_samples",
+        ]
+        .map(String::from),
+    );
+    line(&mut out, &head);
+    for c in &report.containers {
+        let mut row = vec![s("cputop")];
+        row.extend(ident(c));
+        row.extend([
+            c.total.cpu.time_ns.to_string(),
+            format!("{:.2}", c.total.cpu.percent),
+            c.own.cpu.time_ns.to_string(),
+            format!("{:.2}", c.own.cpu.percent),
+            c.total.cpu.samples.to_string(),
+            c.own.cpu.samples.to_string(),
+        ]);
+        line(&mut out, &row);
+    }
+
+    out.push('\n');
+    let mut head = vec![s("section")];
+    head.extend(ident_head.clone());
+    head.extend(
+        [
+            "pages_allocated",
+            "pages_freed",
+            "pages_net",
+            "own_pages_allocated",
+            "own_pages_freed",
+            "own_pages_net",
+            "allocations_by_order",
+        ]
+        .map(String::from),
+    );
+    line(&mut out, &head);
+    for c in &report.containers {
+        let (t, o) = (&c.total.memory, &c.own.memory);
+        let mut row = vec![s("memtop")];
+        row.extend(ident(c));
+        row.extend([
+            t.pages_allocated.to_string(),
+            t.pages_freed.to_string(),
+            t.pages_net.to_string(),
+            o.pages_allocated.to_string(),
+            o.pages_freed.to_string(),
+            o.pages_net.to_string(),
+            t.allocations_by_order
+                .iter()
+                .map(|(order, n)| format!("{order}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]);
+        line(&mut out, &row);
+    }
+
+    out.push('\n');
+    let mut head = vec![s("section")];
+    head.extend(ident_head);
+    head.extend(
+        [
+            "calls",
+            "errors",
+            "timed_calls",
+            "latency_total_ns",
+            "latency_avg_ns",
+            "latency_max_ns",
+            "own_calls",
+            "own_errors",
+        ]
+        .map(String::from),
+    );
+    line(&mut out, &head);
+    for c in &report.containers {
+        let t = &c.total.syscalls;
+        let mut row = vec![s("syscalls")];
+        row.extend(ident(c));
+        row.extend([
+            t.calls.to_string(),
+            t.errors.to_string(),
+            t.timed_calls.to_string(),
+            t.latency_total_ns.to_string(),
+            t.latency_avg_ns.to_string(),
+            t.latency_max_ns.to_string(),
+            c.own.syscalls.calls.to_string(),
+            c.own.syscalls.errors.to_string(),
+        ]);
+        line(&mut out, &row);
+    }
+
+    out.push('\n');
+    line(
+        &mut out,
+        &[
+            "section",
+            "key",
+            "syscall",
+            "nr",
+            "calls",
+            "errors",
+            "timed_calls",
+            "latency_total_ns",
+            "latency_avg_ns",
+            "latency_max_ns",
+        ]
+        .map(String::from),
+    );
+    for c in &report.containers {
+        for sc in &c.top_syscalls {
+            let f = &sc.figures;
+            line(
+                &mut out,
+                &[
+                    s("top_syscalls"),
+                    c.key.clone(),
+                    sc.name.clone(),
+                    sc.nr.to_string(),
+                    f.calls.to_string(),
+                    f.errors.to_string(),
+                    f.timed_calls.to_string(),
+                    f.latency_total_ns.to_string(),
+                    f.latency_avg_ns.to_string(),
+                    f.latency_max_ns.to_string(),
+                ],
+            );
+        }
+    }
+
+    if let Some(procs) = &report.processes {
+        out.push('\n');
+        line(
+            &mut out,
+            &[
+                "section",
+                "container",
+                "pid",
+                "comm",
+                "threads",
+                "cpu_ns",
+                "cpu_percent",
+                "samples",
+                "pages_allocated",
+                "pages_freed",
+                "syscalls",
+                "syscall_errors",
+            ]
+            .map(String::from),
+        );
+        for p in procs {
+            let f = &p.process.figures;
+            line(
+                &mut out,
+                &[
+                    s("processes"),
+                    p.container.clone(),
+                    p.process.pid.to_string(),
+                    p.process.comm.clone(),
+                    p.process.threads.to_string(),
+                    f.cpu.time_ns.to_string(),
+                    format!("{:.2}", f.cpu.percent),
+                    f.cpu.samples.to_string(),
+                    f.memory.pages_allocated.to_string(),
+                    f.memory.pages_freed.to_string(),
+                    f.syscalls.calls.to_string(),
+                    f.syscalls.errors.to_string(),
+                ],
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! A perfns recording's container metadata (RecordingMeta in the perfns
+//! feature section) names, types and nests the containers, over what the
+//! cgroup paths say.
+
+use std::path::Path;
+
+use perfns::container::{Container, RecordingMeta, RecordingMode, RecordingScope, Runtime};
+use perfns::perf_data::{PerfFileReader, PerfFileWriter};
+use perfns::record::RawData;
+use perfns_report::model::{ContainerSource, Report};
+use perfns_report::{report, Options};
+
+const SOURCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../testdata/containers-tracepoints.data"
+);
+/// A pid namespace no task of the recording is in.
+const POD: u64 = 4_026_500_000;
+
+fn container(key: u64, name: &str, runtime: Runtime, parent: Option<u64>) -> Container {
+    Container {
+        key,
+        name: name.into(),
+        runtime,
+        id: None,
+        pod: None,
+        parent,
+        level: 1,
+        cgroup: None,
+        pid: None,
+    }
+}
+
+fn key_of(r: &Report, name: &str) -> u64 {
+    r.containers
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.pid_ns)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// The tracepoint recording again, with `meta` as its perfns section.
+fn with_meta(dir: &Path, meta: &RecordingMeta) -> std::path::PathBuf {
+    let source = PerfFileReader::open(SOURCE).unwrap();
+    let path = dir.join("perfns.data");
+    let mut w = PerfFileWriter::create(&path, source.events().events()).unwrap();
+    for record in source.records_in_file_order() {
+        let record = record.unwrap();
+        w.write_record(record.header, RawData::Single(record.body))
+            .unwrap();
+    }
+    let mut features = source.features().clone();
+    features.perfns = Some(meta.to_json());
+    w.finish(&features).unwrap();
+    path
+}
+
+#[test]
+fn metadata_names_runtimes_and_nesting_win() {
+    let plain = report(Path::new(SOURCE), &Options::default(), &mut |_| {}).unwrap();
+    let (big, small) = (key_of(&plain, "big"), key_of(&plain, "small"));
+    let host = 0xEFFF_FFFC;
+    // "web" (big) runs in a pod with no task of its own, "db" (small) is
+    // a Docker container of its own.
+    let meta = RecordingMeta {
+        version: 1,
+        mode: RecordingMode::SystemWide,
+        scope: RecordingScope::System,
+        host,
+        containers: vec![
+            container(host, "host", Runtime::Host, None),
+            container(POD, "pod", Runtime::Kubepods, Some(host)),
+            container(big, "web", Runtime::Containerd, Some(POD)),
+            container(small, "db", Runtime::Docker, Some(host)),
+        ],
+        tasks: Vec::new(),
+        lost: Vec::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(
+        &with_meta(dir.path(), &meta),
+        &Options::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(r.header.containers_from, ContainerSource::PerfnsMetadata);
+    assert_eq!(r.header.recording.tool, "perfns");
+    assert_eq!(
+        r.header.recording.mode.as_deref(),
+        Some("system-wide, the whole system")
+    );
+    let find = |name: &str| {
+        r.containers
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let (pod, web, db) = (find("pod"), find("web"), find("db"));
+    assert_eq!(web.runtime.as_deref(), Some("containerd"));
+    assert_eq!(db.runtime.as_deref(), Some("docker"));
+    assert_eq!(web.parent.as_deref(), Some(pod.key.as_str()));
+    assert_eq!(db.parent, None);
+    assert_eq!(pod.own.cpu.time_ns, 0);
+    assert_eq!(pod.total.cpu.time_ns, web.total.cpu.time_ns);
+    assert!(web.total.cpu.time_ns > 0);
+    // Containers the metadata does not know keep their cgroup names.
+    find("outer");
+    find("inner");
+}
+
+#[test]
+fn unreadable_metadata_is_a_note_and_the_records_still_tell() {
+    let source = PerfFileReader::open(SOURCE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad-meta.data");
+    let mut w = PerfFileWriter::create(&path, source.events().events()).unwrap();
+    for record in source.records_in_file_order() {
+        let record = record.unwrap();
+        w.write_record(record.header, RawData::Single(record.body))
+            .unwrap();
+    }
+    let mut features = source.features().clone();
+    features.perfns = Some(b"{not json".to_vec());
+    w.finish(&features).unwrap();
+    let r = report(&path, &Options::default(), &mut |_| {}).unwrap();
+    assert_eq!(r.header.containers_from, ContainerSource::PidNamespaces);
+    assert!(
+        r.header
+            .notes
+            .iter()
+            .any(|n| n.contains("perfns extension")),
+        "{:?}",
+        r.header.notes
+    );
+    assert!(r.containers.iter().any(|c| c.name == "big"));
+}

@@ -1,0 +1,84 @@
+//! Golden files: every recording in testdata/ in every format, plus the
+//! tree options on the container recording. Each snapshot was read and
+//! checked against the workload that made the recording (testdata/README.md
+//! says what each should show).
+
+use std::path::Path;
+
+use perfns_report::{render, report, Options, SortKey};
+
+/// The table width of the snapshots: wide enough that nothing wraps.
+const WIDTH: Option<usize> = Some(220);
+
+fn testdata() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata"))
+}
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// Reports `path`, named as `testdata/NAME` whatever the checkout's path.
+fn report_of(path: &Path, options: &Options) -> perfns_report::model::Report {
+    let mut report = report(path, options, &mut |_| {}).expect("the recording reports");
+    let name = path.file_name().expect("a file").to_string_lossy();
+    report.header.file = format!("testdata/{name}");
+    report
+}
+
+#[test]
+fn every_recording_in_every_format() {
+    settings().bind(|| {
+        insta::glob!("../../testdata", "*.data", |path| {
+            let options = Options {
+                per_process: true,
+                ..Options::default()
+            };
+            let report = report_of(path, &options);
+            insta::assert_snapshot!("table", render::table(&report, WIDTH));
+            insta::assert_snapshot!("json", render::json(&report));
+            insta::assert_snapshot!("csv", render::csv(&report));
+        });
+    });
+}
+
+fn tracepoints(options: &Options) -> perfns_report::model::Report {
+    report_of(&testdata().join("containers-tracepoints.data"), options)
+}
+
+#[test]
+fn flat_sorted_by_memory() {
+    let report = tracepoints(&Options {
+        flat: true,
+        sort: SortKey::Mem,
+        top: 2,
+        ..Options::default()
+    });
+    settings().bind(|| insta::assert_snapshot!(render::table(&report, WIDTH)));
+}
+
+#[test]
+fn one_container_and_its_descendants_sorted_by_syscalls() {
+    let report = tracepoints(&Options {
+        container: Some("outer".into()),
+        sort: SortKey::Syscalls,
+        ..Options::default()
+    });
+    settings().bind(|| insta::assert_snapshot!(render::table(&report, WIDTH)));
+}
+
+#[test]
+fn a_narrow_terminal_wraps_the_tables() {
+    let report = tracepoints(&Options::default());
+    let text = render::table(&report, Some(80));
+    for line in text.lines().skip_while(|l| !l.starts_with("CPU")) {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    settings().bind(|| insta::assert_snapshot!(text));
+}

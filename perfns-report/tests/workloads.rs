@@ -1,0 +1,203 @@
+//! The report against the workloads that made the recordings
+//! (perfns-report/tests/recordings): figures the workload fixes, not
+//! figures copied from a report.
+
+use std::path::Path;
+
+use perfns_report::model::{ContainerReport, ContainerSource, Report};
+use perfns_report::{report, Options};
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata")).join(name)
+}
+
+fn report_of(name: &str) -> Report {
+    let options = Options {
+        per_process: true,
+        top: 1000,
+        ..Options::default()
+    };
+    report(&testdata(name), &options, &mut |_| {}).expect("the recording reports")
+}
+
+fn container<'a>(report: &'a Report, name: &str) -> &'a ContainerReport {
+    report
+        .containers
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no container {name} in {:?}", names(report)))
+}
+
+fn names(report: &Report) -> Vec<&str> {
+    report.containers.iter().map(|c| c.name.as_str()).collect()
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    a as f64 / b as f64
+}
+
+#[test]
+fn tracepoints_show_each_container_and_its_workload() {
+    let r = report_of("containers-tracepoints.data");
+    assert_eq!(r.header.containers_from, ContainerSource::PidNamespaces);
+    assert_eq!(r.header.lost.total, 0);
+    for name in ["host", "big", "small", "outer", "inner", "mem", "sys"] {
+        container(&r, name);
+    }
+    assert_eq!(r.containers[0].key, "host", "the host comes first");
+
+    // big spins 600 million iterations, small 300 million.
+    let big = container(&r, "big").own.cpu.time_ns;
+    let small = container(&r, "small").own.cpu.time_ns;
+    let q = ratio(big, small);
+    assert!((1.6..2.4).contains(&q), "big/small CPU time {q}");
+
+    // inner is nested in outer; outer's roll-up is its own plus inner's.
+    let outer = container(&r, "outer");
+    let inner = container(&r, "inner");
+    assert_eq!(inner.parent.as_deref(), Some(outer.key.as_str()));
+    assert_eq!(inner.cgroup.as_deref(), Some("/perfns/outer/inner"));
+    assert_eq!(outer.cgroup.as_deref(), Some("/perfns/outer"));
+    assert_eq!(
+        outer.total.cpu.time_ns,
+        outer.own.cpu.time_ns + inner.total.cpu.time_ns
+    );
+    assert_eq!(
+        outer.total.syscalls.calls,
+        outer.own.syscalls.calls + inner.total.syscalls.calls
+    );
+    // Each burns 300 million iterations, as small does.
+    let q = ratio(inner.own.cpu.time_ns, small);
+    assert!((0.7..1.4).contains(&q), "inner/small CPU time {q}");
+
+    // mem touches 2 MiB one 4 KiB page at a time, then unmaps it.
+    let mem = container(&r, "mem");
+    let touched = 2 << 20 >> 12;
+    assert!(
+        (touched..touched + 100).contains(&mem.own.memory.pages_allocated),
+        "{:?}",
+        mem.own.memory
+    );
+    assert!(
+        mem.own.memory.pages_freed >= touched,
+        "{:?}",
+        mem.own.memory
+    );
+    assert!(container(&r, "big").own.memory.pages_allocated < 100);
+
+    // sys calls getppid() 300 times and close(-1) 300 times.
+    let sys = container(&r, "sys");
+    let getppid = sys
+        .top_syscalls
+        .iter()
+        .find(|s| s.name == "getppid")
+        .expect("getppid");
+    assert_eq!(getppid.figures.calls, 300);
+    assert_eq!(getppid.figures.errors, 0);
+    let close = sys
+        .top_syscalls
+        .iter()
+        .find(|s| s.name == "close")
+        .expect("close");
+    assert_eq!(close.figures.errors, 300);
+    assert_eq!(sys.own.syscalls.errors, 300);
+    // The other containers' workloads make no failing calls.
+    assert_eq!(container(&r, "big").own.syscalls.errors, 0);
+
+    // CPU time on one recorded CPU adds up to at most the time range.
+    let all: u64 = r
+        .containers
+        .iter()
+        .filter(|c| c.parent.is_none())
+        .map(|c| c.total.cpu.time_ns)
+        .sum();
+    assert!(
+        all <= r.header.time.duration_ns,
+        "{all} > {}",
+        r.header.time.duration_ns
+    );
+}
+
+#[test]
+fn switch_records_and_samples_agree_with_the_workload() {
+    let r = report_of("containers-switch.data");
+    let big = &container(&r, "big").own.cpu;
+    let small = &container(&r, "small").own.cpu;
+    let q = ratio(big.time_ns, small.time_ns);
+    assert!((1.6..2.4).contains(&q), "big/small CPU time {q}");
+    let q = ratio(big.samples, small.samples);
+    assert!((1.6..2.4).contains(&q), "big/small samples {q}");
+    // cpu-clock at 999 Hz: about one sample per ms of CPU time.
+    let per_ms = big.samples as f64 / (big.time_ns as f64 / 1e6);
+    assert!((0.8..1.2).contains(&per_ms), "{per_ms} samples per ms");
+}
+
+#[test]
+fn a_plain_recording_says_it_cannot_tell_containers_apart() {
+    let r = report_of("plain-sched-switch.data");
+    assert_eq!(r.header.containers_from, ContainerSource::None);
+    assert_eq!(names(&r), ["host"]);
+    assert!(
+        r.header
+            .notes
+            .iter()
+            .any(|n| n.contains("--namespaces --all-cgroups")),
+        "{:?}",
+        r.header.notes
+    );
+    // The two workloads are still there, as processes.
+    let procs = r.processes.as_ref().expect("--per-process");
+    let burns: Vec<u64> = procs
+        .iter()
+        .filter(|p| p.process.comm == "workload")
+        .map(|p| p.process.figures.cpu.time_ns)
+        .collect();
+    assert_eq!(burns.len(), 2, "{procs:?}");
+    let q = ratio(burns[0], burns[1]);
+    assert!((1.6..2.4).contains(&q), "{q}");
+}
+
+#[test]
+fn lost_events_are_counted_and_the_rest_reported() {
+    let r = report_of("lost-syscalls.data");
+    assert!(r.header.lost.total > 0);
+    assert!(r.header.warnings.iter().any(|w| w.contains("lost")));
+    let sys = container(&r, "sys");
+    let getppid = sys
+        .top_syscalls
+        .iter()
+        .find(|s| s.name == "getppid")
+        .expect("getppid");
+    // 3000 were made; some were lost.
+    assert!(
+        (1..3000).contains(&getppid.figures.calls),
+        "{}",
+        getppid.figures.calls
+    );
+}
+
+#[test]
+fn time_window_keeps_only_its_figures() {
+    let whole = report_of("containers-switch.data");
+    let t = whole.header.time;
+    let mid = t.start_ns + t.duration_ns / 2;
+    let options = |window| Options {
+        time: Some(window),
+        ..Options::default()
+    };
+    let path = testdata("containers-switch.data");
+    let first = report(&path, &options((None, Some(mid))), &mut |_| {}).expect("report");
+    let second = report(&path, &options((Some(mid + 1), None)), &mut |_| {}).expect("report");
+    assert_eq!(first.header.time.end_ns, mid);
+    assert_eq!(second.header.time.start_ns, mid + 1);
+    for name in ["big", "small"] {
+        let (a, b, all) = (
+            &container(&first, name).own.cpu,
+            &container(&second, name).own.cpu,
+            &container(&whole, name).own.cpu,
+        );
+        assert_eq!(a.samples + b.samples, all.samples, "{name}");
+        // The 1 ns between the halves may hold a sliver of CPU time.
+        assert!(all.time_ns - (a.time_ns + b.time_ns) <= 1, "{name}");
+    }
+}

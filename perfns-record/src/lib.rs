@@ -193,7 +193,7 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 output.display()
             )));
         }
-        if config.live_status && last_status.map_or(true, |t| t.elapsed() >= STATUS_INTERVAL) {
+        if config.live_status && last_status.is_none_or(|t| t.elapsed() >= STATUS_INTERVAL) {
             let p = rec.progress();
             eprint!(
                 "\r\x1b[K[ perfns record: {:.1} s, {} events, {:.1} MB, {} lost ]",

@@ -97,6 +97,11 @@ impl TestContainer {
         self.child.id() as i32
     }
 
+    /// Whether it has finished (its status then), without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
     /// Waits for it to finish and removes its cgroups.
     pub fn wait(mut self) -> io::Result<ExitStatus> {
         let status = self.child.wait()?;

@@ -343,3 +343,58 @@ fn a_missing_tracepoint_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn duration_ends_the_recording_and_the_status_line_needs_a_terminal() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timed.data");
+    // stderr is a pipe here: no live line, only the summary.
+    let out = perfns_record(&[
+        "-a",
+        "--duration",
+        "0.6",
+        "--events",
+        "cpu",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    let a = common::attribute(&path);
+    assert!(
+        a.kinds.get("SWITCH_CPU_WIDE").is_some_and(|&n| n > 0),
+        "{:?}",
+        a.kinds
+    );
+
+    // Under a terminal (script(1) gives it one) the live line is drawn,
+    // with \r, and cleared before the summary.
+    let cmd = format!(
+        "{} record -a --duration 1.2 --events cpu -o {}",
+        common::perfns_binary().display(),
+        path.display()
+    );
+    let out = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux");
+    let all = text(&out.stdout);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("\r\x1b[K[ perfns record: ")
+            && all.contains(" events, ")
+            && all.contains(" lost ]"),
+        "{all:?}"
+    );
+    assert!(
+        all.contains("[ perfns record: Captured and wrote "),
+        "{all:?}"
+    );
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use perfns::container::Runtime;
+use perfns::container::{RecordingScope, Runtime};
 use perfns_record::session::{Recorder, SessionConfig};
 use perfns_record::testing::TestContainer;
 
@@ -22,32 +22,22 @@ fn record_containers(
     let mut config = SessionConfig::new(path);
     config.mmap_pages = mmap_pages;
     let mut rec = Recorder::start(config).expect("start recording");
-    let containers = spawn();
-    let mut waiting: Vec<_> = containers.into_iter().map(Some).collect();
-    while waiting.iter().any(Option::is_some) {
+    let mut containers = spawn();
+    loop {
         rec.wait(Some(Duration::from_millis(50)), &[])
             .expect("wait");
         rec.drain().expect("drain");
-        for slot in &mut waiting {
-            if let Some(c) = slot.take() {
-                // A container's first process is `unshare`, which waits
-                // for the workload inside.
-                if nix::sys::wait::waitpid(
-                    nix::unistd::Pid::from_raw(c.pid()),
-                    Some(
-                        nix::sys::wait::WaitPidFlag::WNOHANG
-                            | nix::sys::wait::WaitPidFlag::__WNOTHREAD,
-                    ),
-                )
-                .is_ok_and(|s| s == nix::sys::wait::WaitStatus::StillAlive)
-                {
-                    *slot = Some(c);
-                } else {
-                    // Reaped above (or gone): drop removes its cgroup.
-                    drop(c);
-                }
-            }
+        let mut running = false;
+        for c in &mut containers {
+            running |= c.try_wait().expect("try_wait").is_none();
         }
+        if !running {
+            break;
+        }
+    }
+    for c in containers {
+        // Removes its cgroups.
+        c.wait().expect("wait");
     }
     rec.finish().expect("finish")
 }
@@ -206,4 +196,58 @@ fn nested_containers_form_a_tree() {
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(chain, ["inner", outer.as_str(), "host"]);
+}
+
+#[test]
+fn container_option_records_that_container_alone() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let tag = std::process::id();
+    let (mine, other) = (format!("mine-{tag}"), format!("other-{tag}"));
+    // Both must be running when recording starts: each sleeps first.
+    let a = TestContainer::spawn(&mine, &["sleep", "400", "getppid", "500"]).unwrap();
+    let b = TestContainer::spawn(&other, &["sleep", "400", "getppid", "700"]).unwrap();
+    let cgroup = perfns_record::testing::perfns_cgroup_root()
+        .unwrap()
+        .join(&mine);
+    // Wait for pid 1 inside (unshare's child) to be in the cgroup.
+    for _ in 0..1000 {
+        let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+        if procs.lines().count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.data");
+    let mut config = SessionConfig::new(&path);
+    config.container = Some(mine.clone());
+    let mut rec = Recorder::start(config).expect("start");
+    let (mut a, mut b) = (a, b);
+    while a.try_wait().unwrap().is_none() || b.try_wait().unwrap().is_none() {
+        rec.wait(Some(Duration::from_millis(50)), &[]).unwrap();
+        rec.drain().unwrap();
+    }
+    let summary = rec.finish().unwrap();
+    a.wait().unwrap();
+    b.wait().unwrap();
+    match &summary.meta.scope {
+        RecordingScope::Container { name, .. } => assert_eq!(name, &mine),
+        other => panic!("{other:?}"),
+    }
+    let at = common::attribute(&path);
+    assert_eq!(at.containers[&mine].syscalls.get(&SYS_GETPPID), Some(&500));
+    assert!(
+        !at.containers.contains_key(&other),
+        "{:?}",
+        at.containers.keys()
+    );
+    // Of the host's tasks only the one in the container's cgroup: the
+    // `unshare` that started it (in the host's pid namespace), exiting.
+    if let Some(host) = at.containers.get("host") {
+        assert_eq!(host.tids.len(), 1, "{host:?}");
+        assert!(host.cpu_ns < 50_000_000, "{host:?}");
+    }
 }

@@ -104,14 +104,11 @@ pub fn attribute(path: &Path) -> Attribution {
     let meta = RecordingMeta::from_features(reader.features())
         .expect("perfns extension")
         .expect("perfns recordings have the extension");
-    let tracing = reader
-        .features()
-        .tracing_data
-        .clone()
-        .expect("tracing data");
+    // A recording of the cpu group alone has no tracepoints.
+    let tracing = reader.features().tracing_data.clone();
     let formats: HashMap<u64, TracepointFormat> = tracing
-        .formats
         .iter()
+        .flat_map(|t| t.formats.iter())
         .map(|f| {
             let tf = TracepointFormat::parse(&f.system, &f.text).expect("format");
             (tf.id, tf)

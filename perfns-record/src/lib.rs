@@ -145,8 +145,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
         mask.add(s);
     }
-    mask.thread_block()
+    let old_mask = mask
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
         .context("blocking SIGINT, SIGTERM, SIGCHLD")?;
+    let _restore = MaskGuard(old_mask);
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .context("creating a signalfd")?;
 
@@ -229,6 +231,18 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     Ok(summary)
+}
+
+/// Puts the thread's signal mask back when recording ends, however it
+/// ends (a library caller's thread keeps its own mask). A signal that came
+/// after the last read of the signalfd, a second Ctrl-C while the file is
+/// being finished, is delivered then.
+struct MaskGuard(SigSet);
+
+impl Drop for MaskGuard {
+    fn drop(&mut self) {
+        let _ = self.0.thread_set_mask();
+    }
 }
 
 /// Starts the command with the signals the recorder blocks unblocked.

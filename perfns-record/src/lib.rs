@@ -118,6 +118,9 @@ impl RecordConfig {
 
 /// How often the live status line is redrawn.
 const STATUS_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a command still running when recording stops is given to exit
+/// after SIGTERM, recording on, before the file is finished without it.
+const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// The longest wait between drains when nothing wakes the recorder.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -215,7 +218,15 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         eprint!("\r\x1b[K");
     }
     if stop != Stop::CommandExited {
-        end_command(child.as_mut());
+        if let Some(c) = child.as_mut() {
+            end_command(Some(c));
+            // Record its end too (EXIT records), if it comes soon.
+            let asked = Instant::now();
+            while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
+                rec.wait(Some(Duration::from_millis(20)), &[])?;
+                rec.drain()?;
+            }
+        }
     }
     let summary = rec
         .finish()

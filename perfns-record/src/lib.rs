@@ -34,7 +34,8 @@ pub struct RecordArgs {
     /// Output file.
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
-    /// Record every CPU (the default without COMMAND).
+    /// Record every CPU. perfns record always does, with or without
+    /// COMMAND; the flag is accepted as perf record's -a.
     #[arg(short = 'a', long)]
     pub all_cpus: bool,
     /// Stop after this many seconds (fractions allowed).
@@ -60,7 +61,7 @@ pub struct RecordArgs {
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
-    /// Command to run; recording stops when it exits.
+    /// Command to run; the machine is recorded until it exits.
     #[arg(last = true)]
     pub command: Vec<String>,
 }

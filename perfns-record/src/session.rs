@@ -287,10 +287,13 @@ impl Recorder {
                 name: c.name.clone(),
             };
             if c.key != registry.host() {
-                let Some(cgroup) = c.cgroup.clone() else {
+                // The root cgroup holds every task: a pid namespace made
+                // without a cgroup of its own cannot be told apart.
+                let Some(cgroup) = c.cgroup.clone().filter(|g| g != "/") else {
                     return Err(RecordError::Config(format!(
-                        "container {} ({}): its cgroup could not be read, so its events \
-                         cannot be told apart; record the machine (-a) instead",
+                        "container {} ({}): it has no cgroup of its own (or it could not \
+                         be read), so its events cannot be told apart; record the machine \
+                         (-a) instead",
                         c.name,
                         c.runtime.name()
                     )));

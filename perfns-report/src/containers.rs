@@ -263,7 +263,9 @@ pub(crate) fn build(
             .max_by_key(|(k, p)| (p.len(), *k))
             .map(|(k, _)| *k);
         if let Some(parent) = parent {
-            nodes.get_mut(key).map(|n| n.parent = Some(parent));
+            if let Some(n) = nodes.get_mut(key) {
+                n.parent = Some(parent);
+            }
         }
     }
     let links: Vec<(Key, Key)> = nodes
@@ -271,7 +273,9 @@ pub(crate) fn build(
         .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
         .collect();
     for (parent, child) in links {
-        nodes.get_mut(&parent).map(|n| n.children.push(child));
+        if let Some(n) = nodes.get_mut(&parent) {
+            n.children.push(child);
+        }
     }
 
     // Roll-ups, children before parents: deepest first.
@@ -284,7 +288,9 @@ pub(crate) fn build(
         for child in &node.children {
             add(&mut total, &nodes[child].total);
         }
-        nodes.get_mut(key).map(|n| n.total = total);
+        if let Some(n) = nodes.get_mut(key) {
+            n.total = total;
+        }
     }
 
     // --container: the matching containers and their descendants.

@@ -348,20 +348,8 @@ impl Analysis {
                 child.pid_ns = pid_ns;
                 child.cgroup = cgroup;
             }
-            Record::Namespaces(n) => {
-                self.seen_namespaces = true;
-                let ns = pid_ns(&n.namespaces);
-                let task = self.task(n.tid);
-                task.pid = n.pid;
-                task.pid_ns = ns;
-            }
-            Record::TracerNamespaces(n) => {
-                self.seen_namespaces = true;
-                let ns = pid_ns(&n.namespaces);
-                let task = self.task(n.tid);
-                task.pid = n.pid;
-                task.pid_ns = ns;
-            }
+            Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
+            Record::TracerNamespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
             Record::Cgroup(c) => {
                 self.cgroups.insert(c.id, c.path.clone());
             }
@@ -387,6 +375,15 @@ impl Analysis {
             Record::Sample(s) => self.sample(event, s, time),
             _ => {}
         }
+    }
+
+    /// A task's namespaces, from a NAMESPACES or TRACER_NAMESPACES record.
+    fn namespaces(&mut self, pid: i32, tid: i32, links: &[perfns::record::NamespaceLink]) {
+        self.seen_namespaces = true;
+        let ns = pid_ns(links);
+        let task = self.task(tid);
+        task.pid = pid;
+        task.pid_ns = ns;
     }
 
     /// Charges `tid` with the CPU time from when it started running on

@@ -431,6 +431,40 @@ fn busiest_section(report: &Report) -> Section {
     }
 }
 
+/// A CSV block with one line per container: its identity, then
+/// `columns` from `figures`.
+fn container_block(
+    out: &mut String,
+    report: &Report,
+    section: &str,
+    columns: &[&str],
+    figures: impl Fn(&ContainerReport) -> Vec<String>,
+) {
+    out.push('\n');
+    let mut head: Vec<String> = [
+        "section", "key", "name", "runtime", "parent", "depth", "cgroup",
+    ]
+    .iter()
+    .chain(columns)
+    .map(|c| (*c).to_owned())
+    .collect();
+    line(out, &head);
+    for c in &report.containers {
+        head.clear();
+        head.extend([
+            section.to_owned(),
+            c.key.clone(),
+            c.name.clone(),
+            c.runtime.clone().unwrap_or_default(),
+            c.parent.clone().unwrap_or_default(),
+            c.depth.to_string(),
+            c.cgroup.clone().unwrap_or_default(),
+        ]);
+        head.extend(figures(c));
+        line(out, &head);
+    }
+}
+
 /// One CSV field, quoted when it has to be (RFC 4180).
 fn field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -491,52 +525,34 @@ pub fn csv(report: &Report) -> String {
     for w in &h.warnings {
         kv("warning", w.clone());
     }
-    let ident = |c: &ContainerReport| {
-        vec![
-            c.key.clone(),
-            c.name.clone(),
-            c.runtime.clone().unwrap_or_default(),
-            c.parent.clone().unwrap_or_default(),
-            c.depth.to_string(),
-            c.cgroup.clone().unwrap_or_default(),
-        ]
-    };
-    let ident_head = ["key", "name", "runtime", "parent", "depth", "cgroup"].map(String::from);
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head.clone());
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "cputop",
+        &[
             "cpu_ns",
             "cpu_percent",
             "own_cpu_ns",
             "own_cpu_percent",
             "samples",
             "own_samples",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            vec![
+                c.total.cpu.time_ns.to_string(),
+                format!("{:.2}", c.total.cpu.percent),
+                c.own.cpu.time_ns.to_string(),
+                format!("{:.2}", c.own.cpu.percent),
+                c.total.cpu.samples.to_string(),
+                c.own.cpu.samples.to_string(),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let mut row = vec![s("cputop")];
-        row.extend(ident(c));
-        row.extend([
-            c.total.cpu.time_ns.to_string(),
-            format!("{:.2}", c.total.cpu.percent),
-            c.own.cpu.time_ns.to_string(),
-            format!("{:.2}", c.own.cpu.percent),
-            c.total.cpu.samples.to_string(),
-            c.own.cpu.samples.to_string(),
-        ]);
-        line(&mut out, &row);
-    }
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head.clone());
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "memtop",
+        &[
             "pages_allocated",
             "pages_freed",
             "pages_net",
@@ -544,35 +560,29 @@ pub fn csv(report: &Report) -> String {
             "own_pages_freed",
             "own_pages_net",
             "allocations_by_order",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            let (t, o) = (&c.total.memory, &c.own.memory);
+            vec![
+                t.pages_allocated.to_string(),
+                t.pages_freed.to_string(),
+                t.pages_net.to_string(),
+                o.pages_allocated.to_string(),
+                o.pages_freed.to_string(),
+                o.pages_net.to_string(),
+                t.allocations_by_order
+                    .iter()
+                    .map(|(order, n)| format!("{order}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let (t, o) = (&c.total.memory, &c.own.memory);
-        let mut row = vec![s("memtop")];
-        row.extend(ident(c));
-        row.extend([
-            t.pages_allocated.to_string(),
-            t.pages_freed.to_string(),
-            t.pages_net.to_string(),
-            o.pages_allocated.to_string(),
-            o.pages_freed.to_string(),
-            o.pages_net.to_string(),
-            t.allocations_by_order
-                .iter()
-                .map(|(order, n)| format!("{order}:{n}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ]);
-        line(&mut out, &row);
-    }
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head);
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "syscalls",
+        &[
             "calls",
             "errors",
             "timed_calls",
@@ -581,26 +591,21 @@ pub fn csv(report: &Report) -> String {
             "latency_max_ns",
             "own_calls",
             "own_errors",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            let t = &c.total.syscalls;
+            vec![
+                t.calls.to_string(),
+                t.errors.to_string(),
+                t.timed_calls.to_string(),
+                t.latency_total_ns.to_string(),
+                t.latency_avg_ns.to_string(),
+                t.latency_max_ns.to_string(),
+                c.own.syscalls.calls.to_string(),
+                c.own.syscalls.errors.to_string(),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let t = &c.total.syscalls;
-        let mut row = vec![s("syscalls")];
-        row.extend(ident(c));
-        row.extend([
-            t.calls.to_string(),
-            t.errors.to_string(),
-            t.timed_calls.to_string(),
-            t.latency_total_ns.to_string(),
-            t.latency_avg_ns.to_string(),
-            t.latency_max_ns.to_string(),
-            c.own.syscalls.calls.to_string(),
-            c.own.syscalls.errors.to_string(),
-        ]);
-        line(&mut out, &row);
-    }
 
     out.push('\n');
     line(

@@ -9,6 +9,7 @@
 //! from `raw_syscalls:sys_enter`/`sys_exit`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
@@ -69,6 +70,36 @@ pub fn analyze(
     analysis.finish(options)
 }
 
+/// A hasher for the integer keys (tids, syscall numbers) looked up once
+/// or more per record: one multiplication, where SipHash's DoS resistance
+/// buys nothing (the keys come from the kernel, and a hostile file can
+/// only slow its own report).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(u64::from(n as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by tid or syscall number.
+pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
 /// What an event is to the analyses.
 #[derive(Debug)]
 enum Role {
@@ -115,7 +146,7 @@ pub(crate) struct Task {
     pub cpu_ns: u64,
     pub samples: u64,
     pub memory: MemoryFigures,
-    pub syscalls: HashMap<u64, SyscallTotals>,
+    pub syscalls: IntMap<u64, SyscallTotals>,
     /// The syscall it is in: number and entry time.
     in_syscall: Option<(u64, u64)>,
 }
@@ -144,7 +175,10 @@ pub struct Analysis {
     last_time: u64,
     cpus: BTreeMap<u32, CpuState>,
     tasks: Vec<Task>,
-    by_tid: HashMap<i32, usize>,
+    by_tid: IntMap<i32, usize>,
+    /// The task of the last lookup: consecutive records are mostly of one
+    /// task.
+    last_task: Option<(i32, usize)>,
     cgroups: HashMap<u64, String>,
     seen_namespaces: bool,
     seen_sample_cgroups: bool,
@@ -223,7 +257,7 @@ impl Analysis {
         let (lo, hi) = window.unwrap_or((None, None));
         // The tasks that existed when a perfns recording began.
         let mut tasks = Vec::new();
-        let mut by_tid = HashMap::new();
+        let mut by_tid = IntMap::default();
         for t in meta.iter().flat_map(|m| &m.tasks) {
             by_tid.insert(t.tid, tasks.len());
             tasks.push(Task {
@@ -251,6 +285,7 @@ impl Analysis {
             cpus: BTreeMap::new(),
             tasks,
             by_tid,
+            last_task: None,
             cgroups: HashMap::new(),
             seen_namespaces: false,
             seen_sample_cgroups: false,
@@ -292,6 +327,17 @@ impl Analysis {
 
     /// The task `tid` is now, made if new.
     fn task(&mut self, tid: i32) -> &mut Task {
+        let index = self.task_index(tid);
+        &mut self.tasks[index]
+    }
+
+    /// The index in `tasks` of the task `tid` is now, made if new.
+    fn task_index(&mut self, tid: i32) -> usize {
+        if let Some((last, index)) = self.last_task {
+            if last == tid {
+                return index;
+            }
+        }
         let tasks = &mut self.tasks;
         let index = *self.by_tid.entry(tid).or_insert_with(|| {
             tasks.push(Task {
@@ -301,7 +347,8 @@ impl Analysis {
             });
             tasks.len() - 1
         });
-        &mut self.tasks[index]
+        self.last_task = Some((tid, index));
+        index
     }
 
     /// Starts a new task for `tid` (a fork, possibly reusing a tid).
@@ -313,6 +360,7 @@ impl Analysis {
         });
         self.by_tid.insert(tid, self.tasks.len() - 1);
         let last = self.tasks.len() - 1;
+        self.last_task = Some((tid, last));
         &mut self.tasks[last]
     }
 
@@ -408,15 +456,13 @@ impl Analysis {
         let (Some(pid), Some(tid)) = (s.id.pid, s.id.tid) else {
             return;
         };
+        let ti = self.task_index(tid);
         if let Some(cgroup) = s.cgroup {
             self.seen_sample_cgroups = true;
-            self.task(tid).cgroup = Some(cgroup);
+            self.tasks[ti].cgroup = Some(cgroup);
         }
-        {
-            let task = self.task(tid);
-            if tid != 0 {
-                task.pid = pid;
-            }
+        if tid != 0 {
+            self.tasks[ti].pid = pid;
         }
         let in_window = time.map_or(true, |t| self.in_window(t));
         if in_window {
@@ -476,7 +522,7 @@ impl Analysis {
                     return;
                 }
                 let pages = 1u64 << order;
-                let m = &mut self.task(tid).memory;
+                let m = &mut self.tasks[ti].memory;
                 if alloc {
                     m.pages_allocated += pages;
                     *m.allocations_by_order.entry(order as u32).or_default() += 1;
@@ -489,7 +535,7 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = self.task(tid);
+                let task = &mut self.tasks[ti];
                 // A negative id is a syscall the kernel refused before
                 // dispatch (e.g. seccomp); it is no named syscall.
                 let Ok(nr) = u64::try_from(nr) else {
@@ -510,7 +556,7 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = self.task(tid);
+                let task = &mut self.tasks[ti];
                 let entered = task.in_syscall.take();
                 let Ok(nr) = u64::try_from(nr) else {
                     return;
@@ -533,7 +579,7 @@ impl Analysis {
             }
             Role::Sampling => {
                 if in_window {
-                    self.task(tid).samples += 1;
+                    self.tasks[ti].samples += 1;
                 }
             }
             Role::Other => {}

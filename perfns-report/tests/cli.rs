@@ -12,8 +12,17 @@ use insta_cmd::assert_cmd_snapshot;
 fn perfns() -> Command {
     let exe = insta_cmd::get_cargo_bin("perfns");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "perfns-cli", "--bin", "perfns"])
+    // Build it with the profile of this test, whose directory holds both.
+    let release = std::env::current_exe()
+        .ok()
+        .and_then(|test| Some(test.parent()?.parent()?.file_name()? == "release"))
+        .unwrap_or(false);
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "perfns-cli", "--bin", "perfns"]);
+    if release {
+        build.arg("--release");
+    }
+    let status = build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("running cargo build");

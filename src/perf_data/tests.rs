@@ -427,7 +427,10 @@ fn records_read_past_the_forget_step_are_intact() {
     }
     w.finish(&features()).unwrap();
     let r = PerfFileReader::open(&path).unwrap();
-    assert!(r.data_section().size > 8 * (64 << 10), "spans several steps");
+    assert!(
+        r.data_section().size > 8 * (64 << 10),
+        "spans several steps"
+    );
     for time_order in [true, false] {
         let records: Vec<_> = if time_order {
             r.records()

@@ -147,8 +147,18 @@ pub(crate) struct Task {
     pub samples: u64,
     pub memory: MemoryFigures,
     pub syscalls: IntMap<u64, SyscallTotals>,
-    /// The syscall it is in: number and entry time.
-    in_syscall: Option<(u64, u64)>,
+    /// The syscall it is in.
+    in_syscall: Option<InSyscall>,
+}
+
+/// A syscall a task has entered and not returned from.
+#[derive(Debug, Clone, Copy)]
+struct InSyscall {
+    nr: u64,
+    /// When it entered.
+    since: u64,
+    /// Whether it entered in the window, and so was counted.
+    counted: bool,
 }
 
 /// What runs on a CPU since when.
@@ -158,6 +168,9 @@ struct CpuState {
     current: Option<i32>,
     /// When it started running.
     since: u64,
+    /// Whether a switch was seen on this CPU: before the first, the task
+    /// that leaves had run since the recording began.
+    switched: bool,
 }
 
 /// The analyses' state between records.
@@ -188,6 +201,10 @@ pub struct Analysis {
     quoted_errors: Vec<String>,
     notes: Vec<String>,
     truncated: Option<(u64, u64)>,
+    /// Switches that did not continue from the one before on their CPU.
+    switch_gaps: u64,
+    /// The CPU time in those gaps, which no task is charged.
+    unattributed_ns: u64,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
 }
@@ -301,6 +318,8 @@ impl Analysis {
             quoted_errors: Vec::new(),
             notes,
             truncated: None,
+            switch_gaps: 0,
+            unattributed_ns: 0,
             meta,
         }
     }
@@ -416,6 +435,7 @@ impl Analysis {
                         CpuState {
                             current: Some(tid),
                             since: t,
+                            switched: true,
                         },
                     );
                 }
@@ -434,21 +454,52 @@ impl Analysis {
         task.pid_ns = ns;
     }
 
-    /// Charges `tid` with the CPU time from when it started running on
-    /// `cpu` (the range's start if no switch said) to `until`, clipped to
-    /// the window; `cpu` then has no known task.
+    /// Charges `tid`, leaving `cpu` at `until`, with the CPU time since
+    /// it started running there (since the range's start if no switch on
+    /// `cpu` came before), clipped to the window; `cpu` then has no known
+    /// task. When the last switch on `cpu` put another task on it, or none
+    /// came after the last one that took a task off, the switch that
+    /// brought `tid` is missing: since when it ran is unknown, it is
+    /// charged nothing, and the time is counted as unattributed (the
+    /// figures are then lower bounds).
     fn charge_cpu(&mut self, cpu: u32, tid: i32, until: u64) {
         let state = self.cpus.get(&cpu).copied().unwrap_or_default();
         let from = match state.current {
-            Some(_) => state.since,
-            None => self.first_time.unwrap_or(until),
+            Some(current) if current == tid => state.since,
+            _ if !state.switched => self.first_time.unwrap_or(until),
+            Some(_) => {
+                // Another task is running: it stays, whatever left.
+                self.missed_switch(state.since, until);
+                return;
+            }
+            None => {
+                self.missed_switch(state.since, until);
+                until
+            }
         };
         let from = from.max(self.window.0);
         let until = until.min(self.window.1);
-        self.cpus.insert(cpu, CpuState::default());
+        self.cpus.insert(
+            cpu,
+            CpuState {
+                switched: true,
+                ..CpuState::default()
+            },
+        );
         // The idle task (tid 0) is no one's CPU time.
         if tid != 0 && until > from {
             self.task(tid).cpu_ns += until - from;
+        }
+    }
+
+    /// Counts the time between `since` and `until` on a CPU whose switch
+    /// records do not follow on from each other.
+    fn missed_switch(&mut self, since: u64, until: u64) {
+        let (a, b) = (since.max(self.window.0), until.min(self.window.1));
+        // Two switches at one instant may come in either order: no gap.
+        if b > a {
+            self.switch_gaps += 1;
+            self.unattributed_ns += b - a;
         }
     }
 
@@ -509,6 +560,7 @@ impl Analysis {
                     CpuState {
                         current: Some(next),
                         since: t,
+                        switched: true,
                     },
                 );
             }
@@ -542,7 +594,11 @@ impl Analysis {
                     task.in_syscall = None;
                     return;
                 };
-                task.in_syscall = Some((nr, t));
+                task.in_syscall = Some(InSyscall {
+                    nr,
+                    since: t,
+                    counted: in_window,
+                });
                 if in_window {
                     task.syscalls.entry(nr).or_default().calls += 1;
                 }
@@ -557,24 +613,34 @@ impl Analysis {
                     return;
                 };
                 let task = &mut self.tasks[ti];
-                let entered = task.in_syscall.take();
+                let entered = task
+                    .in_syscall
+                    .take()
+                    .filter(|e| i64::try_from(e.nr) == Ok(nr));
                 let Ok(nr) = u64::try_from(nr) else {
                     return;
                 };
-                if !in_window {
+                // A call belongs to the window it entered in. A return
+                // without its entry is not counted as a call: most are a
+                // new task's first return from fork or clone, whose call
+                // its parent made; its error still counts, in the window
+                // it returns in.
+                let counted = match entered {
+                    Some(e) => e.counted,
+                    None => in_window,
+                };
+                if !counted {
                     return;
                 }
                 let entry = task.syscalls.entry(nr).or_default();
                 if (-4095..0).contains(&ret) {
                     entry.errors += 1;
                 }
-                if let Some((entered_nr, since)) = entered {
-                    if entered_nr == nr {
-                        let latency = t.saturating_sub(since);
-                        entry.latency_total_ns += latency;
-                        entry.latency_max_ns = entry.latency_max_ns.max(latency);
-                        entry.timed_calls += 1;
-                    }
+                if let Some(e) = entered {
+                    let latency = t.saturating_sub(e.since);
+                    entry.latency_total_ns += latency;
+                    entry.latency_max_ns = entry.latency_max_ns.max(latency);
+                    entry.timed_calls += 1;
                 }
             }
             Role::Sampling => {
@@ -657,6 +723,15 @@ impl Analysis {
                 "{} events were lost: the figures are lower bounds, and tasks whose \
                  NAMESPACES records were lost are placed by their cgroup",
                 self.lost.total,
+            ));
+        }
+        if self.switch_gaps > 0 {
+            warnings.push(format!(
+                "{} context switches did not continue from the one before on their CPU (switch \
+                 events missing, without a LOST record to say so): the {:.3} ms between them are \
+                 charged to no task",
+                self.switch_gaps,
+                self.unattributed_ns as f64 / 1e6
             ));
         }
         if self.errors > 0 {

@@ -186,48 +186,10 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     let samples = report.containers.iter().any(|c| c.total.cpu.samples > 0);
     let sort = busiest_section(report);
 
-    // cputop
-    let mut b = Builder::default();
-    let mut head = vec!["container".to_string(), "CPU time".into(), "CPU %".into()];
-    if tree {
-        head.extend(["own CPU time".into(), "own %".into()]);
+    let cpu_known = h.cpu_time_from != CpuTimeSource::None;
+    if cpu_known || samples {
+        cputop(&mut out, report, tree, samples, sort == Section::Cpu, width);
     }
-    if samples {
-        head.push("samples".into());
-    }
-    let right_end = head.len();
-    if sort == Section::Cpu {
-        head.push("busiest processes".into());
-    }
-    b.push_record(head);
-    for c in &report.containers {
-        let mut row = vec![
-            tree_name(c),
-            duration(c.total.cpu.time_ns),
-            percent(c.total.cpu.percent),
-        ];
-        if tree {
-            row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
-        }
-        if samples {
-            row.push(c.total.cpu.samples.to_string());
-        }
-        if sort == Section::Cpu {
-            row.push(processes(c, |f| {
-                if f.cpu.time_ns > 0 || !samples {
-                    duration(f.cpu.time_ns)
-                } else {
-                    format!("{} samples", f.cpu.samples)
-                }
-            }));
-        }
-        b.push_record(row);
-    }
-    let _ = write!(
-        out,
-        "\nCPU (% of one CPU)\n{}",
-        finish_table(b, width, 1, right_end)
-    );
 
     if h.memory_recorded {
         memtop(&mut out, report, tree, sort == Section::Memory, width);
@@ -236,9 +198,75 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         syscalls(&mut out, report, tree, sort == Section::Syscalls, width);
     }
     if let Some(procs) = &report.processes {
-        let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));
+        let _ = write!(
+            out,
+            "\nProcesses\n{}",
+            process_table(report, procs, width, samples)
+        );
     }
     out
+}
+
+/// The CPU section: time (when recorded) and samples per container.
+fn cputop(
+    out: &mut String,
+    report: &Report,
+    tree: bool,
+    samples: bool,
+    busiest: bool,
+    width: Option<usize>,
+) {
+    let time = report.header.cpu_time_from != CpuTimeSource::None;
+    let mut b = Builder::default();
+    let mut head = vec!["container"];
+    if time {
+        head.extend(["CPU time", "CPU %"]);
+        if tree {
+            head.extend(["own CPU time", "own %"]);
+        }
+    }
+    if samples {
+        head.push("samples");
+        if tree {
+            head.push("own samples");
+        }
+    }
+    let right_end = head.len();
+    if busiest {
+        head.push("busiest processes");
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let mut row = vec![tree_name(c)];
+        if time {
+            row.extend([duration(c.total.cpu.time_ns), percent(c.total.cpu.percent)]);
+            if tree {
+                row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
+            }
+        }
+        if samples {
+            row.push(c.total.cpu.samples.to_string());
+            if tree {
+                row.push(c.own.cpu.samples.to_string());
+            }
+        }
+        if busiest {
+            row.push(processes(c, |f| {
+                if time {
+                    duration(f.cpu.time_ns)
+                } else {
+                    format!("{} samples", f.cpu.samples)
+                }
+            }));
+        }
+        b.push_record(row);
+    }
+    let title = if time {
+        "CPU (% of one CPU)"
+    } else {
+        "CPU (samples)"
+    };
+    let _ = write!(out, "\n{title}\n{}", finish_table(b, width, 1, right_end));
 }
 
 fn memtop(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
@@ -370,24 +398,29 @@ fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width:
     }
 }
 
-fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -> String {
+fn process_table(
+    report: &Report,
+    procs: &[ProcessReport],
+    width: Option<usize>,
+    samples: bool,
+) -> String {
+    let h = &report.header;
     let mut b = Builder::default();
-    let mut head: Vec<String> = ["pid", "command", "threads", "CPU time", "CPU %"]
-        .map(String::from)
-        .into();
-    if samples {
-        head.push("samples".into());
+    let time = h.cpu_time_from != CpuTimeSource::None;
+    let mut head: Vec<&str> = vec!["pid", "command", "threads"];
+    if time {
+        head.extend(["CPU time", "CPU %"]);
     }
-    head.extend(
-        [
-            "pages allocated",
-            "freed",
-            "syscalls",
-            "errors",
-            "container",
-        ]
-        .map(String::from),
-    );
+    if samples {
+        head.push("samples");
+    }
+    if h.memory_recorded {
+        head.extend(["pages allocated", "freed"]);
+    }
+    if h.syscalls_recorded {
+        head.extend(["syscalls", "errors"]);
+    }
+    head.push("container");
     let right_end = head.len() - 1;
     b.push_record(head);
     for p in procs {
@@ -396,19 +429,23 @@ fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -
             p.process.pid.to_string(),
             p.process.comm.clone(),
             p.process.threads.to_string(),
-            duration(f.cpu.time_ns),
-            percent(f.cpu.percent),
         ];
+        if time {
+            row.extend([duration(f.cpu.time_ns), percent(f.cpu.percent)]);
+        }
         if samples {
             row.push(f.cpu.samples.to_string());
         }
-        row.extend([
-            f.memory.pages_allocated.to_string(),
-            f.memory.pages_freed.to_string(),
-            f.syscalls.calls.to_string(),
-            f.syscalls.errors.to_string(),
-            p.container.clone(),
-        ]);
+        if h.memory_recorded {
+            row.extend([
+                f.memory.pages_allocated.to_string(),
+                f.memory.pages_freed.to_string(),
+            ]);
+        }
+        if h.syscalls_recorded {
+            row.extend([f.syscalls.calls.to_string(), f.syscalls.errors.to_string()]);
+        }
+        row.push(p.container.clone());
         b.push_record(row);
     }
     finish_table(b, width, 2, right_end)

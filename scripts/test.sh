@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every perfns test: the Rust workspace (unit, real-kernel and
-# perf-compatibility tests, insta snapshots checked, never updated) and,
-# when the kernel series is present, the patched kernel's selftests in a VM.
+# perf-compatibility tests, insta snapshots checked, never updated), a
+# short bounded run of every fuzz target, and the patched kernel's
+# selftests in a VM.
+#
+#   PERFNS_FUZZ_SECONDS  seconds per fuzz target (default 20; 0 skips)
 # Run as root on Debian 12: the real-kernel tests open system-wide perf
 # events, make containers with unshare and compare with Debian's perf.
 set -euo pipefail
@@ -12,7 +15,13 @@ bash scripts/install-deps.sh
 export INSTA_UPDATE=no CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo build --workspace --all-targets --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+fuzz_seconds=${PERFNS_FUZZ_SECONDS:-20}
+if ((fuzz_seconds > 0)); then
+	bash scripts/fuzz.sh "$fuzz_seconds"
+fi
 
 if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ]; then
 	bash kernel-patch/run-selftests.sh

@@ -31,6 +31,15 @@ pub enum Target {
     /// Every task on one CPU (pid -1): a system-wide event, which needs
     /// CAP_PERFMON or `perf_event_paranoid` <= 0.
     Cpu(u32),
+    /// The tasks of one cgroup (v2) and its descendants on one CPU
+    /// (`PERF_FLAG_PID_CGROUP`, perf's `-G`): a system-wide event, filtered.
+    Cgroup {
+        /// An open fd of the cgroup's directory, kept open by the caller
+        /// for the call.
+        fd: std::os::fd::RawFd,
+        /// The CPU.
+        cpu: u32,
+    },
     /// One task (pid 0: the calling one), on one CPU or (None) on any.
     Task {
         /// The task's pid (thread id), 0 for the calling thread. Never -1:
@@ -49,13 +58,32 @@ impl Target {
         let cpu = |c: u32| c_int::try_from(c).unwrap_or(c_int::MAX);
         match self {
             Self::Cpu(c) => (-1, cpu(c)),
+            Self::Cgroup { fd, cpu: c } => (fd, cpu(c)),
             Self::Task { pid, cpu: c } => (pid, c.map_or(-1, cpu)),
         }
     }
 
-    /// Whether this counts every task of a CPU.
+    /// The flags `perf_event_open` needs for this target.
+    fn open_flags(self) -> c_ulong {
+        let cloexec = c_ulong::from(sys::bindings::PERF_FLAG_FD_CLOEXEC);
+        match self {
+            Self::Cgroup { .. } => cloexec | c_ulong::from(sys::bindings::PERF_FLAG_PID_CGROUP),
+            Self::Cpu(_) | Self::Task { .. } => cloexec,
+        }
+    }
+
+    /// Whether this counts every task of a CPU (or of a cgroup on it):
+    /// what needs CAP_PERFMON.
     pub fn is_system_wide(self) -> bool {
-        matches!(self, Self::Cpu(_))
+        matches!(self, Self::Cpu(_) | Self::Cgroup { .. })
+    }
+
+    /// The CPU it is bound to, if any.
+    pub fn cpu(self) -> Option<u32> {
+        match self {
+            Self::Cpu(c) | Self::Cgroup { cpu: c, .. } | Self::Task { cpu: Some(c), .. } => Some(c),
+            Self::Task { cpu: None, .. } => None,
+        }
     }
 }
 
@@ -63,6 +91,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::Cpu(c) => write!(f, "CPU {c} (all tasks)"),
+            Self::Cgroup { cpu: c, .. } => write!(f, "CPU {c} (the tasks of a cgroup)"),
             Self::Task { pid: 0, cpu: None } => write!(f, "the calling task"),
             Self::Task {
                 pid: 0,
@@ -74,7 +103,8 @@ impl fmt::Display for Target {
     }
 }
 
-/// Opens a perf event: `perf_event_open(attr, pid, cpu, group, PERF_FLAG_FD_CLOEXEC)`.
+/// Opens a perf event: `perf_event_open(attr, pid, cpu, group, PERF_FLAG_FD_CLOEXEC)`
+/// (and `PERF_FLAG_PID_CGROUP` for a [`Target::Cgroup`]).
 ///
 /// `group` is the group leader's fd, if the event joins a group. On failure
 /// the [`OpenError`] explains the cause in perf terms; it names the event
@@ -107,15 +137,7 @@ pub fn open_event(
     // covers only bytes we wrote; the kernel may write the size it expects
     // back into it (on E2BIG), which is why it is passed mutably. `group_fd`
     // is -1 or an fd borrowed for the duration of the call.
-    let fd = unsafe {
-        sys::perf_event_open(
-            &mut raw,
-            pid,
-            cpu,
-            group_fd,
-            c_ulong::from(sys::bindings::PERF_FLAG_FD_CLOEXEC),
-        )
-    };
+    let fd = unsafe { sys::perf_event_open(&mut raw, pid, cpu, group_fd, target.open_flags()) };
     if fd < 0 {
         let source = io::Error::last_os_error();
         return Err(OpenError::new(attr, target, source, raw.size));
@@ -358,6 +380,36 @@ mod tests {
             tracer_scope::probe(),
             tracer_scope::TracerScopeSupport::KernelLacksPatch(_)
         ));
+    }
+
+    #[test]
+    fn cgroup_target_passes_the_cgroup_flag() {
+        if !is_root() {
+            return;
+        }
+        let attr = EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::DUMMY,
+            flags: flags::DISABLED,
+            ..Default::default()
+        };
+        // A directory that is not a cgroup: the kernel looks it up as one
+        // only with PERF_FLAG_PID_CGROUP (perf_cgroup_connect), and says
+        // EBADF; without the flag the fd number would be a pid.
+        let dir = File::open("/").unwrap();
+        use std::os::fd::AsRawFd;
+        let target = Target::Cgroup {
+            fd: dir.as_raw_fd(),
+            cpu: 0,
+        };
+        assert!(target.is_system_wide());
+        assert_eq!(target.cpu(), Some(0));
+        let err = open_event(&attr, target, None).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EBADF), "{err}");
+        assert!(
+            err.to_string().contains("on CPU 0 (the tasks of a cgroup)"),
+            "{err}"
+        );
     }
 
     #[test]

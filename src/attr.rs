@@ -241,21 +241,33 @@ impl EventAttr {
         self.flags & flags::SAMPLE_ID_ALL != 0
     }
 
-    /// The size of a `struct read_format` in a sample.
-    pub fn read_format_size(&self) -> usize {
+    /// Whether samples read the event's whole group (PERF_FORMAT_GROUP):
+    /// their `struct read_format` then starts with its number of values.
+    pub fn reads_group(&self) -> bool {
+        self.read_format & read_format::GROUP != 0
+    }
+
+    /// The size of a sample's `struct read_format` holding `values` values
+    /// (one unless [`Self::reads_group`]), or `None` if that overflows.
+    ///
+    /// ```c
+    /// struct read_format {
+    ///     { u64 value; { u64 time_enabled; } { u64 time_running; }
+    ///       { u64 id; } { u64 lost; } } && !PERF_FORMAT_GROUP
+    ///     { u64 nr; { u64 time_enabled; } { u64 time_running; }
+    ///       { u64 value; { u64 id; } { u64 lost; } } cntr[nr]; } && PERF_FORMAT_GROUP
+    /// };
+    /// ```
+    pub fn read_format_size(&self, values: u64) -> Option<usize> {
         let rf = self.read_format;
-        let per_value = 8
-            + if rf & read_format::ID != 0 { 8 } else { 0 }
-            + if rf & read_format::LOST != 0 { 8 } else { 0 };
-        let times = (rf & read_format::TOTAL_TIME_ENABLED != 0) as usize * 8
-            + (rf & read_format::TOTAL_TIME_RUNNING != 0) as usize * 8;
-        if rf & read_format::GROUP != 0 {
-            // Group reads depend on the group size, which the attr does not
-            // give; perfns never opens groups with PERF_SAMPLE_READ.
-            8 + times + per_value
-        } else {
-            times + per_value
-        }
+        let bit = |b: u64| usize::from(rf & b != 0) * 8;
+        let per_value = 8 + bit(read_format::ID) + bit(read_format::LOST);
+        let times = bit(read_format::TOTAL_TIME_ENABLED) + bit(read_format::TOTAL_TIME_RUNNING);
+        let nr = if self.reads_group() { 8 } else { 0 };
+        usize::try_from(values)
+            .ok()?
+            .checked_mul(per_value)?
+            .checked_add(nr + times)
     }
 
     /// Decodes an attr from `bytes`, whose length is the attr's own `size`
@@ -529,6 +541,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(a.to_ne_bytes().len(), ATTR_SIZE_VER8);
+    }
+
+    #[test]
+    fn a_group_read_format_counts_its_values() {
+        let rf = read_format::ID | read_format::TOTAL_TIME_ENABLED;
+        let single = EventAttr {
+            read_format: rf,
+            ..Default::default()
+        };
+        assert_eq!(single.read_format_size(1), Some(8 + 16));
+        let group = EventAttr {
+            read_format: rf | read_format::GROUP,
+            ..Default::default()
+        };
+        assert_eq!(group.read_format_size(3), Some(8 + 8 + 3 * 16));
+        assert_eq!(group.read_format_size(u64::MAX), None);
     }
 
     #[test]

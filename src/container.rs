@@ -684,6 +684,34 @@ impl ContainerRegistry {
         Ok(key)
     }
 
+    /// Learns pid namespace `key`, whose tasks were gone before `/proc`
+    /// could show them, as a child of `parent` (the namespace of the task
+    /// that forked its first task, as FORK records tell; the host if
+    /// unknown). It is named `pidns-<key>`, runtime unknown.
+    pub fn learn_unseen(&mut self, key: u64, parent: Option<u64>) {
+        if self.containers.contains_key(&key) {
+            return;
+        }
+        let parent = parent
+            .filter(|p| self.containers.contains_key(p))
+            .unwrap_or(self.host);
+        let level = self.containers.get(&parent).map_or(0, |p| p.level) + 1;
+        self.containers.insert(
+            key,
+            Container {
+                key,
+                name: format!("pidns-{key}"),
+                runtime: Runtime::Unknown,
+                id: None,
+                pod: None,
+                parent: Some(parent),
+                level,
+                cgroup: None,
+                pid: None,
+            },
+        );
+    }
+
     /// The containers, parents before children.
     pub fn containers(&self) -> Vec<Container> {
         let mut out: Vec<Container> = self.containers.values().cloned().collect();
@@ -1005,5 +1033,30 @@ mod tests {
             (Runtime::Unknown, Some(inner))
         );
         assert_eq!(inner_c.name, format!("pidns-{key}"));
+    }
+
+    #[test]
+    fn unseen_namespaces_hang_under_their_parent_or_the_host() {
+        let mut reg = ContainerRegistry::with_host(1);
+        reg.learn_unseen(2, Some(1));
+        reg.learn_unseen(3, Some(2));
+        reg.learn_unseen(4, Some(99));
+        reg.learn_unseen(5, None);
+        let got: Vec<_> = reg
+            .containers()
+            .into_iter()
+            .map(|c| (c.key, c.parent, c.level, c.name, c.runtime))
+            .collect();
+        let unseen = |k: u64, p, l| (k, Some(p), l, format!("pidns-{k}"), Runtime::Unknown);
+        assert_eq!(
+            got,
+            [
+                (1, None, 0, "host".to_owned(), Runtime::Host),
+                unseen(2, 1, 1),
+                unseen(4, 1, 1),
+                unseen(5, 1, 1),
+                unseen(3, 2, 2)
+            ]
+        );
     }
 }

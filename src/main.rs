@@ -1,4 +1,5 @@
-//! The `perfns` command: `perfns record` and `perfns report`.
+//! The `perfns` command: `perfns record`, `perfns report` and
+//! `perfns run-container`.
 //!
 //! A thin binary: it parses the command line and hands each subcommand's
 //! arguments to its layer (perfns-record, perfns-report), which validates
@@ -8,6 +9,7 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use perfns::run_container::{self, Cgroup, ContainerSpec, TracerNamespace};
 
 /// Per-container tracing on perf: record what containers do, report it per
 /// container.
@@ -25,6 +27,53 @@ enum Command {
     Record(perfns_record::RecordArgs),
     /// Report a recording (perfns's or perf's) per container.
     Report(perfns_report::ReportArgs),
+    /// Run a command in a new container made from namespaces (user, pid,
+    /// mount, uts, ipc, cgroup and, on a perfns kernel, tracer), with its
+    /// own cgroup when permitted. No runtime or privilege needed.
+    RunContainer(RunContainerArgs),
+}
+
+/// `perfns run-container`'s command line.
+#[derive(Debug, clap::Args)]
+struct RunContainerArgs {
+    /// The container's name: its hostname, and its cgroup's name.
+    name: String,
+    /// Give it a tracer namespace: when the kernel has them (auto), always
+    /// (required) or never (no).
+    #[arg(long, value_enum, default_value_t = TracerArg::Auto)]
+    tracer: TracerArg,
+    /// Leave it in the caller's cgroup.
+    #[arg(long)]
+    no_cgroup: bool,
+    /// The command to run in it.
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TracerArg {
+    Auto,
+    Required,
+    No,
+}
+
+impl From<RunContainerArgs> for ContainerSpec {
+    fn from(args: RunContainerArgs) -> Self {
+        ContainerSpec {
+            name: args.name,
+            command: args.command,
+            tracer: match args.tracer {
+                TracerArg::Auto => TracerNamespace::Auto,
+                TracerArg::Required => TracerNamespace::Required,
+                TracerArg::No => TracerNamespace::No,
+            },
+            cgroup: if args.no_cgroup {
+                Cgroup::No
+            } else {
+                Cgroup::Auto
+            },
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -43,6 +92,10 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Record(args) => perfns_record::run(args)?,
         Command::Report(args) => perfns_report::run(args)?,
+        Command::RunContainer(args) => {
+            let code = run_container::run(&ContainerSpec::from(args))?;
+            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -141,6 +141,20 @@ pub enum PerfDataError {
         #[source]
         source: ParseError,
     },
+    /// The attr section holds no attr entry, so no record can be decoded.
+    /// (perf's pipe-mode files, which carry their attrs in the data
+    /// section, have a 16-byte header and are refused before this.)
+    #[error("{path}: offset 24: the attr section at offset {offset}, {size} bytes, holds no event (an entry is {attr_size} bytes): a recording needs at least one")]
+    NoEvents {
+        /// The file.
+        path: PathBuf,
+        /// Where the attr section starts.
+        offset: u64,
+        /// Its size.
+        size: u64,
+        /// The size of one entry, from the header.
+        attr_size: u64,
+    },
     /// An attr entry is unusable.
     #[error("{path}: offset {offset}: attr: {reason}")]
     Attr {

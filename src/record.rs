@@ -553,8 +553,22 @@ impl<'a> Sample<'a> {
             s.period = Some(c.u64("period")?);
         }
         if format.contains(SampleFormat::READ) {
-            let len = attr.read_format_size();
-            c.bytes(len, "read")?;
+            // A group read (perf record -e '{a,b}:S') counts its values.
+            let values = if attr.reads_group() {
+                c.u64("read.nr")?
+            } else {
+                1
+            };
+            let len = attr
+                .read_format_size(values)
+                .ok_or_else(|| ParseError::Invalid {
+                    record: RecordType::SAMPLE,
+                    field: "read.nr",
+                    reason: format!("{values} values do not fit in a record"),
+                })?;
+            // The count, if any, is read already.
+            let nr = if attr.reads_group() { 8 } else { 0 };
+            c.bytes(len - nr, "read")?;
         }
         if format.contains(SampleFormat::CALLCHAIN) {
             let nr = c.u64("callchain.nr")?;
@@ -880,15 +894,7 @@ impl<'a> RawRecord<'a> {
         // perf's own user-space records never carry a sample_id, whatever
         // the attr says.
         let id_all = attr.sample_id_all() && kind.is_kernel();
-        let trailer = |c: &mut Cursor<'_, '_, O>| -> Result<SampleId, ParseError> {
-            if id_all {
-                SampleId::parse_trailer(c, format)
-            } else {
-                Ok(SampleId::default())
-            }
-        };
-        // Where the variable part of a record ends and its sample_id begins;
-        // only the records with a string need it (samples have no trailer).
+        // Where the variable part of a record ends and its sample_id begins.
         let body_end = || {
             let t = if id_all {
                 SampleId::trailer_size(format)
@@ -903,6 +909,29 @@ impl<'a> RawRecord<'a> {
                 available: self.data.len(),
             })
         };
+        // The sample_id is the record's last bytes, wherever its own fields
+        // end, as perf reads it (perf_evsel__parse_id_sample) and as
+        // AttrSet::index_of finds the id: a record with more fields than
+        // this parser knows (a newer kernel's) keeps its sample_id.
+        let trailer = |c: &Cursor<'_, '_, O>| -> Result<SampleId, ParseError> {
+            if !id_all {
+                return Ok(SampleId::default());
+            }
+            let start = body_end()?;
+            if c.pos > start {
+                return Err(ParseError::Invalid {
+                    record: kind,
+                    field: "sample_id",
+                    reason: format!(
+                        "the record's fields run to byte {}, past the start of its sample_id at byte {start}",
+                        c.pos
+                    ),
+                });
+            }
+            let mut t = Cursor::<O>::new(&self.data, kind);
+            t.pos = start;
+            SampleId::parse_trailer(&mut t, format)
+        };
         let mut c = Cursor::<O>::new(&self.data, kind);
         let record = match kind {
             RecordType::SAMPLE => Record::Sample(Sample::parse::<O>(self, attr)?),
@@ -914,7 +943,7 @@ impl<'a> RawRecord<'a> {
                     tid,
                     comm,
                     exec: self.header.misc & MISC_COMM_EXEC != 0,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::FORK | RecordType::EXIT => {
@@ -927,7 +956,7 @@ impl<'a> RawRecord<'a> {
                     tid,
                     ptid,
                     time,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 };
                 if kind == RecordType::FORK {
                     Record::Fork(t)
@@ -942,7 +971,7 @@ impl<'a> RawRecord<'a> {
                     pid,
                     tid,
                     namespaces,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::CGROUP => {
@@ -951,7 +980,7 @@ impl<'a> RawRecord<'a> {
                 Record::Cgroup(Cgroup {
                     id,
                     path,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::SWITCH | RecordType::SWITCH_CPU_WIDE => {
@@ -964,7 +993,7 @@ impl<'a> RawRecord<'a> {
                     out: self.header.misc & MISC_SWITCH_OUT != 0,
                     preempt: self.header.misc & MISC_SWITCH_OUT_PREEMPT != 0,
                     next_prev,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::LOST => {
@@ -973,14 +1002,14 @@ impl<'a> RawRecord<'a> {
                 Record::Lost(Lost {
                     id,
                     lost,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::LOST_SAMPLES => {
                 let lost = c.u64("lost")?;
                 Record::LostSamples(LostSamples {
                     lost,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::THROTTLE | RecordType::UNTHROTTLE => {
@@ -991,7 +1020,7 @@ impl<'a> RawRecord<'a> {
                     time,
                     id,
                     stream_id,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 };
                 if kind == RecordType::THROTTLE {
                     Record::Throttle(t)
@@ -1017,7 +1046,7 @@ impl<'a> RawRecord<'a> {
                     prot,
                     flags,
                     filename,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::TRACER_NAMESPACES => {
@@ -1046,7 +1075,7 @@ impl<'a> RawRecord<'a> {
                     tid,
                     namespaces,
                     levels,
-                    sample_id: trailer(&mut c)?,
+                    sample_id: trailer(&c)?,
                 })
             }
             RecordType::FINISHED_ROUND => Record::FinishedRound,
@@ -1300,6 +1329,83 @@ mod tests {
         assert!(s.out && s.preempt);
         assert_eq!(s.next_prev, Some((300, 301)));
         assert_eq!((s.sample_id.tid, s.sample_id.cpu), (Some(8), Some(2)));
+    }
+
+    #[test]
+    fn the_sample_id_is_read_from_the_records_end() {
+        // A FORK record with a field this parser does not know between its
+        // time and its sample_id, as a newer kernel may write: the
+        // sample_id is still its last 32 bytes.
+        let mut body = Vec::new();
+        for v in [20i32, 1, 21, 1] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&555u64.to_ne_bytes());
+        body.extend_from_slice(&0xfeed_u64.to_ne_bytes());
+        body.extend(trailer(20, 21, 555, 3, 42));
+        let r = raw(RecordType::FORK, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Fork(f) = r else { panic!("{r:?}") };
+        assert_eq!(
+            f.sample_id,
+            SampleId {
+                pid: Some(20),
+                tid: Some(21),
+                time: Some(555),
+                id: Some(42),
+                stream_id: None,
+                cpu: Some(3),
+            }
+        );
+    }
+
+    #[test]
+    fn fields_that_run_into_the_sample_id_are_refused() {
+        // A LOST record (id, lost) whose sample_id would start inside it.
+        let mut body = Vec::new();
+        body.extend_from_slice(&42u64.to_ne_bytes());
+        body.extend(trailer(1, 1, 5, 0, 42));
+        let err = raw(RecordType::LOST, 0, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "LOST record: field `sample_id`: the record's fields run to byte 16, \
+             past the start of its sample_id at byte 8"
+        );
+    }
+
+    #[test]
+    fn a_group_read_is_skipped_by_its_count() {
+        // perf record -e '{a,b}:S': PERF_SAMPLE_READ with PERF_FORMAT_GROUP
+        // and PERF_FORMAT_ID holds nr, then nr (value, id) pairs; the raw
+        // payload after it must still be found.
+        let a = EventAttr {
+            read_format: crate::attr::read_format::GROUP | crate::attr::read_format::ID,
+            ..attr(SampleFormat::IDENTIFIER | SampleFormat::READ | SampleFormat::RAW)
+        };
+        let mut body = Vec::new();
+        body.extend_from_slice(&77u64.to_ne_bytes());
+        body.extend_from_slice(&2u64.to_ne_bytes());
+        for v in [100u64, 77, 200, 78] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(&4u32.to_ne_bytes());
+        body.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let r = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap();
+        let Record::Sample(s) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.raw.as_deref(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
+
+        body[8..16].copy_from_slice(&u64::MAX.to_ne_bytes());
+        let err = raw(RecordType::SAMPLE, 0, &body)
+            .parse::<NativeEndian>(&a)
+            .unwrap_err();
+        assert!(err.to_string().contains("read.nr"), "{err}");
     }
 
     #[test]

@@ -189,43 +189,84 @@ impl RingBuffer {
             committed: tail,
             position: tail,
         };
-        let (first, second) = match pending_ranges(self.data_size, tail, head) {
-            Ok(ranges) => ranges,
-            Err(reason) => {
-                commit.position = head;
-                return Err(corrupt(
-                    tail,
-                    self.data_size,
-                    reason,
-                    head.wrapping_sub(tail),
-                    DrainStats::default(),
-                ));
-            }
-        };
         let data = self.mmap.as_ptr().wrapping_add(self.data_offset);
-        // SAFETY: both ranges lie within the data area (pending_ranges keeps
-        // them under data_size), which the mapping holds after its first
-        // page. They cover exactly the bytes from data_tail to data_head:
-        // the kernel wrote them before publishing data_head (made visible by
-        // the acquire load above) and does not write them again until we
-        // move data_tail past them, which happens only when `commit` drops,
-        // after the last use of these slices. The mapping is writable, so
-        // the kernel is not in overwrite mode.
-        let (first, second) = unsafe {
-            (
-                slice::from_raw_parts(data.add(first.start), first.len()),
-                slice::from_raw_parts(data.add(second.start), second.len()),
-            )
-        };
-        walk_records(
-            first,
-            second,
-            tail,
+        // SAFETY: drain_area asks only for ranges within the data area
+        // (pending_ranges keeps them under data_size), which the mapping
+        // holds after its first page. They cover exactly the bytes from
+        // data_tail to data_head: the kernel wrote them before publishing
+        // data_head (made visible by the acquire load above) and does not
+        // write them again until we move data_tail past them, which happens
+        // only when `commit` drops, after the last use of these slices. The
+        // mapping is writable, so the kernel is not in overwrite mode.
+        let area = |r: Range<usize>| unsafe { slice::from_raw_parts(data.add(r.start), r.len()) };
+        drain_area(
             self.data_size,
+            tail,
+            head,
+            area,
             &mut commit.position,
             &mut f,
         )
     }
+}
+
+/// Drains the bytes from `tail` to `head` of a data area of `data_size`
+/// bytes (a power of two), whose byte ranges `area` gives: the walk of
+/// [`RingBuffer::drain`], apart from the mapping. `consumed` ends where
+/// the drain commits data_tail.
+fn drain_area<'a, E>(
+    data_size: u64,
+    tail: u64,
+    head: u64,
+    area: impl Fn(Range<usize>) -> &'a [u8],
+    consumed: &mut u64,
+    f: &mut impl FnMut(RawRecord<'a>) -> Result<(), E>,
+) -> Result<DrainStats, DrainError<E>> {
+    let (first, second) = match pending_ranges(data_size, tail, head) {
+        Ok(ranges) => ranges,
+        Err(reason) => {
+            *consumed = head;
+            return Err(corrupt(
+                tail,
+                data_size,
+                reason,
+                head.wrapping_sub(tail),
+                DrainStats::default(),
+            ));
+        }
+    };
+    walk_records(area(first), area(second), tail, data_size, consumed, f)
+}
+
+/// Drains a fake data area `area` (its length a power of two) with the
+/// positions `tail` and `head`, as [`RingBuffer::drain`] drains the
+/// kernel's; returns the result and the position the drain would store in
+/// data_tail. The fuzz targets' way in.
+///
+/// # Panics
+///
+/// If `area`'s length is not a power of two, which a mapped ring's always is.
+#[cfg(feature = "fuzzing")]
+pub fn drain_fake<E>(
+    area: &[u8],
+    tail: u64,
+    head: u64,
+    f: &mut impl FnMut(RawRecord<'_>) -> Result<(), E>,
+) -> (Result<DrainStats, DrainError<E>>, u64) {
+    assert!(
+        area.len().is_power_of_two(),
+        "a ring's data area is 2^n bytes"
+    );
+    let mut consumed = tail;
+    let result = drain_area(
+        area.len() as u64,
+        tail,
+        head,
+        |r| &area[r],
+        &mut consumed,
+        f,
+    );
+    (result, consumed)
 }
 
 /// Stores data_tail when a drain ends, even by panic.
@@ -415,38 +456,26 @@ mod tests {
         let mut consumed = tail;
         let mut seen = Vec::new();
         let size = area.len() as u64;
-        let result = match pending_ranges(size, tail, head) {
-            Err(reason) => {
-                consumed = head;
-                Err(corrupt(
-                    tail,
-                    size,
-                    reason,
-                    head.wrapping_sub(tail),
-                    DrainStats::default(),
-                ))
-            }
-            Ok((a, b)) => walk_records(
-                &area[a],
-                &area[b],
-                tail,
-                size,
-                &mut consumed,
-                &mut |r: RawRecord<'_>| {
-                    let mut body = Vec::new();
-                    r.data.copy_to(&mut body);
-                    seen.push((r.header.kind.0, body, matches!(r.data, RawData::Split(..))));
-                    match fail_at.as_mut() {
-                        Some(0) => Err("callback failed".to_owned()),
-                        Some(n) => {
-                            *n -= 1;
-                            Ok(())
-                        }
-                        None => Ok(()),
+        let result = drain_area(
+            size,
+            tail,
+            head,
+            |r| &area[r],
+            &mut consumed,
+            &mut |r: RawRecord<'_>| {
+                let mut body = Vec::new();
+                r.data.copy_to(&mut body);
+                seen.push((r.header.kind.0, body, matches!(r.data, RawData::Split(..))));
+                match fail_at.as_mut() {
+                    Some(0) => Err("callback failed".to_owned()),
+                    Some(n) => {
+                        *n -= 1;
+                        Ok(())
                     }
-                },
-            ),
-        };
+                    None => Ok(()),
+                }
+            },
+        );
         (result, consumed, seen)
     }
 

@@ -1,7 +1,32 @@
 //! perfns record layer: opens per-CPU perf events, drains their ring
 //! buffers and writes a perf.data-compatible recording.
+//!
+//! [`run`] is `perfns record`: it validates the command line into a
+//! [`RecordConfig`], then drives a [`session::Recorder`] (the record loop's
+//! core, a library API that tests and the tracer scope reuse) until Ctrl-C,
+//! SIGTERM, the end of the command or `--duration`, and prints what was
+//! recorded and lost.
+#![deny(missing_docs)]
 
+pub mod events;
+pub mod session;
+pub mod statedump;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use perfns::container::RecordingScope;
+
+use crate::events::EventGroups;
+use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES};
 
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -12,12 +37,265 @@ pub struct RecordArgs {
     /// Record every CPU (the default without COMMAND).
     #[arg(short = 'a', long)]
     pub all_cpus: bool,
-    /// Command to run and record until it exits.
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Event groups, comma-separated: cpu (context switches), mem (page
+    /// allocations and frees), syscalls (raw_syscalls enter/exit).
+    #[arg(
+        long,
+        value_name = "cpu,mem,syscalls",
+        default_value = "cpu,mem,syscalls"
+    )]
+    pub events: String,
+    /// Record one container (and the containers nested in it): its name,
+    /// id, id prefix or pid namespace inode. It must be running when
+    /// recording starts; its events are limited to its cgroup.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "cgroup")]
+    pub container: Option<String>,
+    /// Record only the tasks of this cgroup (v2 path from the root, e.g.
+    /// /system.slice) and its descendants, as perf's -G.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+    /// Ring buffer size per CPU, in pages (a power of two).
+    #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
+    pub mmap_pages: usize,
+    /// Command to run; recording stops when it exits.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
 
+/// `perfns record`'s validated configuration.
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// The recording itself.
+    pub session: SessionConfig,
+    /// The command to run, if any.
+    pub command: Vec<String>,
+    /// When to stop, if not at Ctrl-C or the command's end.
+    pub duration: Option<Duration>,
+    /// Whether to show the live status line (stderr is a terminal).
+    pub live_status: bool,
+}
+
+impl RecordConfig {
+    /// Checks the command line before anything is opened.
+    pub fn from_args(args: RecordArgs) -> anyhow::Result<Self> {
+        let groups: EventGroups = args
+            .events
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", args.events))?;
+        if !args.mmap_pages.is_power_of_two() {
+            anyhow::bail!(
+                "-m/--mmap-pages {}: the ring buffer size must be a power of two (e.g. {})",
+                args.mmap_pages,
+                args.mmap_pages.max(1).next_power_of_two()
+            );
+        }
+        let duration = match args.duration {
+            None => None,
+            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(s) => anyhow::bail!("--duration {s}: must be a positive number of seconds"),
+        };
+        let mut session = SessionConfig::new(args.output);
+        session.groups = groups;
+        session.mmap_pages = args.mmap_pages;
+        session.container = args.container;
+        session.cgroup = args.cgroup;
+        if !args.command.is_empty() {
+            session.scope = RecordingScope::Command {
+                argv: args.command.clone(),
+            };
+        }
+        Ok(Self {
+            session,
+            command: args.command,
+            duration,
+            live_status: std::io::stderr().is_terminal(),
+        })
+    }
+}
+
+/// How often the live status line is redrawn.
+const STATUS_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest wait between drains when nothing wakes the recorder.
+const MAX_WAIT: Duration = Duration::from_millis(250);
+
 /// Runs `perfns record`.
-pub fn run(_args: RecordArgs) -> anyhow::Result<()> {
-    anyhow::bail!("perfns record is not built yet (issue: perfns record on stock kernels)")
+pub fn run(args: RecordArgs) -> anyhow::Result<()> {
+    let config = RecordConfig::from_args(args)?;
+    let summary = record(&config)?;
+    eprint!("{}", summary_text(&summary));
+    Ok(())
+}
+
+/// Why the loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Signal(Signal),
+    CommandExited,
+    Duration,
+}
+
+/// Records until a stop condition, and finishes the file.
+pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
+    // Signals are taken through a signalfd, polled with the ring buffers,
+    // so that a Ctrl-C always ends in a drained, finished file.
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .context("blocking SIGINT, SIGTERM, SIGCHLD")?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("creating a signalfd")?;
+
+    let output = config.session.output.clone();
+    let mut rec = Recorder::start(config.session.clone())
+        .with_context(|| format!("recording to {}", output.display()))?;
+    let mut child = match config.command.as_slice() {
+        [] => None,
+        [program, args @ ..] => Some(spawn(program, args)?),
+    };
+    let started = Instant::now();
+    let mut last_status: Option<Instant> = None;
+    let stop = loop {
+        let mut timeout = MAX_WAIT;
+        if let Some(d) = config.duration {
+            timeout = timeout.min(d.saturating_sub(started.elapsed()));
+        }
+        let ready = rec.wait(Some(timeout), &[signals.as_fd()])?;
+        let mut stop = None;
+        if ready[0] {
+            while let Some(info) = signals.read_signal().context("reading the signalfd")? {
+                if let Ok(s @ (Signal::SIGINT | Signal::SIGTERM)) =
+                    Signal::try_from(info.ssi_signo as i32)
+                {
+                    stop = Some(Stop::Signal(s));
+                }
+            }
+        }
+        if let Some(c) = child.as_mut() {
+            if c.try_wait().context("waiting for the command")?.is_some() {
+                stop = stop.or(Some(Stop::CommandExited));
+            }
+        }
+        if config.duration.is_some_and(|d| started.elapsed() >= d) {
+            stop = stop.or(Some(Stop::Duration));
+        }
+        if let Err(e) = rec.drain() {
+            if config.live_status {
+                eprint!("\r\x1b[K");
+            }
+            end_command(child.as_mut());
+            return Err(anyhow::Error::new(e).context(format!(
+                "recording stopped; {} holds what was written before this",
+                output.display()
+            )));
+        }
+        if config.live_status && last_status.is_none_or(|t| t.elapsed() >= STATUS_INTERVAL) {
+            let p = rec.progress();
+            eprint!(
+                "\r\x1b[K[ perfns record: {:.1} s, {} events, {:.1} MB, {} lost ]",
+                p.elapsed.as_secs_f64(),
+                p.records,
+                p.bytes as f64 / 1e6,
+                p.lost + p.lost_samples
+            );
+            let _ = std::io::stderr().flush();
+            last_status = Some(Instant::now());
+        }
+        if let Some(s) = stop {
+            break s;
+        }
+    };
+    if config.live_status {
+        eprint!("\r\x1b[K");
+    }
+    if stop != Stop::CommandExited {
+        end_command(child.as_mut());
+    }
+    let summary = rec
+        .finish()
+        .with_context(|| format!("finishing {}", output.display()))?;
+    if let Some(mut c) = child {
+        if let Ok(status) = c.wait() {
+            if !status.success() {
+                eprintln!(
+                    "[ perfns record: {} exited with {status} ]",
+                    config.command[0]
+                );
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Starts the command with the signals the recorder blocks unblocked.
+fn spawn(program: &str, args: &[String]) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes one async-signal-safe system call (sigprocmask).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.spawn().with_context(|| format!("starting {program}"))
+}
+
+/// Ends a command still running when recording stops, as perf record
+/// does: SIGTERM.
+fn end_command(child: Option<&mut Child>) {
+    if let Some(c) = child {
+        if let Ok(None) = c.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        }
+    }
+}
+
+/// What `perfns record` prints at the end, perf record's way: what was
+/// written, then a warning with the fix if anything was lost.
+pub fn summary_text(s: &RecordSummary) -> String {
+    let p = &s.progress;
+    let mut out = format!(
+        "[ perfns record: Captured and wrote {:.3} MB {} ({} samples, {} records, {} containers) ]\n",
+        s.file_size as f64 / (1024.0 * 1024.0),
+        s.output.display(),
+        p.samples,
+        p.records,
+        s.meta.containers.len(),
+    );
+    let lossy: Vec<String> = s
+        .cpus
+        .iter()
+        .filter(|c| c.lost + c.lost_samples > 0)
+        .map(|c| format!("cpu{} {}", c.cpu, c.lost + c.lost_samples))
+        .collect();
+    if !lossy.is_empty() {
+        out.push_str(&format!(
+            "Warning: lost {} events ({} records, {} samples) on {} of {} CPUs ({}): the ring buffers filled faster than they were drained.\n",
+            p.lost + p.lost_samples,
+            p.lost,
+            p.lost_samples,
+            lossy.len(),
+            s.cpus.len(),
+            lossy.join(", "),
+        ));
+        out.push_str(&format!(
+            "Use a larger buffer: -m/--mmap-pages {} (now {} pages per CPU), or record fewer event groups (--events).\n",
+            s.mmap_pages * 4,
+            s.mmap_pages,
+        ));
+    }
+    if p.corrupt_bytes > 0 {
+        out.push_str(&format!(
+            "Warning: skipped {} bytes of ring buffer that held no valid record.\n",
+            p.corrupt_bytes
+        ));
+    }
+    out
 }

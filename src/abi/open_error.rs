@@ -99,10 +99,7 @@ impl OpenError {
             }
             libc::ENOENT | libc::ENODEV | libc::EOPNOTSUPP => OpenFailure::Unsupported {
                 tracepoint,
-                cpu: match target {
-                    Target::Cpu(c) | Target::Task { cpu: Some(c), .. } => Some(c),
-                    Target::Task { cpu: None, .. } => None,
-                },
+                cpu: target.cpu(),
             },
             libc::EINVAL => OpenFailure::InvalidAttr {
                 tracer_scope: attr.flags & flags::TRACER_SCOPE != 0,
@@ -118,7 +115,7 @@ impl OpenError {
             libc::ESRCH => OpenFailure::NoSuchTask {
                 pid: match target {
                     Target::Task { pid, .. } => pid,
-                    Target::Cpu(_) => -1,
+                    Target::Cpu(_) | Target::Cgroup { .. } => -1,
                 },
             },
             _ => OpenFailure::Other,

@@ -266,7 +266,18 @@ impl TracingData {
         let nr_systems = T::read_u32(c.bytes(4)?);
         let mut formats = Vec::new();
         for _ in 0..nr_systems {
+            let at = c.pos;
             let system = c.c_string()?;
+            // Every format below keeps a copy of the system's name: a name
+            // as long as the section would cost memory quadratic in its size.
+            if system.len() > MAX_SYSTEM_NAME {
+                c.pos = at;
+                return Err(c.error(format!(
+                    "tracepoint system name of {} bytes, longer than a tracefs \
+                     directory name can be ({MAX_SYSTEM_NAME})",
+                    system.len()
+                )));
+            }
             let count = T::read_u32(c.bytes(4)?);
             for _ in 0..count {
                 let n = T::read_u64(c.bytes(8)?);
@@ -298,6 +309,10 @@ impl TracingData {
         })
     }
 }
+
+/// The longest tracepoint system name: a directory name in tracefs
+/// (NAME_MAX).
+const MAX_SYSTEM_NAME: usize = 255;
 
 /// Reads a tracefs file with reads of 64 KiB.
 ///

@@ -2,7 +2,7 @@
 //! opened, then the records, in time order, as an iterator that borrows
 //! them from a memory map of the file.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use memmap2::{Mmap, UncheckedAdvice};
 
-use super::features::{decode, feature, EventDescEntry, FeatureCursor, Features};
+use super::features::{
+    decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
+};
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
@@ -178,6 +180,14 @@ impl PerfFileReader {
         }
 
         let mut events = read_attrs::<O>(&path, &map, &header)?;
+        if events.is_empty() {
+            return Err(PerfDataError::NoEvents {
+                path,
+                offset: header.attrs.offset,
+                size: header.attrs.size,
+                attr_size: header.attr_size,
+            });
+        }
         let (features, event_desc) = if truncated_from.is_some() {
             (Features::default(), Vec::new())
         } else {
@@ -380,20 +390,35 @@ fn read_features<O: ByteOrder>(
 
 /// Names each event: from EVENT_DESC (by id, or by position when it lists
 /// as many events), else from its tracepoint format, else `type:config`.
+///
+/// Both lookups go through maps built once: a file may hold as many
+/// events, ids and formats as its size allows, and a search per event
+/// would take time quadratic in that size.
 pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], features: &Features) {
     let same_count = desc.len() == events.len();
+    // The first entry listing an id names it, as a search in file order would.
+    let mut desc_by_id: HashMap<u64, &EventDescEntry> = HashMap::new();
+    for d in desc {
+        for &id in &d.ids {
+            desc_by_id.entry(id).or_insert(d);
+        }
+    }
+    let mut formats_by_id: HashMap<u64, &TracepointFormatText> = HashMap::new();
+    if let Some(td) = &features.tracing_data {
+        for f in &td.formats {
+            if let Some(id) = f.id() {
+                formats_by_id.entry(id).or_insert(f);
+            }
+        }
+    }
     for (i, e) in events.iter_mut().enumerate() {
-        let by_id = e
-            .ids
-            .first()
-            .and_then(|id| desc.iter().find(|d| d.ids.contains(id)));
+        let by_id = e.ids.first().and_then(|id| desc_by_id.get(id).copied());
         let by_position = if same_count { desc.get(i) } else { None };
         let tracepoint = || {
-            let td = features.tracing_data.as_ref()?;
             if e.attr.kind != kind::TRACEPOINT {
                 return None;
             }
-            let f = td.format_by_id(e.attr.config)?;
+            let f = formats_by_id.get(&e.attr.config)?;
             Some(format!("{}:{}", f.system, f.name()?))
         };
         e.name = match by_id.or(by_position) {

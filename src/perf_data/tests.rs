@@ -467,6 +467,27 @@ fn cut_feature_section_is_an_error() {
     );
 }
 
+#[test]
+fn a_file_without_attrs_is_refused_when_opened() {
+    // Found by the perf_data_reader fuzz target: such a file opened, then
+    // every record failed as belonging to no event.
+    let (mut b, _) = small_bytes();
+    let attrs_offset = u64::from_ne_bytes(b[24..32].try_into().unwrap());
+    b[32..40].copy_from_slice(&0u64.to_ne_bytes());
+    let e = expect_open_error(&b);
+    assert!(
+        matches!(e, PerfDataError::NoEvents { offset, size: 0, attr_size: 144, .. } if offset == attrs_offset),
+        "{e}"
+    );
+    assert!(
+        e.to_string().ends_with(&format!(
+            "bad.data: offset 24: the attr section at offset {attrs_offset}, 0 bytes, \
+             holds no event (an entry is 144 bytes): a recording needs at least one"
+        )),
+        "{e}"
+    );
+}
+
 /// Opens the small file with the first record's size field set to `size`
 /// and collects what the iterator gives.
 fn with_first_record_size(size: u16) -> (Vec<Result<RecordType, String>>, FileSection) {
@@ -709,6 +730,88 @@ fn tracepoint_name_comes_from_tracing_data_without_event_desc() {
     let mut events = [tracepoint_event(372, "", vec![])];
     reader_name_events(&mut events, &f);
     assert_eq!(events[0].name, "sched:sched_switch");
+}
+
+#[test]
+fn many_events_are_named_from_many_formats_and_descs() {
+    // A crafted file may hold as many events and formats as its size
+    // allows; naming them looks each up in a map (a search per event was
+    // quadratic). Names still come from the first match in file order.
+    let n = 3000u64;
+    let formats = (0..n)
+        .map(|i| TracepointFormatText {
+            system: "sys".into(),
+            text: format!("name: tp{i}\nID: {}\nformat:\n", 1000 + i),
+        })
+        .chain([TracepointFormatText {
+            system: "later".into(),
+            text: "name: duplicate\nID: 1000\nformat:\n".into(),
+        }])
+        .collect();
+    let f = Features {
+        tracing_data: Some(TracingData::new(String::new(), String::new(), formats)),
+        ..Features::default()
+    };
+    let mut events: Vec<EventDesc> = (0..n)
+        .map(|i| tracepoint_event(1000 + i, "", vec![i]))
+        .collect();
+    let desc = [
+        features::EventDescEntry {
+            name: "first:desc".into(),
+            ids: vec![5, 5],
+        },
+        features::EventDescEntry {
+            name: "second:desc".into(),
+            ids: vec![5, 6],
+        },
+    ];
+    reader::name_events(&mut events, &desc, &f);
+    assert_eq!(events[0].name, "sys:tp0");
+    assert_eq!(events[5].name, "first:desc");
+    assert_eq!(events[6].name, "second:desc");
+    assert_eq!(events[2999].name, "sys:tp2999");
+}
+
+/// Decodes `td` as a TRACING_DATA section at file offset 1000.
+fn decode_tracing_data(td: &TracingData) -> Result<Features, PerfDataError> {
+    let enc = td.to_ne_bytes();
+    let mut f = Features::default();
+    let mut c = features::FeatureCursor {
+        bytes: &enc,
+        pos: 0,
+        base: 1000,
+        feature: "TRACING_DATA",
+        path: Path::new("x.data"),
+    };
+    features::decode::<NativeEndian>(feature::TRACING_DATA, &mut c, &mut f, &mut Vec::new())?;
+    Ok(f)
+}
+
+#[test]
+fn a_tracepoint_system_name_longer_than_a_file_name_is_refused() {
+    // Each format keeps a copy of its system's name, so one long name
+    // shared by many (empty) formats made memory grow with the square of
+    // the section's size.
+    let with_system = |system: String| {
+        TracingData::new(
+            String::new(),
+            String::new(),
+            vec![TracepointFormatText {
+                system,
+                text: "name: x\nID: 1\nformat:\n".into(),
+            }],
+        )
+    };
+    assert!(decode_tracing_data(&with_system("s".repeat(255))).is_ok());
+    let e = decode_tracing_data(&with_system("s".repeat(256))).unwrap_err();
+    // The name starts at byte 69 of the section: after the 20-byte
+    // preamble, the two empty headers (12 + 8 and 13 + 8 bytes) and the
+    // ftrace and system counts (4 bytes each).
+    assert_eq!(
+        e.to_string(),
+        "x.data: offset 1069: feature TRACING_DATA: tracepoint system name of 256 bytes, \
+         longer than a tracefs directory name can be (255)"
+    );
 }
 
 fn reader_name_events(events: &mut [EventDesc], f: &Features) {

@@ -1,0 +1,68 @@
+//! perf_data_reader: the input is a whole recording file, opened with
+//! `PerfFileReader::open` (through a file: the reader maps it) and read in
+//! time order and in file order, every record decoded and timed.
+//!
+//! Both orders must hand out the same records, once each: sorting by time
+//! may reorder records, never drop or repeat one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use perfns::perf_data::{PerfDataError, PerfFileReader, Records};
+
+/// The target.
+pub fn run(data: &[u8]) {
+    let path = scratch_file();
+    write_file(path, data);
+    read(path);
+}
+
+/// Opens and reads the file at `path` the way the target does, checking
+/// the same properties.
+pub fn read(path: &Path) {
+    let Ok(reader) = PerfFileReader::open(path) else {
+        return;
+    };
+    let _ = format!("{reader:?}");
+    assert!(!reader.events().events().is_empty());
+    let _ = reader.features();
+    let mut by_time = walk(reader.records());
+    let mut by_file = walk(reader.records_in_file_order());
+    by_time.sort_unstable();
+    by_file.sort_unstable();
+    assert_eq!(by_time, by_file, "time order hands out every record once");
+}
+
+/// Each record's offset (or its error's text), decoding every record.
+fn walk(records: Records<'_>) -> Vec<Result<u64, String>> {
+    records
+        .map(|r| {
+            r.map(|rec| {
+                let _ = (rec.time(), rec.attr(), rec.parse());
+                rec.offset
+            })
+            .map_err(|e: PerfDataError| e.to_string())
+        })
+        .collect()
+}
+
+/// A file for this process's inputs: in /dev/shm when there is one, which
+/// keeps the write and map in memory.
+fn scratch_file() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = Path::new("/dev/shm");
+        let dir = if dir.is_dir() {
+            dir.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        dir.join(format!("perfns-fuzz-{}.data", std::process::id()))
+    })
+}
+
+fn write_file(path: &Path, data: &[u8]) {
+    let mut f = std::fs::File::create(path).expect("creating the scratch file");
+    f.write_all(data).expect("writing the scratch file");
+}

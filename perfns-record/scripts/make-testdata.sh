@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes the recordings of testdata/ that `perfns record` writes (see the
+# section "Recordings made by perfns record" in testdata/README.md). Run as
+# root from the workspace root; needs cgroup2, unshare and tracefs.
+#
+# Each recording is limited to one cgroup (--cgroup) so that the rest of the
+# machine does not make it large: the containers are made under it, in
+# /perfns/<recording>/<container>.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+cargo build --quiet -p perfns-cli --bin perfns
+cargo build --quiet -p perfns-record --features testing --bin perfns-workload
+export PATH="$PWD/target/debug:$PATH"
+
+cgroup2=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+[ -n "$cgroup2" ] || { echo "no cgroup2 mount" >&2; exit 1; }
+
+# record NAME PERFNS-RECORD-ARGS... -- WORKLOAD-SHELL-COMMAND
+record() {
+	local name=$1 base=/perfns/$1
+	shift
+	mkdir -p "$cgroup2$base"
+	local args=()
+	while [ "$1" != "--" ]; do args+=("$1"); shift; done
+	shift
+	perfns record --cgroup "$base" -o "testdata/$name.data" "${args[@]}" -- \
+		env PERFNS_CGROUP_DIR="$cgroup2$base" sh -c "$1"
+	find "$cgroup2$base" -depth -type d -exec rmdir {} +
+}
+
+# Two sibling containers: busy burns 300 ms of CPU and touches 2 MiB
+# (512 pages); calm makes 1500 getppid calls and burns 150 ms.
+record two-containers -- \
+	'perfns-workload container busy alloc 2 burn 300 &
+	 perfns-workload container calm getppid 1500 burn 150 &
+	 wait'
+
+# A container in a container: outer makes 100 getppid calls, inner 300
+# and burns 100 ms.
+record nested -- \
+	'perfns-workload container outer sleep 100 getppid 100 container inner sleep 100 getppid 300 burn 100'
+
+# A one-page buffer flooded by 20000 getppid calls: LOST records.
+record lost -m 1 --events syscalls -- \
+	'perfns-workload container flood sleep 100 getppid 20000'
+
+ls -l testdata/*.data

@@ -1,0 +1,270 @@
+//! What `perfns record` asks the kernel for: the event groups (`cpu`, `mem`,
+//! `syscalls`), the attr of each event, and the tracepoint formats the
+//! recording must carry.
+
+use std::fmt;
+use std::str::FromStr;
+
+use perfns::attr::{flags, kind, sw, EventAttr, SampleFormat};
+use perfns::tracepoint::{Tracefs, TracepointError, TracepointFormat};
+
+/// The event groups a recording can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventGroups {
+    /// `cpu`: every context switch (PERF_RECORD_SWITCH_CPU_WIDE), enough
+    /// for exact on-CPU time per task.
+    pub cpu: bool,
+    /// `mem`: kmem:mm_page_alloc and kmem:mm_page_free, with the order.
+    pub mem: bool,
+    /// `syscalls`: raw_syscalls:sys_enter and sys_exit.
+    pub syscalls: bool,
+}
+
+impl EventGroups {
+    /// All three.
+    pub const ALL: Self = Self {
+        cpu: true,
+        mem: true,
+        syscalls: true,
+    };
+}
+
+impl Default for EventGroups {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl FromStr for EventGroups {
+    type Err = String;
+
+    /// A comma-separated list of `cpu`, `mem`, `syscalls`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut g = Self {
+            cpu: false,
+            mem: false,
+            syscalls: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "cpu" => g.cpu = true,
+                "mem" => g.mem = true,
+                "syscalls" => g.syscalls = true,
+                other => {
+                    return Err(format!(
+                        "unknown event group `{other}` (the groups are cpu, mem, syscalls)"
+                    ))
+                }
+            }
+        }
+        if g == (Self {
+            cpu: false,
+            mem: false,
+            syscalls: false,
+        }) {
+            return Err("no event group given (the groups are cpu, mem, syscalls)".into());
+        }
+        Ok(g)
+    }
+}
+
+impl fmt::Display for EventGroups {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.cpu, "cpu"),
+            (self.mem, "mem"),
+            (self.syscalls, "syscalls"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|&(_, n)| n)
+        .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// One event to open on every CPU.
+#[derive(Debug, Clone)]
+pub struct PlannedEvent {
+    /// Its name as perf spells it (`raw_syscalls:sys_enter`, `dummy:u`).
+    pub name: String,
+    /// The attr, disabled until the recording starts.
+    pub attr: EventAttr,
+    /// The tracepoint's format, for tracepoint events.
+    pub format: Option<TracepointFormat>,
+}
+
+/// The fields every record carries: who (pid/tid), when, which CPU, and
+/// which event (first in samples and last in other records, so that any
+/// reader finds it without knowing the event).
+pub const SAMPLE_FORMAT: SampleFormat = SampleFormat(
+    SampleFormat::IDENTIFIER.0 | SampleFormat::TID.0 | SampleFormat::TIME.0 | SampleFormat::CPU.0,
+);
+
+/// The tracepoints of each group, `(system, name)`.
+const MEM_TRACEPOINTS: [(&str, &str); 2] = [("kmem", "mm_page_alloc"), ("kmem", "mm_page_free")];
+const SYSCALL_TRACEPOINTS: [(&str, &str); 2] =
+    [("raw_syscalls", "sys_enter"), ("raw_syscalls", "sys_exit")];
+
+/// The side-band event: a software dummy event that samples nothing and
+/// carries COMM, FORK/EXIT, NAMESPACES and CGROUP records. It is the first
+/// event of each CPU and has a ring buffer of its own, whose watermark of
+/// one byte wakes the recorder at every record: the recorder reads
+/// `/proc/PID` of a task in a new pid namespace while the task still lives
+/// (a container's identity is its cgroup path, which no record gives).
+/// `extra_flags` adds scope bits (tracer scope).
+pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
+    PlannedEvent {
+        // perf's name for a dummy event counting user and kernel.
+        name: "dummy:HG".into(),
+        attr: EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::DUMMY,
+            sample_period: 1,
+            sample_type: SAMPLE_FORMAT,
+            flags: flags::DISABLED
+                | flags::SAMPLE_ID_ALL
+                | flags::COMM
+                | flags::COMM_EXEC
+                | flags::TASK
+                | flags::NAMESPACES
+                | flags::CGROUP
+                | flags::WATERMARK
+                | extra_flags,
+            wakeup: 1,
+            ..Default::default()
+        },
+        format: None,
+    }
+}
+
+/// The context-switch event of the `cpu` group: a dummy event whose only
+/// output is PERF_RECORD_SWITCH_CPU_WIDE, two per switch (out and in).
+pub fn switch_event(extra_flags: u64) -> PlannedEvent {
+    PlannedEvent {
+        name: "dummy:switches".into(),
+        attr: EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::DUMMY,
+            sample_period: 1,
+            sample_type: SAMPLE_FORMAT,
+            flags: flags::DISABLED | flags::SAMPLE_ID_ALL | flags::CONTEXT_SWITCH | extra_flags,
+            ..Default::default()
+        },
+        format: None,
+    }
+}
+
+/// The events for `groups`: the side-band event first, then the switch
+/// event (with `cpu`) and the tracepoints, whose formats are read from
+/// `tracefs`. Fails, naming the tracepoint, when this kernel lacks one.
+pub fn plan(
+    groups: EventGroups,
+    tracefs: &Tracefs,
+    extra_flags: u64,
+) -> Result<Vec<PlannedEvent>, TracepointError> {
+    let mut out = vec![sideband_event(extra_flags)];
+    if groups.cpu {
+        out.push(switch_event(extra_flags));
+    }
+    let mut tracepoints = Vec::new();
+    if groups.mem {
+        tracepoints.extend(MEM_TRACEPOINTS);
+    }
+    if groups.syscalls {
+        tracepoints.extend(SYSCALL_TRACEPOINTS);
+    }
+    for (system, name) in tracepoints {
+        let format = tracefs.format(system, name)?;
+        out.push(PlannedEvent {
+            name: format.full_name(),
+            attr: EventAttr {
+                kind: kind::TRACEPOINT,
+                config: format.id,
+                sample_period: 1,
+                sample_type: SAMPLE_FORMAT | SampleFormat::RAW,
+                flags: flags::DISABLED | flags::SAMPLE_ID_ALL | extra_flags,
+                ..Default::default()
+            },
+            format: Some(format),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_parse_and_print() {
+        let g: EventGroups = "syscalls, cpu".parse().unwrap();
+        assert_eq!(
+            g,
+            EventGroups {
+                cpu: true,
+                mem: false,
+                syscalls: true
+            }
+        );
+        assert_eq!(g.to_string(), "cpu,syscalls");
+        assert_eq!(
+            "cpu,disk".parse::<EventGroups>().unwrap_err(),
+            "unknown event group `disk` (the groups are cpu, mem, syscalls)"
+        );
+        assert!("".parse::<EventGroups>().is_err());
+    }
+
+    #[test]
+    fn switches_only_with_cpu() {
+        let Ok(tracefs) = Tracefs::locate() else {
+            println!("skipped: no tracefs");
+            return;
+        };
+        let names = |g: &str| -> Vec<String> {
+            plan(g.parse().unwrap(), &tracefs, 0)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .collect()
+        };
+        assert_eq!(names("cpu"), ["dummy:HG", "dummy:switches"]);
+        assert_eq!(
+            names("mem"),
+            ["dummy:HG", "kmem:mm_page_alloc", "kmem:mm_page_free"]
+        );
+        let sb = sideband_event(0).attr;
+        assert_eq!(sb.flags & flags::CONTEXT_SWITCH, 0);
+        assert_ne!(sb.flags & flags::NAMESPACES, 0);
+    }
+
+    #[test]
+    fn plan_reads_the_formats() {
+        let Ok(tracefs) = Tracefs::locate() else {
+            println!("skipped: no tracefs");
+            return;
+        };
+        let events = plan(EventGroups::ALL, &tracefs, 0).unwrap();
+        let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dummy:HG",
+                "dummy:switches",
+                "kmem:mm_page_alloc",
+                "kmem:mm_page_free",
+                "raw_syscalls:sys_enter",
+                "raw_syscalls:sys_exit"
+            ]
+        );
+        let order = events[2].format.as_ref().unwrap().field("order");
+        assert!(order.is_some(), "mm_page_alloc has an order field");
+        let missing = Tracefs::at("/nonexistent").format("kmem", "mm_page_alloc");
+        assert!(matches!(
+            missing,
+            Err(TracepointError::NoSuchTracepoint { .. })
+        ));
+    }
+}

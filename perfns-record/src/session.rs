@@ -1,0 +1,751 @@
+//! The record loop's core, as a library: open the events on every CPU,
+//! write the statedump, drain the ring buffers into the recording, count
+//! what was lost, and finish a valid file.
+//!
+//! [`Recorder`] knows nothing of signals, terminals or child commands: the
+//! command line (`crate::run`) and tests drive it with [`Recorder::wait`],
+//! [`Recorder::drain`] and [`Recorder::finish`], and so will the tracer
+//! scope recording (issue 7), which differs only in its attr flags
+//! ([`SessionConfig::extra_flags`]) and [`RecordingMode`].
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use byteorder::NativeEndian;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use perfns::abi::{self, OpenError, Target};
+use perfns::attr::{EventAttr, EventDesc};
+use perfns::container::{
+    self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
+    META_VERSION,
+};
+use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, TracingData};
+use perfns::record::{RawData, RawRecord, Record, RecordHeader, RecordType};
+use perfns::ring::{DrainError, RingBuffer};
+use perfns::tracepoint::{Tracefs, TracepointError};
+
+use crate::events::{self, EventGroups, PlannedEvent};
+use crate::statedump;
+
+/// What to record and where.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The recording file, created or truncated.
+    pub output: PathBuf,
+    /// The event groups.
+    pub groups: EventGroups,
+    /// Data pages of each CPU's ring buffer, a power of two.
+    pub mmap_pages: usize,
+    /// Which tasks the recording is about; a [`RecordingScope::Container`]
+    /// is resolved from [`Self::container`].
+    pub scope: RecordingScope,
+    /// `--container`: a container name, id (or its prefix) or key, checked
+    /// against the containers running when recording starts.
+    pub container: Option<String>,
+    /// How the events are opened.
+    pub mode: RecordingMode,
+    /// Attr flags added to every event (the tracer-scope bits).
+    pub extra_flags: u64,
+    /// The CPUs to record; `None` for every online CPU.
+    pub cpus: Option<Vec<u32>>,
+    /// Where tracefs is; `None` to find (or mount) it.
+    pub tracefs: Option<PathBuf>,
+    /// `--cgroup`: limit the events to this cgroup (v2 path from the root,
+    /// `/perfns/demo`) and its descendants. `--container` sets it to the
+    /// container's cgroup.
+    pub cgroup: Option<String>,
+    /// Write what was drained to the file (and the features after it) at
+    /// least this often, so that a killed or disk-full recording keeps it.
+    pub flush_interval: Duration,
+}
+
+impl SessionConfig {
+    /// A system-wide recording of every group on every online CPU.
+    pub fn new(output: impl Into<PathBuf>) -> Self {
+        Self {
+            output: output.into(),
+            groups: EventGroups::ALL,
+            mmap_pages: DEFAULT_MMAP_PAGES,
+            scope: RecordingScope::System,
+            container: None,
+            mode: RecordingMode::SystemWide,
+            extra_flags: 0,
+            cpus: None,
+            tracefs: None,
+            cgroup: None,
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The default ring buffer size per CPU in pages: 512 KiB with 4 KiB pages,
+/// perf record's default (what perf_event_mlock_kb allows).
+pub const DEFAULT_MMAP_PAGES: usize = 128;
+
+/// Recording failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// An event could not be opened (privilege, missing tracepoint, ...).
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A tracepoint's format could not be read (it does not exist, or
+    /// tracefs is missing).
+    #[error(transparent)]
+    Tracepoint(#[from] TracepointError),
+    /// The recording file could not be created or written (a full disk:
+    /// the file keeps what the last successful write made it).
+    #[error(transparent)]
+    File(#[from] PerfDataError),
+    /// A ring buffer could not be mapped, or an event ioctl failed.
+    #[error("CPU {cpu}: {what}")]
+    Cpu {
+        /// The CPU.
+        cpu: u32,
+        /// What failed.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the system's tasks, CPUs or tracing data failed.
+    #[error("{what}")]
+    System {
+        /// What failed.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--container` names no running container.
+    #[error("no running container matches `{wanted}` (running: {running})")]
+    NoSuchContainer {
+        /// What was asked for.
+        wanted: String,
+        /// The containers there are, `name (runtime)`.
+        running: String,
+    },
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// One CPU's events and ring buffers.
+#[derive(Debug)]
+struct CpuRing {
+    cpu: u32,
+    /// The events, in plan order: the side-band event, which owns
+    /// `sideband`, then the data events, whose first owns `data`.
+    fds: Vec<OwnedFd>,
+    sideband: RingBuffer,
+    data: RingBuffer,
+    loss: CpuLoss,
+}
+
+/// Pages of each CPU's side-band ring buffer: task events are rare next to
+/// samples, and the recorder drains at each one.
+fn sideband_pages(mmap_pages: usize) -> usize {
+    (mmap_pages / 4).clamp(8, 256)
+}
+
+/// How far a recording has come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Time since the events were enabled.
+    pub elapsed: Duration,
+    /// Records drained from the ring buffers.
+    pub records: u64,
+    /// Of which samples (tracepoint hits).
+    pub samples: u64,
+    /// Bytes of records written (drained and synthesized).
+    pub bytes: u64,
+    /// Records the kernel dropped (sum of PERF_RECORD_LOST).
+    pub lost: u64,
+    /// Samples the kernel dropped before the buffer (PERF_RECORD_LOST_SAMPLES).
+    pub lost_samples: u64,
+    /// Passes over the ring buffers that found something.
+    pub rounds: u64,
+    /// Bytes skipped because a ring buffer held something that is not a
+    /// record (never seen; would be a kernel or reader bug).
+    pub corrupt_bytes: u64,
+}
+
+/// What a finished recording holds.
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    /// The file.
+    pub output: PathBuf,
+    /// Its size in bytes.
+    pub file_size: u64,
+    /// Counts at the end.
+    pub progress: Progress,
+    /// Losses of every recorded CPU, in CPU order.
+    pub cpus: Vec<CpuLoss>,
+    /// The ring buffer size used, in pages per CPU.
+    pub mmap_pages: usize,
+    /// What was stored in the perfns extension.
+    pub meta: RecordingMeta,
+}
+
+/// A recording in progress.
+#[derive(Debug)]
+pub struct Recorder {
+    config: SessionConfig,
+    writer: PerfFileWriter,
+    rings: Vec<CpuRing>,
+    /// The attr non-sample records are parsed with (every event has the
+    /// same sample_id layout).
+    sideband: EventAttr,
+    features: Features,
+    meta: RecordingMeta,
+    registry: ContainerRegistry,
+    tasks: TaskNamespaces,
+    /// Set when a new container was learned since the features were last
+    /// given to the writer.
+    meta_dirty: bool,
+    started: Instant,
+    last_flush: Instant,
+    progress: Progress,
+}
+
+fn system(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RecordError {
+    let what = what.into();
+    move |source| RecordError::System { what, source }
+}
+
+impl Recorder {
+    /// Opens the events on every CPU (disabled), creates the recording,
+    /// writes the statedump of the tasks that exist, and enables the
+    /// events.
+    pub fn start(config: SessionConfig) -> Result<Self, RecordError> {
+        if !config.mmap_pages.is_power_of_two() {
+            return Err(RecordError::Config(format!(
+                "-m/--mmap-pages {}: the kernel needs a power of two",
+                config.mmap_pages
+            )));
+        }
+        let cpus = match &config.cpus {
+            Some(c) => c.clone(),
+            None => abi::online_cpus().map_err(system("reading the online CPUs"))?,
+        };
+        // Privilege first: without it tracefs is unreadable too, and its
+        // error would hide the real cause.
+        let probe = events::sideband_event(config.extra_flags);
+        let first = cpus.first().copied().unwrap_or(0);
+        drop(
+            abi::open_event(&probe.attr, Target::Cpu(first), None)
+                .map_err(|e| e.named(&probe.name))?,
+        );
+        let tracefs = match &config.tracefs {
+            Some(root) => Tracefs::at(root),
+            None => Tracefs::locate()?,
+        };
+        let plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
+
+        // Reading /proc makes thousands of system calls: done before the
+        // events are enabled, they are not recorded (nor do they fill the
+        // buffers before the first drain). Tasks born between the snapshot
+        // and the enabling are caught by a second, cheaper look.
+        let mut tasks =
+            container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
+        let mut registry =
+            ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
+        registry.learn_snapshot(&tasks);
+        let mut config = config;
+        let mut scope = config.scope.clone();
+        if let Some(wanted) = &config.container {
+            let containers = registry.containers();
+            let c = find_container(&containers, wanted)?;
+            scope = RecordingScope::Container {
+                key: c.key,
+                name: c.name.clone(),
+            };
+            if c.key != registry.host() {
+                let Some(cgroup) = c.cgroup.clone() else {
+                    return Err(RecordError::Config(format!(
+                        "container {} ({}): its cgroup could not be read, so its events \
+                         cannot be told apart; record the machine (-a) instead",
+                        c.name,
+                        c.runtime.name()
+                    )));
+                };
+                config.cgroup = Some(cgroup);
+            }
+        }
+        let cgroup_dir = match &config.cgroup {
+            None => None,
+            Some(path) => Some(open_cgroup(path)?),
+        };
+        let mut rings = Vec::with_capacity(cpus.len());
+        for &cpu in &cpus {
+            let target = match &cgroup_dir {
+                Some(dir) => Target::Cgroup {
+                    fd: dir.as_raw_fd(),
+                    cpu,
+                },
+                None => Target::Cpu(cpu),
+            };
+            rings.push(open_cpu(&plan, target, cpu, config.mmap_pages)?);
+        }
+        drop(cgroup_dir);
+        let descs: Vec<EventDesc> = plan
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let ids = rings
+                    .iter()
+                    .map(|r| {
+                        abi::event_id(r.fds[i].as_fd()).map_err(|source| RecordError::Cpu {
+                            cpu: r.cpu,
+                            what: format!("reading the id of {}", e.name),
+                            source,
+                        })
+                    })
+                    .collect::<Result<Vec<u64>, RecordError>>()?;
+                Ok(EventDesc {
+                    attr: e.attr.clone(),
+                    ids,
+                    name: e.name.clone(),
+                })
+            })
+            .collect::<Result<_, RecordError>>()?;
+        let mut writer = PerfFileWriter::create(&config.output, &descs)?;
+
+        let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
+        let mut features = Features::for_this_host();
+        if !formats.is_empty() {
+            features.tracing_data =
+                Some(TracingData::from_tracefs(&tracefs, &formats).map_err(|e| {
+                    RecordError::System {
+                        what: format!("reading tracing data: {}", e.path.display()),
+                        source: e.source,
+                    }
+                })?);
+        }
+        let meta = RecordingMeta {
+            version: META_VERSION,
+            mode: config.mode,
+            scope,
+            host: registry.host(),
+            containers: registry.containers(),
+            tasks: Vec::new(),
+            lost: Vec::new(),
+        };
+        features.perfns = Some(meta.to_json());
+        writer.set_features(&features);
+
+        let started = Instant::now();
+        let mut rec = Self {
+            sideband: plan[0].attr.clone(),
+            config,
+            writer,
+            rings,
+            features,
+            meta,
+            registry,
+            tasks: TaskNamespaces::default(),
+            meta_dirty: true,
+            started,
+            last_flush: started,
+            progress: Progress::default(),
+        };
+        rec.write_statedump(&tasks)?;
+        for r in &rec.rings {
+            for fd in &r.fds {
+                abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "enabling an event".into(),
+                    source,
+                })?;
+            }
+        }
+        rec.started = Instant::now();
+        rec.last_flush = rec.started;
+        let known: std::collections::HashSet<(i32, i32)> =
+            tasks.iter().map(|t| (t.pid, t.tid)).collect();
+        let born: Vec<_> = container::task_ids()
+            .map_err(system("reading the tasks in /proc"))?
+            .into_iter()
+            .filter(|id| !known.contains(id))
+            .filter_map(|(pid, tid)| container::read_task(pid, tid).ok())
+            .collect();
+        rec.write_statedump(&born)?;
+        tasks.extend(born);
+        rec.registry.learn_snapshot(&tasks);
+        for t in &tasks {
+            if let Some(ns) = t.pid_ns() {
+                rec.tasks.pid_ns.insert(t.tid, ns);
+            }
+        }
+        rec.meta.tasks = tasks;
+        rec.refresh_meta();
+        rec.writer.flush_header()?;
+        Ok(rec)
+    }
+
+    /// Writes the synthesized records of `tasks`.
+    fn write_statedump(&mut self, tasks: &[container::TaskSnapshot]) -> Result<(), RecordError> {
+        let nsfs_dev = std::fs::metadata("/proc/self/ns/pid")
+            .map_err(system("/proc/self/ns/pid"))?
+            .dev();
+        let cgroup2 = statedump::cgroup2_mount();
+        for r in statedump::statedump(tasks, nsfs_dev, cgroup2.as_deref()) {
+            self.progress.bytes += u64::from(r.header.size);
+            self.writer
+                .write_record(r.header, RawData::Single(&r.body))?;
+        }
+        Ok(())
+    }
+
+    /// Gives the writer the current metadata, for its next flush.
+    fn refresh_meta(&mut self) {
+        self.meta.containers = self.registry.containers();
+        self.meta.lost = self
+            .rings
+            .iter()
+            .map(|r| r.loss)
+            .filter(|l| l.lost + l.lost_samples > 0)
+            .collect();
+        self.features.perfns = Some(self.meta.to_json());
+        self.writer.set_features(&self.features);
+        self.meta_dirty = false;
+    }
+
+    /// The file descriptors to poll for data: two per CPU.
+    pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.rings
+            .iter()
+            .flat_map(|r| [r.fds[0].as_fd(), r.fds[1].as_fd()])
+            .collect()
+    }
+
+    /// Waits until a ring buffer has data past its wakeup watermark (any
+    /// side-band record; half the data buffer), one of `extra` is readable, or `timeout` passes (`None`:
+    /// forever). Returns which of `extra` are readable. A signal
+    /// interrupting the wait counts as a timeout.
+    pub fn wait(
+        &self,
+        timeout: Option<Duration>,
+        extra: &[BorrowedFd<'_>],
+    ) -> Result<Vec<bool>, RecordError> {
+        let mut fds: Vec<PollFd<'_>> = extra
+            .iter()
+            .chain(self.poll_fds().iter())
+            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+            .collect();
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX),
+        };
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(vec![false; extra.len()]),
+            Err(e) => return Err(system("poll")(e.into())),
+        }
+        Ok(fds[..extra.len()]
+            .iter()
+            .map(|f| {
+                f.revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
+            })
+            .collect())
+    }
+
+    /// One pass over every CPU's ring buffer: writes what each holds to the
+    /// recording, counts losses, learns the containers of new pid
+    /// namespaces, and ends the pass with a round marker. Flushes the file
+    /// when [`SessionConfig::flush_interval`] has passed. Returns the bytes
+    /// drained.
+    pub fn drain(&mut self) -> Result<u64, RecordError> {
+        let mut drained = 0;
+        let Self {
+            rings,
+            writer,
+            registry,
+            sideband,
+            progress,
+            meta_dirty,
+            tasks,
+            ..
+        } = self;
+        // Every side-band buffer first: a new pid namespace is looked up
+        // in /proc as early as possible.
+        for pass in [Pass::Sideband, Pass::Data] {
+            for r in rings.iter_mut() {
+                let ring = match pass {
+                    Pass::Sideband => &mut r.sideband,
+                    Pass::Data => &mut r.data,
+                };
+                let result = ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
+                    writer.write_record(raw.header, raw.data)?;
+                    let mut seen = Seen {
+                        loss: &mut r.loss,
+                        progress,
+                        registry,
+                        tasks,
+                        meta_dirty,
+                    };
+                    seen.note(&raw, sideband);
+                    Ok(())
+                });
+                match result {
+                    Ok(stats) => drained += stats.bytes,
+                    Err(DrainError::Corrupt {
+                        skipped,
+                        drained: d,
+                        ..
+                    }) => {
+                        drained += d.bytes;
+                        progress.corrupt_bytes += skipped;
+                    }
+                    Err(DrainError::Record { source, .. }) => return Err(source),
+                }
+            }
+        }
+        progress.bytes += drained;
+        if drained > 0 {
+            progress.rounds += 1;
+            writer.write_finished_round()?;
+            progress.bytes += RecordHeader::SIZE as u64;
+        }
+        if self.meta_dirty {
+            self.refresh_meta();
+        }
+        if self.last_flush.elapsed() >= self.config.flush_interval {
+            self.writer.flush_header()?;
+            self.last_flush = Instant::now();
+        }
+        Ok(drained)
+    }
+
+    /// How far the recording has come.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            elapsed: self.started.elapsed(),
+            ..self.progress
+        }
+    }
+
+    /// The metadata as it stands (containers learned so far).
+    pub fn meta(&self) -> &RecordingMeta {
+        &self.meta
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Disables the events, drains every buffer, and writes the final
+    /// metadata (containers, losses) and features: the file is complete.
+    pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
+        for r in &self.rings {
+            for fd in &r.fds {
+                abi::disable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "disabling an event".into(),
+                    source,
+                })?;
+            }
+        }
+        // Disabled events write nothing more; one pass takes the rest.
+        self.drain()?;
+        let progress = self.progress();
+        self.refresh_meta();
+        let cpus: Vec<CpuLoss> = self.rings.iter().map(|r| r.loss).collect();
+        let Self {
+            writer,
+            features,
+            meta,
+            config,
+            ..
+        } = self;
+        writer.finish(&features)?;
+        let file_size = std::fs::metadata(&config.output)
+            .map_err(system(format!("{}", config.output.display())))?
+            .len();
+        Ok(RecordSummary {
+            output: config.output,
+            file_size,
+            progress,
+            cpus,
+            mmap_pages: config.mmap_pages,
+            meta,
+        })
+    }
+}
+
+/// The two passes of a drain.
+#[derive(Clone, Copy)]
+enum Pass {
+    Sideband,
+    Data,
+}
+
+/// Which pid namespace each task is in, and who forked it, as the records
+/// tell: for naming the parent of a namespace whose tasks were gone before
+/// `/proc` could show them.
+#[derive(Debug, Default)]
+struct TaskNamespaces {
+    pid_ns: HashMap<i32, u64>,
+    forked_by: HashMap<i32, i32>,
+}
+
+/// What a drained record updates.
+struct Seen<'a> {
+    loss: &'a mut CpuLoss,
+    progress: &'a mut Progress,
+    registry: &'a mut ContainerRegistry,
+    tasks: &'a mut TaskNamespaces,
+    meta_dirty: &'a mut bool,
+}
+
+impl Seen<'_> {
+    /// Counts a drained record, and learns the container of a pid
+    /// namespace seen for the first time.
+    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr) {
+        self.progress.records += 1;
+        let kind = raw.header.kind;
+        if kind == RecordType::SAMPLE {
+            self.progress.samples += 1;
+            return;
+        }
+        if ![
+            RecordType::LOST,
+            RecordType::LOST_SAMPLES,
+            RecordType::NAMESPACES,
+            RecordType::FORK,
+            RecordType::EXIT,
+        ]
+        .contains(&kind)
+        {
+            return;
+        }
+        // The kernel wrote these; a parse failure would be a reader bug,
+        // and the record is in the file either way.
+        match raw.parse::<NativeEndian>(sideband) {
+            Ok(Record::Lost(l)) => {
+                self.loss.lost += l.lost;
+                self.progress.lost += l.lost;
+            }
+            Ok(Record::LostSamples(l)) => {
+                self.loss.lost_samples += l.lost;
+                self.progress.lost_samples += l.lost;
+            }
+            Ok(Record::Fork(f)) => {
+                self.tasks.forked_by.insert(f.tid, f.ptid);
+            }
+            Ok(Record::Exit(e)) => {
+                self.tasks.forked_by.remove(&e.tid);
+                self.tasks.pid_ns.remove(&e.tid);
+            }
+            Ok(Record::Namespaces(n)) => {
+                let Some(ns) = n.pid_ns().map(|l| l.ino).filter(|&i| i != 0) else {
+                    return;
+                };
+                self.tasks.pid_ns.insert(n.tid, ns);
+                if self.registry.knows(ns) {
+                    return;
+                }
+                if self.registry.learn_pid(n.pid).is_err() {
+                    let parent = self
+                        .tasks
+                        .forked_by
+                        .get(&n.tid)
+                        .and_then(|p| self.tasks.pid_ns.get(p))
+                        .copied()
+                        .filter(|&p| p != ns);
+                    self.registry.learn_unseen(ns, parent);
+                }
+                *self.meta_dirty = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Opens every planned event on `cpu`, maps the side-band event's ring
+/// buffer and the first data event's, and sends the other data events'
+/// records to the latter.
+fn open_cpu(
+    plan: &[PlannedEvent],
+    target: Target,
+    cpu: u32,
+    pages: usize,
+) -> Result<CpuRing, RecordError> {
+    if plan.len() < 2 {
+        return Err(RecordError::Config("no event group to record".into()));
+    }
+    let mut fds: Vec<OwnedFd> = Vec::with_capacity(plan.len());
+    for e in plan {
+        let fd = abi::open_event(&e.attr, target, None).map_err(|err| err.named(&e.name))?;
+        fds.push(fd);
+    }
+    let map = |fd: &OwnedFd, pages: usize, what: &str| {
+        RingBuffer::new(fd.as_fd(), pages).map_err(|source| RecordError::Cpu {
+            cpu,
+            what: format!("mapping the {what} ring buffer"),
+            source,
+        })
+    };
+    let sideband = map(&fds[0], sideband_pages(pages), "side-band")?;
+    let data = map(&fds[1], pages, "data")?;
+    for (fd, e) in fds.iter().zip(plan).skip(2) {
+        abi::set_output(fd.as_fd(), fds[1].as_fd()).map_err(|source| RecordError::Cpu {
+            cpu,
+            what: format!("sending {}'s records to the CPU's ring buffer", e.name),
+            source,
+        })?;
+    }
+    Ok(CpuRing {
+        cpu,
+        fds,
+        sideband,
+        data,
+        loss: CpuLoss {
+            cpu,
+            ..CpuLoss::default()
+        },
+    })
+}
+
+/// Opens the directory of cgroup `path` (from the cgroup2 root), for
+/// cgroup-scoped events.
+fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
+    let root = statedump::cgroup2_mount().ok_or_else(|| {
+        RecordError::Config(format!(
+            "cgroup {path}: no cgroup2 file system is mounted (see /proc/self/mountinfo)"
+        ))
+    })?;
+    let dir = root.join(path.trim_start_matches('/'));
+    std::fs::File::open(&dir).map_err(system(format!("cgroup {path}: {}", dir.display())))
+}
+
+/// The container `wanted` names: a name, a full id or an id prefix, or a
+/// key; the host is `host`.
+pub fn find_container<'a>(
+    containers: &'a [Container],
+    wanted: &str,
+) -> Result<&'a Container, RecordError> {
+    let matches = |c: &&Container| {
+        c.name == wanted
+            || c.key.to_string() == wanted
+            || c.id
+                .as_deref()
+                .is_some_and(|id| wanted.len() >= 4 && id.starts_with(wanted))
+    };
+    containers
+        .iter()
+        .find(matches)
+        .ok_or_else(|| RecordError::NoSuchContainer {
+            wanted: wanted.to_owned(),
+            running: containers
+                .iter()
+                .map(|c| format!("{} ({})", c.name, c.runtime.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}

@@ -1,0 +1,402 @@
+//! Test containers with known workloads (feature `testing`), for this
+//! crate's tests, the report's and the demo.
+//!
+//! A container here is what `perfns-workload container NAME STEPS...` makes:
+//! a cgroup `/perfns/NAME` (nested: `/perfns/OUTER/NAME`), and in it a child
+//! that execs `unshare --user --map-root-user --pid --fork --mount --uts
+//! --cgroup --mount-proc`, whose child (pid 1 inside) runs the steps. The steps are exact, so tests check recordings against them:
+//!
+//! | step | does |
+//! |---|---|
+//! | `burn MS` | spins until the process has used MS ms of CPU time in all, the steps before included (so a container's CPU time is MS whatever else it did) |
+//! | `alloc MIB` | maps MIB MiB, touches every 4 KiB page (no huge pages), unmaps |
+//! | `getppid N` | makes exactly N getppid system calls |
+//! | `sleep MS` | sleeps |
+//! | `container NAME STEPS...` | runs the remaining steps in a nested container |
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::Duration;
+
+/// The environment variable that tells a workload where its cgroup's
+/// parent directory is (a path under the cgroup2 mount): set for nested
+/// containers, whose cgroup namespace hides their place in the tree.
+pub const CGROUP_DIR_ENV: &str = "PERFNS_CGROUP_DIR";
+/// The environment variable that overrides where the workload binary is.
+pub const WORKLOAD_ENV: &str = "PERFNS_WORKLOAD";
+
+/// The `perfns-workload` binary: `$PERFNS_WORKLOAD`, else the one built
+/// next to the running executable (`target/<profile>/`, also from
+/// `target/<profile>/deps/` where tests run).
+pub fn workload_binary() -> io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(WORKLOAD_ENV) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    for dir in exe.ancestors().skip(1).take(2) {
+        let candidate = dir.join("perfns-workload");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "perfns-workload not found near {} (build it: cargo build -p perfns-record --features testing, or set {WORKLOAD_ENV})",
+            exe.display()
+        ),
+    ))
+}
+
+/// The directory of the `/perfns` cgroup under the cgroup2 mount.
+pub fn perfns_cgroup_root() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(CGROUP_DIR_ENV) {
+        return Ok(PathBuf::from(dir));
+    }
+    let mount = crate::statedump::cgroup2_mount().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no cgroup2 mount in /proc/self/mountinfo",
+        )
+    })?;
+    Ok(mount.join(perfns::container::PERFNS_CGROUP_PREFIX.trim_matches('/')))
+}
+
+/// A running test container.
+#[derive(Debug)]
+pub struct TestContainer {
+    name: String,
+    child: Child,
+    cgroup: PathBuf,
+}
+
+impl TestContainer {
+    /// Starts container `name` (cgroup `/perfns/<name>`) running `steps`
+    /// (see the module docs). Needs root.
+    pub fn spawn(name: &str, steps: &[&str]) -> io::Result<Self> {
+        let root = perfns_cgroup_root()?;
+        let mut cmd = Command::new(workload_binary()?);
+        cmd.arg("container").arg(name).args(steps);
+        let child = cmd.spawn()?;
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            cgroup: root.join(name),
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pid of the workload process outside (it becomes `unshare`).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Whether it has finished (its status then), without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    /// Waits for it to finish and removes its cgroups.
+    pub fn wait(mut self) -> io::Result<ExitStatus> {
+        let status = self.child.wait()?;
+        remove_cgroup_tree(&self.cgroup);
+        Ok(status)
+    }
+}
+
+impl Drop for TestContainer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        remove_cgroup_tree(&self.cgroup);
+    }
+}
+
+/// Removes a cgroup and its children, deepest first (cgroup directories
+/// go with rmdir alone, once their tasks are gone).
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// One step of a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Spin until the process has used this much CPU time in all.
+    Burn(Duration),
+    /// Map, touch and unmap this many MiB.
+    Alloc(u64),
+    /// Make exactly this many getppid system calls.
+    Getppid(u64),
+    /// Sleep.
+    Sleep(Duration),
+    /// Run the remaining steps in a nested container of this name.
+    Container(String),
+}
+
+/// Parses workload steps from the command line.
+pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(word) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .ok_or_else(|| format!("`{word}` needs {what}"))
+                .cloned()
+        };
+        let number = |s: String| s.parse::<u64>().map_err(|e| format!("`{word} {s}`: {e}"));
+        out.push(match word.as_str() {
+            "burn" => Step::Burn(Duration::from_millis(number(value("milliseconds")?)?)),
+            "alloc" => Step::Alloc(number(value("MiB")?)?),
+            "getppid" => Step::Getppid(number(value("a count")?)?),
+            "sleep" => Step::Sleep(Duration::from_millis(number(value("milliseconds")?)?)),
+            "container" => {
+                let name = value("a name")?;
+                if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                    return Err(format!("`container {name}`: not a cgroup name"));
+                }
+                Step::Container(name)
+            }
+            other => {
+                return Err(format!(
+                    "unknown step `{other}` (burn, alloc, getppid, sleep, container)"
+                ))
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// CPU time of the calling process, since it was forked.
+fn process_cpu_time() -> io::Result<Duration> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
+    Ok(Duration::from(t))
+}
+
+/// Runs the steps; a `Container` step execs, so it does not return on
+/// success.
+pub fn run_steps(steps: &[Step]) -> io::Result<()> {
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Burn(d) => {
+                let mut x = 0u64;
+                // A process CPU-time clock is a system call (no vDSO):
+                // read it about once a millisecond.
+                while process_cpu_time()? < *d {
+                    for _ in 0..200_000 {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                }
+            }
+            Step::Alloc(mib) => alloc(*mib)?,
+            Step::Getppid(n) => {
+                for _ in 0..*n {
+                    // SAFETY: getppid takes no arguments and cannot fail.
+                    std::hint::black_box(unsafe { libc::syscall(libc::SYS_getppid) });
+                }
+            }
+            Step::Sleep(d) => std::thread::sleep(*d),
+            Step::Container(name) => return enter_container(name, &steps[i + 1..]),
+        }
+    }
+    Ok(())
+}
+
+/// Maps `mib` MiB of anonymous memory without huge pages, writes to each
+/// 4 KiB page, and unmaps it: `mib * 256` order-0 page allocations and
+/// frees.
+fn alloc(mib: u64) -> io::Result<()> {
+    let len = usize::try_from(mib << 20).map_err(|_| io::Error::other("too large"))?;
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: a fresh private anonymous mapping, used only here.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `p` is the mapping of `len` bytes made above.
+    unsafe {
+        libc::madvise(p, len, libc::MADV_NOHUGEPAGE);
+        for off in (0..len).step_by(4096) {
+            std::ptr::write_volatile(p.cast::<u8>().add(off), 1);
+        }
+        libc::munmap(p, len);
+    }
+    Ok(())
+}
+
+/// Makes the cgroup and runs `rest` in a child that moves itself into it
+/// and execs `unshare`; waits for it. The caller stays where it is, as a
+/// container's parent (a runtime, or the init of an outer container) does.
+fn enter_container(name: &str, rest: &[Step]) -> io::Result<()> {
+    let parent = perfns_cgroup_root()?;
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    let procs = dir.join("cgroup.procs");
+    let procs_c = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount",
+        "--uts",
+        "--cgroup",
+        "--mount-proc",
+        "--",
+    ])
+    .arg(exe)
+    .args(steps_to_args(rest))
+    .env(CGROUP_DIR_ENV, &dir);
+    // SAFETY: between fork and exec the child only makes system calls
+    // (open, write, close) on memory prepared before the fork; nothing
+    // allocates or takes a lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(procs_c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // "0" is the writing task itself.
+            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let err = io::Error::last_os_error();
+            libc::close(fd);
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(err)
+            }
+        });
+    }
+    let status = cmd.status().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("starting unshare in {}: {e}", procs.display()),
+        )
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "container {name}: unshare {status}"
+        )))
+    }
+}
+
+/// The command-line form of steps.
+pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in steps {
+        let (word, value) = match s {
+            Step::Burn(d) => ("burn", d.as_millis().to_string()),
+            Step::Alloc(m) => ("alloc", m.to_string()),
+            Step::Getppid(n) => ("getppid", n.to_string()),
+            Step::Sleep(d) => ("sleep", d.as_millis().to_string()),
+            Step::Container(n) => ("container", n.clone()),
+        };
+        out.push(word.to_owned());
+        out.push(value);
+    }
+    out
+}
+
+/// `perfns-workload`'s main: parses and runs the steps.
+pub fn workload_main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | sleep MS | container NAME (the rest in a new container)");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let result = parse_steps(&args)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        .and_then(|steps| run_steps(&steps));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("perfns-workload: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_trip() {
+        let args: Vec<String> = [
+            "container",
+            "a",
+            "burn",
+            "300",
+            "getppid",
+            "30000",
+            "alloc",
+            "8",
+            "sleep",
+            "5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let steps = parse_steps(&args).unwrap();
+        assert_eq!(
+            steps,
+            [
+                Step::Container("a".into()),
+                Step::Burn(Duration::from_millis(300)),
+                Step::Getppid(30000),
+                Step::Alloc(8),
+                Step::Sleep(Duration::from_millis(5)),
+            ]
+        );
+        assert_eq!(steps_to_args(&steps), args);
+        assert_eq!(
+            parse_steps(&["burn".into()]).unwrap_err(),
+            "`burn` needs milliseconds"
+        );
+        assert!(parse_steps(&["container".into(), "../x".into()]).is_err());
+        assert!(parse_steps(&["fly".into()]).is_err());
+    }
+
+    #[test]
+    fn burn_tops_the_process_up_to_the_cpu_time_asked() {
+        let target = process_cpu_time().unwrap() + Duration::from_millis(30);
+        run_steps(&[Step::Burn(target)]).unwrap();
+        assert!(process_cpu_time().unwrap() >= target);
+    }
+}

@@ -1,0 +1,400 @@
+//! `perfns record` as a user runs it, as root on this machine's kernel:
+//! overload, Ctrl-C, errors, and perf reading what it wrote.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use perfns::perf_data::PerfFileReader;
+use perfns::record::Record;
+use perfns_record::testing::workload_binary;
+
+const SYS_GETPPID: u64 = libc::SYS_getppid as u64;
+
+fn perfns_record(args: &[&str]) -> Output {
+    Command::new(common::perfns_binary())
+        .arg("record")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running perfns record")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The number in `line` after `prefix` (up to the next space).
+fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_tiny_buffer_loses_counts_and_says_so() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.data");
+    let workload = workload_binary().unwrap();
+    // One 4 KiB page per CPU holds about 40 system call records; 100000
+    // getppid calls make 200000.
+    let out = perfns_record(&[
+        "-m",
+        "1",
+        "--events",
+        "syscalls",
+        "-o",
+        path.to_str().unwrap(),
+        "--",
+        workload.to_str().unwrap(),
+        "getppid",
+        "100000",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("Warning: lost "))
+        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
+    let printed = number_after(warning, "Warning: lost ").unwrap();
+    assert!(printed > 0, "{warning}");
+    assert!(
+        stderr.contains("-m/--mmap-pages 4 (now 1 pages per CPU)"),
+        "{stderr}"
+    );
+
+    // The file has the LOST records, and their sum is what was printed,
+    // also in the perfns extension per CPU.
+    let reader = PerfFileReader::open(&path).unwrap();
+    let mut lost_in_records = 0;
+    let mut lost_records = 0;
+    for r in reader.records() {
+        match r.unwrap().parse().unwrap() {
+            Record::Lost(l) => {
+                lost_in_records += l.lost;
+                lost_records += 1;
+            }
+            Record::LostSamples(l) => lost_in_records += l.lost,
+            _ => {}
+        }
+    }
+    assert_eq!(lost_in_records, printed);
+    let meta = perfns::container::RecordingMeta::from_features(reader.features())
+        .unwrap()
+        .unwrap();
+    let per_cpu: u64 = meta.lost.iter().map(|c| c.lost + c.lost_samples).sum();
+    assert_eq!(per_cpu, printed);
+
+    // perf counts the same LOST records.
+    let stats = Command::new("perf")
+        .args(["report", "--stats", "-i"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stats = text(&stats.stdout);
+    let perf_lost = stats.lines().find_map(|l| number_after(l, "LOST events:"));
+    assert_eq!(perf_lost, Some(lost_records), "{stats}");
+}
+
+/// Waits until the recording at `path` has its statedump on disk: the
+/// recorder is then recording.
+fn wait_for_recording(path: &Path) {
+    for _ in 0..3000 {
+        if let Ok(r) = PerfFileReader::open(path) {
+            if r.data_section().size > 0 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never got its statedump", path.display());
+}
+
+#[test]
+fn sigint_mid_recording_leaves_a_complete_file() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("interrupted.data");
+    let recorder = Command::new(common::perfns_binary())
+        .args(["record", "-a", "-m", "1024", "-o"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_recording(&path);
+    let workload = Command::new(workload_binary().unwrap())
+        .args(["getppid", "4321"])
+        .spawn()
+        .unwrap();
+    let workload_pid = workload.id() as i32;
+    let status = workload.wait_with_output().unwrap().status;
+    assert!(status.success());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(recorder.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = recorder.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with("[ perfns record: Captured and wrote "),
+        "{stderr}"
+    );
+
+    // Read back whole: every record parses, the workload's calls are all
+    // there, the extension is the final one.
+    let a = common::attribute(&path);
+    let host = &a.containers["host"];
+    assert!(host.tids.contains(&workload_pid));
+    let reader = PerfFileReader::open(&path).unwrap();
+    let mut getppid_by_workload = 0;
+    let mut exit_seen = false;
+    let names: Vec<String> = reader
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let sys_enter = names
+        .iter()
+        .position(|n| n == "raw_syscalls:sys_enter")
+        .unwrap();
+    let format = reader
+        .features()
+        .tracing_data
+        .as_ref()
+        .unwrap()
+        .format_by_id(reader.events().events()[sys_enter].attr.config)
+        .unwrap()
+        .clone();
+    let format = perfns::tracepoint::TracepointFormat::parse(&format.system, &format.text).unwrap();
+    for r in reader.records() {
+        let r = r.unwrap();
+        match r.parse().unwrap() {
+            Record::Sample(s) if r.event == sys_enter && s.id.pid == Some(workload_pid) => {
+                let id = format.read_i64(s.raw.as_deref().unwrap(), "id").unwrap();
+                if id as u64 == SYS_GETPPID {
+                    getppid_by_workload += 1;
+                }
+            }
+            Record::Exit(e) if e.pid == workload_pid => exit_seen = true,
+            _ => {}
+        }
+    }
+    assert_eq!(getppid_by_workload, 4321);
+    assert!(exit_seen, "the workload's EXIT record");
+    assert!(
+        a.meta.tasks.len() > 10,
+        "{} tasks in the statedump",
+        a.meta.tasks.len()
+    );
+
+    // perf reads it, side-band records and all.
+    let script = Command::new("perf")
+        .args([
+            "script",
+            "--show-task-events",
+            "--show-switch-events",
+            "--show-namespace-events",
+            "-i",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = text(&script.stdout);
+    assert!(script.status.success(), "{}", text(&script.stderr));
+    for needle in [
+        "raw_syscalls:sys_enter:",
+        "raw_syscalls:sys_exit:",
+        "PERF_RECORD_SWITCH_CPU_WIDE",
+        "PERF_RECORD_NAMESPACES",
+        "PERF_RECORD_COMM",
+        "perfns-workload",
+    ] {
+        assert!(stdout.contains(needle), "perf script shows no {needle}");
+    }
+}
+
+#[test]
+fn errors_are_clear_and_exit_nonzero() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    // The output cannot be created.
+    let out = perfns_record(&["-o", "/proc/no/such/dir.data", "--", "true"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("perfns: recording to /proc/no/such/dir.data: ")
+            && stderr.contains("creating the recording"),
+        "{stderr}"
+    );
+
+    // Bad arguments are refused before anything opens.
+    let out = perfns_record(&["-m", "3", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("-m/--mmap-pages 3: the ring buffer size must be a power of two"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = perfns_record(&["--events", "cpu,disk", "--", "true"]);
+    assert!(text(&out.stderr).contains("unknown event group `disk`"));
+
+    // No privilege: a user without CAP_PERFMON.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(common::perfns_binary())
+        .args(["record", "-o", "/tmp/perfns-nobody.data", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot open dummy:HG on CPU")
+            && stderr.contains("permission denied")
+            && stderr.contains("perf_event_paranoid"),
+        "{stderr}"
+    );
+
+    // --container names nothing running.
+    let out = perfns_record(&[
+        "--container",
+        "no-such-container",
+        "-o",
+        "/dev/null",
+        "--",
+        "true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("no running container matches `no-such-container` (running: host (host)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_full_disk_stops_with_an_error_and_a_readable_file() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 MiB tmpfs: the statedump fits, a second of system calls does not.
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    let path = dir.path().join("full.data");
+    let workload = workload_binary().unwrap();
+    let out = perfns_record(&[
+        "-o",
+        path.to_str().unwrap(),
+        "--",
+        workload.to_str().unwrap(),
+        "getppid",
+        "1000000",
+    ]);
+    let readable = PerfFileReader::open(&path).map(|r| r.records().filter(|r| r.is_err()).count());
+    let _ = Command::new("umount").arg(dir.path()).status();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("holds what was written before this")
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert_eq!(readable.unwrap(), 0, "every record on disk reads back");
+}
+
+#[test]
+fn a_missing_tracepoint_is_named() {
+    if !common::can_record() {
+        return;
+    }
+    // A tracefs copy whose kmem system is missing.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("events/raw_syscalls")).unwrap();
+    let mut config = perfns_record::session::SessionConfig::new(dir.path().join("x.data"));
+    config.tracefs = Some(dir.path().to_owned());
+    let err = perfns_record::session::Recorder::start(config).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("tracepoint kmem:mm_page_alloc does not exist on this kernel"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duration_ends_the_recording_and_the_status_line_needs_a_terminal() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timed.data");
+    // stderr is a pipe here: no live line, only the summary.
+    let out = perfns_record(&[
+        "-a",
+        "--duration",
+        "0.6",
+        "--events",
+        "cpu",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains('\r'), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    let a = common::attribute(&path);
+    assert!(
+        a.kinds.get("SWITCH_CPU_WIDE").is_some_and(|&n| n > 0),
+        "{:?}",
+        a.kinds
+    );
+
+    // Under a terminal (script(1) gives it one) the live line is drawn,
+    // with \r, and cleared before the summary.
+    let cmd = format!(
+        "{} record -a --duration 1.2 --events cpu -o {}",
+        common::perfns_binary().display(),
+        path.display()
+    );
+    let out = Command::new("script")
+        .args(["-qefc", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1) from util-linux");
+    let all = text(&out.stdout);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("\r\x1b[K[ perfns record: ")
+            && all.contains(" events, ")
+            && all.contains(" lost ]"),
+        "{all:?}"
+    );
+    assert!(
+        all.contains("[ perfns record: Captured and wrote "),
+        "{all:?}"
+    );
+}

@@ -1,0 +1,215 @@
+//! What the tests need beyond the crate: the `perfns` binary, and a small
+//! attribution of a recording's records to containers, written directly
+//! against the record model so that it checks the recording, not a report.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use perfns::container::RecordingMeta;
+use perfns::perf_data::PerfFileReader;
+use perfns::record::Record;
+use perfns::tracepoint::TracepointFormat;
+
+/// Held by each test that records, so that the recordings of one test
+/// binary do not load the machine (and each other's buffers) at once.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the tests can run: root, with tracefs.
+pub fn can_record() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipped: recording needs root");
+        return false;
+    }
+    if perfns::tracepoint::Tracefs::locate().is_err() {
+        println!("skipped: no tracefs");
+        return false;
+    }
+    true
+}
+
+/// The `perfns` command, built on demand (it belongs to the workspace's
+/// root package, so Cargo does not build it for this crate's tests).
+pub fn perfns_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        // target/<profile>/deps/<test>
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "perfns-cli",
+            "--bin",
+            "perfns",
+            "--manifest-path",
+        ])
+        .arg(workspace.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("target"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "cargo build -p perfns-cli failed");
+        profile_dir.join("perfns")
+    })
+    .clone()
+}
+
+/// What a recording says each container did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ContainerUse {
+    /// Its tasks' tids.
+    pub tids: Vec<i32>,
+    /// On-CPU time in ns, from the context switches.
+    pub cpu_ns: u64,
+    /// System calls by number (sys_enter).
+    pub syscalls: BTreeMap<u64, u64>,
+    /// Pages allocated (sum of 2^order of mm_page_alloc).
+    pub pages_allocated: u64,
+    /// Pages freed.
+    pub pages_freed: u64,
+}
+
+/// A recording, attributed.
+#[derive(Debug)]
+pub struct Attribution {
+    pub meta: RecordingMeta,
+    /// By container name.
+    pub containers: BTreeMap<String, ContainerUse>,
+    /// Record counts by type name.
+    pub kinds: BTreeMap<String, u64>,
+    /// Sum of PERF_RECORD_LOST, per CPU.
+    pub lost_by_cpu: BTreeMap<u32, u64>,
+}
+
+/// Reads every record of `path` in time order and attributes each task to
+/// its container by its pid namespace.
+pub fn attribute(path: &Path) -> Attribution {
+    let reader = PerfFileReader::open(path).expect("open recording");
+    let meta = RecordingMeta::from_features(reader.features())
+        .expect("perfns extension")
+        .expect("perfns recordings have the extension");
+    // A recording of the cpu group alone has no tracepoints.
+    let tracing = reader.features().tracing_data.clone();
+    let formats: HashMap<u64, TracepointFormat> = tracing
+        .iter()
+        .flat_map(|t| t.formats.iter())
+        .map(|f| {
+            let tf = TracepointFormat::parse(&f.system, &f.text).expect("format");
+            (tf.id, tf)
+        })
+        .collect();
+    let names: Vec<String> = reader
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+
+    let mut ns_of: HashMap<i32, u64> = HashMap::new();
+    let mut running: HashMap<u32, (i32, u64)> = HashMap::new();
+    let mut by_tid: HashMap<i32, ContainerUse> = HashMap::new();
+    let mut kinds = BTreeMap::new();
+    let mut lost_by_cpu = BTreeMap::new();
+    for r in reader.records() {
+        let r = r.expect("record");
+        let rec = r.parse().expect("parse");
+        *kinds.entry(format!("{:?}", r.header.kind)).or_insert(0) += 1;
+        match rec {
+            Record::Namespaces(n) => {
+                if let Some(ns) = n.pid_ns() {
+                    if ns.ino != 0 {
+                        ns_of.insert(n.tid, ns.ino);
+                    }
+                }
+            }
+            Record::Fork(f) => {
+                if let Some(&ns) = ns_of.get(&f.ptid) {
+                    ns_of.entry(f.tid).or_insert(ns);
+                }
+            }
+            Record::Switch(s) => {
+                let (Some(cpu), Some(tid), Some(t)) =
+                    (s.sample_id.cpu, s.sample_id.tid, s.sample_id.time)
+                else {
+                    continue;
+                };
+                if s.out {
+                    if let Some((in_tid, since)) = running.remove(&cpu) {
+                        if in_tid == tid {
+                            by_tid.entry(tid).or_default().cpu_ns += t.saturating_sub(since);
+                        }
+                    }
+                } else {
+                    running.insert(cpu, (tid, t));
+                }
+            }
+            Record::Lost(l) => {
+                *lost_by_cpu
+                    .entry(l.sample_id.cpu.unwrap_or(u32::MAX))
+                    .or_insert(0) += l.lost;
+            }
+            Record::Sample(s) => {
+                let (Some(tid), Some(raw)) = (s.id.tid, s.raw.as_deref()) else {
+                    continue;
+                };
+                let name = &names[r.event];
+                let attr = r.attr();
+                let Some(f) = formats.get(&attr.config) else {
+                    continue;
+                };
+                let u = by_tid.entry(tid).or_default();
+                match name.as_str() {
+                    "raw_syscalls:sys_enter" => {
+                        let id = f.read_i64(raw, "id").expect("id");
+                        *u.syscalls.entry(id as u64).or_insert(0) += 1;
+                    }
+                    "kmem:mm_page_alloc" => {
+                        u.pages_allocated += 1 << f.read_u64(raw, "order").expect("order")
+                    }
+                    "kmem:mm_page_free" => {
+                        u.pages_freed += 1 << f.read_u64(raw, "order").expect("order")
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut containers: BTreeMap<String, ContainerUse> = BTreeMap::new();
+    for (tid, u) in by_tid {
+        let name = match ns_of.get(&tid).and_then(|&ns| meta.container(ns)) {
+            Some(c) => c.name.clone(),
+            None => "(unattributed)".to_owned(),
+        };
+        let c = containers.entry(name).or_default();
+        c.tids.push(tid);
+        c.cpu_ns += u.cpu_ns;
+        for (k, v) in u.syscalls {
+            *c.syscalls.entry(k).or_insert(0) += v;
+        }
+        c.pages_allocated += u.pages_allocated;
+        c.pages_freed += u.pages_freed;
+    }
+    Attribution {
+        meta,
+        containers,
+        kinds,
+        lost_by_cpu,
+    }
+}

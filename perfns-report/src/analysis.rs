@@ -479,11 +479,14 @@ impl Analysis {
         };
         let from = from.max(self.window.0);
         let until = until.min(self.window.1);
+        // Until a task is switched in, no one is known to run here since
+        // `until`.
         self.cpus.insert(
             cpu,
             CpuState {
+                current: None,
+                since: until,
                 switched: true,
-                ..CpuState::default()
             },
         );
         // The idle task (tid 0) is no one's CPU time.

@@ -50,6 +50,8 @@ fn header_lines(h: &Header) -> String {
     let _ = writeln!(out, "perfns report of {}", h.file);
     let mut by = format!("recorded by {}", r.tool);
     if let Some(v) = &r.version {
+        // perfns writes `perfns 0.1.0`, perf just `6.1.187`.
+        let v = v.strip_prefix(r.tool).map_or(v.as_str(), str::trim_start);
         let _ = write!(by, " {v}");
     }
     let host: Vec<&str> = [
@@ -64,11 +66,13 @@ fn header_lines(h: &Header) -> String {
         let _ = write!(by, " on {}", host.join(", "));
     }
     let _ = writeln!(out, "{by}");
+    // A command may hold a whole script: one line here.
+    let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(mode) = &r.mode {
-        let _ = writeln!(out, "mode: {mode}");
+        let _ = writeln!(out, "mode: {}", one_line(mode));
     }
     if let Some(cmd) = &r.cmdline {
-        let _ = writeln!(out, "command: {cmd}");
+        let _ = writeln!(out, "command: {}", one_line(cmd));
     }
     let t = &h.time;
     let _ = write!(

@@ -518,7 +518,7 @@ impl Analysis {
         if tid != 0 {
             self.tasks[ti].pid = pid;
         }
-        let in_window = time.map_or(true, |t| self.in_window(t));
+        let in_window = time.is_none_or(|t| self.in_window(t));
         if in_window {
             if let Some(n) = self.event_samples.get_mut(event) {
                 *n += 1;

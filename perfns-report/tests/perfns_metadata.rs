@@ -129,3 +129,35 @@ fn unreadable_metadata_is_a_note_and_the_records_still_tell() {
     );
     assert!(r.containers.iter().any(|c| c.name == "big"));
 }
+
+#[test]
+fn a_cycle_of_parents_in_the_metadata_is_cut() {
+    let plain = report(Path::new(SOURCE), &Options::default(), &mut |_| {}).unwrap();
+    let (big, small) = (key_of(&plain, "big"), key_of(&plain, "small"));
+    let host = 0xEFFF_FFFC;
+    let meta = RecordingMeta {
+        version: 1,
+        mode: RecordingMode::SystemWide,
+        scope: RecordingScope::System,
+        host,
+        containers: vec![
+            container(big, "a", Runtime::Perfns, Some(small)),
+            container(small, "b", Runtime::Perfns, Some(big)),
+        ],
+        tasks: Vec::new(),
+        lost: Vec::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(
+        &with_meta(dir.path(), &meta),
+        &Options::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (a, b) = (
+        r.containers.iter().find(|c| c.name == "a").expect("a"),
+        r.containers.iter().find(|c| c.name == "b").expect("b"),
+    );
+    // One of the two is a top-level container, the other under it.
+    assert!(a.parent.is_none() != b.parent.is_none(), "{a:?} {b:?}");
+}

@@ -243,11 +243,14 @@ pub(crate) fn build(
         node.parent = parent.map(Key::PidNs);
     }
 
-    // Parents: the container with the nearest ancestor cgroup path.
+    // Parents: the container with the nearest ancestor cgroup path. The
+    // root cgroup is everyone's ancestor and no container's own: a pid
+    // namespace whose tasks sit in it holds no other container.
     let paths: Vec<(Key, String)> = nodes
         .iter()
         .filter(|(k, _)| **k != Key::Host)
         .filter_map(|(k, n)| n.cgroup.clone().map(|p| (*k, p)))
+        .filter(|(_, p)| p != "/")
         .collect();
     let keys: Vec<Key> = nodes.keys().copied().collect();
     for key in &keys {
@@ -548,7 +551,11 @@ fn name(key: Key, node: &Node) -> String {
     match (key, &node.identity, &node.cgroup) {
         (Key::Host, _, _) => "host".into(),
         (_, Some((name, _)), _) => name.clone(),
-        (_, None, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_owned(),
+        (_, None, Some(path)) => match path.rsplit('/').next() {
+            Some(last) if !last.is_empty() => last.to_owned(),
+            // The root cgroup names nothing.
+            _ => key.text(),
+        },
         (_, None, None) => key.text(),
     }
 }
@@ -591,6 +598,8 @@ mod tests {
     #[test]
     fn names_come_from_identity_then_path_then_key() {
         let mut node = Node::default();
+        assert_eq!(name(Key::PidNs(7), &node), "pidns:7");
+        node.cgroup = Some("/".into());
         assert_eq!(name(Key::PidNs(7), &node), "pidns:7");
         node.cgroup = Some("/system.slice/foo.service".into());
         assert_eq!(name(Key::PidNs(7), &node), "foo.service");

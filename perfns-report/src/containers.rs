@@ -263,7 +263,26 @@ pub(crate) fn build(
             .max_by_key(|(k, p)| (p.len(), *k))
             .map(|(k, _)| *k);
         if let Some(parent) = parent {
-            nodes.get_mut(key).map(|n| n.parent = Some(parent));
+            if let Some(n) = nodes.get_mut(key) {
+                n.parent = Some(parent);
+            }
+        }
+    }
+    // A hand-made file's metadata may make a cycle of parents; the kernel's
+    // never does. Cut each cycle where it is found.
+    for key in &keys {
+        let mut at = *key;
+        for _ in 0..=nodes.len() {
+            match nodes[&at].parent {
+                Some(p) if p == *key => {
+                    if let Some(n) = nodes.get_mut(key) {
+                        n.parent = None;
+                    }
+                    break;
+                }
+                Some(p) => at = p,
+                None => break,
+            }
         }
     }
     let links: Vec<(Key, Key)> = nodes
@@ -271,7 +290,9 @@ pub(crate) fn build(
         .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
         .collect();
     for (parent, child) in links {
-        nodes.get_mut(&parent).map(|n| n.children.push(child));
+        if let Some(n) = nodes.get_mut(&parent) {
+            n.children.push(child);
+        }
     }
 
     // Roll-ups, children before parents: deepest first.
@@ -284,7 +305,9 @@ pub(crate) fn build(
         for child in &node.children {
             add(&mut total, &nodes[child].total);
         }
-        nodes.get_mut(key).map(|n| n.total = total);
+        if let Some(n) = nodes.get_mut(key) {
+            n.total = total;
+        }
     }
 
     // --container: the matching containers and their descendants.
@@ -550,4 +573,38 @@ fn depth(path: &str) -> usize {
 /// Whether cgroup `a` is a proper ancestor of `b`.
 fn is_ancestor(a: &str, b: &str) -> bool {
     a != b && (a == "/" || b.strip_prefix(a).is_some_and(|rest| rest.starts_with('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_ancestry_is_by_whole_components() {
+        assert!(is_ancestor("/", "/perfns"));
+        assert!(is_ancestor("/perfns/outer", "/perfns/outer/inner"));
+        assert!(!is_ancestor("/perfns/outer", "/perfns/outer"));
+        assert!(!is_ancestor("/perfns/out", "/perfns/outer"));
+        assert!(!is_ancestor("/perfns/outer/inner", "/perfns/outer"));
+    }
+
+    #[test]
+    fn names_come_from_identity_then_path_then_key() {
+        let mut node = Node::default();
+        assert_eq!(name(Key::PidNs(7), &node), "pidns:7");
+        node.cgroup = Some("/system.slice/foo.service".into());
+        assert_eq!(name(Key::PidNs(7), &node), "foo.service");
+        node.identity = Some(("web".into(), "docker".into()));
+        assert_eq!(name(Key::PidNs(7), &node), "web");
+        assert_eq!(name(Key::Host, &node), "host");
+        assert!(matches_name(Key::PidNs(7), &node, "web"));
+        assert!(matches_name(Key::PidNs(7), &node, "7"));
+        assert!(matches_name(Key::PidNs(7), &node, "pidns:7"));
+        assert!(matches_name(
+            Key::PidNs(7),
+            &node,
+            "/system.slice/foo.service"
+        ));
+        assert!(!matches_name(Key::PidNs(7), &node, "foo"));
+    }
 }

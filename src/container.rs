@@ -307,7 +307,8 @@ pub struct TaskSnapshot {
     /// Its name (`/proc/PID/task/TID/comm`).
     pub comm: String,
     /// Its namespaces by `/proc/PID/ns` name (`pid`, `time`, `cgroup`,
-    /// ...) to inode; empty when they could not be read.
+    /// ...) to inode; empty when they could not be read, except `pid`
+    /// when NSpid shows the task is in the recorder's own pid namespace.
     pub namespaces: BTreeMap<String, u64>,
     /// Its pid in each pid namespace from the recorder's down to its own
     /// (`NSpid` in `/proc/PID/status`).
@@ -494,7 +495,7 @@ pub fn read_task(pid: i32, tid: i32) -> io::Result<TaskSnapshot> {
             .map(str::trim)
     };
     let ppid = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let nspid = field("NSpid:")
+    let nspid: Vec<i32> = field("NSpid:")
         .map(|v| {
             v.split_whitespace()
                 .filter_map(|n| n.parse().ok())
@@ -508,6 +509,14 @@ pub fn read_task(pid: i32, tid: i32) -> io::Result<TaskSnapshot> {
             if let Ok(ino) = ns_inode(&e.path()) {
                 namespaces.insert(name, ino);
             }
+        }
+    }
+    // A task whose namespaces the recorder may not read (no ptrace access)
+    // still shows its NSpid, which lists one pid per level from the
+    // reader's pid namespace down: a single one means the reader's own.
+    if !namespaces.contains_key("pid") && nspid.len() == 1 {
+        if let Ok(own) = ns_inode(Path::new("/proc/self/ns/pid")) {
+            namespaces.insert("pid".to_owned(), own);
         }
     }
     let cgroup = read("cgroup").ok().and_then(|t| cgroup_from_proc(&t));
@@ -1058,5 +1067,15 @@ mod tests {
                 unseen(3, 2, 2)
             ]
         );
+    }
+
+    #[test]
+    fn pid_1_is_in_the_readers_pid_namespace_even_when_unreadable() {
+        // Pid 1 of the reader's pid namespace is in it by definition; its
+        // ns links may be closed to us (they are on some VMs), NSpid not.
+        let own = ns_inode(Path::new("/proc/self/ns/pid")).unwrap();
+        let init = read_task(1, 1).unwrap();
+        assert_eq!(init.pid_ns(), Some(own), "{init:?}");
+        assert_eq!(init.nspid, [1]);
     }
 }

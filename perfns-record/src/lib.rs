@@ -34,7 +34,8 @@ pub struct RecordArgs {
     /// Output file.
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
-    /// Record every CPU (the default without COMMAND).
+    /// Record every CPU. perfns record always does, with or without
+    /// COMMAND; the flag is accepted as perf record's -a.
     #[arg(short = 'a', long)]
     pub all_cpus: bool,
     /// Stop after this many seconds (fractions allowed).
@@ -60,7 +61,7 @@ pub struct RecordArgs {
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
-    /// Command to run; recording stops when it exits.
+    /// Command to run; the machine is recorded until it exits.
     #[arg(last = true)]
     pub command: Vec<String>,
 }
@@ -118,6 +119,9 @@ impl RecordConfig {
 
 /// How often the live status line is redrawn.
 const STATUS_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a command still running when recording stops is given to exit
+/// after SIGTERM, recording on, before the file is finished without it.
+const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// The longest wait between drains when nothing wakes the recorder.
 const MAX_WAIT: Duration = Duration::from_millis(250);
 
@@ -145,8 +149,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
         mask.add(s);
     }
-    mask.thread_block()
+    let old_mask = mask
+        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
         .context("blocking SIGINT, SIGTERM, SIGCHLD")?;
+    let _restore = MaskGuard(old_mask);
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .context("creating a signalfd")?;
 
@@ -213,7 +219,15 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         eprint!("\r\x1b[K");
     }
     if stop != Stop::CommandExited {
-        end_command(child.as_mut());
+        if let Some(c) = child.as_mut() {
+            end_command(Some(c));
+            // Record its end too (EXIT records), if it comes soon.
+            let asked = Instant::now();
+            while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
+                rec.wait(Some(Duration::from_millis(20)), &[])?;
+                rec.drain()?;
+            }
+        }
     }
     let summary = rec
         .finish()
@@ -229,6 +243,18 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     Ok(summary)
+}
+
+/// Puts the thread's signal mask back when recording ends, however it
+/// ends (a library caller's thread keeps its own mask). A signal that came
+/// after the last read of the signalfd, a second Ctrl-C while the file is
+/// being finished, is delivered then.
+struct MaskGuard(SigSet);
+
+impl Drop for MaskGuard {
+    fn drop(&mut self) {
+        let _ = self.0.thread_set_mask();
+    }
 }
 
 /// Starts the command with the signals the recorder blocks unblocked.

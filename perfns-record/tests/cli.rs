@@ -398,3 +398,42 @@ fn duration_ends_the_recording_and_the_status_line_needs_a_terminal() {
         "{all:?}"
     );
 }
+
+#[test]
+fn sigterm_ends_the_recording_and_the_command() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terminated.data");
+    let recorder = Command::new(common::perfns_binary())
+        .args(["record", "--events", "cpu", "-o"])
+        .arg(&path)
+        .args(["--", "sleep", "600"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_recording(&path);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(recorder.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    // perfns record ends `sleep` with SIGTERM, as perf record does, and
+    // says so.
+    let out = recorder.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("[ perfns record: sleep exited with signal: 15 (SIGTERM) ]"),
+        "{stderr}"
+    );
+    let a = common::attribute(&path);
+    assert!(matches!(
+        a.meta.scope,
+        perfns::container::RecordingScope::Command { ref argv } if argv == &["sleep", "600"]
+    ));
+    assert!(a.kinds.contains_key("EXIT"), "{:?}", a.kinds);
+}

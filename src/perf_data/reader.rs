@@ -314,7 +314,7 @@ fn read_attrs<O: ByteOrder>(
         let attr = EventAttr::from_bytes::<O>(&b[..size as usize])
             .map_err(|e| attr_error(at, e.to_string()))?;
         let ids = FileSection::read::<O>(&b[size as usize..]);
-        if !ids.end().is_some_and(|e| e <= map.len() as u64) {
+        if ids.end().is_none_or(|e| e > map.len() as u64) {
             return Err(PerfDataError::SectionPastEnd {
                 path: path.to_path_buf(),
                 section: format!("ids of attr {i}"),
@@ -355,7 +355,7 @@ fn read_features<O: ByteOrder>(
         offset: header.data.offset + header.data.size,
         size: SECTION_SIZE * bits.len() as u64,
     };
-    if !table.end().is_some_and(|e| e <= file_size) {
+    if table.end().is_none_or(|e| e > file_size) {
         return Err(PerfDataError::SectionPastEnd {
             path: path.to_path_buf(),
             section: "feature table".into(),
@@ -367,7 +367,7 @@ fn read_features<O: ByteOrder>(
     for (i, &bit) in bits.iter().enumerate() {
         let at = (table.offset + SECTION_SIZE * i as u64) as usize;
         let s = FileSection::read::<O>(&map[at..at + SECTION_SIZE as usize]);
-        if !s.end().is_some_and(|e| e <= file_size) {
+        if s.end().is_none_or(|e| e > file_size) {
             return Err(PerfDataError::SectionPastEnd {
                 path: path.to_path_buf(),
                 section: format!("feature {} (bit {bit})", feature::name(bit)),

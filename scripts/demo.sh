@@ -25,8 +25,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 output=${DEMO_OUTPUT:-$work/demo.data}
 
 # Each workload runs a little longer than the recording and then stops.
-burn="end=\$((\$(date +%s) + $seconds + 2)); while [ \$(date +%s) -lt \$end ]; do :; done"
-"$perfns" run-container web -- sh -c "($burn) & ($burn) & wait" &
+burn="timeout $((seconds + 2)) sh -c 'while :; do :; done'"
+"$perfns" run-container web -- sh -c "$burn & $burn & wait" &
 "$perfns" run-container batch -- sh -c "$burn" &
 "$perfns" run-container tenant -- sh -c "
 	'$perfns' run-container cache -- perl -e 'for (1..$seconds) { my \$x = \"x\" x (256 << 20); sleep 1 }' &
@@ -34,6 +34,6 @@ burn="end=\$((\$(date +%s) + $seconds + 2)); while [ \$(date +%s) -lt \$end ]; d
 	wait" &
 sleep 0.5
 
-"$perfns" record -a --duration "$seconds" -o "$output"
+"$perfns" record -a -m 1024 --duration "$seconds" -o "$output"
 wait
 "$perfns" report -i "$output" --per-container

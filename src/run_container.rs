@@ -45,7 +45,7 @@ pub const EXIT_SETUP: i32 = 125;
 /// Whether to give the container a tracer namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TracerNamespace {
-    /// When the kernel has tracer namespaces; otherwise say so and go on.
+    /// When the kernel has tracer namespaces; otherwise, quietly, none.
     Auto,
     /// Always: fail when the kernel lacks them.
     Required,
@@ -290,11 +290,6 @@ fn setup_and_fork_init(
             };
             return Err(format!("unshare{what}: {e}"));
         }
-        eprintln!(
-            "perfns run-container {}: this kernel has no tracer namespaces (unshare: {e}); \
-             the container has none",
-            spec.name
-        );
         unshare(base).map_err(|e| format!("unshare: {e}"))?;
     }
     fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("/proc/self/setgroups: {e}"))?;

@@ -6,16 +6,24 @@
 //! `CORPUS_DIR/<target>/seed-*` (scripts/fuzz.sh runs it). Tracepoint
 //! formats come from src/tracepoint/testdata/, captured from real kernels.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use byteorder::NativeEndian;
+
 use perfns::attr::{flags, kind, read_format, sw, EventAttr, EventDesc, SampleFormat};
-use perfns::perf_data::{Features, NrCpus, PerfFileWriter, TracepointFormatText, TracingData};
+use perfns::perf_data::{
+    Features, NrCpus, PerfFileReader, PerfFileWriter, TracepointFormatText, TracingData,
+};
 use perfns::record::{
-    RawData, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT, MISC_SWITCH_OUT_PREEMPT,
+    RawData, RawRecord, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT,
+    MISC_SWITCH_OUT_PREEMPT,
 };
 use perfns::tracepoint::TracepointFormat;
-use perfns_fuzz::{attr_set, perf_data_reader, record_parse, ring_walk, tracepoint_format};
+use perfns_fuzz::{
+    attr_set, feature_sections, perf_data_reader, record_parse, ring_walk, tracepoint_format,
+};
 
 /// The sample_id fields perfns records with.
 const IDS: SampleFormat = SampleFormat(
@@ -29,6 +37,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut corpus = Corpus::new(&out);
 
     for (i, (attr, kind, misc, body)) in records.iter().enumerate() {
+        // A seed is a valid record: a parser change that refuses one shows
+        // here, not as a quietly weaker corpus.
+        let raw = RawRecord {
+            header: RecordHeader {
+                kind: *kind,
+                misc: *misc,
+                size: (RecordHeader::SIZE + body.len()) as u16,
+            },
+            data: RawData::Single(body),
+        };
+        if let Err(e) = raw.parse::<NativeEndian>(attr) {
+            return Err(format!("seed {i} ({kind:?}) does not parse: {e}").into());
+        }
         for split in [0, body.len() as u16 / 2] {
             corpus.add(
                 "record_parse",
@@ -85,9 +106,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         write_recording(&scratch, &events, &records, &formats, with_features)?;
         let bytes = fs::read(&scratch)?;
+        let original = PerfFileReader::open(&scratch)?.features().clone();
         perf_data_reader::read(&scratch);
         corpus.add("perf_data_reader", name, &bytes)?;
         corpus.add("attr_set", name, &attr_input(&bytes)?)?;
+        let sections = feature_sections(&bytes)?;
+        for (&bit, section) in &sections {
+            let one = BTreeMap::from([(bit, *section)]);
+            let name = format!("{name}-bit{bit}");
+            corpus.add("feature_sections", &name, &feature_sections::encode(&one))?;
+        }
+        corpus.add(
+            "feature_sections",
+            name,
+            &feature_sections::encode(&sections),
+        )?;
+        // The target's file around these sections reads back the same.
+        fs::write(&scratch, feature_sections::file(&sections))?;
+        if PerfFileReader::open(&scratch)?.features() != &original {
+            return Err(format!("{name}: feature_sections::file changes the features").into());
+        }
     }
     fs::remove_file(&scratch)?;
     println!(
@@ -226,6 +264,10 @@ fn records() -> Vec<Seed> {
             true,
         )
     };
+    let group = EventAttr {
+        read_format: read_format::GROUP | read_format::ID,
+        ..attr(SampleFormat(IDS.0 | SampleFormat::READ.0), true)
+    };
     let old = attr(
         SampleFormat::TID | SampleFormat::TIME | SampleFormat::ID,
         false,
@@ -286,6 +328,21 @@ fn records() -> Vec<Seed> {
             RecordType::SAMPLE,
             0,
             b().u32s(42, 43).u64(1000).u64(7).0,
+        ),
+        (
+            group,
+            RecordType::SAMPLE,
+            0,
+            b().u64(7)
+                .u32s(42, 43)
+                .u64(1000)
+                .u32s(1, 0)
+                .u64(2)
+                .u64(10)
+                .u64(7)
+                .u64(20)
+                .u64(9)
+                .0,
         ),
         (
             ids.clone(),
@@ -479,6 +536,25 @@ fn write_recording(
     }
     w.finish(&features)?;
     Ok(())
+}
+
+/// The feature sections of a little-endian recording, by bit.
+fn feature_sections(file: &[u8]) -> Result<BTreeMap<u8, &[u8]>, Box<dyn std::error::Error>> {
+    let u64_at = |o: usize| -> Result<u64, Box<dyn std::error::Error>> {
+        Ok(u64::from_le_bytes(
+            file.get(o..o + 8).ok_or("short file")?.try_into()?,
+        ))
+    };
+    let mut table = (u64_at(40)? + u64_at(48)?) as usize;
+    let mut out = BTreeMap::new();
+    for bit in 0..=255u8 {
+        if u64_at(72 + 8 * usize::from(bit / 64))? & (1 << (bit % 64)) != 0 {
+            let (at, len) = (u64_at(table)? as usize, u64_at(table + 8)? as usize);
+            out.insert(bit, file.get(at..at + len).ok_or("section past the end")?);
+            table += 16;
+        }
+    }
+    Ok(out)
 }
 
 /// The attr_set input for a little-endian recording: its attr section

@@ -9,6 +9,7 @@
 //! from `raw_syscalls:sys_enter`/`sys_exit`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
@@ -69,6 +70,36 @@ pub fn analyze(
     analysis.finish(options)
 }
 
+/// A hasher for the integer keys (tids, syscall numbers) looked up once
+/// or more per record: one multiplication, where SipHash's DoS resistance
+/// buys nothing (the keys come from the kernel, and a hostile file can
+/// only slow its own report).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(u64::from(n as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A map keyed by tid or syscall number.
+pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
 /// What an event is to the analyses.
 #[derive(Debug)]
 enum Role {
@@ -115,9 +146,19 @@ pub(crate) struct Task {
     pub cpu_ns: u64,
     pub samples: u64,
     pub memory: MemoryFigures,
-    pub syscalls: HashMap<u64, SyscallTotals>,
-    /// The syscall it is in: number and entry time.
-    in_syscall: Option<(u64, u64)>,
+    pub syscalls: IntMap<u64, SyscallTotals>,
+    /// The syscall it is in.
+    in_syscall: Option<InSyscall>,
+}
+
+/// A syscall a task has entered and not returned from.
+#[derive(Debug, Clone, Copy)]
+struct InSyscall {
+    nr: u64,
+    /// When it entered.
+    since: u64,
+    /// Whether it entered in the window, and so was counted.
+    counted: bool,
 }
 
 /// What runs on a CPU since when.
@@ -127,6 +168,9 @@ struct CpuState {
     current: Option<i32>,
     /// When it started running.
     since: u64,
+    /// Whether a switch was seen on this CPU: before the first, the task
+    /// that leaves had run since the recording began.
+    switched: bool,
 }
 
 /// The analyses' state between records.
@@ -144,7 +188,10 @@ pub struct Analysis {
     last_time: u64,
     cpus: BTreeMap<u32, CpuState>,
     tasks: Vec<Task>,
-    by_tid: HashMap<i32, usize>,
+    by_tid: IntMap<i32, usize>,
+    /// The task of the last lookup: consecutive records are mostly of one
+    /// task.
+    last_task: Option<(i32, usize)>,
     cgroups: HashMap<u64, String>,
     seen_namespaces: bool,
     seen_sample_cgroups: bool,
@@ -154,6 +201,10 @@ pub struct Analysis {
     quoted_errors: Vec<String>,
     notes: Vec<String>,
     truncated: Option<(u64, u64)>,
+    /// Switches that did not continue from the one before on their CPU.
+    switch_gaps: u64,
+    /// The CPU time in those gaps, which no task is charged.
+    unattributed_ns: u64,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
 }
@@ -223,7 +274,7 @@ impl Analysis {
         let (lo, hi) = window.unwrap_or((None, None));
         // The tasks that existed when a perfns recording began.
         let mut tasks = Vec::new();
-        let mut by_tid = HashMap::new();
+        let mut by_tid = IntMap::default();
         for t in meta.iter().flat_map(|m| &m.tasks) {
             by_tid.insert(t.tid, tasks.len());
             tasks.push(Task {
@@ -251,6 +302,7 @@ impl Analysis {
             cpus: BTreeMap::new(),
             tasks,
             by_tid,
+            last_task: None,
             cgroups: HashMap::new(),
             seen_namespaces: false,
             seen_sample_cgroups: false,
@@ -266,6 +318,8 @@ impl Analysis {
             quoted_errors: Vec::new(),
             notes,
             truncated: None,
+            switch_gaps: 0,
+            unattributed_ns: 0,
             meta,
         }
     }
@@ -292,6 +346,17 @@ impl Analysis {
 
     /// The task `tid` is now, made if new.
     fn task(&mut self, tid: i32) -> &mut Task {
+        let index = self.task_index(tid);
+        &mut self.tasks[index]
+    }
+
+    /// The index in `tasks` of the task `tid` is now, made if new.
+    fn task_index(&mut self, tid: i32) -> usize {
+        if let Some((last, index)) = self.last_task {
+            if last == tid {
+                return index;
+            }
+        }
         let tasks = &mut self.tasks;
         let index = *self.by_tid.entry(tid).or_insert_with(|| {
             tasks.push(Task {
@@ -301,7 +366,8 @@ impl Analysis {
             });
             tasks.len() - 1
         });
-        &mut self.tasks[index]
+        self.last_task = Some((tid, index));
+        index
     }
 
     /// Starts a new task for `tid` (a fork, possibly reusing a tid).
@@ -313,6 +379,7 @@ impl Analysis {
         });
         self.by_tid.insert(tid, self.tasks.len() - 1);
         let last = self.tasks.len() - 1;
+        self.last_task = Some((tid, last));
         &mut self.tasks[last]
     }
 
@@ -348,20 +415,8 @@ impl Analysis {
                 child.pid_ns = pid_ns;
                 child.cgroup = cgroup;
             }
-            Record::Namespaces(n) => {
-                self.seen_namespaces = true;
-                let ns = pid_ns(&n.namespaces);
-                let task = self.task(n.tid);
-                task.pid = n.pid;
-                task.pid_ns = ns;
-            }
-            Record::TracerNamespaces(n) => {
-                self.seen_namespaces = true;
-                let ns = pid_ns(&n.namespaces);
-                let task = self.task(n.tid);
-                task.pid = n.pid;
-                task.pid_ns = ns;
-            }
+            Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
+            Record::TracerNamespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
             Record::Cgroup(c) => {
                 self.cgroups.insert(c.id, c.path.clone());
             }
@@ -380,6 +435,7 @@ impl Analysis {
                         CpuState {
                             current: Some(tid),
                             since: t,
+                            switched: true,
                         },
                     );
                 }
@@ -389,21 +445,64 @@ impl Analysis {
         }
     }
 
-    /// Charges `tid` with the CPU time from when it started running on
-    /// `cpu` (the range's start if no switch said) to `until`, clipped to
-    /// the window; `cpu` then has no known task.
+    /// A task's namespaces, from a NAMESPACES or TRACER_NAMESPACES record.
+    fn namespaces(&mut self, pid: i32, tid: i32, links: &[perfns::record::NamespaceLink]) {
+        self.seen_namespaces = true;
+        let ns = pid_ns(links);
+        let task = self.task(tid);
+        task.pid = pid;
+        task.pid_ns = ns;
+    }
+
+    /// Charges `tid`, leaving `cpu` at `until`, with the CPU time since
+    /// it started running there (since the range's start if no switch on
+    /// `cpu` came before), clipped to the window; `cpu` then has no known
+    /// task. When the last switch on `cpu` put another task on it, or none
+    /// came after the last one that took a task off, the switch that
+    /// brought `tid` is missing: since when it ran is unknown, it is
+    /// charged nothing, and the time is counted as unattributed (the
+    /// figures are then lower bounds).
     fn charge_cpu(&mut self, cpu: u32, tid: i32, until: u64) {
         let state = self.cpus.get(&cpu).copied().unwrap_or_default();
         let from = match state.current {
-            Some(_) => state.since,
-            None => self.first_time.unwrap_or(until),
+            Some(current) if current == tid => state.since,
+            _ if !state.switched => self.first_time.unwrap_or(until),
+            Some(_) => {
+                // Another task is running: it stays, whatever left.
+                self.missed_switch(state.since, until);
+                return;
+            }
+            None => {
+                self.missed_switch(state.since, until);
+                until
+            }
         };
         let from = from.max(self.window.0);
         let until = until.min(self.window.1);
-        self.cpus.insert(cpu, CpuState::default());
+        // Until a task is switched in, no one is known to run here since
+        // `until`.
+        self.cpus.insert(
+            cpu,
+            CpuState {
+                current: None,
+                since: until,
+                switched: true,
+            },
+        );
         // The idle task (tid 0) is no one's CPU time.
         if tid != 0 && until > from {
             self.task(tid).cpu_ns += until - from;
+        }
+    }
+
+    /// Counts the time between `since` and `until` on a CPU whose switch
+    /// records do not follow on from each other.
+    fn missed_switch(&mut self, since: u64, until: u64) {
+        let (a, b) = (since.max(self.window.0), until.min(self.window.1));
+        // Two switches at one instant may come in either order: no gap.
+        if b > a {
+            self.switch_gaps += 1;
+            self.unattributed_ns += b - a;
         }
     }
 
@@ -411,15 +510,13 @@ impl Analysis {
         let (Some(pid), Some(tid)) = (s.id.pid, s.id.tid) else {
             return;
         };
+        let ti = self.task_index(tid);
         if let Some(cgroup) = s.cgroup {
             self.seen_sample_cgroups = true;
-            self.task(tid).cgroup = Some(cgroup);
+            self.tasks[ti].cgroup = Some(cgroup);
         }
-        {
-            let task = self.task(tid);
-            if tid != 0 {
-                task.pid = pid;
-            }
+        if tid != 0 {
+            self.tasks[ti].pid = pid;
         }
         let in_window = time.is_none_or(|t| self.in_window(t));
         if in_window {
@@ -466,6 +563,7 @@ impl Analysis {
                     CpuState {
                         current: Some(next),
                         since: t,
+                        switched: true,
                     },
                 );
             }
@@ -479,7 +577,7 @@ impl Analysis {
                     return;
                 }
                 let pages = 1u64 << order;
-                let m = &mut self.task(tid).memory;
+                let m = &mut self.tasks[ti].memory;
                 if alloc {
                     m.pages_allocated += pages;
                     *m.allocations_by_order.entry(order as u32).or_default() += 1;
@@ -492,14 +590,18 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = self.task(tid);
+                let task = &mut self.tasks[ti];
                 // A negative id is a syscall the kernel refused before
                 // dispatch (e.g. seccomp); it is no named syscall.
                 let Ok(nr) = u64::try_from(nr) else {
                     task.in_syscall = None;
                     return;
                 };
-                task.in_syscall = Some((nr, t));
+                task.in_syscall = Some(InSyscall {
+                    nr,
+                    since: t,
+                    counted: in_window,
+                });
                 if in_window {
                     task.syscalls.entry(nr).or_default().calls += 1;
                 }
@@ -513,30 +615,40 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = self.task(tid);
-                let entered = task.in_syscall.take();
+                let task = &mut self.tasks[ti];
+                let entered = task
+                    .in_syscall
+                    .take()
+                    .filter(|e| i64::try_from(e.nr) == Ok(nr));
                 let Ok(nr) = u64::try_from(nr) else {
                     return;
                 };
-                if !in_window {
+                // A call belongs to the window it entered in. A return
+                // without its entry is not counted as a call: most are a
+                // new task's first return from fork or clone, whose call
+                // its parent made; its error still counts, in the window
+                // it returns in.
+                let counted = match entered {
+                    Some(e) => e.counted,
+                    None => in_window,
+                };
+                if !counted {
                     return;
                 }
                 let entry = task.syscalls.entry(nr).or_default();
                 if (-4095..0).contains(&ret) {
                     entry.errors += 1;
                 }
-                if let Some((entered_nr, since)) = entered {
-                    if entered_nr == nr {
-                        let latency = t.saturating_sub(since);
-                        entry.latency_total_ns += latency;
-                        entry.latency_max_ns = entry.latency_max_ns.max(latency);
-                        entry.timed_calls += 1;
-                    }
+                if let Some(e) = entered {
+                    let latency = t.saturating_sub(e.since);
+                    entry.latency_total_ns += latency;
+                    entry.latency_max_ns = entry.latency_max_ns.max(latency);
+                    entry.timed_calls += 1;
                 }
             }
             Role::Sampling => {
                 if in_window {
-                    self.task(tid).samples += 1;
+                    self.tasks[ti].samples += 1;
                 }
             }
             Role::Other => {}
@@ -614,6 +726,15 @@ impl Analysis {
                 "{} events were lost: the figures are lower bounds, and tasks whose \
                  NAMESPACES records were lost are placed by their cgroup",
                 self.lost.total,
+            ));
+        }
+        if self.switch_gaps > 0 {
+            warnings.push(format!(
+                "{} context switches did not continue from the one before on their CPU (switch \
+                 events missing, without a LOST record to say so): the {:.3} ms between them are \
+                 charged to no task",
+                self.switch_gaps,
+                self.unattributed_ns as f64 / 1e6
             ));
         }
         if self.errors > 0 {

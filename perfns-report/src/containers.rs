@@ -243,11 +243,14 @@ pub(crate) fn build(
         node.parent = parent.map(Key::PidNs);
     }
 
-    // Parents: the container with the nearest ancestor cgroup path.
+    // Parents: the container with the nearest ancestor cgroup path. The
+    // root cgroup is everyone's ancestor and no container's own: a pid
+    // namespace whose tasks sit in it holds no other container.
     let paths: Vec<(Key, String)> = nodes
         .iter()
         .filter(|(k, _)| **k != Key::Host)
         .filter_map(|(k, n)| n.cgroup.clone().map(|p| (*k, p)))
+        .filter(|(_, p)| p != "/")
         .collect();
     let keys: Vec<Key> = nodes.keys().copied().collect();
     for key in &keys {
@@ -263,7 +266,26 @@ pub(crate) fn build(
             .max_by_key(|(k, p)| (p.len(), *k))
             .map(|(k, _)| *k);
         if let Some(parent) = parent {
-            nodes.get_mut(key).map(|n| n.parent = Some(parent));
+            if let Some(n) = nodes.get_mut(key) {
+                n.parent = Some(parent);
+            }
+        }
+    }
+    // A hand-made file's metadata may make a cycle of parents; the kernel's
+    // never does. Cut each cycle where it is found.
+    for key in &keys {
+        let mut at = *key;
+        for _ in 0..=nodes.len() {
+            match nodes[&at].parent {
+                Some(p) if p == *key => {
+                    if let Some(n) = nodes.get_mut(key) {
+                        n.parent = None;
+                    }
+                    break;
+                }
+                Some(p) => at = p,
+                None => break,
+            }
         }
     }
     let links: Vec<(Key, Key)> = nodes
@@ -271,7 +293,9 @@ pub(crate) fn build(
         .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
         .collect();
     for (parent, child) in links {
-        nodes.get_mut(&parent).map(|n| n.children.push(child));
+        if let Some(n) = nodes.get_mut(&parent) {
+            n.children.push(child);
+        }
     }
 
     // Roll-ups, children before parents: deepest first.
@@ -284,7 +308,9 @@ pub(crate) fn build(
         for child in &node.children {
             add(&mut total, &nodes[child].total);
         }
-        nodes.get_mut(key).map(|n| n.total = total);
+        if let Some(n) = nodes.get_mut(key) {
+            n.total = total;
+        }
     }
 
     // --container: the matching containers and their descendants.
@@ -525,7 +551,11 @@ fn name(key: Key, node: &Node) -> String {
     match (key, &node.identity, &node.cgroup) {
         (Key::Host, _, _) => "host".into(),
         (_, Some((name, _)), _) => name.clone(),
-        (_, None, Some(path)) => path.rsplit('/').next().unwrap_or(path).to_owned(),
+        (_, None, Some(path)) => match path.rsplit('/').next() {
+            Some(last) if !last.is_empty() => last.to_owned(),
+            // The root cgroup names nothing.
+            _ => key.text(),
+        },
         (_, None, None) => key.text(),
     }
 }
@@ -550,4 +580,40 @@ fn depth(path: &str) -> usize {
 /// Whether cgroup `a` is a proper ancestor of `b`.
 fn is_ancestor(a: &str, b: &str) -> bool {
     a != b && (a == "/" || b.strip_prefix(a).is_some_and(|rest| rest.starts_with('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_ancestry_is_by_whole_components() {
+        assert!(is_ancestor("/", "/perfns"));
+        assert!(is_ancestor("/perfns/outer", "/perfns/outer/inner"));
+        assert!(!is_ancestor("/perfns/outer", "/perfns/outer"));
+        assert!(!is_ancestor("/perfns/out", "/perfns/outer"));
+        assert!(!is_ancestor("/perfns/outer/inner", "/perfns/outer"));
+    }
+
+    #[test]
+    fn names_come_from_identity_then_path_then_key() {
+        let mut node = Node::default();
+        assert_eq!(name(Key::PidNs(7), &node), "pidns:7");
+        node.cgroup = Some("/".into());
+        assert_eq!(name(Key::PidNs(7), &node), "pidns:7");
+        node.cgroup = Some("/system.slice/foo.service".into());
+        assert_eq!(name(Key::PidNs(7), &node), "foo.service");
+        node.identity = Some(("web".into(), "docker".into()));
+        assert_eq!(name(Key::PidNs(7), &node), "web");
+        assert_eq!(name(Key::Host, &node), "host");
+        assert!(matches_name(Key::PidNs(7), &node, "web"));
+        assert!(matches_name(Key::PidNs(7), &node, "7"));
+        assert!(matches_name(Key::PidNs(7), &node, "pidns:7"));
+        assert!(matches_name(
+            Key::PidNs(7),
+            &node,
+            "/system.slice/foo.service"
+        ));
+        assert!(!matches_name(Key::PidNs(7), &node, "foo"));
+    }
 }

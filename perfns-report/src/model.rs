@@ -246,7 +246,9 @@ pub struct MemoryFigures {
 pub struct SyscallTotals {
     /// Calls entered in the range.
     pub calls: u64,
-    /// Calls that returned an error (-4095..-1).
+    /// Calls that returned an error (-4095..-1): of the calls entered in
+    /// the range, and of those whose entry was not recorded that return
+    /// in it.
     pub errors: u64,
     /// Calls whose entry and exit were both seen, which the latencies
     /// cover.

@@ -50,6 +50,8 @@ fn header_lines(h: &Header) -> String {
     let _ = writeln!(out, "perfns report of {}", h.file);
     let mut by = format!("recorded by {}", r.tool);
     if let Some(v) = &r.version {
+        // perfns writes `perfns 0.1.0`, perf just `6.1.187`.
+        let v = v.strip_prefix(r.tool).map_or(v.as_str(), str::trim_start);
         let _ = write!(by, " {v}");
     }
     let host: Vec<&str> = [
@@ -64,11 +66,13 @@ fn header_lines(h: &Header) -> String {
         let _ = write!(by, " on {}", host.join(", "));
     }
     let _ = writeln!(out, "{by}");
+    // A command may hold a whole script: one line here.
+    let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     if let Some(mode) = &r.mode {
-        let _ = writeln!(out, "mode: {mode}");
+        let _ = writeln!(out, "mode: {}", one_line(mode));
     }
     if let Some(cmd) = &r.cmdline {
-        let _ = writeln!(out, "command: {cmd}");
+        let _ = writeln!(out, "command: {}", one_line(cmd));
     }
     let t = &h.time;
     let _ = write!(
@@ -186,48 +190,10 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     let samples = report.containers.iter().any(|c| c.total.cpu.samples > 0);
     let sort = busiest_section(report);
 
-    // cputop
-    let mut b = Builder::default();
-    let mut head = vec!["container".to_string(), "CPU time".into(), "CPU %".into()];
-    if tree {
-        head.extend(["own CPU time".into(), "own %".into()]);
+    let cpu_known = h.cpu_time_from != CpuTimeSource::None;
+    if cpu_known || samples {
+        cputop(&mut out, report, tree, samples, sort == Section::Cpu, width);
     }
-    if samples {
-        head.push("samples".into());
-    }
-    let right_end = head.len();
-    if sort == Section::Cpu {
-        head.push("busiest processes".into());
-    }
-    b.push_record(head);
-    for c in &report.containers {
-        let mut row = vec![
-            tree_name(c),
-            duration(c.total.cpu.time_ns),
-            percent(c.total.cpu.percent),
-        ];
-        if tree {
-            row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
-        }
-        if samples {
-            row.push(c.total.cpu.samples.to_string());
-        }
-        if sort == Section::Cpu {
-            row.push(processes(c, |f| {
-                if f.cpu.time_ns > 0 || !samples {
-                    duration(f.cpu.time_ns)
-                } else {
-                    format!("{} samples", f.cpu.samples)
-                }
-            }));
-        }
-        b.push_record(row);
-    }
-    let _ = write!(
-        out,
-        "\nCPU (% of one CPU)\n{}",
-        finish_table(b, width, 1, right_end)
-    );
 
     if h.memory_recorded {
         memtop(&mut out, report, tree, sort == Section::Memory, width);
@@ -236,9 +202,75 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
         syscalls(&mut out, report, tree, sort == Section::Syscalls, width);
     }
     if let Some(procs) = &report.processes {
-        let _ = write!(out, "\nProcesses\n{}", process_table(procs, width, samples));
+        let _ = write!(
+            out,
+            "\nProcesses\n{}",
+            process_table(report, procs, width, samples)
+        );
     }
     out
+}
+
+/// The CPU section: time (when recorded) and samples per container.
+fn cputop(
+    out: &mut String,
+    report: &Report,
+    tree: bool,
+    samples: bool,
+    busiest: bool,
+    width: Option<usize>,
+) {
+    let time = report.header.cpu_time_from != CpuTimeSource::None;
+    let mut b = Builder::default();
+    let mut head = vec!["container"];
+    if time {
+        head.extend(["CPU time", "CPU %"]);
+        if tree {
+            head.extend(["own CPU time", "own %"]);
+        }
+    }
+    if samples {
+        head.push("samples");
+        if tree {
+            head.push("own samples");
+        }
+    }
+    let right_end = head.len();
+    if busiest {
+        head.push("busiest processes");
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let mut row = vec![tree_name(c)];
+        if time {
+            row.extend([duration(c.total.cpu.time_ns), percent(c.total.cpu.percent)]);
+            if tree {
+                row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
+            }
+        }
+        if samples {
+            row.push(c.total.cpu.samples.to_string());
+            if tree {
+                row.push(c.own.cpu.samples.to_string());
+            }
+        }
+        if busiest {
+            row.push(processes(c, |f| {
+                if time {
+                    duration(f.cpu.time_ns)
+                } else {
+                    format!("{} samples", f.cpu.samples)
+                }
+            }));
+        }
+        b.push_record(row);
+    }
+    let title = if time {
+        "CPU (% of one CPU)"
+    } else {
+        "CPU (samples)"
+    };
+    let _ = write!(out, "\n{title}\n{}", finish_table(b, width, 1, right_end));
 }
 
 fn memtop(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
@@ -370,24 +402,29 @@ fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width:
     }
 }
 
-fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -> String {
+fn process_table(
+    report: &Report,
+    procs: &[ProcessReport],
+    width: Option<usize>,
+    samples: bool,
+) -> String {
+    let h = &report.header;
     let mut b = Builder::default();
-    let mut head: Vec<String> = ["pid", "command", "threads", "CPU time", "CPU %"]
-        .map(String::from)
-        .into();
-    if samples {
-        head.push("samples".into());
+    let time = h.cpu_time_from != CpuTimeSource::None;
+    let mut head: Vec<&str> = vec!["pid", "command", "threads"];
+    if time {
+        head.extend(["CPU time", "CPU %"]);
     }
-    head.extend(
-        [
-            "pages allocated",
-            "freed",
-            "syscalls",
-            "errors",
-            "container",
-        ]
-        .map(String::from),
-    );
+    if samples {
+        head.push("samples");
+    }
+    if h.memory_recorded {
+        head.extend(["pages allocated", "freed"]);
+    }
+    if h.syscalls_recorded {
+        head.extend(["syscalls", "errors"]);
+    }
+    head.push("container");
     let right_end = head.len() - 1;
     b.push_record(head);
     for p in procs {
@@ -396,19 +433,23 @@ fn process_table(procs: &[ProcessReport], width: Option<usize>, samples: bool) -
             p.process.pid.to_string(),
             p.process.comm.clone(),
             p.process.threads.to_string(),
-            duration(f.cpu.time_ns),
-            percent(f.cpu.percent),
         ];
+        if time {
+            row.extend([duration(f.cpu.time_ns), percent(f.cpu.percent)]);
+        }
         if samples {
             row.push(f.cpu.samples.to_string());
         }
-        row.extend([
-            f.memory.pages_allocated.to_string(),
-            f.memory.pages_freed.to_string(),
-            f.syscalls.calls.to_string(),
-            f.syscalls.errors.to_string(),
-            p.container.clone(),
-        ]);
+        if h.memory_recorded {
+            row.extend([
+                f.memory.pages_allocated.to_string(),
+                f.memory.pages_freed.to_string(),
+            ]);
+        }
+        if h.syscalls_recorded {
+            row.extend([f.syscalls.calls.to_string(), f.syscalls.errors.to_string()]);
+        }
+        row.push(p.container.clone());
         b.push_record(row);
     }
     finish_table(b, width, 2, right_end)
@@ -428,6 +469,40 @@ fn busiest_section(report: &Report) -> Section {
         SortKey::Cpu => Section::Cpu,
         SortKey::Mem => Section::Memory,
         SortKey::Syscalls => Section::Syscalls,
+    }
+}
+
+/// A CSV block with one line per container: its identity, then
+/// `columns` from `figures`.
+fn container_block(
+    out: &mut String,
+    report: &Report,
+    section: &str,
+    columns: &[&str],
+    figures: impl Fn(&ContainerReport) -> Vec<String>,
+) {
+    out.push('\n');
+    let mut head: Vec<String> = [
+        "section", "key", "name", "runtime", "parent", "depth", "cgroup",
+    ]
+    .iter()
+    .chain(columns)
+    .map(|c| (*c).to_owned())
+    .collect();
+    line(out, &head);
+    for c in &report.containers {
+        head.clear();
+        head.extend([
+            section.to_owned(),
+            c.key.clone(),
+            c.name.clone(),
+            c.runtime.clone().unwrap_or_default(),
+            c.parent.clone().unwrap_or_default(),
+            c.depth.to_string(),
+            c.cgroup.clone().unwrap_or_default(),
+        ]);
+        head.extend(figures(c));
+        line(out, &head);
     }
 }
 
@@ -491,52 +566,34 @@ pub fn csv(report: &Report) -> String {
     for w in &h.warnings {
         kv("warning", w.clone());
     }
-    let ident = |c: &ContainerReport| {
-        vec![
-            c.key.clone(),
-            c.name.clone(),
-            c.runtime.clone().unwrap_or_default(),
-            c.parent.clone().unwrap_or_default(),
-            c.depth.to_string(),
-            c.cgroup.clone().unwrap_or_default(),
-        ]
-    };
-    let ident_head = ["key", "name", "runtime", "parent", "depth", "cgroup"].map(String::from);
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head.clone());
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "cputop",
+        &[
             "cpu_ns",
             "cpu_percent",
             "own_cpu_ns",
             "own_cpu_percent",
             "samples",
             "own_samples",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            vec![
+                c.total.cpu.time_ns.to_string(),
+                format!("{:.2}", c.total.cpu.percent),
+                c.own.cpu.time_ns.to_string(),
+                format!("{:.2}", c.own.cpu.percent),
+                c.total.cpu.samples.to_string(),
+                c.own.cpu.samples.to_string(),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let mut row = vec![s("cputop")];
-        row.extend(ident(c));
-        row.extend([
-            c.total.cpu.time_ns.to_string(),
-            format!("{:.2}", c.total.cpu.percent),
-            c.own.cpu.time_ns.to_string(),
-            format!("{:.2}", c.own.cpu.percent),
-            c.total.cpu.samples.to_string(),
-            c.own.cpu.samples.to_string(),
-        ]);
-        line(&mut out, &row);
-    }
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head.clone());
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "memtop",
+        &[
             "pages_allocated",
             "pages_freed",
             "pages_net",
@@ -544,35 +601,29 @@ pub fn csv(report: &Report) -> String {
             "own_pages_freed",
             "own_pages_net",
             "allocations_by_order",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            let (t, o) = (&c.total.memory, &c.own.memory);
+            vec![
+                t.pages_allocated.to_string(),
+                t.pages_freed.to_string(),
+                t.pages_net.to_string(),
+                o.pages_allocated.to_string(),
+                o.pages_freed.to_string(),
+                o.pages_net.to_string(),
+                t.allocations_by_order
+                    .iter()
+                    .map(|(order, n)| format!("{order}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let (t, o) = (&c.total.memory, &c.own.memory);
-        let mut row = vec![s("memtop")];
-        row.extend(ident(c));
-        row.extend([
-            t.pages_allocated.to_string(),
-            t.pages_freed.to_string(),
-            t.pages_net.to_string(),
-            o.pages_allocated.to_string(),
-            o.pages_freed.to_string(),
-            o.pages_net.to_string(),
-            t.allocations_by_order
-                .iter()
-                .map(|(order, n)| format!("{order}:{n}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ]);
-        line(&mut out, &row);
-    }
-
-    out.push('\n');
-    let mut head = vec![s("section")];
-    head.extend(ident_head);
-    head.extend(
-        [
+    container_block(
+        &mut out,
+        report,
+        "syscalls",
+        &[
             "calls",
             "errors",
             "timed_calls",
@@ -581,26 +632,21 @@ pub fn csv(report: &Report) -> String {
             "latency_max_ns",
             "own_calls",
             "own_errors",
-        ]
-        .map(String::from),
+        ],
+        |c| {
+            let t = &c.total.syscalls;
+            vec![
+                t.calls.to_string(),
+                t.errors.to_string(),
+                t.timed_calls.to_string(),
+                t.latency_total_ns.to_string(),
+                t.latency_avg_ns.to_string(),
+                t.latency_max_ns.to_string(),
+                c.own.syscalls.calls.to_string(),
+                c.own.syscalls.errors.to_string(),
+            ]
+        },
     );
-    line(&mut out, &head);
-    for c in &report.containers {
-        let t = &c.total.syscalls;
-        let mut row = vec![s("syscalls")];
-        row.extend(ident(c));
-        row.extend([
-            t.calls.to_string(),
-            t.errors.to_string(),
-            t.timed_calls.to_string(),
-            t.latency_total_ns.to_string(),
-            t.latency_avg_ns.to_string(),
-            t.latency_max_ns.to_string(),
-            c.own.syscalls.calls.to_string(),
-            c.own.syscalls.errors.to_string(),
-        ]);
-        line(&mut out, &row);
-    }
 
     out.push('\n');
     line(

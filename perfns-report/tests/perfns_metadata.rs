@@ -41,18 +41,23 @@ fn key_of(r: &Report, name: &str) -> u64 {
 
 /// The tracepoint recording again, with `meta` as its perfns section.
 fn with_meta(dir: &Path, meta: &RecordingMeta) -> std::path::PathBuf {
-    let source = PerfFileReader::open(SOURCE).unwrap();
-    let path = dir.join("perfns.data");
-    let mut w = PerfFileWriter::create(&path, source.events().events()).unwrap();
+    copy_with_perfns_section(&dir.join("perfns.data"), meta.to_json())
+}
+
+/// The tracepoint recording again, at `path`, with `perfns` as its perfns
+/// feature section.
+fn copy_with_perfns_section(path: &Path, perfns: Vec<u8>) -> std::path::PathBuf {
+    let source = PerfFileReader::open(SOURCE).expect("testdata opens");
+    let mut w = PerfFileWriter::create(path, source.events().events()).expect("create");
     for record in source.records_in_file_order() {
-        let record = record.unwrap();
+        let record = record.expect("testdata reads");
         w.write_record(record.header, RawData::Single(record.body))
-            .unwrap();
+            .expect("write");
     }
     let mut features = source.features().clone();
-    features.perfns = Some(meta.to_json());
-    w.finish(&features).unwrap();
-    path
+    features.perfns = Some(perfns);
+    w.finish(&features).expect("finish");
+    path.to_path_buf()
 }
 
 #[test]
@@ -110,18 +115,8 @@ fn metadata_names_runtimes_and_nesting_win() {
 
 #[test]
 fn unreadable_metadata_is_a_note_and_the_records_still_tell() {
-    let source = PerfFileReader::open(SOURCE).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad-meta.data");
-    let mut w = PerfFileWriter::create(&path, source.events().events()).unwrap();
-    for record in source.records_in_file_order() {
-        let record = record.unwrap();
-        w.write_record(record.header, RawData::Single(record.body))
-            .unwrap();
-    }
-    let mut features = source.features().clone();
-    features.perfns = Some(b"{not json".to_vec());
-    w.finish(&features).unwrap();
+    let path = copy_with_perfns_section(&dir.path().join("bad-meta.data"), b"{not json".to_vec());
     let r = report(&path, &Options::default(), &mut |_| {}).unwrap();
     assert_eq!(r.header.containers_from, ContainerSource::PidNamespaces);
     assert!(
@@ -133,4 +128,36 @@ fn unreadable_metadata_is_a_note_and_the_records_still_tell() {
         r.header.notes
     );
     assert!(r.containers.iter().any(|c| c.name == "big"));
+}
+
+#[test]
+fn a_cycle_of_parents_in_the_metadata_is_cut() {
+    let plain = report(Path::new(SOURCE), &Options::default(), &mut |_| {}).unwrap();
+    let (big, small) = (key_of(&plain, "big"), key_of(&plain, "small"));
+    let host = 0xEFFF_FFFC;
+    let meta = RecordingMeta {
+        version: 1,
+        mode: RecordingMode::SystemWide,
+        scope: RecordingScope::System,
+        host,
+        containers: vec![
+            container(big, "a", Runtime::Perfns, Some(small)),
+            container(small, "b", Runtime::Perfns, Some(big)),
+        ],
+        tasks: Vec::new(),
+        lost: Vec::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let r = report(
+        &with_meta(dir.path(), &meta),
+        &Options::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (a, b) = (
+        r.containers.iter().find(|c| c.name == "a").expect("a"),
+        r.containers.iter().find(|c| c.name == "b").expect("b"),
+    );
+    // One of the two is a top-level container, the other under it.
+    assert!(a.parent.is_none() != b.parent.is_none(), "{a:?} {b:?}");
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use perfns_report::model::{ContainerReport, ContainerSource, Report};
+use perfns_report::model::{ContainerReport, ContainerSource, Report, SyscallFigures};
 use perfns_report::{report, Options};
 
 fn testdata(name: &str) -> std::path::PathBuf {
@@ -26,6 +26,14 @@ fn container<'a>(report: &'a Report, name: &str) -> &'a ContainerReport {
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no container {name} in {:?}", names(report)))
+}
+
+/// One of a container's top syscalls.
+fn syscall<'a>(c: &'a ContainerReport, name: &str) -> &'a SyscallFigures {
+    c.top_syscalls
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{} makes no {name}", c.name))
 }
 
 fn names(report: &Report) -> Vec<&str> {
@@ -87,18 +95,10 @@ fn tracepoints_show_each_container_and_its_workload() {
 
     // sys calls getppid() 300 times and close(-1) 300 times.
     let sys = container(&r, "sys");
-    let getppid = sys
-        .top_syscalls
-        .iter()
-        .find(|s| s.name == "getppid")
-        .expect("getppid");
+    let getppid = syscall(sys, "getppid");
     assert_eq!(getppid.figures.calls, 300);
     assert_eq!(getppid.figures.errors, 0);
-    let close = sys
-        .top_syscalls
-        .iter()
-        .find(|s| s.name == "close")
-        .expect("close");
+    let close = syscall(sys, "close");
     assert_eq!(close.figures.errors, 300);
     assert_eq!(sys.own.syscalls.errors, 300);
     // The other containers' workloads make no failing calls.
@@ -163,11 +163,7 @@ fn lost_events_are_counted_and_the_rest_reported() {
     assert!(r.header.lost.total > 0);
     assert!(r.header.warnings.iter().any(|w| w.contains("lost")));
     let sys = container(&r, "sys");
-    let getppid = sys
-        .top_syscalls
-        .iter()
-        .find(|s| s.name == "getppid")
-        .expect("getppid");
+    let getppid = syscall(sys, "getppid");
     // 3000 were made; some were lost.
     assert!(
         (1..3000).contains(&getppid.figures.calls),

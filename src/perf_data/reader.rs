@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
-use memmap2::Mmap;
+use memmap2::{Mmap, UncheckedAdvice};
 
 use super::features::{
     decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
@@ -271,6 +271,7 @@ impl PerfFileReader {
             max_time: 0,
             flush_limit: 0,
             done: false,
+            forgotten: self.data.start & !(FORGET_ALIGN - 1),
         }
     }
 }
@@ -313,7 +314,7 @@ fn read_attrs<O: ByteOrder>(
         let attr = EventAttr::from_bytes::<O>(&b[..size as usize])
             .map_err(|e| attr_error(at, e.to_string()))?;
         let ids = FileSection::read::<O>(&b[size as usize..]);
-        if !ids.end().is_some_and(|e| e <= map.len() as u64) {
+        if ids.end().is_none_or(|e| e > map.len() as u64) {
             return Err(PerfDataError::SectionPastEnd {
                 path: path.to_path_buf(),
                 section: format!("ids of attr {i}"),
@@ -354,7 +355,7 @@ fn read_features<O: ByteOrder>(
         offset: header.data.offset + header.data.size,
         size: SECTION_SIZE * bits.len() as u64,
     };
-    if !table.end().is_some_and(|e| e <= file_size) {
+    if table.end().is_none_or(|e| e > file_size) {
         return Err(PerfDataError::SectionPastEnd {
             path: path.to_path_buf(),
             section: "feature table".into(),
@@ -366,7 +367,7 @@ fn read_features<O: ByteOrder>(
     for (i, &bit) in bits.iter().enumerate() {
         let at = (table.offset + SECTION_SIZE * i as u64) as usize;
         let s = FileSection::read::<O>(&map[at..at + SECTION_SIZE as usize]);
-        if !s.end().is_some_and(|e| e <= file_size) {
+        if s.end().is_none_or(|e| e > file_size) {
             return Err(PerfDataError::SectionPastEnd {
                 path: path.to_path_buf(),
                 section: format!("feature {} (bit {bit})", feature::name(bit)),
@@ -509,6 +510,14 @@ impl<'a> FileRecord<'a> {
     }
 }
 
+/// How many bytes of handed-out records [`Records`] lets accumulate before
+/// it hands their pages back to the kernel.
+const FORGET_STEP: usize = if cfg!(test) { 64 << 10 } else { 8 << 20 };
+
+/// What [`Records`] rounds those ranges down to: a multiple of every page
+/// size Linux uses (4, 16 and 64 KiB), as madvise wants.
+const FORGET_ALIGN: usize = 64 << 10;
+
 /// A timed record waiting for its round to be sorted.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -545,12 +554,17 @@ pub struct Records<'a> {
     reader: &'a PerfFileReader,
     time_order: bool,
     pos: usize,
-    ready: VecDeque<Result<Ready, PerfDataError>>,
+    /// Errors are boxed: a queue entry is then 24 bytes, not the size of
+    /// the largest error, and a round can queue hundreds of thousands.
+    ready: VecDeque<Result<Ready, Box<PerfDataError>>>,
     pending: Vec<Pending>,
     seq: u64,
     max_time: u64,
     flush_limit: u64,
     done: bool,
+    /// The file below this offset has been handed back to the kernel
+    /// ([`Records::forget_below`]).
+    forgotten: usize,
 }
 
 impl<'a> Records<'a> {
@@ -602,18 +616,28 @@ impl<'a> Records<'a> {
                     r.events
                         .index_of::<O>(&raw)
                         .map(|event| Ready { offset: off, event })
-                        .map_err(|source| PerfDataError::UnknownEvent {
-                            path: path(),
-                            offset: off as u64,
-                            kind: header.kind,
-                            source,
+                        .map_err(|source| {
+                            Box::new(PerfDataError::UnknownEvent {
+                                path: path(),
+                                offset: off as u64,
+                                kind: header.kind,
+                                source,
+                            })
                         }),
                 );
+                self.forget_below(off);
                 return;
             }
             if header.kind == RecordType::FINISHED_ROUND {
                 self.release(self.flush_limit);
                 self.flush_limit = self.max_time;
+                let waiting = self.pending.iter().map(|p| p.offset);
+                let ready = self
+                    .ready
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().map(|r| r.offset));
+                let low = waiting.chain(ready).min().unwrap_or(off);
+                self.forget_below(low.min(off));
                 self.ready.push_back(Ok(Ready {
                     offset: off,
                     event: 0,
@@ -628,12 +652,13 @@ impl<'a> Records<'a> {
             let event = match r.events.index_of::<O>(&raw) {
                 Ok(event) => event,
                 Err(source) => {
-                    self.ready.push_back(Err(PerfDataError::UnknownEvent {
-                        path: path(),
-                        offset: off as u64,
-                        kind: header.kind,
-                        source,
-                    }));
+                    self.ready
+                        .push_back(Err(Box::new(PerfDataError::UnknownEvent {
+                            path: path(),
+                            offset: off as u64,
+                            kind: header.kind,
+                            source,
+                        })));
                     continue;
                 }
             };
@@ -669,10 +694,38 @@ impl<'a> Records<'a> {
         }));
     }
 
+    /// Lets the kernel drop the mapped pages of the records before `low`,
+    /// which have all been handed out, once there are `FORGET_STEP` bytes
+    /// of them: reading a recording then holds a few rounds of it in
+    /// memory, not all of it. Records handed out earlier stay readable:
+    /// their pages come back from the file if touched again.
+    fn forget_below(&mut self, low: usize) {
+        let low = low & !(FORGET_ALIGN - 1);
+        if low < self.forgotten + FORGET_STEP {
+            return;
+        }
+        // SAFETY: the map is a read-only shared mapping of a file that is
+        // not written while it is read (see `PerfFileReader::open`), so
+        // MADV_DONTNEED only drops clean page-cache pages from this
+        // process's page tables; the next access to any of them, through
+        // a slice handed out before, faults the same bytes back in from
+        // the file. The range is inside the map: `forgotten` starts at or
+        // below the data section and `low` is a record offset in it, both
+        // rounded down to a page multiple. A failure only keeps the pages.
+        let _ = unsafe {
+            self.reader.map.unchecked_advise_range(
+                UncheckedAdvice::DontNeed,
+                self.forgotten,
+                low - self.forgotten,
+            )
+        };
+        self.forgotten = low;
+    }
+
     /// Ends the iteration after the queued records and `err`.
     fn fail(&mut self, err: PerfDataError) {
         self.release(u64::MAX);
-        self.ready.push_back(Err(err));
+        self.ready.push_back(Err(Box::new(err)));
         self.pos = self.reader.data.end;
         self.done = true;
     }
@@ -689,19 +742,25 @@ impl<'a> Iterator for Records<'a> {
             }
         }
         let r = self.reader;
-        Some(self.ready.pop_front()?.map(|Ready { offset, event }| {
-            let head: [u8; 8] = std::array::from_fn(|i| r.map[offset + i]);
-            let header = match r.endian {
-                Endian::Little => RecordHeader::from_bytes::<LittleEndian>(&head),
-                Endian::Big => RecordHeader::from_bytes::<BigEndian>(&head),
-            };
-            FileRecord {
-                offset: offset as u64,
-                header,
-                event,
-                body: &r.map[offset + RecordHeader::SIZE..offset + usize::from(header.size)],
-                reader: r,
-            }
-        }))
+        Some(
+            self.ready
+                .pop_front()?
+                .map_err(|e| *e)
+                .map(|Ready { offset, event }| {
+                    let head: [u8; 8] = std::array::from_fn(|i| r.map[offset + i]);
+                    let header = match r.endian {
+                        Endian::Little => RecordHeader::from_bytes::<LittleEndian>(&head),
+                        Endian::Big => RecordHeader::from_bytes::<BigEndian>(&head),
+                    };
+                    FileRecord {
+                        offset: offset as u64,
+                        header,
+                        event,
+                        body: &r.map
+                            [offset + RecordHeader::SIZE..offset + usize::from(header.size)],
+                        reader: r,
+                    }
+                }),
+        )
     }
 }

@@ -408,6 +408,56 @@ fn truncated_file_opened_as_such_reads_up_to_the_cut() {
 }
 
 #[test]
+fn records_read_past_the_forget_step_are_intact() {
+    // Several FORGET_STEPs of records in many rounds: the pages of the
+    // records already handed out are given back to the kernel on the way,
+    // and every record still reads as written, even when read again after
+    // the iteration.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.data");
+    let events = [tracepoint_event(372, "sched:sched_switch", vec![100])];
+    let mut w = PerfFileWriter::create(&path, &events).unwrap();
+    let n = 20_000u64;
+    for i in 0..n {
+        let payload: Vec<u8> = (0..40).map(|b| (i as u8).wrapping_add(b)).collect();
+        sample(100, 1, i, 0, &payload).write(&mut w);
+        if i % 500 == 499 {
+            w.write_finished_round().unwrap();
+        }
+    }
+    w.finish(&features()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    assert!(
+        r.data_section().size > 8 * (64 << 10),
+        "spans several steps"
+    );
+    for time_order in [true, false] {
+        let records: Vec<_> = if time_order {
+            r.records()
+        } else {
+            r.records_in_file_order()
+        }
+        .map(Result::unwrap)
+        .filter(|rec| rec.header.kind == RecordType::SAMPLE)
+        .collect();
+        assert_eq!(records.len() as u64, n);
+        for (i, rec) in records.iter().enumerate() {
+            let Record::Sample(s) = rec.parse().unwrap() else {
+                panic!("not a sample")
+            };
+            assert_eq!(s.id.time, Some(i as u64));
+            let want: Vec<u8> = (0..40).map(|b| (i as u8).wrapping_add(b)).collect();
+            // The payload is padded to 8 bytes, as the kernel pads it.
+            assert_eq!(
+                s.raw.as_deref().map(|p| &p[..40]),
+                Some(&want[..]),
+                "record {i}"
+            );
+        }
+    }
+}
+
+#[test]
 fn cut_feature_section_is_an_error() {
     let (b, data) = small_bytes();
     let e = expect_open_error(&b[..(data.offset + data.size + 40) as usize]);

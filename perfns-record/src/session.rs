@@ -418,7 +418,7 @@ impl Recorder {
         let nsfs_dev = std::fs::metadata("/proc/self/ns/pid")
             .map_err(system("/proc/self/ns/pid"))?
             .dev();
-        let cgroup2 = statedump::cgroup2_mount();
+        let cgroup2 = perfns::container::cgroup2_mount();
         for r in statedump::statedump(tasks, nsfs_dev, cgroup2.as_deref()) {
             self.progress.bytes += u64::from(r.header.size);
             self.writer
@@ -825,7 +825,7 @@ fn open_cpu(
 /// Opens the directory of cgroup `path` (from the cgroup2 root), for
 /// cgroup-scoped events.
 fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
-    let root = statedump::cgroup2_mount().ok_or_else(|| {
+    let root = perfns::container::cgroup2_mount().ok_or_else(|| {
         RecordError::Config(format!(
             "cgroup {path}: no cgroup2 file system is mounted (see /proc/self/mountinfo)"
         ))

@@ -216,6 +216,8 @@ pub struct Recorder {
     meta_dirty: bool,
     started: Instant,
     last_flush: Instant,
+    /// [`Progress::bytes`] at the last periodic flush.
+    flushed_bytes: u64,
     progress: Progress,
 }
 
@@ -377,6 +379,7 @@ impl Recorder {
             meta_dirty: true,
             started,
             last_flush: started,
+            flushed_bytes: 0,
             progress: Progress::default(),
         };
         rec.write_statedump(&tasks)?;
@@ -410,6 +413,7 @@ impl Recorder {
         rec.meta.tasks = tasks;
         rec.refresh_meta();
         rec.writer.flush_header()?;
+        rec.flushed_bytes = rec.progress.bytes;
         Ok(rec)
     }
 
@@ -543,7 +547,13 @@ impl Recorder {
         if self.meta_dirty {
             self.refresh_meta();
         }
-        if self.last_flush.elapsed() >= self.config.flush_interval {
+        // Each flush rewrites the features after the records (the task
+        // snapshot among them, about 130 bytes a task): not when nothing
+        // new came.
+        if self.progress.bytes != self.flushed_bytes
+            && self.last_flush.elapsed() >= self.config.flush_interval
+        {
+            self.flushed_bytes = self.progress.bytes;
             self.writer.flush_header()?;
             self.last_flush = Instant::now();
         }

@@ -54,7 +54,9 @@ fn two_containers_are_told_apart() {
     let path = dir.path().join("two.data");
     // busy: 600 ms of CPU, 64 MiB touched; calm: 300 ms of CPU, 30000
     // getppid calls. `burn` tops each process up to its CPU time, so the
-    // other steps do not change the split.
+    // other steps do not change the split. The whole machine is recorded
+    // (other builds run here too) into 64 MiB per CPU: enough to hold the
+    // test's few seconds even when the recorder gets little CPU.
     let summary = record_containers(&path, 16384, || {
         vec![
             TestContainer::spawn(&busy, &["alloc", "64", "burn", "600"]).unwrap(),
@@ -64,7 +66,8 @@ fn two_containers_are_told_apart() {
     assert_eq!(
         summary.progress.lost + summary.progress.lost_samples,
         0,
-        "exact counts need no losses: {summary:?}"
+        "exact counts need no losses: {:?}",
+        summary.cpus
     );
 
     let a = common::attribute(&path);

@@ -148,7 +148,7 @@ fn nested_containers_form_a_tree() {
     // The sleeps let the recorder read each container's cgroup from /proc
     // while its tasks live; a namespace gone before that is recorded
     // unnamed (`pidns-<inode>`) under the parent its FORK records give.
-    record_containers(&path, 256, || {
+    let summary = record_containers(&path, 16384, || {
         vec![TestContainer::spawn(
             &outer,
             &[
@@ -166,6 +166,12 @@ fn nested_containers_form_a_tree() {
         )
         .unwrap()]
     });
+    assert_eq!(
+        summary.progress.lost + summary.progress.lost_samples,
+        0,
+        "exact counts need no losses: {:?}",
+        summary.cpus
+    );
     let a = common::attribute(&path);
     let seen: Vec<_> = a
         .meta
@@ -227,6 +233,7 @@ fn container_option_records_that_container_alone() {
     let path = dir.path().join("mine.data");
     let mut config = SessionConfig::new(&path);
     config.container = Some(mine.clone());
+    config.mmap_pages = 4096;
     let mut rec = Recorder::start(config).expect("start");
     let (mut a, mut b) = (a, b);
     while a.try_wait().unwrap().is_none() || b.try_wait().unwrap().is_none() {
@@ -236,6 +243,7 @@ fn container_option_records_that_container_alone() {
     let summary = rec.finish().unwrap();
     a.wait().unwrap();
     b.wait().unwrap();
+    assert_eq!(summary.progress.lost, 0, "{:?}", summary.cpus);
     match &summary.meta.scope {
         RecordingScope::Container { name, .. } => assert_eq!(name, &mine),
         other => panic!("{other:?}"),

@@ -26,8 +26,9 @@
 #            status is COMMAND's; it is 1 instead if the guest's dmesg shows
 #            a kernel splat (BUG, WARNING, KASAN, lockdep, ...), and 125 if
 #            the VM itself fails.
-# selftests  builds, compiles tools/testing/selftests/tracerns and runs it
-#            in the VM; fails on any failed test or on a splat.
+# selftests  builds, compiles tools/testing/selftests/tracerns and
+#            perf_events/tracer_scope and runs them in one VM boot; fails
+#            on any failed test or on a splat.
 # check-series
 #            runs "checkpatch.pl --strict" on every patch (no errors,
 #            warnings or checks), builds the plain kernel at every patch of
@@ -413,12 +414,33 @@ run_in_vm() {
 	return "$status"
 }
 
+# The selftests of the series, as "directory/program" under
+# tools/testing/selftests.
+SELFTESTS=(tracerns/tracerns_test perf_events/tracer_scope)
+
 build_selftests() {
-	log "building tools/testing/selftests/tracerns"
-	mkdir -p "$OUT/kselftest/tracerns"
-	make -s -C "$SRC/tools/testing/selftests/tracerns" \
-		OUTPUT="$OUT/kselftest/tracerns" \
-		KHDR_INCLUDES="-isystem $OUT/usr/include" >/dev/null
+	local test dir
+	for test in "${SELFTESTS[@]}"; do
+		dir=${test%/*}
+		log "building tools/testing/selftests/$test"
+		mkdir -p "$OUT/kselftest/$dir"
+		make -s -C "$SRC/tools/testing/selftests/$dir" \
+			OUTPUT="$OUT/kselftest/$dir" \
+			KHDR_INCLUDES="-isystem $OUT/usr/include" \
+			"$OUT/kselftest/$test" >/dev/null
+	done
+}
+
+# Run every selftest in one boot; fail if any fails.
+run_selftests() {
+	local tests=() test
+	for test in "${SELFTESTS[@]}"; do
+		tests+=("$OUT/kselftest/$test")
+	done
+	# shellcheck disable=SC2016 # expanded by the guest's bash
+	run_in_vm root bash -c \
+		'status=0; for t in "$@"; do "$t" || status=1; done; exit $status' \
+		selftests "${tests[@]}"
 }
 
 # --- main ----------------------------------------------------------------------
@@ -451,7 +473,7 @@ main() {
 	selftests)
 		build_kernel
 		build_selftests
-		run_in_vm root "$OUT/kselftest/tracerns/tracerns_test" ;;
+		run_selftests ;;
 	check-series)
 		check_series ;;
 	-h|--help|help)

@@ -8,6 +8,7 @@
 #   tracerns-vm.sh run          [--debug] [--user USER] [--rwdir DIR]...
 #                               [--] COMMAND [ARG...]
 #   tracerns-vm.sh selftests    [--debug]
+#   tracerns-vm.sh bench
 #   tracerns-vm.sh check-series
 #
 # build      installs what it needs (apt, pip), extracts the source package
@@ -29,6 +30,11 @@
 # selftests  builds, compiles tools/testing/selftests/tracerns and
 #            perf_events/tracer_scope and runs them in one VM boot; fails
 #            on any failed test or on a splat.
+# bench      builds, compiles bench/dispatch_bench.c against the series'
+#            headers and runs it in the VM: the cost per syscall event with
+#            K tracer-scoped readers in other namespaces against K stock
+#            per-CPU readers filtering by pid (not a test; it prints
+#            figures).
 # check-series
 #            runs "checkpatch.pl --strict" on every patch (no errors,
 #            warnings or checks), builds the plain kernel at every patch of
@@ -443,6 +449,12 @@ run_selftests() {
 		selftests "${tests[@]}"
 }
 
+build_bench() {
+	log "building bench/dispatch_bench.c"
+	gcc -O2 -Wall -Werror -isystem "$OUT/usr/include" \
+		-o "$OUT/dispatch_bench" "$HERE/bench/dispatch_bench.c"
+}
+
 # --- main ----------------------------------------------------------------------
 
 main() {
@@ -474,6 +486,10 @@ main() {
 		build_kernel
 		build_selftests
 		run_selftests ;;
+	bench)
+		build_kernel
+		build_bench
+		run_in_vm root "$OUT/dispatch_bench" ;;
 	check-series)
 		check_series ;;
 	-h|--help|help)

@@ -8,6 +8,7 @@
 #   tracerns-vm.sh run          [--debug] [--user USER] [--rwdir DIR]...
 #                               [--] COMMAND [ARG...]
 #   tracerns-vm.sh selftests    [--debug]
+#   tracerns-vm.sh bench
 #   tracerns-vm.sh check-series
 #
 # build      installs what it needs (apt, pip), extracts the source package
@@ -26,8 +27,14 @@
 #            status is COMMAND's; it is 1 instead if the guest's dmesg shows
 #            a kernel splat (BUG, WARNING, KASAN, lockdep, ...), and 125 if
 #            the VM itself fails.
-# selftests  builds, compiles tools/testing/selftests/tracerns and runs it
-#            in the VM; fails on any failed test or on a splat.
+# selftests  builds, compiles tools/testing/selftests/tracerns and
+#            perf_events/tracer_scope and runs them in one VM boot; fails
+#            on any failed test or on a splat.
+# bench      builds, compiles bench/dispatch_bench.c against the series'
+#            headers and runs it in the VM: the cost per syscall event with
+#            K tracer-scoped readers in other namespaces against K stock
+#            per-CPU readers filtering by pid (not a test; it prints
+#            figures).
 # check-series
 #            runs "checkpatch.pl --strict" on every patch (no errors,
 #            warnings or checks), builds the plain kernel at every patch of
@@ -413,12 +420,39 @@ run_in_vm() {
 	return "$status"
 }
 
+# The selftests of the series, as "directory/program" under
+# tools/testing/selftests.
+SELFTESTS=(tracerns/tracerns_test perf_events/tracer_scope)
+
 build_selftests() {
-	log "building tools/testing/selftests/tracerns"
-	mkdir -p "$OUT/kselftest/tracerns"
-	make -s -C "$SRC/tools/testing/selftests/tracerns" \
-		OUTPUT="$OUT/kselftest/tracerns" \
-		KHDR_INCLUDES="-isystem $OUT/usr/include" >/dev/null
+	local test dir
+	for test in "${SELFTESTS[@]}"; do
+		dir=${test%/*}
+		log "building tools/testing/selftests/$test"
+		mkdir -p "$OUT/kselftest/$dir"
+		make -s -C "$SRC/tools/testing/selftests/$dir" \
+			OUTPUT="$OUT/kselftest/$dir" \
+			KHDR_INCLUDES="-isystem $OUT/usr/include" \
+			"$OUT/kselftest/$test" >/dev/null
+	done
+}
+
+# Run every selftest in one boot; fail if any fails.
+run_selftests() {
+	local tests=() test
+	for test in "${SELFTESTS[@]}"; do
+		tests+=("$OUT/kselftest/$test")
+	done
+	# shellcheck disable=SC2016 # expanded by the guest's bash
+	run_in_vm root bash -c \
+		'status=0; for t in "$@"; do "$t" || status=1; done; exit $status' \
+		selftests "${tests[@]}"
+}
+
+build_bench() {
+	log "building bench/dispatch_bench.c"
+	gcc -O2 -Wall -Werror -isystem "$OUT/usr/include" \
+		-o "$OUT/dispatch_bench" "$HERE/bench/dispatch_bench.c"
 }
 
 # --- main ----------------------------------------------------------------------
@@ -451,7 +485,11 @@ main() {
 	selftests)
 		build_kernel
 		build_selftests
-		run_in_vm root "$OUT/kselftest/tracerns/tracerns_test" ;;
+		run_selftests ;;
+	bench)
+		build_kernel
+		build_bench
+		run_in_vm root "$OUT/dispatch_bench" ;;
 	check-series)
 		check_series ;;
 	-h|--help|help)

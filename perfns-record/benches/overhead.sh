@@ -36,10 +36,16 @@ hyperfine -N --warmup 1 --runs "$runs" --export-json "$out/times.json" \
 	-n "perf, $calls calls" "$perf $work $calls" \
 	-n "no tracing, $calls calls" "$work $calls"
 
-# The events lost in the last (N-call) run of each, as perf script sees them.
+# The events lost in the last (N-call) run of each. perf writes the
+# kernel's LOST records and, when it stops, one LOST_SAMPLES per event with
+# the event's own count (read_format LOST), which includes what the LOST
+# records reported; perfns writes only LOST records, the last ones for what
+# the kernel had not reported yet. So: the larger of the two sums.
 lost() {
-	perf script -i "$1" --show-lost-events 2>/dev/null |
-		awk '/PERF_RECORD_LOST/ { for (i = 1; i < NF; i++) if ($i == "lost") n += $(i + 1) } END { print n + 0 }'
+	perf script -D -i "$1" 2>/dev/null | awk '
+		/PERF_RECORD_LOST_SAMPLES:/ { split($0, a, "lost samples :"); ls += a[2] + 0; next }
+		/PERF_RECORD_LOST:/ { split($0, a, "lost:"); l += a[2] + 0 }
+		END { print (ls > l ? ls : l) + 0 }'
 }
 samples() {
 	perf report --stats -i "$1" 2>/dev/null | awk '/SAMPLE events:/ { print $3; exit }'

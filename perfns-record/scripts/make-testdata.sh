@@ -41,8 +41,8 @@ record two-containers -- \
 record nested -- \
 	'perfns-workload container outer sleep 100 getppid 100 container inner sleep 100 getppid 300 burn 100'
 
-# A one-page buffer flooded by 20000 getppid calls: LOST records.
+# A one-page buffer flooded by 4000 getppid calls: LOST records.
 record lost -m 1 --events syscalls -- \
-	'perfns-workload container flood sleep 100 getppid 20000'
+	'perfns-workload container flood sleep 100 getppid 4000'
 
 ls -l testdata/*.data

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use perfns::attr::{flags, kind, sw, EventAttr, SampleFormat};
+use perfns::attr::{flags, kind, read_format, sw, EventAttr, SampleFormat};
 use perfns::tracepoint::{Tracefs, TracepointError, TracepointFormat};
 
 /// The event groups a recording can hold.
@@ -101,6 +101,13 @@ pub const SAMPLE_FORMAT: SampleFormat = SampleFormat(
     SampleFormat::IDENTIFIER.0 | SampleFormat::TID.0 | SampleFormat::TIME.0 | SampleFormat::CPU.0,
 );
 
+/// What reading an event's fd gives: its count, its id, and (Linux 6.0+)
+/// the records it could not write because its ring buffer was full.
+/// The kernel reports those in PERF_RECORD_LOST only when it next writes
+/// to the buffer, so the records lost just before recording stops come
+/// only from here.
+pub const READ_FORMAT: u64 = read_format::ID | read_format::LOST;
+
 /// The tracepoints of each group, `(system, name)`.
 const MEM_TRACEPOINTS: [(&str, &str); 2] = [("kmem", "mm_page_alloc"), ("kmem", "mm_page_free")];
 const SYSCALL_TRACEPOINTS: [(&str, &str); 2] =
@@ -122,6 +129,7 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
             config: sw::DUMMY,
             sample_period: 1,
             sample_type: SAMPLE_FORMAT,
+            read_format: READ_FORMAT,
             flags: flags::DISABLED
                 | flags::SAMPLE_ID_ALL
                 | flags::COMM
@@ -148,6 +156,7 @@ pub fn switch_event(extra_flags: u64) -> PlannedEvent {
             config: sw::DUMMY,
             sample_period: 1,
             sample_type: SAMPLE_FORMAT,
+            read_format: READ_FORMAT,
             flags: flags::DISABLED | flags::SAMPLE_ID_ALL | flags::CONTEXT_SWITCH | extra_flags,
             ..Default::default()
         },
@@ -183,6 +192,7 @@ pub fn plan(
                 config: format.id,
                 sample_period: 1,
                 sample_type: SAMPLE_FORMAT | SampleFormat::RAW,
+                read_format: READ_FORMAT,
                 flags: flags::DISABLED | flags::SAMPLE_ID_ALL | extra_flags,
                 ..Default::default()
             },

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use byteorder::NativeEndian;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, OpenError, Target};
-use perfns::attr::{EventAttr, EventDesc};
+use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
     self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
     META_VERSION,
@@ -143,6 +143,12 @@ struct CpuRing {
     sideband: RingBuffer,
     data: RingBuffer,
     loss: CpuLoss,
+    /// The PERF_RECORD_LOST counts each buffer reported, side-band then
+    /// data: the kernel's own count of each event's losses (read_format
+    /// LOST) exceeds them by what it had no room to report yet.
+    reported: [u64; 2],
+    /// The time of the newest record drained on this CPU.
+    last_time: u64,
 }
 
 /// Pages of each CPU's side-band ring buffer: task events are rare next to
@@ -203,6 +209,8 @@ pub struct Recorder {
     meta: RecordingMeta,
     registry: ContainerRegistry,
     tasks: TaskNamespaces,
+    /// Whether the events report their losses when read (Linux 6.0+).
+    lost_readable: bool,
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
@@ -233,17 +241,32 @@ impl Recorder {
         };
         // Privilege first: without it tracefs is unreadable too, and its
         // error would hide the real cause.
-        let probe = events::sideband_event(config.extra_flags);
+        let mut probe = events::sideband_event(config.extra_flags);
         let first = cpus.first().copied().unwrap_or(0);
-        drop(
-            abi::open_event(&probe.attr, Target::Cpu(first), None)
-                .map_err(|e| e.named(&probe.name))?,
-        );
+        let lost_readable = match abi::open_event(&probe.attr, Target::Cpu(first), None) {
+            Ok(_) => true,
+            Err(e) if e.errno() == Some(libc::EINVAL) => {
+                // read_format LOST came in Linux 6.0; without it, the
+                // losses the kernel reports in LOST records are all.
+                probe.attr.read_format &= !read_format::LOST;
+                drop(
+                    abi::open_event(&probe.attr, Target::Cpu(first), None)
+                        .map_err(|e| e.named(&probe.name))?,
+                );
+                false
+            }
+            Err(e) => return Err(e.named(&probe.name).into()),
+        };
         let tracefs = match &config.tracefs {
             Some(root) => Tracefs::at(root),
             None => Tracefs::locate()?,
         };
-        let plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
+        let mut plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
+        if !lost_readable {
+            for e in &mut plan {
+                e.attr.read_format &= !read_format::LOST;
+            }
+        }
 
         // Reading /proc makes thousands of system calls: done before the
         // events are enabled, they are not recorded (nor do they fill the
@@ -264,10 +287,13 @@ impl Recorder {
                 name: c.name.clone(),
             };
             if c.key != registry.host() {
-                let Some(cgroup) = c.cgroup.clone() else {
+                // The root cgroup holds every task: a pid namespace made
+                // without a cgroup of its own cannot be told apart.
+                let Some(cgroup) = c.cgroup.clone().filter(|g| g != "/") else {
                     return Err(RecordError::Config(format!(
-                        "container {} ({}): its cgroup could not be read, so its events \
-                         cannot be told apart; record the machine (-a) instead",
+                        "container {} ({}): it has no cgroup of its own (or it could not \
+                         be read), so its events cannot be told apart; record the machine \
+                         (-a) instead",
                         c.name,
                         c.runtime.name()
                     )));
@@ -347,6 +373,7 @@ impl Recorder {
             meta,
             registry,
             tasks: TaskNamespaces::default(),
+            lost_readable,
             meta_dirty: true,
             started,
             last_flush: started,
@@ -475,14 +502,16 @@ impl Recorder {
         // in /proc as early as possible.
         for pass in [Pass::Sideband, Pass::Data] {
             for r in rings.iter_mut() {
-                let ring = match pass {
-                    Pass::Sideband => &mut r.sideband,
-                    Pass::Data => &mut r.data,
+                let (ring, reported) = match pass {
+                    Pass::Sideband => (&mut r.sideband, &mut r.reported[0]),
+                    Pass::Data => (&mut r.data, &mut r.reported[1]),
                 };
                 let result = ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
                     writer.write_record(raw.header, raw.data)?;
                     let mut seen = Seen {
                         loss: &mut r.loss,
+                        reported: &mut *reported,
+                        last_time: &mut r.last_time,
                         progress,
                         registry,
                         tasks,
@@ -539,6 +568,45 @@ impl Recorder {
         &self.config
     }
 
+    /// Writes a PERF_RECORD_LOST for the records each buffer lost that the
+    /// kernel had not reported yet when the events were disabled (it
+    /// reports a loss with the next record it has room for, and after the
+    /// last drain there is none): the file's LOST records then add up to
+    /// the kernel's own count. The record has the buffer owner's id, the
+    /// CPU, and the time of the CPU's newest record.
+    fn write_unreported_losses(&mut self) -> Result<(), RecordError> {
+        for r in &mut self.rings {
+            let (sideband, data) = r.fds.split_at(1);
+            for (i, fds) in [sideband, data].into_iter().enumerate() {
+                let mut lost = 0;
+                for fd in fds {
+                    lost += read_lost(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                        cpu: r.cpu,
+                        what: "reading an event's lost count".into(),
+                        source,
+                    })?;
+                }
+                let unreported = lost.saturating_sub(r.reported[i]);
+                if unreported == 0 {
+                    continue;
+                }
+                let id = abi::event_id(fds[0].as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "reading an event's id".into(),
+                    source,
+                })?;
+                let rec = statedump::lost_record(id, unreported, r.last_time, r.cpu);
+                self.writer
+                    .write_record(rec.header, RawData::Single(&rec.body))?;
+                self.progress.bytes += u64::from(rec.header.size);
+                self.progress.lost += unreported;
+                r.loss.lost += unreported;
+                r.reported[i] += unreported;
+            }
+        }
+        Ok(())
+    }
+
     /// Disables the events, drains every buffer, and writes the final
     /// metadata (containers, losses) and features: the file is complete.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
@@ -553,6 +621,9 @@ impl Recorder {
         }
         // Disabled events write nothing more; one pass takes the rest.
         self.drain()?;
+        if self.lost_readable {
+            self.write_unreported_losses()?;
+        }
         let progress = self.progress();
         self.refresh_meta();
         let cpus: Vec<CpuLoss> = self.rings.iter().map(|r| r.loss).collect();
@@ -578,6 +649,37 @@ impl Recorder {
     }
 }
 
+/// The time of a record the kernel wrote with [`events::SAMPLE_FORMAT`]:
+/// a sample's third u64 (after identifier and pid/tid), the second u64 of
+/// another record's sample_id trailer (tid, time, cpu, identifier).
+fn record_time(raw: &RawRecord<'_>) -> Option<u64> {
+    let at = if raw.header.kind == RecordType::SAMPLE {
+        16
+    } else if raw.header.kind.is_kernel() {
+        raw.data.len().checked_sub(24)?
+    } else {
+        return None;
+    };
+    let b = raw.data.range(at, at + 8)?;
+    Some(u64::from_ne_bytes(b.as_ref().try_into().ok()?))
+}
+
+/// Reads what an event's fd gives with [`events::READ_FORMAT`]:
+/// `{ u64 value; u64 id; u64 lost; }`, and returns `lost`.
+fn read_lost(fd: BorrowedFd<'_>) -> std::io::Result<u64> {
+    let mut buf = [0u8; 24];
+    let n = nix::unistd::read(fd.as_raw_fd(), &mut buf)?;
+    if n != buf.len() {
+        return Err(std::io::Error::other(format!(
+            "read {n} bytes of an event's count, expected {}",
+            buf.len()
+        )));
+    }
+    let mut lost = [0u8; 8];
+    lost.copy_from_slice(&buf[16..24]);
+    Ok(u64::from_ne_bytes(lost))
+}
+
 /// The two passes of a drain.
 #[derive(Clone, Copy)]
 enum Pass {
@@ -597,6 +699,8 @@ struct TaskNamespaces {
 /// What a drained record updates.
 struct Seen<'a> {
     loss: &'a mut CpuLoss,
+    reported: &'a mut u64,
+    last_time: &'a mut u64,
     progress: &'a mut Progress,
     registry: &'a mut ContainerRegistry,
     tasks: &'a mut TaskNamespaces,
@@ -609,6 +713,9 @@ impl Seen<'_> {
     fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr) {
         self.progress.records += 1;
         let kind = raw.header.kind;
+        if let Some(t) = record_time(raw) {
+            *self.last_time = (*self.last_time).max(t);
+        }
         if kind == RecordType::SAMPLE {
             self.progress.samples += 1;
             return;
@@ -629,6 +736,7 @@ impl Seen<'_> {
         match raw.parse::<NativeEndian>(sideband) {
             Ok(Record::Lost(l)) => {
                 self.loss.lost += l.lost;
+                *self.reported += l.lost;
                 self.progress.lost += l.lost;
             }
             Ok(Record::LostSamples(l)) => {
@@ -709,6 +817,8 @@ fn open_cpu(
             cpu,
             ..CpuLoss::default()
         },
+        reported: [0; 2],
+        last_time: 0,
     })
 }
 

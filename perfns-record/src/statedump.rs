@@ -119,6 +119,32 @@ pub fn cgroup_record(id: u64, path: &str) -> Option<SynthRecord> {
     b.record(RecordType::CGROUP)
 }
 
+/// PERF_RECORD_LOST: `lost` records of event `id` lost on `cpu`, reported
+/// at `time` (no task: pid and tid -1).
+///
+/// ```c
+/// struct { struct perf_event_header header; u64 id; u64 lost; struct sample_id sample_id; };
+/// ```
+pub fn lost_record(id: u64, lost: u64, time: u64, cpu: u32) -> SynthRecord {
+    let mut b = Body::default();
+    b.u64(id)
+        .u64(lost)
+        .i32(-1)
+        .i32(-1)
+        .u64(time)
+        .u32(cpu)
+        .u32(0)
+        .u64(id);
+    SynthRecord {
+        header: RecordHeader {
+            kind: RecordType::LOST,
+            misc: 0,
+            size: (RecordHeader::SIZE + b.0.len()) as u16,
+        },
+        body: b.0,
+    }
+}
+
 /// Where cgroup2 is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
 /// on a hybrid system), from `/proc/self/mountinfo`.
 pub fn cgroup2_mount() -> Option<PathBuf> {
@@ -246,6 +272,25 @@ mod tests {
         // An exact multiple of 8 still gets its NUL.
         match parse(&cgroup_record(1, "/1234567").unwrap()) {
             Record::Cgroup(c) => assert_eq!(c.path, "/1234567"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn synthesized_lost_parses() {
+        match parse(&lost_record(7, 1234, 99, 1)) {
+            Record::Lost(l) => {
+                assert_eq!((l.id, l.lost), (7, 1234));
+                assert_eq!(
+                    (
+                        l.sample_id.time,
+                        l.sample_id.cpu,
+                        l.sample_id.id,
+                        l.sample_id.tid
+                    ),
+                    (Some(99), Some(1), Some(7), Some(-1))
+                );
+            }
             other => panic!("{other:?}"),
         }
     }

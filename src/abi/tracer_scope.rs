@@ -5,10 +5,44 @@
 //! ([`TRACER_SCOPE`], bit 38 of the attr's flags), one that asks for
 //! PERF_RECORD_TRACER_NAMESPACES side-band records ([`TRACER_NAMESPACES`],
 //! bit 39; record type [`crate::record::RecordType::TRACER_NAMESPACES`],
-//! 22). None of this is in a released kernel: these values mirror the
-//! series' uapi headers and change when it does.
+//! 22, laid out as below), the ioctl that reports every
+//! task already in scope ([`PERF_EVENT_IOC_TRACER_STATEDUMP`]) and the
+//! sysctl that turns the scope off ([`SYSCTL_PATH`]). None of this is in a
+//! released kernel: these values mirror the series' uapi headers
+//! (kernel-patch/0004 and 0005, include/uapi/linux/perf_event.h) and
+//! change when it does.
+//!
+//! What a scoped event may be is in the series'
+//! Documentation/admin-guide/perf-tracer-scope.rst; in short, opened with
+//! pid -1 on one CPU, it may be a `raw_syscalls`/`syscalls` tracepoint, a
+//! page-fault, context-switch, migration or clock software event, or a
+//! dummy carrying FORK, EXIT, COMM, SWITCH_CPU_WIDE and
+//! TRACER_NAMESPACES records; its sample type may not carry kernel or
+//! physical addresses. The errno says why an open failed:
+//! [`REFUSED_BY_SYSCTL`], [`REFUSED_NOT_PERMITTED`],
+//! [`REFUSED_NOT_SCOPED`].
+//!
+//! PERF_RECORD_TRACER_NAMESPACES:
+//!
+//! ```c
+//! struct {
+//!     struct perf_event_header header;
+//!     u32 pid, tid;                 /* in the reader's pid namespace */
+//!     u64 nr_namespaces;
+//!     { u64 dev, inode; } namespaces[nr_namespaces];  /* by *_NS_INDEX */
+//!     u64 nr_tracer_levels;
+//!     u64 tracer_ns[nr_tracer_levels];  /* inodes, reader's level down to the task's */
+//!     u64 nr_pid_levels;
+//!     { u32 pid, tid; } pids[nr_pid_levels];  /* reader's pid ns down to the task's */
+//!     struct sample_id sample_id;
+//! };
+//! ```
+//!
+//! `pids` is empty when the reader's pid namespace does not show the task;
+//! the tracer namespaces share the device of `namespaces[TRACER_NS_INDEX]`.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 
 use crate::attr::{kind, sw, EventAttr};
@@ -29,6 +63,43 @@ pub const CLONE_NEWTRACER_NSTYPE: i32 = 0x4;
 
 /// Where the series shows a task's tracer namespace.
 const TRACER_NS_PATH: &str = "/proc/self/ns/tracer";
+
+/// `kernel.perf_tracer_scope`: 1 (the default) lets a task outside the
+/// initial tracer namespace open scoped events, 0 refuses new ones.
+pub const SYSCTL_PATH: &str = "/proc/sys/kernel/perf_tracer_scope";
+
+/// The errno of opening a scoped event while [`SYSCTL_PATH`] is 0.
+pub const REFUSED_BY_SYSCTL: i32 = libc::EPERM;
+
+/// The errno of opening a scoped event without `CAP_PERFMON` (or
+/// `CAP_SYS_ADMIN`) over the user namespace that owns the opener's tracer
+/// namespace, or with a sample type that could carry a kernel or physical
+/// address (`PERF_SAMPLE_IP` needs `exclude_kernel`, `CALLCHAIN`
+/// `exclude_callchain_kernel`; `ADDR`, `PHYS_ADDR`, `REGS_INTR`,
+/// `BRANCH_STACK`, ... are refused).
+pub const REFUSED_NOT_PERMITTED: i32 = libc::EACCES;
+
+/// The errno of asking a scoped event for something the scope does not
+/// cover: another event type or tracepoint, or a side-band kind such as
+/// mmap, ksymbol or cgroup.
+pub const REFUSED_NOT_SCOPED: i32 = libc::EOPNOTSUPP;
+
+/// `PERF_EVENT_IOC_TRACER_STATEDUMP`, `_IO('$', 12)`: on an event with
+/// [`TRACER_NAMESPACES`], writes one PERF_RECORD_TRACER_NAMESPACES into
+/// that event's ring buffer for every task in scope that the reader's pid
+/// namespace shows, so that a recording describes the tasks that existed
+/// before it started.
+pub const PERF_EVENT_IOC_TRACER_STATEDUMP: u64 = (b'$' as u64) << 8 | 12;
+
+/// Index of the time namespace in the record's `namespaces[]`, after the
+/// seven of PERF_RECORD_NAMESPACES (`NR_NAMESPACES`).
+pub const TIME_NS_INDEX: usize = 7;
+
+/// Index of the tracer namespace in the record's `namespaces[]`.
+pub const TRACER_NS_INDEX: usize = 8;
+
+/// How many namespaces the series' record carries (`NR_TRACER_RECORD_NAMESPACES`).
+pub const NR_TRACER_RECORD_NAMESPACES: usize = 9;
 
 /// Whether this kernel and this process can open tracer-scoped events.
 #[derive(Debug)]
@@ -76,6 +147,35 @@ pub fn probe() -> TracerScopeSupport {
     }
 }
 
+/// Asks the kernel for PERF_RECORD_TRACER_NAMESPACES about every task in
+/// scope, written to `fd`'s ring buffer; see
+/// [`PERF_EVENT_IOC_TRACER_STATEDUMP`]. Fails with EINVAL if `fd` was not
+/// opened with [`TRACER_NAMESPACES`].
+pub fn statedump(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is live for the call; the ioctl takes no argument and
+    // touches no user memory. The request's C type differs between libcs.
+    super::ioctl_result(unsafe {
+        libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_TRACER_STATEDUMP as _, 0)
+    })
+}
+
+/// Whether [`SYSCTL_PATH`] allows scoped events, or `None` on a kernel
+/// without the series.
+pub fn enabled_by_sysctl() -> io::Result<Option<bool>> {
+    match std::fs::read_to_string(SYSCTL_PATH) {
+        Ok(text) => match text.trim() {
+            "0" => Ok(Some(false)),
+            "1" => Ok(Some(true)),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{SYSCTL_PATH}: unexpected value {other:?}"),
+            )),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io::Error::new(e.kind(), format!("{SYSCTL_PATH}: {e}"))),
+    }
+}
+
 /// The inode of the calling task's tracer namespace (the key the series'
 /// records use for it), or `None` on a kernel without tracer namespaces.
 pub fn current_tracer_namespace() -> io::Result<Option<u64>> {
@@ -83,5 +183,39 @@ pub fn current_tracer_namespace() -> io::Result<Option<u64>> {
         Ok(m) => Ok(Some(m.ino())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io::Error::new(e.kind(), format!("{TRACER_NS_PATH}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ioctl numbers of the perf ABI, as the kernel's `_IO('$', n)`;
+    /// STATEDUMP follows MODIFY_ATTRIBUTES (11) in the series.
+    #[test]
+    fn statedump_ioctl_is_io_dollar_12() {
+        let io = |nr: u64| (u64::from(b'$') << 8) | nr;
+        assert_eq!(PERF_EVENT_IOC_TRACER_STATEDUMP, io(12));
+        assert_eq!(PERF_EVENT_IOC_TRACER_STATEDUMP, 0x240c);
+    }
+
+    #[test]
+    fn record_indexes_follow_perf_record_namespaces() {
+        assert_eq!(TIME_NS_INDEX, crate::record::ns_index::CGROUP + 1);
+        assert_eq!(TRACER_NS_INDEX, TIME_NS_INDEX + 1);
+        assert_eq!(NR_TRACER_RECORD_NAMESPACES, TRACER_NS_INDEX + 1);
+    }
+
+    /// On this machine's kernel (stock, without the series) the sysctl is
+    /// absent; with the series it reads 0 or 1.
+    #[test]
+    fn sysctl_reads_as_absent_or_a_bool() {
+        let has_series = current_tracer_namespace().unwrap().is_some();
+        let sysctl = enabled_by_sysctl().unwrap();
+        if has_series {
+            assert!(sysctl.is_some());
+        } else {
+            assert_eq!(sysctl, None);
+        }
     }
 }

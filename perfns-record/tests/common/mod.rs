@@ -79,6 +79,8 @@ pub struct ContainerUse {
     pub cpu_ns: u64,
     /// System calls by number (sys_enter).
     pub syscalls: BTreeMap<u64, u64>,
+    /// System call returns by number (sys_exit).
+    pub syscall_exits: BTreeMap<u64, u64>,
     /// Pages allocated (sum of 2^order of mm_page_alloc).
     pub pages_allocated: u64,
     /// Pages freed.
@@ -179,6 +181,10 @@ pub fn attribute(path: &Path) -> Attribution {
                         let id = f.read_i64(raw, "id").expect("id");
                         *u.syscalls.entry(id as u64).or_insert(0) += 1;
                     }
+                    "raw_syscalls:sys_exit" => {
+                        let id = f.read_i64(raw, "id").expect("id");
+                        *u.syscall_exits.entry(id as u64).or_insert(0) += 1;
+                    }
                     "kmem:mm_page_alloc" => {
                         u.pages_allocated += 1 << f.read_u64(raw, "order").expect("order")
                     }
@@ -202,6 +208,9 @@ pub fn attribute(path: &Path) -> Attribution {
         c.cpu_ns += u.cpu_ns;
         for (k, v) in u.syscalls {
             *c.syscalls.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in u.syscall_exits {
+            *c.syscall_exits.entry(k).or_insert(0) += v;
         }
         c.pages_allocated += u.pages_allocated;
         c.pages_freed += u.pages_freed;

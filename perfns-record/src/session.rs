@@ -16,14 +16,16 @@ use std::time::{Duration, Instant};
 
 use byteorder::NativeEndian;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use perfns::abi::{self, OpenError, Target};
+use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
     self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
     META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, TracingData};
-use perfns::record::{RawData, RawRecord, Record, RecordHeader, RecordType};
+use perfns::record::{
+    ns_index, NamespaceLink, RawData, RawRecord, Record, RecordHeader, RecordType,
+};
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
@@ -389,6 +391,17 @@ impl Recorder {
                 })?;
             }
         }
+        if rec.config.mode == RecordingMode::TracerScope {
+            // The kernel's view of the tasks in scope, with their
+            // tracer-namespace ancestry, beside the one /proc gave.
+            if let Some(r) = rec.rings.first() {
+                tracer_scope::statedump(r.fds[0].as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "asking for the tracer-namespace statedump".into(),
+                    source,
+                })?;
+            }
+        }
         rec.started = Instant::now();
         rec.last_flush = rec.started;
         let known: std::collections::HashSet<(i32, i32)> =
@@ -724,6 +737,7 @@ impl Seen<'_> {
             RecordType::LOST,
             RecordType::LOST_SAMPLES,
             RecordType::NAMESPACES,
+            RecordType::TRACER_NAMESPACES,
             RecordType::FORK,
             RecordType::EXIT,
         ]
@@ -750,28 +764,35 @@ impl Seen<'_> {
                 self.tasks.forked_by.remove(&e.tid);
                 self.tasks.pid_ns.remove(&e.tid);
             }
-            Ok(Record::Namespaces(n)) => {
-                let Some(ns) = n.pid_ns().map(|l| l.ino).filter(|&i| i != 0) else {
-                    return;
-                };
-                self.tasks.pid_ns.insert(n.tid, ns);
-                if self.registry.knows(ns) {
-                    return;
-                }
-                if self.registry.learn_pid(n.pid).is_err() {
-                    let parent = self
-                        .tasks
-                        .forked_by
-                        .get(&n.tid)
-                        .and_then(|p| self.tasks.pid_ns.get(p))
-                        .copied()
-                        .filter(|&p| p != ns);
-                    self.registry.learn_unseen(ns, parent);
-                }
-                *self.meta_dirty = true;
+            Ok(Record::Namespaces(n)) => self.learn_namespace(n.pid, n.tid, n.pid_ns()),
+            Ok(Record::TracerNamespaces(n)) => {
+                self.learn_namespace(n.pid, n.tid, n.namespaces.get(ns_index::PID).copied())
             }
             _ => {}
         }
+    }
+
+    /// Learns the container of pid namespace `pid_ns`, which task
+    /// `pid`/`tid` is in, if it is new.
+    fn learn_namespace(&mut self, pid: i32, tid: i32, pid_ns: Option<NamespaceLink>) {
+        let Some(ns) = pid_ns.map(|l| l.ino).filter(|&i| i != 0) else {
+            return;
+        };
+        self.tasks.pid_ns.insert(tid, ns);
+        if self.registry.knows(ns) {
+            return;
+        }
+        if self.registry.learn_pid(pid).is_err() {
+            let parent = self
+                .tasks
+                .forked_by
+                .get(&tid)
+                .and_then(|p| self.tasks.pid_ns.get(p))
+                .copied()
+                .filter(|&p| p != ns);
+            self.registry.learn_unseen(ns, parent);
+        }
+        *self.meta_dirty = true;
     }
 }
 

@@ -278,6 +278,13 @@ impl Recorder {
             container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         let mut registry =
             ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
+        if config.mode == RecordingMode::TracerScope {
+            // The recorder's own container is the root: named by its
+            // hostname, as the containers nested in it are.
+            if let Ok(u) = nix::sys::utsname::uname() {
+                registry.name_root(u.nodename().to_string_lossy().into_owned());
+            }
+        }
         registry.learn_snapshot(&tasks);
         let mut config = config;
         let mut scope = config.scope.clone();

@@ -482,6 +482,23 @@ fn ns_inode(path: &Path) -> io::Result<u64> {
     Ok(std::fs::metadata(path)?.ino())
 }
 
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or
+/// `/sys/fs/cgroup/unified` on a hybrid system): the first cgroup2 mount
+/// of its root in `/proc/self/mountinfo`. Paths from `/proc/PID/cgroup`
+/// and PERF_RECORD_CGROUP are relative to it.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        // `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER`
+        let (left, right) = line.split_once(" - ")?;
+        let fstype = right.split_whitespace().next()?;
+        let mut f = left.split_whitespace();
+        let root = f.nth(3)?;
+        let mountpoint = f.next()?;
+        (fstype == "cgroup2" && root == "/").then(|| PathBuf::from(mountpoint))
+    })
+}
+
 /// The cgroup v2 path in the text of `/proc/PID/cgroup` (the `0::` line),
 /// else the first v1 path that names a container.
 pub fn cgroup_from_proc(text: &str) -> Option<String> {
@@ -1145,5 +1162,16 @@ mod tests {
         let init = read_task(1, 1).unwrap();
         assert_eq!(init.pid_ns(), Some(own), "{init:?}");
         assert_eq!(init.nspid, [1]);
+    }
+
+    #[test]
+    fn cgroup2_mount_holds_the_root_cgroup() {
+        let Some(root) = cgroup2_mount() else {
+            println!("skipped: no cgroup2 mount");
+            return;
+        };
+        assert!(root.join("cgroup.procs").is_file(), "{}", root.display());
+        // The root cgroup has no cgroup.events; every other cgroup has one.
+        assert!(!root.join("cgroup.events").exists(), "{}", root.display());
     }
 }

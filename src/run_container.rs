@@ -195,7 +195,11 @@ fn remove_cgroup(dir: &Path) {
 
 /// Makes the container's cgroup when this process may, or says why not.
 fn make_cgroup(name: &str) -> Option<(PathBuf, PathBuf)> {
-    let found = cgroup2_mount().and_then(|root| own_cgroup().map(|own| (root, own)));
+    // Inside a perfns container this is the container's own view (the bind
+    // mount init() makes), whose root mountinfo shows as "/".
+    let found = crate::container::cgroup2_mount()
+        .ok_or_else(|| io::Error::other("cgroup v2 is not mounted"))
+        .and_then(|root| own_cgroup().map(|own| (root, own)));
     let (root, own) = match found {
         Ok(found) => found,
         Err(e) => {
@@ -221,21 +225,6 @@ fn make_cgroup(name: &str) -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
-}
-
-/// Where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
-/// /sys/fs/cgroup/unified on a hybrid v1/v2 system), from mountinfo.
-fn cgroup2_mount() -> io::Result<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo")?;
-    // "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw":
-    // the mount point is field 5, the type the first field after " - ".
-    text.lines()
-        .find_map(|l| {
-            let (mount, fs) = l.split_once(" - ")?;
-            (fs.split(' ').next() == Some("cgroup2")).then(|| mount.split(' ').nth(4))?
-        })
-        .map(PathBuf::from)
-        .ok_or_else(|| io::Error::other("cgroup v2 is not mounted"))
 }
 
 /// This process's cgroup v2 path (`0::/path` in /proc/self/cgroup).

@@ -2,6 +2,8 @@
 # Makes the recordings of testdata/ that `perfns record` writes (see the
 # section "Recordings made by perfns record" in testdata/README.md). Run as
 # root from the workspace root; needs cgroup2, unshare and tracefs.
+# perfns-report's snapshots are made from the committed files: a remade
+# file means new snapshots there, and new figures in the README.
 #
 # Each recording is limited to one cgroup (--cgroup) so that the rest of the
 # machine does not make it large: the containers are made under it, in
@@ -41,8 +43,16 @@ record two-containers -- \
 record nested -- \
 	'perfns-workload container outer sleep 100 getppid 100 container inner sleep 100 getppid 300 burn 100'
 
-# A one-page buffer flooded by 4000 getppid calls: LOST records.
+# A one-page buffer flooded by 20000 getppid calls: LOST records. How many
+# records the buffers keep varies from run to run, and with it the file's
+# size: check it stays under 1 MiB.
 record lost -m 1 --events syscalls -- \
-	'perfns-workload container flood sleep 100 getppid 4000'
+	'perfns-workload container flood sleep 100 getppid 20000'
 
-ls -l testdata/*.data
+ls -l testdata/two-containers.data testdata/nested.data testdata/lost.data
+for f in two-containers nested lost; do
+	if [ "$(stat -c %s "testdata/$f.data")" -ge $((1 << 20)) ]; then
+		echo "testdata/$f.data is 1 MiB or more: make it again" >&2
+		exit 1
+	fi
+done

@@ -218,6 +218,8 @@ pub struct Recorder {
     meta_dirty: bool,
     started: Instant,
     last_flush: Instant,
+    /// [`Progress::bytes`] at the last periodic flush.
+    flushed_bytes: u64,
     progress: Progress,
 }
 
@@ -386,6 +388,7 @@ impl Recorder {
             meta_dirty: true,
             started,
             last_flush: started,
+            flushed_bytes: 0,
             progress: Progress::default(),
         };
         rec.write_statedump(&tasks)?;
@@ -430,6 +433,7 @@ impl Recorder {
         rec.meta.tasks = tasks;
         rec.refresh_meta();
         rec.writer.flush_header()?;
+        rec.flushed_bytes = rec.progress.bytes;
         Ok(rec)
     }
 
@@ -438,7 +442,7 @@ impl Recorder {
         let nsfs_dev = std::fs::metadata("/proc/self/ns/pid")
             .map_err(system("/proc/self/ns/pid"))?
             .dev();
-        let cgroup2 = statedump::cgroup2_mount();
+        let cgroup2 = perfns::container::cgroup2_mount();
         for r in statedump::statedump(tasks, nsfs_dev, cgroup2.as_deref()) {
             self.progress.bytes += u64::from(r.header.size);
             self.writer
@@ -563,7 +567,13 @@ impl Recorder {
         if self.meta_dirty {
             self.refresh_meta();
         }
-        if self.last_flush.elapsed() >= self.config.flush_interval {
+        // Each flush rewrites the features after the records (the task
+        // snapshot among them, about 130 bytes a task): not when nothing
+        // new came.
+        if self.progress.bytes != self.flushed_bytes
+            && self.last_flush.elapsed() >= self.config.flush_interval
+        {
+            self.flushed_bytes = self.progress.bytes;
             self.writer.flush_header()?;
             self.last_flush = Instant::now();
         }
@@ -853,7 +863,7 @@ fn open_cpu(
 /// Opens the directory of cgroup `path` (from the cgroup2 root), for
 /// cgroup-scoped events.
 fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
-    let root = statedump::cgroup2_mount().ok_or_else(|| {
+    let root = perfns::container::cgroup2_mount().ok_or_else(|| {
         RecordError::Config(format!(
             "cgroup {path}: no cgroup2 file system is mounted (see /proc/self/mountinfo)"
         ))

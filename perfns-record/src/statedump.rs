@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use perfns::attr::SampleFormat;
 use perfns::container::TaskSnapshot;
@@ -143,21 +143,6 @@ pub fn lost_record(id: u64, lost: u64, time: u64, cpu: u32) -> SynthRecord {
         },
         body: b.0,
     }
-}
-
-/// Where cgroup2 is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
-/// on a hybrid system), from `/proc/self/mountinfo`.
-pub fn cgroup2_mount() -> Option<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    text.lines().find_map(|line| {
-        // `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS... - FSTYPE SOURCE SUPER`
-        let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
-        let mut f = left.split_whitespace();
-        let root = f.nth(3)?;
-        let mountpoint = f.next()?;
-        (fstype == "cgroup2" && root == "/").then(|| PathBuf::from(mountpoint))
-    })
 }
 
 /// The records of the statedump of `tasks`: COMM and NAMESPACES for each,
@@ -299,7 +284,7 @@ mod tests {
     fn statedump_of_this_process() {
         let me = std::process::id() as i32;
         let t = perfns::container::read_task(me, me).unwrap();
-        let root = cgroup2_mount();
+        let root = perfns::container::cgroup2_mount();
         let recs = statedump(std::slice::from_ref(&t), 0, root.as_deref());
         let kinds: Vec<_> = recs.iter().map(|r| r.header.kind).collect();
         let mut want = vec![RecordType::COMM, RecordType::NAMESPACES];

@@ -55,7 +55,7 @@ pub fn perfns_cgroup_root() -> io::Result<PathBuf> {
     if let Some(dir) = std::env::var_os(CGROUP_DIR_ENV) {
         return Ok(PathBuf::from(dir));
     }
-    let mount = crate::statedump::cgroup2_mount().ok_or_else(|| {
+    let mount = perfns::container::cgroup2_mount().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
             "no cgroup2 mount in /proc/self/mountinfo",

@@ -153,7 +153,7 @@ fn sigint_mid_recording_leaves_a_complete_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("interrupted.data");
     let recorder = Command::new(common::perfns_binary())
-        .args(["record", "-a", "-m", "1024", "-o"])
+        .args(["record", "-a", "-m", "4096", "-o"])
         .arg(&path)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
@@ -183,6 +183,11 @@ fn sigint_mid_recording_leaves_a_complete_file() {
     // Read back whole: every record parses, the workload's calls are all
     // there, the extension is the final one.
     let a = common::attribute(&path);
+    assert!(
+        a.lost_by_cpu.is_empty(),
+        "exact counts need no losses: {:?}",
+        a.lost_by_cpu
+    );
     let host = &a.containers["host"];
     assert!(host.tids.contains(&workload_pid));
     let reader = PerfFileReader::open(&path).unwrap();

@@ -54,7 +54,9 @@ fn two_containers_are_told_apart() {
     let path = dir.path().join("two.data");
     // busy: 600 ms of CPU, 64 MiB touched; calm: 300 ms of CPU, 30000
     // getppid calls. `burn` tops each process up to its CPU time, so the
-    // other steps do not change the split.
+    // other steps do not change the split. The whole machine is recorded
+    // (other builds run here too) into 64 MiB per CPU: enough to hold the
+    // test's few seconds even when the recorder gets little CPU.
     let summary = record_containers(&path, 16384, || {
         vec![
             TestContainer::spawn(&busy, &["alloc", "64", "burn", "600"]).unwrap(),
@@ -64,7 +66,8 @@ fn two_containers_are_told_apart() {
     assert_eq!(
         summary.progress.lost + summary.progress.lost_samples,
         0,
-        "exact counts need no losses: {summary:?}"
+        "exact counts need no losses: {:?}",
+        summary.cpus
     );
 
     let a = common::attribute(&path);
@@ -145,7 +148,7 @@ fn nested_containers_form_a_tree() {
     // The sleeps let the recorder read each container's cgroup from /proc
     // while its tasks live; a namespace gone before that is recorded
     // unnamed (`pidns-<inode>`) under the parent its FORK records give.
-    record_containers(&path, 256, || {
+    let summary = record_containers(&path, 16384, || {
         vec![TestContainer::spawn(
             &outer,
             &[
@@ -163,6 +166,12 @@ fn nested_containers_form_a_tree() {
         )
         .unwrap()]
     });
+    assert_eq!(
+        summary.progress.lost + summary.progress.lost_samples,
+        0,
+        "exact counts need no losses: {:?}",
+        summary.cpus
+    );
     let a = common::attribute(&path);
     let seen: Vec<_> = a
         .meta
@@ -224,6 +233,7 @@ fn container_option_records_that_container_alone() {
     let path = dir.path().join("mine.data");
     let mut config = SessionConfig::new(&path);
     config.container = Some(mine.clone());
+    config.mmap_pages = 4096;
     let mut rec = Recorder::start(config).expect("start");
     let (mut a, mut b) = (a, b);
     while a.try_wait().unwrap().is_none() || b.try_wait().unwrap().is_none() {
@@ -233,6 +243,7 @@ fn container_option_records_that_container_alone() {
     let summary = rec.finish().unwrap();
     a.wait().unwrap();
     b.wait().unwrap();
+    assert_eq!(summary.progress.lost, 0, "{:?}", summary.cpus);
     match &summary.meta.scope {
         RecordingScope::Container { name, .. } => assert_eq!(name, &mine),
         other => panic!("{other:?}"),

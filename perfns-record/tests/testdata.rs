@@ -107,10 +107,12 @@ fn lost() {
     let flood = &a.containers["flood"];
     let kept = |m: &std::collections::BTreeMap<u64, u64>| m.get(&SYS_GETPPID).copied().unwrap_or(0);
     let (enters, exits) = (kept(&flood.syscalls), kept(&flood.syscall_exits));
-    // 4000 calls make 8000 records: each is kept or counted lost (the
-    // losses also count other records of the cgroup).
+    // 20000 calls make 40000 records: each is kept or counted lost (the
+    // losses also count other records of the cgroup). This file predates
+    // the LOST record perfns record now writes for the losses the kernel
+    // had not reported when recording stopped; the bound held anyway.
     assert!(
-        enters + exits < 8000 && enters + exits + lost >= 8000,
+        enters + exits < 40000 && enters + exits + lost >= 40000,
         "kept {enters} + {exits}, lost {lost}"
     );
 }

@@ -153,34 +153,47 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     eprintln!("[ perfns record: {} ]", choice.note);
     config.session.mode = choice.mode;
     config.session.extra_flags = scope::extra_flags(choice.mode);
-    if choice.mode == RecordingMode::TracerScope {
-        if config.session.container.is_some() || config.session.cgroup.is_some() {
-            anyhow::bail!(
-                "--container and --cgroup select among the machine's tasks; in tracer scope the \
-                 recording is already this container and the ones nested in it"
-            );
-        }
-        if config.session.groups.mem {
-            eprintln!(
-                "[ perfns record: no mem group in tracer scope: the kernel refuses the page \
-                 allocation tracepoints to scoped events (their payload holds a page frame number) ]"
-            );
-            config.session.groups.mem = false;
-            if !config.session.groups.cpu && !config.session.groups.syscalls {
-                anyhow::bail!("--events mem: nothing the tracer scope can record");
-            }
-        }
+    if choice.mode == RecordingMode::TracerScope
+        && (config.session.container.is_some() || config.session.cgroup.is_some())
+    {
+        anyhow::bail!(
+            "--container and --cgroup select among the machine's tasks; in tracer scope the \
+             recording is already this container and the ones nested in it"
+        );
     }
-    let summary = match record(&config) {
-        Err(e)
-            if choice.mode == RecordingMode::SystemWide && config.scope == ScopeRequest::Auto =>
-        {
-            return Err(e.context(choice.note));
+    let summary = loop {
+        match record(&config) {
+            Err(e) if choice.mode == RecordingMode::TracerScope && refused_page_tracepoints(&e) => {
+                // An earlier version of the series refused them.
+                eprintln!(
+                    "[ perfns record: no mem group: this kernel's tracer scope refuses the page \
+                     allocation tracepoints ]"
+                );
+                config.session.groups.mem = false;
+                if !config.session.groups.cpu && !config.session.groups.syscalls {
+                    return Err(e.context("--events mem: nothing else to record"));
+                }
+            }
+            Err(e)
+                if choice.mode == RecordingMode::SystemWide
+                    && config.scope == ScopeRequest::Auto =>
+            {
+                return Err(e.context(choice.note));
+            }
+            other => break other?,
         }
-        other => other?,
     };
     eprint!("{}", summary_text(&summary));
     Ok(())
+}
+
+/// Whether recording failed because the kernel refused a page allocation
+/// tracepoint to a scoped event (EOPNOTSUPP).
+fn refused_page_tracepoints(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<session::RecordError>().is_some_and(|r| {
+        matches!(r, session::RecordError::Open(o)
+            if o.event.starts_with("kmem:") && o.errno() == Some(libc::EOPNOTSUPP))
+    })
 }
 
 /// Why the loop stopped.

@@ -6,9 +6,10 @@
 //! A tracer-scoped recording opens the same per-CPU events with
 //! [`TRACER_SCOPE`], and its side-band event asks for
 //! PERF_RECORD_TRACER_NAMESPACES instead of the NAMESPACES and CGROUP
-//! records the scope refuses. The kernel also refuses the page allocation
-//! tracepoints (their payload holds a page frame number), so the `mem`
-//! group is left out, and said so.
+//! records the scope refuses. (The page allocation tracepoints of the `mem`
+//! group reach a scoped event with their page frame number cleared; a
+//! kernel with an earlier version of the series refuses them, and
+//! `perfns record` then records without `mem`, and says so.)
 
 use std::fmt;
 

@@ -23,8 +23,9 @@
 #               -- perfns run-container web   -- burn 1000 ms, 1500 getppid
 #                  perfns run-container batch -- burn 500 ms, 8 MiB touched
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
-# raw_syscalls formats in a directory it can read (--tracefs), as a host
-# would for its tenants.
+# formats of the tracepoints perfns record uses (raw_syscalls, kmem page
+# allocations) in a directory it can read (--tracefs), as a host would for
+# its tenants.
 #
 # Nothing here waits for a time limit: the steps follow each other by the
 # processes' exits and by files appearing.
@@ -40,9 +41,9 @@ if [[ ${1:-} == --guest ]]; then
 	pub=/tmp/perfns-tracefs
 	mkdir -p "$pub/events"
 	cp "$tracefs/events/header_page" "$tracefs/events/header_event" "$pub/events/"
-	for e in sys_enter sys_exit; do
-		mkdir -p "$pub/events/raw_syscalls/$e"
-		cp "$tracefs/events/raw_syscalls/$e/format" "$pub/events/raw_syscalls/$e/"
+	for e in raw_syscalls/sys_enter raw_syscalls/sys_exit kmem/mm_page_alloc kmem/mm_page_free; do
+		mkdir -p "$pub/events/$e"
+		cp "$tracefs/events/$e/format" "$pub/events/$e/"
 	done
 	chmod -R a+rX "$pub"
 	# The sibling's workload under a name of its own, to find its comm.

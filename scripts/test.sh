@@ -26,3 +26,4 @@ fi
 if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ]; then
 	bash kernel-patch/run-selftests.sh
 fi
+bash perfns-record/tests/vm/tracer-scope-e2e.sh

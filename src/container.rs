@@ -452,6 +452,31 @@ pub fn pid_ns_chain(pid: i32) -> io::Result<Vec<u64>> {
     }
 }
 
+/// The hostname of process `pid`'s uts namespace, when it has one of its
+/// own (not the recorder's): how a container that has no cgroup of its
+/// own is named (`perfns run-container` sets it to the container's name).
+/// Read by a short-lived thread that joins the namespace, so it needs
+/// CAP_SYS_ADMIN over the namespace's owner, which a container's root has
+/// over the containers it made; `None` without it.
+pub fn uts_hostname(pid: i32) -> Option<String> {
+    let path = format!("/proc/{pid}/ns/uts");
+    let file = File::open(&path).ok()?;
+    if file.metadata().ok()?.ino() == ns_inode(Path::new("/proc/thread-self/ns/uts")).ok()? {
+        return None;
+    }
+    // setns() changes only the calling thread's uts namespace, and this
+    // thread ends with it.
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWUTS).ok()?;
+        let uts = nix::sys::utsname::uname().ok()?;
+        Some(uts.nodename().to_string_lossy().into_owned())
+    })
+    .join()
+    .ok()
+    .flatten()
+    .filter(|h| !h.is_empty())
+}
+
 /// The inode of a namespace file (`/proc/PID/ns/NAME`).
 fn ns_inode(path: &Path) -> io::Result<u64> {
     Ok(std::fs::metadata(path)?.ino())
@@ -615,6 +640,15 @@ impl ContainerRegistry {
         Self { host, containers }
     }
 
+    /// Names the recorder's own pid namespace, the root of the tree: a
+    /// tracer-scoped recording is made inside a container, which is its
+    /// root rather than the host.
+    pub fn name_root(&mut self, name: String) {
+        if let Some(root) = self.containers.get_mut(&self.host) {
+            root.name = name;
+        }
+    }
+
     /// The host's key.
     pub fn host(&self) -> u64 {
         self.host
@@ -665,6 +699,8 @@ impl ContainerRegistry {
                 if let Some(i) = cgroup.and_then(identify_cgroup) {
                     (known.name, known.runtime, known.id, known.pod) =
                         (i.name, i.runtime, i.id, i.pod);
+                } else if let Some(h) = uts_hostname(pid) {
+                    known.name = h;
                 }
                 known.cgroup = cgroup.map(str::to_owned);
                 known.pid = Some(pid);
@@ -688,9 +724,11 @@ impl ContainerRegistry {
             // theirs is learned (see `learn_snapshot`).
             let own = ns == key;
             let ident = own.then(|| cgroup.and_then(identify_cgroup)).flatten();
-            let (name, runtime, id, pod) = match ident {
-                Some(i) => (i.name, i.runtime, i.id, i.pod),
-                None => (format!("pidns-{ns}"), Runtime::Unknown, None, None),
+            let hostname = || own.then(|| uts_hostname(pid)).flatten();
+            let (name, runtime, id, pod) = match (ident, hostname()) {
+                (Some(i), _) => (i.name, i.runtime, i.id, i.pod),
+                (None, Some(h)) => (h, Runtime::Unknown, None, None),
+                (None, None) => (format!("pidns-{ns}"), Runtime::Unknown, None, None),
             };
             self.containers.insert(
                 ns,
@@ -1019,6 +1057,36 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         panic!("no {comm} child of {ppid}");
+    }
+
+    #[test]
+    fn a_uts_namespace_of_its_own_names_by_hostname() {
+        assert_eq!(uts_hostname(std::process::id() as i32), None);
+        if !nix::unistd::geteuid().is_root() {
+            println!("skipped: joining another uts namespace needs root");
+            return;
+        }
+        let mut child = std::process::Command::new("unshare")
+            .args([
+                "--uts",
+                "sh",
+                "-c",
+                "hostname perfns-uts-test && exec sleep 30",
+            ])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut name = None;
+        for _ in 0..2000 {
+            name = uts_hostname(pid);
+            if name.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(name.as_deref(), Some("perfns-uts-test"));
     }
 
     #[test]

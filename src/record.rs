@@ -811,14 +811,16 @@ pub struct Mmap2 {
 pub const MAX_TRACER_NS_LEVEL: usize = 32;
 
 /// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: the
-/// namespaces of a task (as PERF_RECORD_NAMESPACES, time included), its
-/// tracer-namespace ancestry from the reader's own tracer namespace down to
-/// the task's, and its pid in the pid namespace at each of those levels.
+/// namespaces of a task (as PERF_RECORD_NAMESPACES, then time and tracer),
+/// its tracer-namespace ancestry from the reader's own tracer namespace
+/// down to the task's, and its pid at each pid namespace level from the
+/// reader's down to the task's own.
 ///
 /// ```c
 /// struct { struct perf_event_header header; u32 pid, tid;
-///          u64 nr_namespaces; { u64 dev, inode; } [nr_namespaces];
-///          u64 nr_levels;     { u64 tracer_ns_inode; u32 pid, tid; } [nr_levels];
+///          u64 nr_namespaces;    { u64 dev, inode; } namespaces[nr_namespaces];
+///          u64 nr_tracer_levels; u64 tracer_ns[nr_tracer_levels];
+///          u64 nr_pid_levels;    { u32 pid, tid; } pids[nr_pid_levels];
 ///          struct sample_id sample_id; };
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -829,22 +831,21 @@ pub struct TracerNamespaces {
     pub tid: i32,
     /// The namespaces, indexed as in [`ns_index`], then time and tracer.
     pub namespaces: Vec<NamespaceLink>,
-    /// Tracer namespace inodes from the reader's down to the task's, each
-    /// with the task's (pid, tid) as seen at that level.
-    pub levels: Vec<TracerLevel>,
+    /// Tracer namespace inodes from the reader's down to the task's.
+    pub tracer_ns: Vec<u64>,
+    /// The task's (pid, tid) in each pid namespace from the reader's down
+    /// to its own; empty when the reader's pid namespace does not show it.
+    pub pids: Vec<(i32, i32)>,
     /// The trailing sample_id.
     pub sample_id: SampleId,
 }
 
-/// One level of a task's tracer-namespace ancestry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TracerLevel {
-    /// The tracer namespace's inode.
-    pub tracer_ns: u64,
-    /// The task's pid at this level.
-    pub pid: i32,
-    /// The task's tid at this level.
-    pub tid: i32,
+impl TracerNamespaces {
+    /// The inode of the task's own tracer namespace (the last of its
+    /// ancestry).
+    pub fn own_tracer_ns(&self) -> Option<u64> {
+        self.tracer_ns.last().copied()
+    }
 }
 
 /// A parsed record.
@@ -1052,29 +1053,22 @@ impl<'a> RawRecord<'a> {
             RecordType::TRACER_NAMESPACES => {
                 let (pid, tid) = c.pid_tid("pid/tid")?;
                 let namespaces = parse_ns_links(&mut c, "nr_namespaces", "link_info")?;
-                let nr = c.u64("nr_levels")?;
-                if nr as usize > MAX_TRACER_NS_LEVEL + 1 {
-                    return Err(ParseError::Invalid {
-                        record: kind,
-                        field: "nr_levels",
-                        reason: format!("{nr} levels, more than the kernel's limit"),
-                    });
-                }
-                let mut levels = Vec::with_capacity(nr as usize);
+                let nr = bounded_levels(kind, c.u64("nr_tracer_levels")?, "nr_tracer_levels")?;
+                let mut tracer_ns = Vec::with_capacity(nr);
                 for _ in 0..nr {
-                    let tracer_ns = c.u64("level.tracer_ns")?;
-                    let (pid, tid) = c.pid_tid("level.pid/tid")?;
-                    levels.push(TracerLevel {
-                        tracer_ns,
-                        pid,
-                        tid,
-                    });
+                    tracer_ns.push(c.u64("tracer_ns")?);
+                }
+                let nr = bounded_levels(kind, c.u64("nr_pid_levels")?, "nr_pid_levels")?;
+                let mut pids = Vec::with_capacity(nr);
+                for _ in 0..nr {
+                    pids.push(c.pid_tid("pids.pid/tid")?);
                 }
                 Record::TracerNamespaces(TracerNamespaces {
                     pid,
                     tid,
                     namespaces,
-                    levels,
+                    tracer_ns,
+                    pids,
                     sample_id: trailer(&c)?,
                 })
             }
@@ -1083,6 +1077,19 @@ impl<'a> RawRecord<'a> {
         };
         Ok(record)
     }
+}
+
+/// A level count of PERF_RECORD_TRACER_NAMESPACES, checked against the
+/// kernel's nesting limit before anything is allocated for it.
+fn bounded_levels(kind: RecordType, nr: u64, field: &'static str) -> Result<usize, ParseError> {
+    if nr > MAX_TRACER_NS_LEVEL as u64 + 1 {
+        return Err(ParseError::Invalid {
+            record: kind,
+            field,
+            reason: format!("{nr} levels, more than the kernel's limit"),
+        });
+    }
+    Ok(nr as usize)
 }
 
 fn parse_ns_links<O: ByteOrder>(
@@ -1479,8 +1486,11 @@ mod tests {
         body.extend_from_slice(&3i32.to_ne_bytes());
         body.extend_from_slice(&0u64.to_ne_bytes());
         body.extend_from_slice(&2u64.to_ne_bytes());
-        for (ns, pid) in [(0xeffff001u64, 1234i32), (0xeffff002, 3)] {
+        for ns in [0xeffff001u64, 0xeffff002] {
             body.extend_from_slice(&ns.to_ne_bytes());
+        }
+        body.extend_from_slice(&2u64.to_ne_bytes());
+        for pid in [1234i32, 3] {
             body.extend_from_slice(&pid.to_ne_bytes());
             body.extend_from_slice(&pid.to_ne_bytes());
         }
@@ -1491,20 +1501,15 @@ mod tests {
         let Record::TracerNamespaces(t) = r else {
             panic!("{r:?}")
         };
-        assert_eq!(t.levels.len(), 2);
-        assert_eq!(
-            t.levels[0],
-            TracerLevel {
-                tracer_ns: 0xeffff001,
-                pid: 1234,
-                tid: 1234
-            }
-        );
+        assert_eq!(t.tracer_ns, [0xeffff001, 0xeffff002]);
+        assert_eq!(t.own_tracer_ns(), Some(0xeffff002));
+        assert_eq!(t.pids, [(1234, 1234), (3, 3)]);
+        assert_eq!(t.sample_id.tid, Some(3));
 
         body[16..24].copy_from_slice(&1000u64.to_ne_bytes());
         let err = raw(RecordType::TRACER_NAMESPACES, 0, &body)
             .parse::<NativeEndian>(&attr(ids()))
             .unwrap_err();
-        assert!(err.to_string().contains("nr_levels"), "{err}");
+        assert!(err.to_string().contains("nr_tracer_levels"), "{err}");
     }
 }

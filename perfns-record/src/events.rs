@@ -119,9 +119,10 @@ const SYSCALL_TRACEPOINTS: [(&str, &str); 2] =
 /// one byte wakes the recorder at every record: the recorder reads
 /// `/proc/PID` of a task in a new pid namespace while the task still lives
 /// (a container's identity is its cgroup path, which no record gives).
-/// `extra_flags` adds scope bits (tracer scope).
+/// `extra_flags` adds scope bits; in tracer scope, PERF_RECORD_TRACER_NAMESPACES
+/// replaces the NAMESPACES and CGROUP records the scope refuses.
 pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
-    PlannedEvent {
+    let mut event = PlannedEvent {
         // perf's name for a dummy event counting user and kernel.
         name: "dummy:HG".into(),
         attr: EventAttr {
@@ -143,7 +144,11 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
             ..Default::default()
         },
         format: None,
+    };
+    if extra_flags & flags::TRACER_SCOPE != 0 {
+        event.attr.flags = crate::scope::tracer_sideband_flags(event.attr.flags);
     }
+    event
 }
 
 /// The context-switch event of the `cpu` group: a dummy event whose only

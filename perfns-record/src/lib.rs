@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod scope;
 pub mod session;
 pub mod statedump;
 #[cfg(feature = "testing")]
@@ -23,9 +24,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use perfns::container::RecordingScope;
+use perfns::container::{RecordingMode, RecordingScope};
 
 use crate::events::EventGroups;
+use crate::scope::ScopeRequest;
 use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES};
 
 /// `perfns record`'s command line, as clap parses it.
@@ -58,6 +60,19 @@ pub struct RecordArgs {
     /// /system.slice) and its descendants, as perf's -G.
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<String>,
+    /// What to record: `system`, the whole machine (root or CAP_PERFMON on
+    /// the host); `tracer`, this container and the containers nested in it
+    /// (its root, unprivileged, on a kernel with the perfns series);
+    /// `auto`, tracer when the kernel offers it and the caller is not
+    /// privileged on the host, system otherwise.
+    #[arg(long, value_enum, default_value_t = ScopeRequest::Auto)]
+    pub scope: ScopeRequest,
+    /// Where to read tracepoint formats (a tracefs, or a copy of its
+    /// header_page, header_event and events/SYSTEM/NAME/{format,id}):
+    /// a container's root cannot read the host's tracefs, so the host
+    /// publishes the formats there. Default: the mounted tracefs.
+    #[arg(long, value_name = "DIR")]
+    pub tracefs: Option<PathBuf>,
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
@@ -77,6 +92,8 @@ pub struct RecordConfig {
     pub duration: Option<Duration>,
     /// Whether to show the live status line (stderr is a terminal).
     pub live_status: bool,
+    /// `--scope`.
+    pub scope: ScopeRequest,
 }
 
 impl RecordConfig {
@@ -103,6 +120,7 @@ impl RecordConfig {
         session.mmap_pages = args.mmap_pages;
         session.container = args.container;
         session.cgroup = args.cgroup;
+        session.tracefs = args.tracefs;
         if !args.command.is_empty() {
             session.scope = RecordingScope::Command {
                 argv: args.command.clone(),
@@ -113,6 +131,7 @@ impl RecordConfig {
             command: args.command,
             duration,
             live_status: std::io::stderr().is_terminal(),
+            scope: args.scope,
         })
     }
 }
@@ -127,10 +146,54 @@ const MAX_WAIT: Duration = Duration::from_millis(250);
 
 /// Runs `perfns record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<()> {
-    let config = RecordConfig::from_args(args)?;
-    let summary = record(&config)?;
+    let mut config = RecordConfig::from_args(args)?;
+    let caller = scope::Caller::this_process();
+    let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
+        .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
+    eprintln!("[ perfns record: {} ]", choice.note);
+    config.session.mode = choice.mode;
+    config.session.extra_flags = scope::extra_flags(choice.mode);
+    if choice.mode == RecordingMode::TracerScope
+        && (config.session.container.is_some() || config.session.cgroup.is_some())
+    {
+        anyhow::bail!(
+            "--container and --cgroup select among the machine's tasks; in tracer scope the \
+             recording is already this container and the ones nested in it"
+        );
+    }
+    let summary = loop {
+        match record(&config) {
+            Err(e) if choice.mode == RecordingMode::TracerScope && refused_page_tracepoints(&e) => {
+                // An earlier version of the series refused them.
+                eprintln!(
+                    "[ perfns record: no mem group: this kernel's tracer scope refuses the page \
+                     allocation tracepoints ]"
+                );
+                config.session.groups.mem = false;
+                if !config.session.groups.cpu && !config.session.groups.syscalls {
+                    return Err(e.context("--events mem: nothing else to record"));
+                }
+            }
+            Err(e)
+                if choice.mode == RecordingMode::SystemWide
+                    && config.scope == ScopeRequest::Auto =>
+            {
+                return Err(e.context(choice.note));
+            }
+            other => break other?,
+        }
+    };
     eprint!("{}", summary_text(&summary));
     Ok(())
+}
+
+/// Whether recording failed because the kernel refused a page allocation
+/// tracepoint to a scoped event (EOPNOTSUPP).
+fn refused_page_tracepoints(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<session::RecordError>().is_some_and(|r| {
+        matches!(r, session::RecordError::Open(o)
+            if o.event.starts_with("kmem:") && o.errno() == Some(libc::EOPNOTSUPP))
+    })
 }
 
 /// Why the loop stopped.

@@ -16,14 +16,16 @@ use std::time::{Duration, Instant};
 
 use byteorder::NativeEndian;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use perfns::abi::{self, OpenError, Target};
+use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
     self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
     META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, TracingData};
-use perfns::record::{RawData, RawRecord, Record, RecordHeader, RecordType};
+use perfns::record::{
+    ns_index, NamespaceLink, RawData, RawRecord, Record, RecordHeader, RecordType,
+};
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
@@ -278,6 +280,13 @@ impl Recorder {
             container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         let mut registry =
             ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
+        if config.mode == RecordingMode::TracerScope {
+            // The recorder's own container is the root: named by its
+            // hostname, as the containers nested in it are.
+            if let Ok(u) = nix::sys::utsname::uname() {
+                registry.name_root(u.nodename().to_string_lossy().into_owned());
+            }
+        }
         registry.learn_snapshot(&tasks);
         let mut config = config;
         let mut scope = config.scope.clone();
@@ -388,6 +397,17 @@ impl Recorder {
                 abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
                     cpu: r.cpu,
                     what: "enabling an event".into(),
+                    source,
+                })?;
+            }
+        }
+        if rec.config.mode == RecordingMode::TracerScope {
+            // The kernel's view of the tasks in scope, with their
+            // tracer-namespace ancestry, beside the one /proc gave.
+            if let Some(r) = rec.rings.first() {
+                tracer_scope::statedump(r.fds[0].as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "asking for the tracer-namespace statedump".into(),
                     source,
                 })?;
             }
@@ -734,6 +754,7 @@ impl Seen<'_> {
             RecordType::LOST,
             RecordType::LOST_SAMPLES,
             RecordType::NAMESPACES,
+            RecordType::TRACER_NAMESPACES,
             RecordType::FORK,
             RecordType::EXIT,
         ]
@@ -760,28 +781,35 @@ impl Seen<'_> {
                 self.tasks.forked_by.remove(&e.tid);
                 self.tasks.pid_ns.remove(&e.tid);
             }
-            Ok(Record::Namespaces(n)) => {
-                let Some(ns) = n.pid_ns().map(|l| l.ino).filter(|&i| i != 0) else {
-                    return;
-                };
-                self.tasks.pid_ns.insert(n.tid, ns);
-                if self.registry.knows(ns) {
-                    return;
-                }
-                if self.registry.learn_pid(n.pid).is_err() {
-                    let parent = self
-                        .tasks
-                        .forked_by
-                        .get(&n.tid)
-                        .and_then(|p| self.tasks.pid_ns.get(p))
-                        .copied()
-                        .filter(|&p| p != ns);
-                    self.registry.learn_unseen(ns, parent);
-                }
-                *self.meta_dirty = true;
+            Ok(Record::Namespaces(n)) => self.learn_namespace(n.pid, n.tid, n.pid_ns()),
+            Ok(Record::TracerNamespaces(n)) => {
+                self.learn_namespace(n.pid, n.tid, n.namespaces.get(ns_index::PID).copied())
             }
             _ => {}
         }
+    }
+
+    /// Learns the container of pid namespace `pid_ns`, which task
+    /// `pid`/`tid` is in, if it is new.
+    fn learn_namespace(&mut self, pid: i32, tid: i32, pid_ns: Option<NamespaceLink>) {
+        let Some(ns) = pid_ns.map(|l| l.ino).filter(|&i| i != 0) else {
+            return;
+        };
+        self.tasks.pid_ns.insert(tid, ns);
+        if self.registry.knows(ns) {
+            return;
+        }
+        if self.registry.learn_pid(pid).is_err() {
+            let parent = self
+                .tasks
+                .forked_by
+                .get(&tid)
+                .and_then(|p| self.tasks.pid_ns.get(p))
+                .copied()
+                .filter(|&p| p != ns);
+            self.registry.learn_unseen(ns, parent);
+        }
+        *self.meta_dirty = true;
     }
 }
 

@@ -181,10 +181,21 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
     Ok(out)
 }
 
-/// CPU time of the calling process, since it was forked.
+/// CPU time of the calling process, since it was forked. A kernel built
+/// without CONFIG_POSIX_TIMERS (the tinyconfig VM kernel) has no CPU-time
+/// clocks (EINVAL); getrusage() gives the same sum there.
 fn process_cpu_time() -> io::Result<Duration> {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)?;
-    Ok(Duration::from(t))
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID) {
+        Ok(t) => Ok(Duration::from(t)),
+        Err(nix::errno::Errno::EINVAL) => {
+            let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)?;
+            let d = |t: nix::sys::time::TimeVal| {
+                Duration::new(t.tv_sec().max(0) as u64, (t.tv_usec().max(0) as u32) * 1000)
+            };
+            Ok(d(u.user_time()) + d(u.system_time()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs the steps; a `Container` step execs, so it does not return on

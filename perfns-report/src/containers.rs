@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use perfns::container::{identify_cgroup, RecordingMeta};
+use perfns::container::{identify_cgroup, RecordingMeta, RecordingMode};
 
 use crate::analysis::Task;
 use crate::model::{
@@ -221,6 +221,14 @@ pub(crate) fn build(
         };
         let from_meta = match key {
             Key::PidNs(ns) => meta_containers.iter().find(|c| c.key == *ns),
+            // A tracer-scope recording is made inside a container: its root
+            // is that container, named in the metadata, not the host.
+            Key::Host
+                if m.meta
+                    .is_some_and(|meta| meta.mode == RecordingMode::TracerScope) =>
+            {
+                meta_containers.iter().find(|c| c.key == host_ns)
+            }
             _ => None,
         };
         node.identity = match from_meta {
@@ -232,15 +240,23 @@ pub(crate) fn build(
                 .map(|i| (i.name, i.runtime.name().to_owned())),
         };
     }
-    // perfns's metadata knows the pid namespaces' own nesting.
+    // perfns's metadata knows the pid namespaces' own nesting. The host
+    // is listed beside the containers it holds; the root of a tracer-scope
+    // recording, the tenant's own container, holds them.
+    let root_holds = m
+        .meta
+        .is_some_and(|meta| meta.mode == RecordingMode::TracerScope);
     for (key, node) in &mut nodes {
         let Key::PidNs(ns) = key else { continue };
         let parent = meta_containers
             .iter()
             .find(|c| c.key == *ns)
             .and_then(|c| c.parent)
-            .filter(|&p| p != host_ns && p != *ns);
-        node.parent = parent.map(Key::PidNs);
+            .filter(|&p| p != *ns);
+        node.parent = match parent {
+            Some(p) if p == host_ns => root_holds.then_some(Key::Host),
+            p => p.map(Key::PidNs),
+        };
     }
 
     // Parents: the container with the nearest ancestor cgroup path. The
@@ -549,7 +565,7 @@ fn has_ancestor_in(nodes: &BTreeMap<Key, Node>, mut key: Key, set: &[Key]) -> bo
 /// path names, else the last part of its cgroup path, else its key.
 fn name(key: Key, node: &Node) -> String {
     match (key, &node.identity, &node.cgroup) {
-        (Key::Host, _, _) => "host".into(),
+        (Key::Host, None, _) => "host".into(),
         (_, Some((name, _)), _) => name.clone(),
         (_, None, Some(path)) => match path.rsplit('/').next() {
             Some(last) if !last.is_empty() => last.to_owned(),
@@ -605,7 +621,9 @@ mod tests {
         assert_eq!(name(Key::PidNs(7), &node), "foo.service");
         node.identity = Some(("web".into(), "docker".into()));
         assert_eq!(name(Key::PidNs(7), &node), "web");
-        assert_eq!(name(Key::Host, &node), "host");
+        assert_eq!(name(Key::Host, &Node::default()), "host");
+        // The root of a tracer-scope recording: the tenant's container.
+        assert_eq!(name(Key::Host, &node), "web");
         assert!(matches_name(Key::PidNs(7), &node, "web"));
         assert!(matches_name(Key::PidNs(7), &node, "7"));
         assert!(matches_name(Key::PidNs(7), &node, "pidns:7"));

@@ -5,7 +5,7 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -97,6 +97,13 @@ pub struct Attribution {
     pub kinds: BTreeMap<String, u64>,
     /// Sum of PERF_RECORD_LOST, per CPU.
     pub lost_by_cpu: BTreeMap<u32, u64>,
+    /// Every comm a COMM record names.
+    pub comms: BTreeSet<String>,
+    /// Every pid namespace a NAMESPACES or TRACER_NAMESPACES record names.
+    pub pid_namespaces: BTreeSet<u64>,
+    /// Every tracer namespace a TRACER_NAMESPACES record names, in any
+    /// task's ancestry.
+    pub tracer_namespaces: BTreeSet<u64>,
 }
 
 /// Reads every record of `path` in time order and attributes each task to
@@ -128,6 +135,9 @@ pub fn attribute(path: &Path) -> Attribution {
     let mut by_tid: HashMap<i32, ContainerUse> = HashMap::new();
     let mut kinds = BTreeMap::new();
     let mut lost_by_cpu = BTreeMap::new();
+    let mut comms = BTreeSet::new();
+    let mut pid_namespaces = BTreeSet::new();
+    let mut tracer_namespaces = BTreeSet::new();
     for r in reader.records() {
         let r = r.expect("record");
         let rec = r.parse().expect("parse");
@@ -137,8 +147,21 @@ pub fn attribute(path: &Path) -> Attribution {
                 if let Some(ns) = n.pid_ns() {
                     if ns.ino != 0 {
                         ns_of.insert(n.tid, ns.ino);
+                        pid_namespaces.insert(ns.ino);
                     }
                 }
+            }
+            Record::TracerNamespaces(n) => {
+                if let Some(ns) = n.namespaces.get(perfns::record::ns_index::PID) {
+                    if ns.ino != 0 {
+                        ns_of.insert(n.tid, ns.ino);
+                        pid_namespaces.insert(ns.ino);
+                    }
+                }
+                tracer_namespaces.extend(n.tracer_ns.iter().copied());
+            }
+            Record::Comm(c) => {
+                comms.insert(c.comm.clone());
             }
             Record::Fork(f) => {
                 if let Some(&ns) = ns_of.get(&f.ptid) {
@@ -220,5 +243,8 @@ pub fn attribute(path: &Path) -> Attribution {
         containers,
         kinds,
         lost_by_cpu,
+        comms,
+        pid_namespaces,
+        tracer_namespaces,
     }
 }

@@ -115,6 +115,9 @@ impl RecordConfig {
             Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
             Some(s) => anyhow::bail!("--duration {s}: must be a positive number of seconds"),
         };
+        if let Some(program) = args.command.first() {
+            check_command(program)?;
+        }
         let mut session = SessionConfig::new(args.output);
         session.groups = groups;
         session.mmap_pages = args.mmap_pages;
@@ -134,6 +137,40 @@ impl RecordConfig {
             scope: args.scope,
         })
     }
+}
+
+/// Refuses a command that cannot be started, before the output file is
+/// created or truncated: a shell's messages (`command not found`,
+/// `Permission denied`), and no file. The spawn itself can still fail (the
+/// file changed since); [`record`] then removes the file it created.
+fn check_command(program: &str) -> anyhow::Result<()> {
+    use nix::unistd::{access, AccessFlags};
+    let path = std::path::Path::new(program);
+    let found = if program.contains('/') {
+        Some(path.to_owned())
+    } else {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    };
+    let Some(found) = found else {
+        anyhow::bail!("cannot run {program}: command not found (in $PATH)");
+    };
+    // The path searched for, when it is not what was given.
+    let at = if found == path {
+        String::new()
+    } else {
+        format!("{}: ", found.display())
+    };
+    let meta =
+        std::fs::metadata(&found).map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{e}"))?;
+    if meta.is_dir() {
+        anyhow::bail!("cannot run {program}: {at}is a directory");
+    }
+    access(&found, AccessFlags::X_OK)
+        .map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{}", std::io::Error::from(e)))
 }
 
 /// How often the live status line is redrawn.
@@ -224,7 +261,15 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         .with_context(|| format!("recording to {}", output.display()))?;
     let mut child = match config.command.as_slice() {
         [] => None,
-        [program, args @ ..] => Some(spawn(program, args)?),
+        [program, args @ ..] => match spawn(program, args) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Nothing was recorded for it: leave no file behind.
+                drop(rec);
+                let _ = std::fs::remove_file(&output);
+                return Err(e);
+            }
+        },
     };
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
@@ -332,7 +377,7 @@ fn spawn(program: &str, args: &[String]) -> anyhow::Result<Child> {
                 .map_err(std::io::Error::from)
         });
     }
-    cmd.spawn().with_context(|| format!("starting {program}"))
+    cmd.spawn().with_context(|| format!("cannot run {program}"))
 }
 
 /// Ends a command still running when recording stops, as perf record

@@ -133,6 +133,22 @@ pub enum RecordError {
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
+    /// The output path no longer names the file being written: it was
+    /// removed (or replaced) while recording. The recording was finished
+    /// into the file, which no path reaches now.
+    #[error(
+        "{}: the recording file was removed or replaced while recording; the {records} \
+         records written to it ({bytes} bytes) are lost with it",
+        path.display()
+    )]
+    OutputGone {
+        /// The output path.
+        path: PathBuf,
+        /// Records drained into the lost file.
+        records: u64,
+        /// Bytes of records written to it.
+        bytes: u64,
+    },
 }
 
 /// One CPU's events and ring buffers.
@@ -216,6 +232,9 @@ pub struct Recorder {
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
+    /// The output file's device and inode, to tell at the end whether the
+    /// path still names it.
+    output_id: (u64, u64),
     started: Instant,
     last_flush: Instant,
     /// [`Progress::bytes`] at the last periodic flush.
@@ -350,6 +369,9 @@ impl Recorder {
             })
             .collect::<Result<_, RecordError>>()?;
         let mut writer = PerfFileWriter::create(&config.output, &descs)?;
+        let output_id = std::fs::metadata(&config.output)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(system(format!("{}", config.output.display())))?;
 
         let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
         let mut features = Features::for_this_host();
@@ -386,6 +408,7 @@ impl Recorder {
             tasks: TaskNamespaces::default(),
             lost_readable,
             meta_dirty: true,
+            output_id,
             started,
             last_flush: started,
             flushed_bytes: 0,
@@ -665,9 +688,16 @@ impl Recorder {
             ..
         } = self;
         writer.finish(&features)?;
-        let file_size = std::fs::metadata(&config.output)
-            .map_err(system(format!("{}", config.output.display())))?
-            .len();
+        let file_size = match std::fs::metadata(&config.output) {
+            Ok(m) if (m.dev(), m.ino()) == self.output_id => m.len(),
+            _ => {
+                return Err(RecordError::OutputGone {
+                    path: config.output,
+                    records: progress.records,
+                    bytes: progress.bytes,
+                })
+            }
+        };
         Ok(RecordSummary {
             output: config.output,
             file_size,

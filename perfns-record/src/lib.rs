@@ -25,6 +25,7 @@ use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use perfns::container::{RecordingMode, RecordingScope};
+use perfns::record::Record;
 
 use crate::events::EventGroups;
 use crate::scope::ScopeRequest;
@@ -302,10 +303,7 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 eprint!("\r\x1b[K");
             }
             end_command(child.as_mut());
-            return Err(anyhow::Error::new(e).context(format!(
-                "recording stopped; {} holds what was written before this",
-                output.display()
-            )));
+            return Err(anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress())));
         }
         if config.live_status && last_status.is_none_or(|t| t.elapsed() >= STATUS_INTERVAL) {
             let p = rec.progress();
@@ -333,13 +331,24 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             let asked = Instant::now();
             while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
                 rec.wait(Some(Duration::from_millis(20)), &[])?;
-                rec.drain()?;
+                if let Err(e) = rec.drain() {
+                    return Err(
+                        anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress()))
+                    );
+                }
             }
         }
     }
-    let summary = rec
-        .finish()
-        .with_context(|| format!("finishing {}", output.display()))?;
+    let before = rec.progress();
+    let summary = rec.finish().map_err(|e| {
+        let kept =
+            matches!(e, session::RecordError::File(_)).then(|| what_the_file_kept(&output, before));
+        let e = anyhow::Error::new(e).context(format!("finishing {}", output.display()));
+        match kept {
+            Some(k) => e.context(k),
+            None => e,
+        }
+    })?;
     if let Some(mut c) = child {
         if let Ok(status) = c.wait() {
             if !status.success() {
@@ -351,6 +360,44 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     Ok(summary)
+}
+
+/// What a recording that could not be written on (a full or failing
+/// disk) keeps, read back from the file, and what it lost: the records
+/// drained after the last successful write, and the losses the kernel
+/// reported after them. `progress` is the recorder's count when it
+/// stopped.
+fn what_the_file_kept(output: &std::path::Path, progress: session::Progress) -> String {
+    let reader = match perfns::perf_data::PerfFileReader::open(output) {
+        Ok(r) => r,
+        Err(e) => {
+            return format!(
+                "recording stopped; {} holds what was written before this, if the disk \
+                 kept it (reading it back failed: {e}); {} events were reported lost",
+                output.display(),
+                progress.lost + progress.lost_samples
+            )
+        }
+    };
+    let (mut records, mut lost) = (0u64, 0u64);
+    for r in reader.records() {
+        let Ok(r) = r else { break };
+        records += 1;
+        match r.parse() {
+            Ok(Record::Lost(l)) => lost += l.lost,
+            Ok(Record::LostSamples(l)) => lost += l.lost,
+            _ => {}
+        }
+    }
+    let kept = reader.data_section().size;
+    format!(
+        "recording stopped; {} holds what was written before this: {records} records \
+         ({kept} bytes, with {lost} events the kernel reported lost); not in it: {} bytes of \
+         records drained later, and {} more events the kernel reported lost",
+        output.display(),
+        progress.bytes.saturating_sub(kept),
+        (progress.lost + progress.lost_samples).saturating_sub(lost),
+    )
 }
 
 /// Puts the thread's signal mask back when recording ends, however it

@@ -305,6 +305,13 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             end_command(child.as_mut());
             return Err(anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress())));
         }
+        for note in rec.take_notes() {
+            if config.live_status {
+                eprint!("\r\x1b[K");
+            }
+            eprintln!("[ perfns record: {note} ]");
+            last_status = None;
+        }
         if config.live_status && last_status.is_none_or(|t| t.elapsed() >= STATUS_INTERVAL) {
             let p = rec.progress();
             eprint!(
@@ -470,6 +477,18 @@ pub fn summary_text(s: &RecordSummary) -> String {
             "Use a larger buffer: -m/--mmap-pages {} (now {} pages per CPU), or record fewer event groups (--events).\n",
             s.mmap_pages * 4,
             s.mmap_pages,
+        ));
+    }
+    let offline: Vec<String> = s
+        .cpus
+        .iter()
+        .filter(|c| c.offline > 0)
+        .map(|c| format!("cpu{} {}", c.cpu, c.offline))
+        .collect();
+    if !offline.is_empty() {
+        out.push_str(&format!(
+            "Warning: CPUs went offline while recording (times: {}): nothing was recorded on them while they were.\n",
+            offline.join(", "),
         ));
     }
     if p.corrupt_bytes > 0 {

@@ -6,7 +6,8 @@
 //! none), and the losses counted.
 //!
 //! CPUs going offline and online need a VM with two CPUs:
-//! tests/vm/cpu-hotplug.sh.
+//! tests/vm/cpu-hotplug.sh records there, and [`cpu_hotplug_in_the_vm`]
+//! checks its recording (skipped unless PERFNS_VM_HOTPLUG_DIR names it).
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -100,6 +101,8 @@ struct Contents {
     lost_by_cpu: BTreeMap<u32, u64>,
     /// getppid sys_enter samples of task `pid` (all tasks for `None`).
     getppid: u64,
+    /// The CPUs those samples were on.
+    getppid_cpus: std::collections::BTreeSet<u32>,
     /// The pids of EXIT records.
     exits: Vec<i32>,
 }
@@ -144,6 +147,7 @@ fn contents(path: &Path, pid: Option<i32>) -> Contents {
                 let f = format.as_ref().unwrap();
                 if f.read_i64(s.raw.as_deref().unwrap(), "id").unwrap() == SYS_GETPPID {
                     c.getppid += 1;
+                    c.getppid_cpus.extend(s.id.cpu);
                 }
             }
             _ => {}
@@ -475,4 +479,57 @@ fn a_command_that_cannot_start_is_refused_before_any_file() {
         assert!(!path.exists(), "{command}: no file");
         assert_eq!(std::fs::read(&old).unwrap(), b"an older recording");
     }
+}
+
+/// The checks of tests/vm/cpu-hotplug.sh, against the recording it made in
+/// the VM: 1000 getppid calls pinned to cpu1 before it went offline, 1000
+/// on cpu0 while it was, 1000 pinned to cpu1 after it came back.
+#[test]
+fn cpu_hotplug_in_the_vm() {
+    let Some(dir) = std::env::var_os("PERFNS_VM_HOTPLUG_DIR").map(PathBuf::from) else {
+        println!("skipped: PERFNS_VM_HOTPLUG_DIR is not set (run tests/vm/cpu-hotplug.sh)");
+        return;
+    };
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(read("nproc").trim(), "2");
+    let log = read("record.log");
+    println!("{log}");
+    assert_eq!(read("record.status").trim(), "0", "{log}");
+    for said in [
+        "[ perfns record: cpu1 went offline: nothing is recorded on it while it is ]",
+        "[ perfns record: cpu1 is back online: recording it again ]",
+        "Warning: CPUs went offline while recording (times: cpu1 1)",
+    ] {
+        assert!(log.contains(said), "no {said:?} in {log}");
+    }
+    let path = dir.join("hotplug.data");
+    for (step, cpu) in [("before", 1), ("offline", 0), ("after", 1)] {
+        let pid: i32 = read(&format!("{step}.pid")).trim().parse().unwrap();
+        let c = contents(&path, Some(pid));
+        println!("{step}: pid {pid}: {c:?}");
+        if c.lost == 0 {
+            assert_eq!(c.getppid, 1000, "{step}");
+        } else {
+            assert!(c.getppid + c.lost >= 1000, "{step}: {c:?}");
+        }
+        assert_eq!(c.getppid_cpus, [cpu].into(), "{step}");
+    }
+    let reader = PerfFileReader::open(&path).unwrap();
+    let meta = perfns::container::RecordingMeta::from_features(reader.features())
+        .unwrap()
+        .unwrap();
+    let cpu1 = meta.lost.iter().find(|l| l.cpu == 1);
+    assert_eq!(cpu1.map(|l| l.offline), Some(1), "{:?}", meta.lost);
+    // perf reads the samples of the events opened again, under the ids
+    // the file gives cpu1's events.
+    let after = read("after.pid");
+    let script = read("script");
+    assert!(
+        script
+            .lines()
+            .any(|l| l.contains(&format!(" {} [001] ", after.trim()))
+                && l.contains("raw_syscalls:sys_enter")),
+        "perf script: {}",
+        read("script.err")
+    );
 }

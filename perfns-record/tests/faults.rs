@@ -242,11 +242,12 @@ fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
     let lost_later = number_after(said, "records drained later, and ").unwrap();
 
     // The file is what the message says, every record of it readable, and
-    // it holds what fitted: past the statedump, the workload's calls,
-    // nearly filling the disk.
+    // it holds what fitted: far past the statedump (some 30 KB), the
+    // records drained after it, nearly filling the disk. (Whose they are
+    // depends on what else the machine runs.)
     let c = contents(&path, None);
     assert_eq!((c.records, c.data_bytes, c.lost), (records, bytes, lost));
-    assert!(c.getppid > 1000, "{c:?}");
+    assert!(c.data_bytes > 512 << 10, "{c:?}");
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 900 << 10, "{size} bytes of 1 MiB used");
     // What did not fit was drained: a million calls are two million

@@ -203,6 +203,15 @@ impl Mount {
     }
 }
 
+impl Mount {
+    /// Unmounts now, and says why not.
+    fn unmount(self) {
+        let out = Command::new("umount").arg(&self.0).output().unwrap();
+        assert!(out.status.success(), "umount: {}", text(&out.stderr));
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
@@ -324,10 +333,23 @@ fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
         "{stderr}"
     );
 
-    // Mounted again, the file is what the last good flush wrote, whole,
-    // the workload's end included.
-    drop(mount);
-    let _mount = Mount::new(&mnt, &["-o", "loop", image.to_str().unwrap()]);
+    // The file is what the last good flush wrote, whole, the workload's
+    // end included. Read from the disk image with debugfs, not by
+    // mounting it again: the loop device the first mount used is released
+    // asynchronously, and `mount -o loop` could pick it up mid-release.
+    mount.unmount();
+    let path = dir.path().join("copy.data");
+    let dumped = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("dump /failing.data {}", path.display()))
+        .arg(&image)
+        .output()
+        .expect("debugfs (e2fsprogs)");
+    assert!(
+        dumped.status.success() && path.exists(),
+        "{}",
+        text(&dumped.stderr)
+    );
     let c = contents(&path, None);
     assert!(c.exits.contains(&pid), "{c:?}");
     assert!(perf_script(&path).contains("perfns-workload"));

@@ -14,9 +14,11 @@
 
 mod common;
 
+use common::{number_after, perfns_record, text, wait_for_recording};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
@@ -26,15 +28,6 @@ use perfns::record::Record;
 use perfns_record::testing::workload_binary;
 
 const SYS_GETPPID: i64 = libc::SYS_getppid;
-
-fn perfns_record(args: &[&str]) -> Output {
-    Command::new(common::perfns_binary())
-        .arg("record")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running perfns record")
-}
 
 /// `perfns record ARGS` in the background, stderr piped.
 fn spawn_record(args: &[&str]) -> Child {
@@ -49,33 +42,6 @@ fn spawn_record(args: &[&str]) -> Child {
 
 fn signal(child: &Child, s: Signal) {
     kill(Pid::from_raw(child.id() as i32), s).expect("kill");
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The number in `line` after `prefix`.
-fn number_after(line: &str, prefix: &str) -> Option<u64> {
-    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Waits until the recording at `path` has its statedump on disk: the
-/// recorder is then recording.
-fn wait_for_recording(path: &Path) {
-    for _ in 0..3000 {
-        if let Ok(r) = PerfFileReader::open(path) {
-            if r.data_section().size > 0 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("{} never got its statedump", path.display());
 }
 
 /// Runs the workload: `n` getppid calls.

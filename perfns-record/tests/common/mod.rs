@@ -7,8 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use perfns::container::RecordingMeta;
 use perfns::perf_data::PerfFileReader;
@@ -247,4 +248,42 @@ pub fn attribute(path: &Path) -> Attribution {
         pid_namespaces,
         tracer_namespaces,
     }
+}
+
+/// Runs `perfns record ARGS` to its end.
+pub fn perfns_record(args: &[&str]) -> Output {
+    Command::new(perfns_binary())
+        .arg("record")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running perfns record")
+}
+
+/// A command's output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The number in `line` after `prefix` (up to the next non-digit).
+pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Waits until the recording at `path` has its statedump on disk: the
+/// recorder is then recording.
+pub fn wait_for_recording(path: &Path) {
+    for _ in 0..3000 {
+        if let Ok(r) = PerfFileReader::open(path) {
+            if r.data_section().size > 0 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never got its statedump", path.display());
 }

@@ -3,37 +3,15 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use common::{number_after, perfns_record, text, wait_for_recording};
+
+use std::process::{Command, Stdio};
 
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns_record::testing::workload_binary;
 
 const SYS_GETPPID: u64 = libc::SYS_getppid as u64;
-
-fn perfns_record(args: &[&str]) -> Output {
-    Command::new(common::perfns_binary())
-        .arg("record")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running perfns record")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The number in `line` after `prefix` (up to the next space).
-fn number_after(line: &str, prefix: &str) -> Option<u64> {
-    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
 
 #[test]
 fn a_tiny_buffer_loses_counts_and_says_so() {
@@ -128,20 +106,6 @@ fn a_tiny_buffer_loses_counts_and_says_so() {
     let stats = text(&stats.stdout);
     let perf_lost = stats.lines().find_map(|l| number_after(l, "LOST events:"));
     assert_eq!(perf_lost, Some(lost_records), "{stats}");
-}
-
-/// Waits until the recording at `path` has its statedump on disk: the
-/// recorder is then recording.
-fn wait_for_recording(path: &Path) {
-    for _ in 0..3000 {
-        if let Ok(r) = PerfFileReader::open(path) {
-            if r.data_section().size > 0 {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("{} never got its statedump", path.display());
 }
 
 #[test]

@@ -272,7 +272,11 @@ fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
     std::thread::sleep(Duration::from_millis(1500));
 
     // The disk fails: ext4's shutdown ioctl (what xfstests' godown does)
-    // syncs what was written, then fails every write with EIO.
+    // syncs what was written, then fails every write with EIO. (The other
+    // ways to make the file unwritable do not fail writes to a file open
+    // for writing, on this kernel: `mount -o remount,ro` is refused with
+    // EBUSY, and `chattr +i` and permission changes only affect later
+    // opens.)
     const EXT4_IOC_SHUTDOWN: libc::c_ulong = 0x8004_587d; // _IOR('X', 125, __u32)
     const EXT4_GOING_FLAGS_DEFAULT: u32 = 0;
     let root = std::fs::File::open(&mnt).unwrap();

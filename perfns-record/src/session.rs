@@ -248,9 +248,11 @@ pub struct Recorder {
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
-    /// The output file's device and inode, to tell at the end whether the
-    /// path still names it.
+    /// The output file's device and inode, to tell whether the path still
+    /// names it.
     output_id: (u64, u64),
+    /// The path was seen not to name it, and the user told.
+    output_gone: bool,
     started: Instant,
     last_flush: Instant,
     /// [`Progress::bytes`] at the last periodic flush.
@@ -261,6 +263,8 @@ pub struct Recorder {
     /// The cgroup the events are limited to, open for the same reason.
     cgroup_dir: Option<std::fs::File>,
     last_cpu_check: Instant,
+    /// CPUs online that were not when recording started, said once.
+    unrecorded_cpus: std::collections::BTreeSet<u32>,
     /// What happened to CPUs going offline and online, not yet taken by
     /// [`Recorder::take_notes`].
     notes: Vec<String>,
@@ -418,6 +422,7 @@ impl Recorder {
             plan,
             cgroup_dir,
             last_cpu_check: started,
+            unrecorded_cpus: Default::default(),
             notes: Vec::new(),
             config,
             writer,
@@ -429,6 +434,7 @@ impl Recorder {
             lost_readable,
             meta_dirty: true,
             output_id,
+            output_gone: false,
             started,
             last_flush: started,
             flushed_bytes: 0,
@@ -628,6 +634,14 @@ impl Recorder {
             self.flushed_bytes = self.progress.bytes;
             self.writer.flush_header()?;
             self.last_flush = Instant::now();
+            if !self.output_gone && !self.output_is_the_file() {
+                self.output_gone = true;
+                self.notes.push(format!(
+                    "{} was removed or replaced: recording goes on into a file no path \
+                     names, and is lost when it ends; stop and record again",
+                    self.config.output.display()
+                ));
+            }
         }
         Ok(drained)
     }
@@ -641,6 +655,15 @@ impl Recorder {
         let Ok(online) = abi::online_cpus() else {
             return;
         };
+        for &cpu in online.iter().filter(|_| self.config.cpus.is_none()) {
+            if !self.rings.iter().any(|r| r.cpu == cpu) && self.unrecorded_cpus.insert(cpu) {
+                // Its events' ids would not be in the file's attrs.
+                self.notes.push(format!(
+                    "cpu{cpu} came online after recording started: it is not recorded; \
+                     record again to include it"
+                ));
+            }
+        }
         let mut reopened = Vec::new();
         for r in self.rings.iter_mut().filter(|r| !r.dead) {
             let up = online.contains(&r.cpu);
@@ -703,8 +726,13 @@ impl Recorder {
         self.rings.extend(reopened);
     }
 
-    /// What happened to CPUs going offline and online since the last call,
-    /// one line each, for the user.
+    /// Whether the output path still names the file being written.
+    fn output_is_the_file(&self) -> bool {
+        std::fs::metadata(&self.config.output).is_ok_and(|m| (m.dev(), m.ino()) == self.output_id)
+    }
+
+    /// What happened to the output file and to CPUs going offline and
+    /// online since the last call, one line each, for the user.
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
     }

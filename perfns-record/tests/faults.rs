@@ -335,7 +335,7 @@ fn a_removed_or_replaced_output_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gone.data");
     for replace in [false, true] {
-        let recorder = spawn_record(&["-a", "--events", "cpu", "-o", path.to_str().unwrap()]);
+        let mut recorder = spawn_record(&["-a", "--events", "cpu", "-o", path.to_str().unwrap()]);
         wait_for_recording(&path);
         if replace {
             let other = dir.path().join("other");
@@ -344,10 +344,25 @@ fn a_removed_or_replaced_output_file_is_an_error() {
         } else {
             std::fs::remove_file(&path).unwrap();
         }
+        // Said at the next flush (every second), while recording goes on.
+        let said = format!(
+            "[ perfns record: {} was removed or replaced: recording goes on into a file no \
+             path names",
+            path.display()
+        );
+        let mut early = String::new();
+        let mut lines = std::io::BufReader::new(recorder.stderr.take().unwrap());
+        while !early.contains(&said) {
+            let mut line = String::new();
+            let n = std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+            assert!(n > 0, "perfns record ended early: {early}");
+            early.push_str(&line);
+        }
         signal(&recorder, Signal::SIGINT);
-        let out = recorder.wait_with_output().unwrap();
-        let stderr = text(&out.stderr);
-        assert!(!out.status.success(), "{stderr}");
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut lines, &mut stderr).unwrap();
+        let status = recorder.wait().unwrap();
+        assert!(!status.success(), "{early}{stderr}");
         let line = stderr
             .lines()
             .find(|l| l.contains("the recording file was removed or replaced while recording"))

@@ -1121,3 +1121,55 @@ pub fn find_container<'a>(
                 .join(", "),
         })
 }
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn u64s(v: &[u64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    }
+
+    /// A record of `kind` split where it wrapped the ring, and its body with
+    /// [`with_file_ids`] applied.
+    fn renamed(kind: RecordType, body: &[u64]) -> Vec<u64> {
+        let bytes = u64s(body);
+        let (a, b) = bytes.split_at(12);
+        let raw = RawRecord {
+            header: RecordHeader {
+                kind,
+                misc: 0,
+                size: (RecordHeader::SIZE + bytes.len()) as u16,
+            },
+            data: RawData::Split(a, b),
+        };
+        with_file_ids(&raw, &[(70, 7), (80, 8)])
+            .chunks(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn records_of_events_opened_again_get_the_files_ids() {
+        // A sample: identifier, pid/tid, time, cpu, raw...
+        assert_eq!(
+            renamed(RecordType::SAMPLE, &[70, 1, 2, 3, 70]),
+            [7, 1, 2, 3, 70]
+        );
+        // A side-band record: ..., sample_id trailer ending with the id.
+        assert_eq!(
+            renamed(RecordType::SWITCH_CPU_WIDE, &[5, 6, 1, 2, 3, 80]),
+            [5, 6, 1, 2, 3, 8]
+        );
+        // LOST: the id of the event that lost, and the trailer.
+        assert_eq!(
+            renamed(RecordType::LOST, &[80, 99, 1, 2, 3, 80]),
+            [8, 99, 1, 2, 3, 8]
+        );
+        // Ids not renamed, and user records, are left as they are.
+        assert_eq!(renamed(RecordType::COMM, &[1, 2, 3, 4]), [1, 2, 3, 4]);
+        assert_eq!(renamed(RecordType::FINISHED_ROUND, &[70, 70]), [70, 70]);
+    }
+}

@@ -25,7 +25,7 @@ use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use perfns::container::{RecordingMode, RecordingScope};
-use perfns::record::Record;
+use perfns::record::{Record, RecordType};
 
 use crate::events::EventGroups;
 use crate::scope::ScopeRequest;
@@ -390,6 +390,10 @@ fn what_the_file_kept(output: &std::path::Path, progress: session::Progress) -> 
     for r in reader.records() {
         let Ok(r) = r else { break };
         records += 1;
+        // Only the losses are parsed: the file may be large.
+        if ![RecordType::LOST, RecordType::LOST_SAMPLES].contains(&r.header.kind) {
+            continue;
+        }
         match r.parse() {
             Ok(Record::Lost(l)) => lost += l.lost,
             Ok(Record::LostSamples(l)) => lost += l.lost,

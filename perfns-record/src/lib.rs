@@ -347,14 +347,13 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     let before = rec.progress();
-    let summary = rec.finish().map_err(|e| {
-        let kept =
-            matches!(e, session::RecordError::File(_)).then(|| what_the_file_kept(&output, before));
-        let e = anyhow::Error::new(e).context(format!("finishing {}", output.display()));
-        match kept {
-            Some(k) => e.context(k),
-            None => e,
-        }
+    let summary = rec.finish().map_err(|e| match e {
+        // It names the file and says what is lost.
+        session::RecordError::OutputGone { .. } => anyhow::Error::new(e),
+        session::RecordError::File(_) => anyhow::Error::new(e)
+            .context(format!("finishing {}", output.display()))
+            .context(what_the_file_kept(&output, before)),
+        _ => anyhow::Error::new(e).context(format!("finishing {}", output.display())),
     })?;
     if let Some(mut c) = child {
         if let Ok(status) = c.wait() {

@@ -91,7 +91,7 @@ pub enum RunContainerError {
     #[error("argument {0:?} holds a NUL byte")]
     NulInArgument(String),
     /// The cgroup could not be made or joined.
-    #[error("cgroup {path}: {source}")]
+    #[error("cgroup {path}")]
     Cgroup {
         /// The cgroup directory.
         path: PathBuf,
@@ -100,7 +100,7 @@ pub enum RunContainerError {
         source: io::Error,
     },
     /// fork() or waitpid() failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Process {
         /// The call.
         what: &'static str,

@@ -9,10 +9,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use byteorder::NativeEndian;
+
 use perfns::attr::{flags, kind, read_format, sw, EventAttr, EventDesc, SampleFormat};
 use perfns::perf_data::{Features, NrCpus, PerfFileWriter, TracepointFormatText, TracingData};
 use perfns::record::{
-    RawData, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT, MISC_SWITCH_OUT_PREEMPT,
+    RawData, RawRecord, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT,
+    MISC_SWITCH_OUT_PREEMPT,
 };
 use perfns::tracepoint::TracepointFormat;
 use perfns_fuzz::{attr_set, perf_data_reader, record_parse, ring_walk, tracepoint_format};
@@ -29,6 +32,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut corpus = Corpus::new(&out);
 
     for (i, (attr, kind, misc, body)) in records.iter().enumerate() {
+        // A seed is a valid record: a parser change that refuses one shows
+        // here, not as a quietly weaker corpus.
+        let raw = RawRecord {
+            header: RecordHeader {
+                kind: *kind,
+                misc: *misc,
+                size: (RecordHeader::SIZE + body.len()) as u16,
+            },
+            data: RawData::Single(body),
+        };
+        if let Err(e) = raw.parse::<NativeEndian>(attr) {
+            return Err(format!("seed {i} ({kind:?}) does not parse: {e}").into());
+        }
         for split in [0, body.len() as u16 / 2] {
             corpus.add(
                 "record_parse",

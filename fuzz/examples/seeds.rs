@@ -242,6 +242,10 @@ fn records() -> Vec<Seed> {
             true,
         )
     };
+    let group = EventAttr {
+        read_format: read_format::GROUP | read_format::ID,
+        ..attr(SampleFormat(IDS.0 | SampleFormat::READ.0), true)
+    };
     let old = attr(
         SampleFormat::TID | SampleFormat::TIME | SampleFormat::ID,
         false,
@@ -302,6 +306,21 @@ fn records() -> Vec<Seed> {
             RecordType::SAMPLE,
             0,
             b().u32s(42, 43).u64(1000).u64(7).0,
+        ),
+        (
+            group,
+            RecordType::SAMPLE,
+            0,
+            b().u64(7)
+                .u32s(42, 43)
+                .u64(1000)
+                .u32s(1, 0)
+                .u64(2)
+                .u64(10)
+                .u64(7)
+                .u64(20)
+                .u64(9)
+                .0,
         ),
         (
             ids.clone(),

@@ -28,7 +28,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-	targets=(record_parse attr_set ring_walk tracepoint_format perf_data_reader)
+	targets=(record_parse attr_set ring_walk tracepoint_format feature_sections perf_data_reader)
 fi
 export RUSTC_BOOTSTRAP=1 CARGO_TERM_COLOR=never
 

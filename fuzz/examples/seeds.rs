@@ -6,19 +6,24 @@
 //! `CORPUS_DIR/<target>/seed-*` (scripts/fuzz.sh runs it). Tracepoint
 //! formats come from src/tracepoint/testdata/, captured from real kernels.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use byteorder::NativeEndian;
 
 use perfns::attr::{flags, kind, read_format, sw, EventAttr, EventDesc, SampleFormat};
-use perfns::perf_data::{Features, NrCpus, PerfFileWriter, TracepointFormatText, TracingData};
+use perfns::perf_data::{
+    Features, NrCpus, PerfFileReader, PerfFileWriter, TracepointFormatText, TracingData,
+};
 use perfns::record::{
     RawData, RawRecord, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT,
     MISC_SWITCH_OUT_PREEMPT,
 };
 use perfns::tracepoint::TracepointFormat;
-use perfns_fuzz::{attr_set, perf_data_reader, record_parse, ring_walk, tracepoint_format};
+use perfns_fuzz::{
+    attr_set, feature_sections, perf_data_reader, record_parse, ring_walk, tracepoint_format,
+};
 
 /// The sample_id fields perfns records with.
 const IDS: SampleFormat = SampleFormat(
@@ -101,9 +106,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ] {
         write_recording(&scratch, &events, &records, &formats, with_features)?;
         let bytes = fs::read(&scratch)?;
+        let original = PerfFileReader::open(&scratch)?.features().clone();
         perf_data_reader::read(&scratch);
         corpus.add("perf_data_reader", name, &bytes)?;
         corpus.add("attr_set", name, &attr_input(&bytes)?)?;
+        let sections = feature_sections(&bytes)?;
+        for (&bit, section) in &sections {
+            let one = BTreeMap::from([(bit, *section)]);
+            let name = format!("{name}-bit{bit}");
+            corpus.add("feature_sections", &name, &feature_sections::encode(&one))?;
+        }
+        corpus.add(
+            "feature_sections",
+            name,
+            &feature_sections::encode(&sections),
+        )?;
+        // The target's file around these sections reads back the same.
+        fs::write(&scratch, feature_sections::file(&sections))?;
+        if PerfFileReader::open(&scratch)?.features() != &original {
+            return Err(format!("{name}: feature_sections::file changes the features").into());
+        }
     }
     fs::remove_file(&scratch)?;
     println!(
@@ -514,6 +536,25 @@ fn write_recording(
     }
     w.finish(&features)?;
     Ok(())
+}
+
+/// The feature sections of a little-endian recording, by bit.
+fn feature_sections(file: &[u8]) -> Result<BTreeMap<u8, &[u8]>, Box<dyn std::error::Error>> {
+    let u64_at = |o: usize| -> Result<u64, Box<dyn std::error::Error>> {
+        Ok(u64::from_le_bytes(
+            file.get(o..o + 8).ok_or("short file")?.try_into()?,
+        ))
+    };
+    let mut table = (u64_at(40)? + u64_at(48)?) as usize;
+    let mut out = BTreeMap::new();
+    for bit in 0..=255u8 {
+        if u64_at(72 + 8 * usize::from(bit / 64))? & (1 << (bit % 64)) != 0 {
+            let (at, len) = (u64_at(table)? as usize, u64_at(table + 8)? as usize);
+            out.insert(bit, file.get(at..at + len).ok_or("section past the end")?);
+            table += 16;
+        }
+    }
+    Ok(out)
 }
 
 /// The attr_set input for a little-endian recording: its attr section

@@ -11,6 +11,7 @@
 //! each whatever the order.
 
 pub mod attr_set;
+pub mod feature_sections;
 pub mod perf_data_reader;
 pub mod record_parse;
 pub mod ring_walk;

@@ -16,8 +16,8 @@
 # (-Zsanitizer=address, sanitizer coverage), which RUSTC_BOOTSTRAP=1 allows.
 #
 # The corpus is kept in fuzz/corpus/<target> between runs and starts from
-# the seeds examples/seeds.rs writes (plus a real `perf record` file when
-# perf is installed and this runs as root). A crash, panic, leak, timeout
+# the seeds examples/seeds.rs writes, the recordings in testdata/ and a real
+# `perf record` file when perf is installed and this runs as root. A crash, panic, leak, timeout
 # (10 s) or out-of-memory (2 GiB) stops the run with a non-zero status and
 # leaves the input in fuzz/artifacts/<target>/; reproduce it with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-...
@@ -39,6 +39,13 @@ fi
 
 # Seeds: valid inputs for every target, written by the library's own code.
 (cd fuzz && cargo run --quiet --locked --no-default-features --example seeds -- corpus)
+# The recordings in testdata/, as whole files.
+for f in testdata/*; do
+	case $f in *.md | *.txt) continue ;; esac
+	if [ -f "$f" ]; then
+		cp "$f" "fuzz/corpus/perf_data_reader/seed-testdata-$(basename "$f")"
+	fi
+done
 if [ -x /usr/bin/perf ] && [ "$(id -u)" = 0 ] && [ -e /sys/kernel/tracing/events/sched ]; then
 	# A recording by the real perf: its features and record types differ
 	# from perfns's own.

@@ -44,21 +44,18 @@ fn the_tenant_records_its_containers_and_nothing_else() {
     let m = &tenant.meta;
     println!("tenant containers: {:?}", m.containers);
     println!("tenant comms: {:?}", tenant.comms);
-    for (name, u) in &tenant.containers {
-        println!(
-            "tenant {name}: {} ms, {} tids, getppid {:?}",
-            u.cpu_ns / 1_000_000,
-            u.tids.len(),
-            u.syscalls.get(&SYS_GETPPID)
-        );
-    }
-    for (name, u) in &system.containers {
-        println!(
-            "system {name}: {} ms, {} pages, getppid {:?}",
-            u.cpu_ns / 1_000_000,
-            u.pages_allocated,
-            u.syscalls.get(&SYS_GETPPID)
-        );
+    println!("tenant records: {:?}", tenant.kinds);
+    println!("system records: {:?}", system.kinds);
+    for (scope, a) in [("tenant", &tenant), ("system", &system)] {
+        for (name, u) in &a.containers {
+            println!(
+                "{scope} {name}: {} ns on CPU, {} switch records, {} pages, getppid {:?}",
+                u.cpu_ns,
+                u.switches,
+                u.pages_allocated,
+                u.syscalls.get(&SYS_GETPPID)
+            );
+        }
     }
 
     // The tenant's recording: tracer scope, rooted at T, named by its
@@ -175,19 +172,28 @@ fn the_tenant_records_its_containers_and_nothing_else() {
 
     // The VM's recording of the same moment: the same figures for T's
     // containers. Both read the same system calls of the same tasks, so
-    // those agree exactly; the CPU time within 3% (measured: 0.9%, the
-    // system recording's switch gaps on a loaded TCG guest).
+    // those agree exactly. The tracer scope misses what a task does after
+    // it has left its namespaces on its way out (exit_task_namespaces():
+    // the last file closes, on 9p here, and the switches around them),
+    // which the system scope sees: CPU time within 3% (measured 0.1% to
+    // 0.9%), pages within 1% + 16 (measured 8 and 4 pages fewer).
     assert_eq!(system.lost_by_cpu.values().sum::<u64>(), 0, "no losses");
     for n in ["web", "batch"] {
         let (a, b) = (&tenant.containers[n], &system.containers[n]);
         let diff = a.cpu_ns.abs_diff(b.cpu_ns) as f64 / b.cpu_ns as f64;
         assert!(diff <= 0.03, "{n}: CPU {} vs {} ns", a.cpu_ns, b.cpu_ns);
         assert_eq!(a.syscalls, b.syscalls, "{n}: system calls");
-        assert_eq!(
-            (a.pages_allocated, a.pages_freed),
-            (b.pages_allocated, b.pages_freed),
-            "{n}: pages"
-        );
+        for (x, y) in [
+            (a.pages_allocated, b.pages_allocated),
+            (a.pages_freed, b.pages_freed),
+        ] {
+            assert!(
+                x <= y && y - x <= y / 100 + 16,
+                "{n}: pages {:?} vs {:?}",
+                (a.pages_allocated, a.pages_freed),
+                (b.pages_allocated, b.pages_freed)
+            );
+        }
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
     }
 }

@@ -85,6 +85,8 @@ pub struct ContainerUse {
     pub pages_allocated: u64,
     /// Pages freed.
     pub pages_freed: u64,
+    /// Switch records about its tasks (in and out).
+    pub switches: u64,
 }
 
 /// A recording, attributed.
@@ -174,6 +176,7 @@ pub fn attribute(path: &Path) -> Attribution {
                 else {
                     continue;
                 };
+                by_tid.entry(tid).or_default().switches += 1;
                 if s.out {
                     if let Some((in_tid, since)) = running.remove(&cpu) {
                         if in_tid == tid {
@@ -237,6 +240,7 @@ pub fn attribute(path: &Path) -> Attribution {
         }
         c.pages_allocated += u.pages_allocated;
         c.pages_freed += u.pages_freed;
+        c.switches += u.switches;
     }
     Attribution {
         meta,

@@ -174,14 +174,21 @@ fn the_tenant_records_its_containers_and_nothing_else() {
     // containers. Both read the same system calls of the same tasks, so
     // those agree exactly. The tracer scope misses what a task does after
     // it has left its namespaces on its way out (exit_task_namespaces():
-    // the last file closes, on 9p here, and the switches around them),
-    // which the system scope sees: CPU time within 3% (measured 0.1% to
-    // 0.9%), pages within 1% + 16 (measured 8 and 4 pages fewer).
+    // the last file closes, on 9p here, the switches around them, and the
+    // last switch out, so the last slice counts until the EXIT record),
+    // which the system scope sees: CPU time lower by at most 3% + 40 ms
+    // (measured 0.1% to 6%, 1 to 19 ms), pages within 1% + 16 (measured
+    // 4 to 8 pages fewer).
     assert_eq!(system.lost_by_cpu.values().sum::<u64>(), 0, "no losses");
     for n in ["web", "batch"] {
         let (a, b) = (&tenant.containers[n], &system.containers[n]);
-        let diff = a.cpu_ns.abs_diff(b.cpu_ns) as f64 / b.cpu_ns as f64;
-        assert!(diff <= 0.03, "{n}: CPU {} vs {} ns", a.cpu_ns, b.cpu_ns);
+        assert!(
+            a.cpu_ns <= b.cpu_ns + 1_000_000
+                && b.cpu_ns.saturating_sub(a.cpu_ns) <= b.cpu_ns * 3 / 100 + 40_000_000,
+            "{n}: CPU {} vs {} ns",
+            a.cpu_ns,
+            b.cpu_ns
+        );
         assert_eq!(a.syscalls, b.syscalls, "{n}: system calls");
         for (x, y) in [
             (a.pages_allocated, b.pages_allocated),

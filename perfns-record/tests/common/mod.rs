@@ -165,6 +165,20 @@ pub fn attribute(path: &Path) -> Attribution {
             Record::Comm(c) => {
                 comms.insert(c.comm.clone());
             }
+            // In tracer scope the last switch out of an exiting task never
+            // comes (it has left its namespaces): it ran until its EXIT.
+            Record::Exit(e) if meta.mode == perfns::container::RecordingMode::TracerScope => {
+                let on: Vec<u32> = running
+                    .iter()
+                    .filter(|(_, (tid, _))| *tid == e.tid)
+                    .map(|(&cpu, _)| cpu)
+                    .collect();
+                for cpu in on {
+                    if let Some((tid, since)) = running.remove(&cpu) {
+                        by_tid.entry(tid).or_default().cpu_ns += e.time.saturating_sub(since);
+                    }
+                }
+            }
             Record::Fork(f) => {
                 if let Some(&ns) = ns_of.get(&f.ptid) {
                     ns_of.entry(f.tid).or_insert(ns);

@@ -4,8 +4,8 @@
 //! system-wide at the same time. Skipped unless PERFNS_VM_E2E_DIR names
 //! the directory they are in.
 //!
-//! T runs two nested containers: `web` burns 1000 ms of CPU and makes
-//! 1500 getppid calls, `batch` burns 500 ms and touches 8 MiB. The sibling
+//! T runs two nested containers: `web` burns 2000 ms of CPU and makes
+//! 1500 getppid calls, `batch` burns 1000 ms and touches 8 MiB. The sibling
 //! container S (`sibling`, comm `noisy-sibling`) runs beside T.
 
 // A test's unwrap failing is its report.
@@ -20,8 +20,8 @@ use perfns::container::{RecordingMode, Runtime};
 /// x86_64's getppid.
 const SYS_GETPPID: u64 = 110;
 /// The workloads' CPU time, ms.
-const WEB_MS: u64 = 1000;
-const BATCH_MS: u64 = 500;
+const WEB_MS: u64 = 2000;
+const BATCH_MS: u64 = 1000;
 const GETPPID_CALLS: u64 = 1500;
 /// The pid namespace of the initial (the VM's) one: PROC_PID_INIT_INO.
 const HOST_PID_NS: u64 = 0xEFFF_FFFC;

@@ -20,8 +20,8 @@
 #   65534     perfns run-container tenant    T: user, pid, mount, uts, ipc,
 #                                            cgroup and tracer namespaces
 #     in T:   perfns record (--scope auto, which must choose tracer)
-#               -- perfns run-container web   -- burn 1000 ms, 1500 getppid
-#                  perfns run-container batch -- burn 500 ms, 8 MiB touched
+#               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
+#                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (raw_syscalls, kmem page
 # allocations) in a directory it can read (--tracefs), as a host would for
@@ -36,9 +36,9 @@ repo=$(cd "$here/../../.." && pwd)
 
 # The workloads (perfns-workload steps); --testdata makes small ones, for a
 # recording under 1 MiB, and skips the checks, which expect these.
-web_steps="burn 1000 getppid 1500"
-batch_steps="alloc 8 burn 500"
-sibling_steps="getppid 2000 burn 3000"
+web_steps="burn 2000 getppid 1500"
+batch_steps="alloc 8 burn 1000"
+sibling_steps="getppid 2000 burn 6000"
 
 if [[ ${1:-} == --guest ]]; then
 	out=$2 bin=$3 web_steps=$4 batch_steps=$5 sibling_steps=$6
@@ -62,6 +62,7 @@ if [[ ${1:-} == --guest ]]; then
 	system=$!
 	until [[ -s $out/system.data ]]; do sleep 0.1; done
 
+	# The steps are words: $sibling_steps, $2 and $3 are split on purpose.
 	tenant "$bin/perfns" run-container sibling --tracer required -- \
 		/tmp/noisy-sibling $sibling_steps >"$out/sibling.log" 2>&1 &
 	sibling=$!
@@ -85,9 +86,9 @@ check=1
 if [[ ${1:-} == --testdata ]]; then
 	shift
 	check=0
-	web_steps="burn 300 getppid 300"
-	batch_steps="alloc 2 burn 150"
-	sibling_steps="getppid 500 burn 1000"
+	web_steps="burn 800 getppid 300"
+	batch_steps="alloc 2 burn 400"
+	sibling_steps="getppid 500 burn 3000"
 fi
 out=$(realpath -m "${1:-$repo/target/vm-e2e}")
 rm -rf "$out"

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ns_churn: create and destroy tracer namespaces, nested up to 6 deep,
+ * ns_churn: create and destroy tracer namespaces as fast as possible,
  * each with scoped readers attached (side band, sys_enter, page faults,
- * both CPUs, some with rings), run a fork storm in the deepest one and
- * let the whole tree go: by exit with the events still open, or by
- * SIGKILL from outside while it works.
+ * context switches, page allocations, on random CPUs, some with rings),
+ * nested a few levels, with fork storms inside some of them. Each
+ * namespace is dropped by setns() back before the next one is made,
+ * with its child still running half of the time; whole trees go by
+ * exit with their events open, or by SIGKILL from outside.
  *
  *   ns_churn [SECONDS [SEED]]
  */
@@ -12,7 +14,7 @@
 
 struct counters {
 	unsigned long namespaces, readers, forks, trees, killed;
-	struct errno_counts unshare, open;
+	struct errno_counts unshare, open, setns;
 };
 
 static struct counters *shared;
@@ -32,39 +34,64 @@ static void open_readers(uint64_t *s, int ncpus)
 	}
 }
 
-/* Runs in a new tracer namespace; nests @depth more below it. */
-static void __attribute__((noreturn)) tree(uint64_t s, int depth, int ncpus)
+static void fork_storm(uint64_t *s)
 {
-	int ret;
+	int n = 4 + rnd_below(s, 16);
 	pid_t pid;
 
-	open_readers(&s, ncpus);
-	if (depth == 0) {
-		int n = 4 + rnd_below(&s, 16);
-
-		for (int i = 0; i < n; i++) {
-			pid = fork();
-			if (pid == 0) {
-				busy_work(2);
-				_exit(0);
-			}
-			if (pid > 0)
-				__atomic_add_fetch(&shared->forks, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < n; i++) {
+		pid = fork();
+		if (pid == 0) {
+			busy_work(2);
+			_exit(0);
 		}
-		while (wait(NULL) > 0)
-			;
-		_exit(0);
+		if (pid > 0)
+			__atomic_add_fetch(&shared->forks, 1, __ATOMIC_RELAXED);
 	}
-	ret = sys_unshare(CLONE_NEWTRACER);
-	count_errno(&shared->unshare, ret);
-	if (ret == 0)
+	while (wait(NULL) > 0)
+		;
+}
+
+/*
+ * Runs in a tracer namespace with readers attached: creates namespaces
+ * below it one after the other, each with a child inside that opens
+ * readers, and sometimes nests further or runs a fork storm there;
+ * setns() to its own namespace drops each one before the next, so they
+ * are destroyed as fast as they are made.
+ */
+static void __attribute__((noreturn)) tree(uint64_t s, int depth, int ncpus)
+{
+	int self = open("/proc/self/ns/tracer", O_RDONLY | O_CLOEXEC);
+	int n = 4 + rnd_below(&s, 28);
+
+	open_readers(&s, ncpus);
+	for (int i = 0; i < n; i++) {
+		int ret = sys_unshare(CLONE_NEWTRACER);
+		pid_t pid;
+
+		count_errno(&shared->unshare, ret);
+		if (ret)
+			break;
 		__atomic_add_fetch(&shared->namespaces, 1, __ATOMIC_RELAXED);
-	pid = fork();
-	if (pid == 0)
-		tree(s ^ depth, depth - 1, ncpus);
-	busy_work(1);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+		pid = fork();
+		if (pid == 0) {
+			if (depth > 0 && rnd_below(&s, 4) == 0)
+				tree(rnd(&s), depth - 1, ncpus);
+			open_readers(&s, ncpus);
+			if (rnd_below(&s, 8) == 0)
+				fork_storm(&s);
+			else
+				busy_work(1);
+			_exit(0);
+		}
+		/* Sometimes leave the child running into the next one. */
+		if (pid > 0 && rnd_below(&s, 2))
+			waitpid(pid, NULL, 0);
+		if (self >= 0 && setns(self, 0))
+			count_errno(&shared->setns, -1);
+	}
+	while (wait(NULL) > 0)
+		;
 	_exit(0);
 }
 
@@ -103,7 +130,7 @@ int main(int argc, char **argv)
 						   __ATOMIC_RELAXED);
 				pid = fork();
 				if (pid == 0)
-					tree(ts, rnd_below(&ts, 6), ncpus);
+					tree(ts, rnd_below(&ts, 4), ncpus);
 				_exit(pid > 0 ? wait_for(pid) : 1);
 			}
 		}
@@ -122,5 +149,6 @@ int main(int argc, char **argv)
 	       shared->readers, shared->forks);
 	print_errno_counts("ns_churn: unshare", &shared->unshare);
 	print_errno_counts("ns_churn: open", &shared->open);
+	print_errno_counts("ns_churn: setns back (failures only)", &shared->setns);
 	return 0;
 }

@@ -77,8 +77,10 @@ int main(int argc, char **argv)
 		workers[i] = fork();
 		if (workers[i] == 0) {
 			pin_to_cpu(i % ncpus);
-			for (;;)
-				busy_work(64);
+			for (;;) {
+				busy_work(16);
+				usleep(500);
+			}
 		}
 	}
 	for (int i = 0; i < NR_READERS; i++)

@@ -53,6 +53,66 @@ static uint64_t pick_config(uint64_t *s, uint32_t type)
 	}
 }
 
+/*
+ * Most attrs are plausible for a scope, so that opens get past the
+ * checks and the events run: a software event or a known tracepoint,
+ * sample types a scope allows plus sometimes one it does not, valid
+ * excludes; random side-band bits, inherit, wakeups, read_format.
+ */
+static void sane_attr(uint64_t *s, struct perf_event_attr *attr)
+{
+	static const uint64_t allowed[] = {
+		PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_SAMPLE_ID,
+		PERF_SAMPLE_STREAM_ID, PERF_SAMPLE_CPU, PERF_SAMPLE_PERIOD,
+		PERF_SAMPLE_READ, PERF_SAMPLE_RAW, PERF_SAMPLE_IDENTIFIER,
+		PERF_SAMPLE_IP, PERF_SAMPLE_CALLCHAIN,
+	};
+	static const uint64_t sw[] = {
+		PERF_COUNT_SW_CPU_CLOCK, PERF_COUNT_SW_TASK_CLOCK,
+		PERF_COUNT_SW_PAGE_FAULTS, PERF_COUNT_SW_PAGE_FAULTS_MIN,
+		PERF_COUNT_SW_CONTEXT_SWITCHES, PERF_COUNT_SW_CPU_MIGRATIONS,
+		PERF_COUNT_SW_DUMMY,
+	};
+
+	attr->size = sizeof(*attr);
+	if (nr_tp_ids && rnd_below(s, 2)) {
+		attr->type = PERF_TYPE_TRACEPOINT;
+		attr->config = tp_ids[rnd_below(s, nr_tp_ids)];
+	} else {
+		attr->type = PERF_TYPE_SOFTWARE;
+		attr->config = sw[rnd_below(s, sizeof(sw) / sizeof(sw[0]))];
+	}
+	for (int i = rnd_below(s, 6); i > 0; i--)
+		attr->sample_type |= allowed[rnd_below(s, sizeof(allowed) / sizeof(allowed[0]))];
+	if (rnd_below(s, 8) == 0)
+		attr->sample_type |= 1ULL << rnd_below(s, 25);
+	attr->sample_period = rnd_below(s, 4) ? 1 + rnd_below(s, 3) : 1 + rnd_below(s, 100000);
+	attr->read_format = rnd(s) & 0x1f;
+	attr->exclude_kernel = (attr->sample_type & PERF_SAMPLE_IP) ?
+			       rnd_below(s, 8) != 0 : rnd_below(s, 4) == 0;
+	attr->exclude_callchain_kernel = rnd_below(s, 8) != 0;
+	attr->exclude_user = rnd_below(s, 8) == 0;
+	attr->exclude_idle = rnd_below(s, 2);
+	attr->disabled = rnd_below(s, 2);
+	attr->inherit = rnd_below(s, 4) == 0;
+	attr->sample_id_all = rnd_below(s, 4) != 0;
+	attr->task = rnd_below(s, 2);
+	attr->comm = rnd_below(s, 2);
+	attr->comm_exec = rnd_below(s, 2);
+	attr->context_switch = rnd_below(s, 2);
+	attr->tracer_namespaces = rnd_below(s, 2);
+	attr->mmap = rnd_below(s, 16) == 0;
+	attr->namespaces = rnd_below(s, 16) == 0;
+	attr->watermark = rnd_below(s, 4) == 0;
+	attr->wakeup_events = rnd_below(s, 4);
+	attr->write_backward = rnd_below(s, 8) == 0;
+	attr->use_clockid = rnd_below(s, 8) == 0;
+	attr->clockid = rnd_below(s, 2) ? CLOCK_MONOTONIC : CLOCK_MONOTONIC_RAW;
+	if (attr->sample_type & PERF_SAMPLE_CALLCHAIN)
+		attr->sample_max_stack = rnd_below(s, 130);
+	attr->tracer_scope = 1;
+}
+
 static void random_attr(uint64_t *s, struct perf_event_attr *attr)
 {
 	static const uint32_t types[] = {
@@ -63,6 +123,10 @@ static void random_attr(uint64_t *s, struct perf_event_attr *attr)
 	uint64_t bits = rnd(s);
 
 	memset(attr, 0, sizeof(*attr));
+	if (rnd_below(s, 4)) {
+		sane_attr(s, attr);
+		return;
+	}
 	attr->size = rnd_below(s, 16) ? sizeof(*attr) :
 		     (rnd_below(s, 2) ? PERF_ATTR_SIZE_VER0 : rnd_below(s, 200));
 	attr->type = types[rnd_below(s, sizeof(types) / sizeof(types[0]))];
@@ -170,11 +234,17 @@ static void close_slot(struct slot *slot)
 
 static pid_t children[4];
 
+static void ignore_signal(int sig)
+{
+}
+
 static void child_loop(int cpu)
 {
 	pin_to_cpu(cpu);
-	for (;;)
-		busy_work(64);
+	for (;;) {
+		busy_work(16);
+		usleep(2000);
+	}
 }
 
 int main(int argc, char **argv)
@@ -214,9 +284,13 @@ int main(int argc, char **argv)
 	}
 
 	/* pid 1 of the new pid namespace, in the new tracer namespace. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGIO, SIG_IGN);
-	signal(SIGTRAP, SIG_IGN);
+	/*
+	 * An ignored SIGTRAP from a sigtrap event would be forced to its
+	 * default action; handle the signals events can send instead.
+	 */
+	signal(SIGPIPE, ignore_signal);
+	signal(SIGIO, ignore_signal);
+	signal(SIGTRAP, ignore_signal);
 	for (int i = 0; i < 4; i++) {
 		children[i] = fork();
 		if (children[i] == 0)
@@ -240,7 +314,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			random_attr(&s, &attr);
-			switch (rnd_below(&s, 8)) {
+			switch (rnd_below(&s, 16)) {
 			case 0: target = 0; break;
 			case 1: target = children[rnd_below(&s, 4)]; break;
 			case 2: target = rnd_below(&s, 100); break;
@@ -248,9 +322,9 @@ int main(int argc, char **argv)
 			}
 			cpu = rnd_below(&s, 8) ? (int)rnd_below(&s, ncpus) :
 						 (int)rnd_below(&s, 8) - 2;
-			if (rnd_below(&s, 4) == 0 && (i = any_slot(&s)) >= 0)
+			if (rnd_below(&s, 8) == 0 && (i = any_slot(&s)) >= 0)
 				group = slots[i].fd;
-			if (rnd_below(&s, 4) == 0)
+			if (rnd_below(&s, 8) == 0)
 				flags = rnd(&s) & 0xf;
 			fd = sys_perf_event_open(&attr, target, cpu, group, flags);
 			count_errno(&opens[attr.tracer_scope], fd);

@@ -180,10 +180,10 @@ pub fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
 
 /// Removes the container's cgroup once its tasks are gone. The kernel
 /// drops a reaped task from the cgroup a moment after waitpid() returns,
-/// so EBUSY is retried briefly; a task the command left running keeps the
+/// so EBUSY is retried, for up to 5 s on a loaded machine; a task the command left running keeps the
 /// cgroup, which is then the caller's to clean up.
 fn remove_cgroup(dir: &Path) {
-    for _ in 0..50 {
+    for _ in 0..500 {
         match fs::remove_dir(dir) {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 std::thread::sleep(std::time::Duration::from_millis(10))

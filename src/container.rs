@@ -649,6 +649,28 @@ impl ContainerRegistry {
         Self { host, containers }
     }
 
+    /// Names container `key` again by the hostname of `pid`, one of its
+    /// processes, when no cgroup names it: a runtime sets the hostname
+    /// after it has made the namespaces, so the name read when they
+    /// appeared may be the parent's, and an exec (the container's command
+    /// starting) is the time to look again. Returns whether the name
+    /// changed.
+    pub fn rename_by_hostname(&mut self, key: u64, pid: i32) -> bool {
+        let Some(c) = self.containers.get_mut(&key) else {
+            return false;
+        };
+        if c.runtime != Runtime::Unknown {
+            return false;
+        }
+        match uts_hostname(pid) {
+            Some(h) if h != c.name => {
+                c.name = h;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Names the recorder's own pid namespace, the root of the tree: a
     /// tracer-scoped recording is made inside a container, which is its
     /// root rather than the host.

@@ -212,9 +212,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
+            // Why the tracer scope was not chosen explains a failure of the
+            // system scope only to a caller who is not privileged on the host.
             Err(e)
                 if choice.mode == RecordingMode::SystemWide
-                    && config.scope == ScopeRequest::Auto =>
+                    && config.scope == ScopeRequest::Auto
+                    && !caller.host_privileged =>
             {
                 return Err(e.context(choice.note));
             }

@@ -961,6 +961,7 @@ impl Seen<'_> {
         if ![
             RecordType::LOST,
             RecordType::LOST_SAMPLES,
+            RecordType::COMM,
             RecordType::NAMESPACES,
             RecordType::TRACER_NAMESPACES,
             RecordType::FORK,
@@ -988,6 +989,15 @@ impl Seen<'_> {
             Ok(Record::Exit(e)) => {
                 self.tasks.forked_by.remove(&e.tid);
                 self.tasks.pid_ns.remove(&e.tid);
+            }
+            Ok(Record::Comm(c)) if c.exec => {
+                // A container's command starting: its runtime has set the
+                // hostname by now.
+                if let Some(&ns) = self.tasks.pid_ns.get(&c.tid) {
+                    if self.registry.rename_by_hostname(ns, c.pid) {
+                        *self.meta_dirty = true;
+                    }
+                }
             }
             Ok(Record::Namespaces(n)) => self.learn_namespace(n.pid, n.tid, n.pid_ns()),
             Ok(Record::TracerNamespaces(n)) => {

@@ -4,8 +4,8 @@
 //! system-wide at the same time. Skipped unless PERFNS_VM_E2E_DIR names
 //! the directory they are in.
 //!
-//! T runs two nested containers: `web` burns 1000 ms of CPU and makes
-//! 1500 getppid calls, `batch` burns 500 ms and touches 8 MiB. The sibling
+//! T runs two nested containers: `web` burns 2000 ms of CPU and makes
+//! 1500 getppid calls, `batch` burns 1000 ms and touches 8 MiB. The sibling
 //! container S (`sibling`, comm `noisy-sibling`) runs beside T.
 
 // A test's unwrap failing is its report.
@@ -20,8 +20,8 @@ use perfns::container::{RecordingMode, Runtime};
 /// x86_64's getppid.
 const SYS_GETPPID: u64 = 110;
 /// The workloads' CPU time, ms.
-const WEB_MS: u64 = 1000;
-const BATCH_MS: u64 = 500;
+const WEB_MS: u64 = 2000;
+const BATCH_MS: u64 = 1000;
 const GETPPID_CALLS: u64 = 1500;
 /// The pid namespace of the initial (the VM's) one: PROC_PID_INIT_INO.
 const HOST_PID_NS: u64 = 0xEFFF_FFFC;
@@ -44,21 +44,18 @@ fn the_tenant_records_its_containers_and_nothing_else() {
     let m = &tenant.meta;
     println!("tenant containers: {:?}", m.containers);
     println!("tenant comms: {:?}", tenant.comms);
-    for (name, u) in &tenant.containers {
-        println!(
-            "tenant {name}: {} ms, {} tids, getppid {:?}",
-            u.cpu_ns / 1_000_000,
-            u.tids.len(),
-            u.syscalls.get(&SYS_GETPPID)
-        );
-    }
-    for (name, u) in &system.containers {
-        println!(
-            "system {name}: {} ms, {} pages, getppid {:?}",
-            u.cpu_ns / 1_000_000,
-            u.pages_allocated,
-            u.syscalls.get(&SYS_GETPPID)
-        );
+    println!("tenant records: {:?}", tenant.kinds);
+    println!("system records: {:?}", system.kinds);
+    for (scope, a) in [("tenant", &tenant), ("system", &system)] {
+        for (name, u) in &a.containers {
+            println!(
+                "{scope} {name}: {} ns on CPU, {} switch records, {} pages, getppid {:?}",
+                u.cpu_ns,
+                u.switches,
+                u.pages_allocated,
+                u.syscalls.get(&SYS_GETPPID)
+            );
+        }
     }
 
     // The tenant's recording: tracer scope, rooted at T, named by its
@@ -175,19 +172,35 @@ fn the_tenant_records_its_containers_and_nothing_else() {
 
     // The VM's recording of the same moment: the same figures for T's
     // containers. Both read the same system calls of the same tasks, so
-    // those agree exactly; the CPU time within 3% (measured: 0.9%, the
-    // system recording's switch gaps on a loaded TCG guest).
+    // those agree exactly. The tracer scope misses what a task does after
+    // it has left its namespaces on its way out (exit_task_namespaces():
+    // the last file closes, on 9p here, the switches around them, and the
+    // last switch out, so the last slice counts until the EXIT record),
+    // which the system scope sees: CPU time lower by at most 3% + 40 ms
+    // (measured 0.1% to 6%, 1 to 19 ms), pages within 1% + 16 (measured
+    // 4 to 8 pages fewer).
     assert_eq!(system.lost_by_cpu.values().sum::<u64>(), 0, "no losses");
     for n in ["web", "batch"] {
         let (a, b) = (&tenant.containers[n], &system.containers[n]);
-        let diff = a.cpu_ns.abs_diff(b.cpu_ns) as f64 / b.cpu_ns as f64;
-        assert!(diff <= 0.03, "{n}: CPU {} vs {} ns", a.cpu_ns, b.cpu_ns);
-        assert_eq!(a.syscalls, b.syscalls, "{n}: system calls");
-        assert_eq!(
-            (a.pages_allocated, a.pages_freed),
-            (b.pages_allocated, b.pages_freed),
-            "{n}: pages"
+        assert!(
+            a.cpu_ns <= b.cpu_ns + 1_000_000
+                && b.cpu_ns.saturating_sub(a.cpu_ns) <= b.cpu_ns * 3 / 100 + 40_000_000,
+            "{n}: CPU {} vs {} ns",
+            a.cpu_ns,
+            b.cpu_ns
         );
+        assert_eq!(a.syscalls, b.syscalls, "{n}: system calls");
+        for (x, y) in [
+            (a.pages_allocated, b.pages_allocated),
+            (a.pages_freed, b.pages_freed),
+        ] {
+            assert!(
+                x <= y && y - x <= y / 100 + 16,
+                "{n}: pages {:?} vs {:?}",
+                (a.pages_allocated, a.pages_freed),
+                (b.pages_allocated, b.pages_freed)
+            );
+        }
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
     }
 }

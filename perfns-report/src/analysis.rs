@@ -415,6 +415,27 @@ impl Analysis {
                 child.pid_ns = pid_ns;
                 child.cgroup = cgroup;
             }
+            Record::Exit(e)
+                if self.cpu_source == CpuTimeSource::SwitchRecords
+                    && self
+                        .meta
+                        .as_ref()
+                        .is_some_and(|m| m.mode == RecordingMode::TracerScope) =>
+            {
+                // A tracer-scoped reader gets no switch record about a task
+                // that has left its namespaces on its way out, so its last
+                // switch out never comes: it ran until its EXIT, at least.
+                let Some(t) = time else { return };
+                let on: Vec<u32> = self
+                    .cpus
+                    .iter()
+                    .filter(|(_, s)| s.current == Some(e.tid))
+                    .map(|(&cpu, _)| cpu)
+                    .collect();
+                for cpu in on {
+                    self.charge_cpu(cpu, e.tid, t);
+                }
+            }
             Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
             Record::TracerNamespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
             Record::Cgroup(c) => {

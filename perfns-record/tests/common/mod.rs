@@ -86,6 +86,8 @@ pub struct ContainerUse {
     pub pages_allocated: u64,
     /// Pages freed.
     pub pages_freed: u64,
+    /// Switch records about its tasks (in and out).
+    pub switches: u64,
 }
 
 /// A recording, attributed.
@@ -164,6 +166,20 @@ pub fn attribute(path: &Path) -> Attribution {
             Record::Comm(c) => {
                 comms.insert(c.comm.clone());
             }
+            // In tracer scope the last switch out of an exiting task never
+            // comes (it has left its namespaces): it ran until its EXIT.
+            Record::Exit(e) if meta.mode == perfns::container::RecordingMode::TracerScope => {
+                let on: Vec<u32> = running
+                    .iter()
+                    .filter(|(_, (tid, _))| *tid == e.tid)
+                    .map(|(&cpu, _)| cpu)
+                    .collect();
+                for cpu in on {
+                    if let Some((tid, since)) = running.remove(&cpu) {
+                        by_tid.entry(tid).or_default().cpu_ns += e.time.saturating_sub(since);
+                    }
+                }
+            }
             Record::Fork(f) => {
                 if let Some(&ns) = ns_of.get(&f.ptid) {
                     ns_of.entry(f.tid).or_insert(ns);
@@ -175,6 +191,7 @@ pub fn attribute(path: &Path) -> Attribution {
                 else {
                     continue;
                 };
+                by_tid.entry(tid).or_default().switches += 1;
                 if s.out {
                     if let Some((in_tid, since)) = running.remove(&cpu) {
                         if in_tid == tid {
@@ -238,6 +255,7 @@ pub fn attribute(path: &Path) -> Attribution {
         }
         c.pages_allocated += u.pages_allocated;
         c.pages_freed += u.pages_freed;
+        c.switches += u.switches;
     }
     Attribution {
         meta,

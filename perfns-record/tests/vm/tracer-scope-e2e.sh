@@ -4,7 +4,7 @@
 # in it, and nothing else; a host-level recording of the same moment gives
 # the same figures for them.
 #
-#   bash perfns-record/tests/vm/tracer-scope-e2e.sh [OUTDIR]
+#   bash perfns-record/tests/vm/tracer-scope-e2e.sh [--testdata] [OUTDIR]
 #
 # On the host: builds perfns and perfns-workload (release), boots the
 # patched kernel (kernel-patch/tracerns-vm.sh, built on first use) and runs
@@ -20,8 +20,8 @@
 #   65534     perfns run-container tenant    T: user, pid, mount, uts, ipc,
 #                                            cgroup and tracer namespaces
 #     in T:   perfns record (--scope auto, which must choose tracer)
-#               -- perfns run-container web   -- burn 1000 ms, 1500 getppid
-#                  perfns run-container batch -- burn 500 ms, 8 MiB touched
+#               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
+#                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (raw_syscalls, kmem page
 # allocations) in a directory it can read (--tracefs), as a host would for
@@ -34,8 +34,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 
+# The workloads (perfns-workload steps); --testdata makes small ones, for a
+# recording under 1 MiB, and skips the checks, which expect these.
+web_steps="burn 2000 getppid 1500"
+batch_steps="alloc 8 burn 1000"
+sibling_steps="getppid 2000 burn 6000"
+
 if [[ ${1:-} == --guest ]]; then
-	out=$2 bin=$3
+	out=$2 bin=$3 web_steps=$4 batch_steps=$5 sibling_steps=$6
 	tracefs=/sys/kernel/tracing
 	[[ -d $tracefs/events ]] || mount -t tracefs nodev "$tracefs"
 	pub=/tmp/perfns-tracefs
@@ -56,15 +62,16 @@ if [[ ${1:-} == --guest ]]; then
 	system=$!
 	until [[ -s $out/system.data ]]; do sleep 0.1; done
 
+	# The steps are words: $sibling_steps, $2 and $3 are split on purpose.
 	tenant "$bin/perfns" run-container sibling --tracer required -- \
-		/tmp/noisy-sibling getppid 2000 burn 3000 >"$out/sibling.log" 2>&1 &
+		/tmp/noisy-sibling $sibling_steps >"$out/sibling.log" 2>&1 &
 	sibling=$!
 	# shellcheck disable=SC2016 # expanded in T
 	tenant "$bin/perfns" run-container tenant --tracer required -- \
 		"$bin/perfns" record -m 256 --tracefs "$pub" -o "$out/tenant.data" -- \
-		sh -c '"$0" run-container web --tracer required -- "$1" burn 1000 getppid 1500 &
-		       "$0" run-container batch --tracer required -- "$1" alloc 8 burn 500 &
-		       wait' "$bin/perfns" "$bin/perfns-workload" \
+		sh -c '"$0" run-container web --tracer required -- "$1" $2 &
+		       "$0" run-container batch --tracer required -- "$1" $3 &
+		       wait' "$bin/perfns" "$bin/perfns-workload" "$web_steps" "$batch_steps" \
 		>"$out/tenant.log" 2>&1
 	wait "$sibling"
 	kill -INT "$system"
@@ -75,6 +82,14 @@ if [[ ${1:-} == --guest ]]; then
 	exit 0
 fi
 
+check=1
+if [[ ${1:-} == --testdata ]]; then
+	shift
+	check=0
+	web_steps="burn 800 getppid 300"
+	batch_steps="alloc 2 burn 400"
+	sibling_steps="getppid 500 burn 3000"
+fi
 out=$(realpath -m "${1:-$repo/target/vm-e2e}")
 rm -rf "$out"
 mkdir -p "$out"
@@ -84,10 +99,12 @@ nice -n 5 cargo build --release --locked -p perfns-cli -p perfns-record \
 	--features perfns-record/testing --bins
 start=$(date +%s)
 bash kernel-patch/tracerns-vm.sh run --rwdir "$out" -- \
-	bash "$here/tracer-scope-e2e.sh" --guest "$out" "$repo/target/release"
+	bash "$here/tracer-scope-e2e.sh" --guest "$out" "$repo/target/release" \
+	"$web_steps" "$batch_steps" "$sibling_steps"
 echo "tracer-scope-e2e: VM part took $(($(date +%s) - start)) s"
 for f in tenant.log tenant.report system.report; do
 	echo "== $f"
 	cat "$out/$f"
 done
+((check)) || exit 0
 PERFNS_VM_E2E_DIR=$out cargo test --locked -p perfns-record --test vm_tracer_scope -- --nocapture

@@ -528,6 +528,20 @@ fn cpu_hotplug_in_the_vm() {
         .unwrap();
     let cpu1 = meta.lost.iter().find(|l| l.cpu == 1);
     assert_eq!(cpu1.map(|l| l.offline), Some(1), "{:?}", meta.lost);
+    // The report explains a gap in cpu1's context switches by its offline
+    // time rather than by missing events.
+    let report = Command::new(common::perfns_binary())
+        .args(["report", "-i"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = text(&report.stdout);
+    if let Some(gap) = report.lines().find(|l| l.contains("did not continue")) {
+        assert!(
+            gap.contains("CPUs went offline while recording (cpu1 1x)"),
+            "{gap}"
+        );
+    }
     // perf reads the samples of the events opened again, under the ids
     // the file gives cpu1's events.
     let after = read("after.pid");

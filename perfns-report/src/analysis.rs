@@ -750,10 +750,26 @@ impl Analysis {
             ));
         }
         if self.switch_gaps > 0 {
+            // perfns record notes each time a CPU went offline: nothing was
+            // recorded on it meanwhile, which is where such gaps come from.
+            let offline: Vec<String> = self
+                .meta
+                .iter()
+                .flat_map(|m| &m.lost)
+                .filter(|l| l.offline > 0)
+                .map(|l| format!("cpu{} {}x", l.cpu, l.offline))
+                .collect();
+            let why = if offline.is_empty() {
+                "switch events missing, without a LOST record to say so".to_owned()
+            } else {
+                format!(
+                    "CPUs went offline while recording ({}), or switch events are missing",
+                    offline.join(", ")
+                )
+            };
             warnings.push(format!(
-                "{} context switches did not continue from the one before on their CPU (switch \
-                 events missing, without a LOST record to say so): the {:.3} ms between them are \
-                 charged to no task",
+                "{} context switches did not continue from the one before on their CPU ({why}): \
+                 the {:.3} ms between them are charged to no task",
                 self.switch_gaps,
                 self.unattributed_ns as f64 / 1e6
             ));

@@ -58,8 +58,16 @@ fn the_tenant_records_its_containers_and_nothing_else() {
         }
     }
 
-    // The tenant's recording: tracer scope, rooted at T, named by its
-    // hostname, with web and batch under it and nothing else.
+    // The tenant's recording: tracer scope (which --scope auto chose, and
+    // said), rooted at T, named by its hostname, with web and batch under
+    // it and nothing else.
+    let log = std::fs::read_to_string(dir.join("tenant.log")).unwrap();
+    assert!(
+        log.contains(
+            "[ perfns record: tracer scope (this container and the containers nested in it) ]"
+        ) && log.contains("3 containers; tracer scope) ]"),
+        "{log}"
+    );
     assert_eq!(m.mode, RecordingMode::TracerScope);
     let root = m.container(m.host).unwrap();
     assert_eq!((root.name.as_str(), root.parent), ("tenant", None));
@@ -202,5 +210,25 @@ fn the_tenant_records_its_containers_and_nothing_else() {
             );
         }
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
+    }
+}
+
+/// `perfns record --scope tracer` says why it cannot record, on the
+/// patched kernel, for each cause the VM could stage.
+#[test]
+fn refusals_say_why() {
+    let Some(dir) = dir() else { return };
+    for (case, why) in [
+        ("initial", "you are in the initial tracer namespace"),
+        (
+            "nocap",
+            "no CAP_PERFMON over the user namespace that owns your tracer namespace",
+        ),
+        ("sysctl", "kernel.perf_tracer_scope is 0"),
+    ] {
+        let log = std::fs::read_to_string(dir.join(format!("why-{case}.log"))).unwrap();
+        println!("{case}: {log}");
+        assert!(log.contains("perfns: --scope tracer: "), "{case}: {log}");
+        assert!(log.contains(why), "{case}: {log}");
     }
 }

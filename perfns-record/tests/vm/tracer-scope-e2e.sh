@@ -76,6 +76,24 @@ if [[ ${1:-} == --guest ]]; then
 	wait "$sibling"
 	kill -INT "$system"
 	wait "$system"
+	# Why the tracer scope is refused: in the initial tracer namespace,
+	# without CAP_PERFMON over the owner (root in T with no capabilities),
+	# and with the sysctl off. Each must fail and say so.
+	why() {
+		local name=$1
+		shift
+		if "$@" >"$out/why-$name.log" 2>&1; then
+			echo "perfns record --scope tracer worked ($name)" >>"$out/why-$name.log"
+		fi
+	}
+	why initial tenant "$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	why nocap tenant "$bin/perfns" run-container why --tracer required -- \
+		setpriv --bounding-set=-all -- \
+		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	echo 0 >/proc/sys/kernel/perf_tracer_scope
+	why sysctl tenant "$bin/perfns" run-container why --tracer required -- \
+		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	echo 1 >/proc/sys/kernel/perf_tracer_scope
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done

@@ -27,3 +27,4 @@ if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ];
 	bash kernel-patch/run-selftests.sh
 fi
 bash perfns-record/tests/vm/tracer-scope-e2e.sh
+bash perfns-record/tests/vm/cpu-hotplug.sh

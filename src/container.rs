@@ -326,7 +326,7 @@ impl TaskSnapshot {
     }
 }
 
-/// Records the kernel dropped on one CPU.
+/// Records the kernel dropped on one CPU, and the times it was offline.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuLoss {
     /// The CPU.
@@ -335,6 +335,15 @@ pub struct CpuLoss {
     pub lost: u64,
     /// Samples lost before reaching the buffer (PERF_RECORD_LOST_SAMPLES).
     pub lost_samples: u64,
+    /// How many times the CPU went offline while recording: nothing was
+    /// recorded on it while it was (perf_event_open's events on a CPU die
+    /// with it; the recorder opens them again when it comes back).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offline: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What perfns knows about a recording beyond perf's own features: the
@@ -1013,6 +1022,7 @@ mod tests {
                 cpu: 1,
                 lost: 5,
                 lost_samples: 0,
+                offline: 1,
             }],
         }
     }

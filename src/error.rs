@@ -39,7 +39,7 @@ pub enum ParseError {
 
 /// An I/O error on a named file.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{path}")]
 pub struct FileError {
     /// The file.
     pub path: PathBuf,

@@ -36,7 +36,7 @@ pub use writer::PerfFileWriter;
 #[non_exhaustive]
 pub enum PerfDataError {
     /// Opening, mapping, reading or writing the file failed.
-    #[error("{path}: {what}: {source}")]
+    #[error("{path}: {what}")]
     Io {
         /// The file.
         path: PathBuf,

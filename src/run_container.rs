@@ -91,7 +91,7 @@ pub enum RunContainerError {
     #[error("argument {0:?} holds a NUL byte")]
     NulInArgument(String),
     /// The cgroup could not be made or joined.
-    #[error("cgroup {path}: {source}")]
+    #[error("cgroup {path}")]
     Cgroup {
         /// The cgroup directory.
         path: PathBuf,
@@ -100,7 +100,7 @@ pub enum RunContainerError {
         source: io::Error,
     },
     /// fork() or waitpid() failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Process {
         /// The call.
         what: &'static str,
@@ -180,10 +180,10 @@ pub fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
 
 /// Removes the container's cgroup once its tasks are gone. The kernel
 /// drops a reaped task from the cgroup a moment after waitpid() returns,
-/// so EBUSY is retried briefly; a task the command left running keeps the
+/// so EBUSY is retried, for up to 5 s on a loaded machine; a task the command left running keeps the
 /// cgroup, which is then the caller's to clean up.
 fn remove_cgroup(dir: &Path) {
-    for _ in 0..50 {
+    for _ in 0..500 {
         match fs::remove_dir(dir) {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 std::thread::sleep(std::time::Duration::from_millis(10))

@@ -66,7 +66,7 @@ pub enum TracepointError {
         name: String,
     },
     /// A tracefs file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

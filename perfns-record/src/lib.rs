@@ -25,6 +25,7 @@ use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use perfns::container::{RecordingMode, RecordingScope};
+use perfns::record::Record;
 
 use crate::events::EventGroups;
 use crate::scope::ScopeRequest;
@@ -115,6 +116,9 @@ impl RecordConfig {
             Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
             Some(s) => anyhow::bail!("--duration {s}: must be a positive number of seconds"),
         };
+        if let Some(program) = args.command.first() {
+            check_command(program)?;
+        }
         let mut session = SessionConfig::new(args.output);
         session.groups = groups;
         session.mmap_pages = args.mmap_pages;
@@ -134,6 +138,40 @@ impl RecordConfig {
             scope: args.scope,
         })
     }
+}
+
+/// Refuses a command that cannot be started, before the output file is
+/// created or truncated: a shell's messages (`command not found`,
+/// `Permission denied`), and no file. The spawn itself can still fail (the
+/// file changed since); [`record`] then removes the file it created.
+fn check_command(program: &str) -> anyhow::Result<()> {
+    use nix::unistd::{access, AccessFlags};
+    let path = std::path::Path::new(program);
+    let found = if program.contains('/') {
+        Some(path.to_owned())
+    } else {
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    };
+    let Some(found) = found else {
+        anyhow::bail!("cannot run {program}: command not found (in $PATH)");
+    };
+    // The path searched for, when it is not what was given.
+    let at = if found == path {
+        String::new()
+    } else {
+        format!("{}: ", found.display())
+    };
+    let meta =
+        std::fs::metadata(&found).map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{e}"))?;
+    if meta.is_dir() {
+        anyhow::bail!("cannot run {program}: {at}is a directory");
+    }
+    access(&found, AccessFlags::X_OK)
+        .map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{}", std::io::Error::from(e)))
 }
 
 /// How often the live status line is redrawn.
@@ -176,6 +214,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
+            // Why the tracer scope was not chosen explains a failure of the
+            // system scope only to a caller who is not privileged on the host,
+            // the only one for whom auto tried it.
             Err(e) if choice.fallback.is_some() => return Err(e.context(choice.note)),
             other => break other?,
         }
@@ -221,7 +262,15 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         .with_context(|| format!("recording to {}", output.display()))?;
     let mut child = match config.command.as_slice() {
         [] => None,
-        [program, args @ ..] => Some(spawn(program, args)?),
+        [program, args @ ..] => match spawn(program, args) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Nothing was recorded for it: leave no file behind.
+                drop(rec);
+                let _ = std::fs::remove_file(&output);
+                return Err(e);
+            }
+        },
     };
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
@@ -254,10 +303,14 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 eprint!("\r\x1b[K");
             }
             end_command(child.as_mut());
-            return Err(anyhow::Error::new(e).context(format!(
-                "recording stopped; {} holds what was written before this",
-                output.display()
-            )));
+            return Err(anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress())));
+        }
+        for note in rec.take_notes() {
+            if config.live_status {
+                eprint!("\r\x1b[K");
+            }
+            eprintln!("[ perfns record: {note} ]");
+            last_status = None;
         }
         if config.live_status && last_status.is_none_or(|t| t.elapsed() >= STATUS_INTERVAL) {
             let p = rec.progress();
@@ -285,13 +338,24 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             let asked = Instant::now();
             while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
                 rec.wait(Some(Duration::from_millis(20)), &[])?;
-                rec.drain()?;
+                if let Err(e) = rec.drain() {
+                    return Err(
+                        anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress()))
+                    );
+                }
             }
         }
     }
-    let summary = rec
-        .finish()
-        .with_context(|| format!("finishing {}", output.display()))?;
+    let before = rec.progress();
+    let summary = rec.finish().map_err(|e| {
+        let kept =
+            matches!(e, session::RecordError::File(_)).then(|| what_the_file_kept(&output, before));
+        let e = anyhow::Error::new(e).context(format!("finishing {}", output.display()));
+        match kept {
+            Some(k) => e.context(k),
+            None => e,
+        }
+    })?;
     if let Some(mut c) = child {
         if let Ok(status) = c.wait() {
             if !status.success() {
@@ -303,6 +367,44 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     Ok(summary)
+}
+
+/// What a recording that could not be written on (a full or failing
+/// disk) keeps, read back from the file, and what it lost: the records
+/// drained after the last successful write, and the losses the kernel
+/// reported after them. `progress` is the recorder's count when it
+/// stopped.
+fn what_the_file_kept(output: &std::path::Path, progress: session::Progress) -> String {
+    let reader = match perfns::perf_data::PerfFileReader::open(output) {
+        Ok(r) => r,
+        Err(e) => {
+            return format!(
+                "recording stopped; {} holds what was written before this, if the disk \
+                 kept it (reading it back failed: {e}); {} events were reported lost",
+                output.display(),
+                progress.lost + progress.lost_samples
+            )
+        }
+    };
+    let (mut records, mut lost) = (0u64, 0u64);
+    for r in reader.records() {
+        let Ok(r) = r else { break };
+        records += 1;
+        match r.parse() {
+            Ok(Record::Lost(l)) => lost += l.lost,
+            Ok(Record::LostSamples(l)) => lost += l.lost,
+            _ => {}
+        }
+    }
+    let kept = reader.data_section().size;
+    format!(
+        "recording stopped; {} holds what was written before this: {records} records \
+         ({kept} bytes, with {lost} events the kernel reported lost); not in it: {} bytes of \
+         records drained later, and {} more events the kernel reported lost",
+        output.display(),
+        progress.bytes.saturating_sub(kept),
+        (progress.lost + progress.lost_samples).saturating_sub(lost),
+    )
 }
 
 /// Puts the thread's signal mask back when recording ends, however it
@@ -329,7 +431,7 @@ fn spawn(program: &str, args: &[String]) -> anyhow::Result<Child> {
                 .map_err(std::io::Error::from)
         });
     }
-    cmd.spawn().with_context(|| format!("starting {program}"))
+    cmd.spawn().with_context(|| format!("cannot run {program}"))
 }
 
 /// Ends a command still running when recording stops, as perf record
@@ -379,6 +481,18 @@ pub fn summary_text(s: &RecordSummary) -> String {
             "Use a larger buffer: -m/--mmap-pages {} (now {} pages per CPU), or record fewer event groups (--events).\n",
             s.mmap_pages * 4,
             s.mmap_pages,
+        ));
+    }
+    let offline: Vec<String> = s
+        .cpus
+        .iter()
+        .filter(|c| c.offline > 0)
+        .map(|c| format!("cpu{} {}", c.cpu, c.offline))
+        .collect();
+    if !offline.is_empty() {
+        out.push_str(&format!(
+            "Warning: CPUs went offline while recording (times: {}): nothing was recorded on them while they were.\n",
+            offline.join(", "),
         ));
     }
     if p.corrupt_bytes > 0 {

@@ -133,6 +133,22 @@ pub enum RecordError {
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
+    /// The output path no longer names the file being written: it was
+    /// removed (or replaced) while recording. The recording was finished
+    /// into the file, which no path reaches now.
+    #[error(
+        "{}: the recording file was removed or replaced while recording; the {records} \
+         records written to it ({bytes} bytes) are lost with it",
+        path.display()
+    )]
+    OutputGone {
+        /// The output path.
+        path: PathBuf,
+        /// Records drained into the lost file.
+        records: u64,
+        /// Bytes of records written to it.
+        bytes: u64,
+    },
 }
 
 /// One CPU's events and ring buffers.
@@ -151,6 +167,22 @@ struct CpuRing {
     reported: [u64; 2],
     /// The time of the newest record drained on this CPU.
     last_time: u64,
+    /// The ids the file knows this CPU's events by, in plan order: those
+    /// of the events first opened on it.
+    file_ids: Vec<u64>,
+    /// `(kernel's id, file's id)` of events opened again when the CPU came
+    /// back online, whose records are rewritten to the file's ids; empty
+    /// for the first events.
+    renamed: Vec<(u64, u64)>,
+    /// The CPU is offline: its events died with it (the kernel takes them
+    /// out of its context for good).
+    offline: bool,
+    /// The events died with the CPU; the CPU's events opened again come
+    /// later in [`Recorder::rings`]. Still drained, for what the dead
+    /// events wrote before.
+    dead: bool,
+    /// Opening the events again failed and was said once.
+    reopen_failed: bool,
 }
 
 /// Pages of each CPU's side-band ring buffer: task events are rare next to
@@ -216,12 +248,28 @@ pub struct Recorder {
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
+    /// The output file's device and inode, to tell at the end whether the
+    /// path still names it.
+    output_id: (u64, u64),
     started: Instant,
     last_flush: Instant,
     /// [`Progress::bytes`] at the last periodic flush.
     flushed_bytes: u64,
     progress: Progress,
+    /// The events, for opening them again on a CPU that comes back online.
+    plan: Vec<PlannedEvent>,
+    /// The cgroup the events are limited to, open for the same reason.
+    cgroup_dir: Option<std::fs::File>,
+    last_cpu_check: Instant,
+    /// What happened to CPUs going offline and online, not yet taken by
+    /// [`Recorder::take_notes`].
+    notes: Vec<String>,
 }
+
+/// How often the recorder looks for CPUs gone offline or back online. A
+/// CPU that goes offline and back between two looks is not seen: its
+/// events are dead and nothing more is recorded on it.
+const CPU_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 fn system(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RecordError {
     let what = what.into();
@@ -327,29 +375,19 @@ impl Recorder {
             };
             rings.push(open_cpu(&plan, target, cpu, config.mmap_pages)?);
         }
-        drop(cgroup_dir);
         let descs: Vec<EventDesc> = plan
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                let ids = rings
-                    .iter()
-                    .map(|r| {
-                        abi::event_id(r.fds[i].as_fd()).map_err(|source| RecordError::Cpu {
-                            cpu: r.cpu,
-                            what: format!("reading the id of {}", e.name),
-                            source,
-                        })
-                    })
-                    .collect::<Result<Vec<u64>, RecordError>>()?;
-                Ok(EventDesc {
-                    attr: e.attr.clone(),
-                    ids,
-                    name: e.name.clone(),
-                })
+            .map(|(i, e)| EventDesc {
+                attr: e.attr.clone(),
+                ids: rings.iter().map(|r| r.file_ids[i]).collect(),
+                name: e.name.clone(),
             })
-            .collect::<Result<_, RecordError>>()?;
+            .collect();
         let mut writer = PerfFileWriter::create(&config.output, &descs)?;
+        let output_id = std::fs::metadata(&config.output)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(system(format!("{}", config.output.display())))?;
 
         let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
         let mut features = Features::for_this_host();
@@ -377,6 +415,10 @@ impl Recorder {
         let started = Instant::now();
         let mut rec = Self {
             sideband: plan[0].attr.clone(),
+            plan,
+            cgroup_dir,
+            last_cpu_check: started,
+            notes: Vec::new(),
             config,
             writer,
             rings,
@@ -386,6 +428,7 @@ impl Recorder {
             tasks: TaskNamespaces::default(),
             lost_readable,
             meta_dirty: true,
+            output_id,
             started,
             last_flush: started,
             flushed_bytes: 0,
@@ -455,10 +498,9 @@ impl Recorder {
     fn refresh_meta(&mut self) {
         self.meta.containers = self.registry.containers();
         self.meta.lost = self
-            .rings
-            .iter()
-            .map(|r| r.loss)
-            .filter(|l| l.lost + l.lost_samples > 0)
+            .cpu_losses()
+            .into_iter()
+            .filter(|l| l.lost + l.lost_samples > 0 || l.offline > 0)
             .collect();
         self.features.perfns = Some(self.meta.to_json());
         self.writer.set_features(&self.features);
@@ -530,8 +572,14 @@ impl Recorder {
                     Pass::Sideband => (&mut r.sideband, &mut r.reported[0]),
                     Pass::Data => (&mut r.data, &mut r.reported[1]),
                 };
+                let renamed = &r.renamed;
                 let result = ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
-                    writer.write_record(raw.header, raw.data)?;
+                    if renamed.is_empty() {
+                        writer.write_record(raw.header, raw.data)?;
+                    } else {
+                        let body = with_file_ids(&raw, renamed);
+                        writer.write_record(raw.header, RawData::Single(&body))?;
+                    }
                     let mut seen = Seen {
                         loss: &mut r.loss,
                         reported: &mut *reported,
@@ -564,6 +612,10 @@ impl Recorder {
             writer.write_finished_round()?;
             progress.bytes += RecordHeader::SIZE as u64;
         }
+        if self.last_cpu_check.elapsed() >= CPU_CHECK_INTERVAL {
+            self.last_cpu_check = Instant::now();
+            self.check_cpus();
+        }
         if self.meta_dirty {
             self.refresh_meta();
         }
@@ -578,6 +630,99 @@ impl Recorder {
             self.last_flush = Instant::now();
         }
         Ok(drained)
+    }
+
+    /// Notices CPUs gone offline (their events die with them) and CPUs
+    /// back online, on which it opens the events again. The file keeps
+    /// the first events' ids: the new events' records are rewritten to
+    /// them, so the file has one id per event and CPU as perf expects.
+    fn check_cpus(&mut self) {
+        // Not knowing which CPUs are online this time is no reason to stop.
+        let Ok(online) = abi::online_cpus() else {
+            return;
+        };
+        let mut reopened = Vec::new();
+        for r in self.rings.iter_mut().filter(|r| !r.dead) {
+            let up = online.contains(&r.cpu);
+            if !up && !r.offline {
+                r.offline = true;
+                r.loss.offline += 1;
+                self.meta_dirty = true;
+                self.notes.push(format!(
+                    "cpu{} went offline: nothing is recorded on it while it is",
+                    r.cpu
+                ));
+            } else if up && r.offline {
+                let target = match &self.cgroup_dir {
+                    Some(dir) => Target::Cgroup {
+                        fd: dir.as_raw_fd(),
+                        cpu: r.cpu,
+                    },
+                    None => Target::Cpu(r.cpu),
+                };
+                let opened =
+                    open_cpu(&self.plan, target, r.cpu, self.config.mmap_pages).and_then(|new| {
+                        for fd in &new.fds {
+                            abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                                cpu: r.cpu,
+                                what: "enabling an event".into(),
+                                source,
+                            })?;
+                        }
+                        Ok(new)
+                    });
+                match opened {
+                    Ok(mut new) => {
+                        new.renamed = new
+                            .file_ids
+                            .iter()
+                            .copied()
+                            .zip(r.file_ids.iter().copied())
+                            .collect();
+                        new.file_ids = r.file_ids.clone();
+                        r.dead = true;
+                        self.notes
+                            .push(format!("cpu{} is back online: recording it again", r.cpu));
+                        reopened.push(new);
+                    }
+                    // Still coming up: next time.
+                    Err(RecordError::Open(e)) if e.errno() == Some(libc::ENODEV) => {}
+                    Err(e) => {
+                        if !r.reopen_failed {
+                            r.reopen_failed = true;
+                            self.notes.push(format!(
+                                "cpu{} is back online, but its events could not be opened \
+                                 again ({e}): nothing more is recorded on it",
+                                r.cpu
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        self.rings.extend(reopened);
+    }
+
+    /// What happened to CPUs going offline and online since the last call,
+    /// one line each, for the user.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// The losses of every recorded CPU, in CPU order: those of its events
+    /// before and after it went offline added up.
+    fn cpu_losses(&self) -> Vec<CpuLoss> {
+        let mut by_cpu = std::collections::BTreeMap::<u32, CpuLoss>::new();
+        for r in &self.rings {
+            let l = by_cpu.entry(r.cpu).or_insert(CpuLoss {
+                cpu: r.cpu,
+                ..CpuLoss::default()
+            });
+            l.lost += r.loss.lost;
+            l.lost_samples += r.loss.lost_samples;
+            l.offline += r.loss.offline;
+        }
+        by_cpu.into_values().collect()
     }
 
     /// How far the recording has come.
@@ -620,11 +765,9 @@ impl Recorder {
                 if unreported == 0 {
                     continue;
                 }
-                let id = abi::event_id(fds[0].as_fd()).map_err(|source| RecordError::Cpu {
-                    cpu: r.cpu,
-                    what: "reading an event's id".into(),
-                    source,
-                })?;
+                // The file's id of the buffer's owner: the side-band event,
+                // or the first data event.
+                let id = r.file_ids[i];
                 let rec = statedump::lost_record(id, unreported, r.last_time, r.cpu);
                 self.writer
                     .write_record(rec.header, RawData::Single(&rec.body))?;
@@ -656,7 +799,7 @@ impl Recorder {
         }
         let progress = self.progress();
         self.refresh_meta();
-        let cpus: Vec<CpuLoss> = self.rings.iter().map(|r| r.loss).collect();
+        let cpus = self.cpu_losses();
         let Self {
             writer,
             features,
@@ -665,9 +808,16 @@ impl Recorder {
             ..
         } = self;
         writer.finish(&features)?;
-        let file_size = std::fs::metadata(&config.output)
-            .map_err(system(format!("{}", config.output.display())))?
-            .len();
+        let file_size = match std::fs::metadata(&config.output) {
+            Ok(m) if (m.dev(), m.ino()) == self.output_id => m.len(),
+            _ => {
+                return Err(RecordError::OutputGone {
+                    path: config.output,
+                    records: progress.records,
+                    bytes: progress.bytes,
+                })
+            }
+        };
         Ok(RecordSummary {
             output: config.output,
             file_size,
@@ -692,6 +842,36 @@ fn record_time(raw: &RawRecord<'_>) -> Option<u64> {
     };
     let b = raw.data.range(at, at + 8)?;
     Some(u64::from_ne_bytes(b.as_ref().try_into().ok()?))
+}
+
+/// The record's bytes after its header, with the id of an event opened
+/// again (`renamed`: kernel's id, file's id) replaced by the file's: the
+/// identifier a sample starts with and other records end with
+/// ([`events::SAMPLE_FORMAT`], sample_id_all), and the id a
+/// PERF_RECORD_LOST starts with.
+fn with_file_ids(raw: &RawRecord<'_>, renamed: &[(u64, u64)]) -> Vec<u8> {
+    let mut body = raw
+        .data
+        .range(0, raw.data.len())
+        .unwrap_or_default()
+        .into_owned();
+    let mut at = Vec::with_capacity(2);
+    if raw.header.kind == RecordType::SAMPLE || raw.header.kind == RecordType::LOST {
+        at.push(0);
+    }
+    if raw.header.kind != RecordType::SAMPLE && raw.header.kind.is_kernel() {
+        at.extend(body.len().checked_sub(8));
+    }
+    for at in at {
+        let Some(b) = body.get_mut(at..at + 8) else {
+            continue;
+        };
+        let id = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        if let Some(&(_, file_id)) = renamed.iter().find(|(k, _)| *k == id) {
+            b.copy_from_slice(&file_id.to_ne_bytes());
+        }
+    }
+    body
 }
 
 /// Reads what an event's fd gives with [`events::READ_FORMAT`]:
@@ -847,6 +1027,17 @@ fn open_cpu(
             source,
         })
     };
+    let file_ids = fds
+        .iter()
+        .zip(plan)
+        .map(|(fd, e)| {
+            abi::event_id(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                cpu,
+                what: format!("reading the id of {}", e.name),
+                source,
+            })
+        })
+        .collect::<Result<Vec<u64>, RecordError>>()?;
     let sideband = map(&fds[0], sideband_pages(pages), "side-band")?;
     let data = map(&fds[1], pages, "data")?;
     for (fd, e) in fds.iter().zip(plan).skip(2) {
@@ -867,6 +1058,11 @@ fn open_cpu(
         },
         reported: [0; 2],
         last_time: 0,
+        file_ids,
+        renamed: Vec::new(),
+        offline: false,
+        dead: false,
+        reopen_failed: false,
     })
 }
 

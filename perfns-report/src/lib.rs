@@ -188,7 +188,7 @@ pub fn report(
         Err(PerfDataError::Truncated { .. }) => PerfFileReader::open_truncated(path),
         other => other,
     }
-    .with_context(|| format!("cannot report {}", path.display()))?;
+    .context("cannot report")?;
     Ok(analysis::analyze(&reader, options, progress)?)
 }
 

@@ -197,15 +197,19 @@ impl PerfFileWriter {
         header.data.size = new_size;
         header.features = [0; 4];
         let tail = self.feature_tail(new_end, &mut header);
-        let written = self
-            .file
-            .write_all_at(&self.pending, old_end)
+        let (fitted, records_written) = write_counted(&self.file, &self.pending, old_end);
+        let written = records_written
             .and_then(|()| self.file.write_all_at(&tail, new_end))
             .and_then(|()| self.file.write_all_at(&header.to_ne_bytes(), 0));
         if let Err(source) = written {
-            // Best effort: these bytes were allocated by the last flush, so
-            // rewriting them needs no new space.
-            let _ = self.file.write_all_at(&self.tail, old_end);
+            // A full disk took part of the records: keep the whole records
+            // that leave room for a feature table in the space they took.
+            // Best effort, as is putting back the previous table (those
+            // bytes were allocated by the last flush, so rewriting them
+            // needs no new space).
+            if !self.flush_what_fitted(fitted) {
+                let _ = self.file.write_all_at(&self.tail, old_end);
+            }
             return Err(PerfDataError::Io {
                 path: self.path.clone(),
                 what: "writing records and features",
@@ -216,6 +220,45 @@ impl PerfFileWriter {
         self.tail = tail;
         self.pending.clear();
         Ok(())
+    }
+
+    /// After a flush that could write only `fitted` bytes of the pending
+    /// records: makes the file end with the longest run of whole pending
+    /// records that, with a feature table after them, fits in those bytes,
+    /// and drops them from the pending records. Returns whether the file
+    /// was rewritten so.
+    fn flush_what_fitted(&mut self, fitted: usize) -> bool {
+        let old_end = self.header.data.offset + self.header.data.size;
+        let mut header = self.header;
+        header.features = [0; 4];
+        // The table's length does not depend on where it goes.
+        let tail_len = self.feature_tail(old_end, &mut header.clone()).len();
+        let mut kept = 0;
+        while let Some(size) = self.pending.get(kept + 6..kept + 8) {
+            let size = usize::from(u16::from_ne_bytes([size[0], size[1]]));
+            if size < RecordHeader::SIZE || kept + size + tail_len > fitted {
+                break;
+            }
+            kept += size;
+        }
+        if kept == 0 {
+            return false;
+        }
+        header.data.size += kept as u64;
+        let end = old_end + kept as u64;
+        let tail = self.feature_tail(end, &mut header);
+        let rewritten = self
+            .file
+            .write_all_at(&tail, end)
+            .and_then(|()| self.file.write_all_at(&header.to_ne_bytes(), 0))
+            .and_then(|()| self.file.set_len(end + tail.len() as u64));
+        if rewritten.is_err() {
+            return false;
+        }
+        self.header = header;
+        self.tail = tail;
+        self.pending.drain(..kept);
+        true
     }
 
     /// [`Self::flush_header`], then waits until the data is on disk.
@@ -276,6 +319,21 @@ impl PerfFileWriter {
         }
         b
     }
+}
+
+/// Writes `buf` at `offset` as `write_all_at` does, and also returns how
+/// many bytes were written when it fails (a full disk takes a part).
+fn write_counted(file: &File, buf: &[u8], offset: u64) -> (usize, std::io::Result<()>) {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.write_at(&buf[done..], offset + done as u64) {
+            Ok(0) => return (done, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
 }
 
 /// The attr encoded with `len` bytes and its size field saying so.

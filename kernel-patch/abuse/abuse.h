@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the abuse programs: system call wrappers, entering a
+ * new user + tracer (+ pid) namespace as an ordinary user, the time
+ * bound, a seeded PRNG, tracepoint ids and a ring buffer walker.
+ *
+ * The programs run as uid 65534 (run-abuse.sh drops to it with setpriv);
+ * everything they can do, an unprivileged tenant can do.
+ */
+#ifndef ABUSE_H
+#define ABUSE_H
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLONE_NEWTRACER
+#define CLONE_NEWTRACER			0x400000000ULL
+#endif
+#ifndef PERF_EVENT_IOC_TRACER_STATEDUMP
+#define PERF_EVENT_IOC_TRACER_STATEDUMP	_IO('$', 12)
+#endif
+#ifndef PERF_RECORD_TRACER_NAMESPACES
+#define PERF_RECORD_TRACER_NAMESPACES	22
+#endif
+
+#define TRACEFS	"/sys/kernel/tracing"
+
+static inline int sys_unshare(uint64_t flags)
+{
+	return syscall(__NR_unshare, (unsigned long)flags);
+}
+
+static inline int sys_perf_event_open(struct perf_event_attr *attr, pid_t pid,
+				      int cpu, int group_fd, unsigned long flags)
+{
+	return syscall(__NR_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static inline int write_file(const char *path, const char *text)
+{
+	ssize_t len = strlen(text);
+	int fd, ret;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, text, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static inline long read_long(const char *path)
+{
+	char buf[64];
+	ssize_t len;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	return strtol(buf, NULL, 0);
+}
+
+/*
+ * Make the caller's future children start in a new tracer namespace
+ * (and pid namespace with @extra = CLONE_NEWPID) owned by a new user
+ * namespace in which the caller is root.
+ */
+static inline int new_tracer_ns(uint64_t extra)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	char map[64];
+
+	if (sys_unshare(CLONE_NEWUSER | CLONE_NEWTRACER | extra))
+		return -1;
+	snprintf(map, sizeof(map), "0 %d 1", uid);
+	if (write_file("/proc/self/uid_map", map))
+		return -1;
+	if (write_file("/proc/self/setgroups", "deny"))
+		return -1;
+	snprintf(map, sizeof(map), "0 %d 1", gid);
+	return write_file("/proc/self/gid_map", map);
+}
+
+/* Exit status of @pid, or 128 plus the signal that killed it. */
+static inline int wait_for(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) != pid)
+		if (errno != EINTR)
+			return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* xorshift64*: the same seed gives the same sequence of choices. */
+static inline uint64_t rnd(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint64_t rnd_below(uint64_t *state, uint64_t n)
+{
+	return n ? rnd(state) % n : 0;
+}
+
+/*
+ * Tracepoint ids: run-abuse.sh writes "system:name id" lines that it read
+ * from tracefs as root into $ABUSE_TRACEPOINTS, since tracefs is not
+ * readable by an ordinary user; tracefs is tried as well.
+ */
+static inline int tracepoint_id(const char *name)
+{
+	const char *list = getenv("ABUSE_TRACEPOINTS");
+	char path[256], line[256], want[200];
+	FILE *f;
+	long id;
+
+	if (list && (f = fopen(list, "r"))) {
+		snprintf(want, sizeof(want), "%s ", name);
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, want, strlen(want))) {
+				fclose(f);
+				return atoi(line + strlen(want));
+			}
+		}
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), TRACEFS "/events/%s/id", name);
+	for (char *c = path; *c; c++)
+		if (*c == ':')
+			*c = '/';
+	id = read_long(path);
+	return id > 0 ? id : -1;
+}
+
+/* Some system calls, faults and a fork, so that events fire. */
+static inline void busy_work(int rounds)
+{
+	static char *mem;
+	long page = sysconf(_SC_PAGESIZE);
+
+	for (int i = 0; i < rounds; i++) {
+		getppid();
+		close(-1);
+		mem = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem != MAP_FAILED) {
+			for (int p = 0; p < 4; p++)
+				mem[p * page] = 1;
+			munmap(mem, 4 * page);
+		}
+		if (i % 16 == 0) {
+			pid_t pid = fork();
+
+			if (pid == 0)
+				_exit(0);
+			if (pid > 0)
+				waitpid(pid, NULL, 0);
+		}
+		if (i % 8 == 0)
+			sched_yield();
+	}
+}
+
+static inline void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * A scoped reader of one kind on @cpu with a @pages-page ring (none if
+ * 0): 0 side band (task, comm, switch, tracer namespaces), 1
+ * raw_syscalls:sys_enter, 2 page faults, 3 context switches, 4
+ * kmem:mm_page_alloc. Returns the fd or -1 with errno set.
+ */
+static inline int open_scoped_reader(int kind, int cpu, int pages, void **ring)
+{
+	static const char *const tps[] = {
+		[1] = "raw_syscalls:sys_enter", [4] = "kmem:mm_page_alloc",
+	};
+	struct perf_event_attr attr = {
+		.size		= sizeof(attr),
+		.sample_period	= 1,
+		.sample_type	= PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+				  PERF_SAMPLE_CPU,
+		.sample_id_all	= 1,
+		.tracer_scope	= 1,
+		.exclude_kernel	= 1,
+		.wakeup_events	= 1,
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	int fd, id;
+
+	switch (kind) {
+	case 0:
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = PERF_COUNT_SW_DUMMY;
+		attr.task = attr.comm = attr.context_switch = 1;
+		attr.tracer_namespaces = 1;
+		break;
+	case 2:
+	case 3:
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = kind == 2 ? PERF_COUNT_SW_PAGE_FAULTS :
+					  PERF_COUNT_SW_CONTEXT_SWITCHES;
+		break;
+	default:
+		id = tracepoint_id(tps[kind]);
+		if (id < 0) {
+			errno = ENOENT;
+			return -1;
+		}
+		attr.type = PERF_TYPE_TRACEPOINT;
+		attr.config = id;
+		attr.sample_type |= PERF_SAMPLE_RAW;
+	}
+	fd = sys_perf_event_open(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0 || !pages || !ring)
+		return fd;
+	*ring = mmap(NULL, (pages + 1) * page, PROT_READ | PROT_WRITE,
+		     MAP_SHARED, fd, 0);
+	if (*ring == MAP_FAILED) {
+		*ring = NULL;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Errno counters, printed as "name=count" for the README's tables. */
+struct errno_counts {
+	unsigned long ok;
+	unsigned long err[256];
+};
+
+static inline void count_errno(struct errno_counts *c, int ret)
+{
+	if (ret >= 0)
+		c->ok++;
+	else
+		c->err[errno < 256 ? errno : 255]++;
+}
+
+static inline void print_errno_counts(const char *what,
+				      const struct errno_counts *c)
+{
+	printf("%s: ok=%lu", what, c->ok);
+	for (int e = 1; e < 256; e++)
+		if (c->err[e])
+			printf(" %s=%lu", strerrorname_np(e) ?: "?", c->err[e]);
+	printf("\n");
+}
+
+#endif /* ABUSE_H */

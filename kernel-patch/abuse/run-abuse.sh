@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Abuse the tracer scope from an unprivileged tenant in the VM: build the
+# patched kernel (tracerns-vm.sh build), compile the programs in this
+# directory against its uapi headers, boot it and run each program as
+# uid 65534 (setpriv), in user + tracer namespaces the program creates,
+# for a bounded time. Fails if a program fails or the kernel splats.
+#
+#   run-abuse.sh [--debug] [SECONDS [SEED]]
+#
+# SECONDS (default 120) is shared out: 40% scope_fuzz, 20% ns_churn,
+# 20% reader_race, 20% ns_limits; leak_audit runs its fixed list of
+# cases after them (bounded by a timeout). SEED (default: from the
+# clock) seeds scope_fuzz, ns_churn and reader_race and is printed.
+#
+# Environment: as tracerns-vm.sh (TRACERNS_WORKDIR, CCACHE_DIR, ...).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VM=$HERE/../tracerns-vm.sh
+PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits leak_audit)
+
+debug=()
+if [[ ${1:-} == --debug ]]; then
+	debug=(--debug)
+	shift
+fi
+seconds=${1:-120}
+seed=${2:-$(( $(date +%s) * 2654435761 % 4294967296 ))}
+
+if [[ -d /work ]]; then
+	workdir=${TRACERNS_WORKDIR:-/work/kbuild/tracerns}
+else
+	workdir=${TRACERNS_WORKDIR:-/var/tmp/tracerns-kbuild}
+fi
+out=$workdir/out-$( ((${#debug[@]})) && echo debug || echo plain)
+
+bash "$VM" build "${debug[@]}"
+
+bin=$out/abuse
+mkdir -p "$bin"
+for prog in "${PROGRAMS[@]}"; do
+	gcc -O2 -g -Wall -Wextra -Wno-sign-compare -Wno-unused-parameter \
+		-Wno-missing-field-initializers -Werror \
+		-isystem "$out/usr/include" -o "$bin/$prog" "$HERE/$prog.c" -lpthread
+done
+
+# Runs in the guest as root: what an unprivileged program cannot read
+# (tracepoint ids, the kernel text range) goes to files first.
+cat >"$bin/guest.sh" <<'EOF'
+#!/bin/bash
+bin=$1 seconds=$2 seed=$3
+tracefs=/sys/kernel/tracing
+[[ -e $tracefs/events ]] || mount -t tracefs nodev $tracefs 2>/dev/null
+for tp in raw_syscalls:sys_enter raw_syscalls:sys_exit \
+	syscalls:sys_enter_getppid syscalls:sys_enter_close syscalls:sys_exit_close \
+	kmem:mm_page_alloc kmem:mm_page_free sched:sched_switch \
+	sched:sched_process_fork sched:sched_wakeup irq:irq_handler_entry \
+	signal:signal_generate task:task_newtask; do
+	id=$(cat "$tracefs/events/${tp/://}/id" 2>/dev/null) && echo "$tp $id"
+done >/tmp/abuse-tracepoints
+chmod 644 /tmp/abuse-tracepoints
+text=$(awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
+	END { if (lo && hi) print lo, hi }' /proc/kallsyms)
+echo "guest: $(uname -r), $(nproc) CPUs, $(wc -l </tmp/abuse-tracepoints) tracepoint ids, kernel text ${text:-unknown}"
+echo "guest: max_tracer_namespaces=$(cat /proc/sys/user/max_tracer_namespaces) perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid) perf_tracer_scope=$(cat /proc/sys/kernel/perf_tracer_scope)"
+status=0
+run() {
+	local limit=$1 start rc
+	shift
+	echo "=== $* (as uid 65534, limit ${limit}s)"
+	start=$(date +%s)
+	timeout -s KILL "$limit" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env ABUSE_TRACEPOINTS=/tmp/abuse-tracepoints ABUSE_KTEXT="$text" "$@"
+	rc=$?
+	echo "=== $1: exit $rc after $(($(date +%s) - start)) s"
+	((rc == 0)) || status=1
+}
+run $((seconds * 4 / 10 + 60)) "$bin/scope_fuzz" $((seconds * 4 / 10)) "$seed"
+run $((seconds * 2 / 10 + 60)) "$bin/ns_churn" $((seconds * 2 / 10)) "$seed"
+run $((seconds * 2 / 10 + 60)) "$bin/reader_race" $((seconds * 2 / 10)) "$seed"
+run $((seconds * 2 / 10 + 60)) "$bin/ns_limits" $((seconds * 2 / 10))
+run 600 "$bin/leak_audit"
+echo "guest: slab tracer_namespace objects: $(grep -i tracer /proc/slabinfo 2>/dev/null || echo 'n/a')"
+exit $status
+EOF
+chmod 755 "$bin/guest.sh"
+
+echo "run-abuse: seconds=$seconds seed=$seed kernel=${debug[*]:-plain}"
+exec bash "$VM" run "${debug[@]}" -- "$bin/guest.sh" "$bin" "$seconds" "$seed"

@@ -1,0 +1,535 @@
+//! `perfns record` when things go wrong while it records, as root on this
+//! machine's kernel (issue 8, "Recording faults"): the disk fills, the
+//! disk fails, the output file is removed or replaced, the recorder is
+//! stopped while the buffers overflow, the command cannot start. Each
+//! ends with a clear message, a file perf and `perfns report` read (or
+//! none), and the losses counted.
+//!
+//! CPUs going offline and online need a VM with two CPUs:
+//! tests/vm/cpu-hotplug.sh records there, and [`cpu_hotplug_in_the_vm`]
+//! checks its recording (skipped unless PERFNS_VM_HOTPLUG_DIR names it).
+
+// A test's unwrap failing is its report.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use perfns::perf_data::PerfFileReader;
+use perfns::record::Record;
+use perfns_record::testing::workload_binary;
+
+const SYS_GETPPID: i64 = libc::SYS_getppid;
+
+fn perfns_record(args: &[&str]) -> Output {
+    Command::new(common::perfns_binary())
+        .arg("record")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running perfns record")
+}
+
+/// `perfns record ARGS` in the background, stderr piped.
+fn spawn_record(args: &[&str]) -> Child {
+    Command::new(common::perfns_binary())
+        .arg("record")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running perfns record")
+}
+
+fn signal(child: &Child, s: Signal) {
+    kill(Pid::from_raw(child.id() as i32), s).expect("kill");
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The number in `line` after `prefix`.
+fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Waits until the recording at `path` has its statedump on disk: the
+/// recorder is then recording.
+fn wait_for_recording(path: &Path) {
+    for _ in 0..3000 {
+        if let Ok(r) = PerfFileReader::open(path) {
+            if r.data_section().size > 0 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{} never got its statedump", path.display());
+}
+
+/// Runs the workload: `n` getppid calls.
+fn getppid_calls(n: u32) -> i32 {
+    let child = Command::new(workload_binary().unwrap())
+        .args(["getppid", &n.to_string()])
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    assert!(child.wait_with_output().unwrap().status.success());
+    pid
+}
+
+/// What a recording holds, read back record by record: every record must
+/// parse.
+#[derive(Debug, Default)]
+struct Contents {
+    records: u64,
+    data_bytes: u64,
+    /// Sum of LOST and LOST_SAMPLES.
+    lost: u64,
+    /// Sum of LOST per CPU.
+    lost_by_cpu: BTreeMap<u32, u64>,
+    /// getppid sys_enter samples of task `pid` (all tasks for `None`).
+    getppid: u64,
+    /// The CPUs those samples were on.
+    getppid_cpus: std::collections::BTreeSet<u32>,
+    /// The pids of EXIT records.
+    exits: Vec<i32>,
+}
+
+fn contents(path: &Path, pid: Option<i32>) -> Contents {
+    let reader = PerfFileReader::open(path).expect("the recording opens");
+    let sys_enter = reader
+        .events()
+        .events()
+        .iter()
+        .position(|e| e.name == "raw_syscalls:sys_enter");
+    let format = sys_enter.map(|i| {
+        let f = reader
+            .features()
+            .tracing_data
+            .as_ref()
+            .expect("tracing data")
+            .format_by_id(reader.events().events()[i].attr.config)
+            .expect("sys_enter's format");
+        perfns::tracepoint::TracepointFormat::parse(&f.system, &f.text).unwrap()
+    });
+    let mut c = Contents {
+        data_bytes: reader.data_section().size,
+        ..Contents::default()
+    };
+    for r in reader.records() {
+        let r = r.expect("every record in the file reads back");
+        c.records += 1;
+        match r.parse().expect("every record parses") {
+            Record::Lost(l) => {
+                c.lost += l.lost;
+                *c.lost_by_cpu
+                    .entry(l.sample_id.cpu.unwrap_or(u32::MAX))
+                    .or_insert(0) += l.lost;
+            }
+            Record::LostSamples(l) => c.lost += l.lost,
+            Record::Exit(e) => c.exits.push(e.pid),
+            Record::Sample(s) if Some(r.event) == sys_enter => {
+                if pid.is_some_and(|p| s.id.pid != Some(p)) {
+                    continue;
+                }
+                let f = format.as_ref().unwrap();
+                if f.read_i64(s.raw.as_deref().unwrap(), "id").unwrap() == SYS_GETPPID {
+                    c.getppid += 1;
+                    c.getppid_cpus.extend(s.id.cpu);
+                }
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+/// `perf script` reads the whole file; returns its output.
+fn perf_script(path: &Path) -> String {
+    let out = Command::new("perf")
+        .args(["script", "--show-task-events", "-i"])
+        .arg(path)
+        .output()
+        .expect("Debian's perf");
+    assert!(
+        out.status.success(),
+        "perf script {}: {}",
+        path.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// `perfns report` reads the file; returns the losses it states.
+fn report_lost(path: &Path) -> u64 {
+    let out = Command::new(common::perfns_binary())
+        .args(["report", "-i"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "perfns report: {}", text(&out.stderr));
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("lost events: "))
+        .unwrap_or_else(|| panic!("no `lost events:` in {stdout}"));
+    if line == "lost events: none" {
+        0
+    } else {
+        number_after(line, "lost events: ").unwrap()
+    }
+}
+
+/// A file system mounted for one test, unmounted at its end.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn new(dir: &Path, args: &[&str]) -> Mount {
+        let ok = Command::new("mount").args(args).arg(dir).status().unwrap();
+        assert!(ok.success(), "mount {args:?} {}", dir.display());
+        Mount(dir.to_owned())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    // 1 MiB: the statedump fits, a million getppid calls' records do not.
+    let mount = Mount::new(dir.path(), &["-t", "tmpfs", "-o", "size=1m", "tmpfs"]);
+    let path = dir.path().join("full.data");
+    let workload = workload_binary().unwrap();
+    let out = perfns_record(&[
+        "-o",
+        path.to_str().unwrap(),
+        "--",
+        workload.to_str().unwrap(),
+        "getppid",
+        "1000000",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let said = stderr
+        .lines()
+        .find(|l| l.contains("holds what was written before this: "))
+        .unwrap_or_else(|| panic!("no account of the file in {stderr}"));
+    let records = number_after(said, "holds what was written before this: ").unwrap();
+    let bytes = number_after(said, "records (").unwrap();
+    let lost = number_after(said, "bytes, with ").unwrap();
+    let unwritten = number_after(said, "not in it: ").unwrap();
+    let lost_later = number_after(said, "records drained later, and ").unwrap();
+
+    // The file is what the message says, every record of it readable, and
+    // it holds what fitted: past the statedump, the workload's calls,
+    // nearly filling the disk.
+    let c = contents(&path, None);
+    assert_eq!((c.records, c.data_bytes, c.lost), (records, bytes, lost));
+    assert!(c.getppid > 1000, "{c:?}");
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size > 900 << 10, "{size} bytes of 1 MiB used");
+    // What did not fit was drained: a million calls are two million
+    // records of at least 64 bytes; counted as bytes not written or lost.
+    assert!(unwritten > 0, "{said}");
+    assert!(
+        bytes + unwritten >= 1_000_000 * 2 * 64 || lost + lost_later > 0,
+        "{said}"
+    );
+
+    // perf and perfns report read it, and count the same losses.
+    assert!(perf_script(&path).contains("raw_syscalls:sys_enter:"));
+    assert_eq!(report_lost(&path), lost);
+    drop(mount);
+}
+
+#[test]
+fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("disk.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let made = Command::new("mkfs.ext4")
+        .arg("-q")
+        .arg(&image)
+        .status()
+        .expect("mkfs.ext4");
+    assert!(made.success());
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let path = mnt.join("failing.data");
+    let mount = Mount::new(&mnt, &["-o", "loop", image.to_str().unwrap()]);
+    // Context switches only: each periodic flush is a short write, so the
+    // disk fails between flushes, not in the middle of one (which would
+    // leave the previous feature table overwritten: see
+    // PerfFileWriter::flush_header).
+    let recorder = spawn_record(&["-a", "--events", "cpu", "-o", path.to_str().unwrap()]);
+    wait_for_recording(&path);
+    let pid = getppid_calls(10);
+    // A periodic flush (every second) writes the workload's records.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // The disk fails: ext4's shutdown ioctl (what xfstests' godown does)
+    // syncs what was written, then fails every write with EIO.
+    const EXT4_IOC_SHUTDOWN: libc::c_ulong = 0x8004_587d; // _IOR('X', 125, __u32)
+    const EXT4_GOING_FLAGS_DEFAULT: u32 = 0;
+    let root = std::fs::File::open(&mnt).unwrap();
+    let flags = EXT4_GOING_FLAGS_DEFAULT;
+    // SAFETY: the ioctl reads one u32 from the pointer, which outlives it.
+    let rc = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&root),
+            EXT4_IOC_SHUTDOWN,
+            &flags,
+        )
+    };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    drop(root);
+
+    // The next flush fails (the whole machine is recorded: there is always
+    // something new): the recorder stops on its own.
+    let out = recorder.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Input/output error")
+            && stderr.contains("holds what was written before this"),
+        "{stderr}"
+    );
+
+    // Mounted again, the file is what the last good flush wrote, whole,
+    // the workload's end included.
+    drop(mount);
+    let _mount = Mount::new(&mnt, &["-o", "loop", image.to_str().unwrap()]);
+    let c = contents(&path, None);
+    assert!(c.exits.contains(&pid), "{c:?}");
+    assert!(perf_script(&path).contains("perfns-workload"));
+    report_lost(&path);
+}
+
+#[test]
+fn a_removed_or_replaced_output_file_is_an_error() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gone.data");
+    for replace in [false, true] {
+        let recorder = spawn_record(&["-a", "--events", "cpu", "-o", path.to_str().unwrap()]);
+        wait_for_recording(&path);
+        if replace {
+            let other = dir.path().join("other");
+            std::fs::write(&other, b"not a recording").unwrap();
+            std::fs::rename(&other, &path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+        signal(&recorder, Signal::SIGINT);
+        let out = recorder.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("the recording file was removed or replaced while recording"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(
+            line.contains(&format!("{}: ", path.display())) && line.contains(" records written"),
+            "{line}"
+        );
+        assert!(!stderr.contains("Captured and wrote"), "{stderr}");
+        if replace {
+            assert_eq!(std::fs::read(&path).unwrap(), b"not a recording");
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            assert!(!path.exists());
+        }
+    }
+}
+
+#[test]
+fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stopped.data");
+    // Four pages per CPU hold about 160 system call records.
+    let recorder = spawn_record(&[
+        "-a",
+        "-m",
+        "4",
+        "--events",
+        "syscalls",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    wait_for_recording(&path);
+    signal(&recorder, Signal::SIGSTOP);
+    // 20000 calls, 40000 records, while nothing drains.
+    let pid = getppid_calls(20_000);
+    signal(&recorder, Signal::SIGCONT);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&recorder, Signal::SIGINT);
+    let out = recorder.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("Warning: lost "))
+        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
+    let printed = number_after(warning, "Warning: lost ").unwrap();
+    // Printed per CPU: `(cpu0 N, cpu1 M)`.
+    let per_cpu_printed: BTreeMap<u32, u64> = warning
+        .split("cpu")
+        .skip(1)
+        .filter_map(|s| {
+            let mut n = s
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|t| !t.is_empty());
+            Some((n.next()?.parse().ok()?, n.next()?.parse().ok()?))
+        })
+        .collect();
+
+    let c = contents(&path, Some(pid));
+    // The kernel kept what fitted and counted the rest: nothing vanished.
+    assert!(c.getppid < 20_000, "{c:?}");
+    assert!(c.getppid + c.lost >= 20_000, "{c:?}");
+    assert_eq!(c.lost, printed);
+    assert_eq!(c.lost_by_cpu, per_cpu_printed, "{warning}");
+    let reader = PerfFileReader::open(&path).unwrap();
+    let meta = perfns::container::RecordingMeta::from_features(reader.features())
+        .unwrap()
+        .unwrap();
+    let in_meta: BTreeMap<u32, u64> = meta
+        .lost
+        .iter()
+        .map(|l| (l.cpu, l.lost + l.lost_samples))
+        .collect();
+    assert_eq!(in_meta, per_cpu_printed);
+    assert!(perf_script(&path).contains("raw_syscalls:sys_enter:"));
+    assert_eq!(report_lost(&path), printed);
+}
+
+#[test]
+fn a_command_that_cannot_start_is_refused_before_any_file() {
+    if !common::can_record() {
+        return;
+    }
+    let _serial = common::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("never.data");
+    let not_executable = dir.path().join("script");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    // An older recording at the output path is left as it was.
+    let old = dir.path().join("old.data");
+    std::fs::write(&old, b"an older recording").unwrap();
+    let not_executable = not_executable.to_str().unwrap();
+    let dir_name = dir.path().to_str().unwrap();
+    for (command, says) in [
+        (
+            "perfns-no-such-command",
+            "cannot run perfns-no-such-command: command not found".to_owned(),
+        ),
+        (
+            "/no/such/file",
+            "cannot run /no/such/file: No such file or directory".to_owned(),
+        ),
+        (
+            not_executable,
+            format!("cannot run {not_executable}: Permission denied"),
+        ),
+        (dir_name, format!("cannot run {dir_name}: is a directory")),
+    ] {
+        for output in [&path, &old] {
+            let out = perfns_record(&["-o", output.to_str().unwrap(), "--", command]);
+            let stderr = text(&out.stderr);
+            // perfns exits 1 on every error (perf record: 255; a shell: 127
+            // or 126).
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(stderr.starts_with(&format!("perfns: {says}")), "{stderr}");
+        }
+        assert!(!path.exists(), "{command}: no file");
+        assert_eq!(std::fs::read(&old).unwrap(), b"an older recording");
+    }
+}
+
+/// The checks of tests/vm/cpu-hotplug.sh, against the recording it made in
+/// the VM: 1000 getppid calls pinned to cpu1 before it went offline, 1000
+/// on cpu0 while it was, 1000 pinned to cpu1 after it came back.
+#[test]
+fn cpu_hotplug_in_the_vm() {
+    let Some(dir) = std::env::var_os("PERFNS_VM_HOTPLUG_DIR").map(PathBuf::from) else {
+        println!("skipped: PERFNS_VM_HOTPLUG_DIR is not set (run tests/vm/cpu-hotplug.sh)");
+        return;
+    };
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(read("nproc").trim(), "2");
+    let log = read("record.log");
+    println!("{log}");
+    assert_eq!(read("record.status").trim(), "0", "{log}");
+    for said in [
+        "[ perfns record: cpu1 went offline: nothing is recorded on it while it is ]",
+        "[ perfns record: cpu1 is back online: recording it again ]",
+        "Warning: CPUs went offline while recording (times: cpu1 1)",
+    ] {
+        assert!(log.contains(said), "no {said:?} in {log}");
+    }
+    let path = dir.join("hotplug.data");
+    for (step, cpu) in [("before", 1), ("offline", 0), ("after", 1)] {
+        let pid: i32 = read(&format!("{step}.pid")).trim().parse().unwrap();
+        let c = contents(&path, Some(pid));
+        println!("{step}: pid {pid}: {c:?}");
+        if c.lost == 0 {
+            assert_eq!(c.getppid, 1000, "{step}");
+        } else {
+            assert!(c.getppid + c.lost >= 1000, "{step}: {c:?}");
+        }
+        assert_eq!(c.getppid_cpus, [cpu].into(), "{step}");
+    }
+    let reader = PerfFileReader::open(&path).unwrap();
+    let meta = perfns::container::RecordingMeta::from_features(reader.features())
+        .unwrap()
+        .unwrap();
+    let cpu1 = meta.lost.iter().find(|l| l.cpu == 1);
+    assert_eq!(cpu1.map(|l| l.offline), Some(1), "{:?}", meta.lost);
+    // perf reads the samples of the events opened again, under the ids
+    // the file gives cpu1's events.
+    let after = read("after.pid");
+    let script = read("script");
+    assert!(
+        script
+            .lines()
+            .any(|l| l.contains(&format!(" {} [001] ", after.trim()))
+                && l.contains("raw_syscalls:sys_enter")),
+        "perf script: {}",
+        read("script.err")
+    );
+}

@@ -22,6 +22,9 @@
 #     in T:   perfns record (--scope auto, which must choose tracer)
 #               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
+# Then, as 65534, perfns record --scope tracer is refused three ways (in the
+# initial tracer namespace; in a container without capabilities; with
+# kernel.perf_tracer_scope=0), and must say why each time.
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (raw_syscalls, kmem page
 # allocations) in a directory it can read (--tracefs), as a host would for

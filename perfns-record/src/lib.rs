@@ -188,7 +188,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     let caller = scope::Caller::this_process();
     let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
         .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
-    eprintln!("[ perfns record: {} ]", choice.note);
+    if choice.worth_saying() {
+        eprintln!("[ perfns record: {} ]", choice.note);
+    }
     config.session.mode = choice.mode;
     config.session.extra_flags = scope::extra_flags(choice.mode);
     if choice.mode == RecordingMode::TracerScope
@@ -213,14 +215,9 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
                 }
             }
             // Why the tracer scope was not chosen explains a failure of the
-            // system scope only to a caller who is not privileged on the host.
-            Err(e)
-                if choice.mode == RecordingMode::SystemWide
-                    && config.scope == ScopeRequest::Auto
-                    && !caller.host_privileged =>
-            {
-                return Err(e.context(choice.note));
-            }
+            // system scope only to a caller who is not privileged on the host,
+            // the only one for whom auto tried it.
+            Err(e) if choice.fallback.is_some() => return Err(e.context(choice.note)),
             other => break other?,
         }
     };
@@ -456,12 +453,16 @@ fn end_command(child: Option<&mut Child>) {
 pub fn summary_text(s: &RecordSummary) -> String {
     let p = &s.progress;
     let mut out = format!(
-        "[ perfns record: Captured and wrote {:.3} MB {} ({} samples, {} records, {} containers) ]\n",
+        "[ perfns record: Captured and wrote {:.3} MB {} ({} samples, {} records, {} containers; {}) ]\n",
         s.file_size as f64 / (1024.0 * 1024.0),
         s.output.display(),
         p.samples,
         p.records,
         s.meta.containers.len(),
+        match s.meta.mode {
+            RecordingMode::SystemWide => "system scope",
+            RecordingMode::TracerScope => "tracer scope",
+        },
     );
     let lossy: Vec<String> = s
         .cpus

@@ -158,6 +158,19 @@ pub struct ScopeChoice {
     pub mode: RecordingMode,
     /// What to tell the user: the scope and the reason.
     pub note: String,
+    /// Why the tracer scope was not taken, when `auto` tried it and fell
+    /// back to the system scope: the caller is not privileged on the host,
+    /// so that may fail too, and its error then says both.
+    pub fallback: Option<Unavailable>,
+}
+
+impl ScopeChoice {
+    /// Whether to tell the user at the start: always but for the one
+    /// unsurprising case, a privileged caller recording the machine (the
+    /// end-of-recording summary names the scope in every case).
+    pub fn worth_saying(&self) -> bool {
+        self.mode == RecordingMode::TracerScope || self.fallback.is_some()
+    }
 }
 
 /// Chooses the scope for `request`. `--scope tracer` fails with the
@@ -171,6 +184,7 @@ pub fn choose(
     let system = |why: &str| ScopeChoice {
         mode: RecordingMode::SystemWide,
         note: format!("system scope (the whole machine): {why}"),
+        fallback: None,
     };
     match request {
         ScopeRequest::System => Ok(system("--scope system")),
@@ -183,9 +197,13 @@ pub fn choose(
                     mode: RecordingMode::TracerScope,
                     note: "tracer scope (this container and the containers nested in it)"
                         .to_owned(),
+                    fallback: None,
                 }),
                 Some(why) if request == ScopeRequest::Tracer => Err(why),
-                Some(why) => Ok(system(&format!("no tracer scope: {why}"))),
+                Some(why) => Ok(ScopeChoice {
+                    fallback: Some(why.clone()),
+                    ..system(&format!("no tracer scope: {why}"))
+                }),
             }
         }
     }
@@ -247,6 +265,7 @@ mod tests {
         let probe_not_called = || panic!("no probe for a privileged caller");
         let c = choose(ScopeRequest::Auto, probe_not_called, &host).unwrap();
         assert_eq!(c.mode, RecordingMode::SystemWide);
+        assert!(!c.worth_saying());
         let c = choose(
             ScopeRequest::Auto,
             || TracerScopeSupport::Supported,
@@ -255,6 +274,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.mode, RecordingMode::TracerScope);
         assert!(c.note.starts_with("tracer scope"), "{}", c.note);
+        assert!(c.worth_saying());
     }
 
     #[test]

@@ -58,8 +58,16 @@ fn the_tenant_records_its_containers_and_nothing_else() {
         }
     }
 
-    // The tenant's recording: tracer scope, rooted at T, named by its
-    // hostname, with web and batch under it and nothing else.
+    // The tenant's recording: tracer scope (which --scope auto chose, and
+    // said), rooted at T, named by its hostname, with web and batch under
+    // it and nothing else.
+    let log = std::fs::read_to_string(dir.join("tenant.log")).unwrap();
+    assert!(
+        log.contains(
+            "[ perfns record: tracer scope (this container and the containers nested in it) ]"
+        ) && log.contains("3 containers; tracer scope) ]"),
+        "{log}"
+    );
     assert_eq!(m.mode, RecordingMode::TracerScope);
     let root = m.container(m.host).unwrap();
     assert_eq!((root.name.as_str(), root.parent), ("tenant", None));
@@ -176,15 +184,16 @@ fn the_tenant_records_its_containers_and_nothing_else() {
     // it has left its namespaces on its way out (exit_task_namespaces():
     // the last file closes, on 9p here, the switches around them, and the
     // last switch out, so the last slice counts until the EXIT record),
-    // which the system scope sees: CPU time lower by at most 3% + 40 ms
-    // (measured 0.1% to 6%, 1 to 19 ms), pages within 1% + 16 (measured
-    // 4 to 8 pages fewer).
+    // which the system scope sees; and the system scope, loaded with the
+    // whole VM's switches, sometimes misses a switch the tenant has (its
+    // report warns of switches that do not follow on). CPU time within
+    // 3% + 40 ms either way (measured from 1.4 ms more to 19 ms less, at
+    // most 6%), pages at most 2% + 32 fewer (measured 4 to 12).
     assert_eq!(system.lost_by_cpu.values().sum::<u64>(), 0, "no losses");
     for n in ["web", "batch"] {
         let (a, b) = (&tenant.containers[n], &system.containers[n]);
         assert!(
-            a.cpu_ns <= b.cpu_ns + 1_000_000
-                && b.cpu_ns.saturating_sub(a.cpu_ns) <= b.cpu_ns * 3 / 100 + 40_000_000,
+            a.cpu_ns.abs_diff(b.cpu_ns) <= b.cpu_ns * 3 / 100 + 40_000_000,
             "{n}: CPU {} vs {} ns",
             a.cpu_ns,
             b.cpu_ns
@@ -195,12 +204,32 @@ fn the_tenant_records_its_containers_and_nothing_else() {
             (a.pages_freed, b.pages_freed),
         ] {
             assert!(
-                x <= y && y - x <= y / 100 + 16,
+                x <= y && y - x <= y / 50 + 32,
                 "{n}: pages {:?} vs {:?}",
                 (a.pages_allocated, a.pages_freed),
                 (b.pages_allocated, b.pages_freed)
             );
         }
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
+    }
+}
+
+/// `perfns record --scope tracer` says why it cannot record, on the
+/// patched kernel, for each cause the VM could stage.
+#[test]
+fn refusals_say_why() {
+    let Some(dir) = dir() else { return };
+    for (case, why) in [
+        ("initial", "you are in the initial tracer namespace"),
+        (
+            "nocap",
+            "no CAP_PERFMON over the user namespace that owns your tracer namespace",
+        ),
+        ("sysctl", "kernel.perf_tracer_scope is 0"),
+    ] {
+        let log = std::fs::read_to_string(dir.join(format!("why-{case}.log"))).unwrap();
+        println!("{case}: {log}");
+        assert!(log.contains("perfns: --scope tracer: "), "{case}: {log}");
+        assert!(log.contains(why), "{case}: {log}");
     }
 }

@@ -22,6 +22,9 @@
 #     in T:   perfns record (--scope auto, which must choose tracer)
 #               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
+# Then, as 65534, perfns record --scope tracer is refused three ways (in the
+# initial tracer namespace; in a container without capabilities; with
+# kernel.perf_tracer_scope=0), and must say why each time.
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (raw_syscalls, kmem page
 # allocations) in a directory it can read (--tracefs), as a host would for
@@ -76,6 +79,24 @@ if [[ ${1:-} == --guest ]]; then
 	wait "$sibling"
 	kill -INT "$system"
 	wait "$system"
+	# Why the tracer scope is refused: in the initial tracer namespace,
+	# without CAP_PERFMON over the owner (root in T with no capabilities),
+	# and with the sysctl off. Each must fail and say so.
+	why() {
+		local name=$1
+		shift
+		if "$@" >"$out/why-$name.log" 2>&1; then
+			echo "perfns record --scope tracer worked ($name)" >>"$out/why-$name.log"
+		fi
+	}
+	why initial tenant "$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	why nocap tenant "$bin/perfns" run-container why --tracer required -- \
+		setpriv --bounding-set=-all -- \
+		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	echo 0 >/proc/sys/kernel/perf_tracer_scope
+	why sysctl tenant "$bin/perfns" run-container why --tracer required -- \
+		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	echo 1 >/proc/sys/kernel/perf_tracer_scope
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done

@@ -273,17 +273,21 @@ fn records() -> Vec<Seed> {
         false,
     );
     let b = Body::default;
-    let mut tracer_ns = b()
+    // The series' layout (src/record.rs): pid, tid; two namespaces; the
+    // tracer namespace ancestry, two levels; the pids at two levels.
+    let tracer_ns = b()
         .u32s(3, 3)
         .u64(2)
         .u64(4)
         .u64(0xf000_0001)
         .u64(4)
         .u64(0xf000_0002)
-        .u64(2);
-    for (ns, pid) in [(0xefff_f001u64, 1234u32), (0xefff_f002, 3)] {
-        tracer_ns = tracer_ns.u64(ns).u32s(pid, pid);
-    }
+        .u64(2)
+        .u64(0xefff_f001)
+        .u64(0xefff_f002)
+        .u64(2)
+        .u32s(1234, 1234)
+        .u32s(3, 3);
     let mut namespaces = b().u32s(1, 1).u64(7);
     for i in 0..7 {
         namespaces = namespaces.u64(4).u64(0xf000_0000 + i);

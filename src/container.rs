@@ -1108,14 +1108,16 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let mut name = None;
+        // The hostname is set once the shell has exec'd sleep; before, the
+        // new uts namespace still holds the inherited one.
         for _ in 0..2000 {
-            name = uts_hostname(pid);
-            if name.is_some() {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "sleep" {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        let name = uts_hostname(pid);
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(name.as_deref(), Some("perfns-uts-test"));

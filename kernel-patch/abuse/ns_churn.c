@@ -13,6 +13,7 @@
 #include "abuse.h"
 
 struct counters {
+	double end;
 	unsigned long namespaces, readers, forks, trees, killed;
 	struct errno_counts unshare, open, setns;
 };
@@ -65,7 +66,7 @@ static void __attribute__((noreturn)) tree(uint64_t s, int depth, int ncpus)
 	int n = 4 + rnd_below(&s, 28);
 
 	open_readers(&s, ncpus);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && now() < shared->end; i++) {
 		int ret = sys_unshare(CLONE_NEWTRACER);
 		pid_t pid;
 
@@ -102,7 +103,6 @@ int main(int argc, char **argv)
 				   (uint64_t)time(NULL) * 2654435761u;
 	int ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t s = seed ? seed : 1;
-	double end = now() + seconds;
 
 	printf("ns_churn: seed=%#llx seconds=%d\n", (unsigned long long)seed,
 	       seconds);
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
 		return 1;
-	while (now() < end) {
+	shared->end = now() + seconds;
+	while (now() < shared->end) {
 		pid_t top[2];
 
 		for (int i = 0; i < 2; i++) {

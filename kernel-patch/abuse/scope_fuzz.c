@@ -243,7 +243,7 @@ static void child_loop(int cpu)
 	pin_to_cpu(cpu);
 	for (;;) {
 		busy_work(16);
-		usleep(2000);
+		usleep(10000);
 	}
 }
 

@@ -25,7 +25,7 @@
  * The scope's own marker must show up in sys_enter, or the check would be
  * vacuous. Exit status 1 on any violation.
  *
- *   leak_audit [-v]
+ *   leak_audit
  */
 #include "abuse.h"
 
@@ -49,7 +49,6 @@ struct shared {
 
 static struct shared *sh;
 static uint64_t ktext_lo, ktext_hi;
-static int verbose;
 
 /* --- workloads ------------------------------------------------------- */
 
@@ -698,13 +697,12 @@ static void sibling_scope(void)
 	workload(1, MARK_SIB, "leak-sib", false);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
 	const char *ktext = getenv("ABUSE_KTEXT");
 	pid_t host, sib, rd;
 	int status;
 
-	verbose = argc > 1 && !strcmp(argv[1], "-v");
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ktext)
 		sscanf(ktext, "%llx %llx", (unsigned long long *)&ktext_lo,

@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 			tp_ids[nr_tp_ids++] = id;
 	}
 	printf("scope_fuzz: %d tracepoint ids known\n", nr_tp_ids);
+	fflush(stdout);
 	if (new_tracer_ns(CLONE_NEWPID)) {
 		perror("scope_fuzz: unshare user+tracer+pid namespaces");
 		return 1;

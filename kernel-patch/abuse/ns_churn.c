@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ns_churn: create and destroy tracer namespaces as fast as possible,
- * each with scoped readers attached (side band, sys_enter, page faults,
- * context switches, page allocations, on random CPUs, some with rings),
- * nested a few levels, with fork storms inside some of them. Each
- * namespace is dropped by setns() back before the next one is made,
- * with its child still running half of the time; whole trees go by
- * exit with their events open, or by SIGKILL from outside.
+ * ns_churn: create and destroy tracer namespaces as fast as possible
+ * under scoped readers (side band, sys_enter, page faults, context
+ * switches, page allocations, on random CPUs, some with rings), nested a
+ * few levels, with fork storms inside some of them. Each namespace is
+ * dropped by setns() back before the next one is made; one in four gets
+ * a child first, which opens readers of its own and is still running
+ * half of the time. Whole trees go by exit with their events open, or
+ * by SIGKILL from outside.
  *
  *   ns_churn [SECONDS [SEED]]
  */
 #include "abuse.h"
 
 struct counters {
-	unsigned long namespaces, readers, forks, trees, killed;
+	double end;
+	unsigned long namespaces, populated, readers, forks, trees, killed;
 	struct errno_counts unshare, open, setns;
 };
 
@@ -62,10 +64,10 @@ static void fork_storm(uint64_t *s)
 static void __attribute__((noreturn)) tree(uint64_t s, int depth, int ncpus)
 {
 	int self = open("/proc/self/ns/tracer", O_RDONLY | O_CLOEXEC);
-	int n = 4 + rnd_below(&s, 28);
+	int n = 4 + rnd_below(&s, 124);
 
 	open_readers(&s, ncpus);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n && now() < shared->end; i++) {
 		int ret = sys_unshare(CLONE_NEWTRACER);
 		pid_t pid;
 
@@ -73,7 +75,13 @@ static void __attribute__((noreturn)) tree(uint64_t s, int depth, int ncpus)
 		if (ret)
 			break;
 		__atomic_add_fetch(&shared->namespaces, 1, __ATOMIC_RELAXED);
-		pid = fork();
+		/*
+		 * Most namespaces get no task: made and dropped under the
+		 * readers of this one, which is what makes thousands cheap.
+		 */
+		pid = rnd_below(&s, 4) ? -1 : fork();
+		if (pid > 0)
+			__atomic_add_fetch(&shared->populated, 1, __ATOMIC_RELAXED);
 		if (pid == 0) {
 			if (depth > 0 && rnd_below(&s, 4) == 0)
 				tree(rnd(&s), depth - 1, ncpus);
@@ -102,7 +110,6 @@ int main(int argc, char **argv)
 				   (uint64_t)time(NULL) * 2654435761u;
 	int ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t s = seed ? seed : 1;
-	double end = now() + seconds;
 
 	printf("ns_churn: seed=%#llx seconds=%d\n", (unsigned long long)seed,
 	       seconds);
@@ -111,7 +118,8 @@ int main(int argc, char **argv)
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
 		return 1;
-	while (now() < end) {
+	shared->end = now() + seconds;
+	while (now() < shared->end) {
 		pid_t top[2];
 
 		for (int i = 0; i < 2; i++) {
@@ -144,8 +152,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			waitpid(top[i], NULL, 0);
 	}
-	printf("ns_churn: trees=%lu killed=%lu namespaces=%lu readers=%lu forks=%lu\n",
-	       shared->trees, shared->killed, shared->namespaces,
+	printf("ns_churn: trees=%lu killed=%lu namespaces=%lu (with a task: %lu) readers=%lu forks=%lu\n",
+	       shared->trees, shared->killed, shared->namespaces, shared->populated,
 	       shared->readers, shared->forks);
 	print_errno_counts("ns_churn: unshare", &shared->unshare);
 	print_errno_counts("ns_churn: open", &shared->open);

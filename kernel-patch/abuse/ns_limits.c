@@ -8,7 +8,13 @@
  * fail with ENOSPC, and every round of a kind must reach the same
  * count: a count that shrinks means a namespace or ucount leaked.
  *
- *   ns_limits [SECONDS]
+ *   ns_limits [SECONDS [EXPECTED_DEPTH]]
+ *
+ * With EXPECTED_DEPTH, one depth round more must reach exactly that many
+ * nested unshare()s: run-abuse.sh uses it last, with the initial user
+ * namespace's max_tracer_namespaces lowered by root to exactly what the
+ * chain needs, so that a tracer namespace leaked by an earlier program
+ * (its ucount never returned) makes the chain come up short.
  */
 #include "abuse.h"
 
@@ -52,6 +58,7 @@ static void __attribute__((noreturn)) level(int n, int ncpus)
 int main(int argc, char **argv)
 {
 	int seconds = argc > 1 ? atoi(argv[1]) : 30;
+	int expect = argc > 2 ? atoi(argv[2]) : -1;
 	int ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int first[2] = { -1, -1 }, bad = 0, retries = 0;
 	unsigned long rounds[2] = {};
@@ -76,8 +83,8 @@ int main(int argc, char **argv)
 	printf("ns_limits: max_tracer_namespaces in the tenant's user namespace: %ld\n",
 	       initial_max);
 	end = now() + seconds;
-	for (unsigned long r = 0; now() < end; r++) {
-		int kind = r % 2;	/* 0: depth, 1: ucount */
+	for (unsigned long r = 0; now() < end || (expect >= 0 && r == 0); r++) {
+		int kind = expect >= 0 ? 0 : r % 2;	/* 0: depth, 1: ucount */
 		char val[32];
 		pid_t chain;
 
@@ -118,6 +125,11 @@ int main(int argc, char **argv)
 			bad++;
 		}
 		rounds[kind]++;
+	}
+	if (expect >= 0 && first[0] != expect) {
+		printf("ns_limits: FAIL: expected %d nested unshare()s, got %d: tracer namespaces leaked?\n",
+		       expect, first[0]);
+		bad++;
 	}
 	printf("ns_limits: rounds depth=%lu ucount=%lu failures=%d retries=%d\n",
 	       rounds[0], rounds[1], bad, retries);

@@ -243,7 +243,7 @@ static void child_loop(int cpu)
 	pin_to_cpu(cpu);
 	for (;;) {
 		busy_work(16);
-		usleep(2000);
+		usleep(10000);
 	}
 }
 
@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 			tp_ids[nr_tp_ids++] = id;
 	}
 	printf("scope_fuzz: %d tracepoint ids known\n", nr_tp_ids);
+	fflush(stdout);
 	if (new_tracer_ns(CLONE_NEWPID)) {
 		perror("scope_fuzz: unshare user+tracer+pid namespaces");
 		return 1;

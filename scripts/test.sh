@@ -28,3 +28,6 @@ if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ];
 fi
 bash perfns-record/tests/vm/tracer-scope-e2e.sh
 bash perfns-record/tests/vm/cpu-hotplug.sh
+# An unprivileged tenant abusing the tracer scope (fuzzer, namespace churn,
+# racing readers, the limits) and the leak audit, bounded: 60 s.
+bash kernel-patch/abuse/run-abuse.sh 60

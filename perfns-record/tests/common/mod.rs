@@ -191,6 +191,15 @@ pub fn attribute(path: &Path) -> Attribution {
                 else {
                     continue;
                 };
+                // A task's final switch out, after it was reaped, names it
+                // -1 (perf_event_tid()): it is the task switched in last on
+                // that CPU, if that is known (in tracer scope its EXIT has
+                // already charged it up to then).
+                let tid = match (tid, running.get(&cpu)) {
+                    (-1, Some(&(running_tid, _))) if s.out => running_tid,
+                    (-1, _) => continue,
+                    _ => tid,
+                };
                 by_tid.entry(tid).or_default().switches += 1;
                 if s.out {
                     if let Some((in_tid, since)) = running.remove(&cpu) {

@@ -66,6 +66,11 @@ text=$(awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
 	END { if (lo && hi) print lo, hi }' /proc/kallsyms)
 echo "guest: $(uname -r), $(nproc) CPUs, $(wc -l </tmp/abuse-tracepoints) tracepoint ids, kernel text ${text:-unknown}"
 echo "guest: max_tracer_namespaces=$(cat /proc/sys/user/max_tracer_namespaces) perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid) perf_tracer_scope=$(cat /proc/sys/kernel/perf_tracer_scope)"
+# kmemleak (the --debug kernel has it): forget what boot left, so that
+# a report at the end is about what the programs did.
+kmemleak=/sys/kernel/debug/kmemleak
+[[ -e /sys/kernel/debug/kmemleak ]] || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
+[[ -e $kmemleak ]] && echo clear >$kmemleak
 status=0
 run() {
 	local limit=$1 start rc
@@ -93,6 +98,19 @@ max=$(cat /proc/sys/user/max_tracer_namespaces)
 echo 32 >/proc/sys/user/max_tracer_namespaces
 run 120 "$bin/ns_limits" 0 31
 echo "$max" >/proc/sys/user/max_tracer_namespaces
+if [[ -e $kmemleak ]]; then
+	# Two scans some seconds apart, as kmemleak's documentation advises,
+	# so that objects only just freed are not reported.
+	echo scan >$kmemleak
+	sleep 5
+	echo scan >$kmemleak
+	leaks=$(grep -c '^unreferenced object' $kmemleak)
+	echo "=== kmemleak: $leaks unreferenced objects"
+	if ((leaks)); then
+		cat $kmemleak
+		status=1
+	fi
+fi
 exit $status
 EOF
 chmod 755 "$bin/guest.sh"

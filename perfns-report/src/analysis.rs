@@ -449,6 +449,12 @@ impl Analysis {
                     return;
                 };
                 if s.out {
+                    // A task's final switch out, once it is reaped, names it
+                    // -1 (perf_event_tid()): it is the task running there.
+                    let tid = match self.cpus.get(&cpu).and_then(|c| c.current) {
+                        Some(current) if tid == -1 => current,
+                        _ => tid,
+                    };
                     self.charge_cpu(cpu, tid, t);
                 } else {
                     self.cpus.insert(

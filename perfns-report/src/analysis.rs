@@ -171,6 +171,11 @@ struct CpuState {
     /// Whether a switch was seen on this CPU: before the first, the task
     /// that leaves had run since the recording began.
     switched: bool,
+    /// When the running task exited (its EXIT record), in a tracer-scope
+    /// recording: a kernel with the series' first version sends no switch
+    /// out after it, so the next switch in, or the end, charges it until
+    /// then.
+    exited: Option<u64>,
 }
 
 /// The analyses' state between records.
@@ -422,18 +427,16 @@ impl Analysis {
                         .as_ref()
                         .is_some_and(|m| m.mode == RecordingMode::TracerScope) =>
             {
-                // A tracer-scoped reader gets no switch record about a task
-                // that has left its namespaces on its way out, so its last
-                // switch out never comes: it ran until its EXIT, at least.
+                // The task's final switch out follows, on a kernel with the
+                // series' exit fix (the task keeps its tracer namespace
+                // until it is freed). The first version of the series let
+                // it leave its namespaces first, and that switch out never
+                // came: remember when it exited, for then.
                 let Some(t) = time else { return };
-                let on: Vec<u32> = self
-                    .cpus
-                    .iter()
-                    .filter(|(_, s)| s.current == Some(e.tid))
-                    .map(|(&cpu, _)| cpu)
-                    .collect();
-                for cpu in on {
-                    self.charge_cpu(cpu, e.tid, t);
+                for state in self.cpus.values_mut() {
+                    if state.current == Some(e.tid) {
+                        state.exited = Some(t);
+                    }
                 }
             }
             Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
@@ -457,12 +460,21 @@ impl Analysis {
                     };
                     self.charge_cpu(cpu, tid, t);
                 } else {
+                    if let Some(CpuState {
+                        current: Some(gone),
+                        exited: Some(exited),
+                        ..
+                    }) = self.cpus.get(&cpu).copied()
+                    {
+                        self.charge_cpu(cpu, gone, exited);
+                    }
                     self.cpus.insert(
                         cpu,
                         CpuState {
                             current: Some(tid),
                             since: t,
                             switched: true,
+                            exited: None,
                         },
                     );
                 }
@@ -479,6 +491,19 @@ impl Analysis {
         let task = self.task(tid);
         task.pid = pid;
         task.pid_ns = ns;
+    }
+
+    /// Charges the tasks still running at `end`, the recording's last
+    /// time: until then, or until they exited.
+    fn charge_running(&mut self, end: u64) {
+        let running: Vec<(u32, i32, Option<u64>)> = self
+            .cpus
+            .iter()
+            .filter_map(|(&cpu, s)| s.current.map(|tid| (cpu, tid, s.exited)))
+            .collect();
+        for (cpu, tid, exited) in running {
+            self.charge_cpu(cpu, tid, exited.unwrap_or(end));
+        }
     }
 
     /// Charges `tid`, leaving `cpu` at `until`, with the CPU time since
@@ -514,6 +539,7 @@ impl Analysis {
                 current: None,
                 since: until,
                 switched: true,
+                exited: None,
             },
         );
         // The idle task (tid 0) is no one's CPU time.
@@ -591,6 +617,7 @@ impl Analysis {
                         current: Some(next),
                         since: t,
                         switched: true,
+                        exited: None,
                     },
                 );
             }
@@ -686,14 +713,7 @@ impl Analysis {
     /// into containers and builds the report.
     pub fn finish(mut self, options: &Options) -> Result<Report, NoSuchContainer> {
         let end = self.last_time;
-        let running: Vec<(u32, i32)> = self
-            .cpus
-            .iter()
-            .filter_map(|(&cpu, s)| s.current.map(|tid| (cpu, tid)))
-            .collect();
-        for (cpu, tid) in running {
-            self.charge_cpu(cpu, tid, end);
-        }
+        self.charge_running(end);
         let start = self.first_time.unwrap_or(0).max(self.window.0);
         let end = end.min(self.window.1).max(start);
         let time = TimeRange {
@@ -960,3 +980,6 @@ fn role(
         Role::Other
     })
 }
+
+#[cfg(test)]
+mod tests;

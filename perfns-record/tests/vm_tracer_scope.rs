@@ -68,6 +68,11 @@ fn the_tenant_records_its_containers_and_nothing_else() {
         ) && log.contains("3 containers; tracer scope) ]"),
         "{log}"
     );
+    // The tenant's report has nothing to warn of: every switch out it has
+    // follows a switch in of the same task (out-of-scope tasks run in
+    // between, unseen, which is no missing switch).
+    let report = std::fs::read_to_string(dir.join("tenant.report")).unwrap();
+    assert!(!report.contains("WARNING"), "{report}");
     assert_eq!(m.mode, RecordingMode::TracerScope);
     let root = m.container(m.host).unwrap();
     assert_eq!((root.name.as_str(), root.parent), ("tenant", None));
@@ -179,37 +184,28 @@ fn the_tenant_records_its_containers_and_nothing_else() {
     );
 
     // The VM's recording of the same moment: the same figures for T's
-    // containers. Both read the same system calls of the same tasks, so
-    // those agree exactly. The tracer scope misses what a task does after
-    // it has left its namespaces on its way out (exit_task_namespaces():
-    // the last file closes, on 9p here, the switches around them, and the
-    // last switch out, so the last slice counts until the EXIT record),
-    // which the system scope sees; and the system scope, loaded with the
-    // whole VM's switches, sometimes misses a switch the tenant has (its
-    // report warns of switches that do not follow on). CPU time within
-    // 3% + 40 ms either way (measured from 1.4 ms more to 19 ms less, at
-    // most 6%), pages at most 2% + 32 fewer (measured 4 to 12).
+    // containers. Both read the same system calls and page allocations of
+    // the same tasks, so those agree exactly (a task keeps its tracer
+    // namespace until it is freed, so its exit-time frees and its last
+    // switch out reach the tenant too). CPU time within 1% + 20 ms: the
+    // two attribute the same switch records, but the system scope, loaded
+    // with the whole VM's switches, may miss one the tenant has (measured
+    // 2.1 and 1.0 ms apart, tenant lower, on the final series).
     assert_eq!(system.lost_by_cpu.values().sum::<u64>(), 0, "no losses");
     for n in ["web", "batch"] {
         let (a, b) = (&tenant.containers[n], &system.containers[n]);
         assert!(
-            a.cpu_ns.abs_diff(b.cpu_ns) <= b.cpu_ns * 3 / 100 + 40_000_000,
+            a.cpu_ns.abs_diff(b.cpu_ns) <= b.cpu_ns / 100 + 20_000_000,
             "{n}: CPU {} vs {} ns",
             a.cpu_ns,
             b.cpu_ns
         );
         assert_eq!(a.syscalls, b.syscalls, "{n}: system calls");
-        for (x, y) in [
-            (a.pages_allocated, b.pages_allocated),
-            (a.pages_freed, b.pages_freed),
-        ] {
-            assert!(
-                x <= y && y - x <= y / 50 + 32,
-                "{n}: pages {:?} vs {:?}",
-                (a.pages_allocated, a.pages_freed),
-                (b.pages_allocated, b.pages_freed)
-            );
-        }
+        assert_eq!(
+            (a.pages_allocated, a.pages_freed),
+            (b.pages_allocated, b.pages_freed),
+            "{n}: pages allocated and freed"
+        );
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
     }
 }

@@ -141,6 +141,8 @@ pub(crate) struct Task {
     pub tid: i32,
     pub comm: String,
     pub pid_ns: Option<u64>,
+    /// Where it is in the tracer namespaces, from TRACER_NAMESPACES.
+    pub tracer: Option<TaskTracer>,
     /// The cgroup id of its latest sample.
     pub cgroup: Option<u64>,
     pub cpu_ns: u64,
@@ -149,6 +151,18 @@ pub(crate) struct Task {
     pub syscalls: IntMap<u64, SyscallTotals>,
     /// The syscall it is in.
     in_syscall: Option<InSyscall>,
+}
+
+/// A task's place in the tracer namespaces, as a TRACER_NAMESPACES record
+/// gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskTracer {
+    /// Its own tracer namespace's inode.
+    pub ns: u64,
+    /// How many tracer namespaces its ancestry has, the reader's first.
+    pub levels: usize,
+    /// How many pid namespaces it has a pid in, the reader's first.
+    pub pid_levels: usize,
 }
 
 /// A syscall a task has entered and not returned from.
@@ -199,6 +213,9 @@ pub struct Analysis {
     last_task: Option<(i32, usize)>,
     cgroups: HashMap<u64, String>,
     seen_namespaces: bool,
+    /// Each tracer namespace's parent, from the TRACER_NAMESPACES records'
+    /// ancestries (the reader's own has none).
+    tracer_parent: BTreeMap<u64, u64>,
     seen_sample_cgroups: bool,
     seen_comm: bool,
     lost: Lost,
@@ -310,6 +327,7 @@ impl Analysis {
             last_task: None,
             cgroups: HashMap::new(),
             seen_namespaces: false,
+            tracer_parent: BTreeMap::new(),
             seen_sample_cgroups: false,
             seen_comm: false,
             lost: Lost {
@@ -412,12 +430,13 @@ impl Analysis {
             }
             Record::Fork(f) => {
                 let parent = self.by_tid.get(&f.ptid).map(|&i| &self.tasks[i]);
-                let (comm, pid_ns, cgroup) = parent
-                    .map(|p| (p.comm.clone(), p.pid_ns, p.cgroup))
+                let (comm, pid_ns, tracer, cgroup) = parent
+                    .map(|p| (p.comm.clone(), p.pid_ns, p.tracer, p.cgroup))
                     .unwrap_or_default();
                 let child = self.new_task(f.pid, f.tid);
                 child.comm = comm;
                 child.pid_ns = pid_ns;
+                child.tracer = tracer;
                 child.cgroup = cgroup;
             }
             Record::Exit(e)
@@ -440,7 +459,18 @@ impl Analysis {
                 }
             }
             Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
-            Record::TracerNamespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
+            Record::TracerNamespaces(n) => {
+                self.namespaces(n.pid, n.tid, &n.namespaces);
+                for w in n.tracer_ns.windows(2) {
+                    self.tracer_parent.insert(w[1], w[0]);
+                }
+                let tracer = n.own_tracer_ns().map(|ns| TaskTracer {
+                    ns,
+                    levels: n.tracer_ns.len(),
+                    pid_levels: n.pids.len(),
+                });
+                self.task(n.tid).tracer = tracer;
+            }
             Record::Cgroup(c) => {
                 self.cgroups.insert(c.id, c.path.clone());
             }
@@ -856,6 +886,7 @@ impl Analysis {
             meta: self.meta.as_ref(),
             source: containers_from,
             tasks: &self.tasks,
+            tracer_parent: &self.tracer_parent,
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
         };

@@ -6,7 +6,10 @@
 //! host's, named by the shallowest cgroup path its tasks' samples carry and
 //! nested under the container whose cgroup path is the nearest ancestor of
 //! its own. Without NAMESPACES records a container is a cgroup; without
-//! either, every task is the host's.
+//! either, every task is the host's. perfns's metadata nests pid
+//! namespaces by their parent chain; in a tracer-scope recording the
+//! kernel's TRACER_NAMESPACES records nest them by tracer-namespace
+//! ancestry ([`tracer_parents`]), under the tenant's own container.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +41,8 @@ pub struct NoSuchContainer {
 pub(crate) struct Membership<'a> {
     pub source: ContainerSource,
     pub tasks: &'a [Task],
+    /// Each tracer namespace's parent, from TRACER_NAMESPACES records.
+    pub tracer_parent: &'a BTreeMap<u64, u64>,
     /// cgroup id → path, from CGROUP records.
     pub cgroups: &'a HashMap<u64, String>,
     /// The recorded architecture, for syscall names.
@@ -258,6 +263,15 @@ pub(crate) fn build(
             p => p.map(Key::PidNs),
         };
     }
+    // In tracer scope the kernel's own records nest them, for the tasks
+    // /proc could not show (gone before the recorder looked).
+    if root_holds {
+        for (key, parent) in tracer_parents(m.tasks, m.tracer_parent, key_of) {
+            if let Some(node) = nodes.get_mut(&key) {
+                node.parent = Some(parent);
+            }
+        }
+    }
 
     // Parents: the container with the nearest ancestor cgroup path. The
     // root cgroup is everyone's ancestor and no container's own: a pid
@@ -469,6 +483,68 @@ pub(crate) fn build(
 }
 
 /// A task's own figures.
+/// Each container's parent, from its tasks' tracer-namespace ancestries
+/// (TRACER_NAMESPACES records), `key_of` giving a task's container.
+///
+/// A container's tracer namespace is the shallowest its tasks are in: the
+/// helper that unshares a container's namespaces and forks its init (a
+/// runtime's, or `perfns run-container`'s) is in the new tracer namespace
+/// but still in its parent's pid namespace. A tracer namespace belongs to
+/// the container, of those whose tracer namespace it is, with the fewest
+/// pid namespace levels. A container is nested in the owner of its tracer
+/// namespace when that is another container (it made a pid namespace and
+/// no tracer namespace), else in the owner of the nearest ancestor tracer
+/// namespace that has one; the reader's own tracer namespace is the
+/// root's, [`Key::Host`].
+fn tracer_parents(
+    tasks: &[Task],
+    tracer_parent: &BTreeMap<u64, u64>,
+    key_of: impl Fn(&Task) -> Key,
+) -> BTreeMap<Key, Key> {
+    // Each container's tracer namespace: (levels, inode, pid levels).
+    let mut own: BTreeMap<Key, (usize, u64, usize)> = BTreeMap::new();
+    for task in tasks {
+        let Some(t) = task.tracer else { continue };
+        let place = (t.levels, t.ns, t.pid_levels);
+        own.entry(key_of(task))
+            .and_modify(|p| *p = (*p).min(place))
+            .or_insert(place);
+    }
+    let mut owner: BTreeMap<u64, (usize, Key)> = BTreeMap::new();
+    for (&key, &(_, ns, pid_levels)) in &own {
+        owner
+            .entry(ns)
+            .and_modify(|o| *o = (*o).min((pid_levels, key)))
+            .or_insert((pid_levels, key));
+    }
+    let mut parents = BTreeMap::new();
+    for (&key, &(_, ns, _)) in own.iter().filter(|(k, _)| **k != Key::Host) {
+        let parent = match owner.get(&ns) {
+            Some(&(_, o)) if o != key => o,
+            _ => {
+                // Bounded: a hand-made file may make the parents a cycle.
+                let mut at = ns;
+                let mut found = Key::Host;
+                for _ in 0..=tracer_parent.len() {
+                    let Some(&up) = tracer_parent.get(&at) else {
+                        break;
+                    };
+                    match owner.get(&up) {
+                        Some(&(_, o)) if o != key => {
+                            found = o;
+                            break;
+                        }
+                        _ => at = up,
+                    }
+                }
+                found
+            }
+        };
+        parents.insert(key, parent);
+    }
+    parents
+}
+
 fn task_figures(t: &Task) -> Figures {
     let mut f = Figures::default();
     f.cpu.time_ns = t.cpu_ns;
@@ -633,5 +709,68 @@ mod tests {
             "/system.slice/foo.service"
         ));
         assert!(!matches_name(Key::PidNs(7), &node, "foo"));
+    }
+
+    /// A task in pid namespace `pid_ns` (1 is the reader's) and tracer
+    /// namespace `ns`, `levels` tracer and `pid_levels` pid namespaces
+    /// below the reader's.
+    fn task(pid_ns: u64, ns: u64, levels: usize, pid_levels: usize) -> Task {
+        let mut t = Task::default();
+        t.pid_ns = Some(pid_ns);
+        t.tracer = Some(crate::analysis::TaskTracer {
+            ns,
+            levels,
+            pid_levels,
+        });
+        t
+    }
+
+    #[test]
+    fn tracer_ancestry_nests_containers() {
+        // The reader's tracer namespace is 100, its pid namespace 1.
+        let tasks = [
+            task(1, 100, 1, 1), // the recorder
+            // web: run-container's helper, in the new tracer namespace but
+            // the reader's pid namespace, and web's init.
+            task(1, 200, 2, 1),
+            task(2, 200, 2, 2),
+            // inner, in web, made the same way.
+            task(2, 300, 3, 2),
+            task(3, 300, 3, 3),
+            // jail: a pid namespace of web's, no tracer namespace of its own.
+            task(4, 200, 2, 3),
+            // batch: only its init seen.
+            task(5, 400, 2, 2),
+            // deep: its tracer namespace's parent (500) has no container of
+            // its own; 500's parent is web's.
+            task(6, 600, 4, 3),
+            // A hand-made file's cycle of tracer parents.
+            task(7, 700, 3, 2),
+        ];
+        let tracer_parent: BTreeMap<u64, u64> = [
+            (200, 100),
+            (300, 200),
+            (400, 100),
+            (500, 200),
+            (600, 500),
+            (700, 800),
+            (800, 700),
+        ]
+        .into();
+        let key_of = |t: &Task| match t.pid_ns {
+            Some(1) => Key::Host,
+            ns => Key::PidNs(ns.unwrap_or(0)),
+        };
+        let parents = tracer_parents(&tasks, &tracer_parent, key_of);
+        let expected: BTreeMap<Key, Key> = [
+            (Key::PidNs(2), Key::Host),
+            (Key::PidNs(3), Key::PidNs(2)),
+            (Key::PidNs(4), Key::PidNs(2)),
+            (Key::PidNs(5), Key::Host),
+            (Key::PidNs(6), Key::PidNs(2)),
+            (Key::PidNs(7), Key::Host),
+        ]
+        .into();
+        assert_eq!(parents, expected);
     }
 }

@@ -197,3 +197,75 @@ fn time_window_keeps_only_its_figures() {
         assert!(all.time_ns - (a.time_ns + b.time_ns) <= 1, "{name}");
     }
 }
+
+/// A tracer-scope recording nests its containers by the kernel's
+/// TRACER_NAMESPACES records, not only by the pid namespace parents
+/// `perfns record` read from the tenant's /proc (which a task gone before
+/// it looked does not give): with those parents taken out of the
+/// metadata, web and batch are still the tenant's children. (Deeper trees:
+/// the unit tests of perfns-report/src/containers.rs.)
+#[test]
+fn tracer_scope_nests_containers_by_tracer_ancestry() {
+    use perfns::container::{RecordingMeta, RecordingMode};
+    use perfns::perf_data::{Features, PerfFileReader};
+    use perfns_report::analysis::Analysis;
+
+    let path = testdata("tracer-scope.data");
+    let reader = PerfFileReader::open(&path).expect("tracer-scope.data opens");
+    let analyze = |features: &Features| -> Report {
+        let mut a = Analysis::new("t".into(), reader.events(), features, None);
+        for r in reader.records() {
+            let r = r.expect("a record");
+            a.record(r.event, &r.parse().expect("a parsed record"));
+        }
+        a.finish(&Options::default()).expect("a report")
+    };
+    // (name, parent's name, depth), sorted.
+    let tree = |r: &Report| -> Vec<(String, Option<String>, usize)> {
+        let name_of = |key: &str| {
+            r.containers
+                .iter()
+                .find(|c| c.key == key)
+                .map(|c| c.name.clone())
+        };
+        let mut t: Vec<_> = r
+            .containers
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.parent.as_deref().and_then(name_of),
+                    c.depth,
+                )
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    let nested = vec![
+        ("batch".to_owned(), Some("tenant".to_owned()), 1),
+        ("tenant".to_owned(), None, 0),
+        ("web".to_owned(), Some("tenant".to_owned()), 1),
+    ];
+    assert_eq!(tree(&analyze(reader.features())), nested);
+
+    let mut meta = RecordingMeta::from_features(reader.features())
+        .expect("its metadata reads")
+        .expect("it has metadata");
+    assert_eq!(meta.mode, RecordingMode::TracerScope);
+    assert_eq!(
+        meta.containers
+            .iter()
+            .filter(|c| c.parent.is_some())
+            .count(),
+        2
+    );
+    for c in &mut meta.containers {
+        (c.parent, c.level) = (None, 0);
+    }
+    let stripped = Features {
+        perfns: Some(meta.to_json()),
+        ..reader.features().clone()
+    };
+    assert_eq!(tree(&analyze(&stripped)), nested);
+}

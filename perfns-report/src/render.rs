@@ -567,6 +567,29 @@ fn line(out: &mut String, fields: &[String]) {
     out.push('\n');
 }
 
+/// The CSV fields of system call figures, in the syscalls and the
+/// top_syscalls blocks.
+const SYSCALL_FIELDS: [&str; 6] = [
+    "calls",
+    "errors",
+    "timed_calls",
+    "latency_total_ns",
+    "latency_avg_ns",
+    "latency_max_ns",
+];
+
+/// The [`SYSCALL_FIELDS`] of `s`.
+fn syscall_fields(s: &SyscallTotals) -> [String; 6] {
+    [
+        s.calls.to_string(),
+        s.errors.to_string(),
+        s.timed_calls.to_string(),
+        s.latency_total_ns.to_string(),
+        s.latency_avg_ns.to_string(),
+        s.latency_max_ns.to_string(),
+    ]
+}
+
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
 /// top_syscalls, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
@@ -661,70 +684,33 @@ pub fn csv(report: &Report) -> String {
             ]
         },
     );
-    container_block(
-        &mut out,
-        report,
-        "syscalls",
-        &[
-            "calls",
-            "errors",
-            "timed_calls",
-            "latency_total_ns",
-            "latency_avg_ns",
-            "latency_max_ns",
-            "own_calls",
-            "own_errors",
-        ],
-        |c| {
-            let t = &c.total.syscalls;
-            vec![
-                t.calls.to_string(),
-                t.errors.to_string(),
-                t.timed_calls.to_string(),
-                t.latency_total_ns.to_string(),
-                t.latency_avg_ns.to_string(),
-                t.latency_max_ns.to_string(),
-                c.own.syscalls.calls.to_string(),
-                c.own.syscalls.errors.to_string(),
-            ]
-        },
-    );
+    let mut columns = SYSCALL_FIELDS.to_vec();
+    columns.extend(["own_calls", "own_errors"]);
+    container_block(&mut out, report, "syscalls", &columns, |c| {
+        let mut fields = syscall_fields(&c.total.syscalls).to_vec();
+        fields.extend([
+            c.own.syscalls.calls.to_string(),
+            c.own.syscalls.errors.to_string(),
+        ]);
+        fields
+    });
 
     out.push('\n');
-    line(
-        &mut out,
-        &[
-            "section",
-            "key",
-            "syscall",
-            "nr",
-            "calls",
-            "errors",
-            "timed_calls",
-            "latency_total_ns",
-            "latency_avg_ns",
-            "latency_max_ns",
-        ]
-        .map(String::from),
-    );
+    let mut head = ["section", "key", "syscall", "nr"]
+        .map(String::from)
+        .to_vec();
+    head.extend(SYSCALL_FIELDS.map(String::from));
+    line(&mut out, &head);
     for c in &report.containers {
         for sc in &c.top_syscalls {
-            let f = &sc.figures;
-            line(
-                &mut out,
-                &[
-                    s("top_syscalls"),
-                    c.key.clone(),
-                    sc.name.clone(),
-                    sc.nr.to_string(),
-                    f.calls.to_string(),
-                    f.errors.to_string(),
-                    f.timed_calls.to_string(),
-                    f.latency_total_ns.to_string(),
-                    f.latency_avg_ns.to_string(),
-                    f.latency_max_ns.to_string(),
-                ],
-            );
+            let mut fields = vec![
+                s("top_syscalls"),
+                c.key.clone(),
+                sc.name.clone(),
+                sc.nr.to_string(),
+            ];
+            fields.extend(syscall_fields(&sc.figures));
+            line(&mut out, &fields);
         }
     }
 

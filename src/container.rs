@@ -508,23 +508,28 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
     })
 }
 
-/// The cgroup v2 path in the text of `/proc/PID/cgroup` (the `0::` line),
-/// else the first v1 path that names a container.
+/// The cgroup v2 path in the text of `/proc/PID/cgroup`, else the first v1
+/// path that names a container (on a v1-only host, containers show there).
 pub fn cgroup_from_proc(text: &str) -> Option<String> {
-    let mut v1 = None;
-    for line in text.lines() {
+    let v1 = || proc_cgroup_paths(text).find_map(|(_, path)| identify_cgroup(path).map(|_| path));
+    cgroup_v2_from_proc(text).or_else(v1).map(str::to_owned)
+}
+
+/// The cgroup v2 path in the text of `/proc/PID/cgroup`: the path of
+/// hierarchy 0 (the `0::` line), whatever v1 hierarchies are mounted too.
+pub fn cgroup_v2_from_proc(text: &str) -> Option<&str> {
+    proc_cgroup_paths(text).find_map(|(id, path)| (id == "0").then_some(path))
+}
+
+/// The hierarchy ID and path of each line of `/proc/PID/cgroup`
+/// (`HIERARCHY-ID:CONTROLLERS:PATH`, cgroups(7)).
+fn proc_cgroup_paths(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| {
         let mut f = line.splitn(3, ':');
-        let (Some(id), Some(_), Some(path)) = (f.next(), f.next(), f.next()) else {
-            continue;
-        };
-        if id == "0" {
-            return Some(path.to_owned());
-        }
-        if v1.is_none() && identify_cgroup(path).is_some() {
-            v1 = Some(path.to_owned());
-        }
-    }
-    v1
+        let id = f.next()?;
+        f.next()?;
+        Some((id, f.next()?))
+    })
 }
 
 /// Reads one task from `/proc`. Fails when the task is gone; fields the
@@ -979,6 +984,42 @@ mod tests {
         let v1 = format!("12:pids:/docker/{ID}\n11:cpu,cpuacct:/docker/{ID}\n");
         assert_eq!(cgroup_from_proc(&v1), Some(format!("/docker/{ID}")));
         assert_eq!(cgroup_from_proc("garbage"), None);
+    }
+
+    /// The three forms of `/proc/PID/cgroup` (cgroups(7)): v2 only
+    /// (unified), v1 only (legacy), and hybrid (v1 controllers beside the
+    /// v2 hierarchy), as systemd mounts them.
+    #[test]
+    fn proc_cgroup_v1_v2_and_hybrid() {
+        let v2 = format!("0::/system.slice/docker-{ID}.scope\n");
+        let v1 = format!(
+            "12:pids:/docker/{ID}\n11:cpu,cpuacct:/docker/{ID}\n\
+             1:name=systemd:/docker/{ID}\n"
+        );
+        let hybrid = format!(
+            "12:pids:/docker/{ID}\n1:name=systemd:/docker/{ID}\n\
+             0::/perfns/outer/inner\n"
+        );
+        let v1_host = "11:cpu,cpuacct:/user.slice\n1:name=systemd:/user.slice/session-3.scope\n";
+
+        // The v2 path alone, whatever else is mounted.
+        let docker_scope = format!("/system.slice/docker-{ID}.scope");
+        assert_eq!(cgroup_v2_from_proc(&v2), Some(docker_scope.as_str()));
+        assert_eq!(cgroup_v2_from_proc(&v1), None);
+        assert_eq!(cgroup_v2_from_proc(&hybrid), Some("/perfns/outer/inner"));
+        assert_eq!(cgroup_v2_from_proc(v1_host), None);
+        assert_eq!(cgroup_v2_from_proc("0::/\n"), Some("/"));
+        assert_eq!(cgroup_v2_from_proc("0:/no-path\n"), None);
+        assert_eq!(cgroup_v2_from_proc(""), None);
+
+        // The v2 path, else a v1 path that names a container.
+        assert_eq!(cgroup_from_proc(&v2), Some(docker_scope.clone()));
+        assert_eq!(cgroup_from_proc(&v1), Some(format!("/docker/{ID}")));
+        assert_eq!(
+            cgroup_from_proc(&hybrid).as_deref(),
+            Some("/perfns/outer/inner")
+        );
+        assert_eq!(cgroup_from_proc(v1_host), None);
     }
 
     fn meta() -> RecordingMeta {

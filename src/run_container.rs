@@ -230,8 +230,7 @@ fn make_cgroup(name: &str) -> Option<(PathBuf, PathBuf)> {
 /// This process's cgroup v2 path (`0::/path` in /proc/self/cgroup).
 fn own_cgroup() -> io::Result<String> {
     let text = fs::read_to_string("/proc/self/cgroup")?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("0::"))
+    crate::container::cgroup_v2_from_proc(&text)
         .map(str::to_owned)
         .ok_or_else(|| io::Error::other("no cgroup v2 entry in /proc/self/cgroup"))
 }

@@ -1,12 +1,17 @@
 //! `perfns record` as a user runs it, as root on this machine's kernel:
-//! overload, Ctrl-C, errors, and perf reading what it wrote.
+//! overload, Ctrl-C, errors, and perf reading what it wrote. (A full disk
+//! and other faults while recording: faults.rs.)
 
 mod common;
 
-use common::{number_after, perfns_record, text, wait_for_recording};
+use common::{
+    getppid_calls, loss_warning, number_after, perf_script, perfns_record, recording_meta, signal,
+    spawn_record, text, tracepoint_format, wait_for_recording,
+};
 
 use std::process::{Command, Stdio};
 
+use nix::sys::signal::Signal;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns_record::testing::workload_binary;
@@ -24,11 +29,9 @@ fn after_scope_line(stderr: &str) -> &str {
 
 #[test]
 fn a_tiny_buffer_loses_counts_and_says_so() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("lossy.data");
     let workload = workload_binary().unwrap();
     // One 4 KiB page per CPU holds about 40 system call records; 100000
@@ -47,11 +50,7 @@ fn a_tiny_buffer_loses_counts_and_says_so() {
     ]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let warning = stderr
-        .lines()
-        .find(|l| l.starts_with("Warning: lost "))
-        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
-    let printed = number_after(warning, "Warning: lost ").unwrap();
+    let (warning, printed) = loss_warning(&stderr);
     assert!(printed > 0, "{warning}");
     assert!(
         stderr.contains("-m/--mmap-pages 4 (now 1 pages per CPU)"),
@@ -63,15 +62,8 @@ fn a_tiny_buffer_loses_counts_and_says_so() {
     let reader = PerfFileReader::open(&path).unwrap();
     let mut lost_in_records = 0;
     let mut lost_records = 0;
-    let formats: Vec<Option<perfns::tracepoint::TracepointFormat>> = reader
-        .events()
-        .events()
-        .iter()
-        .map(|e| {
-            let t = reader.features().tracing_data.as_ref()?;
-            let f = t.format_by_id(e.attr.config).filter(|_| e.attr.kind == 2)?;
-            perfns::tracepoint::TracepointFormat::parse(&f.system, &f.text).ok()
-        })
+    let formats: Vec<_> = (0..reader.events().events().len())
+        .map(|i| tracepoint_format(&reader, i))
         .collect();
     let mut getppid_records = 0;
     for r in reader.records() {
@@ -100,9 +92,7 @@ fn a_tiny_buffer_loses_counts_and_says_so() {
         getppid_records < 200_000 && getppid_records + lost_in_records >= 200_000,
         "{getppid_records} kept, {lost_in_records} lost"
     );
-    let meta = perfns::container::RecordingMeta::from_features(reader.features())
-        .unwrap()
-        .unwrap();
+    let meta = recording_meta(&reader);
     let per_cpu: u64 = meta.lost.iter().map(|c| c.lost + c.lost_samples).sum();
     assert_eq!(per_cpu, printed);
 
@@ -119,32 +109,14 @@ fn a_tiny_buffer_loses_counts_and_says_so() {
 
 #[test]
 fn sigint_mid_recording_leaves_a_complete_file() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("interrupted.data");
-    let recorder = Command::new(common::perfns_binary())
-        .args(["record", "-a", "-m", "4096", "-o"])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let recorder = spawn_record(&["-a", "-m", "4096", "-o", path.to_str().unwrap()]);
     wait_for_recording(&path);
-    let workload = Command::new(workload_binary().unwrap())
-        .args(["getppid", "4321"])
-        .spawn()
-        .unwrap();
-    let workload_pid = workload.id() as i32;
-    let status = workload.wait_with_output().unwrap().status;
-    assert!(status.success());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(recorder.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let workload_pid = getppid_calls(4321);
+    signal(&recorder, Signal::SIGINT);
     let out = recorder.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -166,25 +138,11 @@ fn sigint_mid_recording_leaves_a_complete_file() {
     let reader = PerfFileReader::open(&path).unwrap();
     let mut getppid_by_workload = 0;
     let mut exit_seen = false;
-    let names: Vec<String> = reader
-        .events()
-        .events()
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
-    let sys_enter = names
+    let sys_enter = common::event_names(&reader)
         .iter()
         .position(|n| n == "raw_syscalls:sys_enter")
         .unwrap();
-    let format = reader
-        .features()
-        .tracing_data
-        .as_ref()
-        .unwrap()
-        .format_by_id(reader.events().events()[sys_enter].attr.config)
-        .unwrap()
-        .clone();
-    let format = perfns::tracepoint::TracepointFormat::parse(&format.system, &format.text).unwrap();
+    let format = tracepoint_format(&reader, sys_enter).unwrap();
     for r in reader.records() {
         let r = r.unwrap();
         match r.parse().unwrap() {
@@ -207,19 +165,14 @@ fn sigint_mid_recording_leaves_a_complete_file() {
     );
 
     // perf reads it, side-band records and all.
-    let script = Command::new("perf")
-        .args([
-            "script",
+    let stdout = perf_script(
+        &path,
+        &[
             "--show-task-events",
             "--show-switch-events",
             "--show-namespace-events",
-            "-i",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stdout = text(&script.stdout);
-    assert!(script.status.success(), "{}", text(&script.stderr));
+        ],
+    );
     for needle in [
         "raw_syscalls:sys_enter:",
         "raw_syscalls:sys_exit:",
@@ -295,42 +248,6 @@ fn errors_are_clear_and_exit_nonzero() {
 }
 
 #[test]
-fn a_full_disk_stops_with_an_error_and_a_readable_file() {
-    if !common::can_record() {
-        return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
-    // A 1 MiB tmpfs: the statedump fits, a second of system calls does not.
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(mounted.success());
-    let path = dir.path().join("full.data");
-    let workload = workload_binary().unwrap();
-    let out = perfns_record(&[
-        "-o",
-        path.to_str().unwrap(),
-        "--",
-        workload.to_str().unwrap(),
-        "getppid",
-        "1000000",
-    ]);
-    let readable = PerfFileReader::open(&path).map(|r| r.records().filter(|r| r.is_err()).count());
-    let _ = Command::new("umount").arg(dir.path()).status();
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("holds what was written before this")
-            && stderr.contains("No space left on device"),
-        "{stderr}"
-    );
-    assert_eq!(readable.unwrap(), 0, "every record on disk reads back");
-}
-
-#[test]
 fn a_missing_tracepoint_is_named() {
     if !common::can_record() {
         return;
@@ -350,11 +267,9 @@ fn a_missing_tracepoint_is_named() {
 
 #[test]
 fn duration_ends_the_recording_and_the_status_line_needs_a_terminal() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("timed.data");
     // stderr is a pipe here: no live line, only the summary.
     let out = perfns_record(&[
@@ -405,26 +320,21 @@ fn duration_ends_the_recording_and_the_status_line_needs_a_terminal() {
 
 #[test]
 fn sigterm_ends_the_recording_and_the_command() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("terminated.data");
-    let recorder = Command::new(common::perfns_binary())
-        .args(["record", "--events", "cpu", "-o"])
-        .arg(&path)
-        .args(["--", "sleep", "600"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let recorder = spawn_record(&[
+        "--events",
+        "cpu",
+        "-o",
+        path.to_str().unwrap(),
+        "--",
+        "sleep",
+        "600",
+    ]);
     wait_for_recording(&path);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(recorder.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    signal(&recorder, Signal::SIGTERM);
     // perfns record ends `sleep` with SIGTERM, as perf record does, and
     // says so.
     let out = recorder.wait_with_output().unwrap();

@@ -14,46 +14,22 @@
 
 mod common;
 
-use common::{number_after, perfns_record, text, wait_for_recording};
+use common::{
+    getppid_calls, loss_warning, number_after, perfns_record, recording_meta, signal, spawn_record,
+    text, tracepoint_format, wait_for_recording, Mount,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns_record::testing::workload_binary;
 
 const SYS_GETPPID: i64 = libc::SYS_getppid;
-
-/// `perfns record ARGS` in the background, stderr piped.
-fn spawn_record(args: &[&str]) -> Child {
-    Command::new(common::perfns_binary())
-        .arg("record")
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running perfns record")
-}
-
-fn signal(child: &Child, s: Signal) {
-    kill(Pid::from_raw(child.id() as i32), s).expect("kill");
-}
-
-/// Runs the workload: `n` getppid calls.
-fn getppid_calls(n: u32) -> i32 {
-    let child = Command::new(workload_binary().unwrap())
-        .args(["getppid", &n.to_string()])
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    assert!(child.wait_with_output().unwrap().status.success());
-    pid
-}
 
 /// What a recording holds, read back record by record: every record must
 /// parse.
@@ -80,16 +56,7 @@ fn contents(path: &Path, pid: Option<i32>) -> Contents {
         .events()
         .iter()
         .position(|e| e.name == "raw_syscalls:sys_enter");
-    let format = sys_enter.map(|i| {
-        let f = reader
-            .features()
-            .tracing_data
-            .as_ref()
-            .expect("tracing data")
-            .format_by_id(reader.events().events()[i].attr.config)
-            .expect("sys_enter's format");
-        perfns::tracepoint::TracepointFormat::parse(&f.system, &f.text).unwrap()
-    });
+    let format = sys_enter.map(|i| tracepoint_format(&reader, i).expect("sys_enter's format"));
     let mut c = Contents {
         data_bytes: reader.data_section().size,
         ..Contents::default()
@@ -124,18 +91,7 @@ fn contents(path: &Path, pid: Option<i32>) -> Contents {
 
 /// `perf script` reads the whole file; returns its output.
 fn perf_script(path: &Path) -> String {
-    let out = Command::new("perf")
-        .args(["script", "--show-task-events", "-i"])
-        .arg(path)
-        .output()
-        .expect("Debian's perf");
-    assert!(
-        out.status.success(),
-        "perf script {}: {}",
-        path.display(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    common::perf_script(path, &["--show-task-events"])
 }
 
 /// `perfns report` reads the file; returns the losses it states.
@@ -158,39 +114,11 @@ fn report_lost(path: &Path) -> u64 {
     }
 }
 
-/// A file system mounted for one test, unmounted at its end.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn new(dir: &Path, args: &[&str]) -> Mount {
-        let ok = Command::new("mount").args(args).arg(dir).status().unwrap();
-        assert!(ok.success(), "mount {args:?} {}", dir.display());
-        Mount(dir.to_owned())
-    }
-}
-
-impl Mount {
-    /// Unmounts now, and says why not.
-    fn unmount(self) {
-        let out = Command::new("umount").arg(&self.0).output().unwrap();
-        assert!(out.status.success(), "umount: {}", text(&out.stderr));
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     // 1 MiB: the statedump fits, a million getppid calls' records do not.
     let mount = Mount::new(dir.path(), &["-t", "tmpfs", "-o", "size=1m", "tmpfs"]);
     let path = dir.path().join("full.data");
@@ -241,11 +169,9 @@ fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
 
 #[test]
 fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let image = dir.path().join("disk.img");
     std::fs::File::create(&image)
         .unwrap()
@@ -328,11 +254,9 @@ fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
 
 #[test]
 fn a_removed_or_replaced_output_file_is_an_error() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("gone.data");
     for replace in [false, true] {
         let mut recorder = spawn_record(&["-a", "--events", "cpu", "-o", path.to_str().unwrap()]);
@@ -383,11 +307,9 @@ fn a_removed_or_replaced_output_file_is_an_error() {
 
 #[test]
 fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("stopped.data");
     // Four pages per CPU hold about 160 system call records.
     let recorder = spawn_record(&[
@@ -409,11 +331,7 @@ fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
     let out = recorder.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let warning = stderr
-        .lines()
-        .find(|l| l.starts_with("Warning: lost "))
-        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
-    let printed = number_after(warning, "Warning: lost ").unwrap();
+    let (warning, printed) = loss_warning(&stderr);
     // Printed per CPU: `(cpu0 N, cpu1 M)`.
     let per_cpu_printed: BTreeMap<u32, u64> = warning
         .split("cpu")
@@ -433,9 +351,7 @@ fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
     assert_eq!(c.lost, printed);
     assert_eq!(c.lost_by_cpu, per_cpu_printed, "{warning}");
     let reader = PerfFileReader::open(&path).unwrap();
-    let meta = perfns::container::RecordingMeta::from_features(reader.features())
-        .unwrap()
-        .unwrap();
+    let meta = recording_meta(&reader);
     let in_meta: BTreeMap<u32, u64> = meta
         .lost
         .iter()
@@ -448,11 +364,9 @@ fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
 
 #[test]
 fn a_command_that_cannot_start_is_refused_before_any_file() {
-    if !common::can_record() {
+    let Some((_serial, dir)) = common::recording_test() else {
         return;
-    }
-    let _serial = common::serial();
-    let dir = tempfile::tempdir().unwrap();
+    };
     let path = dir.path().join("never.data");
     let not_executable = dir.path().join("script");
     std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
@@ -523,9 +437,7 @@ fn cpu_hotplug_in_the_vm() {
         assert_eq!(c.getppid_cpus, [cpu].into(), "{step}");
     }
     let reader = PerfFileReader::open(&path).unwrap();
-    let meta = perfns::container::RecordingMeta::from_features(reader.features())
-        .unwrap()
-        .unwrap();
+    let meta = recording_meta(&reader);
     let cpu1 = meta.lost.iter().find(|l| l.cpu == 1);
     assert_eq!(cpu1.map(|l| l.offline), Some(1), "{:?}", meta.lost);
     // The report explains a gap in cpu1's context switches by its offline

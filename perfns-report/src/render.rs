@@ -9,7 +9,8 @@ use tabled::settings::peaker::PriorityMax;
 use tabled::settings::{Alignment, Modify, Style, Width};
 
 use crate::model::{
-    ContainerReport, ContainerSource, CpuTimeSource, Figures, Header, ProcessReport, Report,
+    ContainerReport, ContainerSource, CpuFigures, CpuTimeSource, Figures, Header, MemoryFigures,
+    ProcessReport, Report, SyscallTotals,
 };
 use crate::SortKey;
 
@@ -211,6 +212,81 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     out
 }
 
+/// A table cell written from figures of kind `T`.
+type Cell<T> = fn(&T) -> String;
+
+/// A column of a container's figures of one kind (`T`: CPU, memory or
+/// system calls): its heading, its heading for the container's own
+/// figures in a tree (`None`: the total only), and its cell.
+struct FigureColumn<T> {
+    head: &'static str,
+    own: Option<&'static str>,
+    cell: Cell<T>,
+}
+
+/// A section of the table with one row per container, what it shows of
+/// the figures of kind `T`.
+struct ContainerSection<'a, T> {
+    title: &'a str,
+    /// The figures of kind `T` among a container's (or process's).
+    figures: fn(&Figures) -> &T,
+    /// Right-aligned columns in groups: each group's totals, then (in a
+    /// tree) its own figures.
+    groups: &'a [&'a [FigureColumn<T>]],
+    /// Left-aligned columns of the totals, after the groups.
+    notes: &'a [FigureColumn<T>],
+    /// A busiest process's figure, when the processes are listed here.
+    busiest: Cell<T>,
+}
+
+/// Writes `section`: a `container` column (a tree when `tree`), its
+/// columns, and the busiest processes when `busiest`.
+fn container_section<T>(
+    out: &mut String,
+    report: &Report,
+    section: ContainerSection<'_, T>,
+    tree: bool,
+    busiest: bool,
+    width: Option<usize>,
+) {
+    // Each column's heading, cell, and whether it shows the own figures.
+    let mut columns: Vec<(&str, Cell<T>, bool)> = Vec::new();
+    for group in section.groups {
+        columns.extend(group.iter().map(|c| (c.head, c.cell, false)));
+        if tree {
+            columns.extend(group.iter().filter_map(|c| Some((c.own?, c.cell, true))));
+        }
+    }
+    let right_end = 1 + columns.len();
+    columns.extend(section.notes.iter().map(|c| (c.head, c.cell, false)));
+
+    let mut b = Builder::default();
+    let mut head = vec!["container"];
+    head.extend(columns.iter().map(|&(head, _, _)| head));
+    if busiest {
+        head.push("busiest processes");
+    }
+    b.push_record(head);
+    for c in &report.containers {
+        let mut row = vec![tree_name(c)];
+        row.extend(
+            columns.iter().map(|&(_, cell, own)| {
+                cell((section.figures)(if own { &c.own } else { &c.total }))
+            }),
+        );
+        if busiest {
+            row.push(processes(c, |f| (section.busiest)((section.figures)(f))));
+        }
+        b.push_record(row);
+    }
+    let _ = write!(
+        out,
+        "\n{}\n{}",
+        section.title,
+        finish_table(b, width, 1, right_end)
+    );
+}
+
 /// The CPU section: time (when recorded) and samples per container.
 fn cputop(
     out: &mut String,
@@ -220,184 +296,154 @@ fn cputop(
     busiest: bool,
     width: Option<usize>,
 ) {
+    const TIME: &[FigureColumn<CpuFigures>] = &[
+        FigureColumn {
+            head: "CPU time",
+            own: Some("own CPU time"),
+            cell: |f| duration(f.time_ns),
+        },
+        FigureColumn {
+            head: "CPU %",
+            own: Some("own %"),
+            cell: |f| percent(f.percent),
+        },
+    ];
+    const SAMPLES: &[FigureColumn<CpuFigures>] = &[FigureColumn {
+        head: "samples",
+        own: Some("own samples"),
+        cell: |f| f.samples.to_string(),
+    }];
     let time = report.header.cpu_time_from != CpuTimeSource::None;
-    let mut b = Builder::default();
-    let mut head = vec!["container"];
-    if time {
-        head.extend(["CPU time", "CPU %"]);
-        if tree {
-            head.extend(["own CPU time", "own %"]);
-        }
-    }
-    if samples {
-        head.push("samples");
-        if tree {
-            head.push("own samples");
-        }
-    }
-    let right_end = head.len();
-    if busiest {
-        head.push("busiest processes");
-    }
-    b.push_record(head);
-    for c in &report.containers {
-        let mut row = vec![tree_name(c)];
-        if time {
-            row.extend([duration(c.total.cpu.time_ns), percent(c.total.cpu.percent)]);
-            if tree {
-                row.extend([duration(c.own.cpu.time_ns), percent(c.own.cpu.percent)]);
-            }
-        }
-        if samples {
-            row.push(c.total.cpu.samples.to_string());
-            if tree {
-                row.push(c.own.cpu.samples.to_string());
-            }
-        }
-        if busiest {
-            row.push(processes(c, |f| {
-                if time {
-                    duration(f.cpu.time_ns)
-                } else {
-                    format!("{} samples", f.cpu.samples)
-                }
-            }));
-        }
-        b.push_record(row);
-    }
-    let title = if time {
-        "CPU (% of one CPU)"
-    } else {
-        "CPU (samples)"
+    let groups: Vec<_> = [(time, TIME), (samples, SAMPLES)]
+        .into_iter()
+        .filter_map(|(shown, group)| shown.then_some(group))
+        .collect();
+    let section = ContainerSection {
+        title: if time {
+            "CPU (% of one CPU)"
+        } else {
+            "CPU (samples)"
+        },
+        figures: |f| &f.cpu,
+        groups: &groups,
+        notes: &[],
+        busiest: if time {
+            |f| duration(f.time_ns)
+        } else {
+            |f| format!("{} samples", f.samples)
+        },
     };
-    let _ = write!(out, "\n{title}\n{}", finish_table(b, width, 1, right_end));
+    container_section(out, report, section, tree, busiest, width);
+}
+
+/// Pages allocated by order, `order:count` separated by spaces.
+fn allocations_by_order(m: &MemoryFigures) -> String {
+    m.allocations_by_order
+        .iter()
+        .map(|(order, n)| format!("{order}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn memtop(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
-    let mut b = Builder::default();
-    let mut head: Vec<String> = ["container", "pages allocated", "freed", "net"]
-        .map(String::from)
-        .into();
-    if tree {
-        head.extend(["own allocated".into(), "own net".into()]);
-    }
-    let right_end = head.len();
-    head.push("allocations by order".into());
-    if busiest {
-        head.push("busiest processes".into());
-    }
-    b.push_record(head);
-    for c in &report.containers {
-        let m = &c.total.memory;
-        let mut row = vec![
-            tree_name(c),
-            m.pages_allocated.to_string(),
-            m.pages_freed.to_string(),
-            m.pages_net.to_string(),
-        ];
-        if tree {
-            row.extend([
-                c.own.memory.pages_allocated.to_string(),
-                c.own.memory.pages_net.to_string(),
-            ]);
-        }
-        row.push(
-            m.allocations_by_order
-                .iter()
-                .map(|(order, n)| format!("{order}:{n}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
-        if busiest {
-            row.push(processes(c, |f| {
-                format!("{} pages", f.memory.pages_allocated)
-            }));
-        }
-        b.push_record(row);
-    }
-    let _ = write!(
-        out,
-        "\nMemory (pages)\n{}",
-        finish_table(b, width, 1, right_end)
-    );
+    let section = ContainerSection {
+        title: "Memory (pages)",
+        figures: |f| &f.memory,
+        groups: &[&[
+            FigureColumn {
+                head: "pages allocated",
+                own: Some("own allocated"),
+                cell: |m| m.pages_allocated.to_string(),
+            },
+            FigureColumn {
+                head: "freed",
+                own: None,
+                cell: |m| m.pages_freed.to_string(),
+            },
+            FigureColumn {
+                head: "net",
+                own: Some("own net"),
+                cell: |m| m.pages_net.to_string(),
+            },
+        ]],
+        notes: &[FigureColumn {
+            head: "allocations by order",
+            own: None,
+            cell: allocations_by_order,
+        }],
+        busiest: |m| format!("{} pages", m.pages_allocated),
+    };
+    container_section(out, report, section, tree, busiest, width);
 }
 
+/// The columns of system call figures, in the Syscalls and the Top
+/// syscalls tables.
+const SYSCALL_COLUMNS: &[FigureColumn<SyscallTotals>] = &[
+    FigureColumn {
+        head: "calls",
+        own: Some("own calls"),
+        cell: |s| s.calls.to_string(),
+    },
+    FigureColumn {
+        head: "errors",
+        own: Some("own errors"),
+        cell: |s| s.errors.to_string(),
+    },
+    FigureColumn {
+        head: "total latency",
+        own: None,
+        cell: |s| duration(s.latency_total_ns),
+    },
+    FigureColumn {
+        head: "avg",
+        own: None,
+        cell: |s| duration(s.latency_avg_ns),
+    },
+    FigureColumn {
+        head: "max",
+        own: None,
+        cell: |s| duration(s.latency_max_ns),
+    },
+];
+
 fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width: Option<usize>) {
+    let section = ContainerSection {
+        title: "Syscalls",
+        figures: |f| &f.syscalls,
+        groups: &[SYSCALL_COLUMNS],
+        notes: &[],
+        busiest: |s| format!("{} calls", s.calls),
+    };
+    container_section(out, report, section, tree, busiest, width);
+    top_syscalls(out, report, width);
+}
+
+/// Each container's top system calls (its own), the container named on
+/// its first.
+fn top_syscalls(out: &mut String, report: &Report, width: Option<usize>) {
     let mut b = Builder::default();
-    let mut head: Vec<String> = [
-        "container",
-        "calls",
-        "errors",
-        "total latency",
-        "avg",
-        "max",
-    ]
-    .map(String::from)
-    .into();
-    if tree {
-        head.extend(["own calls".into(), "own errors".into()]);
-    }
-    let right_end = head.len();
-    if busiest {
-        head.push("busiest processes".into());
-    }
+    let mut head = vec!["container", "syscall"];
+    head.extend(SYSCALL_COLUMNS.iter().map(|c| c.head));
     b.push_record(head);
     for c in &report.containers {
-        let s = &c.total.syscalls;
-        let mut row = vec![
-            tree_name(c),
-            s.calls.to_string(),
-            s.errors.to_string(),
-            duration(s.latency_total_ns),
-            duration(s.latency_avg_ns),
-            duration(s.latency_max_ns),
-        ];
-        if tree {
-            row.extend([
-                c.own.syscalls.calls.to_string(),
-                c.own.syscalls.errors.to_string(),
-            ]);
-        }
-        if busiest {
-            row.push(processes(c, |f| format!("{} calls", f.syscalls.calls)));
-        }
-        b.push_record(row);
-    }
-    let _ = write!(out, "\nSyscalls\n{}", finish_table(b, width, 1, right_end));
-
-    let mut b = Builder::default();
-    b.push_record([
-        "container",
-        "syscall",
-        "calls",
-        "errors",
-        "total latency",
-        "avg",
-        "max",
-    ]);
-    for c in &report.containers {
         for (i, sc) in c.top_syscalls.iter().enumerate() {
-            let f = &sc.figures;
-            b.push_record([
+            let mut row = vec![
                 if i == 0 {
                     c.name.clone()
                 } else {
                     String::new()
                 },
                 sc.name.clone(),
-                f.calls.to_string(),
-                f.errors.to_string(),
-                duration(f.latency_total_ns),
-                duration(f.latency_avg_ns),
-                duration(f.latency_max_ns),
-            ]);
+            ];
+            row.extend(SYSCALL_COLUMNS.iter().map(|col| (col.cell)(&sc.figures)));
+            b.push_record(row);
         }
     }
     if b.count_records() > 1 {
         let _ = write!(
             out,
             "\nTop syscalls (own)\n{}",
-            finish_table(b, width, 2, 7)
+            finish_table(b, width, 2, 2 + SYSCALL_COLUMNS.len())
         );
     }
 }
@@ -521,6 +567,29 @@ fn line(out: &mut String, fields: &[String]) {
     out.push('\n');
 }
 
+/// The CSV fields of system call figures, in the syscalls and the
+/// top_syscalls blocks.
+const SYSCALL_FIELDS: [&str; 6] = [
+    "calls",
+    "errors",
+    "timed_calls",
+    "latency_total_ns",
+    "latency_avg_ns",
+    "latency_max_ns",
+];
+
+/// The [`SYSCALL_FIELDS`] of `s`.
+fn syscall_fields(s: &SyscallTotals) -> [String; 6] {
+    [
+        s.calls.to_string(),
+        s.errors.to_string(),
+        s.timed_calls.to_string(),
+        s.latency_total_ns.to_string(),
+        s.latency_avg_ns.to_string(),
+        s.latency_max_ns.to_string(),
+    ]
+}
+
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
 /// top_syscalls, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
@@ -611,78 +680,37 @@ pub fn csv(report: &Report) -> String {
                 o.pages_allocated.to_string(),
                 o.pages_freed.to_string(),
                 o.pages_net.to_string(),
-                t.allocations_by_order
-                    .iter()
-                    .map(|(order, n)| format!("{order}:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                allocations_by_order(t),
             ]
         },
     );
-    container_block(
-        &mut out,
-        report,
-        "syscalls",
-        &[
-            "calls",
-            "errors",
-            "timed_calls",
-            "latency_total_ns",
-            "latency_avg_ns",
-            "latency_max_ns",
-            "own_calls",
-            "own_errors",
-        ],
-        |c| {
-            let t = &c.total.syscalls;
-            vec![
-                t.calls.to_string(),
-                t.errors.to_string(),
-                t.timed_calls.to_string(),
-                t.latency_total_ns.to_string(),
-                t.latency_avg_ns.to_string(),
-                t.latency_max_ns.to_string(),
-                c.own.syscalls.calls.to_string(),
-                c.own.syscalls.errors.to_string(),
-            ]
-        },
-    );
+    let mut columns = SYSCALL_FIELDS.to_vec();
+    columns.extend(["own_calls", "own_errors"]);
+    container_block(&mut out, report, "syscalls", &columns, |c| {
+        let mut fields = syscall_fields(&c.total.syscalls).to_vec();
+        fields.extend([
+            c.own.syscalls.calls.to_string(),
+            c.own.syscalls.errors.to_string(),
+        ]);
+        fields
+    });
 
     out.push('\n');
-    line(
-        &mut out,
-        &[
-            "section",
-            "key",
-            "syscall",
-            "nr",
-            "calls",
-            "errors",
-            "timed_calls",
-            "latency_total_ns",
-            "latency_avg_ns",
-            "latency_max_ns",
-        ]
-        .map(String::from),
-    );
+    let mut head = ["section", "key", "syscall", "nr"]
+        .map(String::from)
+        .to_vec();
+    head.extend(SYSCALL_FIELDS.map(String::from));
+    line(&mut out, &head);
     for c in &report.containers {
         for sc in &c.top_syscalls {
-            let f = &sc.figures;
-            line(
-                &mut out,
-                &[
-                    s("top_syscalls"),
-                    c.key.clone(),
-                    sc.name.clone(),
-                    sc.nr.to_string(),
-                    f.calls.to_string(),
-                    f.errors.to_string(),
-                    f.timed_calls.to_string(),
-                    f.latency_total_ns.to_string(),
-                    f.latency_avg_ns.to_string(),
-                    f.latency_max_ns.to_string(),
-                ],
-            );
+            let mut fields = vec![
+                s("top_syscalls"),
+                c.key.clone(),
+                sc.name.clone(),
+                sc.nr.to_string(),
+            ];
+            fields.extend(syscall_fields(&sc.figures));
+            line(&mut out, &fields);
         }
     }
 

@@ -1,24 +1,29 @@
-//! What the tests need beyond the crate: the `perfns` binary, and a small
-//! attribution of a recording's records to containers, written directly
-//! against the record model so that it checks the recording, not a report.
+//! What the tests need beyond the crate: the `perfns` binary and the
+//! set-up of a test that records, and a small attribution of a recording's
+//! records to containers, written directly against the record model so
+//! that it checks the recording, not a report.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{MutexGuard, OnceLock};
 use std::time::Duration;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use perfns::container::RecordingMeta;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns::tracepoint::TracepointFormat;
+use perfns_record::testing::workload_binary;
+use tempfile::TempDir;
 
 /// Held by each test that records, so that the recordings of one test
 /// binary do not load the machine (and each other's buffers) at once.
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -34,6 +39,17 @@ pub fn can_record() -> bool {
         return false;
     }
     true
+}
+
+/// The set-up of a test that records: `None` (the test is skipped) unless
+/// [`can_record`]; else the [`serial`] lock, to hold for the whole test,
+/// and a fresh directory for its files.
+pub fn recording_test() -> Option<(MutexGuard<'static, ()>, TempDir)> {
+    if !can_record() {
+        return None;
+    }
+    let serial = serial();
+    Some((serial, tempfile::tempdir().expect("a temporary directory")))
 }
 
 /// The `perfns` command, built on demand (it belongs to the workspace's
@@ -113,9 +129,7 @@ pub struct Attribution {
 /// its container by its pid namespace.
 pub fn attribute(path: &Path) -> Attribution {
     let reader = PerfFileReader::open(path).expect("open recording");
-    let meta = RecordingMeta::from_features(reader.features())
-        .expect("perfns extension")
-        .expect("perfns recordings have the extension");
+    let meta = recording_meta(&reader);
     // A recording of the cpu group alone has no tracepoints.
     let tracing = reader.features().tracing_data.clone();
     let formats: HashMap<u64, TracepointFormat> = tracing
@@ -126,12 +140,7 @@ pub fn attribute(path: &Path) -> Attribution {
             (tf.id, tf)
         })
         .collect();
-    let names: Vec<String> = reader
-        .events()
-        .events()
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
+    let names = event_names(&reader);
 
     let mut ns_of: HashMap<i32, u64> = HashMap::new();
     let mut running: HashMap<u32, (i32, u64)> = HashMap::new();
@@ -277,6 +286,35 @@ pub fn attribute(path: &Path) -> Attribution {
     }
 }
 
+/// The perfns extension of a recording (every perfns recording has one).
+pub fn recording_meta(reader: &PerfFileReader) -> RecordingMeta {
+    RecordingMeta::from_features(reader.features())
+        .expect("perfns extension")
+        .expect("perfns recordings have the extension")
+}
+
+/// The names of a recording's events, by event index.
+pub fn event_names(reader: &PerfFileReader) -> Vec<String> {
+    reader
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect()
+}
+
+/// The format of event `event` of a recording, if it is a tracepoint and
+/// the recording has its format; a format that does not parse fails the
+/// test.
+pub fn tracepoint_format(reader: &PerfFileReader, event: usize) -> Option<TracepointFormat> {
+    let attr = &reader.events().events()[event].attr;
+    let tracing = reader.features().tracing_data.as_ref()?;
+    let f = tracing
+        .format_by_id(attr.config)
+        .filter(|_| attr.kind == 2)?; // PERF_TYPE_TRACEPOINT
+    Some(TracepointFormat::parse(&f.system, &f.text).expect("format"))
+}
+
 /// Runs `perfns record ARGS` to its end.
 pub fn perfns_record(args: &[&str]) -> Output {
     Command::new(perfns_binary())
@@ -285,6 +323,94 @@ pub fn perfns_record(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("running perfns record")
+}
+
+/// `perfns record ARGS` in the background, stderr piped.
+pub fn spawn_record(args: &[&str]) -> Child {
+    Command::new(perfns_binary())
+        .arg("record")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running perfns record")
+}
+
+/// Sends `s` to `child`.
+pub fn signal(child: &Child, s: Signal) {
+    kill(Pid::from_raw(child.id() as i32), s).expect("kill");
+}
+
+/// Runs the workload to its end: `n` getppid calls. Returns its pid.
+pub fn getppid_calls(n: u32) -> i32 {
+    let child = Command::new(workload_binary().expect("the workload"))
+        .args(["getppid", &n.to_string()])
+        .spawn()
+        .expect("running the workload");
+    let pid = child.id() as i32;
+    let out = child.wait_with_output().expect("the workload's end");
+    assert!(out.status.success());
+    pid
+}
+
+/// The recorder's `Warning: lost N ...` line in `stderr`, and its N.
+pub fn loss_warning(stderr: &str) -> (&str, u64) {
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("Warning: lost "))
+        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
+    let lost = number_after(warning, "Warning: lost ").expect("the number lost");
+    (warning, lost)
+}
+
+/// `perf script FLAGS` reads the whole file; returns its output.
+pub fn perf_script(path: &Path, flags: &[&str]) -> String {
+    let out = Command::new("perf")
+        .arg("script")
+        .args(flags)
+        .arg("-i")
+        .arg(path)
+        .output()
+        .expect("Debian's perf");
+    assert!(
+        out.status.success(),
+        "perf script {}: {}",
+        path.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// A file system mounted for one test, unmounted at its end.
+pub struct Mount(PathBuf);
+
+impl Mount {
+    /// `mount ARGS DIR`.
+    pub fn new(dir: &Path, args: &[&str]) -> Mount {
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(ok.success(), "mount {args:?} {}", dir.display());
+        Mount(dir.to_owned())
+    }
+
+    /// Unmounts now, and says why not.
+    pub fn unmount(self) {
+        let out = Command::new("umount")
+            .arg(&self.0)
+            .output()
+            .expect("umount");
+        assert!(out.status.success(), "umount: {}", text(&out.stderr));
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }
 
 /// A command's output as text.

@@ -1,5 +1,5 @@
-//! The `perfns` command: `perfns record`, `perfns report` and
-//! `perfns run-container`.
+//! The `perfns` command: `perfns record`, `perfns report`,
+//! `perfns run-container` and `perfns publish-tracefs`.
 //!
 //! A thin binary: it parses the command line and hands each subcommand's
 //! arguments to its layer (perfns-record, perfns-report), which validates
@@ -31,6 +31,10 @@ enum Command {
     /// mount, uts, ipc, cgroup and, on a perfns kernel, tracer), with its
     /// own cgroup when permitted. No runtime or privilege needed.
     RunContainer(RunContainerArgs),
+    /// Copy the formats of the tracepoints perfns record uses out of tracefs
+    /// into DIR, world-readable (as root on the host), for tenants to record
+    /// with `perfns record --tracefs DIR`.
+    PublishTracefs(perfns_record::publish::PublishArgs),
 }
 
 /// `perfns run-container`'s command line.
@@ -92,6 +96,7 @@ fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Record(args) => perfns_record::run(args)?,
         Command::Report(args) => perfns_report::run(args)?,
+        Command::PublishTracefs(args) => perfns_record::publish::run(args)?,
         Command::RunContainer(args) => {
             let code = run_container::run(&ContainerSpec::from(args))?;
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));

@@ -113,6 +113,20 @@ const MEM_TRACEPOINTS: [(&str, &str); 2] = [("kmem", "mm_page_alloc"), ("kmem", 
 const SYSCALL_TRACEPOINTS: [(&str, &str); 2] =
     [("raw_syscalls", "sys_enter"), ("raw_syscalls", "sys_exit")];
 
+/// The tracepoints `groups` opens, `(system, name)`, in the order [`plan`]
+/// opens them. With [`EventGroups::ALL`], every tracepoint `perfns record`
+/// can use: what a host publishes for its tenants (`crate::publish`).
+pub fn tracepoints(groups: EventGroups) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if groups.mem {
+        out.extend(MEM_TRACEPOINTS);
+    }
+    if groups.syscalls {
+        out.extend(SYSCALL_TRACEPOINTS);
+    }
+    out
+}
+
 /// The side-band event: a software dummy event that samples nothing and
 /// carries COMM, FORK/EXIT, NAMESPACES and CGROUP records. It is the first
 /// event of each CPU and has a ring buffer of its own, whose watermark of
@@ -181,14 +195,7 @@ pub fn plan(
     if groups.cpu {
         out.push(switch_event(extra_flags));
     }
-    let mut tracepoints = Vec::new();
-    if groups.mem {
-        tracepoints.extend(MEM_TRACEPOINTS);
-    }
-    if groups.syscalls {
-        tracepoints.extend(SYSCALL_TRACEPOINTS);
-    }
-    for (system, name) in tracepoints {
+    for (system, name) in tracepoints(groups) {
         let format = tracefs.format(system, name)?;
         out.push(PlannedEvent {
             name: format.full_name(),

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod publish;
 pub mod scope;
 pub mod session;
 pub mod statedump;
@@ -71,7 +72,8 @@ pub struct RecordArgs {
     /// Where to read tracepoint formats (a tracefs, or a copy of its
     /// header_page, header_event and events/SYSTEM/NAME/{format,id}):
     /// a container's root cannot read the host's tracefs, so the host
-    /// publishes the formats there. Default: the mounted tracefs.
+    /// publishes the formats there (`perfns publish-tracefs DIR`).
+    /// Default: the mounted tracefs.
     #[arg(long, value_name = "DIR")]
     pub tracefs: Option<PathBuf>,
     /// Ring buffer size per CPU, in pages (a power of two).

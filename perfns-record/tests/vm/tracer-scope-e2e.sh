@@ -26,9 +26,10 @@
 # initial tracer namespace; in a container without capabilities; with
 # kernel.perf_tracer_scope=0), and must say why each time.
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
-# formats of the tracepoints perfns record uses (raw_syscalls, kmem page
-# allocations) in a directory it can read (--tracefs), as a host would for
-# its tenants.
+# formats of the tracepoints perfns record uses (perfns publish-tracefs) in
+# a directory it can read (--tracefs), as a host would for its tenants.
+# The stage, the sibling and T are scripts/vm-tenant.sh's, which the demo
+# (scripts/demo.sh --vm) shares.
 #
 # Nothing here waits for a time limit: the steps follow each other by the
 # processes' exits and by files appearing.
@@ -43,42 +44,15 @@ web_steps="burn 2000 getppid 1500"
 batch_steps="alloc 8 burn 1000"
 sibling_steps="getppid 2000 burn 6000"
 
+# shellcheck source=../../../scripts/vm-tenant.sh
+source "$repo/scripts/vm-tenant.sh"
+
 if [[ ${1:-} == --guest ]]; then
 	out=$2 bin=$3 web_steps=$4 batch_steps=$5 sibling_steps=$6
-	tracefs=/sys/kernel/tracing
-	[[ -d $tracefs/events ]] || mount -t tracefs nodev "$tracefs"
-	pub=/tmp/perfns-tracefs
-	mkdir -p "$pub/events"
-	cp "$tracefs/events/header_page" "$tracefs/events/header_event" "$pub/events/"
-	for e in raw_syscalls/sys_enter raw_syscalls/sys_exit kmem/mm_page_alloc kmem/mm_page_free; do
-		mkdir -p "$pub/events/$e"
-		cp "$tracefs/events/$e/format" "$pub/events/$e/"
-	done
-	chmod -R a+rX "$pub"
-	# The sibling's workload under a name of its own, to find its comm.
-	ln -sf "$bin/perfns-workload" /tmp/noisy-sibling
-	uname -r >"$out/kernel"
-	tenant() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
-
-	"$bin/perfns" record --scope system -m 1024 -o "$out/system.data" \
-		2>"$out/system.log" &
-	system=$!
-	until [[ -s $out/system.data ]]; do sleep 0.1; done
-
-	# The steps are words: $sibling_steps, $2 and $3 are split on purpose.
-	tenant "$bin/perfns" run-container sibling --tracer required -- \
-		/tmp/noisy-sibling $sibling_steps >"$out/sibling.log" 2>&1 &
-	sibling=$!
-	# shellcheck disable=SC2016 # expanded in T
-	tenant "$bin/perfns" run-container tenant --tracer required -- \
-		"$bin/perfns" record -m 256 --tracefs "$pub" -o "$out/tenant.data" -- \
-		sh -c '"$0" run-container web --tracer required -- "$1" $2 &
-		       "$0" run-container batch --tracer required -- "$1" $3 &
-		       wait' "$bin/perfns" "$bin/perfns-workload" "$web_steps" "$batch_steps" \
-		>"$out/tenant.log" 2>&1
-	wait "$sibling"
-	kill -INT "$system"
-	wait "$system"
+	vm_stage "$out" "$bin"
+	vm_system_record
+	vm_tenant_scene "$sibling_steps" web="$web_steps" batch="$batch_steps"
+	vm_system_stop
 	# Why the tracer scope is refused: in the initial tracer namespace,
 	# without CAP_PERFMON over the owner (root in T with no capabilities),
 	# and with the sysctl off. Each must fail and say so.
@@ -89,12 +63,12 @@ if [[ ${1:-} == --guest ]]; then
 			echo "perfns record --scope tracer worked ($name)" >>"$out/why-$name.log"
 		fi
 	}
-	why initial tenant "$bin/perfns" record --scope tracer -o /tmp/why.data -- true
-	why nocap tenant "$bin/perfns" run-container why --tracer required -- \
+	why initial as_tenant "$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	why nocap as_tenant "$bin/perfns" run-container why --tracer required -- \
 		setpriv --bounding-set=-all -- \
 		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
 	echo 0 >/proc/sys/kernel/perf_tracer_scope
-	why sysctl tenant "$bin/perfns" run-container why --tracer required -- \
+	why sysctl as_tenant "$bin/perfns" run-container why --tracer required -- \
 		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
 	echo 1 >/proc/sys/kernel/perf_tracer_scope
 	for r in tenant system; do
@@ -116,11 +90,9 @@ rm -rf "$out"
 mkdir -p "$out"
 chmod 1777 "$out"
 cd "$repo"
-nice -n 5 cargo build --release --locked -p perfns-cli -p perfns-record \
-	--features perfns-record/testing --bins
+vm_build
 start=$(date +%s)
-bash kernel-patch/tracerns-vm.sh run --rwdir "$out" -- \
-	bash "$here/tracer-scope-e2e.sh" --guest "$out" "$repo/target/release" \
+vm_boot "$out" bash "$here/tracer-scope-e2e.sh" --guest "$out" "$repo/target/release" \
 	"$web_steps" "$batch_steps" "$sibling_steps"
 echo "tracer-scope-e2e: VM part took $(($(date +%s) - start)) s"
 for f in tenant.log tenant.report system.report; do

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use super::{dummy_event, sample, tracepoint_event, Build};
+use super::{
+    dummy_event, extension, sample, statedump_namespaces_record, tracepoint_event,
+    tracer_namespaces_record, Build,
+};
 use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
 use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
 use crate::tracepoint::Tracefs;
@@ -358,4 +361,69 @@ fn perf_reads_an_unfinished_recording_up_to_the_last_flush() {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     assert_eq!(perf_stats(&file), expected);
+}
+
+#[test]
+fn perf_reads_a_tracer_scope_recording() {
+    require_perf!();
+    use crate::attr::flags;
+    use crate::container::RecordingMode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tracer.data");
+    let mut sideband = dummy_event(vec![2000]);
+    sideband.attr.flags =
+        (sideband.attr.flags & !flags::NAMESPACES) | flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
+    let mut w = PerfFileWriter::create(&file, &[sideband]).unwrap();
+    statedump_namespaces_record(1).write(&mut w);
+    Build::new(RecordType::COMM)
+        .u32s(2, 2)
+        .string("worker")
+        .trailer(2, 2, 40, 0, 2000)
+        .write(&mut w);
+    tracer_namespaces_record(2, 50, 2000).write(&mut w);
+    tracer_namespaces_record(3, 60, 2000).write(&mut w);
+    w.write_finished_round().unwrap();
+    w.finish(&Features {
+        perfns: Some(extension(RecordingMode::TracerScope)),
+        ..Features::for_this_host()
+    })
+    .unwrap();
+
+    // perf counts the three as NAMESPACES: the attrs pass its check and no
+    // record is of a type it refuses.
+    let expected: BTreeMap<String, u64> = [("NAMESPACES", 3), ("COMM", 1), ("FINISHED_ROUND", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(perf_stats(&file), expected);
+    // It reads each record's standard part (9 links: it warns that the
+    // kernel knows more namespaces than it does) and its sample_id from the
+    // record's end.
+    let (dump, err) = perf(&["script", "-D", "-i", file.to_str().unwrap()]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    assert!(
+        err.contains("kernel seems to support more namespaces"),
+        "{err}"
+    );
+    for (pid, time) in [(2, 50), (3, 60)] {
+        let line = format!("0 {time} ");
+        let line = dump
+            .lines()
+            .find(|l| l.starts_with(&line) && l.contains("PERF_RECORD_NAMESPACES"))
+            .unwrap_or_else(|| panic!("no NAMESPACES at time {time} in {dump}"));
+        assert!(
+            line.ends_with(&format!(
+                "PERF_RECORD_NAMESPACES {pid}/{pid} - nr_namespaces: 9"
+            )),
+            "{line}"
+        );
+    }
+
+    // perfns reads the kernel's types back.
+    let r = PerfFileReader::open(&file).unwrap();
+    let mut ours = expected.clone();
+    ours.insert("NAMESPACES".into(), 1);
+    ours.insert("TRACER_NAMESPACES".into(), 2);
+    assert_eq!(perfns_counts(&r), ours);
 }

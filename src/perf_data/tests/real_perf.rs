@@ -427,3 +427,129 @@ fn perf_reads_a_tracer_scope_recording() {
     ours.insert("TRACER_NAMESPACES".into(), 2);
     assert_eq!(perfns_counts(&r), ours);
 }
+
+/// `perf script`'s fields of each sample of `event`: one line per sample.
+fn perf_script_fields(file: &Path, fields: &str) -> Vec<String> {
+    let (out, err) = perf(&["script", "-i", file.to_str().unwrap(), "-F", fields]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    out.lines().map(str::to_string).collect()
+}
+
+/// Each event's sample count in `perf report --stats` ("NAME stats:" then
+/// "SAMPLE events: N").
+fn perf_samples_by_event(file: &Path) -> BTreeMap<String, u64> {
+    let (out, _) = perf(&["report", "--stats", "-i", file.to_str().unwrap()]);
+    let mut counts = BTreeMap::new();
+    let mut event = None;
+    for line in out.lines().map(str::trim) {
+        if let Some(name) = line.strip_suffix(" stats:") {
+            // "Aggregated stats:" heads the block of all events.
+            event = (name != "Aggregated").then(|| name.to_string());
+        } else if let (Some(name), Some(n)) = (&event, line.strip_prefix("SAMPLE events:")) {
+            counts.insert(name.clone(), n.trim().parse().unwrap());
+        }
+    }
+    counts
+}
+
+/// testdata/tracer-scope.data (made by `perfns record` in tracer scope in
+/// the VM, testdata/README.md) opens in Debian's perf, and what perf shows
+/// of it is what perfns reads.
+#[test]
+fn perf_reads_the_tracer_scope_testdata() {
+    if !Path::new(PERF).exists() {
+        // CI installs perf (scripts/install-deps.sh): there it must run.
+        assert!(std::env::var_os("CI").is_none(), "perf is not installed");
+        eprintln!("skipped: no {PERF}");
+        return;
+    }
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/tracer-scope.data"
+    ));
+    let r = PerfFileReader::open(file).unwrap();
+
+    // Record counts: perf counts the kernel's TRACER_NAMESPACES records among
+    // NAMESPACES, beside the recorder's statedump ones.
+    let ours = perfns_counts(&r);
+    let tracer_ns = ours["TRACER_NAMESPACES"];
+    let statedump_ns = ours["NAMESPACES"];
+    assert!(tracer_ns > 0 && statedump_ns > 0, "{ours:?}");
+    let mut expected = ours.clone();
+    expected.remove("TRACER_NAMESPACES");
+    expected.insert("NAMESPACES".into(), statedump_ns + tracer_ns);
+    assert_eq!(perf_stats(file), expected);
+
+    // perf script -D shows them as NAMESPACES with 9 links, the statedump's
+    // with 7.
+    let (dump, _) = perf(&["script", "-D", "-i", file.to_str().unwrap()]);
+    let with_links = |n: u32| {
+        let tail = format!(" - nr_namespaces: {n}");
+        dump.lines()
+            .filter(|l| l.contains("PERF_RECORD_NAMESPACES") && l.ends_with(&tail))
+            .count() as u64
+    };
+    assert_eq!((with_links(9), with_links(7)), (tracer_ns, statedump_ns));
+
+    // Samples per event.
+    let mut samples: BTreeMap<String, u64> = BTreeMap::new();
+    // raw_syscalls:sys_enter samples per comm, the comm perf would give
+    // the task at that time: its last COMM, else its parent's at its fork.
+    let mut comm_of: BTreeMap<i32, String> = BTreeMap::new();
+    let mut enters_by_comm: BTreeMap<String, u64> = BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let name = &r.events().events()[rec.event].name;
+        match rec.parse().unwrap() {
+            Record::Sample(s) => {
+                *samples.entry(name.clone()).or_default() += 1;
+                if name == "raw_syscalls:sys_enter" {
+                    let tid = s.id.tid.unwrap();
+                    let comm = comm_of
+                        .get(&tid)
+                        .cloned()
+                        .unwrap_or_else(|| format!(":{tid}"));
+                    *enters_by_comm.entry(comm).or_default() += 1;
+                }
+            }
+            Record::Comm(c) => {
+                comm_of.insert(c.tid, c.comm);
+            }
+            Record::Fork(f) => {
+                if let Some(parent) = comm_of.get(&f.ptid).cloned() {
+                    comm_of.insert(f.tid, parent);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(perf_samples_by_event(file), samples);
+
+    let mut perf_enters: BTreeMap<String, u64> = BTreeMap::new();
+    let mut perf_getppid = 0;
+    for line in perf_script_fields(file, "comm,event,trace") {
+        let Some((comm, rest)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let Some(args) = rest.trim().strip_prefix("raw_syscalls:sys_enter:") else {
+            continue;
+        };
+        *perf_enters.entry(comm.to_string()).or_default() += 1;
+        // The web container's workload makes 300 getppid (x86_64 110),
+        // batch's none.
+        if comm == "perfns-workload" && args.trim().starts_with("NR 110 ") {
+            perf_getppid += 1;
+        }
+    }
+    assert_eq!(perf_enters, enters_by_comm);
+    assert_eq!(perf_getppid, 300);
+
+    // perf report --stdio: one table per event, its sample count ours.
+    let (report, err) = perf(&["report", "-i", file.to_str().unwrap(), "--stdio"]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    for (event, n) in &samples {
+        let head = format!("of event '{event}'\n# Event count (approx.): {n}\n");
+        assert!(report.contains(&head), "no {head:?} in {report}");
+    }
+    assert!(report.contains("perfns-workload"), "{report}");
+}

@@ -10,9 +10,16 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use perfns::attr::flags;
 use perfns::container::{RecordingMode, Runtime};
+use perfns::perf_data::PerfFileReader;
+use perfns::record::Record;
 
 const SYS_GETPPID: u64 = 110;
+const SYS_GETRUSAGE: u64 = 98;
+const SYS_CLONE: u64 = 56;
+const SYS_CLOCK_GETTIME: u64 = 228;
+const SYS_EXIT_GROUP: u64 = 231;
 
 #[test]
 fn tracer_scope() {
@@ -69,4 +76,65 @@ fn tracer_scope() {
         batch.pages_allocated
     );
     assert!(web.pages_allocated < 256, "{}", web.pages_allocated);
+    for (name, u) in [("web", web), ("batch", batch)] {
+        // One task each: run-container's child execs the workload.
+        assert_eq!(u.tids.len(), 1, "{name}: {:?}", u.tids);
+        // Nothing lost: every call returns but the exit_group that ends
+        // it, and its first return is from the fork() (clone) that made it,
+        // which its parent entered in the tenant's pid namespace.
+        let mut returned = u.syscalls.clone();
+        assert_eq!(returned.remove(&SYS_EXIT_GROUP), Some(1), "{name}");
+        *returned.entry(SYS_CLONE).or_default() += 1;
+        assert_eq!(returned, u.syscall_exits, "{name}");
+        // The burn reads its CPU time with clock_gettime, which this
+        // kernel refuses (no POSIX timers), then with getrusage: as many
+        // of one as of the other.
+        let clock = u.syscalls.get(&SYS_CLOCK_GETTIME).copied().unwrap_or(0);
+        assert!(clock > 0, "{name}");
+        assert_eq!(u.syscalls.get(&SYS_GETRUSAGE), Some(&clock), "{name}");
+    }
+}
+
+/// What the file stores so that perf reads it (docs/recording-format.md,
+/// "Tracer-scope recordings"), and what the tracer-namespace records say.
+#[test]
+fn tracer_scope_records() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/tracer-scope.data");
+    let a = common::attribute(&path);
+    let r = PerfFileReader::open(&path).unwrap();
+    // The attrs carry none of the series' bits, which perf refuses.
+    for e in r.events().events() {
+        let series = flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
+        assert_eq!(e.attr.flags & series, 0, "{}", e.name);
+    }
+    let m = &a.meta;
+    let key = |name: &str| m.containers.iter().find(|c| c.name == name).unwrap().key;
+    let (tenant, web, batch) = (m.host, key("web"), key("batch"));
+    let mut seen = BTreeSet::new();
+    let mut root_tracer_ns = BTreeSet::new();
+    for rec in r.records() {
+        let Record::TracerNamespaces(t) = rec.unwrap().parse().unwrap() else {
+            continue;
+        };
+        let pid_ns = t.namespaces[perfns::record::ns_index::PID].ino;
+        // The time and tracer namespaces follow the seven of NAMESPACES.
+        assert_eq!(t.namespaces.len(), 9);
+        root_tracer_ns.insert(t.tracer_ns[0]);
+        if pid_ns == tenant {
+            // The recorder's own container: one level of each.
+            assert_eq!((t.tracer_ns.len(), t.pids.len()), (1, 1), "{t:?}");
+        } else {
+            // web and batch: a tracer namespace and a pid namespace under
+            // the tenant's, where the workload is pid 1.
+            assert!(pid_ns == web || pid_ns == batch, "{t:?}");
+            assert_eq!(t.tracer_ns.len(), 2, "{t:?}");
+            assert_eq!(t.pids.len(), 2, "{t:?}");
+            assert_eq!(t.pids[0], (t.pid, t.tid));
+            assert_eq!(t.pids[1], (1, 1));
+            seen.insert(pid_ns);
+        }
+    }
+    assert_eq!(seen, BTreeSet::from([web, batch]));
+    // Every ancestry starts at the recorder's tracer namespace.
+    assert_eq!(root_tracer_ns.len(), 1, "{root_tracer_ns:?}");
 }

@@ -16,6 +16,7 @@ use super::features::{
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
+use crate::container::{RecordingMeta, RecordingMode};
 use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, SampleId};
 
 /// The byte order of a file, from its magic.
@@ -36,6 +37,9 @@ pub struct PerfFileReader {
     /// For a file opened with [`PerfFileReader::open_truncated`] that was
     /// cut short: the data section's size according to the header.
     truncated_from: Option<u64>,
+    /// The perfns extension says the events were tracer-scoped: the file
+    /// stores PERF_RECORD_TRACER_NAMESPACES as NAMESPACES.
+    tracer_scope: bool,
 }
 
 impl std::fmt::Debug for PerfFileReader {
@@ -194,6 +198,12 @@ impl PerfFileReader {
             read_features::<O>(&path, &map, &header)?
         };
         name_events(&mut events, &event_desc, &features);
+        // A bad extension reads as no extension here: whoever needs it
+        // reads it again and reports what is wrong with it.
+        let tracer_scope = RecordingMeta::from_features(&features)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.mode == RecordingMode::TracerScope);
         let attrs_offset = header.attrs.offset;
         let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
             path: path.clone(),
@@ -210,6 +220,7 @@ impl PerfFileReader {
             events,
             features,
             truncated_from,
+            tracer_scope,
         })
     }
 
@@ -446,12 +457,49 @@ fn record_time<O: ByteOrder>(attr: &EventAttr, kind: RecordType, body: &[u8]) ->
     body.get(off..off + 8).map(O::read_u64)
 }
 
+/// The header of the record `body` of event `attr` as the kernel wrote it:
+/// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
+/// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
+/// only in a tracer-scope recording, where the kernel writes no NAMESPACES
+/// record; the recorder's own statedump does, so a stored record is told
+/// from those by what it carries between its namespace links and its
+/// sample_id (a NAMESPACES record has nothing there, a TRACER_NAMESPACES
+/// one at least its two level counts).
+fn kernel_header<O: ByteOrder>(
+    attr: &EventAttr,
+    header: RecordHeader,
+    body: &[u8],
+) -> RecordHeader {
+    if header.kind != RecordType::NAMESPACES {
+        return header;
+    }
+    let trailer = if attr.sample_id_all() {
+        SampleId::trailer_size(attr.sample_type) as u64
+    } else {
+        0
+    };
+    // pid, tid, nr_namespaces, then nr_namespaces {dev, inode} links.
+    let namespaces_end = body
+        .get(8..16)
+        .map(O::read_u64)
+        .and_then(|nr| nr.checked_mul(16)?.checked_add(16 + trailer));
+    if namespaces_end.is_some_and(|end| body.len() as u64 > end) {
+        RecordHeader {
+            kind: RecordType::TRACER_NAMESPACES,
+            ..header
+        }
+    } else {
+        header
+    }
+}
+
 /// One record of a recording, borrowed from the file's map.
 #[derive(Clone, Copy)]
 pub struct FileRecord<'a> {
     /// The record's offset in the file.
     pub offset: u64,
-    /// Its header.
+    /// Its header, as the kernel wrote it: in a tracer-scope recording a
+    /// PERF_RECORD_TRACER_NAMESPACES stored as NAMESPACES has its type back.
     pub header: RecordHeader,
     /// The index of its event in [`PerfFileReader::events`] (0 for perf's
     /// user-space records, which belong to no event).
@@ -752,12 +800,22 @@ impl<'a> Iterator for Records<'a> {
                         Endian::Little => RecordHeader::from_bytes::<LittleEndian>(&head),
                         Endian::Big => RecordHeader::from_bytes::<BigEndian>(&head),
                     };
+                    let body =
+                        &r.map[offset + RecordHeader::SIZE..offset + usize::from(header.size)];
+                    let header = if r.tracer_scope {
+                        let attr = &r.events.events()[event].attr;
+                        match r.endian {
+                            Endian::Little => kernel_header::<LittleEndian>(attr, header, body),
+                            Endian::Big => kernel_header::<BigEndian>(attr, header, body),
+                        }
+                    } else {
+                        header
+                    };
                     FileRecord {
                         offset: offset as u64,
                         header,
                         event,
-                        body: &r.map
-                            [offset + RecordHeader::SIZE..offset + usize::from(header.size)],
+                        body,
                         reader: r,
                     }
                 }),

@@ -826,3 +826,241 @@ fn perf_strings_are_padded_to_64() {
     assert_eq!(NativeEndian::read_u32(&b[..4]), 64);
     assert_eq!(&b[4..11], b"x86_64\0");
 }
+
+/// The perfns extension of a recording made in `mode`, with no containers.
+pub(super) fn extension(mode: crate::container::RecordingMode) -> Vec<u8> {
+    use crate::container::{RecordingMeta, RecordingScope, META_VERSION};
+    RecordingMeta {
+        version: META_VERSION,
+        mode,
+        scope: RecordingScope::System,
+        host: 0xf000_012c,
+        containers: Vec::new(),
+        tasks: Vec::new(),
+        lost: Vec::new(),
+    }
+    .to_json()
+}
+
+/// A PERF_RECORD_TRACER_NAMESPACES as the kernel series writes it for a
+/// task two tracer levels and two pid levels down: pid, tid, 9 links (the 7
+/// of NAMESPACES, time, tracer), the tracer ancestry, the pids, sample_id.
+pub(super) fn tracer_namespaces_record(pid: u32, time: u64, id: u64) -> Build {
+    let mut b = Build::new(RecordType::TRACER_NAMESPACES)
+        .u32s(pid, pid)
+        .u64(9);
+    for i in 0..9 {
+        b = b.u64(4).u64(0xf000_0100 + i);
+    }
+    b.u64(2)
+        .u64(0xefff_fff9)
+        .u64(0xf000_0108)
+        .u64(2)
+        .u32s(pid + 100, pid + 100)
+        .u32s(pid, pid)
+        .trailer(pid, pid, time, 0, id)
+}
+
+/// The statedump's PERF_RECORD_NAMESPACES of a task: 7 links, time 0, id 0.
+pub(super) fn statedump_namespaces_record(pid: u32) -> Build {
+    let mut b = Build::new(RecordType::NAMESPACES).u32s(pid, pid).u64(7);
+    for i in 0..7 {
+        b = b.u64(4).u64(0xf000_0100 + i);
+    }
+    b.trailer(pid, pid, 0, 0, 0)
+}
+
+/// Writes a tracer-scope recording: its events carry the series' attr
+/// bits, its records are the statedump's NAMESPACES of pid 1 and the
+/// kernel's TRACER_NAMESPACES of pid 2; the extension says `mode`.
+fn write_tracer_scope(path: &Path, mode: crate::container::RecordingMode) -> [Build; 2] {
+    let mut data = tracepoint_event(372, "sched:sched_switch", vec![100]);
+    data.attr.flags |= flags::TRACER_SCOPE;
+    let mut sideband = dummy_event(vec![200]);
+    sideband.attr.flags =
+        (sideband.attr.flags & !flags::NAMESPACES) | flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
+    let mut w = PerfFileWriter::create(path, &[data, sideband]).unwrap();
+    let records = [
+        statedump_namespaces_record(1),
+        tracer_namespaces_record(2, 50, 200),
+    ];
+    for r in &records {
+        r.write(&mut w);
+    }
+    w.write_finished_round().unwrap();
+    w.finish(&Features {
+        perfns: Some(extension(mode)),
+        ..features()
+    })
+    .unwrap();
+    records
+}
+
+/// The record types of a file's data section as stored.
+fn stored_types(path: &Path) -> Vec<u32> {
+    let bytes = std::fs::read(path).unwrap();
+    let data = PerfFileReader::open(path).unwrap().data_section();
+    let mut types = Vec::new();
+    let mut at = data.offset as usize;
+    while at < (data.offset + data.size) as usize {
+        types.push(NativeEndian::read_u32(&bytes[at..at + 4]));
+        at += usize::from(NativeEndian::read_u16(&bytes[at + 6..at + 8]));
+    }
+    types
+}
+
+#[test]
+fn tracer_namespaces_are_stored_as_namespaces_and_read_back() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tracer.data");
+    let written = write_tracer_scope(&path, RecordingMode::TracerScope);
+    // perf's types: 16 for both, then the round marker.
+    assert_eq!(stored_types(&path), [16, 16, 68]);
+
+    let r = PerfFileReader::open(&path).unwrap();
+    let got: Vec<_> = r.records_in_file_order().map(|x| x.unwrap()).collect();
+    let kinds: Vec<RecordType> = got.iter().map(|x| x.header.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            RecordType::NAMESPACES,
+            RecordType::TRACER_NAMESPACES,
+            RecordType::FINISHED_ROUND
+        ]
+    );
+    // Byte for byte what was written.
+    for (rec, w) in got.iter().zip(&written) {
+        assert_eq!(rec.body, &w.body[..]);
+        assert_eq!(rec.header.size, w.header().size);
+    }
+    match got[1].parse().unwrap() {
+        Record::TracerNamespaces(t) => {
+            assert_eq!((t.pid, t.tid), (2, 2));
+            assert_eq!(t.namespaces.len(), 9);
+            assert_eq!(t.namespaces[8].ino, 0xf000_0108);
+            assert_eq!(t.tracer_ns, [0xefff_fff9, 0xf000_0108]);
+            assert_eq!(t.pids, [(102, 102), (2, 2)]);
+            assert_eq!((t.sample_id.time, t.sample_id.id), (Some(50), Some(200)));
+        }
+        other => panic!("{other:?}"),
+    }
+    match got[0].parse().unwrap() {
+        Record::Namespaces(n) => assert_eq!((n.pid, n.namespaces.len()), (1, 7)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_series_attr_bits_are_not_written() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tracer.data");
+    write_tracer_scope(&path, RecordingMode::TracerScope);
+    let series = flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
+    let r = PerfFileReader::open(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for e in r.events().events() {
+        assert_eq!(e.attr.flags & series, 0, "{}", e.name);
+        // Once in the attr section and once in EVENT_DESC, each the attr
+        // without the bits.
+        let encoded = e.attr.to_ne_bytes();
+        let found = bytes.windows(encoded.len()).filter(|w| *w == &encoded[..]);
+        assert_eq!(found.count(), 2, "{}", e.name);
+    }
+    // No flags word with either bit anywhere in the attrs or EVENT_DESC.
+    let with_bits = |f: u64| (f | series).to_ne_bytes();
+    for e in r.events().events() {
+        let f = with_bits(e.attr.flags);
+        assert!(!bytes.windows(8).any(|w| w == f), "{}", e.name);
+    }
+}
+
+#[test]
+fn stored_namespaces_stay_namespaces_outside_the_tracer_scope() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("system.data");
+    write_tracer_scope(&path, RecordingMode::SystemWide);
+    let r = PerfFileReader::open(&path).unwrap();
+    let kinds: Vec<RecordType> = r
+        .records_in_file_order()
+        .map(|x| x.unwrap().header.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            RecordType::NAMESPACES,
+            RecordType::NAMESPACES,
+            RecordType::FINISHED_ROUND
+        ]
+    );
+}
+
+#[test]
+fn an_older_file_with_type_22_and_the_bits_still_reads() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.data");
+    write_tracer_scope(&path, RecordingMode::TracerScope);
+    // Make it what earlier writers wrote: type 22 and the bits in the attrs.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let at = r.data_section().offset as usize;
+    let second = at + usize::from(NativeEndian::read_u16(&bytes[at + 6..at + 8]));
+    bytes[second..second + 4].copy_from_slice(&22u32.to_ne_bytes());
+    let attrs = NativeEndian::read_u64(&bytes[24..32]) as usize;
+    let attr_size = NativeEndian::read_u64(&bytes[16..24]) as usize;
+    for i in 0..2 {
+        let f = attrs + i * attr_size + 40;
+        let v = NativeEndian::read_u64(&bytes[f..f + 8]) | flags::TRACER_SCOPE;
+        bytes[f..f + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(stored_types(&path), [16, 22, 68]);
+
+    let r = PerfFileReader::open(&path).unwrap();
+    assert!(r
+        .events()
+        .events()
+        .iter()
+        .all(|e| e.attr.flags & flags::TRACER_SCOPE != 0));
+    let parsed: Vec<_> = r
+        .records_in_file_order()
+        .map(|x| x.unwrap().parse().unwrap())
+        .collect();
+    assert!(matches!(parsed[0], Record::Namespaces(_)), "{parsed:?}");
+    assert!(
+        matches!(&parsed[1], Record::TracerNamespaces(t) if t.pids == [(102, 102), (2, 2)]),
+        "{parsed:?}"
+    );
+}
+
+#[test]
+fn a_stored_record_with_a_cut_tracer_part_is_an_error() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![200])]).unwrap();
+    // Links, then only nr_tracer_levels = 0: nr_pid_levels is missing.
+    let mut b = Build::new(RecordType::NAMESPACES).u32s(2, 2).u64(9);
+    for i in 0..9 {
+        b = b.u64(4).u64(0xf000_0100 + i);
+    }
+    b.u64(0).trailer(2, 2, 50, 0, 200).write(&mut w);
+    w.finish(&Features {
+        perfns: Some(extension(RecordingMode::TracerScope)),
+        ..Features::default()
+    })
+    .unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let rec = r.records_in_file_order().next().unwrap().unwrap();
+    assert_eq!(rec.header.kind, RecordType::TRACER_NAMESPACES);
+    match rec.parse().unwrap_err() {
+        PerfDataError::Parse { offset, source, .. } => {
+            assert_eq!(offset, rec.offset);
+            assert!(source.to_string().contains("nr_pid_levels"), "{source}");
+        }
+        e => panic!("{e}"),
+    }
+}

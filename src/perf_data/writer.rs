@@ -17,8 +17,13 @@ use std::path::{Path, PathBuf};
 use super::features::{encode, put_string, Features};
 use super::header::{FileHeader, FileSection, HEADER_SIZE, SECTION_SIZE};
 use super::PerfDataError;
-use crate::attr::EventDesc;
+use crate::attr::{flags, EventDesc};
 use crate::record::{RawData, RecordHeader, RecordType};
+
+/// The attr bits of the perfns kernel series, which perf refuses ("Reserved
+/// bits are set unexpectedly"): the file's attrs are written without them.
+/// A recording's scope is in the perfns extension's `mode` instead.
+const SERIES_ATTR_FLAGS: u64 = flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
 
 /// Writes a perf.data file that perf 6.1 and later read.
 #[derive(Debug)]
@@ -137,6 +142,13 @@ impl PerfFileWriter {
     /// Appends one record: `header` then `body`, which may be split where
     /// it wrapped the ring buffer; both parts are copied once, into the
     /// write buffer.
+    ///
+    /// A PERF_RECORD_TRACER_NAMESPACES, which perf refuses, goes in as
+    /// PERF_RECORD_NAMESPACES, its body unchanged: its first part is a
+    /// NAMESPACES body (pid, tid, nr_namespaces, the links) and perf finds
+    /// the sample_id from the record's end, so perf reads that part and
+    /// skips the tracer levels and pid levels. The reader gives it its type
+    /// back in a tracer-scope recording ([`super::FileRecord::header`]).
     pub fn write_record(
         &mut self,
         header: RecordHeader,
@@ -154,6 +166,14 @@ impl PerfFileWriter {
                 ),
             });
         }
+        let header = if header.kind == RecordType::TRACER_NAMESPACES {
+            RecordHeader {
+                kind: RecordType::NAMESPACES,
+                ..header
+            }
+        } else {
+            header
+        };
         self.pending.extend_from_slice(&header.to_ne_bytes());
         match body {
             RawData::Single(a) => self.pending.extend_from_slice(a),
@@ -336,9 +356,12 @@ fn write_counted(file: &File, buf: &[u8], offset: u64) -> (usize, std::io::Resul
     (done, Ok(()))
 }
 
-/// The attr encoded with `len` bytes and its size field saying so.
+/// The attr encoded with `len` bytes and its size field saying so, without
+/// the series' bits.
 fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
-    let mut a = e.attr.to_ne_bytes();
+    let mut attr = e.attr.clone();
+    attr.flags &= !SERIES_ATTR_FLAGS;
+    let mut a = attr.to_ne_bytes();
     a.resize(len, 0);
     a[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
     a

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use super::{dummy_event, sample, tracepoint_event, Build};
+use super::{
+    dummy_event, extension, sample, statedump_namespaces_record, tracepoint_event,
+    tracer_namespaces_record, Build,
+};
 use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
 use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
 use crate::tracepoint::Tracefs;
@@ -358,4 +361,195 @@ fn perf_reads_an_unfinished_recording_up_to_the_last_flush() {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     assert_eq!(perf_stats(&file), expected);
+}
+
+#[test]
+fn perf_reads_a_tracer_scope_recording() {
+    require_perf!();
+    use crate::attr::flags;
+    use crate::container::RecordingMode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tracer.data");
+    let mut sideband = dummy_event(vec![2000]);
+    sideband.attr.flags =
+        (sideband.attr.flags & !flags::NAMESPACES) | flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
+    let mut w = PerfFileWriter::create(&file, &[sideband]).unwrap();
+    statedump_namespaces_record(1).write(&mut w);
+    Build::new(RecordType::COMM)
+        .u32s(2, 2)
+        .string("worker")
+        .trailer(2, 2, 40, 0, 2000)
+        .write(&mut w);
+    tracer_namespaces_record(2, 50, 2000).write(&mut w);
+    tracer_namespaces_record(3, 60, 2000).write(&mut w);
+    w.write_finished_round().unwrap();
+    w.finish(&Features {
+        perfns: Some(extension(RecordingMode::TracerScope)),
+        ..Features::for_this_host()
+    })
+    .unwrap();
+
+    // perf counts the three as NAMESPACES: the attrs pass its check and no
+    // record is of a type it refuses.
+    let expected: BTreeMap<String, u64> = [("NAMESPACES", 3), ("COMM", 1), ("FINISHED_ROUND", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(perf_stats(&file), expected);
+    // It reads each record's standard part (9 links: it warns that the
+    // kernel knows more namespaces than it does) and its sample_id from the
+    // record's end.
+    let (dump, err) = perf(&["script", "-D", "-i", file.to_str().unwrap()]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    assert!(
+        err.contains("kernel seems to support more namespaces"),
+        "{err}"
+    );
+    for (pid, time) in [(2, 50), (3, 60)] {
+        let line = format!("0 {time} ");
+        let line = dump
+            .lines()
+            .find(|l| l.starts_with(&line) && l.contains("PERF_RECORD_NAMESPACES"))
+            .unwrap_or_else(|| panic!("no NAMESPACES at time {time} in {dump}"));
+        assert!(
+            line.ends_with(&format!(
+                "PERF_RECORD_NAMESPACES {pid}/{pid} - nr_namespaces: 9"
+            )),
+            "{line}"
+        );
+    }
+
+    // perfns reads the kernel's types back.
+    let r = PerfFileReader::open(&file).unwrap();
+    let mut ours = expected.clone();
+    ours.insert("NAMESPACES".into(), 1);
+    ours.insert("TRACER_NAMESPACES".into(), 2);
+    assert_eq!(perfns_counts(&r), ours);
+}
+
+/// `perf script`'s fields of each sample of `event`: one line per sample.
+fn perf_script_fields(file: &Path, fields: &str) -> Vec<String> {
+    let (out, err) = perf(&["script", "-i", file.to_str().unwrap(), "-F", fields]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    out.lines().map(str::to_string).collect()
+}
+
+/// Each event's sample count in `perf report --stats` ("NAME stats:" then
+/// "SAMPLE events: N").
+fn perf_samples_by_event(file: &Path) -> BTreeMap<String, u64> {
+    let (out, _) = perf(&["report", "--stats", "-i", file.to_str().unwrap()]);
+    let mut counts = BTreeMap::new();
+    let mut event = None;
+    for line in out.lines().map(str::trim) {
+        if let Some(name) = line.strip_suffix(" stats:") {
+            // "Aggregated stats:" heads the block of all events.
+            event = (name != "Aggregated").then(|| name.to_string());
+        } else if let (Some(name), Some(n)) = (&event, line.strip_prefix("SAMPLE events:")) {
+            counts.insert(name.clone(), n.trim().parse().unwrap());
+        }
+    }
+    counts
+}
+
+/// testdata/tracer-scope.data (made by `perfns record` in tracer scope in
+/// the VM, testdata/README.md) opens in Debian's perf, and what perf shows
+/// of it is what perfns reads.
+#[test]
+fn perf_reads_the_tracer_scope_testdata() {
+    if !Path::new(PERF).exists() {
+        // CI installs perf (scripts/install-deps.sh): there it must run.
+        assert!(std::env::var_os("CI").is_none(), "perf is not installed");
+        eprintln!("skipped: no {PERF}");
+        return;
+    }
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/tracer-scope.data"
+    ));
+    let r = PerfFileReader::open(file).unwrap();
+
+    // Record counts: perf counts the kernel's TRACER_NAMESPACES records among
+    // NAMESPACES, beside the recorder's statedump ones.
+    let ours = perfns_counts(&r);
+    let tracer_ns = ours["TRACER_NAMESPACES"];
+    let statedump_ns = ours["NAMESPACES"];
+    assert!(tracer_ns > 0 && statedump_ns > 0, "{ours:?}");
+    let mut expected = ours.clone();
+    expected.remove("TRACER_NAMESPACES");
+    expected.insert("NAMESPACES".into(), statedump_ns + tracer_ns);
+    assert_eq!(perf_stats(file), expected);
+
+    // perf script -D shows them as NAMESPACES with 9 links, the statedump's
+    // with 7.
+    let (dump, _) = perf(&["script", "-D", "-i", file.to_str().unwrap()]);
+    let with_links = |n: u32| {
+        let tail = format!(" - nr_namespaces: {n}");
+        dump.lines()
+            .filter(|l| l.contains("PERF_RECORD_NAMESPACES") && l.ends_with(&tail))
+            .count() as u64
+    };
+    assert_eq!((with_links(9), with_links(7)), (tracer_ns, statedump_ns));
+
+    // Samples per event.
+    let mut samples: BTreeMap<String, u64> = BTreeMap::new();
+    // raw_syscalls:sys_enter samples per comm, the comm perf would give
+    // the task at that time: its last COMM, else its parent's at its fork.
+    let mut comm_of: BTreeMap<i32, String> = BTreeMap::new();
+    let mut enters_by_comm: BTreeMap<String, u64> = BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let name = &r.events().events()[rec.event].name;
+        match rec.parse().unwrap() {
+            Record::Sample(s) => {
+                *samples.entry(name.clone()).or_default() += 1;
+                if name == "raw_syscalls:sys_enter" {
+                    let tid = s.id.tid.unwrap();
+                    let comm = comm_of
+                        .get(&tid)
+                        .cloned()
+                        .unwrap_or_else(|| format!(":{tid}"));
+                    *enters_by_comm.entry(comm).or_default() += 1;
+                }
+            }
+            Record::Comm(c) => {
+                comm_of.insert(c.tid, c.comm);
+            }
+            Record::Fork(f) => {
+                if let Some(parent) = comm_of.get(&f.ptid).cloned() {
+                    comm_of.insert(f.tid, parent);
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(perf_samples_by_event(file), samples);
+
+    let mut perf_enters: BTreeMap<String, u64> = BTreeMap::new();
+    let mut perf_getppid = 0;
+    for line in perf_script_fields(file, "comm,event,trace") {
+        let Some((comm, rest)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let Some(args) = rest.trim().strip_prefix("raw_syscalls:sys_enter:") else {
+            continue;
+        };
+        *perf_enters.entry(comm.to_string()).or_default() += 1;
+        // The web container's workload makes 300 getppid (x86_64 110),
+        // batch's none.
+        if comm == "perfns-workload" && args.trim().starts_with("NR 110 ") {
+            perf_getppid += 1;
+        }
+    }
+    assert_eq!(perf_enters, enters_by_comm);
+    assert_eq!(perf_getppid, 300);
+
+    // perf report --stdio: one table per event, its sample count ours.
+    let (report, err) = perf(&["report", "-i", file.to_str().unwrap(), "--stdio"]);
+    assert!(!err.contains("Reserved bits"), "{err}");
+    for (event, n) in &samples {
+        let head = format!("of event '{event}'\n# Event count (approx.): {n}\n");
+        assert!(report.contains(&head), "no {head:?} in {report}");
+    }
+    assert!(report.contains("perfns-workload"), "{report}");
 }

@@ -175,20 +175,6 @@ pub fn attribute(path: &Path) -> Attribution {
             Record::Comm(c) => {
                 comms.insert(c.comm.clone());
             }
-            // In tracer scope the last switch out of an exiting task never
-            // comes (it has left its namespaces): it ran until its EXIT.
-            Record::Exit(e) if meta.mode == perfns::container::RecordingMode::TracerScope => {
-                let on: Vec<u32> = running
-                    .iter()
-                    .filter(|(_, (tid, _))| *tid == e.tid)
-                    .map(|(&cpu, _)| cpu)
-                    .collect();
-                for cpu in on {
-                    if let Some((tid, since)) = running.remove(&cpu) {
-                        by_tid.entry(tid).or_default().cpu_ns += e.time.saturating_sub(since);
-                    }
-                }
-            }
             Record::Fork(f) => {
                 if let Some(&ns) = ns_of.get(&f.ptid) {
                     ns_of.entry(f.tid).or_insert(ns);
@@ -202,8 +188,8 @@ pub fn attribute(path: &Path) -> Attribution {
                 };
                 // A task's final switch out, after it was reaped, names it
                 // -1 (perf_event_tid()): it is the task switched in last on
-                // that CPU, if that is known (in tracer scope its EXIT has
-                // already charged it up to then).
+                // that CPU, if that is known. (In tracer scope too: the
+                // task keeps its tracer namespace until it is freed.)
                 let tid = match (tid, running.get(&cpu)) {
                     (-1, Some(&(running_tid, _))) if s.out => running_tid,
                     (-1, _) => continue,

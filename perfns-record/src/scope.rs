@@ -47,6 +47,8 @@ pub struct Caller {
     pub sysctl: Option<bool>,
     /// The `Seccomp:` mode of /proc/self/status (2: a filter).
     pub seccomp: u32,
+    /// `kernel.perf_event_paranoid`, when readable.
+    pub paranoid: Option<i32>,
 }
 
 impl Caller {
@@ -72,6 +74,9 @@ impl Caller {
             tracer_ns: tracer_scope::current_tracer_namespace().ok().flatten(),
             sysctl: tracer_scope::enabled_by_sysctl().ok().flatten(),
             seccomp: field("Seccomp:").and_then(|v| v.parse().ok()).unwrap_or(0),
+            paranoid: std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         }
     }
 
@@ -98,6 +103,20 @@ pub fn tracer_scope_unavailable(
     probe: &TracerScopeSupport,
     caller: &Caller,
 ) -> Option<Unavailable> {
+    let lacks_patch = || {
+        format!(
+            "this kernel ({}) has no tracer scope for perf events (the perfns kernel series, \
+             kernel-patch/): boot the patched kernel (kernel-patch/tracerns-vm.sh), or record \
+             the whole machine as root or with CAP_PERFMON (--scope system)",
+            kernel_release()
+        )
+    };
+    // Without /proc/self/ns/tracer the kernel lacks the series, whatever
+    // the probe says: a later kernel may give the series' attr bits
+    // another meaning (mainline's defer_callchain is bit 38).
+    if caller.tracer_ns.is_none() {
+        return Some(Unavailable(lacks_patch()));
+    }
     let why = match probe {
         TracerScopeSupport::Supported if caller.in_nested_tracer_ns() => return None,
         TracerScopeSupport::Supported => {
@@ -107,12 +126,7 @@ pub fn tracer_scope_unavailable(
              flags) and run perfns record inside it"
                 .to_owned()
         }
-        TracerScopeSupport::KernelLacksPatch(_) => format!(
-            "this kernel ({}) has no tracer scope for perf events (the perfns kernel series, \
-             kernel-patch/): boot the patched kernel (kernel-patch/tracerns-vm.sh), or record \
-             the whole machine as root or with CAP_PERFMON (--scope system)",
-            kernel_release()
-        ),
+        TracerScopeSupport::KernelLacksPatch(_) => lacks_patch(),
         TracerScopeSupport::NotPermitted(e) if e.errno() == Some(libc::EPERM) => {
             if caller.sysctl == Some(false) {
                 "kernel.perf_tracer_scope is 0: the host's administrator must allow the scope \
@@ -127,6 +141,17 @@ pub fn tracer_scope_unavailable(
             } else {
                 format!("perf_event_open was refused: {e}")
             }
+        }
+        TracerScopeSupport::NotPermitted(e)
+            if e.errno() == Some(libc::EACCES) && caller.paranoid.is_some_and(|p| p > 2) =>
+        {
+            format!(
+                "kernel.perf_event_paranoid is {}: above 2 no unprivileged perf_event_open is \
+                 allowed at all (Debian's default), tracer scope included; the host's \
+                 administrator must lower it (sysctl kernel.perf_event_paranoid=2) for tenants \
+                 to trace",
+                caller.paranoid.unwrap_or_default()
+            )
         }
         TracerScopeSupport::NotPermitted(_) if !caller.in_nested_tracer_ns() => {
             "you are in the initial tracer namespace, where the tracer scope is the whole \
@@ -252,6 +277,7 @@ mod tests {
             tracer_ns: Some(0xeffff001),
             sysctl: Some(true),
             seccomp: 0,
+            paranoid: Some(2),
         }
     }
 
@@ -289,6 +315,14 @@ mod tests {
             &tenant(),
         );
         assert!(lacks.contains("no tracer scope for perf events"), "{lacks}");
+        // A kernel without the series, whose perf_event_open accepts the
+        // probe's bits anyway (they mean something else there).
+        let mainline = Caller {
+            tracer_ns: None,
+            ..tenant()
+        };
+        let other = why(TracerScopeSupport::Supported, &mainline);
+        assert!(other.contains("no tracer scope for perf events"), "{other}");
         let off = Caller {
             sysctl: Some(false),
             ..tenant()
@@ -324,6 +358,19 @@ mod tests {
             &initial,
         );
         assert!(init.contains("initial tracer namespace"), "{init}");
+        let restricted = Caller {
+            paranoid: Some(3),
+            ..tenant()
+        };
+        let paranoid = why(
+            TracerScopeSupport::NotPermitted(open_error(libc::EACCES)),
+            &restricted,
+        );
+        assert!(
+            paranoid.contains("kernel.perf_event_paranoid is 3")
+                && paranoid.contains("sysctl kernel.perf_event_paranoid=2"),
+            "{paranoid}"
+        );
         // auto keeps the reason and falls back.
         let c = choose(
             ScopeRequest::Auto,

@@ -222,6 +222,7 @@ fn refusals_say_why() {
             "no CAP_PERFMON over the user namespace that owns your tracer namespace",
         ),
         ("sysctl", "kernel.perf_tracer_scope is 0"),
+        ("paranoid", "kernel.perf_event_paranoid is 3"),
     ] {
         let log = std::fs::read_to_string(dir.join(format!("why-{case}.log"))).unwrap();
         println!("{case}: {log}");

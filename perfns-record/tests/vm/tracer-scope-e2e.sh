@@ -22,9 +22,10 @@
 #     in T:   perfns record (--scope auto, which must choose tracer)
 #               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
-# Then, as 65534, perfns record --scope tracer is refused three ways (in the
+# Then, as 65534, perfns record --scope tracer is refused four ways (in the
 # initial tracer namespace; in a container without capabilities; with
-# kernel.perf_tracer_scope=0), and must say why each time.
+# kernel.perf_tracer_scope=0; with kernel.perf_event_paranoid=3), and must
+# say why each time.
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (perfns publish-tracefs) in
 # a directory it can read (--tracefs), as a host would for its tenants.
@@ -55,7 +56,8 @@ if [[ ${1:-} == --guest ]]; then
 	vm_system_stop
 	# Why the tracer scope is refused: in the initial tracer namespace,
 	# without CAP_PERFMON over the owner (root in T with no capabilities),
-	# and with the sysctl off. Each must fail and say so.
+	# with the sysctl off, and with perf_event_paranoid at 3 (no
+	# unprivileged perf at all). Each must fail and say so.
 	why() {
 		local name=$1
 		shift
@@ -71,6 +73,11 @@ if [[ ${1:-} == --guest ]]; then
 	why sysctl as_tenant "$bin/perfns" run-container why --tracer required -- \
 		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
 	echo 1 >/proc/sys/kernel/perf_tracer_scope
+	paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
+	echo 3 >/proc/sys/kernel/perf_event_paranoid
+	why paranoid as_tenant "$bin/perfns" run-container why --tracer required -- \
+		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
+	echo "$paranoid" >/proc/sys/kernel/perf_event_paranoid
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done

@@ -25,8 +25,11 @@
  * ROUNDTRIPS times. The partner is either in M's scope (same: M's child,
  * so in M's tracer namespace and cgroup) or outside it (cross: in a
  * sibling tracer namespace, or a cgroup of its own with no reader). A
- * round trip is two context switches and four system calls (a write and
- * a read on each side), each a sys_enter event.
+ * third pair runs while M waits with its reader open: two tasks outside
+ * every reader's scope (others: each in a sibling tracer namespace, or
+ * a cgroup, of its own), which is what the readers cost the rest of the
+ * machine. A round trip is two context switches and four system calls
+ * (a write and a read on each side), each a sys_enter event.
  *
  * All series run in one boot, in ROUNDS rounds that alternate their
  * order; each round prints its figures. Each figure is the fastest of
@@ -91,9 +94,9 @@ static const char *const series_name[] = {
 	"scoped", "stock-pid", "stock-cgroup", "stock-all", "none",
 };
 
-/* Where M's partner is for a context switch measurement. */
-enum partner { SAME, CROSS, NR_PARTNERS };
-static const char *const partner_name[] = { "same", "cross" };
+/* Who ping-pongs for a context switch measurement. */
+enum partner { SAME, CROSS, OTHERS, NR_PARTNERS };
+static const char *const partner_name[] = { "same", "cross", "others" };
 
 /* M's figures: ns per getppid(), ns per round trip with each partner. */
 struct figures {
@@ -106,8 +109,16 @@ static int tp_sys_enter;
 static char cgroup_dir[128];
 /* The cgroup this task joined (join_cgroup()), or -1. */
 static int self_cgroup = -1;
-/* The pipes between M and its cross partner: to the partner, to M. */
+/*
+ * The pipes to and from the cross partner (used by M, then by the
+ * outsider), and the outsider's: M's go, and its figure back to M.
+ */
 static int to_partner[2] = { -1, -1 }, to_m[2] = { -1, -1 };
+static int outsider_go[2] = { -1, -1 }, outsider_done[2] = { -1, -1 };
+
+/* The cgroups besides the other readers' "o0" ...: M's, the partners'. */
+static const char *const fixed_cgroups[] = { "m", "p", "q" };
+#define NR_FIXED	((int)(sizeof(fixed_cgroups) / sizeof(fixed_cgroups[0])))
 
 static void die(const char *what)
 {
@@ -142,9 +153,19 @@ static void pin_to_cpu0(void)
 		die("sched_setaffinity");
 }
 
+/* The path of cgroup "o@i", or of a fixed one for a negative @i. */
+static void cgroup_path(char *path, size_t size, int i)
+{
+	if (i < 0)
+		snprintf(path, size, "%s/%s", cgroup_dir,
+			 fixed_cgroups[NR_FIXED + i]);
+	else
+		snprintf(path, size, "%s/o%d", cgroup_dir, i);
+}
+
 /*
  * Make the benchmark's cgroups: "m" for M, "p" for M's cross partner,
- * "o0" ... for the other readers. Use the cgroup2 mount on
+ * "q" for the outsider, "o0" ... for the other readers. Use the cgroup2 mount on
  * /sys/fs/cgroup, or mount cgroup2 on a directory of our own.
  */
 static void make_cgroups(void)
@@ -176,12 +197,8 @@ static void make_cgroups(void)
 	snprintf(cgroup_dir, sizeof(cgroup_dir), "%s/" CGROUP_DIR, root);
 	if (mkdir(cgroup_dir, 0755) && errno != EEXIST)
 		die(cgroup_dir);
-	for (i = -2; i < MAX_K; i++) {
-		if (i < 0)
-			snprintf(path, sizeof(path), "%s/%s", cgroup_dir,
-				 i == -2 ? "m" : "p");
-		else
-			snprintf(path, sizeof(path), "%s/o%d", cgroup_dir, i);
+	for (i = -NR_FIXED; i < MAX_K; i++) {
+		cgroup_path(path, sizeof(path), i);
 		if (mkdir(path, 0755) && errno != EEXIST)
 			die(path);
 	}
@@ -193,12 +210,8 @@ static void remove_cgroups(void)
 	char path[192];
 	int i;
 
-	for (i = -2; i < MAX_K; i++) {
-		if (i < 0)
-			snprintf(path, sizeof(path), "%s/%s", cgroup_dir,
-				 i == -2 ? "m" : "p");
-		else
-			snprintf(path, sizeof(path), "%s/o%d", cgroup_dir, i);
+	for (i = -NR_FIXED; i < MAX_K; i++) {
+		cgroup_path(path, sizeof(path), i);
 		if (rmdir(path))
 			fprintf(stderr, "dispatch_bench: rmdir %s: %s\n", path,
 				strerror(errno));
@@ -343,6 +356,29 @@ static void cross_partner(enum series series, int out)
 	bounce(to_partner[0], to_m[1]);
 }
 
+static double pingpong(enum series series, int fd, int in, int out,
+		       enum partner partner, int both);
+
+/*
+ * The outsider, in its own scope: reports its pid, waits for M's go,
+ * ping-pongs with the cross partner and sends M its figure.
+ */
+static void outsider(enum series series, int out)
+{
+	pid_t self = getpid();
+	double result;
+	char go;
+
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	if (read(outsider_go[0], &go, 1) != 1)
+		_exit(1);
+	result = pingpong(series, -1, to_m[0], to_partner[1], OTHERS, 0);
+	if (write(outsider_done[1], &result, sizeof(result)) != sizeof(result))
+		_exit(1);
+	_exit(0);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -426,6 +462,7 @@ static void measured(enum series series, int out)
 	struct figures result;
 	double ns[REPEATS];
 	pid_t self = getpid(), partner;
+	char go = 1;
 	uint64_t start;
 
 	fd = series == NONE ? -1 : open_reader(series, self);
@@ -468,6 +505,24 @@ static void measured(enum series series, int out)
 		pingpong(series, fd, to_m[0], to_partner[1], CROSS,
 			 series == STOCK_ALL);
 
+	/*
+	 * The outsider and the cross partner, while M waits; M's reader
+	 * sees only M's own write and read (all of theirs for stock-all).
+	 */
+	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_RESET, 0))
+		die("PERF_EVENT_IOC_RESET");
+	if (write(outsider_go[1], &go, 1) != 1 ||
+	    read(outsider_done[0], &result.roundtrip[OTHERS],
+		 sizeof(double)) != sizeof(double))
+		die("the outsider");
+	if (fd >= 0) {
+		uint64_t theirs = series == STOCK_ALL ?
+			(uint64_t)ROUNDTRIPS * 4 * (REPEATS + 1) : 0;
+
+		check_count(fd, series, partner_name[OTHERS],
+			    theirs ? theirs - 2 : 0, theirs + 8);
+	}
+
 	if (write(out, &self, sizeof(self)) != sizeof(self) ||
 	    write(out, &result, sizeof(result)) != sizeof(result))
 		_exit(1);
@@ -478,12 +533,14 @@ static void measured(enum series series, int out)
 static struct figures measure(enum series series)
 {
 	struct figures result;
-	pid_t pid, partner;
+	pid_t pid, partner, other;
 	int fd;
 
-	if (pipe(to_partner) || pipe(to_m))
+	if (pipe(to_partner) || pipe(to_m) || pipe(outsider_go) ||
+	    pipe(outsider_done))
 		die("pipe");
 	close(spawn(series, "p", cross_partner, &partner));
+	close(spawn(series, "q", outsider, &other));
 	fd = spawn(series, "m", measured, &pid);
 	if (read(fd, &result, sizeof(result)) != sizeof(result)) {
 		fprintf(stderr, "dispatch_bench: %s: M failed\n",
@@ -492,11 +549,16 @@ static struct figures measure(enum series series)
 	}
 	close(fd);
 	waitpid(pid, NULL, 0);
+	waitpid(other, NULL, 0);
 	kill_and_reap(partner);
 	close(to_partner[0]);
 	close(to_partner[1]);
 	close(to_m[0]);
 	close(to_m[1]);
+	close(outsider_go[0]);
+	close(outsider_go[1]);
+	close(outsider_done[0]);
+	close(outsider_done[1]);
 	return result;
 }
 
@@ -515,9 +577,9 @@ static void print_round(int round, enum series series, const char *k,
 			const struct figures *f)
 {
 	fprintf(stderr,
-		"round %d %-12s K=%-3s %8.1f ns/syscall, round trip %8.1f ns same, %8.1f ns cross\n",
+		"round %d %-12s K=%-3s %8.1f ns/syscall, round trip %8.1f ns same, %8.1f ns cross, %8.1f ns others\n",
 		round, series_name[series], k, f->syscall,
-		f->roundtrip[SAME], f->roundtrip[CROSS]);
+		f->roundtrip[SAME], f->roundtrip[CROSS], f->roundtrip[OTHERS]);
 }
 
 int main(void)
@@ -597,24 +659,32 @@ int main(void)
 	 * A round trip's extra cost is its time minus the same round trip
 	 * without any reader; ratios are of round trips, to K = 1.
 	 */
-	printf("\nns per ping-pong round trip on CPU 0 (2 switches, 4 syscalls)\n");
-	printf("%-12s %5s %11s %11s %9s %11s %11s %9s\n", "series", "K",
-	       "same", "same.extra", "ratio", "cross", "cross.extra", "ratio");
+	printf("\nns per ping-pong round trip on CPU 0 (2 switches, 4 syscalls): M and a\n"
+	       "task in its scope (same), M and one outside it (cross), two outside\n"
+	       "every scope while M waits (others)\n");
+	printf("%-12s %5s", "series", "K");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11s %6s.extra %9s", partner_name[p], partner_name[p],
+		       "ratio");
+	printf("\n");
 	for (p = 0; p < NR_PARTNERS; p++) {
 		for (round = 0; round < ROUNDS; round++)
 			v[round] = none[round].roundtrip[p];
 		rt_base[p] = fastest(v, ROUNDS);
 	}
-	printf("%-12s %5s %11.1f %11s %9s %11.1f\n", "none", "-",
-	       rt_base[SAME], "", "", rt_base[CROSS]);
+	printf("%-12s %5s", "none", "-");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11.1f %12s %9s", rt_base[p], "", "");
+	printf("\n");
 	for (p = 0; p < NR_PARTNERS; p++) {
 		for (round = 0; round < ROUNDS; round++)
 			v[round] = stock_all[round].roundtrip[p];
 		rt[p][0] = fastest(v, ROUNDS);
 	}
-	printf("%-12s %5s %11.1f %11.1f %9s %11.1f %11.1f\n", "stock-all",
-	       "-", rt[SAME][0], rt[SAME][0] - rt_base[SAME], "",
-	       rt[CROSS][0], rt[CROSS][0] - rt_base[CROSS]);
+	printf("%-12s %5s", "stock-all", "-");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11.1f %12.1f %9s", rt[p][0], rt[p][0] - rt_base[p], "");
+	printf("\n");
 	for (s = 0; s < NR_SERIES; s++) {
 		for (p = 0; p < NR_PARTNERS; p++)
 			for (k = 0; k < (int)NR_KS; k++) {
@@ -625,7 +695,7 @@ int main(void)
 		for (k = 0; k < (int)NR_KS; k++) {
 			printf("%-12s %5d", series_name[s], ks[k]);
 			for (i = 0; i < NR_PARTNERS; i++)
-				printf(" %11.1f %11.1f %9.3f", rt[i][k],
+				printf(" %11.1f %12.1f %9.3f", rt[i][k],
 				       rt[i][k] - rt_base[i], rt[i][k] / rt[i][1]);
 			printf("\n");
 		}

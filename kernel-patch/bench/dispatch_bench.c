@@ -90,6 +90,7 @@ enum series {
 	SCOPED, STOCK_PID, STOCK_CGROUP, NR_SERIES,
 	STOCK_ALL = NR_SERIES, NONE,
 };
+
 static const char *const series_name[] = {
 	"scoped", "stock-pid", "stock-cgroup", "stock-all", "none",
 };
@@ -174,7 +175,7 @@ static void make_cgroups(void)
 	int i, fd;
 
 	if (access(CGROUP_FS "/cgroup.controllers", F_OK)) {
-		strcpy(root, "/tmp/dispatch_bench.XXXXXX");
+		snprintf(root, sizeof(root), "/tmp/dispatch_bench.XXXXXX");
 		if (!mkdtemp(root))
 			die("mkdtemp");
 		if (mount("cgroup2", root, "cgroup2", 0, NULL))

@@ -4,27 +4,52 @@
  * prints figures and checks only that the events counted what they
  * should).
  *
- * One measured task M, in its own tracer namespace, calls getppid() in
- * a loop on CPU 0 while K = 0, 1, 16, 128, 512 other readers hold a
- * counting raw_syscalls:sys_enter event on CPU 0:
+ * One measured task M, in its own tracer namespace and cgroup, calls
+ * getppid() in a loop on CPU 0 while K = 0, 1, 16, 128, 512 other
+ * readers hold a counting raw_syscalls:sys_enter event on CPU 0:
  *
- *   scoped     M's reader and every other reader are tracer-scoped, each
- *              other reader in its own tracer namespace (siblings of M's);
- *   stock-pid  M's reader and every other reader are ordinary CPU-wide
- *              events with a tracepoint filter "common_pid == PID", the
- *              other readers each on the pid of a sleeping task.
+ *   scoped        M's reader and every other reader are tracer-scoped,
+ *                 each other reader in its own tracer namespace
+ *                 (siblings of M's);
+ *   stock-pid     M's reader and every other reader are ordinary CPU-wide
+ *                 events with a tracepoint filter "common_pid == PID",
+ *                 the other readers each on the pid of a sleeping task;
+ *   stock-cgroup  M's reader and every other reader are perf cgroup
+ *                 events (PERF_FLAG_PID_CGROUP, a cgroup v2 directory as
+ *                 pid), M's on M's cgroup, the others each on a cgroup of
+ *                 its own holding a sleeping task.
  *
- * Both series run in one boot, in ROUNDS rounds that alternate their
+ * A cgroup event is scheduled in and out when CPU 0 switches between
+ * tasks of different cgroups, so M also times a context switch: a byte
+ * ping-ponged over two pipes between M and a partner, both on CPU 0,
+ * ROUNDTRIPS times. The partner is either in M's scope (same: M's child,
+ * so in M's tracer namespace and cgroup) or outside it (cross: in a
+ * sibling tracer namespace, or a cgroup of its own with no reader). A
+ * third pair runs while M waits with its reader open: two tasks outside
+ * every reader's scope (others: each in a sibling tracer namespace, or
+ * a cgroup, of its own), which is what the readers cost the rest of the
+ * machine. A round trip is two context switches and four system calls
+ * (a write and a read on each side), each a sys_enter event.
+ *
+ * All series run in one boot, in ROUNDS rounds that alternate their
  * order; each round prints its figures. Each figure is the fastest of
  * the REPEATS timings of a round, and the summary takes the fastest
  * round: other load on the machine (the VM shares two host CPUs with
  * other work, under TCG) only ever adds time, in bursts that can
  * double a figure. Figures are ns per getppid() (syscall and event
- * together). The event's cost is that minus the same loop with no reader
- * at all; ratios are to K = 1 of the same series. "stock-all" is one
- * unfiltered CPU-wide reader, for scale.
+ * together) and ns per round trip. The event's cost is that minus the
+ * same loop with no reader at all; ratios are to K = 1 of the same
+ * series. "stock-all" is one unfiltered CPU-wide reader, for scale.
  *
- * Run as root (tracer namespaces are created without user namespaces).
+ * The round trips' summary takes the median round instead: under TCG
+ * every switch between two processes flushes the emulated TLB, whose
+ * cost depends on the emulator's state as much as on the guest's work,
+ * so some rounds come out up to a third below the no-reader baseline
+ * and the fastest round is an artefact.
+ *
+ * Run as root (tracer namespaces are created without user namespaces;
+ * cgroup events are CPU-wide events). cgroup2 must be mounted on
+ * /sys/fs/cgroup, or it is mounted on a directory in /tmp.
  */
 
 #define _GNU_SOURCE
@@ -40,6 +65,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,20 +77,55 @@
 #endif
 
 #define TRACEFS		"/sys/kernel/tracing"
+#define CGROUP_FS	"/sys/fs/cgroup"
+#define CGROUP_DIR	"dispatch_bench"
 #define MAX_K		512
 #define CALLS		20000	/* getppid() per measurement */
+#define ROUNDTRIPS	500	/* ping-pong round trips per measurement */
+#ifndef REPEATS
 #define REPEATS		7	/* timings per K and round */
+#endif
+#ifndef ROUNDS
 #define ROUNDS		5
+#endif
 
 static const int ks[] = { 0, 1, 16, 128, 512 };
 #define NR_KS		(sizeof(ks) / sizeof(ks[0]))
 
-enum series { SCOPED, STOCK_PID, NR_SERIES, STOCK_ALL = NR_SERIES, NONE };
+enum series {
+	SCOPED, STOCK_PID, STOCK_CGROUP, NR_SERIES,
+	STOCK_ALL = NR_SERIES, NONE,
+};
+
 static const char *const series_name[] = {
-	"scoped", "stock-pid", "stock-all", "none",
+	"scoped", "stock-pid", "stock-cgroup", "stock-all", "none",
+};
+
+/* Who ping-pongs for a context switch measurement. */
+enum partner { SAME, CROSS, OTHERS, NR_PARTNERS };
+static const char *const partner_name[] = { "same", "cross", "others" };
+
+/* M's figures: ns per getppid(), ns per round trip with each partner. */
+struct figures {
+	double syscall;
+	double roundtrip[NR_PARTNERS];
 };
 
 static int tp_sys_enter;
+/* The benchmark's cgroup directory, under a cgroup2 mount. */
+static char cgroup_dir[128];
+/* The cgroup this task joined (join_cgroup()), or -1. */
+static int self_cgroup = -1;
+/*
+ * The pipes to and from the cross partner (used by M, then by the
+ * outsider), and the outsider's: M's go, and its figure back to M.
+ */
+static int to_partner[2] = { -1, -1 }, to_m[2] = { -1, -1 };
+static int outsider_go[2] = { -1, -1 }, outsider_done[2] = { -1, -1 };
+
+/* The cgroups besides the other readers' "o0" ...: M's, the partners'. */
+static const char *const fixed_cgroups[] = { "m", "p", "q" };
+#define NR_FIXED	((int)(sizeof(fixed_cgroups) / sizeof(fixed_cgroups[0])))
 
 static void die(const char *what)
 {
@@ -98,7 +160,94 @@ static void pin_to_cpu0(void)
 		die("sched_setaffinity");
 }
 
-/* A counting sys_enter event on CPU 0, scoped or filtered by pid. */
+/* The path of cgroup "o@i", or of a fixed one for a negative @i. */
+static void cgroup_path(char *path, size_t size, int i)
+{
+	if (i < 0)
+		snprintf(path, size, "%s/%s", cgroup_dir,
+			 fixed_cgroups[NR_FIXED + i]);
+	else
+		snprintf(path, size, "%s/o%d", cgroup_dir, i);
+}
+
+/*
+ * Make the benchmark's cgroups: "m" for M, "p" for M's cross partner,
+ * "q" for the outsider, "o0" ... for the other readers. Use the cgroup2 mount on
+ * /sys/fs/cgroup, or mount cgroup2 on a directory of our own.
+ */
+static void make_cgroups(void)
+{
+	char root[64] = CGROUP_FS, path[192];
+	int i, fd;
+
+	if (access(CGROUP_FS "/cgroup.controllers", F_OK)) {
+		snprintf(root, sizeof(root), "/tmp/dispatch_bench.XXXXXX");
+		if (!mkdtemp(root))
+			die("mkdtemp");
+		if (mount("cgroup2", root, "cgroup2", 0, NULL))
+			die("mount cgroup2");
+	}
+	/*
+	 * perf_event is an implicit controller on cgroup2, but the root's
+	 * subtree mask only takes in implicit controllers when it is next
+	 * computed, on a write to cgroup.subtree_control; a fresh boot
+	 * where nothing wrote there has no perf_event css below the root
+	 * (perf_event_open() fails with ENOENT). Enable and disable pids.
+	 */
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "+pids", 5) != 5 || write(fd, "-pids", 5) != 5)
+		fprintf(stderr, "dispatch_bench: %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+
+	snprintf(cgroup_dir, sizeof(cgroup_dir), "%s/" CGROUP_DIR, root);
+	if (mkdir(cgroup_dir, 0755) && errno != EEXIST)
+		die(cgroup_dir);
+	for (i = -NR_FIXED; i < MAX_K; i++) {
+		cgroup_path(path, sizeof(path), i);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			die(path);
+	}
+}
+
+/* Remove them again, once every task in them has exited. */
+static void remove_cgroups(void)
+{
+	char path[192];
+	int i;
+
+	for (i = -NR_FIXED; i < MAX_K; i++) {
+		cgroup_path(path, sizeof(path), i);
+		if (rmdir(path))
+			fprintf(stderr, "dispatch_bench: rmdir %s: %s\n", path,
+				strerror(errno));
+	}
+	if (rmdir(cgroup_dir))
+		fprintf(stderr, "dispatch_bench: rmdir %s: %s\n", cgroup_dir,
+			strerror(errno));
+}
+
+/* Move the calling task into cgroup @name of the benchmark's. */
+static void join_cgroup(const char *name)
+{
+	char path[192];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", cgroup_dir, name);
+	self_cgroup = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (self_cgroup < 0)
+		die(path);
+	fd = openat(self_cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		die("join a cgroup");
+	close(fd);
+}
+
+/*
+ * A counting sys_enter event on CPU 0: scoped, filtered by pid, or on
+ * the caller's cgroup.
+ */
 static int open_reader(enum series series, pid_t filter_pid)
 {
 	struct perf_event_attr attr = {
@@ -107,11 +256,15 @@ static int open_reader(enum series series, pid_t filter_pid)
 		.config		= tp_sys_enter,
 		.tracer_scope	= series == SCOPED,
 	};
+	unsigned long flags = PERF_FLAG_FD_CLOEXEC;
 	char filter[64];
-	int fd;
+	int fd, pid = -1;
 
-	fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1,
-		     PERF_FLAG_FD_CLOEXEC);
+	if (series == STOCK_CGROUP) {
+		pid = self_cgroup;
+		flags |= PERF_FLAG_PID_CGROUP;
+	}
+	fd = syscall(__NR_perf_event_open, &attr, pid, 0, -1, flags);
 	if (fd < 0)
 		return -1;
 	if (series == STOCK_PID) {
@@ -126,12 +279,15 @@ static int open_reader(enum series series, pid_t filter_pid)
 
 /*
  * Fork a task that runs @fn, in a new tracer namespace (a sibling of
- * every other one the benchmark makes) if @series is SCOPED.  @fn writes
+ * every other one the benchmark makes) if @series is SCOPED, and in
+ * the benchmark's cgroup @cgroup if @series is STOCK_CGROUP.  @fn writes
  * its pid, then anything else, to the pipe it is given; return the read
  * end after reading the pid into @pid.  The intermediate process exits
- * at once and is reaped here.
+ * at once and is reaped here; the task becomes main()'s child (main() is
+ * a child subreaper), which reaps it after killing it.
  */
-static int spawn(enum series series, void (*fn)(enum series, int), pid_t *pid)
+static int spawn(enum series series, const char *cgroup,
+		 void (*fn)(enum series, int), pid_t *pid)
 {
 	int pipefd[2];
 	pid_t child;
@@ -149,8 +305,11 @@ static int spawn(enum series series, void (*fn)(enum series, int), pid_t *pid)
 		child = fork();
 		if (child < 0)
 			die("fork");
-		if (child == 0)
+		if (child == 0) {
+			if (series == STOCK_CGROUP)
+				join_cgroup(cgroup);
 			fn(series, pipefd[1]);
+		}
 		_exit(0);
 	}
 	close(pipefd[1]);
@@ -161,6 +320,12 @@ static int spawn(enum series series, void (*fn)(enum series, int), pid_t *pid)
 		exit(1);
 	}
 	return pipefd[0];
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 /* Another reader: opens its event, reports its pid and sleeps. */
@@ -174,6 +339,51 @@ static void holder(enum series series, int out)
 		_exit(1);
 	for (;;)
 		pause();
+}
+
+/* M's partner: returns every byte it reads until it is killed. */
+static void bounce(int in, int out)
+{
+	char byte;
+
+	for (;;)
+		if (read(in, &byte, 1) != 1 || write(out, &byte, 1) != 1)
+			_exit(1);
+}
+
+/* The cross partner, in its own scope: reports its pid and bounces. */
+static void cross_partner(enum series series, int out)
+{
+	pid_t self = getpid();
+
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	close(to_partner[1]);
+	close(to_m[0]);
+	bounce(to_partner[0], to_m[1]);
+}
+
+static double pingpong(enum series series, int fd, int in, int out,
+		       enum partner partner, int both);
+
+/*
+ * The outsider, in its own scope: reports its pid, waits for M's go,
+ * ping-pongs with the cross partner and sends M its figure.
+ */
+static void outsider(enum series series, int out)
+{
+	pid_t self = getpid();
+	double result;
+	char go;
+
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	if (read(outsider_go[0], &go, 1) != 1)
+		_exit(1);
+	result = pingpong(series, -1, to_m[0], to_partner[1], OTHERS, 0);
+	if (write(outsider_done[1], &result, sizeof(result)) != sizeof(result))
+		_exit(1);
+	_exit(0);
 }
 
 static uint64_t now_ns(void)
@@ -197,20 +407,83 @@ static double fastest(double *v, int n)
 	return v[0];
 }
 
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Check that M's reader @fd counted between @lo and @hi events. */
+static void check_count(int fd, enum series series, const char *what,
+			uint64_t lo, uint64_t hi)
+{
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) != sizeof(count))
+		die("read M's count");
+	if (count < lo || count > hi) {
+		fprintf(stderr,
+			"dispatch_bench: %s: %s: M counted %llu, not %llu-%llu\n",
+			series_name[series], what, (unsigned long long)count,
+			(unsigned long long)lo, (unsigned long long)hi);
+		_exit(1);
+	}
+}
+
 /*
- * M: opens its own reader, times getppid(), checks its count, and
- * reports its fastest ns per call after its pid.
+ * Time ROUNDTRIPS round trips of a byte from M to its partner over
+ * @out and back over @in; return the fastest ns per round trip.  M's
+ * reader @fd (or -1) sees M's write and read per round trip, and the
+ * partner's read and write too if @both.
+ */
+static double pingpong(enum series series, int fd, int in, int out,
+		       enum partner partner, int both)
+{
+	uint64_t start, expected = (uint64_t)ROUNDTRIPS * (both ? 4 : 2);
+	double ns[REPEATS];
+	char byte = 0;
+	int i, r;
+
+	for (r = -1; r < REPEATS; r++) {	/* -1 warms up */
+		if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_RESET, 0))
+			die("PERF_EVENT_IOC_RESET");
+		start = now_ns();
+		for (i = 0; i < ROUNDTRIPS; i++)
+			if (write(out, &byte, 1) != 1 || read(in, &byte, 1) != 1)
+				die("ping-pong");
+		if (r >= 0)
+			ns[r] = (double)(now_ns() - start) / ROUNDTRIPS;
+		/*
+		 * Every call, the read() of the count, and the partner's calls
+		 * that straddle the reset or the read (it may be on either side
+		 * of its read() when M's returns).
+		 */
+		if (fd >= 0)
+			check_count(fd, series, partner_name[partner],
+				    expected - 2, expected + 8);
+	}
+	return fastest(ns, REPEATS);
+}
+
+/*
+ * M: opens its own reader, times getppid() and the ping-pong with both
+ * partners, checks its counts, and reports its figures after its pid.
  */
 static void measured(enum series series, int out)
 {
-	double ns[REPEATS], result;
-	uint64_t count, start;
-	pid_t self = getpid();
-	int fd, i, r;
+	int fd, i, r, same_to_partner[2], same_to_m[2];
+	struct figures result;
+	double ns[REPEATS];
+	pid_t self = getpid(), partner;
+	char go = 1;
+	uint64_t start;
 
 	fd = series == NONE ? -1 : open_reader(series, self);
-	if (fd < 0 && series != NONE)
-		die("open M's reader");
+	if (fd < 0 && series != NONE) {
+		fprintf(stderr, "dispatch_bench: %s: open M's reader: %s\n",
+			series_name[series], strerror(errno));
+		_exit(1);
+	}
 	for (i = 0; i < CALLS; i++)		/* warm up */
 		syscall(__NR_getppid);
 	for (r = 0; r < REPEATS; r++) {
@@ -220,87 +493,150 @@ static void measured(enum series series, int out)
 		for (i = 0; i < CALLS; i++)
 			syscall(__NR_getppid);
 		ns[r] = (double)(now_ns() - start) / CALLS;
-		if (fd < 0)
-			continue;
-		if (read(fd, &count, sizeof(count)) != sizeof(count))
-			die("read M's count");
 		/* Every call, and the read() itself. */
-		if (count < CALLS || count > CALLS + 4) {
-			fprintf(stderr, "dispatch_bench: %s: M counted %llu of %d\n",
-				series_name[series], (unsigned long long)count,
-				CALLS);
-			_exit(1);
-		}
+		if (fd >= 0)
+			check_count(fd, series, "getppid", CALLS, CALLS + 4);
 	}
-	result = fastest(ns, REPEATS);
+	result.syscall = fastest(ns, REPEATS);
+
+	/* A partner in M's scope: M's child, on CPU 0 like M. */
+	if (pipe(same_to_partner) || pipe(same_to_m))
+		die("pipe");
+	partner = fork();
+	if (partner < 0)
+		die("fork");
+	if (partner == 0)
+		bounce(same_to_partner[0], same_to_m[1]);
+	result.roundtrip[SAME] =
+		pingpong(series, fd, same_to_m[0], same_to_partner[1], SAME,
+			 series == SCOPED || series == STOCK_CGROUP ||
+			 series == STOCK_ALL);
+	kill_and_reap(partner);
+
+	/* The partner outside M's scope, spawned by main(). */
+	result.roundtrip[CROSS] =
+		pingpong(series, fd, to_m[0], to_partner[1], CROSS,
+			 series == STOCK_ALL);
+
+	/*
+	 * The outsider and the cross partner, while M waits; M's reader
+	 * sees only M's own write and read (all of theirs for stock-all).
+	 */
+	if (fd >= 0 && ioctl(fd, PERF_EVENT_IOC_RESET, 0))
+		die("PERF_EVENT_IOC_RESET");
+	if (write(outsider_go[1], &go, 1) != 1 ||
+	    read(outsider_done[0], &result.roundtrip[OTHERS],
+		 sizeof(double)) != sizeof(double))
+		die("the outsider");
+	if (fd >= 0) {
+		uint64_t theirs = series == STOCK_ALL ?
+			(uint64_t)ROUNDTRIPS * 4 * (REPEATS + 1) : 0;
+
+		check_count(fd, series, partner_name[OTHERS],
+			    theirs ? theirs - 2 : 0, theirs + 8);
+	}
+
 	if (write(out, &self, sizeof(self)) != sizeof(self) ||
 	    write(out, &result, sizeof(result)) != sizeof(result))
 		_exit(1);
 	_exit(0);
 }
 
-/* Run M and return its figure. */
-static double measure(enum series series)
+/* Run M, with its cross partner, and return its figures. */
+static struct figures measure(enum series series)
 {
-	double result;
-	pid_t pid;
+	struct figures result;
+	pid_t pid, partner, other;
 	int fd;
 
-	fd = spawn(series, measured, &pid);
+	if (pipe(to_partner) || pipe(to_m) || pipe(outsider_go) ||
+	    pipe(outsider_done))
+		die("pipe");
+	close(spawn(series, "p", cross_partner, &partner));
+	close(spawn(series, "q", outsider, &other));
+	fd = spawn(series, "m", measured, &pid);
 	if (read(fd, &result, sizeof(result)) != sizeof(result)) {
-		fprintf(stderr, "dispatch_bench: M failed\n");
+		fprintf(stderr, "dispatch_bench: %s: M failed\n",
+			series_name[series]);
 		exit(1);
 	}
 	close(fd);
+	waitpid(pid, NULL, 0);
+	waitpid(other, NULL, 0);
+	kill_and_reap(partner);
+	close(to_partner[0]);
+	close(to_partner[1]);
+	close(to_m[0]);
+	close(to_m[1]);
+	close(outsider_go[0]);
+	close(outsider_go[1]);
+	close(outsider_done[0]);
+	close(outsider_done[1]);
 	return result;
 }
 
-/* Start another reader and return its pid. */
-static pid_t start_holder(enum series series)
+/* Start another reader, the @i-th, and return its pid. */
+static pid_t start_holder(enum series series, int i)
 {
+	char cgroup[16];
 	pid_t pid;
 
-	close(spawn(series, holder, &pid));
+	snprintf(cgroup, sizeof(cgroup), "o%d", i);
+	close(spawn(series, cgroup, holder, &pid));
 	return pid;
+}
+
+static void print_round(int round, enum series series, const char *k,
+			const struct figures *f)
+{
+	fprintf(stderr,
+		"round %d %-12s K=%-3s %8.1f ns/syscall, round trip %8.1f ns same, %8.1f ns cross, %8.1f ns others\n",
+		round, series_name[series], k, f->syscall,
+		f->roundtrip[SAME], f->roundtrip[CROSS], f->roundtrip[OTHERS]);
 }
 
 int main(void)
 {
-	static pid_t holders[NR_SERIES][MAX_K];
-	double results[NR_SERIES][NR_KS][ROUNDS];
-	double none[ROUNDS], stock_all[ROUNDS], base, event_k1;
-	int round, k, held;
+	static struct figures results[NR_SERIES][NR_KS][ROUNDS];
+	static pid_t holders[MAX_K];
+	struct figures none[ROUNDS], stock_all[ROUNDS];
+	double v[ROUNDS], base, event_k1, rt_base[NR_PARTNERS];
+	double at[NR_KS], rt[NR_PARTNERS][NR_KS], all;
+	enum partner p;
+	int round, k, held, i;
 	enum series s;
+	char kname[8];
 
 	if (access(TRACEFS "/events", F_OK))
 		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
 	tp_sys_enter = read_tracepoint_id("raw_syscalls/sys_enter");
 	if (tp_sys_enter < 0)
 		die("read raw_syscalls/sys_enter's id");
+	make_cgroups();
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die("PR_SET_CHILD_SUBREAPER");
 	pin_to_cpu0();
 
 	for (round = 0; round < ROUNDS; round++) {
 		none[round] = measure(NONE);
+		print_round(round, NONE, "-", &none[round]);
 		stock_all[round] = measure(STOCK_ALL);
-		fprintf(stderr, "round %d none %.1f ns, stock-all %.1f ns\n",
-			round, none[round], stock_all[round]);
+		print_round(round, STOCK_ALL, "-", &stock_all[round]);
 		for (s = 0; s < NR_SERIES; s++) {
 			/* Alternate the order between rounds. */
 			enum series series = round % 2 ? NR_SERIES - 1 - s : s;
 
 			held = 0;
 			for (k = 0; k < (int)NR_KS; k++) {
-				while (held < ks[k])
-					holders[series][held++] = start_holder(series);
+				for (; held < ks[k]; held++)
+					holders[held] = start_holder(series, held);
 				results[series][k][round] = measure(series);
-				fprintf(stderr, "round %d %-9s K=%-3d %8.1f ns\n",
-					round, series_name[series], ks[k],
-					results[series][k][round]);
+				snprintf(kname, sizeof(kname), "%d", ks[k]);
+				print_round(round, series, kname,
+					    &results[series][k][round]);
 			}
 			while (held)
-				kill(holders[series][--held], SIGKILL);
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+				kill_and_reap(holders[--held]);
 		}
 	}
 
@@ -308,22 +644,76 @@ int main(void)
 	 * The event's cost is the syscall's minus the syscall's without
 	 * any reader (none); ratios are to K = 1 of the same series.
 	 */
-	base = fastest(none, ROUNDS);
-	printf("%-9s %5s %11s %11s %9s %9s\n", "series", "K", "ns/syscall",
+	for (round = 0; round < ROUNDS; round++)
+		v[round] = none[round].syscall;
+	base = fastest(v, ROUNDS);
+	for (round = 0; round < ROUNDS; round++)
+		v[round] = stock_all[round].syscall;
+	all = fastest(v, ROUNDS);
+	printf("ns per getppid() with M's reader and K others\n");
+	printf("%-12s %5s %11s %11s %9s %9s\n", "series", "K", "ns/syscall",
 	       "ns/event", "ratio", "ev.ratio");
-	printf("%-9s %5s %11.1f\n", "none", "-", base);
-	printf("%-9s %5s %11.1f %11.1f\n", "stock-all", "-",
-	       fastest(stock_all, ROUNDS), fastest(stock_all, ROUNDS) - base);
+	printf("%-12s %5s %11.1f\n", "none", "-", base);
+	printf("%-12s %5s %11.1f %11.1f\n", "stock-all", "-", all, all - base);
 	for (s = 0; s < NR_SERIES; s++) {
-		double at[NR_KS];
-
-		for (k = 0; k < (int)NR_KS; k++)
-			at[k] = fastest(results[s][k], ROUNDS);
+		for (k = 0; k < (int)NR_KS; k++) {
+			for (round = 0; round < ROUNDS; round++)
+				v[round] = results[s][k][round].syscall;
+			at[k] = fastest(v, ROUNDS);
+		}
 		event_k1 = at[1] - base;
 		for (k = 0; k < (int)NR_KS; k++)
-			printf("%-9s %5d %11.1f %11.1f %9.3f %9.3f\n",
+			printf("%-12s %5d %11.1f %11.1f %9.3f %9.3f\n",
 			       series_name[s], ks[k], at[k], at[k] - base,
 			       at[k] / at[1], (at[k] - base) / event_k1);
 	}
+
+	/*
+	 * A round trip's extra cost is its time minus the same round trip
+	 * without any reader; ratios are of round trips, to K = 1. Each is
+	 * the median round's.
+	 */
+	printf("\nns per ping-pong round trip on CPU 0 (2 switches, 4 syscalls), median\n"
+	       "round: M and a task in its scope (same), M and one outside it\n"
+	       "(cross), two outside every scope while M waits (others)\n");
+	printf("%-12s %5s", "series", "K");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11s %6s.extra %9s", partner_name[p], partner_name[p],
+		       "ratio");
+	printf("\n");
+	for (p = 0; p < NR_PARTNERS; p++) {
+		for (round = 0; round < ROUNDS; round++)
+			v[round] = none[round].roundtrip[p];
+		rt_base[p] = median(v, ROUNDS);
+	}
+	printf("%-12s %5s", "none", "-");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11.1f %12s %9s", rt_base[p], "", "");
+	printf("\n");
+	for (p = 0; p < NR_PARTNERS; p++) {
+		for (round = 0; round < ROUNDS; round++)
+			v[round] = stock_all[round].roundtrip[p];
+		rt[p][0] = median(v, ROUNDS);
+	}
+	printf("%-12s %5s", "stock-all", "-");
+	for (p = 0; p < NR_PARTNERS; p++)
+		printf(" %11.1f %12.1f %9s", rt[p][0], rt[p][0] - rt_base[p], "");
+	printf("\n");
+	for (s = 0; s < NR_SERIES; s++) {
+		for (p = 0; p < NR_PARTNERS; p++)
+			for (k = 0; k < (int)NR_KS; k++) {
+				for (round = 0; round < ROUNDS; round++)
+					v[round] = results[s][k][round].roundtrip[p];
+				rt[p][k] = median(v, ROUNDS);
+			}
+		for (k = 0; k < (int)NR_KS; k++) {
+			printf("%-12s %5d", series_name[s], ks[k]);
+			for (i = 0; i < NR_PARTNERS; i++)
+				printf(" %11.1f %12.1f %9.3f", rt[i][k],
+				       rt[i][k] - rt_base[i], rt[i][k] / rt[i][1]);
+			printf("\n");
+		}
+	}
+	remove_cgroups();
 	return 0;
 }

@@ -52,6 +52,9 @@
 #   TRACERNS_JOBS     make -j value (default: number of CPUs + 1)
 #   TRACERNS_MEMORY   guest memory (default 2G, 4G with --debug)
 #   TRACERNS_TIMEOUT  seconds before the VM is killed (default 900)
+#   TRACERNS_TCG_THREAD  multi (default) or single: QEMU's TCG threading
+#                     without KVM; single runs the vCPUs in one host
+#                     thread, one at a time
 #   TRACERNS_VERBOSE  set to show the guest's console (boot problems)
 
 set -euo pipefail
@@ -74,6 +77,7 @@ export CCACHE_DIR=${CCACHE_DIR:-$WORKDIR/ccache}
 export CCACHE_BASEDIR=$WORKDIR CCACHE_NOHASHDIR=1
 JOBS=${TRACERNS_JOBS:-$(($(nproc) + 1))}
 TIMEOUT=${TRACERNS_TIMEOUT:-900}
+TCG_THREAD=${TRACERNS_TCG_THREAD:-multi}
 
 # Kernel messages that fail a run.
 SPLAT_RE='BUG:|WARNING:|KASAN|UBSAN|possible .*deadlock|possible recursive locking|inconsistent lock state|suspicious RCU usage|lock held when returning|Kernel panic|Oops|general protection fault|refcount_t:|kernel BUG at|list_add corruption|list_del corruption|stack-protector|INFO: task .* blocked'
@@ -379,8 +383,8 @@ run_in_vm() {
 	if probe_kvm; then
 		log "KVM works, using it"
 	else
-		log "using TCG (KVM unavailable or hangs)"
-		accel_args=(--disable-kvm)
+		log "using TCG (KVM unavailable or hangs), ${TCG_THREAD}-threaded"
+		accel_args=(--disable-kvm "--qemu-opts=-accel tcg,thread=$TCG_THREAD")
 	fi
 	memory=${TRACERNS_MEMORY:-$( ((DEBUG)) && echo 4G || echo 2G)}
 

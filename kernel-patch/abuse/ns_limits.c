@@ -98,18 +98,21 @@ int main(int argc, char **argv)
 		/*
 		 * Namespaces are freed after their last task exits, not
 		 * necessarily before wait() returns: a short count is retried
-		 * a few times before it counts as a leak.
+		 * for up to 10 s before it counts as a leak (the expected
+		 * count too, after the other programs' namespaces).
 		 */
-		for (int retry = 0; retry < 5; retry++) {
+		for (int retry = 0; retry < 20; retry++) {
+			int want = expect >= 0 ? expect : first[kind];
+
 			memset(shared, 0, sizeof(*shared));
 			chain = fork();
 			if (chain == 0)
 				level(0, ncpus);
 			wait_for(chain);
-			if (first[kind] < 0 || shared->levels == first[kind])
+			if (want < 0 || shared->levels == want)
 				break;
 			retries++;
-			usleep(200000);
+			usleep(500000);
 		}
 		if (first[kind] < 0) {
 			first[kind] = shared->levels;

@@ -182,8 +182,9 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
 }
 
 /// CPU time of the calling process, since it was forked. A kernel built
-/// without CONFIG_POSIX_TIMERS (the tinyconfig VM kernel) has no CPU-time
-/// clocks (EINVAL); getrusage() gives the same sum there.
+/// without CONFIG_POSIX_TIMERS (tinyconfig's default; the VM kernel had
+/// none before tracerns.config asked for it) has no CPU-time clocks
+/// (EINVAL); getrusage() gives the same sum there.
 fn process_cpu_time() -> io::Result<Duration> {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID) {
         Ok(t) => Ok(Duration::from(t)),

@@ -31,9 +31,10 @@
 #            perf_events/tracer_scope and runs them in one VM boot; fails
 #            on any failed test or on a splat.
 # bench      builds, compiles bench/dispatch_bench.c against the series'
-#            headers and runs it in the VM: the cost per syscall event with
-#            K tracer-scoped readers in other namespaces against K stock
-#            per-CPU readers filtering by pid (not a test; it prints
+#            headers and runs it in the VM: the cost per syscall event and
+#            per context switch with K tracer-scoped readers in other
+#            namespaces against K stock per-CPU readers filtering by pid and
+#            K perf cgroup events on other cgroups (not a test; it prints
 #            figures).
 # check-series
 #            runs "checkpatch.pl --strict" on every patch (no errors,

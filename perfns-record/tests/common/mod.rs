@@ -220,6 +220,13 @@ pub fn attribute(path: &Path) -> Attribution {
                 let Some(f) = formats.get(&attr.config) else {
                     continue;
                 };
+                // A reaped task's last samples (its final page frees) name
+                // it -1 too, as its final switch out does: it is the task
+                // running on that CPU.
+                let tid = match (tid, s.id.cpu.and_then(|c| running.get(&c))) {
+                    (-1, Some(&(running_tid, _))) => running_tid,
+                    _ => tid,
+                };
                 let u = by_tid.entry(tid).or_default();
                 match name.as_str() {
                     "raw_syscalls:sys_enter" => {

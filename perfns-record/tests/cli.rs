@@ -117,9 +117,8 @@ fn sigint_mid_recording_leaves_a_complete_file() {
     wait_for_recording(&path);
     let workload_pid = getppid_calls(4321);
     signal(&recorder, Signal::SIGINT);
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = common::wait_with_stderr(recorder);
+    assert!(status.success(), "{stderr}");
     assert!(
         after_scope_line(&stderr).starts_with("[ perfns record: Captured and wrote "),
         "{stderr}"
@@ -337,9 +336,8 @@ fn sigterm_ends_the_recording_and_the_command() {
     signal(&recorder, Signal::SIGTERM);
     // perfns record ends `sleep` with SIGTERM, as perf record does, and
     // says so.
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = common::wait_with_stderr(recorder);
+    assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("[ perfns record: sleep exited with signal: 15 (SIGTERM) ]"),
         "{stderr}"

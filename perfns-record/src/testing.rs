@@ -77,17 +77,25 @@ impl TestContainer {
     /// Starts container `name` (cgroup `/perfns/<name>`) running `steps`
     /// (see the module docs). Needs root.
     pub fn spawn(name: &str, steps: &[&str]) -> io::Result<Self> {
-        let root = perfns_cgroup_root()?;
+        Self::spawn_in(&perfns_cgroup_root()?, name, steps)
+    }
+
+    /// [`Self::spawn`] with the cgroup `NAME` made in `parent` (a
+    /// directory under the cgroup2 mount, which must exist) rather than in
+    /// `/perfns`: a test that records only its own containers' cgroups
+    /// (`--cgroup`) gives them a parent of their own.
+    pub fn spawn_in(parent: &Path, name: &str, steps: &[&str]) -> io::Result<Self> {
         let mut cmd = Command::new(workload_binary()?);
         cmd.arg("container")
             .arg(name)
             .args(steps)
+            .env(CGROUP_DIR_ENV, parent)
             .stdin(std::process::Stdio::piped());
         let child = cmd.spawn()?;
         Ok(Self {
             name: name.to_owned(),
             child,
-            cgroup: root.join(name),
+            cgroup: parent.join(name),
         })
     }
 

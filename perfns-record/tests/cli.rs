@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    getppid_calls, loss_warning, number_after, perf_script, perfns_record, recording_meta, signal,
-    spawn_record, text, tracepoint_format, wait_for_recording,
+    loss_warning, number_after, perf_script, perfns_record, recording_meta, signal, spawn_record,
+    text, tracepoint_format, wait_for_recording,
 };
 
 use std::process::{Command, Stdio};
@@ -113,9 +113,20 @@ fn sigint_mid_recording_leaves_a_complete_file() {
         return;
     };
     let path = dir.path().join("interrupted.data");
-    let recorder = spawn_record(&["-a", "-m", "4096", "-o", path.to_str().unwrap()]);
+    // The workload's cgroup alone: the machine's other tasks cannot
+    // overflow the buffers and take the exact count with them.
+    let cgroup = common::TestCgroup::new(&format!("perfns-sigint-{}", std::process::id()));
+    let recorder = spawn_record(&[
+        "-a",
+        "-m",
+        "4096",
+        "--cgroup",
+        cgroup.name(),
+        "-o",
+        path.to_str().unwrap(),
+    ]);
     wait_for_recording(&path);
-    let workload_pid = getppid_calls(4321);
+    let workload_pid = cgroup.run(&["getppid", "4321"]);
     signal(&recorder, Signal::SIGINT);
     let (status, stderr) = common::wait_with_stderr(recorder);
     assert!(status.success(), "{stderr}");

@@ -16,14 +16,20 @@ const SYS_GETPPID: u64 = libc::SYS_getppid as u64;
 /// Records until every container has exited, then finishes. After each
 /// drain, `step` sees the recorder and the containers (to open their
 /// gates when the recorder has seen what they wait for).
+///
+/// Only the tasks of `group` are recorded (`--cgroup`), where the
+/// containers are made: what else runs on the machine (a kernel build, other
+/// tests) cannot overflow the buffers and take the exact counts with it.
 fn record_containers(
     path: &std::path::Path,
     mmap_pages: usize,
+    group: &common::TestCgroup,
     spawn: impl FnOnce() -> Vec<TestContainer>,
     mut step: impl FnMut(&Recorder, &mut [TestContainer]),
 ) -> perfns_record::session::RecordSummary {
     let mut config = SessionConfig::new(path);
     config.mmap_pages = mmap_pages;
+    config.cgroup = Some(group.name().to_owned());
     let mut rec = Recorder::start(config).expect("start recording");
     let mut containers = spawn();
     let started = Instant::now();
@@ -65,16 +71,20 @@ fn two_containers_are_told_apart() {
     let path = dir.path().join("two.data");
     // busy: 600 ms of CPU, 64 MiB touched; calm: 300 ms of CPU, 30000
     // getppid calls. `burn` tops each process up to its CPU time, so the
-    // other steps do not change the split. The whole machine is recorded
-    // (other builds run here too) into 64 MiB per CPU: enough to hold the
-    // test's few seconds even when the recorder gets little CPU.
+    // other steps do not change the split. Only the containers' cgroups
+    // are recorded, into 64 MiB per CPU: enough to hold the test's few
+    // seconds even when the recorder gets little CPU.
+    let group = common::TestCgroup::new(&format!("perfns/two-{tag}"));
     let summary = record_containers(
         &path,
         16384,
+        &group,
         || {
             vec![
-                TestContainer::spawn(&busy, &["alloc", "64", "burn", "600"]).unwrap(),
-                TestContainer::spawn(&calm, &["getppid", "30000", "burn", "300"]).unwrap(),
+                TestContainer::spawn_in(group.dir(), &busy, &["alloc", "64", "burn", "600"])
+                    .unwrap(),
+                TestContainer::spawn_in(group.dir(), &calm, &["getppid", "30000", "burn", "300"])
+                    .unwrap(),
             ]
         },
         |_, _| {},
@@ -101,7 +111,7 @@ fn two_containers_are_told_apart() {
         );
         assert_eq!(
             c.cgroup.as_deref(),
-            Some(format!("/perfns/{name}").as_str())
+            Some(format!("{}/{name}", group.name()).as_str())
         );
     }
     let b = &a.containers[&busy];
@@ -166,11 +176,14 @@ fn nested_containers_form_a_tree() {
     // (a namespace gone before that is recorded unnamed, `pidns-<inode>`,
     // under the parent its FORK records give).
     let mut opened = 0;
+    let group = common::TestCgroup::new(&format!("perfns/nested-{}", std::process::id()));
     let summary = record_containers(
         &path,
         16384,
+        &group,
         || {
-            vec![TestContainer::spawn(
+            vec![TestContainer::spawn_in(
+                group.dir(),
                 &outer,
                 &[
                     "gate",
@@ -223,7 +236,7 @@ fn nested_containers_form_a_tree() {
     assert_eq!((o.level, i.level), (1, 2));
     assert_eq!(
         i.cgroup.as_deref(),
-        Some(format!("/perfns/{outer}/inner").as_str())
+        Some(format!("{}/{outer}/inner", group.name()).as_str())
     );
     assert_eq!(a.containers[&outer].syscalls.get(&SYS_GETPPID), Some(&100));
     assert_eq!(a.containers["inner"].syscalls.get(&SYS_GETPPID), Some(&200));

@@ -539,10 +539,14 @@ pub struct TestCgroup {
 }
 
 impl TestCgroup {
-    /// Makes `/NAME`.
+    /// Makes `/NAME` (NAME may have several components; the ones before
+    /// the last are made too, and left).
     pub fn new(name: &str) -> TestCgroup {
         let mount = perfns::container::cgroup2_mount().expect("a cgroup2 mount");
         let dir = mount.join(name);
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+        }
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         TestCgroup {
             dir,
@@ -555,27 +559,50 @@ impl TestCgroup {
         &self.name
     }
 
-    /// Runs the workload's `steps` to their end inside the cgroup (a shell
-    /// moves itself in, then execs the workload); returns its pid.
+    /// Its directory under the cgroup2 mount.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs the workload's `steps` to their end inside the cgroup; returns
+    /// its pid. A shell moves itself in, then forks the workload, so the
+    /// workload's FORK, COMM and NAMESPACES records are the cgroup's too
+    /// (a recording limited to the cgroup then knows whose it is).
     pub fn run(&self, steps: &[&str]) -> i32 {
         let procs = self.dir.join("cgroup.procs");
-        let child = Command::new("sh")
+        let out = Command::new("sh")
             .arg("-c")
-            .arg(r#"echo $$ > "$0" && exec "$@""#)
+            .arg(r#"echo $$ > "$0" || exit 125; "$@" & echo $!; wait $!"#)
             .arg(&procs)
             .arg(workload_binary().expect("the workload"))
             .args(steps)
-            .spawn()
+            .stderr(Stdio::inherit())
+            .output()
             .expect("sh");
-        let pid = child.id() as i32;
-        let out = child.wait_with_output().expect("the workload's end");
-        assert!(out.status.success(), "{steps:?} in {}", self.name);
-        pid
+        assert!(
+            out.status.success(),
+            "{steps:?} in {}: {}",
+            self.name,
+            out.status
+        );
+        text(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("the workload's pid {:?}: {e}", text(&out.stdout)))
     }
 }
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
+        // Containers made in it leave cgroups of their own: deepest first.
+        fn remove(dir: &Path) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove(&e.path());
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        remove(&self.dir);
     }
 }

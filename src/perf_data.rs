@@ -18,6 +18,7 @@ use crate::record::RecordType;
 
 mod features;
 mod header;
+mod mapped;
 mod reader;
 mod writer;
 
@@ -26,6 +27,7 @@ mod tests;
 
 pub use features::{feature, Features, NrCpus, TracepointFormatText, TracingData};
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
+pub use mapped::EXIT_FILE_SHRANK;
 pub use reader::{FileRecord, PerfFileReader, Records};
 pub use writer::PerfFileWriter;
 

@@ -35,7 +35,8 @@ use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES}
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Output file.
+    /// Output file. A non-empty file already there is first moved to
+    /// FILE.old, replacing it, as perf record does.
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
     /// Record every CPU. perfns record always does, with or without
@@ -143,7 +144,7 @@ impl RecordConfig {
 }
 
 /// Refuses a command that cannot be started, before the output file is
-/// created or truncated: a shell's messages (`command not found`,
+/// created or an older one moved to FILE.old: a shell's messages (`command not found`,
 /// `Permission denied`), and no file. The spawn itself can still fail (the
 /// file changed since); [`record`] then removes the file it created.
 fn check_command(program: &str) -> anyhow::Result<()> {

@@ -360,3 +360,69 @@ fn sigterm_ends_the_recording_and_the_command() {
     ));
     assert!(a.kinds.contains_key("EXIT"), "{:?}", a.kinds);
 }
+
+/// A recording over an existing one moves it to NAME.old first (replacing
+/// an older NAME.old), as perf record does: its bytes are kept, and a
+/// reader that has it open reads it to the end while the new recording is
+/// written. A command that cannot start moves nothing.
+#[test]
+fn an_existing_output_becomes_name_old_and_its_reader_reads_on() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let path = dir.path().join("again.data");
+    let old = dir.path().join("again.data.old");
+    let record = |command: &str| {
+        perfns_record(&[
+            "--events",
+            "cpu",
+            "-o",
+            path.to_str().unwrap(),
+            "--",
+            command,
+        ])
+    };
+    let out = record("true");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&old, b"an older .old").unwrap();
+    let first = std::fs::read(&path).unwrap();
+    let in_first = PerfFileReader::open(&path)
+        .unwrap()
+        .records_in_file_order()
+        .count();
+    assert!(in_first > 1, "{in_first} records");
+
+    // A reader in the middle of the first recording.
+    let reader = PerfFileReader::open(&path).unwrap();
+    let mut records = reader.records_in_file_order();
+    records.next().unwrap().unwrap();
+    let out = record("true");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut read = 1;
+    for r in records {
+        let r = r.unwrap();
+        r.parse().unwrap();
+        read += 1;
+    }
+    assert_eq!(read, in_first);
+    assert_eq!(
+        std::fs::read(&old).unwrap(),
+        first,
+        "{} is the first recording",
+        old.display()
+    );
+    // The new recording is a file of its own.
+    assert!(
+        PerfFileReader::open(&path)
+            .unwrap()
+            .records_in_file_order()
+            .count()
+            > 1
+    );
+
+    let second = std::fs::read(&path).unwrap();
+    let out = record("perfns-no-such-command");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&path).unwrap(), second);
+    assert_eq!(std::fs::read(&old).unwrap(), first);
+}

@@ -8,12 +8,13 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::UncheckedAdvice;
 
 use super::features::{
     decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
 };
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
+use super::mapped::MappedFile;
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
@@ -29,7 +30,7 @@ enum Endian {
 /// An open recording: its events and features, and its records on demand.
 pub struct PerfFileReader {
     path: PathBuf,
-    map: Mmap,
+    map: MappedFile,
     endian: Endian,
     data: Range<usize>,
     events: AttrSet,
@@ -97,14 +98,9 @@ impl PerfFileReader {
                 minimum: HEADER_SIZE_NO_FEATURES,
             });
         }
-        // SAFETY: the map is read-only and owned by this reader, which hands
-        // out its bytes as `&[u8]`. That is sound as long as no other process
-        // truncates the file while it is mapped (a read past the new end
-        // would raise SIGBUS) or rewrites the bytes handed out. Recordings are
-        // read after they are written, never while, and perfns relies on
-        // that as perf and every mmap-based reader do; every length read
-        // from the file is checked against the map's length, not trusted.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| io("mapping the recording", e))?;
+        // A file that shrinks under the map ends the process with a
+        // message, not a SIGBUS (mapped.rs).
+        let map = MappedFile::map(file, &path).map_err(|e| io("mapping the recording", e))?;
         if (map.len() as u64) < HEADER_SIZE_NO_FEATURES {
             return Err(PerfDataError::HeaderTooSmall {
                 path,
@@ -132,7 +128,7 @@ impl PerfFileReader {
 
     fn read_layout<O: ByteOrder>(
         path: PathBuf,
-        map: Mmap,
+        map: MappedFile,
         endian: Endian,
         allow_truncated: bool,
     ) -> Result<Self, PerfDataError> {

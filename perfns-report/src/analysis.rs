@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
-use perfns::record::{ns_index, Record};
+use perfns::record::{ns_index, Record, RecordType};
 use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
 
 use crate::containers::{self, Membership, NoSuchContainer};
@@ -229,6 +229,8 @@ pub struct Analysis {
     unattributed_ns: u64,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
+    /// Records of types the report does not read, by type.
+    unread: BTreeMap<RecordType, u64>,
 }
 
 impl Analysis {
@@ -344,6 +346,7 @@ impl Analysis {
             switch_gaps: 0,
             unattributed_ns: 0,
             meta,
+            unread: BTreeMap::new(),
         }
     }
 
@@ -510,6 +513,9 @@ impl Analysis {
                 }
             }
             Record::Sample(s) => self.sample(event, s, time),
+            Record::Unknown(kind) if !ignored_knowingly(*kind) => {
+                *self.unread.entry(*kind).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -830,6 +836,7 @@ impl Analysis {
                 self.unattributed_ns as f64 / 1e6
             ));
         }
+        warnings.extend(unread_warnings(&self.unread));
         if self.errors > 0 {
             let mut text = format!("{} records could not be read or decoded", self.errors);
             for e in &self.quoted_errors {
@@ -1014,3 +1021,81 @@ fn role(
 
 #[cfg(test)]
 mod tests;
+
+/// Whether records of type `kind`, which [`Record::parse`] does not decode,
+/// are ones the report has no use for: side-band that neither places tasks
+/// nor counts anything (MMAP, KSYMBOL...), and perf's own bookkeeping.
+///
+/// [`Record::parse`]: perfns::record::RawRecord::parse
+fn ignored_knowingly(kind: RecordType) -> bool {
+    matches!(
+        kind,
+        RecordType::MMAP
+            | RecordType::READ
+            | RecordType::AUX
+            | RecordType::ITRACE_START
+            | RecordType::KSYMBOL
+            | RecordType::BPF_EVENT
+            | RecordType::TEXT_POKE
+            | RecordType::AUX_OUTPUT_HW_ID
+            | RecordType::HEADER_ATTR
+            | RecordType::HEADER_EVENT_TYPE
+            | RecordType::HEADER_TRACING_DATA
+            | RecordType::HEADER_BUILD_ID
+            | RecordType::ID_INDEX
+            | RecordType::AUXTRACE_INFO
+            | RecordType::AUXTRACE_ERROR
+            | RecordType::THREAD_MAP
+            | RecordType::CPU_MAP
+            | RecordType::EVENT_UPDATE
+            | RecordType::TIME_CONV
+            | RecordType::HEADER_FEATURE
+            | RecordType::FINISHED_INIT
+    )
+}
+
+/// Whether unread records of type `kind` may hold what the figures count:
+/// compressed records (any record inside), AUX area data (samples perf
+/// synthesizes from it), and any type in perf's user-space range that this
+/// report does not know. A kernel type it does not know is a newer
+/// kernel's side-band: samples are always PERF_RECORD_SAMPLE.
+fn may_hold_samples(kind: RecordType) -> bool {
+    matches!(
+        kind,
+        RecordType::COMPRESSED | RecordType::COMPRESSED2 | RecordType::AUXTRACE
+    ) || (!kind.is_kernel() && kind.name().is_none())
+}
+
+/// The warnings for the records of types the report did not read: one
+/// naming them all with their counts, and one saying the figures are
+/// incomplete when some of them may hold samples.
+fn unread_warnings(unread: &BTreeMap<RecordType, u64>) -> Vec<String> {
+    if unread.is_empty() {
+        return Vec::new();
+    }
+    let named = |kind: RecordType| match kind.name() {
+        Some(name) => format!("{name} (type {})", kind.0),
+        None => format!("type {}", kind.0),
+    };
+    let list = |filter: &dyn Fn(RecordType) -> bool| {
+        unread
+            .iter()
+            .filter(|(&k, _)| filter(k))
+            .map(|(&k, n)| format!("{}: {n}", named(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let total: u64 = unread.values().sum();
+    let mut out = vec![format!(
+        "{total} records of types the report does not read were skipped ({})",
+        list(&|_| true)
+    )];
+    if unread.keys().any(|&k| may_hold_samples(k)) {
+        out.push(format!(
+            "the figures are incomplete: records the report could not read may hold samples \
+             and side-band ({})",
+            list(&may_hold_samples)
+        ));
+    }
+    out
+}

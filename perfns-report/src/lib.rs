@@ -219,6 +219,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
     };
     let report = report(&args.input, &options, &mut progress)?;
+    // The warnings are in every format's output too; on stderr they reach
+    // whoever runs a script that keeps only the figures.
+    for warning in &report.header.warnings {
+        eprintln!("perfns report: warning: {warning}");
+    }
     let text = match args.format {
         Format::Table => render::table(&report, render::terminal_width()),
         Format::Json => render::json(&report),

@@ -136,6 +136,7 @@ fn features() -> Features {
                 text: "name: sched_switch\nID: 372\nformat:\n".into(),
             }],
         )),
+        compressed: None,
         perfns: Some(br#"{"containers":[]}"#.to_vec()),
     }
 }

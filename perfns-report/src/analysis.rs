@@ -49,7 +49,8 @@ pub fn analyze(
     let data = reader.data_section();
     let step = (data.size / 200).max(1);
     let mut next_progress = data.offset;
-    for item in reader.records() {
+    let mut records = reader.stream();
+    while let Some(item) = records.next_record() {
         let record = match item {
             Ok(record) => record,
             Err(e) => {
@@ -66,6 +67,9 @@ pub fn analyze(
             Err(e) => analysis.record_error(&e),
         }
     }
+    let decompressed = records.decompressed_records();
+    drop(records);
+    analysis.input_format(reader.is_pipe_mode(), decompressed);
     progress(1.0);
     analysis.finish(options)
 }
@@ -291,6 +295,10 @@ impl Analysis {
             hostname: features.hostname.clone(),
             kernel: features.os_release.clone(),
             arch: features.arch.clone(),
+            compression: features
+                .compressed
+                .map(|c| format!("{}, level {}, ratio {}", c.kind_name(), c.level, c.ratio)),
+            pipe_mode: false,
         };
         if recording.arch.is_none() && has(|r| matches!(r, Role::SysEnter { .. })) {
             notes.push("the recording does not say its architecture: syscalls by number".into());
@@ -354,6 +362,22 @@ impl Analysis {
     /// `claimed` bytes and is `present`.
     pub fn truncated(&mut self, claimed: u64, present: u64) {
         self.truncated = Some((claimed, present));
+    }
+
+    /// Says how the records were stored: in a pipe-mode stream, and how
+    /// many compressed records they came in.
+    pub fn input_format(&mut self, pipe_mode: bool, decompressed: u64) {
+        self.recording.pipe_mode = pipe_mode;
+        if decompressed > 0 {
+            let how = self
+                .recording
+                .compression
+                .take()
+                .unwrap_or_else(|| "zstd (no HEADER_COMPRESSED section)".into());
+            self.recording.compression = Some(format!(
+                "{how}; {decompressed} compressed records decompressed"
+            ));
+        }
     }
 
     /// Counts a record that could not be read or decoded.

@@ -1,0 +1,285 @@
+//! perf.data as Debian's perf writes it: compressed (`perf record -z`),
+//! pipe mode to a file (`perf record -o - > file`) and pipe mode through a
+//! pipe. Each test records with perf, then checks perfns's samples per
+//! event and syscalls per process against perf's own reading of the same
+//! file (`perf report --stats`, `perf script`).
+//!
+//! They need root, /usr/bin/perf (package linux-perf) and tracefs; without
+//! them they print a skip line, and under CI=true they fail saying what is
+//! missing.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use perfns::perf_data::PerfFileReader;
+use perfns_report::analysis::analyze;
+use perfns_report::model::Report;
+use perfns_report::{report, Options};
+
+const PERF: &str = "/usr/bin/perf";
+
+/// What these tests need that this machine lacks, if anything.
+fn missing() -> Option<&'static str> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("root (perf record -a)");
+    }
+    if !Path::new(PERF).exists() {
+        return Some("/usr/bin/perf (scripts/install-deps.sh installs linux-perf)");
+    }
+    if !Path::new("/sys/kernel/tracing/events/raw_syscalls/sys_enter").exists() {
+        return Some("tracefs at /sys/kernel/tracing");
+    }
+    None
+}
+
+/// Returns from the test when perf cannot run here; fails under CI.
+macro_rules! require_perf {
+    () => {
+        if let Some(what) = missing() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "this test needs {what}, which CI must provide"
+            );
+            eprintln!("SKIPPED: needs {what}");
+            return;
+        }
+    };
+}
+
+/// The events recorded, as `perf record` arguments.
+const EVENTS: &[&str] = &[
+    "-a",
+    "--namespaces",
+    "--all-cgroups",
+    "-e",
+    "sched:sched_switch",
+    "-e",
+    "raw_syscalls:sys_enter",
+];
+
+/// The workload: a few processes that make syscalls.
+const WORKLOAD: &[&str] = &[
+    "sh",
+    "-c",
+    "for i in 1 2 3 4 5 6 7 8; do ls / > /dev/null; cat /proc/self/stat > /dev/null; done",
+];
+
+/// Runs `perf ARGS`, its stdout to `stdout` when given; panics with
+/// perf's stderr when it fails.
+fn perf(args: &[&str], stdout: Option<&Path>) -> String {
+    let mut cmd = Command::new(PERF);
+    cmd.args(args);
+    if let Some(path) = stdout {
+        cmd.stdout(std::fs::File::create(path).expect("the output file"));
+    }
+    let out = cmd.output().expect("running perf");
+    assert!(
+        out.status.success(),
+        "perf {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `perf record` with [`EVENTS`], `extra` and [`WORKLOAD`].
+fn record(extra: &[&str], stdout: Option<&Path>) {
+    let mut args = vec!["record", "-q"];
+    args.extend_from_slice(EVENTS);
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(WORKLOAD);
+    perf(&args, stdout);
+}
+
+/// Samples per event as `perf report --stats` counts them.
+fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
+    let text = perf(&["report", "--stats", "-i", path_str(file)], None);
+    let mut out = BTreeMap::new();
+    let mut event = None;
+    for line in text.lines() {
+        // "Aggregated stats:" first (all events, with percentages), then
+        // "EVENT stats:" with each event's counts.
+        if let Some(name) = line.strip_suffix(" stats:") {
+            event = Some(name.trim().to_owned()).filter(|n| n != "Aggregated");
+        } else if let (Some(e), Some(n)) = (&event, line.trim().strip_prefix("SAMPLE events:")) {
+            out.insert(e.clone(), n.trim().parse().expect(line));
+        }
+    }
+    out
+}
+
+/// From `perf script`: samples per event, and sys_enter samples per
+/// process (with a syscall number of 0 or more, as perfns counts calls).
+fn perf_script(file: &Path) -> (BTreeMap<String, u64>, BTreeMap<i32, u64>) {
+    let text = perf(
+        &["script", "-i", path_str(file), "-F", "pid,event,trace"],
+        None,
+    );
+    let mut events = BTreeMap::new();
+    let mut syscalls = BTreeMap::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(pid), Some(event)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let event = event.trim_end_matches(':').to_owned();
+        if event == "raw_syscalls:sys_enter" {
+            let nr: i64 = f.nth(1).and_then(|n| n.parse().ok()).expect(line);
+            if nr >= 0 {
+                *syscalls.entry(pid.parse().expect(line)).or_default() += 1;
+            }
+        }
+        *events.entry(event).or_default() += 1;
+    }
+    (events, syscalls)
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+fn options() -> Options {
+    Options {
+        per_process: true,
+        top: usize::MAX,
+        ..Options::default()
+    }
+}
+
+fn samples(r: &Report) -> BTreeMap<String, u64> {
+    r.header
+        .events
+        .iter()
+        .map(|e| (e.name.clone(), e.samples))
+        .collect()
+}
+
+fn syscalls(r: &Report) -> BTreeMap<i32, u64> {
+    r.processes
+        .as_ref()
+        .expect("--per-process")
+        .iter()
+        .filter(|p| p.process.figures.syscalls.calls > 0)
+        .map(|p| (p.process.pid, p.process.figures.syscalls.calls))
+        .collect()
+}
+
+/// The report reads everything: no record it skipped or could not read.
+fn read_all(r: &Report) {
+    for w in &r.header.warnings {
+        assert!(
+            !w.contains("incomplete") && !w.contains("could not be read"),
+            "{w}"
+        );
+    }
+}
+
+fn tempdir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+#[test]
+fn compressed_recording_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("z.data");
+    record(&["-z", "-o", path_str(&file)], None);
+
+    let r = report(&file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    let stats = perf_stats(&file);
+    assert_eq!(samples(&r), stats);
+    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
+    let (events, per_pid) = perf_script(&file);
+    assert_eq!(events, stats, "perf script and perf report agree");
+    assert_eq!(syscalls(&r), per_pid);
+    // The report says so.
+    let how = r.header.recording.compression.as_deref().unwrap_or("");
+    assert!(how.starts_with("zstd, level 1,"), "{how}");
+    assert!(how.contains("compressed records decompressed"), "{how}");
+}
+
+#[test]
+fn compressed_recording_at_level_9_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("z9.data");
+    // A small ring: more, smaller compressed records.
+    record(&["-z9", "-m", "8", "-o", path_str(&file)], None);
+    let r = report(&file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    assert_eq!(samples(&r), perf_stats(&file));
+    let how = r.header.recording.compression.as_deref().unwrap_or("");
+    assert!(how.starts_with("zstd, level 9,"), "{how}");
+}
+
+#[test]
+fn pipe_mode_file_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("pipe.data");
+    record(&["-o", "-"], Some(&file));
+
+    let r = report(&file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    assert!(r.header.recording.pipe_mode);
+    // perf 6.1's `report --stats` fails on pipe-mode input ("failed to
+    // process type" at its tracing data); `perf script` reads it.
+    let (events, per_pid) = perf_script(&file);
+    assert_eq!(samples(&r), events);
+    assert!(events.values().sum::<u64>() > 100, "{events:?}");
+    assert_eq!(syscalls(&r), per_pid);
+    // Named from the stream's own records, as perf names them.
+    assert!(events.contains_key("sched:sched_switch"), "{events:?}");
+}
+
+/// Reads a child's stdout and keeps a copy of every byte in a file.
+struct Tee<R> {
+    from: R,
+    copy: std::fs::File,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.from.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+#[test]
+fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let copy = dir.join("copy.data");
+    let mut args = vec!["record", "-q", "-o", "-"];
+    args.extend_from_slice(EVENTS);
+    args.push("--");
+    args.extend_from_slice(WORKLOAD);
+    let mut child = Command::new(PERF)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("perf record");
+    let stdout = child.stdout.take().expect("perf's stdout");
+    let tee = Tee {
+        from: stdout,
+        copy: std::fs::File::create(&copy).expect("the copy"),
+    };
+    // What `perfns report -i -` does with its stdin.
+    let reader = PerfFileReader::open_stream("-", Box::new(tee)).expect("the stream's header");
+    let r = analyze(&reader, &options(), &mut |_| {}).expect("a report");
+    drop(reader);
+    assert!(child.wait().expect("perf record").success());
+
+    read_all(&r);
+    assert!(r.header.recording.pipe_mode);
+    let (events, per_pid) = perf_script(&copy);
+    assert_eq!(samples(&r), events);
+    assert!(events.values().sum::<u64>() > 100, "{events:?}");
+    assert_eq!(syscalls(&r), per_pid);
+}

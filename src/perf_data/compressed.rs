@@ -24,6 +24,8 @@
 use byteorder::ByteOrder;
 use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 
+use crate::record::{RecordHeader, RecordType};
+
 /// HEADER_COMPRESSED (feature bit 27): how the records were compressed.
 ///
 /// ```c
@@ -159,5 +161,93 @@ impl Decompressor {
     fn restart(&mut self) {
         // Resetting a context that exists cannot fail (ZSTD_DCtx_reset).
         let _ = self.zstd.reinit();
+    }
+}
+
+/// How many record bytes [`Compressor`] gathers into one zstd frame: what
+/// perf compresses at once is one drain of one ring buffer, 512 KiB by
+/// default.
+pub(crate) const BATCH_SIZE: usize = 512 << 10;
+
+/// The most zstd bytes in one COMPRESSED record, as perf fills them
+/// (PERF_SAMPLE_MAX_SIZE - sizeof(struct perf_record_compressed) - 1).
+const MAX_PAYLOAD: usize = (1 << 16) - RecordHeader::SIZE - 1;
+
+/// Records gathered and written as COMPRESSED records, as `perf record -z`
+/// writes them: each batch one zstd frame, split into records of at most
+/// 64 KiB.
+pub(crate) struct Compressor {
+    zstd: zstd::bulk::Compressor<'static>,
+    level: u32,
+    /// Records not yet compressed.
+    pub batch: Vec<u8>,
+    /// Record bytes compressed so far, and what they compressed to
+    /// (COMPRESSED headers included), for the ratio.
+    raw_bytes: u64,
+    compressed_bytes: u64,
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("level", &self.level)
+            .field("batch", &self.batch.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compressor {
+    /// A compressor at zstd level `level` (1 to 22, as `perf record -z`).
+    pub fn new(level: u32) -> std::io::Result<Self> {
+        Ok(Self {
+            zstd: zstd::bulk::Compressor::new(level as i32)?,
+            level,
+            batch: Vec::with_capacity(BATCH_SIZE + (64 << 10)),
+            raw_bytes: 0,
+            compressed_bytes: 0,
+        })
+    }
+
+    /// Compresses the batch into COMPRESSED records appended to `out`.
+    pub fn flush(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let frame = self.zstd.compress(&self.batch)?;
+        let before = out.len();
+        for part in frame.chunks(MAX_PAYLOAD) {
+            let header = RecordHeader {
+                kind: RecordType::COMPRESSED,
+                misc: 0,
+                size: (RecordHeader::SIZE + part.len()) as u16,
+            };
+            out.extend_from_slice(&header.to_ne_bytes());
+            out.extend_from_slice(part);
+        }
+        self.raw_bytes += self.batch.len() as u64;
+        self.compressed_bytes += (out.len() - before) as u64;
+        self.batch.clear();
+        Ok(())
+    }
+
+    /// Bytes of records per byte written, so far (1 before any).
+    pub fn ratio(&self) -> f64 {
+        if self.compressed_bytes == 0 {
+            return 1.0;
+        }
+        self.raw_bytes as f64 / self.compressed_bytes as f64
+    }
+
+    /// HEADER_COMPRESSED for what was written so far.
+    pub fn feature(&self) -> Compression {
+        Compression {
+            version: 0,
+            kind: Compression::ZSTD,
+            level: self.level,
+            ratio: (self.ratio() + 0.5) as u32,
+            // Every COMPRESSED record's output lies in one batch, which is
+            // at most BATCH_SIZE and the record that crossed it.
+            mmap_len: (BATCH_SIZE + (64 << 10)) as u32,
+        }
     }
 }

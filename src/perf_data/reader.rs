@@ -833,7 +833,7 @@ pub struct Records<'a> {
     /// ([`Records::forget_below`]).
     forgotten: usize,
     /// Record bytes not in the map: a stream's, decompressed ones.
-    chunks: Chunks,
+    pub(super) chunks: Chunks,
     /// For a pipe-mode stream: the stream, `None` once taken by another
     /// reader or when this one cannot read it.
     stream: Option<Option<StreamInput>>,

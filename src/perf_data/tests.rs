@@ -9,6 +9,7 @@ use super::*;
 use crate::attr::{flags, kind, sw, EventAttr, EventDesc, SampleFormat};
 use crate::record::{RawData, Record, RecordHeader, RecordType, MISC_SWITCH_OUT};
 
+mod compressed;
 mod real_perf;
 
 /// The sample layout of the test events: what perfns records with.

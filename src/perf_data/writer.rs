@@ -14,6 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::compressed::{Compressor, BATCH_SIZE};
 use super::features::{encode, put_string, Features};
 use super::header::{FileHeader, FileSection, HEADER_SIZE, SECTION_SIZE};
 use super::PerfDataError;
@@ -44,6 +45,8 @@ pub struct PerfFileWriter {
     /// The feature table and sections as last written, right after the
     /// data: put back if a flush fails halfway.
     tail: Vec<u8>,
+    /// With [`Self::compress`]: records gathered to be compressed.
+    compressor: Option<Compressor>,
 }
 
 impl PerfFileWriter {
@@ -122,6 +125,7 @@ impl PerfFileWriter {
             features: Features::default(),
             pending: Vec::with_capacity(Self::HEADER_FLUSH_INTERVAL + (64 << 10)),
             tail: Vec::new(),
+            compressor: None,
         };
         w.flush_header()?;
         Ok(w)
@@ -132,6 +136,47 @@ impl PerfFileWriter {
     /// with tracepoint events and no tracepoint formats.
     pub fn set_features(&mut self, features: &Features) {
         self.features = features.clone();
+    }
+
+    /// Writes the records from now on compressed with zstd at `level` (1
+    /// to 22), in PERF_RECORD_COMPRESSED records as `perf record -z`
+    /// writes them, with the HEADER_COMPRESSED feature. Round markers stay
+    /// uncompressed, as perf writes them.
+    pub fn compress(&mut self, level: u32) -> Result<(), PerfDataError> {
+        if !(1..=22).contains(&level) {
+            return Err(PerfDataError::Unwritable {
+                path: self.path.clone(),
+                offset: self.data_end(),
+                reason: format!("zstd compression level {level}: the levels are 1 to 22"),
+            });
+        }
+        let compressor = Compressor::new(level).map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "starting zstd",
+            source,
+        })?;
+        self.compressor = Some(compressor);
+        Ok(())
+    }
+
+    /// With [`Self::compress`]: bytes of records per byte written so far.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        self.compressor.as_ref().map(Compressor::ratio)
+    }
+
+    /// Compresses the gathered records into the write buffer.
+    fn compress_batch(&mut self) -> Result<(), PerfDataError> {
+        let Some(c) = &mut self.compressor else {
+            return Ok(());
+        };
+        c.flush(&mut self.pending)
+            .map_err(|source| PerfDataError::Io {
+                path: self.path.clone(),
+                what: "compressing records",
+                source,
+            })?;
+        self.features.compressed = Some(c.feature());
+        Ok(())
     }
 
     /// The file offset the next record goes to.
@@ -174,13 +219,25 @@ impl PerfFileWriter {
         } else {
             header
         };
-        self.pending.extend_from_slice(&header.to_ne_bytes());
+        let compressing = header.kind != RecordType::FINISHED_ROUND;
+        let out = match &mut self.compressor {
+            Some(c) if compressing => &mut c.batch,
+            _ => &mut self.pending,
+        };
+        out.extend_from_slice(&header.to_ne_bytes());
         match body {
-            RawData::Single(a) => self.pending.extend_from_slice(a),
+            RawData::Single(a) => out.extend_from_slice(a),
             RawData::Split(a, b) => {
-                self.pending.extend_from_slice(a);
-                self.pending.extend_from_slice(b);
+                out.extend_from_slice(a);
+                out.extend_from_slice(b);
             }
+        }
+        if self
+            .compressor
+            .as_ref()
+            .is_some_and(|c| c.batch.len() >= BATCH_SIZE)
+        {
+            self.compress_batch()?;
         }
         if self.pending.len() >= Self::HEADER_FLUSH_INTERVAL {
             self.flush_header()?;
@@ -192,6 +249,8 @@ impl PerfFileWriter {
     /// previous round marker is older than every record after this one.
     /// Write one after each pass over all the ring buffers, as perf does.
     pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
+        // The round's records go before its marker.
+        self.compress_batch()?;
         let header = RecordHeader {
             kind: RecordType::FINISHED_ROUND,
             misc: 0,
@@ -210,6 +269,7 @@ impl PerfFileWriter {
     /// fails (a full disk), the previous table is put back, so the file
     /// stays what the last successful flush made it.
     pub fn flush_header(&mut self) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
         let old_end = self.header.data.offset + self.header.data.size;
         let new_size = self.header.data.size + self.pending.len() as u64;
         let new_end = self.header.data.offset + new_size;
@@ -295,6 +355,7 @@ impl PerfFileWriter {
     /// header.
     pub fn finish(mut self, features: &Features) -> Result<(), PerfDataError> {
         self.features = features.clone();
+        self.compress_batch()?;
         self.flush_header()?;
         // An earlier, longer feature tail may stick out past this one.
         let end = self.header.data.offset + self.header.data.size + self.tail.len() as u64;

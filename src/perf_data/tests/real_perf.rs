@@ -73,10 +73,11 @@ fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Counts perfns reads, by perf's name for each record type.
+/// Counts perfns reads, decompressed, by perf's name for each record type.
 fn perfns_counts(r: &PerfFileReader) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for rec in r.records() {
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
         let rec = rec.unwrap();
         rec.parse().unwrap();
         let name = rec
@@ -201,6 +202,18 @@ fn sched_switch_payload(text: &str, id: u64, prev: (&str, i32), next: (&str, i32
 #[test]
 fn perf_reads_what_perfns_writes() {
     require_perf!();
+    perf_reads_what_perfns_writes_compressed_or_not(None);
+}
+
+#[test]
+fn perf_reads_what_perfns_writes_compressed() {
+    require_perf!();
+    perf_reads_what_perfns_writes_compressed_or_not(Some(3));
+}
+
+/// A small recording written by perfns (compressed at `level`, if given),
+/// read by perf, then by perfns.
+fn perf_reads_what_perfns_writes_compressed_or_not(level: Option<u32>) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("perfns.data");
     let switch_id = tracefs_id("sched", "sched_switch");
@@ -212,6 +225,9 @@ fn perf_reads_what_perfns_writes() {
         dummy_event(vec![2000, 2001]),
     ];
     let mut w = PerfFileWriter::create(&file, &events).unwrap();
+    if let Some(level) = level {
+        w.compress(level).unwrap();
+    }
     let t0 = 1_000_000_000u64;
     let (parent, child) = (4242u32, 4243u32);
     // The child's life: fork, comm, namespaces, then it runs on both CPUs.
@@ -299,7 +315,26 @@ fn perf_reads_what_perfns_writes() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    assert_eq!(perf_stats(&file), expected);
+    let mut stats = perf_stats(&file);
+    let compressed = stats.remove("COMPRESSED");
+    assert_eq!(stats, expected);
+    let r = PerfFileReader::open(&file).unwrap();
+    if level.is_some() {
+        // One compressed record per round: each round is one batch.
+        let stored = r
+            .records_in_file_order()
+            .filter(|x| x.as_ref().unwrap().header.kind == RecordType::COMPRESSED)
+            .count() as u64;
+        assert_eq!(compressed, Some(stored));
+        assert_eq!(stored, expected["FINISHED_ROUND"]);
+        let (hdr, _) = perf(&["report", "--header-only", "-i", file.to_str().unwrap()]);
+        assert!(
+            hdr.contains("# compressed : Zstd, level = 3, ratio = "),
+            "{hdr}"
+        );
+    } else {
+        assert_eq!(compressed, None);
+    }
 
     // perf shows the header features and skips the perfns bit.
     let (hdr, _) = perf(&["report", "--header-only", "-i", file.to_str().unwrap()]);
@@ -309,16 +344,15 @@ fn perf_reads_what_perfns_writes() {
     assert!(hdr.contains("# event : name = sched:sched_switch"), "{hdr}");
 
     // And perfns reads it back the same.
-    let r = PerfFileReader::open(&file).unwrap();
     assert_eq!(r.features().perfns, features.perfns);
     assert_eq!(perfns_counts(&r), expected);
-    let comms: Vec<String> = r
-        .records()
-        .filter_map(|x| match x.unwrap().parse().unwrap() {
-            Record::Comm(c) => Some(c.comm),
-            _ => None,
-        })
-        .collect();
+    let mut comms = Vec::new();
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
+        if let Record::Comm(c) = rec.unwrap().parse().unwrap() {
+            comms.push(c.comm);
+        }
+    }
     assert_eq!(comms, ["worker"]);
 }
 

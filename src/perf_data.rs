@@ -30,6 +30,7 @@ mod tests;
 pub use compressed::Compression;
 pub use features::{feature, Features, NrCpus, TracepointFormatText, TracingData};
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
+pub use pipe::PerfPipeWriter;
 pub use reader::{FileRecord, PerfFileReader, Records};
 pub use writer::PerfFileWriter;
 

@@ -41,16 +41,17 @@
 //! the events are known before any record is handed out, in one pass.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use byteorder::ByteOrder;
 
 use super::chunks::{Chunks, Loc};
-use super::features::{decode, feature, EventDescEntry, FeatureCursor, Features};
+use super::features::{decode, encode, feature, EventDescEntry, FeatureCursor, Features};
+use super::writer::{padded_attr, stored_header};
 use super::PerfDataError;
 use crate::attr::{EventAttr, EventDesc, ATTR_SIZE_VER0};
-use crate::record::{RecordHeader, RecordType};
+use crate::record::{RawData, RecordHeader, RecordType};
 
 /// Size of the pipe-mode file header.
 pub(crate) const PIPE_HEADER_SIZE: u64 = 16;
@@ -410,4 +411,166 @@ pub(crate) fn read_header<O: ByteOrder>(
     };
     input.chunks = chunks;
     result.map(|()| h)
+}
+
+/// Writes a pipe-mode stream, as `perf record -o -` does, to any
+/// [`Write`]: `perf report -i -` and `perfns report -i -` read it as it
+/// comes.
+///
+/// A stream cannot be rewritten, so everything a perf.data file keeps in
+/// its header and feature sections goes first, as records: the attrs
+/// (HEADER_ATTR), the features given to [`PerfPipeWriter::create`]
+/// (HEADER_FEATURE; not EVENT_DESC, which perf does not take in pipe
+/// mode), the tracepoint formats (HEADER_TRACING_DATA) and each event's
+/// name (EVENT_UPDATE). Features known only at the end are not written.
+pub struct PerfPipeWriter<W: Write> {
+    path: PathBuf,
+    out: W,
+    /// Bytes written so far: the offset of the next record.
+    written: u64,
+}
+
+impl<W: Write> std::fmt::Debug for PerfPipeWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfPipeWriter")
+            .field("path", &self.path)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> PerfPipeWriter<W> {
+    /// Writes the pipe-mode header and the header records of `events` and
+    /// `features` to `out`; `path` names it in errors (`-` for stdout).
+    pub fn create(
+        path: impl AsRef<Path>,
+        out: W,
+        events: &[EventDesc],
+        features: &Features,
+    ) -> Result<Self, PerfDataError> {
+        let mut w = Self {
+            path: path.as_ref().to_path_buf(),
+            out,
+            written: 0,
+        };
+        if events.is_empty() {
+            return Err(w.unwritable("a recording needs at least one event".into()));
+        }
+        let mut head = u64::from_le_bytes(super::header::MAGIC)
+            .to_ne_bytes()
+            .to_vec();
+        head.extend_from_slice(&PIPE_HEADER_SIZE.to_ne_bytes());
+        w.put(&head)?;
+        for e in events {
+            let mut body = padded_attr(e, e.attr.encoded_size());
+            for id in &e.ids {
+                body.extend_from_slice(&id.to_ne_bytes());
+            }
+            w.put_record(RecordType::HEADER_ATTR, &body)?;
+        }
+        for f in encode(features, Vec::new()) {
+            if f.bit == feature::EVENT_DESC || f.bit == feature::TRACING_DATA {
+                continue;
+            }
+            let mut body = (f.bit as u64).to_ne_bytes().to_vec();
+            body.extend_from_slice(&f.bytes);
+            w.put_record(RecordType::HEADER_FEATURE, &body)?;
+        }
+        if let Some(t) = &features.tracing_data {
+            let data = t.to_ne_bytes();
+            let padded = data.len().div_ceil(8) * 8;
+            // perf_event__synthesize_tracing_data: the record, then the
+            // data padded to 8 bytes, its size the padded size.
+            w.put_record(
+                RecordType::HEADER_TRACING_DATA,
+                &(padded as u32).to_ne_bytes(),
+            )?;
+            w.put(&data)?;
+            w.put(&vec![0; padded - data.len()])?;
+        }
+        for e in events {
+            let Some(&id) = e.ids.first() else { continue };
+            // perf_event__synthesize_event_update_name: type, id, the name
+            // NUL-terminated and padded to 8.
+            let mut body = EVENT_UPDATE_NAME.to_ne_bytes().to_vec();
+            body.extend_from_slice(&id.to_ne_bytes());
+            body.extend_from_slice(e.name.as_bytes());
+            body.resize((body.len() + 1).div_ceil(8) * 8, 0);
+            w.put_record(RecordType::EVENT_UPDATE, &body)?;
+        }
+        Ok(w)
+    }
+
+    fn unwritable(&self, reason: String) -> PerfDataError {
+        PerfDataError::Unwritable {
+            path: self.path.clone(),
+            offset: self.written,
+            reason,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), PerfDataError> {
+        self.out
+            .write_all(bytes)
+            .map_err(|source| PerfDataError::Io {
+                path: self.path.clone(),
+                what: "writing the stream",
+                source,
+            })?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn put_record(&mut self, kind: RecordType, body: &[u8]) -> Result<(), PerfDataError> {
+        let size = u16::try_from(RecordHeader::SIZE + body.len())
+            .map_err(|_| self.unwritable(format!("{kind:?} record of {} bytes", body.len())))?;
+        let header = RecordHeader {
+            kind,
+            misc: 0,
+            size,
+        };
+        self.write_record(header, RawData::Single(body))
+    }
+
+    /// Writes one record, as [`super::PerfFileWriter::write_record`] does
+    /// (PERF_RECORD_TRACER_NAMESPACES too is stored as NAMESPACES).
+    pub fn write_record(
+        &mut self,
+        header: RecordHeader,
+        body: RawData<'_>,
+    ) -> Result<(), PerfDataError> {
+        if usize::from(header.size) != RecordHeader::SIZE + body.len() {
+            return Err(self.unwritable(format!(
+                "{:?} record header says {} bytes, but it has {}",
+                header.kind,
+                header.size,
+                RecordHeader::SIZE + body.len()
+            )));
+        }
+        let header = stored_header(header);
+        self.put(&header.to_ne_bytes())?;
+        match body {
+            RawData::Single(a) => self.put(a),
+            RawData::Split(a, b) => {
+                self.put(a)?;
+                self.put(b)
+            }
+        }
+    }
+
+    /// Writes PERF_RECORD_FINISHED_ROUND (see
+    /// [`super::PerfFileWriter::write_finished_round`]).
+    pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
+        self.put_record(RecordType::FINISHED_ROUND, &[])
+    }
+
+    /// Flushes the stream and hands it back.
+    pub fn finish(mut self) -> Result<W, PerfDataError> {
+        self.out.flush().map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "flushing the stream",
+            source,
+        })?;
+        Ok(self.out)
+    }
 }

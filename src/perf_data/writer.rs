@@ -211,14 +211,7 @@ impl PerfFileWriter {
                 ),
             });
         }
-        let header = if header.kind == RecordType::TRACER_NAMESPACES {
-            RecordHeader {
-                kind: RecordType::NAMESPACES,
-                ..header
-            }
-        } else {
-            header
-        };
+        let header = stored_header(header);
         let compressing = header.kind != RecordType::FINISHED_ROUND;
         let out = match &mut self.compressor {
             Some(c) if compressing => &mut c.batch,
@@ -417,9 +410,23 @@ fn write_counted(file: &File, buf: &[u8], offset: u64) -> (usize, std::io::Resul
     (done, Ok(()))
 }
 
+/// The header a record is stored with: PERF_RECORD_TRACER_NAMESPACES,
+/// which perf refuses, as PERF_RECORD_NAMESPACES (see
+/// [`PerfFileWriter::write_record`]).
+pub(super) fn stored_header(header: RecordHeader) -> RecordHeader {
+    if header.kind == RecordType::TRACER_NAMESPACES {
+        RecordHeader {
+            kind: RecordType::NAMESPACES,
+            ..header
+        }
+    } else {
+        header
+    }
+}
+
 /// The attr encoded with `len` bytes and its size field saying so, without
 /// the series' bits.
-fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
+pub(super) fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
     let mut attr = e.attr.clone();
     attr.flags &= !SERIES_ATTR_FLAGS;
     let mut a = attr.to_ne_bytes();

@@ -10,8 +10,8 @@ use super::{
     dummy_event, extension, sample, statedump_namespaces_record, tracepoint_event,
     tracer_namespaces_record, Build,
 };
-use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
-use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
+use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, PerfPipeWriter, TracingData};
+use crate::record::{RawData, Record, RecordType, MISC_SWITCH_OUT};
 use crate::tracepoint::Tracefs;
 
 const PERF: &str = "/usr/bin/perf";
@@ -211,9 +211,71 @@ fn perf_reads_what_perfns_writes_compressed() {
     perf_reads_what_perfns_writes_compressed_or_not(Some(3));
 }
 
+#[test]
+fn perf_reads_what_perfns_writes_in_pipe_mode() {
+    require_perf!();
+    let (_dir, file) = perf_reads_what_perfns_writes_compressed_or_not(None);
+    // The same recording in pipe mode: its records, as read, written again.
+    let r = PerfFileReader::open(&file).unwrap();
+    let pipe = file.with_extension("pipe");
+    let out = std::fs::File::create(&pipe).unwrap();
+    let mut w = PerfPipeWriter::create("-", out, r.events().events(), r.features()).unwrap();
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
+        let rec = rec.unwrap();
+        if rec.header.kind == RecordType::FINISHED_ROUND {
+            w.write_finished_round().unwrap();
+        } else {
+            w.write_record(rec.header, RawData::Single(rec.body))
+                .unwrap();
+        }
+    }
+    w.finish().unwrap();
+
+    // perf reads it from stdin, as `perfns record -o - | perf script -i -`
+    // would give it, and prints what it prints for the file.
+    let script = |args: &[&str], stdin: Option<&Path>| {
+        let mut cmd = Command::new(PERF);
+        cmd.args(args);
+        if let Some(p) = stdin {
+            cmd.stdin(std::fs::File::open(p).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "perf {args:?}: {err}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    };
+    let (want, _) = script(&["script", "-i", file.to_str().unwrap()], None);
+    let (got, err) = script(&["script", "-i", "-"], Some(&pipe));
+    assert_eq!(got, want, "{err}");
+    assert_eq!(want.lines().count(), 6);
+    // (perf 6.1's `report --stats` stops at the tracing data of any
+    // pipe-mode stream, perf's own included: it does not skip the data
+    // after the record. `perf script` reads it.)
+
+    // And perfns reads it back, the same records.
+    let back = PerfFileReader::open(&pipe).unwrap();
+    assert!(back.is_pipe_mode());
+    let mut counts = perfns_counts(&back);
+    // The names' records, one per event, come out as records too.
+    assert_eq!(counts.remove("EVENT_UPDATE"), Some(2));
+    assert_eq!(counts, perfns_counts(&r));
+    let names: Vec<_> = back
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, ["sched:sched_switch", "dummy:u"]);
+    assert_eq!(back.features().hostname, r.features().hostname);
+    assert_eq!(back.features().perfns, r.features().perfns);
+}
+
 /// A small recording written by perfns (compressed at `level`, if given),
-/// read by perf, then by perfns.
-fn perf_reads_what_perfns_writes_compressed_or_not(level: Option<u32>) {
+/// read by perf, then by perfns. Returns the file (and its directory).
+fn perf_reads_what_perfns_writes_compressed_or_not(
+    level: Option<u32>,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("perfns.data");
     let switch_id = tracefs_id("sched", "sched_switch");
@@ -354,6 +416,9 @@ fn perf_reads_what_perfns_writes_compressed_or_not(level: Option<u32>) {
         }
     }
     assert_eq!(comms, ["worker"]);
+    drop(records);
+    drop(r);
+    (dir, file)
 }
 
 #[test]

@@ -539,15 +539,7 @@ impl<W: Write> PerfPipeWriter<W> {
         header: RecordHeader,
         body: RawData<'_>,
     ) -> Result<(), PerfDataError> {
-        if usize::from(header.size) != RecordHeader::SIZE + body.len() {
-            return Err(self.unwritable(format!(
-                "{:?} record header says {} bytes, but it has {}",
-                header.kind,
-                header.size,
-                RecordHeader::SIZE + body.len()
-            )));
-        }
-        let header = stored_header(header);
+        let header = stored_header(header, &body).map_err(|reason| self.unwritable(reason))?;
         self.put(&header.to_ne_bytes())?;
         match body {
             RawData::Single(a) => self.put(a),

@@ -199,19 +199,11 @@ impl PerfFileWriter {
         header: RecordHeader,
         body: RawData<'_>,
     ) -> Result<(), PerfDataError> {
-        if usize::from(header.size) != RecordHeader::SIZE + body.len() {
-            return Err(PerfDataError::Unwritable {
-                path: self.path.clone(),
-                offset: self.data_end(),
-                reason: format!(
-                    "{:?} record header says {} bytes, but it has {}",
-                    header.kind,
-                    header.size,
-                    RecordHeader::SIZE + body.len()
-                ),
-            });
-        }
-        let header = stored_header(header);
+        let header = stored_header(header, &body).map_err(|reason| PerfDataError::Unwritable {
+            path: self.path.clone(),
+            offset: self.data_end(),
+            reason,
+        })?;
         let compressing = header.kind != RecordType::FINISHED_ROUND;
         let out = match &mut self.compressor {
             Some(c) if compressing => &mut c.batch,
@@ -410,18 +402,30 @@ fn write_counted(file: &File, buf: &[u8], offset: u64) -> (usize, std::io::Resul
     (done, Ok(()))
 }
 
-/// The header a record is stored with: PERF_RECORD_TRACER_NAMESPACES,
+/// The header a record with `body` is stored with: PERF_RECORD_TRACER_NAMESPACES,
 /// which perf refuses, as PERF_RECORD_NAMESPACES (see
-/// [`PerfFileWriter::write_record`]).
-pub(super) fn stored_header(header: RecordHeader) -> RecordHeader {
-    if header.kind == RecordType::TRACER_NAMESPACES {
+/// [`PerfFileWriter::write_record`]). Fails when the header's size is not
+/// the record's.
+pub(super) fn stored_header(
+    header: RecordHeader,
+    body: &RawData<'_>,
+) -> Result<RecordHeader, String> {
+    if usize::from(header.size) != RecordHeader::SIZE + body.len() {
+        return Err(format!(
+            "{:?} record header says {} bytes, but it has {}",
+            header.kind,
+            header.size,
+            RecordHeader::SIZE + body.len()
+        ));
+    }
+    Ok(if header.kind == RecordType::TRACER_NAMESPACES {
         RecordHeader {
             kind: RecordType::NAMESPACES,
             ..header
         }
     } else {
         header
-    }
+    })
 }
 
 /// The attr encoded with `len` bytes and its size field saying so, without

@@ -466,6 +466,7 @@ impl PerfFileReader {
             stream,
             decompressor: None,
             carry: Vec::new(),
+            carry_skip: 0,
             lent: None,
             decompressed: 0,
         }
@@ -841,6 +842,9 @@ pub struct Records<'a> {
     /// The start of a decompressed record cut at the end of the last
     /// compressed record's output.
     carry: Vec<u8>,
+    /// Decompressed bytes still to drop: the AUX area data of an AUXTRACE
+    /// record that runs past the output it came in.
+    carry_skip: u64,
     /// The chunk of the record [`Records::next_record`] lent last.
     lent: Option<u64>,
     /// Compressed records decompressed so far.
@@ -1111,11 +1115,16 @@ impl<'a> Records<'a> {
         let mut out = std::mem::take(&mut self.carry);
         if let Err(reason) = decompressor.decompress(input, &mut out) {
             // The cut record is lost with the output it needed.
+            self.carry_skip = 0;
             self.ready.push_back(Err(fail(reason)));
             return;
         }
+        let skip = usize::try_from(self.carry_skip)
+            .unwrap_or(usize::MAX)
+            .min(out.len());
+        self.carry_skip -= skip as u64;
         let id = self.chunks.push(out);
-        let mut pos = 0;
+        let mut pos = skip;
         loop {
             let data = self.chunks.data(id);
             if data.len() - pos < RecordHeader::SIZE {
@@ -1155,6 +1164,21 @@ impl<'a> Records<'a> {
                 offset: found.offset,
             });
             pos += size;
+            // AUX area data follows its record, outside the record's size,
+            // as in the file (__perf_session__process_decomp_events skips
+            // it too).
+            if header.kind == RecordType::AUXTRACE && size >= 16 {
+                let data = self.chunks.data(id);
+                let start = pos - size;
+                let aux = O::read_u64(&data[start + 8..start + 16]);
+                let here = (data.len() - pos) as u64;
+                if aux > here {
+                    self.carry_skip = aux - here;
+                    pos = data.len();
+                } else {
+                    pos += aux as usize;
+                }
+            }
         }
         self.carry.extend_from_slice(&self.chunks.data(id)[pos..]);
         self.chunks.close(id);

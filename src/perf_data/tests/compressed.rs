@@ -311,3 +311,43 @@ fn a_level_outside_zstd_is_refused() {
     assert!(e.contains("levels are 1 to 22"), "{e}");
     assert!(w.compress(0).is_err());
 }
+
+/// An AUXTRACE record with 16 bytes of AUX area data after it, which hold
+/// what looks like a record of type 30: a reader that does not skip the
+/// data reads that record.
+fn auxtrace_then_data() -> Vec<Build> {
+    let mut aux = Build::new(RecordType::AUXTRACE)
+        .u64(16) // size of the data after the record
+        .u64(0) // offset
+        .u64(0) // reference
+        .u32s(0, 1) // idx, tid
+        .u32s(0, 0); // cpu, reserved
+    aux.misc = 0;
+    let fake = Build::new(RecordType(30)).u64(0);
+    vec![aux, fake, sample(100, 1, 5_000, 0, b"after aux")]
+}
+
+#[test]
+fn auxtrace_data_is_skipped_in_the_file_and_in_compressed_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = auxtrace_then_data();
+    let plain = dir.path().join("plain.data");
+    // The fake record's bytes are the AUX data: written as a record, they
+    // are exactly the 16 bytes after the AUXTRACE record.
+    write(&plain, &recs, None);
+    let kinds =
+        |path: &Path| -> Vec<RecordType> { streamed(path).into_iter().map(|(k, ..)| k).collect() };
+    let want = [RecordType::AUXTRACE, RecordType::SAMPLE];
+    assert_eq!(kinds(&plain), want);
+    let bytes = bytes_of(&recs);
+    // The data cut off from its record at every byte.
+    for cut in 1..bytes.len() {
+        let parts = [
+            zstd::bulk::compress(&bytes[..cut], 1).unwrap(),
+            zstd::bulk::compress(&bytes[cut..], 1).unwrap(),
+        ];
+        let path = dir.path().join(format!("aux{cut}.data"));
+        write_compressed(&path, &parts, &[]);
+        assert_eq!(kinds(&path), want, "cut at {cut}");
+    }
+}

@@ -244,9 +244,12 @@ impl StreamInput {
                 });
             }
             extra = trailing as usize;
-            let at = data.len();
-            data.resize(at + extra, 0);
-            if !matches!(read_full(&mut self.read, &mut data[at..]), Ok(true)) && extra > 0 {
+            // Grown as the data comes, not to the size the record claims.
+            let read = (&mut self.read)
+                .take(trailing)
+                .read_to_end(data)
+                .map_err(io)?;
+            if read != extra {
                 return Err(self.cut(path, offset, size as u64 + trailing));
             }
         } else if trailing > 0 {

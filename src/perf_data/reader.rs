@@ -972,33 +972,8 @@ impl<'a> Records<'a> {
                 continue;
             }
             if self.time_order && kind == RecordType::FINISHED_ROUND {
-                self.release(self.flush_limit);
-                self.flush_limit = self.max_time;
-                let waiting = self.pending.iter().map(|p| p.ready.loc);
-                let ready = self
-                    .ready
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().map(|r| r.loc));
-                let low = waiting
-                    .chain(ready)
-                    .filter_map(|l| match l {
-                        Loc::Map(off) => Some(off),
-                        Loc::Chunk { .. } => None,
-                    })
-                    .min()
-                    .unwrap_or(self.pos);
-                let here = match found.loc {
-                    Loc::Map(off) => off,
-                    Loc::Chunk { .. } => self.pos,
-                };
-                self.forget_below(low.min(here));
-                self.hold(found.loc);
+                self.round(found);
                 self.chunks.settle();
-                self.ready.push_back(Ok(Ready {
-                    loc: found.loc,
-                    offset: found.offset,
-                    event: 0,
-                }));
                 return;
             }
             self.take::<O>(found);
@@ -1012,6 +987,37 @@ impl<'a> Records<'a> {
         }
         self.release(u64::MAX);
         self.done = true;
+    }
+
+    /// A round marker: releases, sorted, the records queued before the
+    /// previous one's newest time, and queues the marker after them.
+    fn round(&mut self, found: Found) {
+        self.release(self.flush_limit);
+        self.flush_limit = self.max_time;
+        let waiting = self.pending.iter().map(|p| p.ready.loc);
+        let ready = self
+            .ready
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.loc));
+        let low = waiting
+            .chain(ready)
+            .filter_map(|l| match l {
+                Loc::Map(off) => Some(off),
+                Loc::Chunk { .. } => None,
+            })
+            .min()
+            .unwrap_or(self.pos);
+        let here = match found.loc {
+            Loc::Map(off) => off,
+            Loc::Chunk { .. } => self.pos,
+        };
+        self.forget_below(low.min(here));
+        self.hold(found.loc);
+        self.ready.push_back(Ok(Ready {
+            loc: found.loc,
+            offset: found.offset,
+            event: 0,
+        }));
     }
 
     fn hold(&mut self, loc: Loc) {
@@ -1155,14 +1161,22 @@ impl<'a> Records<'a> {
             if data.len() - pos < size {
                 break;
             }
-            self.take::<O>(Found {
+            let inner = Found {
                 loc: Loc::Chunk {
                     chunk: id,
                     start: pos,
                 },
                 header,
                 offset: found.offset,
-            });
+            };
+            // A round marker inside compressed records is one too, as
+            // perf processes every decompressed record as it would the
+            // file's (perf record writes them uncompressed).
+            if self.time_order && header.kind == RecordType::FINISHED_ROUND {
+                self.round(inner);
+            } else {
+                self.take::<O>(inner);
+            }
             pos += size;
             // AUX area data follows its record, outside the record's size,
             // as in the file (__perf_session__process_decomp_events skips

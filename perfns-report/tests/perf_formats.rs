@@ -283,3 +283,57 @@ fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
     assert!(events.values().sum::<u64>() > 100, "{events:?}");
     assert_eq!(syscalls(&r), per_pid);
 }
+
+/// The testdata recordings made by Debian's perf in these formats
+/// (testdata/README.md): perfns counts what perf counted when they were
+/// made (`perf report --stats` for the -z file, `perf script` for the
+/// pipe-mode ones, whose `report --stats` perf 6.1 cannot do).
+#[test]
+fn testdata_in_perf_s_formats_count_what_perf_counted() {
+    let testdata = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata"));
+    for (file, counts, compressed, pipe) in [
+        (
+            "perf-z.data",
+            &[
+                ("sched:sched_switch", 265),
+                ("raw_syscalls:sys_enter", 3790),
+            ][..],
+            true,
+            false,
+        ),
+        (
+            "perf-pipe.data",
+            &[("sched:sched_switch", 42), ("raw_syscalls:sys_enter", 2360)][..],
+            false,
+            true,
+        ),
+        (
+            "perf-pipe-z.data",
+            &[("sched:sched_switch", 365)][..],
+            true,
+            true,
+        ),
+    ] {
+        let r = report(&testdata.join(file), &options(), &mut |_| {}).expect(file);
+        read_all(&r);
+        let want: BTreeMap<String, u64> = counts.iter().map(|&(e, n)| (e.to_owned(), n)).collect();
+        assert_eq!(samples(&r), want, "{file}");
+        assert_eq!(
+            r.header.recording.compression.is_some(),
+            compressed,
+            "{file}"
+        );
+        assert_eq!(r.header.recording.pipe_mode, pipe, "{file}");
+        // The workload's 2000 getppid calls, where it ran.
+        let getppid: u64 = r
+            .containers
+            .iter()
+            .flat_map(|c| &c.top_syscalls)
+            .filter(|s| s.name == "getppid")
+            .map(|s| s.figures.calls)
+            .sum();
+        if file != "perf-pipe-z.data" {
+            assert_eq!(getppid, 2000, "{file}");
+        }
+    }
+}

@@ -58,8 +58,10 @@ pub fn analyze(
                 continue;
             }
         };
-        if record.offset >= next_progress {
-            progress((record.offset - data.offset) as f64 / data.size.max(1) as f64);
+        // A stream on stdin has no known size: no progress until its end.
+        if data.size > 0 && record.offset >= next_progress {
+            let done = record.offset.saturating_sub(data.offset) as f64 / data.size as f64;
+            progress(done.min(1.0));
             next_progress = record.offset + step;
         }
         match record.parse() {

@@ -19,14 +19,18 @@ use perfns_report::analysis::analyze;
 use perfns_report::model::{ContainerReport, ProcessReport, Report};
 use perfns_report::{report, Options};
 
-const PERF: &str = "/usr/bin/perf";
+/// Debian's perf; `PERFNS_TEST_PERF` names another (perf 6.12 built from
+/// the kernel tree, testdata/README.md).
+fn perf_path() -> String {
+    std::env::var("PERFNS_TEST_PERF").unwrap_or_else(|_| "/usr/bin/perf".into())
+}
 
 /// What these tests need that this machine lacks, if anything.
 fn missing() -> Option<&'static str> {
     if !nix::unistd::geteuid().is_root() {
         return Some("root (perf record -a)");
     }
-    if !Path::new(PERF).exists() {
+    if !Path::new(&perf_path()).exists() {
         return Some("/usr/bin/perf (scripts/install-deps.sh installs linux-perf)");
     }
     if !Path::new("/sys/kernel/tracing/events/raw_syscalls/sys_enter").exists() {
@@ -70,7 +74,7 @@ const WORKLOAD: &[&str] = &[
 /// Runs `perf ARGS`, its stdout to `stdout` when given; panics with
 /// perf's stderr when it fails.
 fn perf(args: &[&str], stdout: Option<&Path>) -> String {
-    let mut cmd = Command::new(PERF);
+    let mut cmd = Command::new(perf_path());
     cmd.args(args);
     if let Some(path) = stdout {
         cmd.stdout(std::fs::File::create(path).expect("the output file"));
@@ -308,7 +312,7 @@ fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
     args.extend_from_slice(EVENTS);
     args.push("--");
     args.extend_from_slice(WORKLOAD);
-    let mut child = Command::new(PERF)
+    let mut child = Command::new(perf_path())
         .args(&args)
         .stdout(Stdio::piped())
         .spawn()
@@ -332,10 +336,11 @@ fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
     assert_eq!(syscalls(&r), per_pid);
 }
 
-/// The testdata recordings made by Debian's perf in these formats
-/// (testdata/README.md): perfns counts what perf counted when they were
-/// made (`perf report --stats` for the -z file, `perf script` for the
-/// pipe-mode ones, whose `report --stats` perf 6.1 cannot do).
+/// The testdata recordings made by Debian's perf 6.1 and by perf 6.12 in
+/// these formats (testdata/README.md): perfns counts what perf counted
+/// when they were made (`perf report --stats` for the files, `perf script`
+/// for the pipe-mode ones, whose `report --stats` perf cannot do), and
+/// the workload's 2000 getppid calls.
 #[test]
 fn testdata_in_perf_s_formats_count_what_perf_counted() {
     let testdata = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata"));
@@ -359,6 +364,24 @@ fn testdata_in_perf_s_formats_count_what_perf_counted() {
             "perf-pipe-z.data",
             &[("sched:sched_switch", 365)][..],
             true,
+            true,
+        ),
+        (
+            "perf612.data",
+            &[("sched:sched_switch", 94), ("raw_syscalls:sys_enter", 2353)][..],
+            false,
+            false,
+        ),
+        (
+            "perf612-z.data",
+            &[("sched:sched_switch", 27), ("raw_syscalls:sys_enter", 2083)][..],
+            true,
+            false,
+        ),
+        (
+            "perf612-pipe.data",
+            &[("sched:sched_switch", 32), ("raw_syscalls:sys_enter", 2237)][..],
+            false,
             true,
         ),
     ] {

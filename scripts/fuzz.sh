@@ -74,6 +74,14 @@ if [ -x /usr/bin/perf ] && [ "$(id -u)" = 0 ] && [ -e /sys/kernel/tracing/events
 fi
 
 cargo fuzz build --release --debug-assertions
+# The targets' scratch files, in a directory of this run's own: removing
+# /dev/shm/perfns-fuzz-* would delete the files of another run's target
+# (another worktree, CI) while it reads them.
+scratch_parent=/dev/shm
+[ -d "$scratch_parent" ] || scratch_parent=${TMPDIR:-/tmp}
+PERFNS_FUZZ_SCRATCH=$(mktemp -d "$scratch_parent/perfns-fuzz.XXXXXX")
+export PERFNS_FUZZ_SCRATCH
+trap 'rm -rf "$PERFNS_FUZZ_SCRATCH"' EXIT
 for target in "${targets[@]}"; do
 	echo "fuzz: $target for ${seconds}s"
 	log=fuzz/artifacts/$target.log
@@ -82,7 +90,7 @@ for target in "${targets[@]}"; do
 	cargo fuzz run --release --debug-assertions "$target" "fuzz/corpus/$target" -- \
 		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 >"$log" 2>&1 || status=$?
-	rm -f /dev/shm/perfns-fuzz-*.data
+	rm -f "$PERFNS_FUZZ_SCRATCH"/*
 	if ((status != 0)); then
 		tail -n 60 "$log" >&2
 		echo "fuzz: $target FAILED (status $status); input in fuzz/artifacts/$target/, log in $log" >&2

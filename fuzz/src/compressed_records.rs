@@ -161,7 +161,7 @@ pub fn events() -> Vec<EventDesc> {
     ]
 }
 
-/// Two files for this process's inputs, in /dev/shm when there is one.
+/// Two files for this process's inputs (see `perf_data_reader::scratch_dir`).
 fn scratch_files() -> (&'static Path, &'static Path) {
     static PATHS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     let (a, b) = PATHS.get_or_init(|| {

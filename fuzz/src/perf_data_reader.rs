@@ -84,9 +84,15 @@ fn scratch_file() -> &'static Path {
     PATH.get_or_init(|| scratch_dir().join(format!("perfns-fuzz-{}.data", std::process::id())))
 }
 
-/// Where the targets write their files: /dev/shm when there is one, which
-/// keeps the write and map in memory.
+/// Where the targets write their files: `$PERFNS_FUZZ_SCRATCH` (the
+/// directory scripts/fuzz.sh makes for its run, and removes: other runs'
+/// clean-ups on a shared machine then cannot delete a running target's
+/// files), else /dev/shm when there is one, which keeps the write and map
+/// in memory.
 pub fn scratch_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PERFNS_FUZZ_SCRATCH") {
+        return PathBuf::from(dir);
+    }
     let dir = Path::new("/dev/shm");
     if dir.is_dir() {
         dir.to_path_buf()

@@ -194,6 +194,14 @@ pub enum PerfDataError {
         /// What is wrong.
         reason: String,
     },
+    /// A stream (stdin) holds a perf.data file, not a pipe-mode stream.
+    #[error("{path}: offset 8: a {size}-byte file header: a perf.data file, not the pipe mode `perf record -o -` writes; its sections cannot be read from a stream: give its path")]
+    NotPipeMode {
+        /// The stream ("-" for stdin).
+        path: PathBuf,
+        /// The header size it gives.
+        size: u64,
+    },
     /// A pipe-mode stream's records can be read only once, one at a time
     /// ([`PerfFileReader::stream`]).
     #[error("{path}: a pipe-mode stream is read once, one record at a time: {reason}")]

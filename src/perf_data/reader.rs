@@ -190,15 +190,7 @@ impl PerfFileReader {
             Endian::Big => BigEndian::read_u64(&start[8..16]),
         };
         if size != PIPE_HEADER_SIZE {
-            return Err(PerfDataError::Attr {
-                path,
-                offset: 8,
-                reason: format!(
-                    "a {size}-byte file header: a perf.data file, not the pipe mode `perf record -o -` \
-                     writes; a stream is read from its start to its end once, a file needs its \
-                     sections: give its path"
-                ),
-            });
+            return Err(PerfDataError::NotPipeMode { path, size });
         }
         Self::from_stream(path, endian, read, None)
     }

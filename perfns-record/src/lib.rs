@@ -80,13 +80,13 @@ pub struct RecordArgs {
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
     /// Compress the records with zstd at LEVEL (1 to 22; -z alone: 1), as
-    /// perf record -z does: perf 6.1 and later read the file.
+    /// perf record -z does (-z3, --compression-level=3): perf 6.1 and later
+    /// read the file.
     #[arg(
         short = 'z',
         long = "compression-level",
         value_name = "LEVEL",
         num_args = 0..=1,
-        require_equals = true,
         default_missing_value = "1"
     )]
     pub compression_level: Option<u32>,

@@ -35,7 +35,7 @@ fn perf_reads_a_compressed_recording_with_the_workload_s_calls() {
     let path = dir.path().join("z.data");
     let workload = workload_binary().expect("the workload");
     let out = perfns_record(&[
-        "-z=3",
+        "-z3",
         "-m",
         "1024",
         "--events",

@@ -1,6 +1,8 @@
 //! Reading a recording: the header, attrs and features when the file is
-//! opened, then the records, in time order, as an iterator that borrows
-//! them from a memory map of the file.
+//! opened (or, for a pipe-mode stream, the header records at its start),
+//! then the records, in time order: as an iterator that borrows them from
+//! a memory map of the file, or one at a time, decompressed or read from a
+//! stream, from memory the reader owns.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -687,7 +689,8 @@ fn kernel_header<O: ByteOrder>(
     }
 }
 
-/// One record of a recording, borrowed from the file's map.
+/// One record of a recording, borrowed from the file's map, or from the
+/// reader's own memory (a decompressed or streamed record).
 #[derive(Clone, Copy)]
 pub struct FileRecord<'a> {
     /// The record's offset in the file.

@@ -16,18 +16,23 @@ use std::path::PathBuf;
 use crate::error::ParseError;
 use crate::record::RecordType;
 
+mod chunks;
+mod compressed;
 mod features;
 mod header;
 mod mapped;
+mod pipe;
 mod reader;
 mod writer;
 
 #[cfg(test)]
 mod tests;
 
+pub use compressed::Compression;
 pub use features::{feature, Features, NrCpus, TracepointFormatText, TracingData};
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
 pub use mapped::EXIT_FILE_SHRANK;
+pub use pipe::PerfPipeWriter;
 pub use reader::{FileRecord, PerfFileReader, Records};
 pub use writer::PerfFileWriter;
 
@@ -178,6 +183,35 @@ pub enum PerfDataError {
         offset: u64,
         /// What is wrong.
         reason: String,
+    },
+    /// A compressed record does not decompress.
+    #[error("{path}: offset {offset}: {kind:?} record: {reason}")]
+    Decompress {
+        /// The file.
+        path: PathBuf,
+        /// The compressed record's offset.
+        offset: u64,
+        /// Its type (COMPRESSED or COMPRESSED2).
+        kind: RecordType,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A stream (stdin) holds a perf.data file, not a pipe-mode stream.
+    #[error("{path}: offset 8: a {size}-byte file header: a perf.data file, not the pipe mode `perf record -o -` writes; its sections cannot be read from a stream: give its path")]
+    NotPipeMode {
+        /// The stream ("-" for stdin).
+        path: PathBuf,
+        /// The header size it gives.
+        size: u64,
+    },
+    /// A pipe-mode stream's records can be read only once, one at a time
+    /// ([`PerfFileReader::stream`]).
+    #[error("{path}: a pipe-mode stream is read once, one record at a time: {reason}")]
+    Stream {
+        /// The stream ("-" for stdin).
+        path: PathBuf,
+        /// What was asked of it.
+        reason: &'static str,
     },
     /// The writer was given something it cannot write.
     #[error("{path}: offset {offset}: cannot write: {reason}")]

@@ -75,7 +75,10 @@ impl RecordType {
     pub const USER_TYPE_START: Self = Self(64);
     /// PERF_RECORD_HEADER_ATTR
     pub const HEADER_ATTR: Self = Self(64);
-    /// PERF_RECORD_HEADER_TRACING_DATA
+    /// PERF_RECORD_HEADER_EVENT_TYPE (obsolete since 2012, still known).
+    pub const HEADER_EVENT_TYPE: Self = Self(65);
+    /// PERF_RECORD_HEADER_TRACING_DATA: in a pipe-mode file, its `size`
+    /// bytes of tracing data follow the record, outside its `size`.
     pub const HEADER_TRACING_DATA: Self = Self(66);
     /// PERF_RECORD_HEADER_BUILD_ID
     pub const HEADER_BUILD_ID: Self = Self(67);
@@ -84,16 +87,37 @@ impl RecordType {
     pub const FINISHED_ROUND: Self = Self(68);
     /// PERF_RECORD_ID_INDEX
     pub const ID_INDEX: Self = Self(69);
+    /// PERF_RECORD_AUXTRACE_INFO
+    pub const AUXTRACE_INFO: Self = Self(70);
+    /// PERF_RECORD_AUXTRACE: its `size` bytes of AUX area data (Intel PT,
+    /// ARM SPE...) follow the record, outside its header's size.
+    pub const AUXTRACE: Self = Self(71);
+    /// PERF_RECORD_AUXTRACE_ERROR
+    pub const AUXTRACE_ERROR: Self = Self(72);
     /// PERF_RECORD_THREAD_MAP
     pub const THREAD_MAP: Self = Self(73);
     /// PERF_RECORD_CPU_MAP
     pub const CPU_MAP: Self = Self(74);
+    /// PERF_RECORD_STAT_CONFIG (`perf stat record`)
+    pub const STAT_CONFIG: Self = Self(75);
+    /// PERF_RECORD_STAT (`perf stat record`): a counter's value.
+    pub const STAT: Self = Self(76);
+    /// PERF_RECORD_STAT_ROUND (`perf stat record`)
+    pub const STAT_ROUND: Self = Self(77);
+    /// PERF_RECORD_EVENT_UPDATE: an event's name, unit, scale or cpus.
+    pub const EVENT_UPDATE: Self = Self(78);
     /// PERF_RECORD_TIME_CONV
     pub const TIME_CONV: Self = Self(79);
     /// PERF_RECORD_HEADER_FEATURE
     pub const HEADER_FEATURE: Self = Self(80);
+    /// PERF_RECORD_COMPRESSED: records compressed with zstd (`perf
+    /// record -z`), one stream across all of them.
+    pub const COMPRESSED: Self = Self(81);
     /// PERF_RECORD_FINISHED_INIT
     pub const FINISHED_INIT: Self = Self(82);
+    /// PERF_RECORD_COMPRESSED2 (perf 6.15): COMPRESSED with a `data_size`
+    /// field and the record padded to 8 bytes.
+    pub const COMPRESSED2: Self = Self(83);
 
     /// Whether the kernel wrote this record (as opposed to perf's tools).
     pub fn is_kernel(self) -> bool {
@@ -126,15 +150,25 @@ impl RecordType {
             Self::AUX_OUTPUT_HW_ID => "AUX_OUTPUT_HW_ID",
             Self::TRACER_NAMESPACES => "TRACER_NAMESPACES",
             Self::HEADER_ATTR => "ATTR",
+            Self::HEADER_EVENT_TYPE => "EVENT_TYPE",
             Self::HEADER_TRACING_DATA => "TRACING_DATA",
             Self::HEADER_BUILD_ID => "BUILD_ID",
             Self::FINISHED_ROUND => "FINISHED_ROUND",
             Self::ID_INDEX => "ID_INDEX",
+            Self::AUXTRACE_INFO => "AUXTRACE_INFO",
+            Self::AUXTRACE => "AUXTRACE",
+            Self::AUXTRACE_ERROR => "AUXTRACE_ERROR",
             Self::THREAD_MAP => "THREAD_MAP",
             Self::CPU_MAP => "CPU_MAP",
+            Self::STAT_CONFIG => "STAT_CONFIG",
+            Self::STAT => "STAT",
+            Self::STAT_ROUND => "STAT_ROUND",
+            Self::EVENT_UPDATE => "EVENT_UPDATE",
             Self::TIME_CONV => "TIME_CONV",
             Self::HEADER_FEATURE => "FEATURE",
+            Self::COMPRESSED => "COMPRESSED",
             Self::FINISHED_INIT => "FINISHED_INIT",
+            Self::COMPRESSED2 => "COMPRESSED2",
             _ => return None,
         })
     }

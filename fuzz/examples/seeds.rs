@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use byteorder::NativeEndian;
 
-use perfns::attr::{flags, kind, read_format, sw, EventAttr, EventDesc, SampleFormat};
+use perfns::attr::{flags, read_format, EventAttr, EventDesc, SampleFormat};
 use perfns::perf_data::{
-    Features, NrCpus, PerfFileReader, PerfFileWriter, TracepointFormatText, TracingData,
+    Features, NrCpus, PerfFileReader, PerfFileWriter, PerfPipeWriter, TracepointFormatText,
+    TracingData,
 };
 use perfns::record::{
     RawData, RawRecord, RecordHeader, RecordType, MISC_COMM_EXEC, MISC_SWITCH_OUT,
@@ -22,7 +23,8 @@ use perfns::record::{
 };
 use perfns::tracepoint::TracepointFormat;
 use perfns_fuzz::{
-    attr_set, feature_sections, perf_data_reader, record_parse, ring_walk, tracepoint_format,
+    attr_set, compressed_records, feature_sections, perf_data_reader, pipe_stream, record_parse,
+    ring_walk, tracepoint_format,
 };
 
 /// The sample_id fields perfns records with.
@@ -126,6 +128,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if PerfFileReader::open(&scratch)?.features() != &original {
             return Err(format!("{name}: feature_sections::file changes the features").into());
         }
+    }
+    // The same recordings compressed, and in pipe mode; their records as
+    // compressed_records' input, cut in a few ways.
+    for (name, events, with_features) in [
+        ("two-events", two_events(), true),
+        ("one-event-no-features", vec![two_events().remove(0)], false),
+    ] {
+        write_recording(&scratch, &events, &records, &formats, with_features)?;
+        let plain = PerfFileReader::open(&scratch)?;
+        let mut bytes = Vec::new();
+        let mut pipe = PerfPipeWriter::create(
+            "seed",
+            Vec::new(),
+            plain.events().events(),
+            plain.features(),
+        )?;
+        let mut stream = plain.stream();
+        while let Some(r) = stream.next_record() {
+            let r = r?;
+            bytes.extend_from_slice(&r.header.to_ne_bytes());
+            bytes.extend_from_slice(r.body);
+            pipe.write_record(r.header, RawData::Single(r.body))?;
+        }
+        drop(stream);
+        let pipe = pipe.finish()?;
+        pipe_stream::run(&pipe[16..]);
+        corpus.add("pipe_stream", name, &pipe[16..])?;
+        let packed = out.join(".scratch-z.data");
+        fs::write(&packed, &pipe)?;
+        perf_data_reader::read(&packed);
+        corpus.add("perf_data_reader", &format!("{name}-pipe"), &pipe)?;
+        let half = (bytes.len() / 2) as u16;
+        for (cuts, piece) in [
+            (vec![], 4095u16),
+            (vec![half], 16),
+            (vec![3, half, half + 5], 1),
+        ] {
+            let input = compressed_records::encode(&cuts, piece, &bytes);
+            compressed_records::run(&input);
+            corpus.add(
+                "compressed_records",
+                &format!("{name}-{}-{piece}", cuts.len()),
+                &input,
+            )?;
+        }
+        let mut w = PerfFileWriter::create(&packed, &events)?;
+        w.compress(1)?;
+        let mut stream = plain.stream();
+        while let Some(r) = stream.next_record() {
+            let r = r?;
+            w.write_record(r.header, RawData::Single(r.body))?;
+        }
+        w.finish(plain.features())?;
+        perf_data_reader::read(&packed);
+        corpus.add(
+            "perf_data_reader",
+            &format!("{name}-z"),
+            &fs::read(&packed)?,
+        )?;
+        fs::remove_file(&packed)?;
     }
     fs::remove_file(&scratch)?;
     println!(
@@ -453,30 +515,7 @@ fn records() -> Vec<Seed> {
 
 /// A tracepoint event (id 7) and a side-band dummy event (id 8).
 fn two_events() -> Vec<EventDesc> {
-    vec![
-        EventDesc {
-            attr: EventAttr {
-                kind: kind::TRACEPOINT,
-                config: 372,
-                sample_period: 1,
-                flags: flags::SAMPLE_ID_ALL | flags::DISABLED,
-                ..attr(IDS | SampleFormat::RAW, true)
-            },
-            ids: vec![7, 17],
-            name: "sched:sched_switch".into(),
-        },
-        EventDesc {
-            attr: EventAttr {
-                kind: kind::SOFTWARE,
-                config: sw::DUMMY,
-                sample_period: 1,
-                flags: flags::SAMPLE_ID_ALL | flags::COMM | flags::TASK | flags::CONTEXT_SWITCH,
-                ..attr(IDS, true)
-            },
-            ids: vec![8, 18],
-            name: "dummy:u".into(),
-        },
-    ]
+    compressed_records::events()
 }
 
 /// A recording of `events` holding those of `records` that the events'

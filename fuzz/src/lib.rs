@@ -11,8 +11,10 @@
 //! each whatever the order.
 
 pub mod attr_set;
+pub mod compressed_records;
 pub mod feature_sections;
 pub mod perf_data_reader;
+pub mod pipe_stream;
 pub mod record_parse;
 pub mod ring_walk;
 pub mod tracepoint_format;

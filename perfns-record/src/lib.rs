@@ -80,6 +80,17 @@ pub struct RecordArgs {
     /// Ring buffer size per CPU, in pages (a power of two).
     #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
     pub mmap_pages: usize,
+    /// Compress the records with zstd at LEVEL (1 to 22; -z alone: 1), as
+    /// perf record -z does (-z3, --compression-level=3): perf 6.1 and later
+    /// read the file.
+    #[arg(
+        short = 'z',
+        long = "compression-level",
+        value_name = "LEVEL",
+        num_args = 0..=1,
+        default_missing_value = "1"
+    )]
+    pub compression_level: Option<u32>,
     /// Command to run; the machine is recorded until it exits.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -122,7 +133,13 @@ impl RecordConfig {
         if let Some(program) = args.command.first() {
             check_command(program)?;
         }
+        if let Some(level) = args.compression_level {
+            if !(1..=22).contains(&level) {
+                anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
+            }
+        }
         let mut session = SessionConfig::new(args.output);
+        session.compression_level = args.compression_level;
         session.groups = groups;
         session.mmap_pages = args.mmap_pages;
         session.container = args.container;
@@ -532,6 +549,16 @@ pub fn summary_text(s: &RecordSummary) -> String {
             RecordingMode::TracerScope => "tracer scope",
         },
     );
+    if let Some(ratio) = s.compression_ratio {
+        // perf record's words: "compressed (original N MB, ratio is R)".
+        out.insert_str(
+            out.len() - " ]\n".len(),
+            &format!(
+                ", compressed (original {:.3} MB, ratio is {ratio:.3})",
+                s.file_size as f64 * ratio / (1024.0 * 1024.0)
+            ),
+        );
+    }
     let lossy: Vec<String> = s
         .cpus
         .iter()

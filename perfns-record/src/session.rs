@@ -62,6 +62,8 @@ pub struct SessionConfig {
     /// Write what was drained to the file (and the features after it) at
     /// least this often, so that a killed or disk-full recording keeps it.
     pub flush_interval: Duration,
+    /// `-z`: compress the records with zstd at this level (1 to 22).
+    pub compression_level: Option<u32>,
 }
 
 impl SessionConfig {
@@ -79,6 +81,7 @@ impl SessionConfig {
             tracefs: None,
             cgroup: None,
             flush_interval: Duration::from_secs(1),
+            compression_level: None,
         }
     }
 }
@@ -228,6 +231,8 @@ pub struct RecordSummary {
     pub mmap_pages: usize,
     /// What was stored in the perfns extension.
     pub meta: RecordingMeta,
+    /// With `-z`: bytes of records per byte written.
+    pub compression_ratio: Option<f64>,
 }
 
 /// A recording in progress.
@@ -412,6 +417,9 @@ impl Recorder {
         // start leaves an older one where it was.
         move_to_old(&config.output)?;
         let mut writer = PerfFileWriter::create(&config.output, &descs)?;
+        if let Some(level) = config.compression_level {
+            writer.compress(level)?;
+        }
         let output_id = std::fs::metadata(&config.output)
             .map(|m| (m.dev(), m.ino()))
             .map_err(system(format!("{}", config.output.display())))?;
@@ -858,6 +866,13 @@ impl Recorder {
             config,
             ..
         } = self;
+        // The last batch is compressed at this flush: the ratio is then
+        // the whole file's.
+        let mut writer = writer;
+        if writer.compression_ratio().is_some() {
+            writer.flush_header()?;
+        }
+        let compression_ratio = writer.compression_ratio();
         writer.finish(&features)?;
         let file_size = match std::fs::metadata(&config.output) {
             Ok(m) if (m.dev(), m.ino()) == self.output_id => m.len(),
@@ -876,6 +891,7 @@ impl Recorder {
             cpus,
             mmap_pages: config.mmap_pages,
             meta,
+            compression_ratio,
         })
     }
 }

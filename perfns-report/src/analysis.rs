@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
-use perfns::record::{ns_index, Record};
+use perfns::record::{ns_index, Record, RecordType};
 use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
 
 use crate::containers::{self, Membership, NoSuchContainer};
@@ -49,7 +49,8 @@ pub fn analyze(
     let data = reader.data_section();
     let step = (data.size / 200).max(1);
     let mut next_progress = data.offset;
-    for item in reader.records() {
+    let mut records = reader.stream();
+    while let Some(item) = records.next_record() {
         let record = match item {
             Ok(record) => record,
             Err(e) => {
@@ -57,8 +58,10 @@ pub fn analyze(
                 continue;
             }
         };
-        if record.offset >= next_progress {
-            progress((record.offset - data.offset) as f64 / data.size.max(1) as f64);
+        // A stream on stdin has no known size: no progress until its end.
+        if data.size > 0 && record.offset >= next_progress {
+            let done = record.offset.saturating_sub(data.offset) as f64 / data.size as f64;
+            progress(done.min(1.0));
             next_progress = record.offset + step;
         }
         match record.parse() {
@@ -66,6 +69,9 @@ pub fn analyze(
             Err(e) => analysis.record_error(&e),
         }
     }
+    let decompressed = records.decompressed_records();
+    drop(records);
+    analysis.input_format(reader.is_pipe_mode(), decompressed);
     progress(1.0);
     analysis.finish(options)
 }
@@ -229,6 +235,8 @@ pub struct Analysis {
     unattributed_ns: u64,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
+    /// Records of types the report does not read, by type.
+    unread: BTreeMap<RecordType, u64>,
 }
 
 impl Analysis {
@@ -289,6 +297,10 @@ impl Analysis {
             hostname: features.hostname.clone(),
             kernel: features.os_release.clone(),
             arch: features.arch.clone(),
+            compression: features
+                .compressed
+                .map(|c| format!("{}, level {}, ratio {}", c.kind_name(), c.level, c.ratio)),
+            pipe_mode: false,
         };
         if recording.arch.is_none() && has(|r| matches!(r, Role::SysEnter { .. })) {
             notes.push("the recording does not say its architecture: syscalls by number".into());
@@ -344,6 +356,7 @@ impl Analysis {
             switch_gaps: 0,
             unattributed_ns: 0,
             meta,
+            unread: BTreeMap::new(),
         }
     }
 
@@ -351,6 +364,22 @@ impl Analysis {
     /// `claimed` bytes and is `present`.
     pub fn truncated(&mut self, claimed: u64, present: u64) {
         self.truncated = Some((claimed, present));
+    }
+
+    /// Says how the records were stored: in a pipe-mode stream, and how
+    /// many compressed records they came in.
+    pub fn input_format(&mut self, pipe_mode: bool, decompressed: u64) {
+        self.recording.pipe_mode = pipe_mode;
+        if decompressed > 0 {
+            let how = self
+                .recording
+                .compression
+                .take()
+                .unwrap_or_else(|| "zstd (no HEADER_COMPRESSED section)".into());
+            self.recording.compression = Some(format!(
+                "{how}; {decompressed} compressed records decompressed"
+            ));
+        }
     }
 
     /// Counts a record that could not be read or decoded.
@@ -510,6 +539,9 @@ impl Analysis {
                 }
             }
             Record::Sample(s) => self.sample(event, s, time),
+            Record::Unknown(kind) if !ignored_knowingly(*kind) => {
+                *self.unread.entry(*kind).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -830,6 +862,7 @@ impl Analysis {
                 self.unattributed_ns as f64 / 1e6
             ));
         }
+        warnings.extend(unread_warnings(&self.unread));
         if self.errors > 0 {
             let mut text = format!("{} records could not be read or decoded", self.errors);
             for e in &self.quoted_errors {
@@ -1014,3 +1047,81 @@ fn role(
 
 #[cfg(test)]
 mod tests;
+
+/// Whether records of type `kind`, which [`Record::parse`] does not decode,
+/// are ones the report has no use for: side-band that neither places tasks
+/// nor counts anything (MMAP, KSYMBOL...), and perf's own bookkeeping.
+///
+/// [`Record::parse`]: perfns::record::RawRecord::parse
+fn ignored_knowingly(kind: RecordType) -> bool {
+    matches!(
+        kind,
+        RecordType::MMAP
+            | RecordType::READ
+            | RecordType::AUX
+            | RecordType::ITRACE_START
+            | RecordType::KSYMBOL
+            | RecordType::BPF_EVENT
+            | RecordType::TEXT_POKE
+            | RecordType::AUX_OUTPUT_HW_ID
+            | RecordType::HEADER_ATTR
+            | RecordType::HEADER_EVENT_TYPE
+            | RecordType::HEADER_TRACING_DATA
+            | RecordType::HEADER_BUILD_ID
+            | RecordType::ID_INDEX
+            | RecordType::AUXTRACE_INFO
+            | RecordType::AUXTRACE_ERROR
+            | RecordType::THREAD_MAP
+            | RecordType::CPU_MAP
+            | RecordType::EVENT_UPDATE
+            | RecordType::TIME_CONV
+            | RecordType::HEADER_FEATURE
+            | RecordType::FINISHED_INIT
+    )
+}
+
+/// Whether unread records of type `kind` may hold what the figures count:
+/// compressed records (any record inside), AUX area data (samples perf
+/// synthesizes from it), and any type in perf's user-space range that this
+/// report does not know. A kernel type it does not know is a newer
+/// kernel's side-band: samples are always PERF_RECORD_SAMPLE.
+fn may_hold_samples(kind: RecordType) -> bool {
+    matches!(
+        kind,
+        RecordType::COMPRESSED | RecordType::COMPRESSED2 | RecordType::AUXTRACE
+    ) || (!kind.is_kernel() && kind.name().is_none())
+}
+
+/// The warnings for the records of types the report did not read: one
+/// naming them all with their counts, and one saying the figures are
+/// incomplete when some of them may hold samples.
+fn unread_warnings(unread: &BTreeMap<RecordType, u64>) -> Vec<String> {
+    if unread.is_empty() {
+        return Vec::new();
+    }
+    let named = |kind: RecordType| match kind.name() {
+        Some(name) => format!("{name} (type {})", kind.0),
+        None => format!("type {}", kind.0),
+    };
+    let list = |filter: &dyn Fn(RecordType) -> bool| {
+        unread
+            .iter()
+            .filter(|(&k, _)| filter(k))
+            .map(|(&k, n)| format!("{}: {n}", named(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let total: u64 = unread.values().sum();
+    let mut out = vec![format!(
+        "{total} records of types the report does not read were skipped ({})",
+        list(&|_| true)
+    )];
+    if unread.keys().any(|&k| may_hold_samples(k)) {
+        out.push(format!(
+            "the figures are incomplete: records the report could not read may hold samples \
+             and side-band ({})",
+            list(&may_hold_samples)
+        ));
+    }
+    out
+}

@@ -22,7 +22,9 @@ pub use containers::NoSuchContainer;
 /// `perfns report`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Input file: a perfns recording or a perf.data from `perf record`.
+    /// Input file: a perfns recording or a perf.data from `perf record`
+    /// (compressed with -z too), or `-` for a pipe-mode stream on stdin
+    /// (`perf record -o - ... | perfns report -i -`).
     #[arg(short, long, default_value = "perf.data")]
     pub input: PathBuf,
     /// One row per container: cputop, memtop and syscalls (the default;
@@ -174,6 +176,13 @@ pub fn report(
     options: &Options,
     progress: &mut dyn FnMut(f64),
 ) -> anyhow::Result<model::Report> {
+    use perfns::perf_data::{PerfDataError, PerfFileReader};
+    if path == std::path::Path::new("-") {
+        // A pipe-mode stream, `perf record -o - | perfns report -i -`.
+        let reader = PerfFileReader::open_stream(path, Box::new(std::io::stdin()))
+            .context("cannot report stdin")?;
+        return Ok(analysis::analyze(&reader, options, progress)?);
+    }
     let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
     if empty {
         anyhow::bail!(
@@ -181,7 +190,6 @@ pub fn report(
             path.display()
         );
     }
-    use perfns::perf_data::{PerfDataError, PerfFileReader};
     let reader = match PerfFileReader::open(path) {
         // A file cut short still holds records that can be reported; the
         // report says it is truncated.
@@ -219,6 +227,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
     };
     let report = report(&args.input, &options, &mut progress)?;
+    // The warnings are in every format's output too; on stderr they reach
+    // whoever runs a script that keeps only the figures.
+    for warning in &report.header.warnings {
+        eprintln!("perfns report: warning: {warning}");
+    }
     let text = match args.format {
         Format::Table => render::table(&report, render::terminal_width()),
         Format::Json => render::json(&report),

@@ -81,6 +81,15 @@ pub struct Recording {
     pub kernel: Option<String>,
     /// HEADER_ARCH, whose syscall table names the syscalls.
     pub arch: Option<String>,
+    /// How the records were compressed (`perf record -z`): the algorithm,
+    /// level and ratio from HEADER_COMPRESSED, and how many compressed
+    /// records were decompressed. Absent when nothing was compressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// The recording is a pipe-mode stream (`perf record -o -`), read in
+    /// one pass. Absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pipe_mode: bool,
 }
 
 /// A span of perf time (CLOCK_MONOTONIC nanoseconds, as `perf script`

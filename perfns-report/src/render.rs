@@ -74,6 +74,12 @@ fn header_lines(h: &Header) -> String {
     if let Some(cmd) = &r.cmdline {
         let _ = writeln!(out, "command: {}", one_line(cmd));
     }
+    if let Some(how) = &r.compression {
+        let _ = writeln!(out, "compressed: {how}");
+    }
+    if r.pipe_mode {
+        let _ = writeln!(out, "pipe mode: read as a stream");
+    }
     let t = &h.time;
     let _ = write!(
         out,
@@ -656,6 +662,12 @@ pub fn csv(report: &Report) -> String {
     kv("file", h.file.clone());
     kv("tool", h.recording.tool.into());
     kv("cmdline", h.recording.cmdline.clone().unwrap_or_default());
+    if let Some(how) = &h.recording.compression {
+        kv("compression", how.clone());
+    }
+    if h.recording.pipe_mode {
+        kv("pipe_mode", "true".into());
+    }
     kv("start_ns", h.time.start_ns.to_string());
     kv("end_ns", h.time.end_ns.to_string());
     kv("duration_ns", h.time.duration_ns.to_string());

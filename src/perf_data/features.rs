@@ -12,6 +12,7 @@ use std::path::Path;
 
 use byteorder::ByteOrder;
 
+use super::compressed::Compression;
 use super::PerfDataError;
 use crate::error::FileError;
 use crate::tracepoint::{Tracefs, TracepointFormat};
@@ -37,6 +38,8 @@ pub mod feature {
     pub const CMDLINE: usize = 11;
     /// HEADER_EVENT_DESC: each event's attr, name and ids.
     pub const EVENT_DESC: usize = 12;
+    /// HEADER_COMPRESSED: how PERF_RECORD_COMPRESSED records were made.
+    pub const COMPRESSED: usize = 27;
     /// HEADER_LAST_FEATURE of perf 6.12: perf reads no bit from here up.
     pub const PERF_LAST_FEATURE: usize = 32;
     /// The perfns extension: opaque bytes (JSON defined by
@@ -57,6 +60,7 @@ pub mod feature {
             NRCPUS => "NRCPUS",
             CMDLINE => "CMDLINE",
             EVENT_DESC => "EVENT_DESC",
+            COMPRESSED => "COMPRESSED",
             PERFNS => "PERFNS",
             _ => "(other)",
         }
@@ -360,6 +364,9 @@ pub struct Features {
     pub event_names: Vec<String>,
     /// HEADER_TRACING_DATA: the tracepoint formats.
     pub tracing_data: Option<TracingData>,
+    /// HEADER_COMPRESSED: the records were compressed (`perf record -z`),
+    /// how.
+    pub compressed: Option<Compression>,
     /// The perfns extension (feature bit [`feature::PERFNS`]): opaque bytes,
     /// JSON defined by `crate::container`.
     pub perfns: Option<Vec<u8>>,
@@ -458,6 +465,12 @@ pub(crate) fn encode(f: &Features, event_desc: Vec<u8>) -> Vec<FeatureBody> {
         bit: feature::EVENT_DESC,
         bytes: event_desc,
     });
+    if let Some(c) = f.compressed {
+        out.push(FeatureBody {
+            bit: feature::COMPRESSED,
+            bytes: c.to_ne_bytes(),
+        });
+    }
     if let Some(p) = &f.perfns {
         out.push(FeatureBody {
             bit: feature::PERFNS,
@@ -581,6 +594,10 @@ pub(crate) fn decode<O: ByteOrder>(
             }
         }
         feature::TRACING_DATA => f.tracing_data = Some(TracingData::parse(c)?),
+        feature::COMPRESSED => {
+            let section = c.bytes(20)?;
+            f.compressed = Compression::from_section::<O>(section);
+        }
         feature::PERFNS => f.perfns = Some(c.bytes.to_vec()),
         _ => {}
     }

@@ -1,20 +1,27 @@
 //! Reading a recording: the header, attrs and features when the file is
-//! opened, then the records, in time order, as an iterator that borrows
-//! them from a memory map of the file.
+//! opened (or, for a pipe-mode stream, the header records at its start),
+//! then the records, in time order: as an iterator that borrows them from
+//! a memory map of the file, or one at a time, decompressed or read from a
+//! stream, from memory the reader owns.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use memmap2::UncheckedAdvice;
 
+use super::chunks::{Chunks, Loc, NO_CHUNKS};
+use super::compressed::Decompressor;
 use super::features::{
     decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
 };
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
 use super::mapped::MappedFile;
+use super::pipe::{self, StreamInput, PIPE_HEADER_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
@@ -30,7 +37,13 @@ enum Endian {
 /// An open recording: its events and features, and its records on demand.
 pub struct PerfFileReader {
     path: PathBuf,
-    map: MappedFile,
+    /// The file's map; `None` for a pipe-mode stream.
+    map: Option<MappedFile>,
+    /// A pipe-mode stream after its header records, until its records are
+    /// read ([`Self::stream`]).
+    stream: Mutex<Option<StreamInput>>,
+    /// A pipe-mode stream's size, when it is a file.
+    stream_size: Option<u64>,
     endian: Endian,
     data: Range<usize>,
     events: AttrSet,
@@ -86,11 +99,25 @@ impl PerfFileReader {
             what,
             source,
         };
-        let file = File::open(&path).map_err(|e| io("opening the recording", e))?;
+        let mut file = File::open(&path).map_err(|e| io("opening the recording", e))?;
         let file_size = file
             .metadata()
             .map_err(|e| io("reading the recording's size", e))?
             .len();
+        let mut start = [0u8; PIPE_HEADER_SIZE as usize];
+        if file_size >= PIPE_HEADER_SIZE {
+            file.read_exact(&mut start)
+                .map_err(|e| io("reading the file header", e))?;
+            let endian = endian_of(&path, &start)?;
+            let size = match endian {
+                Endian::Little => LittleEndian::read_u64(&start[8..16]),
+                Endian::Big => BigEndian::read_u64(&start[8..16]),
+            };
+            if size == PIPE_HEADER_SIZE {
+                let read = std::io::BufReader::with_capacity(256 << 10, file);
+                return Self::from_stream(path, endian, Box::new(read), Some(file_size));
+            }
+        }
         if file_size < HEADER_SIZE_NO_FEATURES {
             return Err(PerfDataError::HeaderTooSmall {
                 path,
@@ -108,22 +135,112 @@ impl PerfFileReader {
                 minimum: HEADER_SIZE_NO_FEATURES,
             });
         }
-        let mut magic = [0u8; 8];
-        magic.copy_from_slice(&map[0..8]);
-        let endian = if magic == MAGIC {
-            Endian::Little
-        } else if magic.iter().rev().eq(MAGIC.iter()) {
-            Endian::Big
-        } else {
-            return Err(PerfDataError::BadMagic {
-                path,
-                found: String::from_utf8_lossy(&magic).into_owned(),
-            });
-        };
+        let endian = endian_of(&path, &map)?;
         match endian {
             Endian::Little => Self::read_layout::<LittleEndian>(path, map, endian, allow_truncated),
             Endian::Big => Self::read_layout::<BigEndian>(path, map, endian, allow_truncated),
         }
+    }
+
+    /// Reads a pipe-mode stream (`perf record -o -`) from `read`, which is
+    /// at its start: the 16-byte header, then the header records (attrs,
+    /// features, tracing data) up to the first sample. `path` names it in
+    /// errors (`-` for stdin). Its records are then read, once, with
+    /// [`Self::stream`].
+    pub fn open_stream(
+        path: impl AsRef<Path>,
+        mut read: Box<dyn Read + Send>,
+    ) -> Result<Self, PerfDataError> {
+        let path = path.as_ref().to_path_buf();
+        let mut start = [0u8; PIPE_HEADER_SIZE as usize];
+        let mut got = 0;
+        while got < start.len() {
+            match read.read(&mut start[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(PerfDataError::Io {
+                        path,
+                        what: "reading the stream",
+                        source,
+                    })
+                }
+            }
+        }
+        if got < 8 {
+            return Err(PerfDataError::HeaderTooSmall {
+                path,
+                size: got as u64,
+                minimum: PIPE_HEADER_SIZE,
+            });
+        }
+        let endian = endian_of(&path, &start)?;
+        if got < start.len() {
+            return Err(PerfDataError::HeaderTooSmall {
+                path,
+                size: got as u64,
+                minimum: PIPE_HEADER_SIZE,
+            });
+        }
+        let size = match endian {
+            Endian::Little => LittleEndian::read_u64(&start[8..16]),
+            Endian::Big => BigEndian::read_u64(&start[8..16]),
+        };
+        if size != PIPE_HEADER_SIZE {
+            return Err(PerfDataError::NotPipeMode { path, size });
+        }
+        Self::from_stream(path, endian, read, None)
+    }
+
+    fn from_stream(
+        path: PathBuf,
+        endian: Endian,
+        read: Box<dyn Read + Send>,
+        stream_size: Option<u64>,
+    ) -> Result<Self, PerfDataError> {
+        let mut input = StreamInput::new(read);
+        let header = match endian {
+            Endian::Little => pipe::read_header::<LittleEndian>(&path, &mut input)?,
+            Endian::Big => pipe::read_header::<BigEndian>(&path, &mut input)?,
+        };
+        let mut events = header.events;
+        if events.is_empty() {
+            return Err(PerfDataError::NoEvents {
+                path,
+                offset: PIPE_HEADER_SIZE,
+                size: 0,
+                attr_size: 0,
+            });
+        }
+        name_events(&mut events, &header.event_desc, &header.features);
+        for e in &mut events {
+            if let Some(name) = e.ids.iter().find_map(|id| header.names_by_id.get(id)) {
+                e.name.clone_from(name);
+            }
+        }
+        let features = header.features;
+        let tracer_scope = RecordingMeta::from_features(&features)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.mode == RecordingMode::TracerScope);
+        let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
+            path: path.clone(),
+            offset: PIPE_HEADER_SIZE,
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            path,
+            map: None,
+            stream: Mutex::new(Some(input)),
+            stream_size,
+            endian,
+            data: 0..0,
+            events,
+            features,
+            truncated_from: None,
+            tracer_scope,
+        })
     }
 
     fn read_layout<O: ByteOrder>(
@@ -210,7 +327,9 @@ impl PerfFileReader {
         let data = header.data.offset as usize..(header.data.offset + header.data.size) as usize;
         Ok(Self {
             path,
-            map,
+            map: Some(map),
+            stream: Mutex::new(None),
+            stream_size: None,
             endian,
             data,
             events,
@@ -236,12 +355,33 @@ impl PerfFileReader {
         self.endian == Endian::Big
     }
 
-    /// Where the data section (the records) is.
+    /// Where the data section (the records) is. For a pipe-mode stream:
+    /// everything after its 16-byte header (size 0 when unknown, as on
+    /// stdin).
     pub fn data_section(&self) -> FileSection {
+        if self.map.is_none() {
+            return FileSection {
+                offset: PIPE_HEADER_SIZE,
+                size: self
+                    .stream_size
+                    .unwrap_or(0)
+                    .saturating_sub(PIPE_HEADER_SIZE),
+            };
+        }
         FileSection {
             offset: self.data.start as u64,
             size: self.data.len() as u64,
         }
+    }
+
+    /// Whether the recording is in pipe mode (`perf record -o -`).
+    pub fn is_pipe_mode(&self) -> bool {
+        self.map.is_none()
+    }
+
+    /// The mapped file, empty for a stream.
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or_default()
     }
 
     /// The events of the recording, named from HEADER_EVENT_DESC, else
@@ -255,21 +395,54 @@ impl PerfFileReader {
         &self.features
     }
 
-    /// The records in time order (see [`Records`]).
+    /// The records in time order as the file stores them (see
+    /// [`Records`]): PERF_RECORD_COMPRESSED records are handed out as they
+    /// are, not decompressed. A pipe-mode stream cannot be read so; its
+    /// only item is an error. [`Self::stream`] reads every recording.
     pub fn records(&self) -> Records<'_> {
-        self.records_in(true)
+        self.records_in(true, false)
     }
 
     /// The records in file order, as `perf report --stats` reads them:
     /// cheaper when the order does not matter (counting, per-record
-    /// totals).
+    /// totals). As stored, like [`Self::records`].
     pub fn records_in_file_order(&self) -> Records<'_> {
-        self.records_in(false)
+        self.records_in(false, false)
     }
 
-    fn records_in(&self, time_order: bool) -> Records<'_> {
+    /// The records in time order, compressed ones decompressed, one at a
+    /// time with [`Records::next_record`]: a record may live in memory the
+    /// reader reuses once the next is asked for. Reads pipe-mode streams
+    /// too (once).
+    pub fn stream(&self) -> Records<'_> {
+        self.records_in(true, true)
+    }
+
+    fn records_in(&self, time_order: bool, decompress: bool) -> Records<'_> {
+        // A stream is read once, by the reader that decompresses: the
+        // records of one kept in memory cannot be lent for the reader's
+        // lifetime.
+        let mut chunks = Chunks::default();
+        let stream = match (&self.map, decompress) {
+            (Some(_), _) => None,
+            (None, false) => Some(None),
+            (None, true) => {
+                // A poisoned lock only means a panic elsewhere: the stream
+                // in it is as good as before.
+                let mut input = self
+                    .stream
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                if let Some(input) = &mut input {
+                    chunks = std::mem::take(&mut input.chunks);
+                }
+                Some(input)
+            }
+        };
         Records {
             time_order,
+            decompress,
             reader: self,
             pos: self.data.start,
             ready: VecDeque::new(),
@@ -279,7 +452,30 @@ impl PerfFileReader {
             flush_limit: 0,
             done: false,
             forgotten: self.data.start & !(FORGET_ALIGN - 1),
+            chunks,
+            stream,
+            decompressor: None,
+            carry: Vec::new(),
+            carry_skip: 0,
+            lent: None,
+            decompressed: 0,
         }
+    }
+}
+
+/// The byte order a file's first 8 bytes (its magic) give.
+fn endian_of(path: &Path, start: &[u8]) -> Result<Endian, PerfDataError> {
+    let mut magic = [0u8; 8];
+    magic.copy_from_slice(&start[0..8]);
+    if magic == MAGIC {
+        Ok(Endian::Little)
+    } else if magic.iter().rev().eq(MAGIC.iter()) {
+        Ok(Endian::Big)
+    } else {
+        Err(PerfDataError::BadMagic {
+            path: path.to_path_buf(),
+            found: String::from_utf8_lossy(&magic).into_owned(),
+        })
     }
 }
 
@@ -489,7 +685,8 @@ fn kernel_header<O: ByteOrder>(
     }
 }
 
-/// One record of a recording, borrowed from the file's map.
+/// One record of a recording, borrowed from the file's map, or from the
+/// reader's own memory (a decompressed or streamed record).
 #[derive(Clone, Copy)]
 pub struct FileRecord<'a> {
     /// The record's offset in the file.
@@ -568,15 +765,25 @@ struct Pending {
     time: u64,
     /// File order, which keeps the sort stable.
     seq: u64,
-    offset: usize,
-    event: usize,
+    ready: Ready,
 }
 
 /// A record ready to be handed out.
 #[derive(Debug, Clone, Copy)]
 struct Ready {
-    offset: usize,
+    loc: Loc,
+    /// Its offset in the file: for a decompressed record, that of the
+    /// compressed record it came in.
+    offset: u64,
     event: usize,
+}
+
+/// A record found in the file, not yet given its event.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    loc: Loc,
+    header: RecordHeader,
+    offset: u64,
 }
 
 /// The records of a recording in time order, as perf orders them.
@@ -586,19 +793,27 @@ struct Ready {
 /// the queued ones no later than the newest time seen before the previous
 /// round marker: a writer that drains every CPU's buffer once per round
 /// guarantees nothing older than that comes after. So memory holds at most
-/// about two rounds of 32-byte entries, never record bytes. Records without
-/// a time (perf's own records, time 0, no sample_id_all) are handed out as
-/// soon as they are read, as perf delivers them. A file without round
-/// markers is one round: the whole file is sorted.
+/// about two rounds of 32-byte entries, and of record bytes only those
+/// that came decompressed or from a stream. Records without a time (perf's
+/// own records, time 0, no sample_id_all) are handed out as soon as they
+/// are read, as perf delivers them. A file without round markers is one
+/// round: the whole file is sorted.
+///
+/// As an [`Iterator`] ([`PerfFileReader::records`]) it hands out the
+/// records as stored, borrowed from the file's map. Made by
+/// [`PerfFileReader::stream`], it also decompresses PERF_RECORD_COMPRESSED
+/// records and reads pipe-mode streams, and hands records out with
+/// [`Records::next_record`].
 ///
 /// After an error in a record's size the iteration ends; after a record of
-/// unknown event it goes on.
+/// unknown event, or one that does not decompress, it goes on.
 #[derive(Debug)]
 pub struct Records<'a> {
     reader: &'a PerfFileReader,
     time_order: bool,
+    decompress: bool,
     pos: usize,
-    /// Errors are boxed: a queue entry is then 24 bytes, not the size of
+    /// Errors are boxed: a queue entry is then small, not the size of
     /// the largest error, and a round can queue hundreds of thousands.
     ready: VecDeque<Result<Ready, Box<PerfDataError>>>,
     pending: Vec<Pending>,
@@ -609,133 +824,377 @@ pub struct Records<'a> {
     /// The file below this offset has been handed back to the kernel
     /// ([`Records::forget_below`]).
     forgotten: usize,
+    /// Record bytes not in the map: a stream's, decompressed ones.
+    pub(super) chunks: Chunks,
+    /// For a pipe-mode stream: the stream, `None` once taken by another
+    /// reader or when this one cannot read it.
+    stream: Option<Option<StreamInput>>,
+    decompressor: Option<Decompressor>,
+    /// The start of a decompressed record cut at the end of the last
+    /// compressed record's output.
+    carry: Vec<u8>,
+    /// Decompressed bytes still to drop: the AUX area data of an AUXTRACE
+    /// record that runs past the output it came in.
+    carry_skip: u64,
+    /// The chunk of the record [`Records::next_record`] lent last.
+    lent: Option<u64>,
+    /// Compressed records decompressed so far.
+    decompressed: u64,
+}
+
+/// The bytes of the record at `loc`, `size` of them, header included.
+fn record_bytes<'c>(map: &'c [u8], chunks: &'c Chunks, loc: Loc, size: usize) -> &'c [u8] {
+    match loc {
+        Loc::Map(off) => &map[off..off + size],
+        Loc::Chunk { chunk, start } => &chunks.data(chunk)[start..start + size],
+    }
+}
+
+/// The header of the record at `loc`.
+fn header_at<O: ByteOrder>(map: &[u8], chunks: &Chunks, loc: Loc) -> RecordHeader {
+    let b = record_bytes(map, chunks, loc, RecordHeader::SIZE);
+    let head: [u8; RecordHeader::SIZE] = std::array::from_fn(|i| b[i]);
+    RecordHeader::from_bytes::<O>(&head)
 }
 
 impl<'a> Records<'a> {
-    /// Reads records up to the next round marker or the end.
-    fn fill<O: ByteOrder>(&mut self) {
+    /// The next record of the file as stored, `None` at the end; an error
+    /// ends the iteration.
+    fn next_found<O: ByteOrder>(&mut self) -> Result<Option<Found>, PerfDataError> {
         let r = self.reader;
-        let end = r.data.end;
-        while self.pos < end {
-            let off = self.pos;
-            let path = || r.path.clone();
-            if end - off < RecordHeader::SIZE {
-                self.fail(PerfDataError::RecordPastEnd {
-                    path: path(),
-                    offset: off as u64,
-                    size: RecordHeader::SIZE as u64,
-                    data_end: end as u64,
+        if let Some(stream) = &mut self.stream {
+            let Some(input) = stream else {
+                return Err(PerfDataError::Stream {
+                    path: r.path.clone(),
+                    reason: if self.decompress {
+                        "its records were read already"
+                    } else {
+                        "read it with PerfFileReader::stream"
+                    },
                 });
-                return;
-            }
-            let mut head = [0u8; RecordHeader::SIZE];
-            head.copy_from_slice(&r.map[off..off + RecordHeader::SIZE]);
-            let header = RecordHeader::from_bytes::<O>(&head);
-            let size = usize::from(header.size);
-            if size < RecordHeader::SIZE {
-                self.fail(PerfDataError::RecordTooSmall {
-                    path: path(),
-                    offset: off as u64,
-                    kind: header.kind,
-                    size: header.size,
-                });
-                return;
-            }
-            if off + size > end {
-                self.fail(PerfDataError::RecordPastEnd {
-                    path: path(),
-                    offset: off as u64,
-                    size: size as u64,
-                    data_end: end as u64,
-                });
-                return;
-            }
-            self.pos = off + size;
-            if !self.time_order {
-                let raw = RawRecord {
-                    header,
-                    data: RawData::Single(&r.map[off + RecordHeader::SIZE..off + size]),
-                };
-                self.ready.push_back(
-                    r.events
-                        .index_of::<O>(&raw)
-                        .map(|event| Ready { offset: off, event })
-                        .map_err(|source| {
-                            Box::new(PerfDataError::UnknownEvent {
-                                path: path(),
-                                offset: off as u64,
-                                kind: header.kind,
-                                source,
-                            })
-                        }),
-                );
-                self.forget_below(off);
-                return;
-            }
-            if header.kind == RecordType::FINISHED_ROUND {
-                self.release(self.flush_limit);
-                self.flush_limit = self.max_time;
-                let waiting = self.pending.iter().map(|p| p.offset);
-                let ready = self
-                    .ready
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().map(|r| r.offset));
-                let low = waiting.chain(ready).min().unwrap_or(off);
-                self.forget_below(low.min(off));
-                self.ready.push_back(Ok(Ready {
-                    offset: off,
-                    event: 0,
+            };
+            if let Some(f) = input.stash.pop_front() {
+                // The stash held its chunk; the record holds it once taken.
+                if let Loc::Chunk { chunk, .. } = f.loc {
+                    self.chunks.release_later(chunk);
+                }
+                return Ok(Some(Found {
+                    loc: f.loc,
+                    header: f.header,
+                    offset: f.offset,
                 }));
+            }
+            return Ok(input.next::<O>(&r.path, &mut self.chunks)?.map(|f| Found {
+                loc: f.loc,
+                header: f.header,
+                offset: f.offset,
+            }));
+        }
+        let end = r.data.end;
+        let off = self.pos;
+        if off >= end {
+            return Ok(None);
+        }
+        let path = || r.path.clone();
+        if end - off < RecordHeader::SIZE {
+            return Err(PerfDataError::RecordPastEnd {
+                path: path(),
+                offset: off as u64,
+                size: RecordHeader::SIZE as u64,
+                data_end: end as u64,
+            });
+        }
+        let map = r.bytes();
+        let header = header_at::<O>(map, &self.chunks, Loc::Map(off));
+        let size = usize::from(header.size);
+        if size < RecordHeader::SIZE {
+            return Err(PerfDataError::RecordTooSmall {
+                path: path(),
+                offset: off as u64,
+                kind: header.kind,
+                size: header.size,
+            });
+        }
+        // AUX area data follows its record, outside the record's size.
+        let trailing = if header.kind == RecordType::AUXTRACE && size >= 16 {
+            O::read_u64(&map[off + 8..off + 16])
+        } else {
+            0
+        };
+        let whole = (size as u64).saturating_add(trailing);
+        if whole > (end - off) as u64 {
+            return Err(PerfDataError::RecordPastEnd {
+                path: path(),
+                offset: off as u64,
+                size: whole,
+                data_end: end as u64,
+            });
+        }
+        self.pos = off + whole as usize;
+        Ok(Some(Found {
+            loc: Loc::Map(off),
+            header,
+            offset: off as u64,
+        }))
+    }
+
+    /// Reads records up to the next round marker or the end (in file
+    /// order: up to the next record).
+    fn fill<O: ByteOrder>(&mut self) {
+        loop {
+            let found = match self.next_found::<O>() {
+                Ok(Some(found)) => found,
+                Ok(None) => break,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            };
+            let kind = found.header.kind;
+            if self.decompress
+                && (kind == RecordType::COMPRESSED || kind == RecordType::COMPRESSED2)
+            {
+                let before = self.ready.len();
+                self.decompress_record::<O>(found);
+                self.chunks.settle();
+                if !self.time_order && self.ready.len() > before {
+                    return;
+                }
+                continue;
+            }
+            if self.time_order && kind == RecordType::FINISHED_ROUND {
+                self.round(found);
+                self.chunks.settle();
                 return;
             }
-            let body = &r.map[off + RecordHeader::SIZE..off + size];
-            let raw = RawRecord {
-                header,
-                data: RawData::Single(body),
-            };
-            let event = match r.events.index_of::<O>(&raw) {
-                Ok(event) => event,
-                Err(source) => {
-                    self.ready
-                        .push_back(Err(Box::new(PerfDataError::UnknownEvent {
-                            path: path(),
-                            offset: off as u64,
-                            kind: header.kind,
-                            source,
-                        })));
-                    continue;
+            self.take::<O>(found);
+            self.chunks.settle();
+            if !self.time_order {
+                if let Loc::Map(off) = found.loc {
+                    self.forget_below(off);
                 }
-            };
-            let attr = &r.events.events()[event].attr;
-            match record_time::<O>(attr, header.kind, body) {
-                // perf delivers records without a time at once.
-                None | Some(0) => self.ready.push_back(Ok(Ready { offset: off, event })),
-                Some(time) => {
-                    self.max_time = self.max_time.max(time);
-                    self.pending.push(Pending {
-                        time,
-                        seq: self.seq,
-                        offset: off,
-                        event,
-                    });
-                    self.seq += 1;
-                }
+                return;
             }
         }
         self.release(u64::MAX);
         self.done = true;
     }
 
+    /// A round marker: releases, sorted, the records queued before the
+    /// previous one's newest time, and queues the marker after them.
+    fn round(&mut self, found: Found) {
+        self.release(self.flush_limit);
+        self.flush_limit = self.max_time;
+        let waiting = self.pending.iter().map(|p| p.ready.loc);
+        let ready = self
+            .ready
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.loc));
+        let low = waiting
+            .chain(ready)
+            .filter_map(|l| match l {
+                Loc::Map(off) => Some(off),
+                Loc::Chunk { .. } => None,
+            })
+            .min()
+            .unwrap_or(self.pos);
+        let here = match found.loc {
+            Loc::Map(off) => off,
+            Loc::Chunk { .. } => self.pos,
+        };
+        self.forget_below(low.min(here));
+        self.hold(found.loc);
+        self.ready.push_back(Ok(Ready {
+            loc: found.loc,
+            offset: found.offset,
+            event: 0,
+        }));
+    }
+
+    fn hold(&mut self, loc: Loc) {
+        if let Loc::Chunk { chunk, .. } = loc {
+            self.chunks.hold(chunk);
+        }
+    }
+
+    /// Gives a record its event and queues it: at once, or by its time.
+    fn take<O: ByteOrder>(&mut self, found: Found) {
+        let r = self.reader;
+        let size = usize::from(found.header.size);
+        let bytes = record_bytes(r.bytes(), &self.chunks, found.loc, size);
+        let raw = RawRecord {
+            header: found.header,
+            data: RawData::Single(&bytes[RecordHeader::SIZE..]),
+        };
+        let event = match r.events.index_of::<O>(&raw) {
+            Ok(event) => event,
+            Err(source) => {
+                self.ready
+                    .push_back(Err(Box::new(PerfDataError::UnknownEvent {
+                        path: r.path.clone(),
+                        offset: found.offset,
+                        kind: found.header.kind,
+                        source,
+                    })));
+                return;
+            }
+        };
+        let time = if self.time_order {
+            let attr = &r.events.events()[event].attr;
+            record_time::<O>(attr, found.header.kind, &bytes[RecordHeader::SIZE..])
+        } else {
+            None
+        };
+        let ready = Ready {
+            loc: found.loc,
+            offset: found.offset,
+            event,
+        };
+        self.hold(found.loc);
+        match time {
+            // perf delivers records without a time at once.
+            None | Some(0) => self.ready.push_back(Ok(ready)),
+            Some(time) => {
+                self.max_time = self.max_time.max(time);
+                self.pending.push(Pending {
+                    time,
+                    seq: self.seq,
+                    ready,
+                });
+                self.seq += 1;
+            }
+        }
+    }
+
+    /// Decompresses a PERF_RECORD_COMPRESSED(2) record and takes the
+    /// records in its output, as perf_session__process_compressed_event
+    /// and __perf_session__process_decomp_events do: a record cut at the
+    /// end of the output is finished by the next compressed record's.
+    fn decompress_record<O: ByteOrder>(&mut self, found: Found) {
+        let r = self.reader;
+        let kind = found.header.kind;
+        let size = usize::from(found.header.size);
+        let fail = |reason: String| {
+            Box::new(PerfDataError::Decompress {
+                path: r.path.clone(),
+                offset: found.offset,
+                kind,
+                reason,
+            })
+        };
+        let body = &record_bytes(r.bytes(), &self.chunks, found.loc, size)[RecordHeader::SIZE..];
+        let input = if kind == RecordType::COMPRESSED2 {
+            let data_size = body.get(0..8).map(O::read_u64);
+            match data_size {
+                Some(n) if n <= (body.len() - 8) as u64 => &body[8..8 + n as usize],
+                _ => {
+                    self.ready.push_back(Err(fail(format!(
+                        "data_size {data_size:?} does not fit in the {}-byte record",
+                        size
+                    ))));
+                    return;
+                }
+            }
+        } else {
+            body
+        };
+        let decompressor = match &mut self.decompressor {
+            Some(d) => d,
+            None => match Decompressor::new(r.features.compressed.as_ref()) {
+                Ok(d) => self.decompressor.insert(d),
+                Err(e) => {
+                    self.ready.push_back(Err(fail(format!("zstd: {e}"))));
+                    return;
+                }
+            },
+        };
+        self.decompressed += 1;
+        let mut out = std::mem::take(&mut self.carry);
+        if let Err(reason) = decompressor.decompress(input, &mut out) {
+            // The cut record is lost with the output it needed.
+            self.carry_skip = 0;
+            self.ready.push_back(Err(fail(reason)));
+            return;
+        }
+        let skip = usize::try_from(self.carry_skip)
+            .unwrap_or(usize::MAX)
+            .min(out.len());
+        self.carry_skip -= skip as u64;
+        let id = self.chunks.push(out);
+        let mut pos = skip;
+        loop {
+            let data = self.chunks.data(id);
+            if data.len() - pos < RecordHeader::SIZE {
+                break;
+            }
+            let header = header_at::<O>(
+                &[],
+                &self.chunks,
+                Loc::Chunk {
+                    chunk: id,
+                    start: pos,
+                },
+            );
+            let size = usize::from(header.size);
+            if size < RecordHeader::SIZE {
+                self.ready
+                    .push_back(Err(Box::new(PerfDataError::RecordTooSmall {
+                        path: r.path.clone(),
+                        offset: found.offset,
+                        kind: header.kind,
+                        size: header.size,
+                    })));
+                // Nothing after it can be found: the rest of the output
+                // goes.
+                pos = data.len();
+                break;
+            }
+            if data.len() - pos < size {
+                break;
+            }
+            let inner = Found {
+                loc: Loc::Chunk {
+                    chunk: id,
+                    start: pos,
+                },
+                header,
+                offset: found.offset,
+            };
+            // A round marker inside compressed records is one too, as
+            // perf processes every decompressed record as it would the
+            // file's (perf record writes them uncompressed).
+            if self.time_order && header.kind == RecordType::FINISHED_ROUND {
+                self.round(inner);
+            } else {
+                self.take::<O>(inner);
+            }
+            pos += size;
+            // AUX area data follows its record, outside the record's size,
+            // as in the file (__perf_session__process_decomp_events skips
+            // it too).
+            if header.kind == RecordType::AUXTRACE && size >= 16 {
+                let data = self.chunks.data(id);
+                let start = pos - size;
+                let aux = O::read_u64(&data[start + 8..start + 16]);
+                let here = (data.len() - pos) as u64;
+                if aux > here {
+                    self.carry_skip = aux - here;
+                    pos = data.len();
+                } else {
+                    pos += aux as usize;
+                }
+            }
+        }
+        self.carry.extend_from_slice(&self.chunks.data(id)[pos..]);
+        self.chunks.close(id);
+    }
+
     /// Hands out, sorted, the queued records no later than `limit`.
     fn release(&mut self, limit: u64) {
         self.pending.sort_unstable_by_key(|p| (p.time, p.seq));
         let n = self.pending.partition_point(|p| p.time <= limit);
-        self.ready.extend(self.pending.drain(..n).map(|p| {
-            Ok(Ready {
-                offset: p.offset,
-                event: p.event,
-            })
-        }));
+        self.ready
+            .extend(self.pending.drain(..n).map(|p| Ok(p.ready)));
     }
 
     /// Lets the kernel drop the mapped pages of the records before `low`,
@@ -744,6 +1203,9 @@ impl<'a> Records<'a> {
     /// memory, not all of it. Records handed out earlier stay readable:
     /// their pages come back from the file if touched again.
     fn forget_below(&mut self, low: usize) {
+        let Some(map) = &self.reader.map else {
+            return;
+        };
         let low = low & !(FORGET_ALIGN - 1);
         if low < self.forgotten + FORGET_STEP {
             return;
@@ -757,7 +1219,7 @@ impl<'a> Records<'a> {
         // below the data section and `low` is a record offset in it, both
         // rounded down to a page multiple. A failure only keeps the pages.
         let _ = unsafe {
-            self.reader.map.unchecked_advise_range(
+            map.unchecked_advise_range(
                 UncheckedAdvice::DontNeed,
                 self.forgotten,
                 low - self.forgotten,
@@ -773,48 +1235,91 @@ impl<'a> Records<'a> {
         self.pos = self.reader.data.end;
         self.done = true;
     }
-}
 
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<FileRecord<'a>, PerfDataError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Reads until a record is ready and takes it off the queue.
+    fn next_ready(&mut self) -> Option<Result<Ready, PerfDataError>> {
         while self.ready.is_empty() && !self.done {
             match self.reader.endian {
                 Endian::Little => self.fill::<LittleEndian>(),
                 Endian::Big => self.fill::<BigEndian>(),
             }
         }
-        let r = self.reader;
-        Some(
-            self.ready
-                .pop_front()?
-                .map_err(|e| *e)
-                .map(|Ready { offset, event }| {
-                    let head: [u8; 8] = std::array::from_fn(|i| r.map[offset + i]);
-                    let header = match r.endian {
-                        Endian::Little => RecordHeader::from_bytes::<LittleEndian>(&head),
-                        Endian::Big => RecordHeader::from_bytes::<BigEndian>(&head),
-                    };
-                    let body =
-                        &r.map[offset + RecordHeader::SIZE..offset + usize::from(header.size)];
-                    let header = if r.tracer_scope {
-                        let attr = &r.events.events()[event].attr;
-                        match r.endian {
-                            Endian::Little => kernel_header::<LittleEndian>(attr, header, body),
-                            Endian::Big => kernel_header::<BigEndian>(attr, header, body),
-                        }
-                    } else {
-                        header
-                    };
-                    FileRecord {
-                        offset: offset as u64,
-                        header,
-                        event,
-                        body,
-                        reader: r,
-                    }
-                }),
-        )
+        Some(self.ready.pop_front()?.map_err(|e| *e))
+    }
+
+    /// The record at `ready`, from the map or the chunks.
+    fn file_record<'r>(
+        reader: &'r PerfFileReader,
+        chunks: &'r Chunks,
+        ready: Ready,
+    ) -> FileRecord<'r> {
+        let map = reader.bytes();
+        let header = match reader.endian {
+            Endian::Little => header_at::<LittleEndian>(map, chunks, ready.loc),
+            Endian::Big => header_at::<BigEndian>(map, chunks, ready.loc),
+        };
+        let body =
+            &record_bytes(map, chunks, ready.loc, usize::from(header.size))[RecordHeader::SIZE..];
+        let header = if reader.tracer_scope {
+            let attr = &reader.events.events()[ready.event].attr;
+            match reader.endian {
+                Endian::Little => kernel_header::<LittleEndian>(attr, header, body),
+                Endian::Big => kernel_header::<BigEndian>(attr, header, body),
+            }
+        } else {
+            header
+        };
+        FileRecord {
+            offset: ready.offset,
+            header,
+            event: ready.event,
+            body,
+            reader,
+        }
+    }
+
+    /// How many compressed records were decompressed so far.
+    pub fn decompressed_records(&self) -> u64 {
+        self.decompressed
+    }
+
+    /// The next record, decompressed or read from a stream: the one way to
+    /// read a Records made by [`PerfFileReader::stream`]. The record
+    /// borrows this reader until the next call.
+    pub fn next_record(&mut self) -> Option<Result<FileRecord<'_>, PerfDataError>> {
+        if let Some(chunk) = self.lent.take() {
+            self.chunks.release(chunk);
+        }
+        let ready = match self.next_ready()? {
+            Ok(ready) => ready,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Loc::Chunk { chunk, .. } = ready.loc {
+            self.lent = Some(chunk);
+        }
+        Some(Ok(Self::file_record(self.reader, &self.chunks, ready)))
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<FileRecord<'a>, PerfDataError>;
+
+    /// The next record as stored in the file's map. A pipe-mode stream, or
+    /// a decompressed record, cannot be handed out for the reader's
+    /// lifetime: that is an error (read them with
+    /// [`Records::next_record`]).
+    fn next(&mut self) -> Option<Self::Item> {
+        let ready = match self.next_ready()? {
+            Ok(ready) => ready,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Loc::Chunk { chunk, .. } = ready.loc {
+            self.chunks.release(chunk);
+            return Some(Err(PerfDataError::Stream {
+                path: self.reader.path.clone(),
+                reason: "its records are read with Records::next_record",
+            }));
+        }
+        Some(Ok(Self::file_record(self.reader, &NO_CHUNKS, ready)))
     }
 }

@@ -9,6 +9,7 @@ use super::*;
 use crate::attr::{flags, kind, sw, EventAttr, EventDesc, SampleFormat};
 use crate::record::{RawData, Record, RecordHeader, RecordType, MISC_SWITCH_OUT};
 
+mod compressed;
 mod real_perf;
 
 /// The sample layout of the test events: what perfns records with.
@@ -136,6 +137,7 @@ fn features() -> Features {
                 text: "name: sched_switch\nID: 372\nformat:\n".into(),
             }],
         )),
+        compressed: None,
         perfns: Some(br#"{"containers":[]}"#.to_vec()),
     }
 }

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::compressed::{Compressor, BATCH_SIZE};
 use super::features::{encode, put_string, Features};
 use super::header::{FileHeader, FileSection, HEADER_SIZE, SECTION_SIZE};
 use super::PerfDataError;
@@ -44,6 +45,8 @@ pub struct PerfFileWriter {
     /// The feature table and sections as last written, right after the
     /// data: put back if a flush fails halfway.
     tail: Vec<u8>,
+    /// With [`Self::compress`]: records gathered to be compressed.
+    compressor: Option<Compressor>,
 }
 
 impl PerfFileWriter {
@@ -122,6 +125,7 @@ impl PerfFileWriter {
             features: Features::default(),
             pending: Vec::with_capacity(Self::HEADER_FLUSH_INTERVAL + (64 << 10)),
             tail: Vec::new(),
+            compressor: None,
         };
         w.flush_header()?;
         Ok(w)
@@ -132,6 +136,47 @@ impl PerfFileWriter {
     /// with tracepoint events and no tracepoint formats.
     pub fn set_features(&mut self, features: &Features) {
         self.features = features.clone();
+    }
+
+    /// Writes the records from now on compressed with zstd at `level` (1
+    /// to 22), in PERF_RECORD_COMPRESSED records as `perf record -z`
+    /// writes them, with the HEADER_COMPRESSED feature. Round markers stay
+    /// uncompressed, as perf writes them.
+    pub fn compress(&mut self, level: u32) -> Result<(), PerfDataError> {
+        if !(1..=22).contains(&level) {
+            return Err(PerfDataError::Unwritable {
+                path: self.path.clone(),
+                offset: self.data_end(),
+                reason: format!("zstd compression level {level}: the levels are 1 to 22"),
+            });
+        }
+        let compressor = Compressor::new(level).map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "starting zstd",
+            source,
+        })?;
+        self.compressor = Some(compressor);
+        Ok(())
+    }
+
+    /// With [`Self::compress`]: bytes of records per byte written so far.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        self.compressor.as_ref().map(Compressor::ratio)
+    }
+
+    /// Compresses the gathered records into the write buffer.
+    fn compress_batch(&mut self) -> Result<(), PerfDataError> {
+        let Some(c) = &mut self.compressor else {
+            return Ok(());
+        };
+        c.flush(&mut self.pending)
+            .map_err(|source| PerfDataError::Io {
+                path: self.path.clone(),
+                what: "compressing records",
+                source,
+            })?;
+        self.features.compressed = Some(c.feature());
+        Ok(())
     }
 
     /// The file offset the next record goes to.
@@ -154,33 +199,30 @@ impl PerfFileWriter {
         header: RecordHeader,
         body: RawData<'_>,
     ) -> Result<(), PerfDataError> {
-        if usize::from(header.size) != RecordHeader::SIZE + body.len() {
-            return Err(PerfDataError::Unwritable {
-                path: self.path.clone(),
-                offset: self.data_end(),
-                reason: format!(
-                    "{:?} record header says {} bytes, but it has {}",
-                    header.kind,
-                    header.size,
-                    RecordHeader::SIZE + body.len()
-                ),
-            });
-        }
-        let header = if header.kind == RecordType::TRACER_NAMESPACES {
-            RecordHeader {
-                kind: RecordType::NAMESPACES,
-                ..header
-            }
-        } else {
-            header
+        let header = stored_header(header, &body).map_err(|reason| PerfDataError::Unwritable {
+            path: self.path.clone(),
+            offset: self.data_end(),
+            reason,
+        })?;
+        let compressing = header.kind != RecordType::FINISHED_ROUND;
+        let out = match &mut self.compressor {
+            Some(c) if compressing => &mut c.batch,
+            _ => &mut self.pending,
         };
-        self.pending.extend_from_slice(&header.to_ne_bytes());
+        out.extend_from_slice(&header.to_ne_bytes());
         match body {
-            RawData::Single(a) => self.pending.extend_from_slice(a),
+            RawData::Single(a) => out.extend_from_slice(a),
             RawData::Split(a, b) => {
-                self.pending.extend_from_slice(a);
-                self.pending.extend_from_slice(b);
+                out.extend_from_slice(a);
+                out.extend_from_slice(b);
             }
+        }
+        if self
+            .compressor
+            .as_ref()
+            .is_some_and(|c| c.batch.len() >= BATCH_SIZE)
+        {
+            self.compress_batch()?;
         }
         if self.pending.len() >= Self::HEADER_FLUSH_INTERVAL {
             self.flush_header()?;
@@ -192,6 +234,8 @@ impl PerfFileWriter {
     /// previous round marker is older than every record after this one.
     /// Write one after each pass over all the ring buffers, as perf does.
     pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
+        // The round's records go before its marker.
+        self.compress_batch()?;
         let header = RecordHeader {
             kind: RecordType::FINISHED_ROUND,
             misc: 0,
@@ -210,6 +254,7 @@ impl PerfFileWriter {
     /// fails (a full disk), the previous table is put back, so the file
     /// stays what the last successful flush made it.
     pub fn flush_header(&mut self) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
         let old_end = self.header.data.offset + self.header.data.size;
         let new_size = self.header.data.size + self.pending.len() as u64;
         let new_end = self.header.data.offset + new_size;
@@ -295,6 +340,7 @@ impl PerfFileWriter {
     /// header.
     pub fn finish(mut self, features: &Features) -> Result<(), PerfDataError> {
         self.features = features.clone();
+        self.compress_batch()?;
         self.flush_header()?;
         // An earlier, longer feature tail may stick out past this one.
         let end = self.header.data.offset + self.header.data.size + self.tail.len() as u64;
@@ -356,9 +402,35 @@ fn write_counted(file: &File, buf: &[u8], offset: u64) -> (usize, std::io::Resul
     (done, Ok(()))
 }
 
+/// The header a record with `body` is stored with: PERF_RECORD_TRACER_NAMESPACES,
+/// which perf refuses, as PERF_RECORD_NAMESPACES (see
+/// [`PerfFileWriter::write_record`]). Fails when the header's size is not
+/// the record's.
+pub(super) fn stored_header(
+    header: RecordHeader,
+    body: &RawData<'_>,
+) -> Result<RecordHeader, String> {
+    if usize::from(header.size) != RecordHeader::SIZE + body.len() {
+        return Err(format!(
+            "{:?} record header says {} bytes, but it has {}",
+            header.kind,
+            header.size,
+            RecordHeader::SIZE + body.len()
+        ));
+    }
+    Ok(if header.kind == RecordType::TRACER_NAMESPACES {
+        RecordHeader {
+            kind: RecordType::NAMESPACES,
+            ..header
+        }
+    } else {
+        header
+    })
+}
+
 /// The attr encoded with `len` bytes and its size field saying so, without
 /// the series' bits.
-fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
+pub(super) fn padded_attr(e: &EventDesc, len: usize) -> Vec<u8> {
     let mut attr = e.attr.clone();
     attr.flags &= !SERIES_ATTR_FLAGS;
     let mut a = attr.to_ne_bytes();

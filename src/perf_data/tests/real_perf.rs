@@ -10,18 +10,24 @@ use super::{
     dummy_event, extension, sample, statedump_namespaces_record, tracepoint_event,
     tracer_namespaces_record, Build,
 };
-use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, TracingData};
-use crate::record::{Record, RecordType, MISC_SWITCH_OUT};
+use crate::perf_data::{Features, PerfFileReader, PerfFileWriter, PerfPipeWriter, TracingData};
+use crate::record::{RawData, Record, RecordType, MISC_SWITCH_OUT};
 use crate::tracepoint::Tracefs;
 
-const PERF: &str = "/usr/bin/perf";
+/// Debian's perf; `PERFNS_TEST_PERF` names another (a perf built from a
+/// newer tree, to check that it reads perfns's files too).
+fn perf_path() -> String {
+    std::env::var("PERFNS_TEST_PERF").unwrap_or_else(|_| "/usr/bin/perf".into())
+}
 const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// What the real perf needs here: root, Debian's perf, tracefs.
 fn perf_can_record() -> Result<(), String> {
     crate::testing::tracefs()?;
-    if !Path::new(PERF).exists() {
-        return Err(format!("needs {PERF} (apt-get install linux-perf)"));
+    if !Path::new(&perf_path()).exists() {
+        return Err(
+            "needs perf (/usr/bin/perf or $PERFNS_TEST_PERF; apt-get install linux-perf)".into(),
+        );
     }
     if !Path::new(TRACEFS)
         .join("events/sched/sched_switch/id")
@@ -41,7 +47,7 @@ macro_rules! require_perf {
 }
 
 fn perf(args: &[&str]) -> (String, String) {
-    let out = Command::new(PERF).args(args).output().unwrap();
+    let out = Command::new(perf_path()).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "perf {args:?} failed: {stderr}");
@@ -70,10 +76,11 @@ fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
     counts
 }
 
-/// Counts perfns reads, by perf's name for each record type.
+/// Counts perfns reads, decompressed, by perf's name for each record type.
 fn perfns_counts(r: &PerfFileReader) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for rec in r.records() {
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
         let rec = rec.unwrap();
         rec.parse().unwrap();
         let name = rec
@@ -198,6 +205,80 @@ fn sched_switch_payload(text: &str, id: u64, prev: (&str, i32), next: (&str, i32
 #[test]
 fn perf_reads_what_perfns_writes() {
     require_perf!();
+    perf_reads_what_perfns_writes_compressed_or_not(None);
+}
+
+#[test]
+fn perf_reads_what_perfns_writes_compressed() {
+    require_perf!();
+    perf_reads_what_perfns_writes_compressed_or_not(Some(3));
+}
+
+#[test]
+fn perf_reads_what_perfns_writes_in_pipe_mode() {
+    require_perf!();
+    let (_dir, file) = perf_reads_what_perfns_writes_compressed_or_not(None);
+    // The same recording in pipe mode: its records, as read, written again.
+    let r = PerfFileReader::open(&file).unwrap();
+    let pipe = file.with_extension("pipe");
+    let out = std::fs::File::create(&pipe).unwrap();
+    let mut w = PerfPipeWriter::create("-", out, r.events().events(), r.features()).unwrap();
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
+        let rec = rec.unwrap();
+        if rec.header.kind == RecordType::FINISHED_ROUND {
+            w.write_finished_round().unwrap();
+        } else {
+            w.write_record(rec.header, RawData::Single(rec.body))
+                .unwrap();
+        }
+    }
+    w.finish().unwrap();
+
+    // perf reads it from stdin, as `perfns record -o - | perf script -i -`
+    // would give it, and prints what it prints for the file.
+    let script = |args: &[&str], stdin: Option<&Path>| {
+        let mut cmd = Command::new(perf_path());
+        cmd.args(args);
+        if let Some(p) = stdin {
+            cmd.stdin(std::fs::File::open(p).unwrap());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "perf {args:?}: {err}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), err)
+    };
+    let (want, _) = script(&["script", "-i", file.to_str().unwrap()], None);
+    let (got, err) = script(&["script", "-i", "-"], Some(&pipe));
+    assert_eq!(got, want, "{err}");
+    assert_eq!(want.lines().count(), 6);
+    // (perf 6.1's `report --stats` stops at the tracing data of any
+    // pipe-mode stream, perf's own included: it does not skip the data
+    // after the record. `perf script` reads it.)
+
+    // And perfns reads it back, the same records.
+    let back = PerfFileReader::open(&pipe).unwrap();
+    assert!(back.is_pipe_mode());
+    let mut counts = perfns_counts(&back);
+    // The names' records, one per event, come out as records too.
+    assert_eq!(counts.remove("EVENT_UPDATE"), Some(2));
+    assert_eq!(counts, perfns_counts(&r));
+    let names: Vec<_> = back
+        .events()
+        .events()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert_eq!(names, ["sched:sched_switch", "dummy:u"]);
+    assert_eq!(back.features().hostname, r.features().hostname);
+    assert_eq!(back.features().perfns, r.features().perfns);
+}
+
+/// A small recording written by perfns (compressed at `level`, if given),
+/// read by perf, then by perfns. Returns the file (and its directory).
+fn perf_reads_what_perfns_writes_compressed_or_not(
+    level: Option<u32>,
+) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("perfns.data");
     let switch_id = tracefs_id("sched", "sched_switch");
@@ -209,6 +290,9 @@ fn perf_reads_what_perfns_writes() {
         dummy_event(vec![2000, 2001]),
     ];
     let mut w = PerfFileWriter::create(&file, &events).unwrap();
+    if let Some(level) = level {
+        w.compress(level).unwrap();
+    }
     let t0 = 1_000_000_000u64;
     let (parent, child) = (4242u32, 4243u32);
     // The child's life: fork, comm, namespaces, then it runs on both CPUs.
@@ -296,7 +380,26 @@ fn perf_reads_what_perfns_writes() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    assert_eq!(perf_stats(&file), expected);
+    let mut stats = perf_stats(&file);
+    let compressed = stats.remove("COMPRESSED");
+    assert_eq!(stats, expected);
+    let r = PerfFileReader::open(&file).unwrap();
+    if level.is_some() {
+        // One compressed record per round: each round is one batch.
+        let stored = r
+            .records_in_file_order()
+            .filter(|x| x.as_ref().unwrap().header.kind == RecordType::COMPRESSED)
+            .count() as u64;
+        assert_eq!(compressed, Some(stored));
+        assert_eq!(stored, expected["FINISHED_ROUND"]);
+        let (hdr, _) = perf(&["report", "--header-only", "-i", file.to_str().unwrap()]);
+        assert!(
+            hdr.contains("# compressed : Zstd, level = 3, ratio = "),
+            "{hdr}"
+        );
+    } else {
+        assert_eq!(compressed, None);
+    }
 
     // perf shows the header features and skips the perfns bit.
     let (hdr, _) = perf(&["report", "--header-only", "-i", file.to_str().unwrap()]);
@@ -306,17 +409,19 @@ fn perf_reads_what_perfns_writes() {
     assert!(hdr.contains("# event : name = sched:sched_switch"), "{hdr}");
 
     // And perfns reads it back the same.
-    let r = PerfFileReader::open(&file).unwrap();
     assert_eq!(r.features().perfns, features.perfns);
     assert_eq!(perfns_counts(&r), expected);
-    let comms: Vec<String> = r
-        .records()
-        .filter_map(|x| match x.unwrap().parse().unwrap() {
-            Record::Comm(c) => Some(c.comm),
-            _ => None,
-        })
-        .collect();
+    let mut comms = Vec::new();
+    let mut records = r.stream();
+    while let Some(rec) = records.next_record() {
+        if let Record::Comm(c) = rec.unwrap().parse().unwrap() {
+            comms.push(c.comm);
+        }
+    }
     assert_eq!(comms, ["worker"]);
+    drop(records);
+    drop(r);
+    (dir, file)
 }
 
 #[test]
@@ -454,9 +559,12 @@ fn perf_samples_by_event(file: &Path) -> BTreeMap<String, u64> {
 /// of it is what perfns reads.
 #[test]
 fn perf_reads_the_tracer_scope_testdata() {
-    let perf_here = match Path::new(PERF).exists() {
+    let perf_here = match Path::new(&perf_path()).exists() {
         true => Ok(()),
-        false => Err(format!("needs {PERF} (apt-get install linux-perf)")),
+        false => Err(format!(
+            "needs {} (apt-get install linux-perf)",
+            perf_path()
+        )),
     };
     if crate::testing::prerequisite(perf_here).is_none() {
         return;

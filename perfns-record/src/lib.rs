@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod publish;
+pub mod runtime_names;
 pub mod scope;
 pub mod session;
 pub mod statedump;

@@ -4,7 +4,10 @@
 set -euo pipefail
 
 need=()
-for pkg in linux-perf util-linux procps gcc make; do
+# docker.io, podman and busybox-static: the tests that run real Docker and
+# Podman containers (perfns-record/tests/runtimes.rs) and build their image
+# offline from busybox.
+for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -478,6 +478,11 @@ fn scan_containerd(root: &Path, s: &mut Scan) {
             continue;
         };
         for ns in namespaces.flatten() {
+            // Docker's containers (containerd namespace `moby`) are named
+            // by Docker's own state.
+            if ns.file_name() == "moby" {
+                continue;
+            }
             let Ok(bundles) = std::fs::read_dir(ns.path()) else {
                 continue;
             };
@@ -730,15 +735,15 @@ impl RuntimeNames {
             .into_iter()
             .filter(|p| self.said.insert(p.clone()))
             .collect();
-        let by_pid_ns: BTreeMap<u64, usize> = scan
-            .containers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let ns = std::fs::metadata(under(&self.root, format!("/proc/{}/ns/pid", c.pid?)));
-                Some((ns.ok()?.ino(), i))
-            })
-            .collect();
+        // The first runtime to claim a pid namespace names it: Docker's
+        // state before the containerd bundle it runs on.
+        let mut by_pid_ns: BTreeMap<u64, usize> = BTreeMap::new();
+        for (i, c) in scan.containers.iter().enumerate() {
+            let Some(pid) = c.pid else { continue };
+            if let Ok(m) = std::fs::metadata(under(&self.root, format!("/proc/{pid}/ns/pid"))) {
+                by_pid_ns.entry(m.ino()).or_insert(i);
+            }
+        }
         let containers = registry.containers();
         let level = |key: u64| containers.iter().find(|c| c.key == key).map(|c| c.level);
         // Shallowest first: an id a nested pid namespace's cgroup shares

@@ -819,6 +819,58 @@ mod tests {
         assert!(!matches_name(Key::PidNs(7), &node, "foo"));
     }
 
+    #[test]
+    fn names_that_would_show_twice_are_made_distinct() {
+        let node = |name: &str, id: Option<&str>, parent: Option<Key>| Node {
+            identity: Some((name.into(), "docker".into())),
+            id: id.map(Into::into),
+            parent,
+            ..Node::default()
+        };
+        let mut nodes: BTreeMap<Key, Node> = [
+            (Key::PidNs(10), node("web", Some("abc"), None)),
+            // Nested in web, in web's cgroup: web's id.
+            (
+                Key::PidNs(11),
+                node("abc", Some("abc"), Some(Key::PidNs(10))),
+            ),
+            // Nested in web, in a cgroup named like web.
+            (Key::PidNs(12), node("web", None, Some(Key::PidNs(10)))),
+            (Key::PidNs(20), node("inner", None, None)),
+            (Key::PidNs(30), node("inner", None, None)),
+        ]
+        .into();
+        distinct_names(&mut nodes);
+        let shown: Vec<String> = nodes.iter().map(|(k, n)| name(*k, n)).collect();
+        assert_eq!(
+            shown,
+            [
+                "web",
+                "web/pidns:11",
+                "web/pidns:12",
+                "inner@pidns:20",
+                "inner@pidns:30"
+            ]
+        );
+        // --container finds each by the name shown, and the nested one
+        // also by the name it had.
+        assert!(matches_name(
+            Key::PidNs(11),
+            &nodes[&Key::PidNs(11)],
+            "web/pidns:11"
+        ));
+        assert!(matches_name(
+            Key::PidNs(20),
+            &nodes[&Key::PidNs(20)],
+            "inner"
+        ));
+        assert!(!matches_name(
+            Key::PidNs(11),
+            &nodes[&Key::PidNs(11)],
+            "abcd"
+        ));
+    }
+
     /// A task in pid namespace `pid_ns` (1 is the reader's) and tracer
     /// namespace `ns`, `levels` tracer and `pid_levels` pid namespaces
     /// below the reader's.

@@ -80,10 +80,11 @@ pub struct Scan {
 /// directory laid out like one in tests).
 pub fn scan(root: &Path) -> Scan {
     let mut s = Scan::default();
-    for data_root in docker_data_roots(root) {
+    let commands = process_command_lines(root);
+    for data_root in docker_data_roots(root, &commands) {
         scan_docker(root, &data_root, &mut s);
     }
-    for (graphroot, runroot) in storage_roots(root) {
+    for (graphroot, runroot) in storage_roots(root, &commands) {
         scan_storage(root, &graphroot, &runroot, &mut s);
     }
     scan_containerd(root, &mut s);
@@ -179,7 +180,7 @@ fn daemon_json_data_root(root: &Path, file: &Path, problems: &mut Vec<String>) -
 
 /// Docker's data roots: each running dockerd's (its command line, else its
 /// config file), else the default config file's, else `/var/lib/docker`.
-fn docker_data_roots(root: &Path) -> Vec<PathBuf> {
+fn docker_data_roots(root: &Path, commands: &[Vec<String>]) -> Vec<PathBuf> {
     let mut problems = Vec::new();
     let default_config = || {
         daemon_json_data_root(
@@ -190,7 +191,7 @@ fn docker_data_roots(root: &Path) -> Vec<PathBuf> {
         .unwrap_or_else(|| "/var/lib/docker".to_owned())
     };
     let mut roots = BTreeSet::new();
-    for args in process_command_lines(root) {
+    for args in commands {
         let is_dockerd = args
             .first()
             .and_then(|a| Path::new(a).file_name())
@@ -198,10 +199,10 @@ fn docker_data_roots(root: &Path) -> Vec<PathBuf> {
         if !is_dockerd {
             continue;
         }
-        let data_root = flag_value(&args, &["--data-root", "-g", "--graph"])
+        let data_root = flag_value(args, &["--data-root", "-g", "--graph"])
             .map(str::to_owned)
             .or_else(|| {
-                flag_value(&args, &["--config-file"])
+                flag_value(args, &["--config-file"])
                     .and_then(|f| daemon_json_data_root(root, &under(root, f), &mut problems))
             })
             .unwrap_or_else(default_config);
@@ -295,7 +296,7 @@ fn toml_string(text: &str, key: &str) -> Option<String> {
 
 /// containers/storage's (graphroot, runroot) pairs: the system's (Podman as
 /// root, CRI-O), then each user's (rootless Podman).
-fn storage_roots(root: &Path) -> Vec<(PathBuf, PathBuf)> {
+fn storage_roots(root: &Path, commands: &[Vec<String>]) -> Vec<(PathBuf, PathBuf)> {
     let conf =
         std::fs::read_to_string(under(root, "/etc/containers/storage.conf")).unwrap_or_default();
     let mut out = vec![(
@@ -312,7 +313,7 @@ fn storage_roots(root: &Path) -> Vec<(PathBuf, PathBuf)> {
     // (GRAPHROOT/DRIVER-containers/ID/userdata) and pid file
     // (RUNROOT/DRIVER-containers/ID/userdata/pidfile): roots given to
     // podman with --root and --runroot are found that way.
-    for args in process_command_lines(root) {
+    for args in commands {
         let is_conmon = args
             .first()
             .and_then(|a| Path::new(a).file_name())
@@ -321,8 +322,8 @@ fn storage_roots(root: &Path) -> Vec<(PathBuf, PathBuf)> {
             continue;
         }
         let up = |p: &str, n: usize| Path::new(p).ancestors().nth(n).map(|a| under(root, a));
-        let graphroot = flag_value(&args, &["-b", "--bundle"]).and_then(|b| up(b, 3));
-        let runroot = flag_value(&args, &["-p", "--container-pidfile"]).and_then(|p| up(p, 4));
+        let graphroot = flag_value(args, &["-b", "--bundle"]).and_then(|b| up(b, 3));
+        let runroot = flag_value(args, &["-p", "--container-pidfile"]).and_then(|p| up(p, 4));
         if let (Some(g), Some(r)) = (graphroot, runroot) {
             if !out.contains(&(g.clone(), r.clone())) {
                 out.push((g, r));
@@ -622,21 +623,32 @@ pub fn kubelet_pod(root: &Path, uid: &str) -> Option<(String, String, Vec<String
 }
 
 /// How long after it is learned a container's runtime state is looked for
-/// again, each time the recorder refreshes its metadata: a runtime writes
-/// the state (the init's pid, the bundle) right after it starts the
-/// container, so a name not found by then is not coming.
+/// again: a runtime writes the state (the init's pid, the bundle) right
+/// after it starts the container, so a name not found by then is not
+/// coming.
 const RETRY_FOR: Duration = Duration::from_secs(5);
-/// The least time between two looks at the runtimes' state.
-const SCAN_INTERVAL: Duration = Duration::from_millis(200);
+/// The first wait before looking again; each next wait is twice the last
+/// (0.25, 0.5, 1, 2 s), so that a recording of many containers no runtime
+/// made (perfns's own, a build's sandboxes) reads the state a few times
+/// each, not every drain.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 /// What the recorder noted of a container when it learned it.
 #[derive(Debug, Clone)]
 struct Pending {
     learned: Instant,
+    /// When to look again.
+    next: Instant,
     /// Ids its task's cgroup paths carry, in any hierarchy.
     ids: Vec<String>,
     /// A Kubernetes pod uid its cgroup path carries.
     pod_uid: Option<String>,
+}
+
+impl Pending {
+    fn due(&self, now: Instant) -> bool {
+        self.next <= now && now.duration_since(self.learned) < RETRY_FOR
+    }
 }
 
 /// Names the recorder's containers from their runtimes' state, as they are
@@ -652,7 +664,6 @@ pub struct RuntimeNames {
     used: BTreeSet<(String, Option<String>)>,
     /// Problems with state files, said once each.
     said: BTreeSet<String>,
-    last_scan: Option<Instant>,
 }
 
 impl RuntimeNames {
@@ -670,7 +681,6 @@ impl RuntimeNames {
             seen: BTreeSet::new(),
             used: BTreeSet::new(),
             said: BTreeSet::new(),
-            last_scan: None,
         }
     }
 
@@ -700,6 +710,7 @@ impl RuntimeNames {
                 c.key,
                 Pending {
                     learned: now,
+                    next: now,
                     ids,
                     pod_uid,
                 },
@@ -708,12 +719,11 @@ impl RuntimeNames {
     }
 
     /// Whether a container learned lately has no name from its runtime
-    /// yet: the recorder then calls [`Self::resolve`] again.
+    /// yet and is due for another look: the recorder then calls
+    /// [`Self::resolve`].
     pub fn wants_retry(&self) -> bool {
-        self.pending
-            .values()
-            .any(|p| p.learned.elapsed() < RETRY_FOR)
-            && self.last_scan.is_none_or(|t| t.elapsed() >= SCAN_INTERVAL)
+        let now = Instant::now();
+        self.pending.values().any(|p| p.due(now))
     }
 
     /// Reads the runtimes' state and names the containers it describes;
@@ -721,14 +731,10 @@ impl RuntimeNames {
     /// recording ends). Returns whether a name changed, and the problems
     /// with state files not said before.
     pub fn resolve(&mut self, registry: &mut ContainerRegistry, last: bool) -> (bool, Vec<String>) {
-        let due = self
-            .pending
-            .values()
-            .any(|p| last || p.learned.elapsed() < RETRY_FOR);
-        if !due || (!last && self.last_scan.is_some_and(|t| t.elapsed() < SCAN_INTERVAL)) {
+        let now = Instant::now();
+        if !self.pending.values().any(|p| last || p.due(now)) {
             return (false, Vec::new());
         }
-        self.last_scan = Some(Instant::now());
         let scan = scan(&self.root);
         let problems: Vec<String> = scan
             .problems
@@ -791,8 +797,11 @@ impl RuntimeNames {
                 })
             });
             let Some(found) = found else {
-                if last || p.learned.elapsed() >= RETRY_FOR {
+                if last || now.duration_since(p.learned) >= RETRY_FOR {
                     self.pending.remove(&key);
+                } else if let Some(p) = self.pending.get_mut(&key) {
+                    let waited = p.next.duration_since(p.learned);
+                    p.next = now + (waited * 2).max(FIRST_RETRY);
                 }
                 continue;
             };

@@ -29,6 +29,9 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+mod switch;
+pub use switch::timestamped;
+
 use crate::events::{self, EventGroups, PlannedEvent};
 use crate::runtime_names::RuntimeNames;
 use crate::statedump;
@@ -282,6 +285,9 @@ pub struct Recorder {
     notes: Vec<String>,
     /// The containers' names in their runtimes.
     names: RuntimeNames,
+    /// Losses of the files finished by [`Recorder::switch_output`], per
+    /// CPU (`CpuRing::loss` counts the current file's).
+    losses_switched: Vec<CpuLoss>,
 }
 
 /// How often the recorder looks for CPUs gone offline or back online. A
@@ -444,6 +450,7 @@ impl Recorder {
             unrecorded_cpus: Default::default(),
             notes: name_problems,
             names,
+            losses_switched: Vec::new(),
             config,
             writer,
             rings,
@@ -857,7 +864,14 @@ impl Recorder {
         let progress = self.progress();
         self.name_containers(true);
         self.refresh_meta();
-        let cpus = self.cpu_losses();
+        let mut cpus = self.cpu_losses();
+        for s in &self.losses_switched {
+            if let Some(c) = cpus.iter_mut().find(|c| c.cpu == s.cpu) {
+                c.lost += s.lost;
+                c.lost_samples += s.lost_samples;
+                c.offline += s.offline;
+            }
+        }
         let Self {
             writer,
             features,

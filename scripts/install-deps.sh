@@ -7,7 +7,8 @@ need=()
 # docker.io, podman and busybox-static: the tests that run real Docker and
 # Podman containers (perfns-record/tests/runtimes.rs) and build their image
 # offline from busybox.
-for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static; do
+# python3-venv: the venv of DuckDB and chDB below.
+for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static python3-venv; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -15,6 +16,16 @@ if ((${#need[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# DuckDB and chDB (ClickHouse's engine) from PyPI read the Parquet export
+# in perfns-report/tests/parquet_engines.rs (PERFNS_PYTHON names another
+# Python that has them).
+venv=${PERFNS_VENV:-/opt/perfns-venv}
+if ! "$venv/bin/python" -c 'import duckdb, chdb' 2>/dev/null; then
+	echo "install-deps: pip install duckdb chdb in $venv"
+	/usr/bin/python3 -m venv "$venv"
+	"$venv/bin/pip" install -q duckdb chdb
 fi
 
 # perf and perfns read tracepoint formats from tracefs.

@@ -7,8 +7,11 @@ need=()
 # docker.io, podman and busybox-static: the tests that run real Docker and
 # Podman containers (perfns-record/tests/runtimes.rs) and build their image
 # offline from busybox.
-# python3-venv: the venv of DuckDB and chDB below.
-for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static python3-venv; do
+# python3-venv: the venv of DuckDB and chDB below. prometheus: the server
+# that scrapes `perfns serve` in perfns-record/tests/prometheus.rs (started
+# by the test on loopback; the package's own service is not needed).
+for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static python3-venv \
+	prometheus; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

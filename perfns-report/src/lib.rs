@@ -18,6 +18,7 @@ pub mod model;
 #[cfg(feature = "parquet")]
 pub mod parquet_export;
 pub mod render;
+pub mod serve;
 
 pub use containers::NoSuchContainer;
 

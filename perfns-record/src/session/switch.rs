@@ -33,15 +33,24 @@ impl Recorder {
         }
         self.name_containers(false);
         self.refresh_meta();
+        // The finished file gets its name only once it is complete: a
+        // reader that takes every OUTPUT.<timestamp> it sees (`perfns
+        // serve`) never reads one half written. The next file is made
+        // beside it first, so that the writer always has a file.
         let output = self.config.output.clone();
-        std::fs::rename(&output, finished).map_err(system(format!(
-            "renaming {} to {}",
-            output.display(),
-            finished.display()
-        )))?;
-        let next = PerfFileWriter::create(&output, &self.event_descs())?;
+        let mut next_path = output.as_os_str().to_owned();
+        next_path.push(".next");
+        let next_path = PathBuf::from(next_path);
+        let next = PerfFileWriter::create(&next_path, &self.event_descs())?;
         let done = std::mem::replace(&mut self.writer, next);
         done.finish(&self.features)?;
+        for (from, to) in [(&output, finished), (&next_path, &output)] {
+            std::fs::rename(from, to).map_err(system(format!(
+                "renaming {} to {}",
+                from.display(),
+                to.display()
+            )))?;
+        }
         let size = std::fs::metadata(finished)
             .map_err(system(format!("{}", finished.display())))?
             .len();

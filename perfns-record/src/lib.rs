@@ -54,9 +54,13 @@ pub struct RecordArgs {
         default_value = "cpu,mem,syscalls"
     )]
     pub events: String,
-    /// Record one container (and the containers nested in it): its name,
-    /// id, id prefix or pid namespace inode. It must be running when
-    /// recording starts; its events are limited to its cgroup.
+    /// Record one container (and the containers nested in it): its name
+    /// (the runtime's: `web`, `kube-system/coredns-abc/coredns`), its
+    /// runtime id or a prefix of it (4 hex digits or more), its key
+    /// (pidns:INODE, or the inode) or its cgroup path, as `perfns report
+    /// --container` takes them; one that names several running containers
+    /// is refused, with the list. It must be running when recording
+    /// starts; its events are limited to its cgroup.
     #[arg(long, value_name = "NAME|ID", conflicts_with = "cgroup")]
     pub container: Option<String>,
     /// Record only the tasks of this cgroup (v2 path from the root, e.g.

@@ -48,8 +48,9 @@ pub struct SessionConfig {
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
     /// is resolved from [`Self::container`].
     pub scope: RecordingScope,
-    /// `--container`: a container name, id (or its prefix) or key, checked
-    /// against the containers running when recording starts.
+    /// `--container`: a container's name, runtime id (or its prefix), key
+    /// or cgroup path ([`find_container`]), checked against the containers
+    /// running when recording starts.
     pub container: Option<String>,
     /// How the events are opened.
     pub mode: RecordingMode,
@@ -545,7 +546,8 @@ impl Recorder {
     /// (`last`: every one not named yet, one more time).
     fn name_containers(&mut self, last: bool) {
         self.names.observe(&self.registry);
-        let (_, problems) = self.names.resolve(&mut self.registry, last);
+        let (changed, problems) = self.names.resolve(&mut self.registry, last);
+        self.meta_dirty |= changed;
         self.notes.extend(problems);
     }
 
@@ -658,7 +660,12 @@ impl Recorder {
             self.last_cpu_check = Instant::now();
             self.check_cpus();
         }
-        if self.meta_dirty || self.names.wants_retry() {
+        // Looking again for a name the runtimes' state did not give yet;
+        // the metadata is refreshed only if one did.
+        if self.names.wants_retry() {
+            self.name_containers(false);
+        }
+        if self.meta_dirty {
             self.refresh_meta();
         }
         // Each flush rewrites the features after the records (the task

@@ -35,8 +35,11 @@ pub struct ReportArgs {
     /// One row per container, sorted as one list, instead of a tree.
     #[arg(long)]
     pub flat: bool,
-    /// Keep only this container and its descendants: its name, cgroup
-    /// path, key (pidns:INODE, cgroup:ID) or pid namespace inode.
+    /// Keep only this container and its descendants: its name (as shown,
+    /// or as its runtime named it), its runtime id or a prefix of it (4
+    /// hex digits or more), its key (pidns:INODE, cgroup:ID) or pid
+    /// namespace inode, or its cgroup path. One that names several
+    /// containers is refused, with the list.
     #[arg(long, value_name = "NAME|ID")]
     pub container: Option<String>,
     /// Also a table of processes, busiest first.

@@ -765,14 +765,27 @@ impl RuntimeNames {
                 let c = &scan.containers[*i];
                 !self.used.contains(&(c.source.clone(), c.id.clone()))
             };
-            let found = by_pid_ns.get(&key).copied().filter(unused).or_else(|| {
-                (0..scan.containers.len()).filter(unused).find(|&i| {
-                    scan.containers[i]
-                        .id
-                        .as_ref()
-                        .is_some_and(|id| p.ids.contains(id))
-                })
-            });
+            // A pid in a state file is in the pid namespace of the runtime
+            // that wrote it, which may not be the recorder's (a tenant
+            // reading a host's files): a match by pid whose runtime id the
+            // container's cgroup contradicts is no match.
+            let agrees = |i: &usize| {
+                let id = scan.containers[*i].id.as_ref();
+                p.ids.is_empty() || id.is_none_or(|id| p.ids.contains(id))
+            };
+            let found = by_pid_ns
+                .get(&key)
+                .copied()
+                .filter(unused)
+                .filter(agrees)
+                .or_else(|| {
+                    (0..scan.containers.len()).filter(unused).find(|&i| {
+                        scan.containers[i]
+                            .id
+                            .as_ref()
+                            .is_some_and(|id| p.ids.contains(id))
+                    })
+                });
             let found = found.map(|i| scan.containers[i].clone()).or_else(|| {
                 // kubelet's pod directories: the pod, and the container
                 // when it is the pod's only one.

@@ -423,6 +423,33 @@ fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String)
     report
 }
 
+/// `perfns record --container web` while the containers wait at their
+/// gates: the runtime's name picks the container, and the recording says
+/// so.
+fn record_by_name(dir: &Path) {
+    let path = dir.join("web-only.data");
+    let out = common::perfns_record(&[
+        "--container",
+        "web",
+        "--events",
+        "cpu",
+        "--duration",
+        "0.3",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = perfns::perf_data::PerfFileReader::open(&path).unwrap();
+    match common::recording_meta(&reader).scope {
+        perfns::container::RecordingScope::Container { name, .. } => assert_eq!(name, "web"),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The `named_by` of the recording's container `name`.
 fn named_by(recording: &Path, name: &str) -> Option<String> {
     let reader = perfns::perf_data::PerfFileReader::open(recording).unwrap();
@@ -462,6 +489,7 @@ fn docker_containers_are_reported_by_their_names() {
         dockerd.dir.join("docker.sock").display()
     );
     let script = start_gated(dir.path(), &docker, "");
+    record_by_name(dir.path());
     let recording = record_script(dir.path(), &["--cgroup", "/docker"], &script);
     let id_of = |name: &str| {
         let mut inspect = dockerd.docker();
@@ -543,6 +571,7 @@ fn podman_containers_are_reported_by_their_names() {
         &podman.cli(),
         "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024",
     );
+    record_by_name(dir.path());
     let recording = record_script(dir.path(), &["--cgroup", "/libpod_parent"], &script);
     let id_of = |name: &str| {
         podman

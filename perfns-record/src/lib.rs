@@ -779,3 +779,58 @@ pub fn summary_text(s: &RecordSummary) -> String {
     }
     out
 }
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_output_takes_perfs_arguments() {
+        let parse = |t: &str| SwitchOutput::parse(t, None);
+        let signal = SwitchOutput {
+            every: None,
+            size: None,
+            max_files: None,
+        };
+        assert_eq!(parse("signal").unwrap(), signal);
+        let every = |s| SwitchOutput {
+            every: Some(Duration::from_secs(s)),
+            ..signal
+        };
+        assert_eq!(parse("30s").unwrap(), every(30));
+        assert_eq!(parse("5m").unwrap(), every(300));
+        assert_eq!(parse("1h").unwrap(), every(3600));
+        assert_eq!(parse("2d").unwrap(), every(172_800));
+        let size = |b| SwitchOutput {
+            size: Some(b),
+            ..signal
+        };
+        assert_eq!(parse("4096B").unwrap(), size(4096));
+        assert_eq!(parse("512K").unwrap(), size(512 << 10));
+        assert_eq!(parse("100M").unwrap(), size(100 << 20));
+        assert_eq!(parse("2G").unwrap(), size(2 << 30));
+        for bad in [
+            "",
+            "s",
+            "10",
+            "1.5s",
+            "10x",
+            "-1m",
+            "10 s",
+            "99999999999999999999G",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("expected `signal`"), "{bad:?}: {err}");
+        }
+        assert!(parse("0s").unwrap_err().contains("more than 0"));
+        assert!(SwitchOutput::parse("signal", Some(0))
+            .unwrap_err()
+            .contains("--switch-max-files 0"));
+        assert_eq!(
+            SwitchOutput::parse("1m", Some(3)).unwrap().max_files,
+            Some(3)
+        );
+    }
+}

@@ -202,3 +202,36 @@ fn switch_max_files_keeps_the_newest() {
         assert!(status.success(), "{}", f.display());
     }
 }
+
+#[test]
+fn size_switches_once_a_file_holds_that_much() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let out = dir.path().join("perf.data");
+    // The machine's context switches, 2 s: some hundreds of KB.
+    let done = common::perfns_record(&[
+        "--events",
+        "cpu",
+        "--switch-output=64K",
+        "--duration",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{said}");
+    let files = switched_files(&out);
+    assert!(files.len() >= 2, "{files:?}: {said}");
+    // Each but the last reached the size before it was finished (the
+    // check comes after each drain, so a file may hold a little more).
+    for f in &files[..files.len() - 1] {
+        let r = perfns::perf_data::PerfFileReader::open(f).unwrap();
+        assert!(
+            r.data_section().size >= 64 << 10,
+            "{}: {:?}",
+            f.display(),
+            r.data_section()
+        );
+    }
+}

@@ -643,6 +643,9 @@ struct Pending {
     ids: Vec<String>,
     /// A Kubernetes pod uid its cgroup path carries.
     pod_uid: Option<String>,
+    /// The runtime and name a v1 hierarchy's cgroup path gives, where the
+    /// v2 path names nothing: what names it if no runtime's state does.
+    named: Option<(Runtime, String)>,
 }
 
 impl Pending {
@@ -697,11 +700,17 @@ impl RuntimeNames {
             }
             let mut ids: Vec<String> = c.id.iter().cloned().collect();
             let mut pod_uid = c.pod.clone();
+            let mut named = None;
             let text = c.pid.and_then(|pid| {
                 std::fs::read_to_string(under(&self.root, format!("/proc/{pid}/cgroup"))).ok()
             });
             for (_, path) in text.as_deref().map(proc_cgroup_paths).into_iter().flatten() {
                 if let Some(i) = identify_cgroup(path) {
+                    // A name in a v1 hierarchy's path (LXC on a hybrid
+                    // host), where the v2 path named nothing.
+                    if i.id.is_none() && c.runtime == Runtime::Unknown {
+                        named = named.or(Some((i.runtime, i.name)));
+                    }
                     ids.extend(i.id.filter(|id| !ids.contains(id)));
                     pod_uid = pod_uid.or(i.pod);
                 }
@@ -713,6 +722,7 @@ impl RuntimeNames {
                     next: now,
                     ids,
                     pod_uid,
+                    named,
                 },
             );
         }
@@ -810,7 +820,13 @@ impl RuntimeNames {
                 })
             });
             let Some(found) = found else {
-                if last || now.duration_since(p.learned) >= RETRY_FOR {
+                if let Some((runtime, name)) = p.named.clone() {
+                    self.pending.remove(&key);
+                    if let Some(c) = registry.container_mut(key) {
+                        (c.runtime, c.name) = (runtime, name);
+                        changed = true;
+                    }
+                } else if last || now.duration_since(p.learned) >= RETRY_FOR {
                     self.pending.remove(&key);
                 } else if let Some(p) = self.pending.get_mut(&key) {
                     let waited = p.next.duration_since(p.learned);

@@ -162,6 +162,8 @@ fn recorded_containers_get_their_runtimes_names() {
         (5004, None),
         // A pid namespace nested in the Docker container, in its cgroup.
         (5005, Some(4242)),
+        // An LXC container on a hybrid host: named in the v1 paths only.
+        (5006, None),
     ]);
     let mut names = RuntimeNames::under(root());
     names.observe(&reg);
@@ -169,7 +171,7 @@ fn recorded_containers_get_their_runtimes_names() {
     assert!(changed);
     assert_eq!(problems.len(), 1, "{problems:?}");
     let got: BTreeMap<i32, (String, Runtime, Option<String>)> =
-        [4242, 4300, 4800, 5001, 5002, 5003, 5004, 5005]
+        [4242, 4300, 4800, 5001, 5002, 5003, 5004, 5005, 5006]
             .into_iter()
             .map(|pid| {
                 let c = reg
@@ -226,6 +228,7 @@ fn recorded_containers_get_their_runtimes_names() {
             5005,
             (format!("pidns-{}", key(5005)), Runtime::Unknown, None),
         ),
+        (5006, ("web1".into(), Runtime::Lxc, None)),
     ]
     .into_iter()
     .collect();

@@ -31,6 +31,13 @@ if ! "$venv/bin/python" -c 'import duckdb, chdb' 2>/dev/null; then
 	"$venv/bin/pip" install -q duckdb chdb
 fi
 
+# Rootless Podman's test (perfns-record/tests/runtimes.rs) runs as this
+# user; useradd gives it a range in /etc/subuid and /etc/subgid.
+if ! id perfns-rootless >/dev/null 2>&1; then
+	echo "install-deps: useradd perfns-rootless (rootless Podman's test)"
+	useradd --create-home --shell /usr/sbin/nologin perfns-rootless
+fi
+
 # perf and perfns read tracepoint formats from tracefs.
 if [ ! -e /sys/kernel/tracing/events ]; then
 	mount -t tracefs nodev /sys/kernel/tracing

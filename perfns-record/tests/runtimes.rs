@@ -423,18 +423,15 @@ fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String)
     report
 }
 
-/// `perfns record --container web` while the containers wait at their
-/// gates: the runtime's name picks the container, and the recording says
-/// so.
-fn record_by_name(dir: &Path) {
-    let path = dir.join("web-only.data");
+/// Records the context switches of what `select` says (`-a`,
+/// `--container=NAME`) for half a second into `path`.
+fn record_briefly(path: &Path, select: &str) {
     let out = common::perfns_record(&[
-        "--container",
-        "web",
+        select,
         "--events",
         "cpu",
         "--duration",
-        "0.3",
+        "0.5",
         "-o",
         path.to_str().unwrap(),
     ]);
@@ -443,6 +440,14 @@ fn record_by_name(dir: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `perfns record --container web` while the containers wait at their
+/// gates: the runtime's name picks the container, and the recording says
+/// so.
+fn record_by_name(dir: &Path) {
+    let path = dir.join("web-only.data");
+    record_briefly(&path, "--container=web");
     let reader = perfns::perf_data::PerfFileReader::open(&path).unwrap();
     match common::recording_meta(&reader).scope {
         perfns::container::RecordingScope::Container { name, .. } => assert_eq!(name, "web"),
@@ -584,4 +589,125 @@ fn podman_containers_are_reported_by_their_names() {
     // command line.
     let expected = podman.dir.join("root/overlay-containers/containers.json");
     assert_eq!(named_by(&recording, "web").as_deref(), expected.to_str());
+}
+
+/// The user rootless Podman runs as: made by scripts/install-deps.sh with
+/// a subordinate uid range.
+const ROOTLESS_USER: &str = "perfns-rootless";
+
+/// `(uid, home)` of [`ROOTLESS_USER`], or why not.
+fn rootless_user() -> Result<(u32, PathBuf), String> {
+    let missing = || {
+        format!(
+            "needs the user {ROOTLESS_USER} with a range in /etc/subuid (scripts/install-deps.sh)"
+        )
+    };
+    let user = nix::unistd::User::from_name(ROOTLESS_USER)
+        .ok()
+        .flatten()
+        .ok_or_else(missing)?;
+    let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+    if !subuid
+        .lines()
+        .any(|l| l.starts_with(&format!("{ROOTLESS_USER}:")))
+    {
+        return Err(missing());
+    }
+    Ok((user.uid.as_raw(), user.dir))
+}
+
+/// Rootless Podman as [`ROOTLESS_USER`], in its default storage under its
+/// home: its containers, storage and processes removed when dropped.
+struct RootlessPodman {
+    uid: u32,
+    home: PathBuf,
+}
+
+impl RootlessPodman {
+    fn new(uid: u32, home: PathBuf) -> RootlessPodman {
+        // The runtime directory a login would make.
+        let run = PathBuf::from(format!("/run/user/{uid}"));
+        std::fs::create_dir_all(&run).unwrap();
+        nix::unistd::chown(&run, Some(nix::unistd::Uid::from_raw(uid)), None).unwrap();
+        RootlessPodman { uid, home }
+    }
+
+    /// Runs `podman ARGS` as the user (cgroupfs: no systemd session).
+    fn podman(&self, args: &str) -> String {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", ROOTLESS_USER, "--", "env"])
+            .arg(format!("XDG_RUNTIME_DIR=/run/user/{}", self.uid))
+            .arg(format!("HOME={}", self.home.display()))
+            .args(["sh", "-ec"])
+            .arg(format!(
+                "podman --cgroup-manager cgroupfs --events-backend file {args}"
+            ))
+            .current_dir("/tmp");
+        run(&mut cmd, None)
+    }
+}
+
+impl Drop for RootlessPodman {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| self.podman("rm -f -a -t 0"));
+        let _ = std::panic::catch_unwind(|| self.podman("system reset -f"));
+        // What reset leaves (its pause process): the user's, and only
+        // the test runs as that user.
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let owned = std::fs::metadata(e.path()).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.uid() == self.uid
+            });
+            let pid = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok());
+            if let (true, Some(pid)) = (owned, pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.home.join(".local/share/containers"));
+        let _ = std::fs::remove_dir_all(format!("/run/user/{}/containers", self.uid));
+    }
+}
+
+#[test]
+fn rootless_podman_containers_are_named() {
+    let Some((_serial, dir, tar)) = set_up(&[("podman", "podman"), ("runuser", "util-linux")])
+    else {
+        return;
+    };
+    let Some((uid, home)) = perfns::testing::prerequisite(rootless_user()) else {
+        return;
+    };
+    // The user reads the image from the test's directory.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&tar, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let podman = RootlessPodman::new(uid, home.clone());
+    podman.podman(&format!("import {} perfns-busybox", tar.display()));
+    podman.podman(
+        "run -d --name notes --network none --ulimit nofile=1024:1024 \
+         --ulimit nproc=1024:1024 perfns-busybox /bin/sleep 600",
+    );
+    let id = podman
+        .podman("inspect --format '{{.Id}}' notes")
+        .trim()
+        .to_owned();
+    // Only names are checked: the machine is recorded (a rootless
+    // container may have no cgroup of its own to limit the recording to).
+    let path = dir.path().join("rootless.data");
+    record_briefly(&path, "-a");
+    let report = report_json(&path, &[]);
+    let notes = container(&report, "notes");
+    assert_eq!(notes["runtime"], "podman");
+    assert_eq!(notes["id"].as_str(), Some(id.as_str()));
+    let named_by = named_by(&path, "notes").unwrap();
+    assert!(
+        named_by.starts_with(&format!(
+            "{}/.local/share/containers/storage/",
+            home.display()
+        )) && named_by.ends_with("-containers/containers.json"),
+        "{named_by}"
+    );
 }

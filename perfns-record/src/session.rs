@@ -19,8 +19,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
-    self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
-    META_VERSION,
+    self, Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
+    RecordingScope, META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, TracingData};
 use perfns::record::{
@@ -29,7 +29,11 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+mod switch;
+pub use switch::timestamped;
+
 use crate::events::{self, EventGroups, PlannedEvent};
+use crate::runtime_names::RuntimeNames;
 use crate::statedump;
 
 /// What to record and where.
@@ -44,8 +48,9 @@ pub struct SessionConfig {
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
     /// is resolved from [`Self::container`].
     pub scope: RecordingScope,
-    /// `--container`: a container name, id (or its prefix) or key, checked
-    /// against the containers running when recording starts.
+    /// `--container`: a container's name, runtime id (or its prefix), key
+    /// or cgroup path ([`find_container`]), checked against the containers
+    /// running when recording starts.
     pub container: Option<String>,
     /// How the events are opened.
     pub mode: RecordingMode,
@@ -132,6 +137,17 @@ pub enum RecordError {
         wanted: String,
         /// The containers there are, `name (runtime)`.
         running: String,
+    },
+    /// `--container` names more than one running container.
+    #[error(
+        "`{wanted}` names more than one running container: {matches}; name one by its key \
+         (pidns:INODE) or a longer id"
+    )]
+    AmbiguousContainer {
+        /// What was asked for.
+        wanted: String,
+        /// The containers it names, `name (runtime, key, id)`.
+        matches: String,
     },
     /// The configuration cannot work.
     #[error("{0}")]
@@ -273,6 +289,11 @@ pub struct Recorder {
     /// What happened to CPUs going offline and online, not yet taken by
     /// [`Recorder::take_notes`].
     notes: Vec<String>,
+    /// The containers' names in their runtimes.
+    names: RuntimeNames,
+    /// Losses of the files finished by [`Recorder::switch_output`], per
+    /// CPU (`CpuRing::loss` counts the current file's).
+    losses_switched: Vec<CpuLoss>,
 }
 
 /// How often the recorder looks for CPUs gone offline or back online. A
@@ -365,6 +386,11 @@ impl Recorder {
             }
         }
         registry.learn_snapshot(&tasks);
+        // Named as their runtimes name them before `--container` is
+        // looked up, so that it takes those names.
+        let mut names = RuntimeNames::for_this_host();
+        names.observe(&registry);
+        let (_, name_problems) = names.resolve(&mut registry, false);
         let mut config = config;
         let mut scope = config.scope.clone();
         if let Some(wanted) = &config.container {
@@ -454,7 +480,9 @@ impl Recorder {
             cgroup_dir,
             last_cpu_check: started,
             unrecorded_cpus: Default::default(),
-            notes: Vec::new(),
+            notes: name_problems,
+            names,
+            losses_switched: Vec::new(),
             config,
             writer,
             rings,
@@ -533,6 +561,7 @@ impl Recorder {
 
     /// Gives the writer the current metadata, for its next flush.
     fn refresh_meta(&mut self) {
+        self.name_containers(false);
         self.meta.containers = self.registry.containers();
         self.meta.lost = self
             .cpu_losses()
@@ -542,6 +571,15 @@ impl Recorder {
         self.features.perfns = Some(self.meta.to_json());
         self.writer.set_features(&self.features);
         self.meta_dirty = false;
+    }
+
+    /// Names the containers learned lately from their runtimes' state
+    /// (`last`: every one not named yet, one more time).
+    fn name_containers(&mut self, last: bool) {
+        self.names.observe(&self.registry);
+        let (changed, problems) = self.names.resolve(&mut self.registry, last);
+        self.meta_dirty |= changed;
+        self.notes.extend(problems);
     }
 
     /// The file descriptors to poll for data: two per CPU.
@@ -652,6 +690,11 @@ impl Recorder {
         if self.last_cpu_check.elapsed() >= CPU_CHECK_INTERVAL {
             self.last_cpu_check = Instant::now();
             self.check_cpus();
+        }
+        // Looking again for a name the runtimes' state did not give yet;
+        // the metadata is refreshed only if one did.
+        if self.names.wants_retry() {
+            self.name_containers(false);
         }
         if self.meta_dirty {
             self.refresh_meta();
@@ -857,8 +900,16 @@ impl Recorder {
             self.write_unreported_losses()?;
         }
         let progress = self.progress();
+        self.name_containers(true);
         self.refresh_meta();
-        let cpus = self.cpu_losses();
+        let mut cpus = self.cpu_losses();
+        for s in &self.losses_switched {
+            if let Some(c) = cpus.iter_mut().find(|c| c.cpu == s.cpu) {
+                c.lost += s.lost;
+                c.lost_samples += s.lost_samples;
+                c.offline += s.offline;
+            }
+        }
         let Self {
             writer,
             features,
@@ -1145,30 +1196,77 @@ fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
     std::fs::File::open(&dir).map_err(system(format!("cgroup {path}: {}", dir.display())))
 }
 
-/// The container `wanted` names: a name, a full id or an id prefix, or a
-/// key; the host is `host`.
+/// The container `wanted` names: a name, a full id or an id prefix, a key
+/// (`pidns:INODE` or the inode) or a cgroup path; the host is `host`. A
+/// match nested in another match is part of it; two that are not are
+/// refused, both listed: the first is no better a guess than the second.
 pub fn find_container<'a>(
     containers: &'a [Container],
     wanted: &str,
 ) -> Result<&'a Container, RecordError> {
-    let matches = |c: &&Container| {
-        c.name == wanted
-            || c.key.to_string() == wanted
-            || c.id
-                .as_deref()
-                .is_some_and(|id| wanted.len() >= 4 && id.starts_with(wanted))
-    };
-    containers
+    let found: Vec<&Container> = containers
         .iter()
-        .find(matches)
-        .ok_or_else(|| RecordError::NoSuchContainer {
+        .filter(|c| container_ref(c).matches(wanted))
+        .collect();
+    let nested_in_another = |c: &&Container| {
+        let mut parent = c.parent;
+        // Bounded: parents come before children, so a chain is at most
+        // this long.
+        for _ in 0..containers.len() {
+            let Some(p) = parent else { return false };
+            if found.iter().any(|f| f.key == p) {
+                return true;
+            }
+            parent = containers
+                .iter()
+                .find(|x| x.key == p)
+                .and_then(|x| x.parent);
+        }
+        false
+    };
+    let outermost: Vec<&Container> = found
+        .iter()
+        .copied()
+        .filter(|c| !nested_in_another(c))
+        .collect();
+    match outermost.as_slice() {
+        [one] => Ok(one),
+        [] => Err(RecordError::NoSuchContainer {
             wanted: wanted.to_owned(),
             running: containers
                 .iter()
                 .map(|c| format!("{} ({})", c.name, c.runtime.name()))
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        }),
+        several => Err(RecordError::AmbiguousContainer {
+            wanted: wanted.to_owned(),
+            matches: several
+                .iter()
+                .map(|c| describe(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// What `--container` matches a running container by.
+fn container_ref(c: &Container) -> ContainerRef<'_> {
+    ContainerRef {
+        name: &c.name,
+        pid_ns: Some(c.key),
+        id: c.id.as_deref(),
+        cgroup: c.cgroup.as_deref(),
+    }
+}
+
+/// A container as a message lists it: name, runtime, key, short id.
+fn describe(c: &Container) -> String {
+    let id =
+        c.id.as_deref()
+            .map(|id| format!(", id {}", &id[..12.min(id.len())]))
+            .unwrap_or_default();
+    format!("{} ({}, pidns:{}{id})", c.name, c.runtime.name(), c.key)
 }
 
 #[cfg(test)]

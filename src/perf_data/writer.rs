@@ -175,7 +175,22 @@ impl PerfFileWriter {
             header
         };
         self.pending.extend_from_slice(&header.to_ne_bytes());
-        match body {
+        self.append(body)
+    }
+
+    /// Appends whole records as a ring buffer holds them, back to back
+    /// (split where they wrapped the ring): copied into the write buffer in
+    /// one piece each, not record by record, and not rewritten, so they
+    /// must hold no PERF_RECORD_TRACER_NAMESPACES (only a side-band event
+    /// asks for those).
+    pub fn write_records(&mut self, records: RawData<'_>) -> Result<(), PerfDataError> {
+        self.append(records)
+    }
+
+    /// Appends `bytes` to the write buffer, and writes it out when it has
+    /// grown to [`Self::HEADER_FLUSH_INTERVAL`].
+    fn append(&mut self, bytes: RawData<'_>) -> Result<(), PerfDataError> {
+        match bytes {
             RawData::Single(a) => self.pending.extend_from_slice(a),
             RawData::Split(a, b) => {
                 self.pending.extend_from_slice(a);

@@ -181,8 +181,11 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a command still running when recording stops is given to exit
 /// after SIGTERM, recording on, before the file is finished without it.
 const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
-/// The longest wait between drains when nothing wakes the recorder.
-const MAX_WAIT: Duration = Duration::from_millis(250);
+/// The longest wait between drains when nothing wakes the recorder: how
+/// late a side-band record below the watermark
+/// ([`events::SIDEBAND_WAKEUP`]) may be seen, and so how long a task in a
+/// new container must live to be looked up in /proc.
+const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Runs `perfns record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<()> {
@@ -277,7 +280,8 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
     let stop = loop {
-        let mut timeout = MAX_WAIT;
+        // While records come fast the next pass comes at once.
+        let mut timeout = if rec.busy() { Duration::ZERO } else { MAX_WAIT };
         if let Some(d) = config.duration {
             timeout = timeout.min(d.saturating_sub(started.elapsed()));
         }

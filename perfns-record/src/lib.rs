@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod mmap_size;
 pub mod publish;
 pub mod scope;
 pub mod session;
@@ -29,8 +30,9 @@ use perfns::container::{RecordingMode, RecordingScope};
 use perfns::record::{Record, RecordType};
 
 use crate::events::EventGroups;
+use crate::mmap_size::{LockBudget, MmapSize};
 use crate::scope::ScopeRequest;
-use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES};
+use crate::session::{RecordSummary, Recorder, SessionConfig};
 
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -76,9 +78,12 @@ pub struct RecordArgs {
     /// Default: the mounted tracefs.
     #[arg(long, value_name = "DIR")]
     pub tracefs: Option<PathBuf>,
-    /// Ring buffer size per CPU, in pages (a power of two).
-    #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
-    pub mmap_pages: usize,
+    /// Ring buffer size per CPU: pages (256), or bytes with a unit B, K, M,
+    /// G (8M), rounded up to a power of two of pages as perf record does.
+    /// Default: 4M with CAP_IPC_LOCK, else the most that
+    /// perf_event_mlock_kb and RLIMIT_MEMLOCK allow, up to 4M.
+    #[arg(short = 'm', long, value_name = "PAGES|SIZE")]
+    pub mmap_pages: Option<MmapSize>,
     /// Command to run; the machine is recorded until it exits.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -97,6 +102,12 @@ pub struct RecordConfig {
     pub live_status: bool,
     /// `--scope`.
     pub scope: ScopeRequest,
+    /// Whether `-m` was given; if not, [`run`] sets the default for the
+    /// scope it records in.
+    pub mmap_given: bool,
+    /// What the command line made of the user's words, to say before
+    /// recording (`-m` rounded up).
+    pub notes: Vec<String>,
 }
 
 impl RecordConfig {
@@ -106,12 +117,13 @@ impl RecordConfig {
             .events
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", args.events))?;
-        if !args.mmap_pages.is_power_of_two() {
-            anyhow::bail!(
-                "-m/--mmap-pages {}: the ring buffer size must be a power of two (e.g. {})",
-                args.mmap_pages,
-                args.mmap_pages.max(1).next_power_of_two()
-            );
+        let mut notes = Vec::new();
+        let mut session = SessionConfig::new(args.output);
+        if let Some(size) = args.mmap_pages {
+            let page = perfns::abi::page_size().context("reading the page size")?;
+            let (pages, note) = mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            session.mmap_pages = pages;
+            notes.extend(note);
         }
         let duration = match args.duration {
             None => None,
@@ -121,9 +133,7 @@ impl RecordConfig {
         if let Some(program) = args.command.first() {
             check_command(program)?;
         }
-        let mut session = SessionConfig::new(args.output);
         session.groups = groups;
-        session.mmap_pages = args.mmap_pages;
         session.container = args.container;
         session.cgroup = args.cgroup;
         session.tracefs = args.tracefs;
@@ -138,6 +148,8 @@ impl RecordConfig {
             duration,
             live_status: std::io::stderr().is_terminal(),
             scope: args.scope,
+            mmap_given: args.mmap_pages.is_some(),
+            notes,
         })
     }
 }
@@ -198,6 +210,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     config.session.mode = choice.mode;
     config.session.extra_flags = scope::extra_flags(choice.mode);
+    if !config.mmap_given {
+        let budget = LockBudget::of_this_process(choice.mode)
+            .context("reading what this process may lock for ring buffers")?;
+        config.session.mmap_pages = mmap_size::default_data_pages(&budget, session::sideband_pages);
+    }
+    for note in &config.notes {
+        eprintln!("[ perfns record: {note} ]");
+    }
     if choice.mode == RecordingMode::TracerScope
         && (config.session.container.is_some() || config.session.cgroup.is_some())
     {

@@ -83,8 +83,10 @@ impl SessionConfig {
     }
 }
 
-/// The default ring buffer size per CPU in pages: 512 KiB with 4 KiB pages,
-/// perf record's default (what perf_event_mlock_kb allows).
+/// The ring buffer size per CPU in pages of a [`SessionConfig::new`]:
+/// 512 KiB with 4 KiB pages, perf record's default (what the kernel's
+/// perf_event_mlock_kb allows). `perfns record` picks its own default from
+/// what it may lock ([`crate::mmap_size::default_data_pages`]).
 pub const DEFAULT_MMAP_PAGES: usize = 128;
 
 /// Recording failed.
@@ -187,7 +189,7 @@ struct CpuRing {
 
 /// Pages of each CPU's side-band ring buffer: task events are rare next to
 /// samples, and the recorder drains at each one.
-fn sideband_pages(mmap_pages: usize) -> usize {
+pub fn sideband_pages(mmap_pages: usize) -> usize {
     (mmap_pages / 4).clamp(8, 256)
 }
 

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod mmap_size;
 pub mod publish;
 pub mod runtime_names;
 pub mod scope;
@@ -30,8 +31,9 @@ use perfns::container::{RecordingMode, RecordingScope};
 use perfns::record::{Record, RecordType};
 
 use crate::events::EventGroups;
+use crate::mmap_size::{LockBudget, MmapSize};
 use crate::scope::ScopeRequest;
-use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES};
+use crate::session::{RecordSummary, Recorder, SessionConfig};
 
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -101,9 +103,12 @@ pub struct RecordArgs {
     /// ones as new ones are finished.
     #[arg(long, value_name = "N", requires = "switch_output")]
     pub switch_max_files: Option<usize>,
-    /// Ring buffer size per CPU, in pages (a power of two).
-    #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
-    pub mmap_pages: usize,
+    /// Ring buffer size per CPU: pages (256), or bytes with a unit B, K, M,
+    /// G (8M), rounded up to a power of two of pages as perf record does.
+    /// Default: 4M with CAP_IPC_LOCK, else the most that
+    /// perf_event_mlock_kb and RLIMIT_MEMLOCK allow, up to 4M.
+    #[arg(short = 'm', long, value_name = "PAGES|SIZE")]
+    pub mmap_pages: Option<MmapSize>,
     /// Compress the records with zstd at LEVEL (1 to 22; -z alone: 1), as
     /// perf record -z does (-z3, --compression-level=3): perf 6.1 and later
     /// read the file.
@@ -133,6 +138,12 @@ pub struct RecordConfig {
     pub live_status: bool,
     /// `--scope`.
     pub scope: ScopeRequest,
+    /// Whether `-m` was given; if not, [`run`] sets the default for the
+    /// scope it records in.
+    pub mmap_given: bool,
+    /// What the command line made of the user's words, to say before
+    /// recording (`-m` rounded up).
+    pub notes: Vec<String>,
     /// `--switch-output`, `--switch-max-files`.
     pub switch: Option<SwitchOutput>,
 }
@@ -212,12 +223,13 @@ impl RecordConfig {
             .events
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", args.events))?;
-        if !args.mmap_pages.is_power_of_two() {
-            anyhow::bail!(
-                "-m/--mmap-pages {}: the ring buffer size must be a power of two (e.g. {})",
-                args.mmap_pages,
-                args.mmap_pages.max(1).next_power_of_two()
-            );
+        let mut notes = Vec::new();
+        let mut session = SessionConfig::new(args.output);
+        if let Some(size) = args.mmap_pages {
+            let page = perfns::abi::page_size().context("reading the page size")?;
+            let (pages, note) = mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            session.mmap_pages = pages;
+            notes.extend(note);
         }
         let duration = match args.duration {
             None => None,
@@ -238,10 +250,8 @@ impl RecordConfig {
             .map(|text| SwitchOutput::parse(text, args.switch_max_files))
             .transpose()
             .map_err(|e| anyhow::anyhow!(e))?;
-        let mut session = SessionConfig::new(args.output);
         session.compression_level = args.compression_level;
         session.groups = groups;
-        session.mmap_pages = args.mmap_pages;
         session.container = args.container;
         session.cgroup = args.cgroup;
         session.tracefs = args.tracefs;
@@ -257,6 +267,8 @@ impl RecordConfig {
             live_status: std::io::stderr().is_terminal(),
             scope: args.scope,
             switch,
+            mmap_given: args.mmap_pages.is_some(),
+            notes,
         })
     }
 }
@@ -300,8 +312,11 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a command still running when recording stops is given to exit
 /// after SIGTERM, recording on, before the file is finished without it.
 const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
-/// The longest wait between drains when nothing wakes the recorder.
-const MAX_WAIT: Duration = Duration::from_millis(250);
+/// The longest wait between drains when nothing wakes the recorder: how
+/// late a side-band record below the watermark
+/// ([`events::SIDEBAND_WAKEUP`]) may be seen, and so how long a task in a
+/// new container must live to be looked up in /proc.
+const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Runs `perfns record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<()> {
@@ -314,6 +329,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     config.session.mode = choice.mode;
     config.session.extra_flags = scope::extra_flags(choice.mode);
+    if !config.mmap_given {
+        let budget = LockBudget::of_this_process(choice.mode)
+            .context("reading what this process may lock for ring buffers")?;
+        config.session.mmap_pages = mmap_size::default_data_pages(&budget, session::sideband_pages);
+    }
+    for note in &config.notes {
+        eprintln!("[ perfns record: {note} ]");
+    }
     if choice.mode == RecordingMode::TracerScope
         && (config.session.container.is_some() || config.session.cgroup.is_some())
     {
@@ -400,7 +423,8 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     let mut last_status: Option<Instant> = None;
     let mut switcher = config.switch.map(|s| Switcher::new(s, &output));
     let stop = loop {
-        let mut timeout = MAX_WAIT;
+        // While records come fast the next pass comes at once.
+        let mut timeout = if rec.busy() { Duration::ZERO } else { MAX_WAIT };
         if let Some(d) = config.duration {
             timeout = timeout.min(d.saturating_sub(started.elapsed()));
         }

@@ -232,7 +232,9 @@ pub fn attribute(path: &Path) -> Attribution {
                 // tracer scope delivers none of it, and no recording here
                 // counts it (common_flags: TRACE_FLAG_HARDIRQ | SOFTIRQ |
                 // NMI).
-                if f.read_u64(raw, "common_flags").is_ok_and(|fl| fl & 0x58 != 0) {
+                if f.read_u64(raw, "common_flags")
+                    .is_ok_and(|fl| fl & 0x58 != 0)
+                {
                     continue;
                 }
                 let u = by_tid.entry(tid).or_default();

@@ -115,12 +115,19 @@ fn root_containers_get_nested_cgroups() {
     let Some(()) = prerequisite(root()) else {
         return;
     };
-    let outer = cgroup_root().join("perfns/ctr-outer");
+    // Names of this test process's own: another run of the suite beside
+    // this one (another checkout's) makes cgroups under /perfns too.
+    let (outer_name, inner_name) = (
+        format!("ctr-outer-{}", std::process::id()),
+        format!("ctr-inner-{}", std::process::id()),
+    );
+    let outer = cgroup_root().join("perfns").join(&outer_name);
     // The inner shell says where it is, then waits for the test's go.
-    let inner =
-        format!("{PERFNS} run-container ctr-inner -- sh -c 'tail -1 /proc/self/cgroup; read go'");
+    let inner = format!(
+        "{PERFNS} run-container {inner_name} -- sh -c 'tail -1 /proc/self/cgroup; read go'"
+    );
     let mut child = Command::new(PERFNS)
-        .args(["run-container", "ctr-outer", "--", "sh", "-c", &inner])
+        .args(["run-container", &outer_name, "--", "sh", "-c", &inner])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -131,7 +138,7 @@ fn root_containers_get_nested_cgroups() {
     // From the host, while both run: the inner cgroup sits in the outer one
     // and holds the inner container's tasks (its perfns child and its
     // shell, at least).
-    let inner_cgroup = "/perfns/ctr-outer/ctr-inner";
+    let inner_cgroup = &format!("/perfns/{outer_name}/{inner_name}");
     let pids = cgroup_pids(&cgroup_root().join(&inner_cgroup[1..]));
     assert!(pids.len() >= 2, "{inner_cgroup} holds {pids:?}");
     for pid in &pids {
@@ -156,7 +163,7 @@ fn sigint_ends_a_busy_container_and_removes_its_cgroup() {
     let Some(()) = prerequisite(root()) else {
         return;
     };
-    let name = "ctr-sigint";
+    let name = &format!("ctr-sigint-{}", std::process::id());
     let (cgroup, tasks, status) = signal_busy_container(name, Signal::SIGINT, STOP_BOUND);
     assert_eq!(status.code(), Some(130), "{status:?}");
     for (pid, fd) in &tasks {
@@ -198,7 +205,7 @@ fn sigkill_of_perfns_kills_its_container() {
     let Some(()) = prerequisite(root()) else {
         return;
     };
-    let name = "ctr-sigkill";
+    let name = &format!("ctr-sigkill-{}", std::process::id());
     let (cgroup, _tasks, status) = signal_busy_container(name, Signal::SIGKILL, STEP_BOUND);
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     wait_until_empty(&cgroup, Instant::now() + STEP_BOUND);

@@ -265,6 +265,21 @@ mod tests {
     }
 
     #[test]
+    fn wakeups_come_at_4_kib_of_side_band_and_an_eighth_of_the_data_buffer() {
+        let mut plan = vec![sideband_event(0), switch_event(0)];
+        wake_at_an_eighth(&mut plan, 1 << 20);
+        for (e, bytes) in plan.iter().zip([4096, 128 << 10]) {
+            assert_ne!(e.attr.flags & flags::WATERMARK, 0, "{}", e.name);
+            assert_eq!(e.attr.wakeup, bytes, "{}", e.name);
+        }
+        // Only the buffer's owner sets its watermark; a side-band-only
+        // plan has none to set.
+        let mut alone = vec![sideband_event(0)];
+        wake_at_an_eighth(&mut alone, 1 << 20);
+        assert_eq!(alone[0].attr.wakeup, SIDEBAND_WAKEUP);
+    }
+
+    #[test]
     fn switches_only_with_cpu() {
         let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;

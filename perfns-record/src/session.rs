@@ -1510,6 +1510,42 @@ mod tests {
     }
 
     #[test]
+    fn a_pass_that_finds_a_buffer_an_eighth_full_asks_for_the_next_at_once() {
+        if perfns::testing::prerequisite(perfns::testing::root()).is_none()
+            || perfns::testing::prerequisite(perfns::testing::tracefs()).is_none()
+        {
+            return;
+        }
+        let cpu = abi::online_cpus().unwrap()[0];
+        let me = nix::unistd::Pid::from_raw(0);
+        let affinity = nix::sched::sched_getaffinity(me).unwrap();
+        let mut on_cpu = nix::sched::CpuSet::new();
+        on_cpu.set(cpu as usize).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SessionConfig::new(dir.path().join("busy.data"));
+        config.groups = "syscalls".parse().unwrap();
+        config.cpus = Some(vec![cpu]);
+        // 32 KiB: an eighth is about 40 system call records.
+        config.mmap_pages = 8;
+        let mut rec = Recorder::start(config).unwrap();
+        rec.drain().unwrap();
+        nix::sched::sched_setaffinity(me, &on_cpu).unwrap();
+        for _ in 0..1000 {
+            nix::unistd::getppid();
+        }
+        nix::sched::sched_setaffinity(me, &affinity).unwrap();
+        rec.drain().unwrap();
+        assert!(rec.busy(), "2000 records in a 32 KiB buffer");
+        // Passes in a row find little, whatever else runs on the CPU.
+        let calm = (0..100).any(|_| {
+            rec.drain().unwrap();
+            !rec.busy()
+        });
+        assert!(calm, "a pass that finds little lets the recorder sleep");
+        rec.finish().unwrap();
+    }
+
+    #[test]
     fn records_of_events_opened_again_get_the_files_ids() {
         // A sample: identifier, pid/tid, time, cpu, raw...
         assert_eq!(

@@ -4,13 +4,13 @@
 set -euo pipefail
 
 need=()
-# docker.io, podman and busybox-static: the tests that run real Docker and
+# docker.io, podman (uidmap for its rootless test) and busybox-static: the tests that run real Docker and
 # Podman containers (perfns-record/tests/runtimes.rs) and build their image
 # offline from busybox.
 # python3-venv: the venv of DuckDB and chDB below. prometheus: the server
 # that scrapes `perfns serve` in perfns-record/tests/prometheus.rs (started
 # by the test on loopback; the package's own service is not needed).
-for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static python3-venv \
+for pkg in linux-perf util-linux procps gcc make docker.io podman uidmap busybox-static python3-venv \
 	prometheus; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done

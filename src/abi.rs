@@ -302,17 +302,12 @@ mod tests {
         }
         // This thread visits each CPU in turn: moving there is a switch on
         // it, and each sleep there one more.
-        let me = nix::unistd::Pid::from_raw(0);
-        let was = nix::sched::sched_getaffinity(me).unwrap();
         for &cpu in &cpus {
-            let mut one = nix::sched::CpuSet::new();
-            one.set(cpu as usize).unwrap();
-            nix::sched::sched_setaffinity(me, &one).unwrap();
+            let _pinned = crate::testing::pin_to_cpu(cpu);
             for _ in 0..3 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        nix::sched::sched_setaffinity(me, &was).unwrap();
         for c in &counters {
             disable(c.as_fd()).unwrap();
         }

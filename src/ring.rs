@@ -1114,11 +1114,7 @@ mod tests {
                 return;
             };
             let cpu = abi::online_cpus().unwrap()[0];
-            let me = nix::unistd::Pid::from_raw(0);
-            let affinity = nix::sched::sched_getaffinity(me).unwrap();
-            let mut on_cpu = nix::sched::CpuSet::new();
-            on_cpu.set(cpu as usize).unwrap();
-            nix::sched::sched_setaffinity(me, &on_cpu).unwrap();
+            let pinned = crate::testing::pin_to_cpu(cpu);
 
             let format = SampleFormat::IDENTIFIER
                 | SampleFormat::TID
@@ -1170,7 +1166,7 @@ mod tests {
             }
             abi::disable(tp.as_fd()).unwrap();
             abi::disable(swe.as_fd()).unwrap();
-            nix::sched::sched_setaffinity(me, &affinity).unwrap();
+            drop(pinned);
 
             let mut samples: HashMap<usize, u64> = HashMap::new();
             ring.drain(|raw| {

@@ -74,6 +74,35 @@ pub fn perf() -> Result<(), String> {
     }
 }
 
+/// The calling thread pinned to one CPU ([`pin_to_cpu`]) until this is
+/// dropped; then it may run where it could before.
+#[derive(Debug)]
+#[must_use = "the thread is pinned only while this lives"]
+pub struct Pinned(nix::sched::CpuSet);
+
+/// Pins the calling thread to `cpu`, so that what it does (system calls,
+/// context switches) happens there: a test that reads one CPU's ring
+/// buffer or counter makes its own events on that CPU.
+#[track_caller]
+pub fn pin_to_cpu(cpu: u32) -> Pinned {
+    let me = nix::unistd::Pid::from_raw(0);
+    let was = nix::sched::sched_getaffinity(me).expect("sched_getaffinity");
+    let mut one = nix::sched::CpuSet::new();
+    one.set(cpu as usize)
+        .expect("a CPU number below CpuSet::count()");
+    nix::sched::sched_setaffinity(me, &one)
+        .unwrap_or_else(|e| panic!("pinning this thread to cpu{cpu}: {e}"));
+    Pinned(was)
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let me = nix::unistd::Pid::from_raw(0);
+        // Best effort: a thread left pinned only runs slower.
+        let _ = nix::sched::sched_setaffinity(me, &self.0);
+    }
+}
+
 #[cfg(test)]
 // A test's unwrap failing is its report.
 #[allow(clippy::unwrap_used)]

@@ -1517,10 +1517,6 @@ mod tests {
             return;
         }
         let cpu = abi::online_cpus().unwrap()[0];
-        let me = nix::unistd::Pid::from_raw(0);
-        let affinity = nix::sched::sched_getaffinity(me).unwrap();
-        let mut on_cpu = nix::sched::CpuSet::new();
-        on_cpu.set(cpu as usize).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut config = SessionConfig::new(dir.path().join("busy.data"));
         config.groups = "syscalls".parse().unwrap();
@@ -1529,11 +1525,11 @@ mod tests {
         config.mmap_pages = 8;
         let mut rec = Recorder::start(config).unwrap();
         rec.drain().unwrap();
-        nix::sched::sched_setaffinity(me, &on_cpu).unwrap();
+        let pinned = perfns::testing::pin_to_cpu(cpu);
         for _ in 0..1000 {
             nix::unistd::getppid();
         }
-        nix::sched::sched_setaffinity(me, &affinity).unwrap();
+        drop(pinned);
         rec.drain().unwrap();
         assert!(rec.busy(), "2000 records in a 32 KiB buffer");
         // Passes in a row find little, whatever else runs on the CPU.

@@ -203,26 +203,28 @@ fn switch_max_files_keeps_the_newest() {
     }
 }
 
+/// `perfns record --events cpu --switch-output=64K --duration 2 EXTRA`
+/// into DIR: the machine's context switches for 2 s, some hundreds of KB,
+/// so at least two files; returns them, oldest first.
+fn switching_at_64k(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    let out = dir.join("perf.data");
+    let mut args = vec!["--events", "cpu", "--switch-output=64K", "--duration", "2"];
+    args.extend_from_slice(extra);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let done = common::perfns_record(&args);
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{said}");
+    let files = switched_files(&out);
+    assert!(files.len() >= 2, "{files:?}: {said}");
+    files
+}
+
 #[test]
 fn size_switches_once_a_file_holds_that_much() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;
     };
-    let out = dir.path().join("perf.data");
-    // The machine's context switches, 2 s: some hundreds of KB.
-    let done = common::perfns_record(&[
-        "--events",
-        "cpu",
-        "--switch-output=64K",
-        "--duration",
-        "2",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    let said = String::from_utf8_lossy(&done.stderr);
-    assert!(done.status.success(), "{said}");
-    let files = switched_files(&out);
-    assert!(files.len() >= 2, "{files:?}: {said}");
+    let files = switching_at_64k(dir.path(), &[]);
     // Each but the last reached the size before it was finished (the
     // check comes after each drain, so a file may hold a little more).
     for f in &files[..files.len() - 1] {
@@ -241,21 +243,7 @@ fn with_z_every_switched_file_is_compressed() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;
     };
-    let out = dir.path().join("perf.data");
-    let done = common::perfns_record(&[
-        "--events",
-        "cpu",
-        "-z",
-        "--switch-output=64K",
-        "--duration",
-        "2",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    let said = String::from_utf8_lossy(&done.stderr);
-    assert!(done.status.success(), "{said}");
-    let files = switched_files(&out);
-    assert!(files.len() >= 2, "{files:?}: {said}");
+    let files = switching_at_64k(dir.path(), &["-z"]);
     for f in &files {
         let r = perfns::perf_data::PerfFileReader::open(f).unwrap();
         assert!(

@@ -220,23 +220,17 @@ mod tests {
     use crate::attr::{flags, kind, sw};
 
     fn is_root() -> bool {
-        let root = nix::unistd::geteuid().is_root();
-        if !root {
-            println!("skipped: perf_event_open tests need root");
-        }
-        root
+        crate::testing::prerequisite(crate::testing::root()).is_some()
     }
 
     /// The id of sched:sched_switch, read from tracefs.
     fn sched_switch_id() -> Option<u64> {
         let path = "/sys/kernel/tracing/events/sched/sched_switch/id";
-        match std::fs::read_to_string(path) {
-            Ok(s) => Some(s.trim().parse().unwrap()),
-            Err(e) => {
-                println!("skipped: {path}: {e} (is tracefs mounted?)");
-                None
-            }
-        }
+        let id = crate::testing::prerequisite(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("needs tracefs mounted: {path}: {e}")),
+        )?;
+        Some(id.trim().parse().unwrap())
     }
 
     fn read_count(f: &mut File) -> u64 {
@@ -306,15 +300,33 @@ mod tests {
         for c in &counters {
             enable(c.as_fd()).unwrap();
         }
-        // Each sleep switches this thread out at least once.
-        for _ in 0..5 {
-            std::thread::sleep(Duration::from_millis(1));
+        // This thread visits each CPU in turn: moving there is a switch on
+        // it, and each sleep there one more.
+        let me = nix::unistd::Pid::from_raw(0);
+        let was = nix::sched::sched_getaffinity(me).unwrap();
+        for &cpu in &cpus {
+            let mut one = nix::sched::CpuSet::new();
+            one.set(cpu as usize).unwrap();
+            nix::sched::sched_setaffinity(me, &one).unwrap();
+            for _ in 0..3 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
+        nix::sched::sched_setaffinity(me, &was).unwrap();
         for c in &counters {
             disable(c.as_fd()).unwrap();
         }
-        let total: u64 = counters.iter_mut().map(read_count).sum();
-        assert!(total >= 5, "{total} context switches across CPUs {cpus:?}");
+        let per_cpu: Vec<(u32, u64)> = cpus
+            .iter()
+            .copied()
+            .zip(counters.iter_mut().map(read_count))
+            .collect();
+        // Each CPU's event counts that CPU's switches, this thread's three
+        // sleeps there among them.
+        assert!(
+            per_cpu.iter().all(|&(_, n)| n >= 3),
+            "context switches per CPU: {per_cpu:?}"
+        );
     }
 
     #[test]
@@ -353,8 +365,11 @@ mod tests {
         if !is_root() {
             return;
         }
-        if tracer_scope::current_tracer_namespace().unwrap().is_some() {
-            println!("skipped: this kernel has tracer namespaces");
+        let stock = match tracer_scope::current_tracer_namespace().unwrap() {
+            None => Ok(()),
+            Some(_) => Err("needs a kernel without the tracer-namespace series"),
+        };
+        if crate::testing::prerequisite(stock).is_none() {
             return;
         }
         let attr = EventAttr {
@@ -438,8 +453,14 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        if paranoid < 1 {
-            println!("skipped: perf_event_paranoid {paranoid} lets nobody open system-wide events");
+        let refuses = match paranoid {
+            1.. => Ok(()),
+            _ => Err(format!(
+                "needs perf_event_paranoid >= 1 (it is {paranoid}: everybody may open \
+                 system-wide events)"
+            )),
+        };
+        if crate::testing::prerequisite(refuses).is_none() {
             return;
         }
         let attr = EventAttr {

@@ -1135,8 +1135,7 @@ mod tests {
     #[test]
     fn a_uts_namespace_of_its_own_names_by_hostname() {
         assert_eq!(uts_hostname(std::process::id() as i32), None);
-        if !nix::unistd::geteuid().is_root() {
-            println!("skipped: joining another uts namespace needs root");
+        if crate::testing::prerequisite(crate::testing::root()).is_none() {
             return;
         }
         let mut child = std::process::Command::new("unshare")
@@ -1166,8 +1165,7 @@ mod tests {
 
     #[test]
     fn nested_pid_namespaces_chain_to_the_host() {
-        if !nix::unistd::geteuid().is_root() {
-            println!("skipped: unshare --pid needs root");
+        if crate::testing::prerequisite(crate::testing::root()).is_none() {
             return;
         }
         let mut outer = std::process::Command::new("unshare")
@@ -1241,8 +1239,9 @@ mod tests {
 
     #[test]
     fn cgroup2_mount_holds_the_root_cgroup() {
-        let Some(root) = cgroup2_mount() else {
-            println!("skipped: no cgroup2 mount");
+        let Some(root) = crate::testing::prerequisite(
+            cgroup2_mount().ok_or("needs a cgroup2 mount (/proc/self/mountinfo has none)"),
+        ) else {
             return;
         };
         assert!(root.join("cgroup.procs").is_file(), "{}", root.display());

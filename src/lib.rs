@@ -5,7 +5,8 @@
 //! ([`record`], [`attr`]), tracepoint payload decoding ([`tracepoint`]),
 //! the perf.data-compatible recording file ([`perf_data`]) and the container
 //! identity that a recording carries ([`container`]), and containers made
-//! from namespaces without a runtime ([`run_container`]).
+//! from namespaces without a runtime ([`run_container`]). With the
+//! `testing` feature, [`testing`] says what a test needs of the machine.
 #![deny(missing_docs)]
 
 pub mod abi;
@@ -17,4 +18,6 @@ pub mod record;
 pub mod ring;
 pub mod run_container;
 pub mod syscalls;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tracepoint;

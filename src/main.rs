@@ -30,6 +30,14 @@ enum Command {
     /// Run a command in a new container made from namespaces (user, pid,
     /// mount, uts, ipc, cgroup and, on a perfns kernel, tracer), with its
     /// own cgroup when permitted. No runtime or privilege needed.
+    ///
+    /// SIGINT, SIGTERM and SIGHUP are passed on to the container's init; an
+    /// init that leaves the signal at its default action (which the kernel
+    /// withholds from a namespace's init) is killed at once, and the exit
+    /// status is 128 + the signal. An init that handles a signal sent with
+    /// kill (not the terminal's Ctrl-C) has 10 s to exit, then is killed.
+    /// The container dies with perfns, even by SIGKILL; its cgroup is
+    /// removed on every exit but SIGKILL's.
     RunContainer(RunContainerArgs),
     /// Copy the formats of the tracepoints perfns record uses out of tracefs
     /// into DIR, world-readable (as root on the host), for tenants to record
@@ -98,7 +106,9 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Report(args) => perfns_report::run(args)?,
         Command::PublishTracefs(args) => perfns_record::publish::run(args)?,
         Command::RunContainer(args) => {
-            let code = run_container::run(&ContainerSpec::from(args))?;
+            // SAFETY: this process is single-threaded: nothing before this
+            // point starts a thread (clap parses on this one).
+            let code = unsafe { run_container::run(&ContainerSpec::from(args)) }?;
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     }

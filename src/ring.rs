@@ -703,11 +703,7 @@ mod tests {
         use crate::record::Record;
 
         fn is_root() -> bool {
-            let root = nix::unistd::geteuid().is_root();
-            if !root {
-                println!("skipped: ring buffer tests need root");
-            }
-            root
+            crate::testing::prerequisite(crate::testing::root()).is_some()
         }
 
         fn read_count(fd: &OwnedFd) -> u64 {
@@ -866,8 +862,10 @@ mod tests {
                 return;
             }
             let path = "/sys/kernel/tracing/events/sched/sched_switch/id";
-            let Ok(tp_id) = std::fs::read_to_string(path) else {
-                println!("skipped: {path} missing (is tracefs mounted?)");
+            let Some(tp_id) = crate::testing::prerequisite(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("needs tracefs mounted: {path}: {e}")),
+            ) else {
                 return;
             };
             let cpu = abi::online_cpus().unwrap()[0];

@@ -21,16 +21,48 @@
 //! command. The exit status is the command's (128 + signal if it was
 //! killed); 125 means the container could not be set up, 126 and 127 that
 //! the command could not be run, as for `env` and `unshare`.
+//!
+//! Signals and cleanup. The kernel does not deliver a signal to a pid
+//! namespace's init unless the init handles it (SIGKILL and SIGSTOP from
+//! outside aside), so a command that leaves SIGINT alone would not stop at
+//! Ctrl-C. This process passes SIGINT, SIGTERM and SIGHUP on to the init
+//! (those sent with kill(); the terminal's reach the init directly, as it
+//! is in the same process group), then:
+//! - an init that leaves the signal at its default action is killed with
+//!   SIGKILL at once, which is what that action would have done outside a
+//!   namespace; the exit status is then 128 + the signal, as a shell
+//!   expects after Ctrl-C;
+//! - an init that handles (or ignores) the signal decides for itself; when
+//!   the signal came with kill() (a request to stop, as `docker stop`
+//!   makes), the init has [`STOP_GRACE`] to exit and is then killed.
+//!
+//! Killing the init ends every process of the container (its pid namespace
+//! goes with it). Both the intermediate child and the init have SIGKILL as
+//! their parent-death signal, so the container dies with this process even
+//! when it is killed with SIGKILL; a set-user-ID command loses that setting
+//! when it is executed (execve(2) clears it). The container's cgroup is
+//! removed on every exit of this process but SIGKILL, which leaves it empty
+//! behind.
 
 use std::ffi::CString;
-use std::fs;
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{execvp, fork, getgid, getuid, sethostname, ForkResult};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::prctl;
+use nix::sys::signal::{kill, pthread_sigmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{
+    execvp, fork, getgid, getpid, getppid, getuid, pipe2, sethostname, ForkResult, Pid,
+};
 
 use crate::abi::tracer_scope::CLONE_NEWTRACER;
 
@@ -41,6 +73,17 @@ const CGROUP_NS_INIT_INO: u64 = 0xEFFF_FFFB;
 
 /// Exit status when the container could not be set up.
 pub const EXIT_SETUP: i32 = 125;
+
+/// How long a container's init that handles a stop signal sent to this
+/// process (SIGINT, SIGTERM or SIGHUP from kill()) has to exit before it
+/// is killed: `docker stop`'s default.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The signals passed on to the container's init.
+const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+/// In a byte relayed to the intermediate child: the signal came from the
+/// terminal (`si_code` SI_KERNEL), so the init has had it too.
+const FROM_TERMINAL: u8 = 0x80;
 
 /// Whether to give the container a tracer namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,10 +176,18 @@ impl ContainerSpec {
 }
 
 /// Starts the container, waits for its command and returns the command's
-/// exit status (see the module documentation for the codes).
+/// exit status (see the module documentation for the codes, the signals
+/// passed on and the cleanup).
 ///
-/// Forks: call it before this process starts any thread.
-pub fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
+/// # Safety
+///
+/// The calling process must be single-threaded: this function forks, and
+/// the child runs arbitrary code (allocation, file system calls) before it
+/// execs, which is only sound when no other thread can hold a lock at the
+/// fork. It also blocks SIGINT, SIGTERM, SIGHUP and SIGCHLD while it runs
+/// and reads them from a signalfd, which another thread that left them
+/// unblocked would take from it.
+pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
     spec.validate()?;
     let argv = spec
         .command
@@ -145,18 +196,56 @@ pub fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
             CString::new(a.as_bytes()).map_err(|_| RunContainerError::NulInArgument(a.clone()))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let process = |what| move |source| RunContainerError::Process { what, source };
+    // The signals this process waits for: from here on they queue for the
+    // signalfd instead of ending the process (restored on return, after
+    // the cgroup is removed).
+    let mut watched = SigSet::empty();
+    for s in FORWARDED.into_iter().filter(|&s| !ignored(s)) {
+        watched.add(s);
+    }
+    watched.add(Signal::SIGCHLD);
+    let mut original_mask = SigSet::empty();
+    pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&watched),
+        Some(&mut original_mask),
+    )
+    .map_err(process("blocking signals"))?;
+    let _restore = RestoreMask(original_mask);
     let cgroup = match spec.cgroup {
-        Cgroup::Auto => make_cgroup(&spec.name),
+        Cgroup::Auto => make_cgroup(&spec.name).map(CgroupDir),
         Cgroup::No => None,
     };
+    let mut signals =
+        SignalFd::with_flags(&watched, SfdFlags::SFD_CLOEXEC).map_err(process("signalfd"))?;
+    let (relay_read, relay_write) = pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?;
+    let perfns = getpid();
     // SAFETY: the caller promises this process is single-threaded, so the
     // child may run arbitrary code until it execs or exits.
-    match unsafe { fork() }.map_err(|source| RunContainerError::Process {
-        what: "fork",
-        source,
-    })? {
+    match unsafe { fork() }.map_err(process("fork"))? {
         ForkResult::Child => {
-            let code = match setup_and_fork_init(spec, cgroup.as_ref(), &argv) {
+            // The parent removes the cgroup; this child must not, even by
+            // unwinding.
+            let cgroup = cgroup.map(|c| {
+                let paths = c.0.clone();
+                std::mem::forget(c);
+                paths
+            });
+            drop((signals, relay_write));
+            let code = match prctl::set_pdeathsig(Signal::SIGKILL)
+                .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))
+                .and_then(|()| {
+                    // This process may have died before the setting took.
+                    if getppid() == perfns {
+                        Ok(())
+                    } else {
+                        Err("perfns exited before the container started".into())
+                    }
+                })
+                .and_then(|()| {
+                    setup_and_fork_init(spec, cgroup.as_ref(), &argv, relay_read, &original_mask)
+                }) {
                 Ok(code) => code,
                 Err(msg) => {
                     eprintln!("perfns run-container {}: {msg}", spec.name);
@@ -169,11 +258,94 @@ pub fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
-            let status = wait_exit_code(child)?;
-            if let Some((_, dir)) = cgroup {
-                remove_cgroup(&dir);
+            drop(relay_read);
+            let status = relay_signals(child, &mut signals, relay_write);
+            // Before this returns the status: the cgroup is gone when the
+            // caller learns that the container is.
+            drop(cgroup);
+            status
+        }
+    }
+}
+
+/// Whether this process ignores `signal` (`nohup`, or a shell's
+/// background job): such a signal is not passed on either, as the command
+/// would inherit the same setting outside a container.
+fn ignored(signal: Signal) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with a null new action, sigaction() only writes the current
+    // one into `current`, which is large enough and zero-initialised.
+    let rc = unsafe { libc::sigaction(signal as i32, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: sigaction() succeeded, so `current` holds a valid struct (and
+    // it was zero-initialised before, which is valid for it too).
+    rc == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// The container's cgroup (the cgroup v2 mount point and the cgroup's
+/// directory), removed when this is dropped: on every return of [`run`],
+/// errors and panics included.
+struct CgroupDir((PathBuf, PathBuf));
+
+impl Drop for CgroupDir {
+    fn drop(&mut self) {
+        remove_cgroup(&self.0 .1);
+    }
+}
+
+/// Puts back the signal mask [`run`] changed.
+struct RestoreMask(SigSet);
+
+impl Drop for RestoreMask {
+    fn drop(&mut self) {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
+    }
+}
+
+/// In this process, until `child` (the intermediate child) ends: passes
+/// each SIGINT, SIGTERM and SIGHUP on to it through `relay` (one byte: the
+/// signal, and [`FROM_TERMINAL`]), and returns its exit code.
+fn relay_signals(
+    child: Pid,
+    signals: &mut SignalFd,
+    relay: OwnedFd,
+) -> Result<i32, RunContainerError> {
+    let mut relay = Some(File::from(relay));
+    loop {
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(source) => {
+                return Err(RunContainerError::Process {
+                    what: "reading signals",
+                    source,
+                })
             }
-            Ok(status)
+        };
+        if info.ssi_signo == Signal::SIGCHLD as u32 {
+            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(source) => {
+                    return Err(RunContainerError::Process {
+                        what: "waitpid",
+                        source,
+                    })
+                }
+            }
+        }
+        let from_terminal = if info.ssi_code == libc::SI_KERNEL {
+            FROM_TERMINAL
+        } else {
+            0
+        };
+        // A child that is gone (EPIPE) is reaped at the next SIGCHLD.
+        if let Some(r) = relay.as_mut() {
+            if r.write_all(&[info.ssi_signo as u8 | from_terminal])
+                .is_err()
+            {
+                relay = None;
+            }
         }
     }
 }
@@ -235,13 +407,17 @@ fn own_cgroup() -> io::Result<String> {
         .ok_or_else(|| io::Error::other("no cgroup v2 entry in /proc/self/cgroup"))
 }
 
-/// In the first child: joins the cgroup (`cgroup`: the cgroup v2 mount
-/// point and the container's cgroup directory), unshares the namespaces, maps the
-/// caller to root, forks the container's init and waits for it.
+/// In the intermediate child: joins the cgroup (`cgroup`: the cgroup v2
+/// mount point and the container's cgroup directory), unshares the
+/// namespaces, maps the caller to root, forks the container's init and
+/// waits for it, applying the signals `relay` brings. `original_mask` is
+/// the signal mask to give the command.
 fn setup_and_fork_init(
     spec: &ContainerSpec,
     cgroup: Option<&(PathBuf, PathBuf)>,
     argv: &[CString],
+    relay: OwnedFd,
+    original_mask: &SigSet,
 ) -> Result<i32, String> {
     if let Some((_, dir)) = cgroup {
         // Before the cgroup namespace is made, so that its root is this cgroup.
@@ -286,11 +462,25 @@ fn setup_and_fork_init(
     fs::write("/proc/self/gid_map", format!("0 {gid} 1"))
         .map_err(|e| format!("/proc/self/gid_map: {e}"))?;
 
+    // What the wait for the init needs, made before the init exists: the
+    // init mounts its own /proc over this mount namespace's (which this
+    // process shares), so the init's /proc/PID is reached through a
+    // directory opened now. `alive` tells the init whether this process
+    // died before its parent-death signal was set.
+    let proc_dir = File::open("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let mut children =
+        SignalFd::with_flags(&sigchld(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(|e| format!("signalfd: {e}"))?;
+    let (alive_read, alive_write) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+
     // SAFETY: this child is single-threaded (it was forked from a
     // single-threaded process and started no thread).
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
-            let code = match init(spec, cgroup, argv) {
+            drop((alive_write, children, proc_dir, relay));
+            let code = match start_init(alive_read, original_mask)
+                .and_then(|()| init(spec, cgroup, argv))
+            {
                 Ok(never) => match never {},
                 Err((code, msg)) => {
                     eprintln!("perfns run-container {}: {msg}", spec.name);
@@ -301,7 +491,169 @@ fn setup_and_fork_init(
             // SAFETY: as in run().
             unsafe { libc::_exit(code) }
         }
-        ForkResult::Parent { child } => wait_exit_code(child).map_err(|e| e.to_string()),
+        ForkResult::Parent { child } => {
+            drop(alive_read);
+            let code = supervise_init(child, &relay, &mut children, &proc_dir);
+            drop(alive_write);
+            code
+        }
+    }
+}
+
+/// SIGCHLD alone, as a set.
+fn sigchld() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// In the init, first: dies with the intermediate child (which died
+/// already if `alive` is at its end), and gives the command the signal
+/// mask of the process that called [`run`] and the default SIGPIPE.
+fn start_init(alive: OwnedFd, original_mask: &SigSet) -> Result<(), (i32, String)> {
+    let setup = |what: String| (EXIT_SETUP, what);
+    prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup(format!("PR_SET_PDEATHSIG: {e}")))?;
+    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
+    let hung_up = poll(&mut fds, PollTimeout::ZERO).map_err(|e| setup(format!("poll: {e}")))? > 0;
+    if hung_up {
+        return Err(setup("perfns exited before the container started".into()));
+    }
+    drop(alive);
+    // Rust ignores SIGPIPE in its programs; a command gets the default, as
+    // std::process::Command gives it.
+    // SAFETY: setting SIGPIPE's disposition to the default touches no
+    // memory and no handler of this process runs for it.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(original_mask), None)
+        .map_err(|e| setup(format!("restoring the signal mask: {e}")))
+}
+
+/// What the init does with a signal, from /proc/PID/status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// The default action (which the kernel withholds from a namespace's
+    /// init).
+    Default,
+    /// A handler, or SIG_IGN: the init's own choice.
+    Chosen,
+}
+
+/// `signal`'s disposition in process `pid`, from its status file under
+/// `proc_dir` (a procfs that shows `pid`); `None` once it is gone.
+fn disposition(proc_dir: &File, pid: Pid, signal: Signal) -> Option<Disposition> {
+    let path = CString::new(format!("{pid}/status")).ok()?;
+    // SAFETY: openat() takes a valid directory fd (borrowed from
+    // `proc_dir`, open for this call's length) and a NUL-terminated path;
+    // the returned fd, when valid, is owned by the File made from it.
+    let fd = unsafe {
+        libc::openat(
+            proc_dir.as_raw_fd(),
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    let mut status = unsafe { File::from_raw_fd(fd) };
+    let mut text = String::new();
+    status.read_to_string(&mut text).ok()?;
+    let mask = |field: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    let bit = 1u64 << (signal as i32 - 1);
+    let chosen = mask("SigCgt:")? | mask("SigIgn:")?;
+    Some(if chosen & bit == 0 {
+        Disposition::Default
+    } else {
+        Disposition::Chosen
+    })
+}
+
+/// In the intermediate child, until the init ends: applies the signals
+/// relayed by the process that called [`run`] (see the module
+/// documentation), and returns the init's exit code.
+fn supervise_init(
+    init: Pid,
+    relay: &OwnedFd,
+    children: &mut SignalFd,
+    proc_dir: &File,
+) -> Result<i32, String> {
+    // The signal whose default action a SIGKILL stood in for.
+    let mut stand_in: Option<Signal> = None;
+    let mut deadline: Option<Instant> = None;
+    let mut relay_open = true;
+    loop {
+        match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) if stand_in.is_some() => {
+                return Ok(128 + stand_in.map_or(0, |s| s as i32))
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(format!("waitpid: {e}")),
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| d <= now) {
+            let _ = kill(init, Signal::SIGKILL);
+            deadline = None;
+        }
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d - now).unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds = vec![PollFd::new(children.as_fd(), PollFlags::POLLIN)];
+        if relay_open {
+            fds.push(PollFd::new(relay.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        let relayed = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        drop(fds);
+        // Consumed only to clear the readiness; waitpid above says more.
+        while let Ok(Some(_)) = children.read_signal() {}
+        if !relayed {
+            continue;
+        }
+        let mut bytes = [0u8; 64];
+        let n = match nix::unistd::read(relay.as_raw_fd(), &mut bytes) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(format!("reading the relayed signals: {e}")),
+        };
+        if n == 0 {
+            // perfns is gone (this process's parent-death signal follows).
+            relay_open = false;
+            let _ = kill(init, Signal::SIGKILL);
+            continue;
+        }
+        for &b in &bytes[..n] {
+            let Ok(signal) = Signal::try_from(i32::from(b & !FROM_TERMINAL)) else {
+                continue;
+            };
+            let from_terminal = b & FROM_TERMINAL != 0;
+            if !from_terminal {
+                let _ = kill(init, signal);
+            }
+            match disposition(proc_dir, init, signal) {
+                Some(Disposition::Default) => {
+                    let _ = kill(init, Signal::SIGKILL);
+                    stand_in.get_or_insert(signal);
+                }
+                Some(Disposition::Chosen) if !from_terminal => {
+                    deadline.get_or_insert(Instant::now() + STOP_GRACE);
+                }
+                Some(Disposition::Chosen) | None => {}
+            }
+        }
     }
 }
 
@@ -369,24 +721,6 @@ fn unshare(flags: u64) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    }
-}
-
-/// Waits for `child` and turns its end into an exit code.
-fn wait_exit_code(child: nix::unistd::Pid) -> Result<i32, RunContainerError> {
-    loop {
-        match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(source) => {
-                return Err(RunContainerError::Process {
-                    what: "waitpid",
-                    source,
-                })
-            }
-        }
     }
 }
 

@@ -241,8 +241,7 @@ mod tests {
 
     #[test]
     fn switches_only_with_cpu() {
-        let Ok(tracefs) = Tracefs::locate() else {
-            println!("skipped: no tracefs");
+        let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
         let names = |g: &str| -> Vec<String> {
@@ -264,8 +263,7 @@ mod tests {
 
     #[test]
     fn plan_reads_the_formats() {
-        let Ok(tracefs) = Tracefs::locate() else {
-            println!("skipped: no tracefs");
+        let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
         let events = plan(EventGroups::ALL, &tracefs, 0).unwrap();

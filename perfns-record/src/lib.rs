@@ -35,7 +35,8 @@ use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES}
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Output file.
+    /// Output file. A non-empty file already there is first moved to
+    /// FILE.old, replacing it, as perf record does.
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
     /// Record every CPU. perfns record always does, with or without
@@ -160,7 +161,7 @@ impl RecordConfig {
 }
 
 /// Refuses a command that cannot be started, before the output file is
-/// created or truncated: a shell's messages (`command not found`,
+/// created or an older one moved to FILE.old: a shell's messages (`command not found`,
 /// `Permission denied`), and no file. The spawn itself can still fail (the
 /// file changed since); [`record`] then removes the file it created.
 fn check_command(program: &str) -> anyhow::Result<()> {
@@ -321,8 +322,12 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             if config.live_status {
                 eprint!("\r\x1b[K");
             }
-            end_command(child.as_mut());
-            return Err(anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress())));
+            let stopped = Stopped::now(started, child.as_mut());
+            return Err(anyhow::Error::new(e).context(what_the_file_kept(
+                &output,
+                rec.progress(),
+                &stopped,
+            )));
         }
         for note in rec.take_notes() {
             if config.live_status {
@@ -358,9 +363,12 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
                 rec.wait(Some(Duration::from_millis(20)), &[])?;
                 if let Err(e) = rec.drain() {
-                    return Err(
-                        anyhow::Error::new(e).context(what_the_file_kept(&output, rec.progress()))
-                    );
+                    let stopped = Stopped::now(started, Some(c));
+                    return Err(anyhow::Error::new(e).context(what_the_file_kept(
+                        &output,
+                        rec.progress(),
+                        &stopped,
+                    )));
                 }
             }
         }
@@ -369,9 +377,12 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     let summary = rec.finish().map_err(|e| match e {
         // It names the file and says what is lost.
         session::RecordError::OutputGone { .. } => anyhow::Error::new(e),
-        session::RecordError::File(_) => anyhow::Error::new(e)
-            .context(format!("finishing {}", output.display()))
-            .context(what_the_file_kept(&output, before)),
+        session::RecordError::File(_) => {
+            let stopped = Stopped::now(started, child.as_mut());
+            anyhow::Error::new(e)
+                .context(format!("finishing {}", output.display()))
+                .context(what_the_file_kept(&output, before, &stopped))
+        }
         _ => anyhow::Error::new(e).context(format!("finishing {}", output.display())),
     })?;
     if let Some(mut c) = child {
@@ -387,18 +398,73 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     Ok(summary)
 }
 
+/// When and how recording stopped after a failed write, and what became
+/// of the command.
+#[derive(Debug)]
+struct Stopped {
+    /// Since recording started.
+    after: Duration,
+    /// The command's pid, and whether it was still running (then it was
+    /// ended, as perf record ends it: SIGTERM, SIGKILL if it lingers).
+    command: Option<(u32, bool)>,
+}
+
+impl Stopped {
+    /// Recording stops now: a command still running is ended and reaped
+    /// before perfns exits, so nothing it does goes on unrecorded behind
+    /// the user's back.
+    fn now(started: Instant, child: Option<&mut Child>) -> Stopped {
+        let after = started.elapsed();
+        let command = child.map(|c| {
+            let running = matches!(c.try_wait(), Ok(None));
+            if running {
+                end_command(Some(&mut *c));
+                let asked = Instant::now();
+                while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if matches!(c.try_wait(), Ok(None)) {
+                    let _ = c.kill();
+                }
+                let _ = c.wait();
+            }
+            (c.id(), running)
+        });
+        Stopped { after, command }
+    }
+}
+
 /// What a recording that could not be written on (a full or failing
-/// disk) keeps, read back from the file, and what it lost: the records
-/// drained after the last successful write, and the losses the kernel
-/// reported after them. `progress` is the recorder's count when it
-/// stopped.
-fn what_the_file_kept(output: &std::path::Path, progress: session::Progress) -> String {
+/// disk) keeps, read back from the file, and what it does not: the records
+/// drained after the last successful write, the losses the kernel reported
+/// after them, and, when a command was still running, everything it did
+/// after the stop. `progress` is the recorder's count when it stopped.
+///
+/// perfns record stops at the first failed write, as perf record does:
+/// going on would only count what it could not keep.
+fn what_the_file_kept(
+    output: &std::path::Path,
+    progress: session::Progress,
+    stopped: &Stopped,
+) -> String {
+    let when = format!(
+        "recording stopped after {:.3} s, at a failed write",
+        stopped.after.as_secs_f64()
+    );
+    let command = match stopped.command {
+        None => String::new(),
+        Some((pid, true)) => format!(
+            "; the command (pid {pid}) was still running: perfns record ended it (SIGTERM), and \
+             nothing it did after the stop is recorded"
+        ),
+        Some((pid, false)) => format!("; the command (pid {pid}) had exited before the stop"),
+    };
     let reader = match perfns::perf_data::PerfFileReader::open(output) {
         Ok(r) => r,
         Err(e) => {
             return format!(
-                "recording stopped; {} holds what was written before this, if the disk \
-                 kept it (reading it back failed: {e}); {} events were reported lost",
+                "{when}; {} holds what was written before this, if the disk kept it (reading it \
+                 back failed: {e}); {} events were reported lost{command}",
                 output.display(),
                 progress.lost + progress.lost_samples
             )
@@ -420,9 +486,9 @@ fn what_the_file_kept(output: &std::path::Path, progress: session::Progress) -> 
     }
     let kept = reader.data_section().size;
     format!(
-        "recording stopped; {} holds what was written before this: {records} records \
-         ({kept} bytes, with {lost} events the kernel reported lost); not in it: {} bytes of \
-         records drained later, and {} more events the kernel reported lost",
+        "{when}; {} holds what was written before this: {records} records ({kept} bytes, with \
+         {lost} events the kernel reported lost); not in it: {} bytes of records drained but \
+         not written, and {} more events the kernel reported lost{command}",
         output.display(),
         progress.bytes.saturating_sub(kept),
         (progress.lost + progress.lost_samples).saturating_sub(lost),

@@ -232,8 +232,7 @@ mod tests {
 
     #[test]
     fn publishes_exactly_the_formats_record_uses() {
-        let Ok(tracefs) = Tracefs::locate() else {
-            println!("skipped: no tracefs");
+        let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -292,8 +291,7 @@ mod tests {
 
     #[test]
     fn publishing_again_replaces_the_files() {
-        let Ok(tracefs) = Tracefs::locate() else {
-            println!("skipped: no tracefs");
+        let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -333,8 +331,7 @@ mod tests {
 
     #[test]
     fn a_missing_tracepoint_is_named() {
-        let Ok(tracefs) = Tracefs::locate() else {
-            println!("skipped: no tracefs");
+        let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
         // The headers of the real tracefs, but no tracepoint.
@@ -363,8 +360,14 @@ mod tests {
     #[test]
     fn an_unprivileged_user_is_told_to_publish_as_root() {
         let tracefs_mode = fs::metadata(TRACEFS).map(|m| m.permissions().mode());
-        if !nix::unistd::geteuid().is_root() || !matches!(tracefs_mode, Ok(m) if m & 0o005 == 0) {
-            println!("skipped: needs root, and {TRACEFS} closed to other users");
+        let closed = match tracefs_mode {
+            Ok(m) if m & 0o005 == 0 => perfns::testing::root(),
+            Ok(m) => Err(format!(
+                "needs {TRACEFS} closed to other users (mode {m:o})"
+            )),
+            Err(e) => Err(format!("needs {TRACEFS}: {e}")),
+        };
+        if perfns::testing::prerequisite(closed).is_none() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

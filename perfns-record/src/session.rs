@@ -280,6 +280,26 @@ pub struct Recorder {
 /// events are dead and nothing more is recorded on it.
 const CPU_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Moves a non-empty file at `output` to `OUTPUT.old` (replacing what is
+/// there), as perf record does (check_backup() in tools/perf/util/data.c):
+/// the recording is then written to a new file, and a reader of the older
+/// one (perfns report, perf report) goes on reading it whole instead of
+/// seeing it truncated under its memory map.
+fn move_to_old(output: &std::path::Path) -> Result<(), RecordError> {
+    match std::fs::metadata(output) {
+        Ok(m) if m.is_file() && m.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    let mut old = output.as_os_str().to_owned();
+    old.push(".old");
+    let old = PathBuf::from(old);
+    std::fs::rename(output, &old).map_err(system(format!(
+        "moving the older recording {} to {}",
+        output.display(),
+        old.display()
+    )))
+}
+
 fn system(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RecordError {
     let what = what.into();
     move |source| RecordError::System { what, source }
@@ -393,6 +413,9 @@ impl Recorder {
                 name: e.name.clone(),
             })
             .collect();
+        // Only now, once the events are open: a recording that cannot
+        // start leaves an older one where it was.
+        move_to_old(&config.output)?;
         let mut writer = PerfFileWriter::create(&config.output, &descs)?;
         if let Some(level) = config.compression_level {
             writer.compress(level)?;

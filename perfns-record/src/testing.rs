@@ -12,6 +12,7 @@
 //! | `alloc MIB` | maps MIB MiB, touches every 4 KiB page (no huge pages), unmaps |
 //! | `getppid N` | makes exactly N getppid system calls |
 //! | `sleep MS` | sleeps |
+//! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
 
 use std::io;
@@ -76,14 +77,25 @@ impl TestContainer {
     /// Starts container `name` (cgroup `/perfns/<name>`) running `steps`
     /// (see the module docs). Needs root.
     pub fn spawn(name: &str, steps: &[&str]) -> io::Result<Self> {
-        let root = perfns_cgroup_root()?;
+        Self::spawn_in(&perfns_cgroup_root()?, name, steps)
+    }
+
+    /// [`Self::spawn`] with the cgroup `NAME` made in `parent` (a
+    /// directory under the cgroup2 mount, which must exist) rather than in
+    /// `/perfns`: a test that records only its own containers' cgroups
+    /// (`--cgroup`) gives them a parent of their own.
+    pub fn spawn_in(parent: &Path, name: &str, steps: &[&str]) -> io::Result<Self> {
         let mut cmd = Command::new(workload_binary()?);
-        cmd.arg("container").arg(name).args(steps);
+        cmd.arg("container")
+            .arg(name)
+            .args(steps)
+            .env(CGROUP_DIR_ENV, parent)
+            .stdin(std::process::Stdio::piped());
         let child = cmd.spawn()?;
         Ok(Self {
             name: name.to_owned(),
             child,
-            cgroup: root.join(name),
+            cgroup: parent.join(name),
         })
     }
 
@@ -95,6 +107,19 @@ impl TestContainer {
     /// The pid of the workload process outside (it becomes `unshare`).
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Opens the next `gate` of its steps (in the order they run, nested
+    /// containers' included).
+    pub fn release(&mut self) -> io::Result<()> {
+        use std::io::Write;
+        let stdin = self
+            .child
+            .stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::other("stdin already closed"))?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()
     }
 
     /// Whether it has finished (its status then), without waiting.
@@ -144,6 +169,8 @@ pub enum Step {
     Getppid(u64),
     /// Sleep.
     Sleep(Duration),
+    /// Wait for a line on stdin.
+    Gate,
     /// Run the remaining steps in a nested container of this name.
     Container(String),
 }
@@ -164,6 +191,7 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             "alloc" => Step::Alloc(number(value("MiB")?)?),
             "getppid" => Step::Getppid(number(value("a count")?)?),
             "sleep" => Step::Sleep(Duration::from_millis(number(value("milliseconds")?)?)),
+            "gate" => Step::Gate,
             "container" => {
                 let name = value("a name")?;
                 if name.is_empty() || name.contains('/') || name == "." || name == ".." {
@@ -173,7 +201,7 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown step `{other}` (burn, alloc, getppid, sleep, container)"
+                    "unknown step `{other}` (burn, alloc, getppid, sleep, gate, container)"
                 ))
             }
         });
@@ -224,10 +252,31 @@ pub fn run_steps(steps: &[Step]) -> io::Result<()> {
                 }
             }
             Step::Sleep(d) => std::thread::sleep(*d),
+            Step::Gate => gate()?,
             Step::Container(name) => return enter_container(name, &steps[i + 1..]),
         }
     }
     Ok(())
+}
+
+/// Reads stdin up to a newline, a byte at a time: nothing after the line
+/// is taken, so a nested container's workload, which shares this stdin,
+/// gets the next line.
+fn gate() -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(0, &mut byte) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "gate: stdin closed before the line that opens the gate",
+                ))
+            }
+            Ok(_) if byte[0] == b'\n' => return Ok(()),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(io::Error::other(format!("gate: reading stdin: {e}"))),
+        }
+    }
 }
 
 /// Maps `mib` MiB of anonymous memory without huge pages, writes to each
@@ -335,6 +384,10 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
             Step::Alloc(m) => ("alloc", m.to_string()),
             Step::Getppid(n) => ("getppid", n.to_string()),
             Step::Sleep(d) => ("sleep", d.as_millis().to_string()),
+            Step::Gate => {
+                out.push("gate".to_owned());
+                continue;
+            }
             Step::Container(n) => ("container", n.clone()),
         };
         out.push(word.to_owned());
@@ -347,7 +400,7 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
 pub fn workload_main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | sleep MS | container NAME (the rest in a new container)");
+        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | sleep MS | gate | container NAME (the rest in a new container)");
         return std::process::ExitCode::SUCCESS;
     }
     let result = parse_steps(&args)
@@ -381,6 +434,7 @@ mod tests {
             "8",
             "sleep",
             "5",
+            "gate",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -394,6 +448,7 @@ mod tests {
                 Step::Getppid(30000),
                 Step::Alloc(8),
                 Step::Sleep(Duration::from_millis(5)),
+                Step::Gate,
             ]
         );
         assert_eq!(steps_to_args(&steps), args);

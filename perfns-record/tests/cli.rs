@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    getppid_calls, loss_warning, number_after, perf_script, perfns_record, recording_meta, signal,
-    spawn_record, text, tracepoint_format, wait_for_recording,
+    loss_warning, number_after, perf_script, perfns_record, recording_meta, signal, spawn_record,
+    text, tracepoint_format, wait_for_recording,
 };
 
 use std::process::{Command, Stdio};
@@ -113,13 +113,23 @@ fn sigint_mid_recording_leaves_a_complete_file() {
         return;
     };
     let path = dir.path().join("interrupted.data");
-    let recorder = spawn_record(&["-a", "-m", "4096", "-o", path.to_str().unwrap()]);
+    // The workload's cgroup alone: the machine's other tasks cannot
+    // overflow the buffers and take the exact count with them.
+    let cgroup = common::TestCgroup::new(&format!("perfns-sigint-{}", std::process::id()));
+    let recorder = spawn_record(&[
+        "-a",
+        "-m",
+        "4096",
+        "--cgroup",
+        cgroup.name(),
+        "-o",
+        path.to_str().unwrap(),
+    ]);
     wait_for_recording(&path);
-    let workload_pid = getppid_calls(4321);
+    let workload_pid = cgroup.run(&["getppid", "4321"]);
     signal(&recorder, Signal::SIGINT);
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = common::wait_with_stderr(recorder);
+    assert!(status.success(), "{stderr}");
     assert!(
         after_scope_line(&stderr).starts_with("[ perfns record: Captured and wrote "),
         "{stderr}"
@@ -337,9 +347,8 @@ fn sigterm_ends_the_recording_and_the_command() {
     signal(&recorder, Signal::SIGTERM);
     // perfns record ends `sleep` with SIGTERM, as perf record does, and
     // says so.
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = common::wait_with_stderr(recorder);
+    assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("[ perfns record: sleep exited with signal: 15 (SIGTERM) ]"),
         "{stderr}"
@@ -350,4 +359,70 @@ fn sigterm_ends_the_recording_and_the_command() {
         perfns::container::RecordingScope::Command { ref argv } if argv == &["sleep", "600"]
     ));
     assert!(a.kinds.contains_key("EXIT"), "{:?}", a.kinds);
+}
+
+/// A recording over an existing one moves it to NAME.old first (replacing
+/// an older NAME.old), as perf record does: its bytes are kept, and a
+/// reader that has it open reads it to the end while the new recording is
+/// written. A command that cannot start moves nothing.
+#[test]
+fn an_existing_output_becomes_name_old_and_its_reader_reads_on() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let path = dir.path().join("again.data");
+    let old = dir.path().join("again.data.old");
+    let record = |command: &str| {
+        perfns_record(&[
+            "--events",
+            "cpu",
+            "-o",
+            path.to_str().unwrap(),
+            "--",
+            command,
+        ])
+    };
+    let out = record("true");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&old, b"an older .old").unwrap();
+    let first = std::fs::read(&path).unwrap();
+    let in_first = PerfFileReader::open(&path)
+        .unwrap()
+        .records_in_file_order()
+        .count();
+    assert!(in_first > 1, "{in_first} records");
+
+    // A reader in the middle of the first recording.
+    let reader = PerfFileReader::open(&path).unwrap();
+    let mut records = reader.records_in_file_order();
+    records.next().unwrap().unwrap();
+    let out = record("true");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut read = 1;
+    for r in records {
+        let r = r.unwrap();
+        r.parse().unwrap();
+        read += 1;
+    }
+    assert_eq!(read, in_first);
+    assert_eq!(
+        std::fs::read(&old).unwrap(),
+        first,
+        "{} is the first recording",
+        old.display()
+    );
+    // The new recording is a file of its own.
+    assert!(
+        PerfFileReader::open(&path)
+            .unwrap()
+            .records_in_file_order()
+            .count()
+            > 1
+    );
+
+    let second = std::fs::read(&path).unwrap();
+    let out = record("perfns-no-such-command");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&path).unwrap(), second);
+    assert_eq!(std::fs::read(&old).unwrap(), first);
 }

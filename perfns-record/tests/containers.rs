@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use perfns::container::{RecordingScope, Runtime};
 use perfns_record::session::{Recorder, SessionConfig};
@@ -13,20 +13,31 @@ use perfns_record::testing::TestContainer;
 /// getppid's number on this architecture.
 const SYS_GETPPID: u64 = libc::SYS_getppid as u64;
 
-/// Records until every container has exited, then finishes.
+/// Records until every container has exited, then finishes. After each
+/// drain, `step` sees the recorder and the containers (to open their
+/// gates when the recorder has seen what they wait for).
+///
+/// Only the tasks of `group` are recorded (`--cgroup`), where the
+/// containers are made: what else runs on the machine (a kernel build, other
+/// tests) cannot overflow the buffers and take the exact counts with it.
 fn record_containers(
     path: &std::path::Path,
     mmap_pages: usize,
+    group: &common::TestCgroup,
     spawn: impl FnOnce() -> Vec<TestContainer>,
+    mut step: impl FnMut(&Recorder, &mut [TestContainer]),
 ) -> perfns_record::session::RecordSummary {
     let mut config = SessionConfig::new(path);
     config.mmap_pages = mmap_pages;
+    config.cgroup = Some(group.name().to_owned());
     let mut rec = Recorder::start(config).expect("start recording");
     let mut containers = spawn();
+    let started = Instant::now();
     loop {
         rec.wait(Some(Duration::from_millis(50)), &[])
             .expect("wait");
         rec.drain().expect("drain");
+        step(&rec, &mut containers);
         let mut running = false;
         for c in &mut containers {
             running |= c.try_wait().expect("try_wait").is_none();
@@ -34,6 +45,12 @@ fn record_containers(
         if !running {
             break;
         }
+        assert!(
+            started.elapsed() < common::PATIENCE,
+            "the containers still run after {:?}; the recorder knows {:?}",
+            common::PATIENCE,
+            rec.meta().containers
+        );
     }
     for c in containers {
         // Removes its cgroups.
@@ -54,15 +71,24 @@ fn two_containers_are_told_apart() {
     let path = dir.path().join("two.data");
     // busy: 600 ms of CPU, 64 MiB touched; calm: 300 ms of CPU, 30000
     // getppid calls. `burn` tops each process up to its CPU time, so the
-    // other steps do not change the split. The whole machine is recorded
-    // (other builds run here too) into 64 MiB per CPU: enough to hold the
-    // test's few seconds even when the recorder gets little CPU.
-    let summary = record_containers(&path, 16384, || {
-        vec![
-            TestContainer::spawn(&busy, &["alloc", "64", "burn", "600"]).unwrap(),
-            TestContainer::spawn(&calm, &["getppid", "30000", "burn", "300"]).unwrap(),
-        ]
-    });
+    // other steps do not change the split. Only the containers' cgroups
+    // are recorded, into 64 MiB per CPU: enough to hold the test's few
+    // seconds even when the recorder gets little CPU.
+    let group = common::TestCgroup::new(&format!("perfns/two-{tag}"));
+    let summary = record_containers(
+        &path,
+        16384,
+        &group,
+        || {
+            vec![
+                TestContainer::spawn_in(group.dir(), &busy, &["alloc", "64", "burn", "600"])
+                    .unwrap(),
+                TestContainer::spawn_in(group.dir(), &calm, &["getppid", "30000", "burn", "300"])
+                    .unwrap(),
+            ]
+        },
+        |_, _| {},
+    );
     assert_eq!(
         summary.progress.lost + summary.progress.lost_samples,
         0,
@@ -85,7 +111,7 @@ fn two_containers_are_told_apart() {
         );
         assert_eq!(
             c.cgroup.as_deref(),
-            Some(format!("/perfns/{name}").as_str())
+            Some(format!("{}/{name}", group.name()).as_str())
         );
     }
     let b = &a.containers[&busy];
@@ -145,27 +171,43 @@ fn nested_containers_form_a_tree() {
     let outer = format!("outer-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.data");
-    // The sleeps let the recorder read each container's cgroup from /proc
-    // while its tasks live; a namespace gone before that is recorded
-    // unnamed (`pidns-<inode>`) under the parent its FORK records give.
-    let summary = record_containers(&path, 16384, || {
-        vec![TestContainer::spawn(
-            &outer,
-            &[
-                "sleep",
-                "200",
-                "getppid",
-                "100",
-                "container",
-                "inner",
-                "sleep",
-                "200",
-                "getppid",
-                "200",
-            ],
-        )
-        .unwrap()]
-    });
+    // Each container waits at a gate until the recorder has seen it, so
+    // that the recorder reads its cgroup from /proc while its tasks live
+    // (a namespace gone before that is recorded unnamed, `pidns-<inode>`,
+    // under the parent its FORK records give).
+    let mut opened = 0;
+    let group = common::TestCgroup::new(&format!("perfns/nested-{}", std::process::id()));
+    let summary = record_containers(
+        &path,
+        16384,
+        &group,
+        || {
+            vec![TestContainer::spawn_in(
+                group.dir(),
+                &outer,
+                &[
+                    "gate",
+                    "getppid",
+                    "100",
+                    "container",
+                    "inner",
+                    "gate",
+                    "getppid",
+                    "200",
+                ],
+            )
+            .unwrap()]
+        },
+        |rec, containers| {
+            let known = |name: &str| rec.meta().containers.iter().any(|c| c.name == name);
+            let next = [outer.as_str(), "inner"].get(opened).copied();
+            if next.is_some_and(known) {
+                containers[0].release().expect("open the gate");
+                opened += 1;
+            }
+        },
+    );
+    assert_eq!(opened, 2, "both gates opened");
     assert_eq!(
         summary.progress.lost + summary.progress.lost_samples,
         0,
@@ -194,7 +236,7 @@ fn nested_containers_form_a_tree() {
     assert_eq!((o.level, i.level), (1, 2));
     assert_eq!(
         i.cgroup.as_deref(),
-        Some(format!("/perfns/{outer}/inner").as_str())
+        Some(format!("{}/{outer}/inner", group.name()).as_str())
     );
     assert_eq!(a.containers[&outer].syscalls.get(&SYS_GETPPID), Some(&100));
     assert_eq!(a.containers["inner"].syscalls.get(&SYS_GETPPID), Some(&200));
@@ -215,18 +257,25 @@ fn container_option_records_that_container_alone() {
     let _serial = common::serial();
     let tag = std::process::id();
     let (mine, other) = (format!("mine-{tag}"), format!("other-{tag}"));
-    // Both must be running when recording starts: each sleeps first.
-    let a = TestContainer::spawn(&mine, &["sleep", "400", "getppid", "500"]).unwrap();
-    let b = TestContainer::spawn(&other, &["sleep", "400", "getppid", "700"]).unwrap();
+    // Both must be running when recording starts: each waits at a gate.
+    let mut a = TestContainer::spawn(&mine, &["gate", "getppid", "500"]).unwrap();
+    let mut b = TestContainer::spawn(&other, &["gate", "getppid", "700"]).unwrap();
     let cgroup = perfns_record::testing::perfns_cgroup_root()
         .unwrap()
         .join(&mine);
     // Wait for pid 1 inside (unshare's child) to be in the cgroup.
-    for _ in 0..1000 {
+    let started = Instant::now();
+    loop {
         let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
         if procs.lines().count() >= 2 {
             break;
         }
+        assert!(
+            started.elapsed() < common::PATIENCE,
+            "{} holds {procs:?} after {:?}",
+            cgroup.display(),
+            common::PATIENCE
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     let dir = tempfile::tempdir().unwrap();
@@ -235,8 +284,14 @@ fn container_option_records_that_container_alone() {
     config.container = Some(mine.clone());
     config.mmap_pages = 4096;
     let mut rec = Recorder::start(config).expect("start");
-    let (mut a, mut b) = (a, b);
+    a.release().unwrap();
+    b.release().unwrap();
+    let started = Instant::now();
     while a.try_wait().unwrap().is_none() || b.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < common::PATIENCE,
+            "the containers still run"
+        );
         rec.wait(Some(Duration::from_millis(50)), &[]).unwrap();
         rec.drain().unwrap();
     }

@@ -7,7 +7,8 @@
 //!
 //! CPUs going offline and online need a VM with two CPUs:
 //! tests/vm/cpu-hotplug.sh records there, and [`cpu_hotplug_in_the_vm`]
-//! checks its recording (skipped unless PERFNS_VM_HOTPLUG_DIR names it).
+//! checks its recording (ignored by a plain `cargo test`; the script runs
+//! it with PERFNS_VM_HOTPLUG_DIR naming the recording's directory).
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -16,13 +17,13 @@ mod common;
 
 use common::{
     getppid_calls, loss_warning, number_after, perfns_record, recording_meta, signal, spawn_record,
-    text, tracepoint_format, wait_for_recording, Mount,
+    text, tracepoint_format, wait_exit, wait_for_file, wait_for_recording, wait_with_stderr, Mount,
+    StderrLines,
 };
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use perfns::perf_data::PerfFileReader;
@@ -114,12 +115,17 @@ fn report_lost(path: &Path) -> u64 {
     }
 }
 
+/// perfns record stops at the first failed write, as perf record does,
+/// ends the command it runs, and says what the file holds and what it
+/// does not (README, "Recording and reporting").
 #[test]
 fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;
     };
-    // 1 MiB: the statedump fits, a million getppid calls' records do not.
+    // 1 MiB: the statedump fits, a workload that would make two billion
+    // records (minutes of getppid calls) does not: the disk is always full
+    // long before the workload ends, however loaded the machine is.
     let mount = Mount::new(dir.path(), &["-t", "tmpfs", "-o", "size=1m", "tmpfs"]);
     let path = dir.path().join("full.data");
     let workload = workload_binary().unwrap();
@@ -129,20 +135,38 @@ fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
         "--",
         workload.to_str().unwrap(),
         "getppid",
-        "1000000",
+        "1000000000",
     ]);
     let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     let said = stderr
         .lines()
-        .find(|l| l.contains("holds what was written before this: "))
+        .find(|l| l.starts_with("perfns: recording stopped after "))
         .unwrap_or_else(|| panic!("no account of the file in {stderr}"));
+    assert!(said.contains(" s, at a failed write; "), "{said}");
+    assert!(
+        said.ends_with("No space left on device (os error 28)"),
+        "{said}"
+    );
     let records = number_after(said, "holds what was written before this: ").unwrap();
     let bytes = number_after(said, "records (").unwrap();
     let lost = number_after(said, "bytes, with ").unwrap();
     let unwritten = number_after(said, "not in it: ").unwrap();
-    let lost_later = number_after(said, "records drained later, and ").unwrap();
+    number_after(said, "records drained but not written, and ").unwrap();
+    // The command was running when the disk filled; perfns ended it and
+    // reaped it before exiting.
+    let pid = number_after(said, "the command (pid ").unwrap();
+    assert!(
+        said.contains(&format!(
+            "the command (pid {pid}) was still running: perfns record ended it (SIGTERM), and \
+             nothing it did after the stop is recorded"
+        )),
+        "{said}"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the workload (pid {pid}) outlived perfns record"
+    );
 
     // The file is what the message says, every record of it readable, and
     // it holds what fitted: far past the statedump (some 30 KB), the
@@ -153,13 +177,8 @@ fn a_full_disk_keeps_what_fitted_and_counts_the_rest() {
     assert!(c.data_bytes > 512 << 10, "{c:?}");
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 900 << 10, "{size} bytes of 1 MiB used");
-    // What did not fit was drained: a million calls are two million
-    // records of at least 64 bytes; counted as bytes not written or lost.
+    // The write that failed held drained records: counted, not in the file.
     assert!(unwritten > 0, "{said}");
-    assert!(
-        bytes + unwritten >= 1_000_000 * 2 * 64 || lost + lost_later > 0,
-        "{said}"
-    );
 
     // perf and perfns report read it, and count the same losses.
     assert!(perf_script(&path).contains("raw_syscalls:sys_enter:"));
@@ -195,7 +214,11 @@ fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
     wait_for_recording(&path);
     let pid = getppid_calls(10);
     // A periodic flush (every second) writes the workload's records.
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_file(&path, "the workload's EXIT", |r| {
+        r.records().any(
+            |rec| matches!(rec.and_then(|rec| rec.parse()), Ok(Record::Exit(e)) if e.pid == pid),
+        )
+    });
 
     // The disk fails: ext4's shutdown ioctl (what xfstests' godown does)
     // syncs what was written, then fails every write with EIO. (The other
@@ -220,9 +243,8 @@ fn a_failing_disk_stops_with_an_error_and_keeps_the_file() {
 
     // The next flush fails (the whole machine is recorded: there is always
     // something new): the recorder stops on its own.
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
+    let (status, stderr) = wait_with_stderr(recorder);
+    assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("Input/output error")
             && stderr.contains("holds what was written before this"),
@@ -274,19 +296,12 @@ fn a_removed_or_replaced_output_file_is_an_error() {
              path names",
             path.display()
         );
-        let mut early = String::new();
-        let mut lines = std::io::BufReader::new(recorder.stderr.take().unwrap());
-        while !early.contains(&said) {
-            let mut line = String::new();
-            let n = std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
-            assert!(n > 0, "perfns record ended early: {early}");
-            early.push_str(&line);
-        }
+        let mut stderr = StderrLines::of(&mut recorder);
+        stderr.wait_for(&said);
         signal(&recorder, Signal::SIGINT);
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut lines, &mut stderr).unwrap();
-        let status = recorder.wait().unwrap();
-        assert!(!status.success(), "{early}{stderr}");
+        let stderr = stderr.rest();
+        let status = wait_exit(&mut recorder);
+        assert!(!status.success(), "{stderr}");
         let line = stderr
             .lines()
             .find(|l| l.contains("the recording file was removed or replaced while recording"))
@@ -310,27 +325,34 @@ fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;
     };
+    // The workload alone, in a cgroup of its own (`--cgroup`): the
+    // machine's other tasks cannot fill the buffers before it runs, so
+    // what fits is the workload's first calls, whatever else runs here.
+    let cgroup = common::TestCgroup::new(&format!("perfns-faults-{}", std::process::id()));
     let path = dir.path().join("stopped.data");
-    // Four pages per CPU hold about 160 system call records.
+    // Sixteen pages per CPU hold about 700 system call records: the
+    // start of the shell and the workload (some 150 calls), then its first
+    // getppid calls.
     let recorder = spawn_record(&[
         "-a",
         "-m",
-        "4",
+        "16",
         "--events",
         "syscalls",
+        "--cgroup",
+        cgroup.name(),
         "-o",
         path.to_str().unwrap(),
     ]);
     wait_for_recording(&path);
     signal(&recorder, Signal::SIGSTOP);
     // 20000 calls, 40000 records, while nothing drains.
-    let pid = getppid_calls(20_000);
+    let pid = cgroup.run(&["getppid", "20000"]);
     signal(&recorder, Signal::SIGCONT);
-    std::thread::sleep(Duration::from_millis(500));
+    // SIGINT ends the loop after one more drain of every buffer.
     signal(&recorder, Signal::SIGINT);
-    let out = recorder.wait_with_output().unwrap();
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (status, stderr) = wait_with_stderr(recorder);
+    assert!(status.success(), "{stderr}");
     let (warning, printed) = loss_warning(&stderr);
     // Printed per CPU: `(cpu0 N, cpu1 M)`.
     let per_cpu_printed: BTreeMap<u32, u64> = warning
@@ -346,7 +368,7 @@ fn a_stopped_recorder_counts_what_overflowed_per_cpu() {
 
     let c = contents(&path, Some(pid));
     // The kernel kept what fitted and counted the rest: nothing vanished.
-    assert!(c.getppid < 20_000, "{c:?}");
+    assert!(c.getppid > 0 && c.getppid < 20_000, "{c:?}");
     assert!(c.getppid + c.lost >= 20_000, "{c:?}");
     assert_eq!(c.lost, printed);
     assert_eq!(c.lost_by_cpu, per_cpu_printed, "{warning}");
@@ -407,11 +429,11 @@ fn a_command_that_cannot_start_is_refused_before_any_file() {
 /// the VM: 1000 getppid calls pinned to cpu1 before it went offline, 1000
 /// on cpu0 while it was, 1000 pinned to cpu1 after it came back.
 #[test]
+#[ignore = "run by tests/vm/cpu-hotplug.sh on the recording it makes in the VM"]
 fn cpu_hotplug_in_the_vm() {
-    let Some(dir) = std::env::var_os("PERFNS_VM_HOTPLUG_DIR").map(PathBuf::from) else {
-        println!("skipped: PERFNS_VM_HOTPLUG_DIR is not set (run tests/vm/cpu-hotplug.sh)");
-        return;
-    };
+    let dir = std::env::var_os("PERFNS_VM_HOTPLUG_DIR")
+        .map(PathBuf::from)
+        .expect("PERFNS_VM_HOTPLUG_DIR names the VM's recording (run tests/vm/cpu-hotplug.sh)");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     assert_eq!(read("nproc").trim(), "2");
     let log = read("record.log");
@@ -432,7 +454,8 @@ fn cpu_hotplug_in_the_vm() {
         if c.lost == 0 {
             assert_eq!(c.getppid, 1000, "{step}");
         } else {
-            assert!(c.getppid + c.lost >= 1000, "{step}: {c:?}");
+            // Losses may explain missing calls, not an empty recording.
+            assert!(c.getppid > 0 && c.getppid + c.lost >= 1000, "{step}: {c:?}");
         }
         assert_eq!(c.getppid_cpus, [cpu].into(), "{step}");
     }

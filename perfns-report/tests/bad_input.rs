@@ -16,11 +16,39 @@ fn report_of(path: &Path) -> anyhow::Result<Report> {
     report(path, &Options::default(), &mut |_| {})
 }
 
-/// Every format renders whatever the report holds.
+/// Every format renders whatever the report holds, and says what it
+/// holds: each container in the table, the JSON (which parses, with the
+/// report's figures) and the CSV (whose rows all parse), and the report's
+/// warnings in each.
 fn renders(r: &Report) {
-    assert!(!render::table(r, Some(100)).is_empty());
-    assert!(!render::json(r).is_empty());
-    assert!(!render::csv(r).is_empty());
+    let table = render::table(r, Some(100));
+    for c in &r.containers {
+        assert!(table.contains(&c.name), "{} not in {table}", c.name);
+    }
+    let json: serde_json::Value = serde_json::from_str(&render::json(r)).expect("JSON parses");
+    let containers = json["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), r.containers.len());
+    for (j, c) in containers.iter().zip(&r.containers) {
+        assert_eq!(j["key"], c.key.as_str());
+        assert_eq!(j["total"]["cpu"]["time_ns"], c.total.cpu.time_ns);
+        assert_eq!(j["total"]["syscalls"]["calls"], c.total.syscalls.calls);
+    }
+    assert_eq!(
+        json["header"]["warnings"],
+        serde_json::json!(r.header.warnings)
+    );
+    let csv = render::csv(r);
+    let mut cputop = 0;
+    for block in csv.split("\n\n") {
+        for row in csv::Reader::from_reader(block.as_bytes()).records() {
+            let row = row.unwrap_or_else(|e| panic!("{e}: {block}"));
+            cputop += usize::from(&row[0] == "cputop");
+        }
+    }
+    assert_eq!(cputop, r.containers.len(), "{csv}");
+    for w in &r.header.warnings {
+        assert!(table.contains(w.as_str()), "{w} not in {table}");
+    }
 }
 
 #[test]

@@ -73,11 +73,34 @@ fn one_container_and_its_descendants_sorted_by_syscalls() {
 fn a_narrow_terminal_wraps_the_tables() {
     let report = tracepoints(&Options::default());
     let text = render::table(&report, Some(80));
-    for line in text.lines().skip_while(|l| !l.starts_with("CPU")) {
+    let tables: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("CPU")).collect();
+    assert!(tables.len() > 40, "no tables in {text}");
+    for line in &tables {
         assert!(
             line.chars().count() <= 80,
             "{} columns: {line}",
             line.chars().count()
+        );
+    }
+    // No header word is broken to fit: each table's header row says
+    // `container` whole, and the longer words stand whole somewhere.
+    let headers: Vec<&&str> = tables
+        .iter()
+        .filter(|l| l.trim_start().starts_with("container "))
+        .collect();
+    assert_eq!(headers.len(), 4, "{text}");
+    for word in [
+        "allocated",
+        "latency",
+        "errors",
+        "processes",
+        "set_robust_list",
+    ] {
+        assert!(
+            tables
+                .iter()
+                .any(|l| l.split([' ', '|']).any(|w| w == word)),
+            "{word} broken in {text}"
         );
     }
     settings().bind(|| insta::assert_snapshot!(text));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::UncheckedAdvice;
 
 use super::chunks::{Chunks, Loc, NO_CHUNKS};
 use super::compressed::Decompressor;
@@ -20,6 +20,7 @@ use super::features::{
     decode, feature, EventDescEntry, FeatureCursor, Features, TracepointFormatText,
 };
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
+use super::mapped::MappedFile;
 use super::pipe::{self, StreamInput, PIPE_HEADER_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
@@ -37,7 +38,7 @@ enum Endian {
 pub struct PerfFileReader {
     path: PathBuf,
     /// The file's map; `None` for a pipe-mode stream.
-    map: Option<Mmap>,
+    map: Option<MappedFile>,
     /// A pipe-mode stream after its header records, until its records are
     /// read ([`Self::stream`]).
     stream: Mutex<Option<StreamInput>>,
@@ -124,14 +125,9 @@ impl PerfFileReader {
                 minimum: HEADER_SIZE_NO_FEATURES,
             });
         }
-        // SAFETY: the map is read-only and owned by this reader, which hands
-        // out its bytes as `&[u8]`. That is sound as long as no other process
-        // truncates the file while it is mapped (a read past the new end
-        // would raise SIGBUS) or rewrites the bytes handed out. Recordings are
-        // read after they are written, never while, and perfns relies on
-        // that as perf and every mmap-based reader do; every length read
-        // from the file is checked against the map's length, not trusted.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| io("mapping the recording", e))?;
+        // A file that shrinks under the map ends the process with a
+        // message, not a SIGBUS (mapped.rs).
+        let map = MappedFile::map(file, &path).map_err(|e| io("mapping the recording", e))?;
         if (map.len() as u64) < HEADER_SIZE_NO_FEATURES {
             return Err(PerfDataError::HeaderTooSmall {
                 path,
@@ -249,7 +245,7 @@ impl PerfFileReader {
 
     fn read_layout<O: ByteOrder>(
         path: PathBuf,
-        map: Mmap,
+        map: MappedFile,
         endian: Endian,
         allow_truncated: bool,
     ) -> Result<Self, PerfDataError> {

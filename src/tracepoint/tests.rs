@@ -581,19 +581,17 @@ fn tracefs_unreadable_format_is_a_read_error() {
     );
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+/// The mounted tracefs, when the test can have it (see
+/// [`crate::testing::prerequisite`]).
+fn tracefs() -> Option<Tracefs> {
+    crate::testing::prerequisite(crate::testing::tracefs())
 }
 
 /// Every format on the running kernel parses, and its ID is the one in the
 /// tracepoint's `id` file.
 #[test]
 fn real_kernel_formats_parse_with_their_ids() {
-    if !is_root() {
-        eprintln!("skip: real_kernel_formats_parse_with_their_ids needs root to read tracefs");
-        return;
-    }
-    let tracefs = Tracefs::locate().unwrap();
+    let Some(tracefs) = tracefs() else { return };
     let mut parsed = 0;
     for system in std::fs::read_dir(tracefs.root().join("events")).unwrap() {
         let system = system.unwrap();
@@ -632,11 +630,7 @@ fn real_kernel_sys_enter_id_opens_the_tracepoint() {
     use std::io::Read;
     use std::os::fd::AsFd;
 
-    if !is_root() {
-        eprintln!("skip: real_kernel_sys_enter_id_opens_the_tracepoint needs root");
-        return;
-    }
-    let tracefs = Tracefs::locate().unwrap();
+    let Some(tracefs) = tracefs() else { return };
     let format = tracefs.format("raw_syscalls", "sys_enter").unwrap();
     let id_file = tracefs.root().join("events/raw_syscalls/sys_enter/id");
     let id: u64 = std::fs::read_to_string(id_file)

@@ -28,17 +28,11 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Whether the tests can run: root, with tracefs.
+/// Whether the tests can run: root, with tracefs. Skipped (with a
+/// message) when not, except under CI, where that fails the test
+/// ([`perfns::testing::prerequisite`]).
 pub fn can_record() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: recording needs root");
-        return false;
-    }
-    if perfns::tracepoint::Tracefs::locate().is_err() {
-        println!("skipped: no tracefs");
-        return false;
-    }
-    true
+    perfns::testing::prerequisite(perfns::testing::tracefs()).is_some()
 }
 
 /// The set-up of a test that records: `None` (the test is skipped) unless
@@ -423,13 +417,192 @@ pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
 /// Waits until the recording at `path` has its statedump on disk: the
 /// recorder is then recording.
 pub fn wait_for_recording(path: &Path) {
-    for _ in 0..3000 {
+    wait_for_file(path, "its statedump", |r| r.data_section().size > 0);
+}
+
+/// How long a test waits for something the recorder does within a second
+/// or two on an idle machine, before it fails: long enough for a loaded
+/// one.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Waits until the recording at `path`, as far as it is on disk, opens and
+/// satisfies `done`; fails the test, saying `what` it waited for, after
+/// [`PATIENCE`]. The file is read again every 10 ms: the recorder writes it
+/// at its own pace, and each read sees what its last flush wrote.
+pub fn wait_for_file(path: &Path, what: &str, mut done: impl FnMut(&PerfFileReader) -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < PATIENCE {
         if let Ok(r) = PerfFileReader::open(path) {
-            if r.data_section().size > 0 {
+            if done(&r) {
                 return;
             }
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("{} never got its statedump", path.display());
+    panic!("{} never got {what} in {PATIENCE:?}", path.display());
+}
+
+/// A child's stderr, read line by line in a thread of its own, so that a
+/// test waits for a line with a deadline instead of blocking forever on a
+/// recorder that hangs.
+pub struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl StderrLines {
+    /// Takes `child`'s piped stderr.
+    pub fn of(child: &mut Child) -> StderrLines {
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines: rx,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until a line contains `text`, and returns it; fails the test
+    /// if stderr ends or [`PATIENCE`] passes first.
+    pub fn wait_for(&mut self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!("no {text:?} on stderr ({e:?}); it said: {}", self.seen),
+            }
+        }
+    }
+
+    /// Everything up to the end of stderr (the child exits), within
+    /// [`PATIENCE`].
+    pub fn rest(&mut self) -> String {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut rest = String::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    rest.push_str(&line);
+                    rest.push('\n');
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(e) => panic!("stderr did not end ({e:?}); it said: {}{rest}", self.seen),
+            }
+        }
+        self.seen.push_str(&rest);
+        rest
+    }
+}
+
+/// Waits for `child` to exit, within [`PATIENCE`]; kills it and fails the
+/// test otherwise.
+pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    while start.elapsed() < PATIENCE {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    panic!("pid {} did not exit in {PATIENCE:?}", child.id());
+}
+
+/// Waits for `child`, whose stderr is piped, to exit within [`PATIENCE`]:
+/// its status and all it wrote on stderr.
+pub fn wait_with_stderr(mut child: Child) -> (std::process::ExitStatus, String) {
+    let stderr = StderrLines::of(&mut child).rest();
+    (wait_exit(&mut child), stderr)
+}
+
+/// A cgroup of the test's own under the cgroup2 root, removed at its end.
+pub struct TestCgroup {
+    dir: PathBuf,
+    name: String,
+}
+
+impl TestCgroup {
+    /// Makes `/NAME` (NAME may have several components; the ones before
+    /// the last are made too, and left).
+    pub fn new(name: &str) -> TestCgroup {
+        let mount = perfns::container::cgroup2_mount().expect("a cgroup2 mount");
+        let dir = mount.join(name);
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+        }
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        TestCgroup {
+            dir,
+            name: format!("/{name}"),
+        }
+    }
+
+    /// Its path from the cgroup2 root, as `--cgroup` takes it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its directory under the cgroup2 mount.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs the workload's `steps` to their end inside the cgroup; returns
+    /// its pid. A shell moves itself in, then forks the workload, so the
+    /// workload's FORK, COMM and NAMESPACES records are the cgroup's too
+    /// (a recording limited to the cgroup then knows whose it is).
+    pub fn run(&self, steps: &[&str]) -> i32 {
+        let procs = self.dir.join("cgroup.procs");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(r#"echo $$ > "$0" || exit 125; "$@" & echo $!; wait $!"#)
+            .arg(&procs)
+            .arg(workload_binary().expect("the workload"))
+            .args(steps)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("sh");
+        assert!(
+            out.status.success(),
+            "{steps:?} in {}: {}",
+            self.name,
+            out.status
+        );
+        text(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("the workload's pid {:?}: {e}", text(&out.stdout)))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Containers made in it leave cgroups of their own: deepest first.
+        fn remove(dir: &Path) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove(&e.path());
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        remove(&self.dir);
+    }
 }

@@ -84,4 +84,4 @@ for f in record.log report; do
 	cat "$out/$f"
 done
 PERFNS_VM_HOTPLUG_DIR=$out cargo test --locked -p perfns-record --test faults \
-	cpu_hotplug -- --nocapture
+	cpu_hotplug -- --ignored --nocapture

@@ -21,27 +21,27 @@ fn perf_path() -> String {
 }
 const TRACEFS: &str = "/sys/kernel/tracing";
 
-/// Why the real perf cannot be used here, if it cannot.
-fn skip_reason() -> Option<&'static str> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("not root");
-    }
-    if !Path::new(&perf_path()).exists() {
-        return Some("no perf (/usr/bin/perf or $PERFNS_TEST_PERF)");
+/// What the real perf needs here: root, Debian's perf, tracefs.
+fn perf_can_record() -> Result<(), String> {
+    crate::testing::tracefs()?;
+    let perf = perf_path();
+    if !Path::new(&perf).exists() {
+        return Err(format!(
+            "needs {perf} (apt-get install linux-perf, or $PERFNS_TEST_PERF)"
+        ));
     }
     if !Path::new(TRACEFS)
         .join("events/sched/sched_switch/id")
         .exists()
     {
-        return Some("no tracefs at /sys/kernel/tracing");
+        return Err(format!("needs tracefs at {TRACEFS}"));
     }
-    None
+    Ok(())
 }
 
 macro_rules! require_perf {
     () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("skipped: {why}");
+        if crate::testing::prerequisite(perf_can_record()).is_none() {
             return;
         }
     };
@@ -560,10 +560,14 @@ fn perf_samples_by_event(file: &Path) -> BTreeMap<String, u64> {
 /// of it is what perfns reads.
 #[test]
 fn perf_reads_the_tracer_scope_testdata() {
-    if !Path::new(&perf_path()).exists() {
-        // CI installs perf (scripts/install-deps.sh): there it must run.
-        assert!(std::env::var_os("CI").is_none(), "perf is not installed");
-        eprintln!("skipped: no {}", perf_path());
+    let perf_bin = perf_path();
+    let perf_here = match Path::new(&perf_bin).exists() {
+        true => Ok(()),
+        false => Err(format!(
+            "needs {perf_bin} (apt-get install linux-perf, or $PERFNS_TEST_PERF)"
+        )),
+    };
+    if crate::testing::prerequisite(perf_here).is_none() {
         return;
     }
     let file = Path::new(concat!(

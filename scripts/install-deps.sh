@@ -4,7 +4,14 @@
 set -euo pipefail
 
 need=()
-for pkg in linux-perf util-linux procps gcc make; do
+# docker.io, podman and busybox-static: the tests that run real Docker and
+# Podman containers (perfns-record/tests/runtimes.rs) and build their image
+# offline from busybox.
+# python3-venv: the venv of DuckDB and chDB below. prometheus: the server
+# that scrapes `perfns serve` in perfns-record/tests/prometheus.rs (started
+# by the test on loopback; the package's own service is not needed).
+for pkg in linux-perf util-linux procps gcc make docker.io podman busybox-static python3-venv \
+	prometheus; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -12,6 +19,23 @@ if ((${#need[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# DuckDB and chDB (ClickHouse's engine) from PyPI read the Parquet export
+# in perfns-report/tests/parquet_engines.rs (PERFNS_PYTHON names another
+# Python that has them).
+venv=${PERFNS_VENV:-/opt/perfns-venv}
+if ! "$venv/bin/python" -c 'import duckdb, chdb' 2>/dev/null; then
+	echo "install-deps: pip install duckdb chdb in $venv"
+	/usr/bin/python3 -m venv "$venv"
+	"$venv/bin/pip" install -q duckdb chdb
+fi
+
+# Rootless Podman's test (perfns-record/tests/runtimes.rs) runs as this
+# user; useradd gives it a range in /etc/subuid and /etc/subgid.
+if ! id perfns-rootless >/dev/null 2>&1; then
+	echo "install-deps: useradd perfns-rootless (rootless Podman's test)"
+	useradd --create-home --shell /usr/sbin/nologin perfns-rootless
 fi
 
 # perf and perfns read tracepoint formats from tracefs.

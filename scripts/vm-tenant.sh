@@ -53,6 +53,9 @@ vm_stage() {
 	vm_tracefs=/tmp/perfns-tracefs
 	local tracefs=/sys/kernel/tracing
 	[[ -d $tracefs/events ]] || mount -t tracefs nodev "$tracefs"
+	# The tracer scope is off by default; the host's administrator turns
+	# it on for its tenants.
+	echo 1 >/proc/sys/kernel/perf_tracer_scope
 	"$vm_bin/perfns" publish-tracefs "$vm_tracefs"
 	uname -r >"$vm_out/kernel"
 }

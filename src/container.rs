@@ -262,6 +262,71 @@ pub struct Container {
     /// That task's pid, as the recorder saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<i32>,
+    /// The labels its runtime keeps for it (Docker's `Config.Labels`, a
+    /// CRI-O container's Kubernetes labels), read at record time.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Its Kubernetes identity, when a CRI runtime's state or kubelet's
+    /// logs gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesIdentity>,
+    /// The runtime state file `name` was read from, when one was (a
+    /// Docker `config.v2.json`, Podman's `containers.json`, an OCI
+    /// bundle's `config.json`...): `name` is then the runtime's own name
+    /// for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_by: Option<String>,
+}
+
+/// A Kubernetes container's place: namespace, pod and container name, as
+/// `kubectl` names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubernetesIdentity {
+    /// The pod's namespace (`kube-system`).
+    pub namespace: String,
+    /// The pod's name (`coredns-abc`).
+    pub pod: String,
+    /// The container's name in the pod (`coredns`).
+    pub container: String,
+}
+
+impl KubernetesIdentity {
+    /// `namespace/pod/container`, the name a report shows.
+    pub fn path(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.pod, self.container)
+    }
+}
+
+/// What `--container WANTED` is matched against, the same way in `perfns
+/// record` (the running containers) and `perfns report` (a recording's).
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerRef<'a> {
+    /// Its name as shown.
+    pub name: &'a str,
+    /// Its pid namespace inode, if it is one.
+    pub pid_ns: Option<u64>,
+    /// The runtime's full container id.
+    pub id: Option<&'a str>,
+    /// Its cgroup path.
+    pub cgroup: Option<&'a str>,
+}
+
+impl ContainerRef<'_> {
+    /// Whether `wanted` names it: its name, its key (`pidns:INODE` or the
+    /// inode alone), its cgroup path, or its runtime id or a prefix of it
+    /// (at least 4 hex digits, as short as `docker` accepts it only when
+    /// unique, which the caller checks).
+    pub fn matches(&self, wanted: &str) -> bool {
+        let inode = wanted.strip_prefix("pidns:").unwrap_or(wanted);
+        self.name == wanted
+            || self.pid_ns.is_some_and(|ns| ns.to_string() == inode)
+            || self.cgroup == Some(wanted)
+            || self.id.is_some_and(|id| {
+                wanted.len() >= 4
+                    && wanted.bytes().all(|b| b.is_ascii_hexdigit())
+                    && id.starts_with(wanted)
+            })
+    }
 }
 
 /// Which tasks a recording covers.
@@ -523,7 +588,7 @@ pub fn cgroup_v2_from_proc(text: &str) -> Option<&str> {
 
 /// The hierarchy ID and path of each line of `/proc/PID/cgroup`
 /// (`HIERARCHY-ID:CONTROLLERS:PATH`, cgroups(7)).
-fn proc_cgroup_paths(text: &str) -> impl Iterator<Item = (&str, &str)> {
+pub fn proc_cgroup_paths(text: &str) -> impl Iterator<Item = (&str, &str)> {
     text.lines().filter_map(|line| {
         let mut f = line.splitn(3, ':');
         let id = f.next()?;
@@ -649,6 +714,9 @@ impl ContainerRegistry {
                 level: 0,
                 cgroup: None,
                 pid: None,
+                labels: BTreeMap::new(),
+                kubernetes: None,
+                named_by: None,
             },
         );
         Self { host, containers }
@@ -683,6 +751,12 @@ impl ContainerRegistry {
         if let Some(root) = self.containers.get_mut(&self.host) {
             root.name = name;
         }
+    }
+
+    /// Container `key`, to name it from what the recorder learns beside
+    /// the kernel (a runtime's state files).
+    pub fn container_mut(&mut self, key: u64) -> Option<&mut Container> {
+        self.containers.get_mut(&key)
     }
 
     /// The host's key.
@@ -778,6 +852,9 @@ impl ContainerRegistry {
                     level: depth as u32 + 1,
                     cgroup: own.then(|| cgroup.map(str::to_owned)).flatten(),
                     pid: own.then_some(pid),
+                    labels: BTreeMap::new(),
+                    kubernetes: None,
+                    named_by: None,
                 },
             );
         }
@@ -808,6 +885,9 @@ impl ContainerRegistry {
                 level,
                 cgroup: None,
                 pid: None,
+                labels: BTreeMap::new(),
+                kubernetes: None,
+                named_by: None,
             },
         );
     }
@@ -1037,6 +1117,9 @@ mod tests {
             level,
             cgroup: None,
             pid: None,
+            labels: BTreeMap::new(),
+            kubernetes: None,
+            named_by: None,
         };
         RecordingMeta {
             version: META_VERSION,

@@ -1,5 +1,5 @@
 //! The `perfns` command: `perfns record`, `perfns report`,
-//! `perfns run-container` and `perfns publish-tracefs`.
+//! `perfns run-container`, `perfns publish-tracefs` and `perfns serve`.
 //!
 //! A thin binary: it parses the command line and hands each subcommand's
 //! arguments to its layer (perfns-record, perfns-report), which validates
@@ -43,6 +43,9 @@ enum Command {
     /// into DIR, world-readable (as root on the host), for tenants to record
     /// with `perfns record --tracefs DIR`.
     PublishTracefs(perfns_record::publish::PublishArgs),
+    /// Serve per-container counters to Prometheus from a continuous
+    /// recording (`perfns record --switch-output -o DIR/perf.data`).
+    Serve(perfns_report::serve::ServeArgs),
 }
 
 /// `perfns run-container`'s command line.
@@ -105,6 +108,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Record(args) => perfns_record::run(args)?,
         Command::Report(args) => perfns_report::run(args)?,
         Command::PublishTracefs(args) => perfns_record::publish::run(args)?,
+        Command::Serve(args) => perfns_report::serve::run(args)?,
         Command::RunContainer(args) => {
             // SAFETY: this process is single-threaded: nothing before this
             // point starts a thread (clap parses on this one).

@@ -13,6 +13,7 @@
 //! when they wrap the end of the data area), so that it is tested on fake
 //! buffers as well as on the kernel's.
 
+use std::convert::Infallible;
 use std::ops::Range;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,18 @@ pub enum DrainError<E> {
         skipped: u64,
         /// What was consumed before the bad record.
         drained: DrainStats,
+    },
+    /// Writing a batch of records out failed ([`RingBuffer::drain_batch`]).
+    /// They count as consumed: they are not handed out again.
+    #[error("writing {} bytes of records from ring position {position}", drained.bytes)]
+    Write {
+        /// The ring position of the batch's first record.
+        position: u64,
+        /// The batch.
+        drained: DrainStats,
+        /// The writer's error.
+        #[source]
+        source: E,
     },
     /// The callback failed on a record. That record counts as consumed:
     /// it is not handed out again.
@@ -178,6 +191,44 @@ impl RingBuffer {
     where
         F: FnMut(RawRecord<'_>) -> Result<(), E>,
     {
+        let size = self.data_size;
+        self.with_pending(|tail, head, area, consumed| {
+            drain_area(size, tail, head, area, consumed, &mut f)
+        })
+    }
+
+    /// Hands every record written so far to `note`, oldest first, for a
+    /// look at its header or a field, then all of their bytes at once to
+    /// `write`: whole records back to back, as the kernel wrote them
+    /// ([`RawData::Split`] where they wrap the end of the data area, not
+    /// copied); then gives their space back to the kernel. This is perf
+    /// record's way (perf_mmap__push in tools/perf/util/mmap.c): the bytes
+    /// go out in one or two pieces, never record by record.
+    ///
+    /// The tail is committed once, as with [`Self::drain`]: after a failed
+    /// `write` the batch counts as consumed; on a corrupt record the whole
+    /// records before it are written, and the rest up to `data_head` is
+    /// skipped.
+    pub fn drain_batch<E>(
+        &mut self,
+        mut note: impl FnMut(&RawRecord<'_>),
+        write: impl FnOnce(RawData<'_>) -> Result<(), E>,
+    ) -> Result<DrainStats, DrainError<E>> {
+        let size = self.data_size;
+        self.with_pending(|tail, head, area, consumed| {
+            drain_area_batch(size, tail, head, area, consumed, &mut note, write)
+        })
+    }
+
+    /// Runs `walk` over the bytes written so far: it gets data_tail,
+    /// data_head, the data area's byte ranges, and the
+    /// position to commit to data_tail, which is stored when `walk`
+    /// returns or panics. The slices cannot outlive `walk` (it is generic
+    /// over their lifetime, and its result is not).
+    fn with_pending<R>(
+        &mut self,
+        walk: impl for<'a> FnOnce(u64, u64, &'a dyn Fn(Range<usize>) -> &'a [u8], &mut u64) -> R,
+    ) -> R {
         // Acquire pairs with the kernel's smp_wmb() before it stores
         // data_head (perf_output_put_handle, kernel/events/ring_buffer.c):
         // the records up to `head` are visible once we see `head`.
@@ -190,23 +241,87 @@ impl RingBuffer {
             position: tail,
         };
         let data = self.mmap.as_ptr().wrapping_add(self.data_offset);
-        // SAFETY: drain_area asks only for ranges within the data area
-        // (pending_ranges keeps them under data_size), which the mapping
-        // holds after its first page. They cover exactly the bytes from
-        // data_tail to data_head: the kernel wrote them before publishing
-        // data_head (made visible by the acquire load above) and does not
-        // write them again until we move data_tail past them, which happens
-        // only when `commit` drops, after the last use of these slices. The
-        // mapping is writable, so the kernel is not in overwrite mode.
+        // SAFETY: the walks (drain_area, drain_area_batch) ask only for
+        // ranges within the data area (pending_ranges keeps them under
+        // data_size), which the mapping holds after its first page. They
+        // cover exactly the bytes from data_tail to data_head: the kernel
+        // wrote them before publishing data_head (made visible by the
+        // acquire load above) and does not write them again until we move
+        // data_tail past them, which happens only when `commit` drops,
+        // after `walk` has returned and with it the last use of these
+        // slices. The mapping is writable, so the kernel is not in
+        // overwrite mode.
         let area = |r: Range<usize>| unsafe { slice::from_raw_parts(data.add(r.start), r.len()) };
-        drain_area(
-            self.data_size,
-            tail,
-            head,
-            area,
-            &mut commit.position,
-            &mut f,
-        )
+        walk(tail, head, &area, &mut commit.position)
+    }
+}
+
+/// The walk of [`RingBuffer::drain_batch`] over the bytes from `tail` to
+/// `head` of a data area of `data_size` bytes, apart from the mapping:
+/// every record to `note`, then the whole records, back to back, to
+/// `write`. `consumed` ends where the drain commits data_tail.
+fn drain_area_batch<'a, E>(
+    data_size: u64,
+    tail: u64,
+    head: u64,
+    area: impl Fn(Range<usize>) -> &'a [u8],
+    consumed: &mut u64,
+    note: &mut impl FnMut(&RawRecord<'a>),
+    write: impl FnOnce(RawData<'a>) -> Result<(), E>,
+) -> Result<DrainStats, DrainError<E>> {
+    let (first, second) = match pending_ranges(data_size, tail, head) {
+        Ok((first, second)) => (area(first), area(second)),
+        Err(reason) => {
+            *consumed = head;
+            return Err(corrupt(
+                tail,
+                data_size,
+                reason,
+                head.wrapping_sub(tail),
+                DrainStats::default(),
+            ));
+        }
+    };
+    let walked = walk_records(first, second, tail, data_size, consumed, &mut |raw| {
+        note(&raw);
+        Ok::<(), Infallible>(())
+    });
+    let (stats, corrupt) = match walked {
+        Ok(stats) => (stats, None),
+        Err(DrainError::Corrupt {
+            position,
+            offset,
+            data_size,
+            reason,
+            skipped,
+            drained,
+        }) => (
+            drained,
+            Some(DrainError::Corrupt {
+                position,
+                offset,
+                data_size,
+                reason,
+                skipped,
+                drained,
+            }),
+        ),
+        Err(DrainError::Write { source, .. } | DrainError::Record { source, .. }) => {
+            match source {}
+        }
+    };
+    if stats.bytes > 0 {
+        // The whole records before a corrupt one are written all the same.
+        let records = sub_range(first, second, 0, stats.bytes as usize);
+        write(records).map_err(|source| DrainError::Write {
+            position: tail,
+            drained: stats,
+            source,
+        })?;
+    }
+    match corrupt {
+        Some(e) => Err(e),
+        None => Ok(stats),
     }
 }
 
@@ -477,6 +592,136 @@ mod tests {
             },
         );
         (result, consumed, seen)
+    }
+
+    /// What a batch drain of a fake area did: its result, the position it
+    /// would commit, the types `note` saw, and the bytes `write` got (and
+    /// whether they came in two pieces); `write` fails if `fail`.
+    #[allow(clippy::type_complexity)]
+    fn batch_fake(
+        area: &[u8],
+        tail: u64,
+        head: u64,
+        fail: bool,
+    ) -> (
+        Result<DrainStats, DrainError<String>>,
+        u64,
+        Vec<u32>,
+        Option<(Vec<u8>, bool)>,
+    ) {
+        let mut consumed = tail;
+        let (mut noted, mut written) = (Vec::new(), None);
+        let result = drain_area_batch(
+            area.len() as u64,
+            tail,
+            head,
+            |r| &area[r],
+            &mut consumed,
+            &mut |r: &RawRecord<'_>| noted.push(r.header.kind.0),
+            |bytes: RawData<'_>| {
+                let mut all = Vec::new();
+                bytes.copy_to(&mut all);
+                written = Some((all, matches!(bytes, RawData::Split(..))));
+                if fail {
+                    Err("disk full".to_owned())
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        (result, consumed, noted, written)
+    }
+
+    /// The bytes of `area` from ring position `from` to `to`, unwrapped.
+    fn unwrapped(area: &[u8], from: u64, to: u64) -> Vec<u8> {
+        (from..to)
+            .map(|p| area[(p % area.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_every_record_noted_then_written_in_one_piece() {
+        let records: [(u32, &[u8]); 3] = [(9, &[7; 8]), (2, &[8; 16]), (9, &[9; 8])];
+        let (area, head) = fake_ring(128, 8, &records);
+        let (r, consumed, noted, written) = batch_fake(&area, 8, head, false);
+        assert_eq!(
+            r.unwrap(),
+            DrainStats {
+                records: 3,
+                bytes: 56
+            }
+        );
+        assert_eq!((consumed, noted), (head, vec![9, 2, 9]));
+        assert_eq!(written, Some((unwrapped(&area, 8, head), false)));
+    }
+
+    #[test]
+    fn a_batch_that_wraps_is_written_in_two_pieces_not_copied() {
+        // From 16 bytes before the end, five times round: the middle
+        // record straddles the end.
+        let tail = 5 * 64 + 48;
+        let records: [(u32, &[u8]); 3] = [(9, &[7; 8]), (2, &[8; 16]), (9, &[9; 8])];
+        let (area, head) = fake_ring(64, tail, &records);
+        let (r, consumed, noted, written) = batch_fake(&area, tail, head, false);
+        assert_eq!(r.unwrap().records, 3);
+        assert_eq!((consumed, noted), (head, vec![9, 2, 9]));
+        assert_eq!(written, Some((unwrapped(&area, tail, head), true)));
+    }
+
+    #[test]
+    fn an_empty_batch_writes_nothing() {
+        let (area, head) = fake_ring(64, 24, &[]);
+        let (r, consumed, noted, written) = batch_fake(&area, 24, head, false);
+        assert_eq!(r.unwrap(), DrainStats::default());
+        assert_eq!((consumed, noted.len(), written), (24, 0, None));
+    }
+
+    #[test]
+    fn a_corrupt_record_ends_the_batch_after_the_records_before_it() {
+        let (mut area, head) = fake_ring(128, 0, &[(3, &[0; 8]), (9, &[0; 16]), (4, &[])]);
+        let bad = RecordHeader {
+            kind: RecordType::SAMPLE,
+            misc: 0,
+            size: 12,
+        };
+        area[16..24].copy_from_slice(&bad.to_ne_bytes());
+        let (r, consumed, noted, written) = batch_fake(&area, 0, head, false);
+        match r {
+            Err(DrainError::Corrupt {
+                position,
+                skipped,
+                drained,
+                ..
+            }) => {
+                assert_eq!((position, skipped), (16, head - 16));
+                assert_eq!(
+                    drained,
+                    DrainStats {
+                        records: 1,
+                        bytes: 16
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(consumed, head, "the reader resynchronises at data_head");
+        assert_eq!(noted, vec![3]);
+        assert_eq!(written, Some((area[..16].to_vec(), false)));
+    }
+
+    #[test]
+    fn a_failed_batch_write_counts_the_batch_as_consumed() {
+        let (area, head) = fake_ring(64, 0, &[(3, &[0; 8]), (9, &[0; 16])]);
+        let (r, consumed, _, written) = batch_fake(&area, 0, head, true);
+        match r {
+            Err(e @ DrainError::Write { .. }) => assert_eq!(
+                e.to_string(),
+                "writing 40 bytes of records from ring position 0"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(consumed, head);
+        assert!(written.is_some());
     }
 
     #[test]

@@ -20,7 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM=$HERE/../tracerns-vm.sh
-PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits leak_audit)
+PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits leak_audit bpf_handoff)
 
 debug=()
 if [[ ${1:-} == --debug ]]; then
@@ -65,6 +65,8 @@ chmod 644 /tmp/abuse-tracepoints
 text=$(awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
 	END { if (lo && hi) print lo, hi }' /proc/kallsyms)
 echo "guest: $(uname -r), $(nproc) CPUs, $(wc -l </tmp/abuse-tracepoints) tracepoint ids, kernel text ${text:-unknown}"
+# The tracer scope is off by default: the host turns it on for tenants.
+echo 1 >/proc/sys/kernel/perf_tracer_scope
 echo "guest: max_tracer_namespaces=$(cat /proc/sys/user/max_tracer_namespaces) perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid) perf_tracer_scope=$(cat /proc/sys/kernel/perf_tracer_scope)"
 # kmemleak (the --debug kernel has it): forget what boot left, so that
 # a report at the end is about what the programs did.
@@ -77,7 +79,9 @@ run() {
 	shift
 	echo "=== $* (as uid 65534, limit ${limit}s)"
 	start=$(date +%s)
-	timeout -s KILL "$limit" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	# bpf_handoff, as root, hands the program a loaded BPF program.
+	"$bin/bpf_handoff" timeout -s KILL "$limit" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
 		env ABUSE_TRACEPOINTS=/tmp/abuse-tracepoints ABUSE_KTEXT="$text" "$@"
 	rc=$?
 	echo "=== $1: exit $rc after $(($(date +%s) - start)) s"
@@ -85,7 +89,29 @@ run() {
 }
 run $((seconds * 4 / 10 + 60)) "$bin/scope_fuzz" $((seconds * 4 / 10)) "$seed"
 run $((seconds * 2 / 10 + 60)) "$bin/ns_churn" $((seconds * 2 / 10)) "$seed"
+# CPU hotplug beside the statedump: reader_race calls
+# PERF_EVENT_IOC_TRACER_STATEDUMP in a loop, on every CPU, while root takes
+# the last CPU offline and online again as fast as it can. The statedump
+# holds no lock across its walk, so hotplug must keep going.
+hotplug_cpu=/sys/devices/system/cpu/cpu$(($(nproc) - 1))/online
+if [[ -w $hotplug_cpu ]]; then
+	(
+		cycles=0
+		while [[ ! -e /tmp/abuse-hotplug-stop ]]; do
+			echo 0 >"$hotplug_cpu" && echo 1 >"$hotplug_cpu" && cycles=$((cycles + 1))
+		done
+		echo 1 >"$hotplug_cpu"
+		echo "$cycles" >/tmp/abuse-hotplug-cycles
+	) &
+	hotplug=$!
+fi
 run $((seconds * 2 / 10 + 60)) "$bin/reader_race" $((seconds * 2 / 10)) "$seed"
+if [[ -n ${hotplug:-} ]]; then
+	touch /tmp/abuse-hotplug-stop
+	wait "$hotplug"
+	echo "=== cpu hotplug beside reader_race's statedumps: $(cat /tmp/abuse-hotplug-cycles) offline/online cycles"
+	[[ $(cat /tmp/abuse-hotplug-cycles) -gt 0 ]] || status=1
+fi
 run $((seconds * 2 / 10 + 60)) "$bin/ns_limits" $((seconds * 2 / 10))
 run 600 "$bin/leak_audit"
 # Leak check without kmemleak: every tracer namespace the programs made

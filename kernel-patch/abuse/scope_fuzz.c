@@ -14,6 +14,8 @@
  * The sequence of calls depends only on SEED (printed), so a run can be
  * replayed; what the children do meanwhile is not replayed.
  */
+#include <linux/bpf.h>
+
 #include "abuse.h"
 
 #define MAX_FDS		64
@@ -33,7 +35,13 @@ struct slot {
 	int	fd;
 	void	*ring;
 	size_t	ring_len;
+	bool	scoped;
 };
+
+/* A loaded program handed over by bpf_handoff, -1 without one. */
+static int bpf_prog_fd = -1;
+/* Times a program was attached to a scoped event: must stay 0. */
+static unsigned long bpf_on_scoped;
 
 static struct slot slots[MAX_FDS];
 
@@ -270,6 +278,10 @@ int main(int argc, char **argv)
 			tp_ids[nr_tp_ids++] = id;
 	}
 	printf("scope_fuzz: %d tracepoint ids known\n", nr_tp_ids);
+	if (getenv("ABUSE_BPF_PROG_FD"))
+		bpf_prog_fd = atoi(getenv("ABUSE_BPF_PROG_FD"));
+	printf("scope_fuzz: %s BPF program handed over\n",
+	       bpf_prog_fd >= 0 ? "a" : "no");
 	fflush(stdout);
 	if (new_tracer_ns(CLONE_NEWPID)) {
 		perror("scope_fuzz: unshare user+tracer+pid namespaces");
@@ -331,6 +343,7 @@ int main(int argc, char **argv)
 			count_errno(&opens[attr.tracer_scope], fd);
 			if (fd >= 0) {
 				slots[slot].fd = fd;
+				slots[slot].scoped = attr.tracer_scope;
 				opened_scoped += attr.tracer_scope;
 			}
 		} else if (op < 10) {
@@ -341,6 +354,7 @@ int main(int argc, char **argv)
 				PERF_EVENT_IOC_TRACER_STATEDUMP,
 				PERF_EVENT_IOC_PAUSE_OUTPUT, PERF_EVENT_IOC_ID,
 				PERF_EVENT_IOC_TRACER_STATEDUMP,
+				PERF_EVENT_IOC_SET_BPF, PERF_EVENT_IOC_SET_BPF,
 			};
 			uint64_t period = rnd_below(&s, 4) ? rnd_below(&s, 10) : rnd(&s);
 			uint64_t id;
@@ -362,6 +376,27 @@ int main(int argc, char **argv)
 					arg = slots[fd].fd;
 				ret = ioctl(slots[i].fd, req, (int)arg);
 				break;
+			case PERF_EVENT_IOC_SET_BPF: {
+				union bpf_attr link = {};
+
+				/* The handed-over program, or any fd. */
+				arg = bpf_prog_fd >= 0 && rnd_below(&s, 4) ?
+				      bpf_prog_fd : rnd_below(&s, 64);
+				if (rnd_below(&s, 2)) {
+					ret = ioctl(slots[i].fd, req, (int)arg);
+				} else {
+					link.link_create.prog_fd = arg;
+					link.link_create.target_fd = slots[i].fd;
+					link.link_create.attach_type = BPF_PERF_EVENT;
+					ret = syscall(__NR_bpf, BPF_LINK_CREATE,
+						      &link, sizeof(link));
+				}
+				if (ret >= 0 && slots[i].scoped) {
+					bpf_on_scoped++;
+					fprintf(stderr, "scope_fuzz: a BPF program was attached to a scoped event\n");
+				}
+				break;
+			}
 			default:
 				ret = ioctl(slots[i].fd, req, rnd_below(&s, 3));
 			}
@@ -424,5 +459,7 @@ int main(int argc, char **argv)
 	print_errno_counts("scope_fuzz: open tracer_scope=0", &opens[0]);
 	print_errno_counts("scope_fuzz: ioctl", &ioctls);
 	print_errno_counts("scope_fuzz: mmap", &maps);
-	return 0;
+	printf("scope_fuzz: BPF programs attached to scoped events: %lu\n",
+	       bpf_on_scoped);
+	return bpf_on_scoped ? 1 : 0;
 }

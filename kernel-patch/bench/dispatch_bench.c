@@ -54,6 +54,7 @@
 
 #define _GNU_SOURCE
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -65,7 +66,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -595,7 +598,253 @@ static void print_round(int round, enum series series, const char *k,
 		f->roundtrip[SAME], f->roundtrip[CROSS], f->roundtrip[OTHERS]);
 }
 
-int main(void)
+/* kernel.perf_tracer_scope is 0 by default: turn the scope on, as root. */
+static void allow_tracer_scope(void)
+{
+	int fd = open("/proc/sys/kernel/perf_tracer_scope", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		die("write 1 to /proc/sys/kernel/perf_tracer_scope");
+	close(fd);
+}
+
+/*
+ * Two rows for the costs the review of 2026-12-06 (issue 14) asked for.
+ *
+ * Fork: main(), on the host (the initial tracer namespace), forks a
+ * child that exits at once, FORKS times on CPU 0, with no reader, with
+ * a scoped reader of PERF_RECORD_TRACER_NAMESPACES in a sibling tracer
+ * namespace (not on main()'s path: it must cost nothing), and with an
+ * unscoped one of main()'s own (which must build the record). The
+ * record is made on fork and on exec alike; exec is left out because
+ * reading /bin/true over the VM's 9p root costs a hundred milliseconds
+ * under TCG and drowns everything else.
+ *
+ * All syscall tracepoints: a task M in a tracer namespace of its own
+ * calls getppid() with its scoped raw_syscalls:sys_enter reader, alone
+ * and then with a scoped reader on every syscalls:* tracepoint on CPU 0
+ * in its namespace too, as "perf record -e 'syscalls:*'" would open.
+ */
+#define FORKS		200
+#define MAX_SYSCALL_TPS	2048
+
+static int open_namespaces_reader(void)
+{
+	struct perf_event_attr attr = {
+		.type			= PERF_TYPE_SOFTWARE,
+		.size			= sizeof(attr),
+		.config			= PERF_COUNT_SW_DUMMY,
+		.sample_type		= PERF_SAMPLE_TID,
+		.sample_id_all		= 1,
+		.tracer_scope		= 1,
+		.tracer_namespaces	= 1,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, 0, -1,
+			 PERF_FLAG_FD_CLOEXEC);
+
+	/* A ring, so that records are written as a recorder would have them. */
+	if (fd >= 0 && mmap(NULL, 17 * getpagesize(), PROT_READ | PROT_WRITE,
+			    MAP_SHARED, fd, 0) == MAP_FAILED)
+		die("mmap the namespaces reader's ring");
+	return fd;
+}
+
+/* A reader of PERF_RECORD_TRACER_NAMESPACES elsewhere: opens it, sleeps. */
+static void namespaces_holder(enum series series, int out)
+{
+	pid_t self = getpid();
+
+	if (open_namespaces_reader() < 0)
+		_exit(1);
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* ns per fork, exit and wait, over FORKS of them. */
+static double fork_ns(void)
+{
+	uint64_t start = now_ns();
+	pid_t pid;
+	int i;
+
+	for (i = 0; i < FORKS; i++) {
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, NULL, 0) != pid)
+			die("waitpid");
+	}
+	return (double)(now_ns() - start) / FORKS;
+}
+
+/* Open a scoped counting event on every syscalls:* tracepoint on CPU 0. */
+static int open_all_syscall_tracepoints(void)
+{
+	struct dirent *d;
+	char name[300];
+	int n = 0, id;
+	DIR *dir;
+
+	dir = opendir(TRACEFS "/events/syscalls");
+	if (!dir)
+		die(TRACEFS "/events/syscalls");
+	while ((d = readdir(dir)) && n < MAX_SYSCALL_TPS) {
+		struct perf_event_attr attr = {
+			.type		= PERF_TYPE_TRACEPOINT,
+			.size		= sizeof(attr),
+			.tracer_scope	= 1,
+		};
+
+		if (strncmp(d->d_name, "sys_", 4))
+			continue;
+		snprintf(name, sizeof(name), "syscalls/%s", d->d_name);
+		id = read_tracepoint_id(name);
+		if (id < 0)
+			continue;
+		attr.config = id;
+		if (syscall(__NR_perf_event_open, &attr, -1, 0, -1,
+			    PERF_FLAG_FD_CLOEXEC) < 0)
+			die("open a syscalls:* tracepoint event");
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* ns per getppid() in M's loop, the fastest of REPEATS. */
+static double getppid_ns(void)
+{
+	double ns[REPEATS];
+	uint64_t start;
+	int r, i;
+
+	for (i = 0; i < CALLS; i++)		/* warm up */
+		syscall(__NR_getppid);
+	for (r = 0; r < REPEATS; r++) {
+		start = now_ns();
+		for (i = 0; i < CALLS; i++)
+			syscall(__NR_getppid);
+		ns[r] = (double)(now_ns() - start) / CALLS;
+	}
+	return fastest(ns, REPEATS);
+}
+
+/* Every syscalls:* tracepoint, in a sibling namespace: opens, sleeps. */
+static void all_syscalls_holder(enum series series, int out)
+{
+	pid_t self = getpid();
+
+	open_all_syscall_tracepoints();
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/*
+ * M for the syscalls:* row: with its reader, then (@own) with every
+ * syscall tracepoint open in its namespace too.
+ */
+static void all_syscalls_m(enum series series, int out, int own)
+{
+	pid_t self = getpid();
+	double ns[2];
+	int n = 0;
+
+	if (open_reader(SCOPED, self) < 0)
+		_exit(1);
+	ns[0] = getppid_ns();
+	if (own)
+		n = open_all_syscall_tracepoints();
+	ns[1] = getppid_ns();
+	if (write(out, &self, sizeof(self)) != sizeof(self) ||
+	    write(out, &n, sizeof(n)) != sizeof(n) ||
+	    write(out, ns, sizeof(ns)) != sizeof(ns))
+		_exit(1);
+	_exit(0);
+}
+
+static void all_syscalls_m_own(enum series series, int out)
+{
+	all_syscalls_m(series, out, 1);
+}
+
+static void all_syscalls_m_alone(enum series series, int out)
+{
+	all_syscalls_m(series, out, 0);
+}
+
+/* Run an M of the syscalls:* row; its two figures and event count. */
+static int run_all_syscalls_m(void (*fn)(enum series, int), double ns[2])
+{
+	pid_t m;
+	int fd, n;
+
+	fd = spawn(SCOPED, NULL, fn, &m);
+	if (read(fd, &n, sizeof(n)) != sizeof(n) ||
+	    read(fd, ns, 2 * sizeof(double)) != 2 * sizeof(double))
+		die("the syscalls:* M");
+	close(fd);
+	waitpid(m, NULL, 0);
+	return n;
+}
+
+static void issue14_rows(void)
+{
+	double v[3][REPEATS], none, elsewhere, own, ns[2], sib[2];
+	struct rlimit files = { 4096, 4096 };
+	pid_t holder_pid;
+	int fd, n, r;
+
+	/* The three in turn, REPEATS times, against drifting host load. */
+	for (r = 0; r < REPEATS; r++) {
+		v[0][r] = fork_ns();
+		close(spawn(SCOPED, NULL, namespaces_holder, &holder_pid));
+		v[1][r] = fork_ns();
+		kill_and_reap(holder_pid);
+		fd = open_namespaces_reader();
+		if (fd < 0)
+			die("open the host's namespaces reader");
+		v[2][r] = fork_ns();
+		close(fd);
+	}
+	none = fastest(v[0], REPEATS);
+	elsewhere = fastest(v[1], REPEATS);
+	own = fastest(v[2], REPEATS);
+	printf("\nns per fork + exit + wait by the host on CPU 0, fastest of %d x %d\n",
+	       REPEATS, FORKS);
+	printf("%-40s %11.0f\n", "no reader", none);
+	printf("%-40s %11.0f %9.3f\n", "scoped namespaces reader elsewhere",
+	       elsewhere, elsewhere / none);
+	printf("%-40s %11.0f %9.3f\n", "the host's own namespaces reader",
+	       own, own / none);
+
+	if (setrlimit(RLIMIT_NOFILE, &files))
+		die("RLIMIT_NOFILE");
+	/*
+	 * With all syscall tracepoints open in a sibling namespace, every
+	 * system call takes the tracepoints' slow path and builds their
+	 * records; with them open in M's own, it also looks them up.
+	 */
+	close(spawn(SCOPED, NULL, all_syscalls_holder, &holder_pid));
+	run_all_syscalls_m(all_syscalls_m_alone, sib);
+	kill_and_reap(holder_pid);
+	n = run_all_syscalls_m(all_syscalls_m_own, ns);
+	printf("\nns per getppid() with M's scoped sys_enter reader, fastest of %d x %d\n",
+	       REPEATS, CALLS);
+	printf("%-40s %11.1f\n", "alone", ns[0]);
+	printf("%-40s %11.1f %9.3f\n", "all syscalls:* in a sibling namespace",
+	       sib[1], sib[1] / ns[0]);
+	printf("%-40s %11.1f %9.3f\n", "all syscalls:* in M's namespace",
+	       ns[1], ns[1] / ns[0]);
+	printf("(%d syscalls:* events open on CPU 0)\n", n);
+}
+
+int main(int argc, char **argv)
 {
 	static struct figures results[NR_SERIES][NR_KS][ROUNDS];
 	static pid_t holders[MAX_K];
@@ -612,10 +861,16 @@ int main(void)
 	tp_sys_enter = read_tracepoint_id("raw_syscalls/sys_enter");
 	if (tp_sys_enter < 0)
 		die("read raw_syscalls/sys_enter's id");
+	allow_tracer_scope();
 	make_cgroups();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die("PR_SET_CHILD_SUBREAPER");
 	pin_to_cpu0();
+	if (argc > 1 && !strcmp(argv[1], "issue14")) {
+		issue14_rows();
+		remove_cgroups();
+		return 0;
+	}
 
 	for (round = 0; round < ROUNDS; round++) {
 		none[round] = measure(NONE);
@@ -714,6 +969,7 @@ int main(void)
 			printf("\n");
 		}
 	}
+	issue14_rows();
 	remove_cgroups();
 	return 0;
 }

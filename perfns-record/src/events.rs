@@ -129,10 +129,11 @@ pub fn tracepoints(groups: EventGroups) -> Vec<(&'static str, &'static str)> {
 
 /// The side-band event: a software dummy event that samples nothing and
 /// carries COMM, FORK/EXIT, NAMESPACES and CGROUP records. It is the first
-/// event of each CPU and has a ring buffer of its own, whose watermark of
-/// one byte wakes the recorder at every record: the recorder reads
-/// `/proc/PID` of a task in a new pid namespace while the task still lives
-/// (a container's identity is its cgroup path, which no record gives).
+/// event of each CPU and has a ring buffer of its own, drained before the
+/// data ones, with a low watermark ([`SIDEBAND_WAKEUP`]): the recorder
+/// reads `/proc/PID` of a task in a new pid namespace while the task still
+/// lives (a container's identity is its cgroup path, which no record
+/// gives).
 /// `extra_flags` adds scope bits; in tracer scope, PERF_RECORD_TRACER_NAMESPACES
 /// replaces the NAMESPACES and CGROUP records the scope refuses.
 pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
@@ -154,7 +155,7 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
                 | flags::CGROUP
                 | flags::WATERMARK
                 | extra_flags,
-            wakeup: 1,
+            wakeup: SIDEBAND_WAKEUP,
             ..Default::default()
         },
         format: None,
@@ -163,6 +164,30 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
         event.attr.flags = crate::scope::tracer_sideband_flags(event.attr.flags);
     }
     event
+}
+
+/// The side-band ring buffer's watermark in bytes: a fork, exec and exit
+/// of a short command write about 350 bytes of side-band records, so a
+/// fork-heavy load wakes the recorder once every dozen commands rather
+/// than at every record (the kernel's wakeup costs the traced task an
+/// interrupt, and the recorder a pass over every buffer). A record below
+/// the watermark waits for the next pass, which the recorder makes at
+/// least every 50 ms (`crate::MAX_WAIT`).
+pub const SIDEBAND_WAKEUP: u32 = 4096;
+
+/// Sets the watermark of a CPU's data ring buffer, of `data_bytes`, to an
+/// eighth of it, on the first data event of `plan`, which owns the buffer:
+/// the recorder wakes with seven eighths of the buffer left for the time it
+/// takes to be scheduled (the kernel's default, which perf record keeps, is
+/// half). A quarter lost more on a machine shared with other work
+/// (perfns-record/benches/README.md). Once awake the recorder drains again
+/// at once while passes find much ([`crate::session::Recorder::busy`]).
+pub fn wake_at_an_eighth(plan: &mut [PlannedEvent], data_bytes: u64) {
+    if let Some(owner) = plan.get_mut(1) {
+        owner.attr.flags |= flags::WATERMARK;
+        // At most 2^32 bytes: larger buffers keep a 512 MiB watermark.
+        owner.attr.wakeup = u32::try_from(data_bytes / 8).unwrap_or(1 << 29);
+    }
 }
 
 /// The context-switch event of the `cpu` group: a dummy event whose only

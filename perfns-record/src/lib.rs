@@ -9,8 +9,10 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod mmap_size;
 pub mod output;
 pub mod publish;
+pub mod runtime_names;
 pub mod scope;
 pub mod session;
 pub mod statedump;
@@ -30,8 +32,9 @@ use perfns::container::{RecordingMode, RecordingScope};
 use perfns::record::{Record, RecordType};
 
 use crate::events::EventGroups;
+use crate::mmap_size::{LockBudget, MmapSize};
 use crate::scope::ScopeRequest;
-use crate::session::{RecordSummary, Recorder, SessionConfig, DEFAULT_MMAP_PAGES};
+use crate::session::{RecordSummary, Recorder, SessionConfig};
 
 /// `perfns record`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -56,9 +59,13 @@ pub struct RecordArgs {
         default_value = "cpu,mem,syscalls"
     )]
     pub events: String,
-    /// Record one container (and the containers nested in it): its name,
-    /// id, id prefix or pid namespace inode. It must be running when
-    /// recording starts; its events are limited to its cgroup.
+    /// Record one container (and the containers nested in it): its name
+    /// (the runtime's: `web`, `kube-system/coredns-abc/coredns`), its
+    /// runtime id or a prefix of it (4 hex digits or more), its key
+    /// (pidns:INODE, or the inode) or its cgroup path, as `perfns report
+    /// --container` takes them; one that names several running containers
+    /// is refused, with the list. It must be running when recording
+    /// starts; its events are limited to its cgroup.
     #[arg(long, value_name = "NAME|ID", conflicts_with = "cgroup")]
     pub container: Option<String>,
     /// Record only the tasks of this cgroup (v2 path from the root, e.g.
@@ -79,9 +86,31 @@ pub struct RecordArgs {
     /// Default: the mounted tracefs.
     #[arg(long, value_name = "DIR")]
     pub tracefs: Option<PathBuf>,
-    /// Ring buffer size per CPU, in pages (a power of two).
-    #[arg(short = 'm', long, value_name = "N", default_value_t = DEFAULT_MMAP_PAGES)]
-    pub mmap_pages: usize,
+    /// Continuous recording, as perf record's --switch-output: finish the
+    /// file and go on in a new one at each SIGUSR2 (`signal`, the
+    /// default), every TIME (a number and s, m, h or d: `30s`, `1h`) or
+    /// every SIZE of records written (a number and B, K, M or G: `100M`).
+    /// SIGUSR2 switches in every mode. Each finished file is named
+    /// OUTPUT.<timestamp> (`perf.data.2026120700153012`), the last one too
+    /// when recording ends; each reports on its own.
+    #[arg(
+        long,
+        value_name = "signal|TIME|SIZE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "signal"
+    )]
+    pub switch_output: Option<String>,
+    /// With --switch-output: keep only the newest N files, removing older
+    /// ones as new ones are finished.
+    #[arg(long, value_name = "N", requires = "switch_output")]
+    pub switch_max_files: Option<usize>,
+    /// Ring buffer size per CPU: pages (256), or bytes with a unit B, K, M,
+    /// G (8M), rounded up to a power of two of pages as perf record does.
+    /// Default: 4M with CAP_IPC_LOCK, else the most that
+    /// perf_event_mlock_kb and RLIMIT_MEMLOCK allow, up to 4M.
+    #[arg(short = 'm', long, value_name = "PAGES|SIZE")]
+    pub mmap_pages: Option<MmapSize>,
     /// Compress the records with zstd at LEVEL (1 to 22; -z alone: 1), as
     /// perf record -z does (-z3, --compression-level=3): perf 6.1 and later
     /// read the file.
@@ -111,6 +140,82 @@ pub struct RecordConfig {
     pub live_status: bool,
     /// `--scope`.
     pub scope: ScopeRequest,
+    /// Whether `-m` was given; if not, [`run`] sets the default for the
+    /// scope it records in.
+    pub mmap_given: bool,
+    /// What the command line made of the user's words, to say before
+    /// recording (`-m` rounded up).
+    pub notes: Vec<String>,
+    /// `--switch-output`, `--switch-max-files`.
+    pub switch: Option<SwitchOutput>,
+}
+
+/// When `perfns record --switch-output` finishes a file and starts the
+/// next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwitchOutput {
+    /// After this much time in a file.
+    pub every: Option<Duration>,
+    /// Once a file holds this many bytes of records.
+    pub size: Option<u64>,
+    /// Keep the newest this many files.
+    pub max_files: Option<usize>,
+}
+
+impl SwitchOutput {
+    /// Parses perf record's `--switch-output` argument: `signal`, a time
+    /// (`30s`, `5m`, `1h`, `1d`) or a size (`512K`, `100M`, `2G`, `4096B`).
+    pub fn parse(text: &str, max_files: Option<usize>) -> Result<Self, String> {
+        let mut out = SwitchOutput {
+            every: None,
+            size: None,
+            max_files,
+        };
+        if max_files == Some(0) {
+            return Err("--switch-max-files 0: keeps no file; give at least 1".into());
+        }
+        if text == "signal" {
+            return Ok(out);
+        }
+        let bad = || {
+            format!(
+                "--switch-output={text}: expected `signal`, a time (a whole number and s, m, h or \
+                 d: 30s) or a size (a whole number and B, K, M or G: 100M)"
+            )
+        };
+        let split = text.len().checked_sub(1).ok_or_else(bad)?;
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        if n == 0 {
+            return Err(format!("--switch-output={text}: must be more than 0"));
+        }
+        match unit {
+            "s" | "m" | "h" | "d" => {
+                let seconds = match unit {
+                    "s" => 1,
+                    "m" => 60,
+                    "h" => 3600,
+                    _ => 86400,
+                };
+                out.every = Some(Duration::from_secs(n.checked_mul(seconds).ok_or_else(bad)?));
+            }
+            "B" | "K" | "M" | "G" => {
+                let shift = match unit {
+                    "B" => 0,
+                    "K" => 10,
+                    "M" => 20,
+                    _ => 30,
+                };
+                out.size = Some(
+                    n.checked_shl(shift)
+                        .filter(|v| v >> shift == n)
+                        .ok_or_else(bad)?,
+                );
+            }
+            _ => return Err(bad()),
+        }
+        Ok(out)
+    }
 }
 
 impl RecordConfig {
@@ -120,12 +225,13 @@ impl RecordConfig {
             .events
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", args.events))?;
-        if !args.mmap_pages.is_power_of_two() {
-            anyhow::bail!(
-                "-m/--mmap-pages {}: the ring buffer size must be a power of two (e.g. {})",
-                args.mmap_pages,
-                args.mmap_pages.max(1).next_power_of_two()
-            );
+        let mut notes = Vec::new();
+        let mut session = SessionConfig::new(args.output);
+        if let Some(size) = args.mmap_pages {
+            let page = perfns::abi::page_size().context("reading the page size")?;
+            let (pages, note) = mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            session.mmap_pages = pages;
+            notes.extend(note);
         }
         let duration = match args.duration {
             None => None,
@@ -140,10 +246,22 @@ impl RecordConfig {
                 anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
             }
         }
-        let mut session = SessionConfig::new(args.output);
+        if output::is_stdout(&session.output) {
+            if args.switch_output.is_some() {
+                anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
+            }
+            if args.compression_level.is_some() {
+                anyhow::bail!("-z with -o -: perfns writes pipe mode uncompressed");
+            }
+        }
+        let switch = args
+            .switch_output
+            .as_deref()
+            .map(|text| SwitchOutput::parse(text, args.switch_max_files))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!(e))?;
         session.compression_level = args.compression_level;
         session.groups = groups;
-        session.mmap_pages = args.mmap_pages;
         session.container = args.container;
         session.cgroup = args.cgroup;
         session.tracefs = args.tracefs;
@@ -158,6 +276,9 @@ impl RecordConfig {
             duration,
             live_status: std::io::stderr().is_terminal(),
             scope: args.scope,
+            switch,
+            mmap_given: args.mmap_pages.is_some(),
+            notes,
         })
     }
 }
@@ -201,8 +322,11 @@ const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a command still running when recording stops is given to exit
 /// after SIGTERM, recording on, before the file is finished without it.
 const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
-/// The longest wait between drains when nothing wakes the recorder.
-const MAX_WAIT: Duration = Duration::from_millis(250);
+/// The longest wait between drains when nothing wakes the recorder: how
+/// late a side-band record below the watermark
+/// ([`events::SIDEBAND_WAKEUP`]) may be seen, and so how long a task in a
+/// new container must live to be looked up in /proc.
+const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Runs `perfns record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<()> {
@@ -215,6 +339,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<()> {
     }
     config.session.mode = choice.mode;
     config.session.extra_flags = scope::extra_flags(choice.mode);
+    if !config.mmap_given {
+        let budget = LockBudget::of_this_process(choice.mode)
+            .context("reading what this process may lock for ring buffers")?;
+        config.session.mmap_pages = mmap_size::default_data_pages(&budget, session::sideband_pages);
+    }
+    for note in &config.notes {
+        eprintln!("[ perfns record: {note} ]");
+    }
     if choice.mode == RecordingMode::TracerScope
         && (config.session.container.is_some() || config.session.cgroup.is_some())
     {
@@ -272,6 +404,9 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
         mask.add(s);
     }
+    if config.switch.is_some() {
+        mask.add(Signal::SIGUSR2);
+    }
     let old_mask = mask
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
         .context("blocking SIGINT, SIGTERM, SIGCHLD")?;
@@ -298,20 +433,37 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     };
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
+    let mut switcher = config.switch.map(|s| Switcher::new(s, &output));
     let stop = loop {
-        let mut timeout = MAX_WAIT;
+        // While records come fast the next pass comes at once.
+        let mut timeout = if rec.busy() { Duration::ZERO } else { MAX_WAIT };
         if let Some(d) = config.duration {
             timeout = timeout.min(d.saturating_sub(started.elapsed()));
         }
+        if let Some(sw) = &switcher {
+            if let Some(every) = sw.config.every {
+                timeout = timeout.min(every.saturating_sub(sw.since.elapsed()));
+            }
+        }
         let ready = rec.wait(Some(timeout), &[signals.as_fd()])?;
         let mut stop = None;
+        let mut switch_now = false;
         if ready[0] {
             while let Some(info) = signals.read_signal().context("reading the signalfd")? {
-                if let Ok(s @ (Signal::SIGINT | Signal::SIGTERM)) =
-                    Signal::try_from(info.ssi_signo as i32)
-                {
-                    stop = Some(Stop::Signal(s));
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(s @ (Signal::SIGINT | Signal::SIGTERM)) => stop = Some(Stop::Signal(s)),
+                    Ok(Signal::SIGUSR2) => switch_now = true,
+                    _ => {}
                 }
+            }
+        }
+        if let Some(sw) = switcher.as_mut() {
+            if stop.is_none() && (switch_now || sw.due(rec.progress().bytes)) {
+                if config.live_status {
+                    eprint!("\r\x1b[K");
+                }
+                sw.switch(&mut rec)?;
+                last_status = None;
             }
         }
         if let Some(c) = child.as_mut() {
@@ -389,6 +541,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
         _ => anyhow::Error::new(e).context(format!("finishing {}", output.display())),
     })?;
+    let summary = match switcher {
+        Some(mut sw) => sw.last(summary)?,
+        None => summary,
+    };
     if let Some(mut c) = child {
         if let Ok(status) = c.wait() {
             if !status.success() {
@@ -400,6 +556,88 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
     }
     Ok(summary)
+}
+
+/// `--switch-output` at work: when the current file began, and the files
+/// finished so far, oldest first.
+#[derive(Debug)]
+struct Switcher {
+    config: SwitchOutput,
+    output: PathBuf,
+    since: Instant,
+    /// [`session::Progress::bytes`] when the current file began.
+    bytes_at: u64,
+    finished: std::collections::VecDeque<PathBuf>,
+}
+
+impl Switcher {
+    fn new(config: SwitchOutput, output: &std::path::Path) -> Self {
+        Self {
+            config,
+            output: output.to_owned(),
+            since: Instant::now(),
+            bytes_at: 0,
+            finished: Default::default(),
+        }
+    }
+
+    /// Whether the current file has had its time or its size.
+    fn due(&self, bytes: u64) -> bool {
+        self.config.every.is_some_and(|t| self.since.elapsed() >= t)
+            || self
+                .config
+                .size
+                .is_some_and(|s| bytes.saturating_sub(self.bytes_at) >= s)
+    }
+
+    /// Finishes the current file under its timestamped name and goes on
+    /// in a new one.
+    fn switch(&mut self, rec: &mut Recorder) -> anyhow::Result<()> {
+        let name = session::timestamped(&self.output, std::time::SystemTime::now());
+        rec.switch_output(&name)
+            .with_context(|| format!("switching output to a new {}", self.output.display()))?;
+        eprintln!("[ perfns record: Dump {} ]", name.display());
+        self.since = Instant::now();
+        self.bytes_at = rec.progress().bytes;
+        self.keep(name);
+        Ok(())
+    }
+
+    /// The last file, finished: named like the others.
+    fn last(&mut self, mut summary: RecordSummary) -> anyhow::Result<RecordSummary> {
+        let name = session::timestamped(&self.output, std::time::SystemTime::now());
+        std::fs::rename(&summary.output, &name).with_context(|| {
+            format!(
+                "renaming {} to {}",
+                summary.output.display(),
+                name.display()
+            )
+        })?;
+        eprintln!("[ perfns record: Dump {} ]", name.display());
+        summary.output = name.clone();
+        self.keep(name);
+        Ok(summary)
+    }
+
+    /// Counts a finished file, and removes the oldest beyond
+    /// `--switch-max-files`.
+    fn keep(&mut self, name: PathBuf) {
+        self.finished.push_back(name);
+        let Some(max) = self.config.max_files else {
+            return;
+        };
+        while self.finished.len() > max {
+            if let Some(old) = self.finished.pop_front() {
+                match std::fs::remove_file(&old) {
+                    Ok(()) => eprintln!("[ perfns record: Remove {} ]", old.display()),
+                    Err(e) => eprintln!(
+                        "[ perfns record: could not remove {} (--switch-max-files): {e} ]",
+                        old.display()
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// When and how recording stopped after a failed write, and what became
@@ -616,4 +854,59 @@ pub fn summary_text(s: &RecordSummary) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_output_takes_perfs_arguments() {
+        let parse = |t: &str| SwitchOutput::parse(t, None);
+        let signal = SwitchOutput {
+            every: None,
+            size: None,
+            max_files: None,
+        };
+        assert_eq!(parse("signal").unwrap(), signal);
+        let every = |s| SwitchOutput {
+            every: Some(Duration::from_secs(s)),
+            ..signal
+        };
+        assert_eq!(parse("30s").unwrap(), every(30));
+        assert_eq!(parse("5m").unwrap(), every(300));
+        assert_eq!(parse("1h").unwrap(), every(3600));
+        assert_eq!(parse("2d").unwrap(), every(172_800));
+        let size = |b| SwitchOutput {
+            size: Some(b),
+            ..signal
+        };
+        assert_eq!(parse("4096B").unwrap(), size(4096));
+        assert_eq!(parse("512K").unwrap(), size(512 << 10));
+        assert_eq!(parse("100M").unwrap(), size(100 << 20));
+        assert_eq!(parse("2G").unwrap(), size(2 << 30));
+        for bad in [
+            "",
+            "s",
+            "10",
+            "1.5s",
+            "10x",
+            "-1m",
+            "10 s",
+            "99999999999999999999G",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains("expected `signal`"), "{bad:?}: {err}");
+        }
+        assert!(parse("0s").unwrap_err().contains("more than 0"));
+        assert!(SwitchOutput::parse("signal", Some(0))
+            .unwrap_err()
+            .contains("--switch-max-files 0"));
+        assert_eq!(
+            SwitchOutput::parse("1m", Some(3)).unwrap().max_files,
+            Some(3)
+        );
+    }
 }

@@ -114,6 +114,18 @@ impl Output {
         }
     }
 
+    /// Appends records as the ring holds them, header after header (see
+    /// `PerfFileWriter::write_records`).
+    pub fn write_records(&mut self, records: RawData<'_>) -> Result<(), PerfDataError> {
+        match self {
+            Self::File(w) => w.write_records(records),
+            Self::Pipe(_) => {
+                let joined = records.as_slice();
+                each_record(&joined, |header, body| self.write_record(header, body))
+            }
+        }
+    }
+
     /// Appends PERF_RECORD_FINISHED_ROUND.
     pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
         match self {
@@ -164,16 +176,26 @@ impl PipeOutput {
             let out = BufWriter::with_capacity(1 << 20, std::io::stdout());
             let mut w = PerfPipeWriter::create(STDOUT, out, &self.events, &self.features)?;
             let early = std::mem::take(&mut self.early);
-            let mut rest = &early[..];
-            while rest.len() >= RecordHeader::SIZE {
-                let head: [u8; 8] = std::array::from_fn(|i| rest[i]);
-                let header = RecordHeader::from_bytes::<byteorder::NativeEndian>(&head);
-                let size = usize::from(header.size).clamp(RecordHeader::SIZE, rest.len());
-                w.write_record(header, RawData::Single(&rest[RecordHeader::SIZE..size]))?;
-                rest = &rest[size..];
-            }
+            each_record(&early, |header, body| w.write_record(header, body))?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_mut().expect("just made"))
     }
+}
+
+/// Calls `f` with each record of `bytes` (native byte order, header after
+/// header, as a ring or [`PipeOutput::early`] holds them); a record cut at
+/// the end is passed as far as it goes, and the writer refuses it.
+fn each_record(
+    bytes: &[u8],
+    mut f: impl FnMut(RecordHeader, RawData<'_>) -> Result<(), PerfDataError>,
+) -> Result<(), PerfDataError> {
+    let mut rest = bytes;
+    while let Some(head) = rest.first_chunk::<{ RecordHeader::SIZE }>() {
+        let header = RecordHeader::from_bytes::<byteorder::NativeEndian>(head);
+        let size = usize::from(header.size).clamp(RecordHeader::SIZE, rest.len());
+        f(header, RawData::Single(&rest[RecordHeader::SIZE..size]))?;
+        rest = &rest[size..];
+    }
+    Ok(())
 }

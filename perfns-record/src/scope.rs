@@ -129,8 +129,8 @@ pub fn tracer_scope_unavailable(
         TracerScopeSupport::KernelLacksPatch(_) => lacks_patch(),
         TracerScopeSupport::NotPermitted(e) if e.errno() == Some(libc::EPERM) => {
             if caller.sysctl == Some(false) {
-                "kernel.perf_tracer_scope is 0: the host's administrator must allow the scope \
-                 (sysctl kernel.perf_tracer_scope=1)"
+                "kernel.perf_tracer_scope is 0 (the kernel's default): the host's administrator \
+                 must allow the scope (sysctl kernel.perf_tracer_scope=1)"
                     .to_owned()
             } else if caller.seccomp == 2 {
                 "perf_event_open was refused with EPERM while kernel.perf_tracer_scope is 1, \

@@ -19,8 +19,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
-    self, Container, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode, RecordingScope,
-    META_VERSION,
+    self, Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
+    RecordingScope, META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, TracingData};
 
@@ -31,7 +31,11 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+mod switch;
+pub use switch::timestamped;
+
 use crate::events::{self, EventGroups, PlannedEvent};
+use crate::runtime_names::RuntimeNames;
 use crate::statedump;
 
 /// What to record and where.
@@ -46,8 +50,9 @@ pub struct SessionConfig {
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
     /// is resolved from [`Self::container`].
     pub scope: RecordingScope,
-    /// `--container`: a container name, id (or its prefix) or key, checked
-    /// against the containers running when recording starts.
+    /// `--container`: a container's name, runtime id (or its prefix), key
+    /// or cgroup path ([`find_container`]), checked against the containers
+    /// running when recording starts.
     pub container: Option<String>,
     /// How the events are opened.
     pub mode: RecordingMode,
@@ -88,8 +93,10 @@ impl SessionConfig {
     }
 }
 
-/// The default ring buffer size per CPU in pages: 512 KiB with 4 KiB pages,
-/// perf record's default (what perf_event_mlock_kb allows).
+/// The ring buffer size per CPU in pages of a [`SessionConfig::new`]:
+/// 512 KiB with 4 KiB pages, perf record's default (what the kernel's
+/// perf_event_mlock_kb allows). `perfns record` picks its own default from
+/// what it may lock ([`crate::mmap_size::default_data_pages`]).
 pub const DEFAULT_MMAP_PAGES: usize = 128;
 
 /// Recording failed.
@@ -134,6 +141,17 @@ pub enum RecordError {
         wanted: String,
         /// The containers there are, `name (runtime)`.
         running: String,
+    },
+    /// `--container` names more than one running container.
+    #[error(
+        "`{wanted}` names more than one running container: {matches}; name one by its key \
+         (pidns:INODE) or a longer id"
+    )]
+    AmbiguousContainer {
+        /// What was asked for.
+        wanted: String,
+        /// The containers it names, `name (runtime, key, id)`.
+        matches: String,
     },
     /// The configuration cannot work.
     #[error("{0}")]
@@ -192,7 +210,7 @@ struct CpuRing {
 
 /// Pages of each CPU's side-band ring buffer: task events are rare next to
 /// samples, and the recorder drains at each one.
-fn sideband_pages(mmap_pages: usize) -> usize {
+pub fn sideband_pages(mmap_pages: usize) -> usize {
     (mmap_pages / 4).clamp(8, 256)
 }
 
@@ -250,6 +268,10 @@ pub struct Recorder {
     meta: RecordingMeta,
     registry: ContainerRegistry,
     tasks: TaskNamespaces,
+    /// The looks in /proc the records of the current drain asked for.
+    lookups: Vec<ProcLookup>,
+    /// The last pass found a buffer [`BUSY_FRACTION`] full or more.
+    busy: bool,
     /// Whether the events report their losses when read (Linux 6.0+).
     lost_readable: bool,
     /// Set when a new container was learned since the features were last
@@ -275,7 +297,19 @@ pub struct Recorder {
     /// What happened to CPUs going offline and online, not yet taken by
     /// [`Recorder::take_notes`].
     notes: Vec<String>,
+    /// The containers' names in their runtimes.
+    names: RuntimeNames,
+    /// Losses of the files finished by [`Recorder::switch_output`], per
+    /// CPU (`CpuRing::loss` counts the current file's).
+    losses_switched: Vec<CpuLoss>,
 }
+
+/// A pass that finds a buffer at least 1/BUSY_FRACTION full says records
+/// come fast: [`Recorder::busy`]. Below that the recorder may sleep until
+/// the next wakeup (an eighth of a data buffer), with most of the buffer
+/// left. A pass that found anything at all, perf record's rule, would keep
+/// a recorder of system calls busy with its own: each pass makes a few.
+const BUSY_FRACTION: u64 = 8;
 
 /// How often the recorder looks for CPUs gone offline or back online. A
 /// CPU that goes offline and back between two looks is not seen: its
@@ -345,6 +379,8 @@ impl Recorder {
             None => Tracefs::locate()?,
         };
         let mut plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
+        let page = abi::page_size().map_err(system("reading the page size"))?;
+        events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);
         if !lost_readable {
             for e in &mut plan {
                 e.attr.read_format &= !read_format::LOST;
@@ -367,6 +403,11 @@ impl Recorder {
             }
         }
         registry.learn_snapshot(&tasks);
+        // Named as their runtimes name them before `--container` is
+        // looked up, so that it takes those names.
+        let mut names = RuntimeNames::for_this_host();
+        names.observe(&registry);
+        let (_, name_problems) = names.resolve(&mut registry, false);
         let mut config = config;
         let mut scope = config.scope.clone();
         if let Some(wanted) = &config.container {
@@ -462,7 +503,9 @@ impl Recorder {
             cgroup_dir,
             last_cpu_check: started,
             unrecorded_cpus: Default::default(),
-            notes: Vec::new(),
+            notes: name_problems,
+            names,
+            losses_switched: Vec::new(),
             config,
             writer,
             rings,
@@ -470,6 +513,8 @@ impl Recorder {
             meta,
             registry,
             tasks: TaskNamespaces::default(),
+            lookups: Vec::new(),
+            busy: false,
             lost_readable,
             meta_dirty: true,
             output_id,
@@ -541,6 +586,7 @@ impl Recorder {
 
     /// Gives the writer the current metadata, for its next flush.
     fn refresh_meta(&mut self) {
+        self.name_containers(false);
         self.meta.containers = self.registry.containers();
         self.meta.lost = self
             .cpu_losses()
@@ -552,6 +598,15 @@ impl Recorder {
         self.meta_dirty = false;
     }
 
+    /// Names the containers learned lately from their runtimes' state
+    /// (`last`: every one not named yet, one more time).
+    fn name_containers(&mut self, last: bool) {
+        self.names.observe(&self.registry);
+        let (changed, problems) = self.names.resolve(&mut self.registry, last);
+        self.meta_dirty |= changed;
+        self.notes.extend(problems);
+    }
+
     /// The file descriptors to poll for data: two per CPU.
     pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
         self.rings
@@ -560,9 +615,10 @@ impl Recorder {
             .collect()
     }
 
-    /// Waits until a ring buffer has data past its wakeup watermark (any
-    /// side-band record; half the data buffer), one of `extra` is readable, or `timeout` passes (`None`:
-    /// forever). Returns which of `extra` are readable. A signal
+    /// Waits until a ring buffer has data past its wakeup watermark
+    /// ([`events::SIDEBAND_WAKEUP`] bytes of side-band records; an eighth
+    /// of the data buffer), one of `extra` is readable, or `timeout`
+    /// passes (`None`: forever). Returns which of `extra` are readable. A signal
     /// interrupting the wait counts as a timeout.
     pub fn wait(
         &self,
@@ -599,6 +655,7 @@ impl Recorder {
     /// drained.
     pub fn drain(&mut self) -> Result<u64, RecordError> {
         let mut drained = 0;
+        let mut busy = false;
         let Self {
             rings,
             writer,
@@ -607,10 +664,11 @@ impl Recorder {
             progress,
             meta_dirty,
             tasks,
+            lookups,
             ..
         } = self;
-        // Every side-band buffer first: a new pid namespace is looked up
-        // in /proc as early as possible.
+        // Every side-band buffer first: the records that name new
+        // containers are seen as early as possible.
         for pass in [Pass::Sideband, Pass::Data] {
             for r in rings.iter_mut() {
                 let (ring, reported) = match pass {
@@ -618,25 +676,37 @@ impl Recorder {
                     Pass::Data => (&mut r.data, &mut r.reported[1]),
                 };
                 let renamed = &r.renamed;
-                let result = ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
-                    if renamed.is_empty() {
-                        writer.write_record(raw.header, raw.data)?;
-                    } else {
-                        let body = with_file_ids(&raw, renamed);
-                        writer.write_record(raw.header, RawData::Single(&body))?;
-                    }
-                    let mut seen = Seen {
-                        loss: &mut r.loss,
-                        reported: &mut *reported,
-                        last_time: &mut r.last_time,
-                        progress,
-                        registry,
-                        tasks,
-                        meta_dirty,
-                    };
-                    seen.note(&raw, sideband);
-                    Ok(())
-                });
+                let mut seen = Seen {
+                    loss: &mut r.loss,
+                    reported,
+                    last_time: &mut r.last_time,
+                    progress,
+                    tasks,
+                    registry,
+                    lookups,
+                };
+                let result = match pass {
+                    // Samples in bulk, as perf record writes them: looked
+                    // at (counted, their time) but neither parsed nor
+                    // copied one by one.
+                    Pass::Data if renamed.is_empty() => ring.drain_batch(
+                        |raw| seen.note(raw, sideband),
+                        |records| writer.write_records(records).map_err(RecordError::from),
+                    ),
+                    _ => ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
+                        if renamed.is_empty() {
+                            writer.write_record(raw.header, raw.data)?;
+                        } else {
+                            let body = with_file_ids(&raw, renamed);
+                            writer.write_record(raw.header, RawData::Single(&body))?;
+                        }
+                        seen.note(&raw, sideband);
+                        Ok(())
+                    }),
+                };
+                if let Ok(stats) = &result {
+                    busy |= stats.bytes >= ring.data_size() / BUSY_FRACTION;
+                }
                 match result {
                     Ok(stats) => drained += stats.bytes,
                     Err(DrainError::Corrupt {
@@ -647,9 +717,16 @@ impl Recorder {
                         drained += d.bytes;
                         progress.corrupt_bytes += skipped;
                     }
-                    Err(DrainError::Record { source, .. }) => return Err(source),
+                    Err(DrainError::Record { source, .. } | DrainError::Write { source, .. }) => {
+                        return Err(source)
+                    }
                 }
             }
+        }
+        self.busy = busy;
+        // The buffers are given back to the kernel: now the looks in /proc.
+        for lookup in lookups.drain(..) {
+            *meta_dirty |= lookup.apply(registry);
         }
         progress.bytes += drained;
         if drained > 0 {
@@ -660,6 +737,11 @@ impl Recorder {
         if self.last_cpu_check.elapsed() >= CPU_CHECK_INTERVAL {
             self.last_cpu_check = Instant::now();
             self.check_cpus();
+        }
+        // Looking again for a name the runtimes' state did not give yet;
+        // the metadata is refreshed only if one did.
+        if self.names.wants_retry() {
+            self.name_containers(false);
         }
         if self.meta_dirty {
             self.refresh_meta();
@@ -795,6 +877,14 @@ impl Recorder {
         by_cpu.into_values().collect()
     }
 
+    /// Whether the last [`Self::drain`] found a buffer an eighth full or
+    /// more ([`BUSY_FRACTION`]): records come fast, and the next pass
+    /// should come at once rather than after a [`Self::wait`], so that the
+    /// buffers are drained as fast as they fill, not an eighth at a time.
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
     /// How far the recording has come.
     pub fn progress(&self) -> Progress {
         Progress {
@@ -868,8 +958,16 @@ impl Recorder {
             self.write_unreported_losses()?;
         }
         let progress = self.progress();
+        self.name_containers(true);
         self.refresh_meta();
-        let cpus = self.cpu_losses();
+        let mut cpus = self.cpu_losses();
+        for s in &self.losses_switched {
+            if let Some(c) = cpus.iter_mut().find(|c| c.cpu == s.cpu) {
+                c.lost += s.lost;
+                c.lost_samples += s.lost_samples;
+                c.offline += s.offline;
+            }
+        }
         let Self {
             writer,
             features,
@@ -985,20 +1083,71 @@ struct TaskNamespaces {
     forked_by: HashMap<i32, i32>,
 }
 
+/// A look in /proc that a side-band record asks for. It is made after the
+/// drain pass, when the ring buffers are given back, so that no buffer
+/// fills behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ProcLookup {
+    /// Task `pid` is in pid namespace `ns`, seen for the first time: its
+    /// container's identity (cgroup, ancestry) comes from /proc/PID while
+    /// the task lives; if it is gone, the namespace is learned unnamed
+    /// under `parent`, the namespace of the task that forked it, as the
+    /// records told when the record was drained.
+    Namespace {
+        /// A process of the namespace.
+        pid: i32,
+        /// The namespace's inode.
+        ns: u64,
+        /// The parent namespace the records give.
+        parent: Option<u64>,
+    },
+    /// A command started in process `pid` of the container of pid
+    /// namespace `ns`: its runtime has set the hostname by now, which
+    /// names a container that its cgroup does not.
+    Hostname {
+        /// The namespace's inode.
+        ns: u64,
+        /// The process that exec'ed.
+        pid: i32,
+    },
+}
+
+impl ProcLookup {
+    /// Looks, and learns what it finds; returns whether the containers
+    /// changed.
+    fn apply(self, registry: &mut ContainerRegistry) -> bool {
+        match self {
+            Self::Namespace { pid, ns, parent } => {
+                if registry.knows(ns) {
+                    return false;
+                }
+                // The pid may be another task's by now, in another
+                // namespace: that one is learned too, and this one unnamed.
+                if registry.learn_pid(pid).ok() != Some(ns) {
+                    registry.learn_unseen(ns, parent);
+                }
+                true
+            }
+            Self::Hostname { ns, pid } => registry.rename_by_hostname(ns, pid),
+        }
+    }
+}
+
 /// What a drained record updates.
 struct Seen<'a> {
     loss: &'a mut CpuLoss,
     reported: &'a mut u64,
     last_time: &'a mut u64,
     progress: &'a mut Progress,
-    registry: &'a mut ContainerRegistry,
     tasks: &'a mut TaskNamespaces,
-    meta_dirty: &'a mut bool,
+    registry: &'a ContainerRegistry,
+    lookups: &'a mut Vec<ProcLookup>,
 }
 
 impl Seen<'_> {
-    /// Counts a drained record, and learns the container of a pid
-    /// namespace seen for the first time.
+    /// Counts a drained record, and asks for a look in /proc at the
+    /// container of a pid namespace seen for the first time or of a
+    /// command starting in a container.
     fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr) {
         self.progress.records += 1;
         let kind = raw.header.kind;
@@ -1042,11 +1191,17 @@ impl Seen<'_> {
                 self.tasks.pid_ns.remove(&e.tid);
             }
             Ok(Record::Comm(c)) if c.exec => {
-                // A container's command starting: its runtime has set the
-                // hostname by now.
+                // One look per container and pass: at the newest such
+                // process, the likeliest to be alive when it is made.
                 if let Some(&ns) = self.tasks.pid_ns.get(&c.tid) {
-                    if self.registry.rename_by_hostname(ns, c.pid) {
-                        *self.meta_dirty = true;
+                    let look = ProcLookup::Hostname { ns, pid: c.pid };
+                    match self
+                        .lookups
+                        .iter_mut()
+                        .find(|l| matches!(l, ProcLookup::Hostname { ns: n, .. } if *n == ns))
+                    {
+                        Some(l) => *l = look,
+                        None => self.lookups.push(look),
                     }
                 }
             }
@@ -1058,27 +1213,27 @@ impl Seen<'_> {
         }
     }
 
-    /// Learns the container of pid namespace `pid_ns`, which task
-    /// `pid`/`tid` is in, if it is new.
+    /// Notes that task `pid`/`tid` is in pid namespace `pid_ns`, and asks
+    /// for a look at its container if that is new (the registry knows the
+    /// namespace, or a look is asked for already, otherwise).
     fn learn_namespace(&mut self, pid: i32, tid: i32, pid_ns: Option<NamespaceLink>) {
         let Some(ns) = pid_ns.map(|l| l.ino).filter(|&i| i != 0) else {
             return;
         };
         self.tasks.pid_ns.insert(tid, ns);
-        if self.registry.knows(ns) {
+        let asked = |l: &ProcLookup| matches!(l, ProcLookup::Namespace { ns: n, .. } if *n == ns);
+        if self.registry.knows(ns) || self.lookups.iter().any(asked) {
             return;
         }
-        if self.registry.learn_pid(pid).is_err() {
-            let parent = self
-                .tasks
-                .forked_by
-                .get(&tid)
-                .and_then(|p| self.tasks.pid_ns.get(p))
-                .copied()
-                .filter(|&p| p != ns);
-            self.registry.learn_unseen(ns, parent);
-        }
-        *self.meta_dirty = true;
+        // Who forked it, now: its FORK and EXIT records may be in this pass.
+        let parent = self
+            .tasks
+            .forked_by
+            .get(&tid)
+            .and_then(|p| self.tasks.pid_ns.get(p))
+            .copied()
+            .filter(|&p| p != ns);
+        self.lookups.push(ProcLookup::Namespace { pid, ns, parent });
     }
 }
 
@@ -1157,30 +1312,77 @@ fn open_cgroup(path: &str) -> Result<std::fs::File, RecordError> {
     std::fs::File::open(&dir).map_err(system(format!("cgroup {path}: {}", dir.display())))
 }
 
-/// The container `wanted` names: a name, a full id or an id prefix, or a
-/// key; the host is `host`.
+/// The container `wanted` names: a name, a full id or an id prefix, a key
+/// (`pidns:INODE` or the inode) or a cgroup path; the host is `host`. A
+/// match nested in another match is part of it; two that are not are
+/// refused, both listed: the first is no better a guess than the second.
 pub fn find_container<'a>(
     containers: &'a [Container],
     wanted: &str,
 ) -> Result<&'a Container, RecordError> {
-    let matches = |c: &&Container| {
-        c.name == wanted
-            || c.key.to_string() == wanted
-            || c.id
-                .as_deref()
-                .is_some_and(|id| wanted.len() >= 4 && id.starts_with(wanted))
-    };
-    containers
+    let found: Vec<&Container> = containers
         .iter()
-        .find(matches)
-        .ok_or_else(|| RecordError::NoSuchContainer {
+        .filter(|c| container_ref(c).matches(wanted))
+        .collect();
+    let nested_in_another = |c: &&Container| {
+        let mut parent = c.parent;
+        // Bounded: parents come before children, so a chain is at most
+        // this long.
+        for _ in 0..containers.len() {
+            let Some(p) = parent else { return false };
+            if found.iter().any(|f| f.key == p) {
+                return true;
+            }
+            parent = containers
+                .iter()
+                .find(|x| x.key == p)
+                .and_then(|x| x.parent);
+        }
+        false
+    };
+    let outermost: Vec<&Container> = found
+        .iter()
+        .copied()
+        .filter(|c| !nested_in_another(c))
+        .collect();
+    match outermost.as_slice() {
+        [one] => Ok(one),
+        [] => Err(RecordError::NoSuchContainer {
             wanted: wanted.to_owned(),
             running: containers
                 .iter()
                 .map(|c| format!("{} ({})", c.name, c.runtime.name()))
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        }),
+        several => Err(RecordError::AmbiguousContainer {
+            wanted: wanted.to_owned(),
+            matches: several
+                .iter()
+                .map(|c| describe(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// What `--container` matches a running container by.
+fn container_ref(c: &Container) -> ContainerRef<'_> {
+    ContainerRef {
+        name: &c.name,
+        pid_ns: Some(c.key),
+        id: c.id.as_deref(),
+        cgroup: c.cgroup.as_deref(),
+    }
+}
+
+/// A container as a message lists it: name, runtime, key, short id.
+fn describe(c: &Container) -> String {
+    let id =
+        c.id.as_deref()
+            .map(|id| format!(", id {}", &id[..12.min(id.len())]))
+            .unwrap_or_default();
+    format!("{} ({}, pidns:{}{id})", c.name, c.runtime.name(), c.key)
 }
 
 #[cfg(test)]
@@ -1210,6 +1412,113 @@ mod tests {
             .chunks(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
             .collect()
+    }
+
+    fn u32s(v: &[u32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    }
+
+    /// A side-band record as the kernel writes it: `body`, then the
+    /// sample_id trailer of [`events::SAMPLE_FORMAT`].
+    fn sideband_record(kind: RecordType, misc: u16, body: Vec<u8>) -> (RecordHeader, Vec<u8>) {
+        let mut body = body;
+        body.extend(u64s(&[0, 1, 0, 7]));
+        let header = RecordHeader {
+            kind,
+            misc,
+            size: (RecordHeader::SIZE + body.len()) as u16,
+        };
+        (header, body)
+    }
+
+    /// PERF_RECORD_NAMESPACES of task `tid` (its own process) in pid
+    /// namespace `pid_ns`.
+    fn namespaces(tid: i32, pid_ns: u64) -> (RecordHeader, Vec<u8>) {
+        let mut links = vec![0u64; 2 * 7];
+        links[2 * ns_index::PID + 1] = pid_ns;
+        let mut body = u32s(&[tid as u32, tid as u32]);
+        body.extend(u64s(&[7]));
+        body.extend(u64s(&links));
+        sideband_record(RecordType::NAMESPACES, 0, body)
+    }
+
+    #[test]
+    fn proc_lookups_wait_for_the_end_of_the_pass() {
+        let mut registry = ContainerRegistry::new().unwrap();
+        let host = registry.host();
+        // Tasks that no longer exist (above any pid_max), in a new pid
+        // namespace, forked by task 100 of the host.
+        let (gone, other, new_ns) = (i32::MAX - 1, i32::MAX - 2, 0xf000_0001);
+        let mut tasks = TaskNamespaces::default();
+        tasks.pid_ns.insert(100, host);
+        let fork = u32s(&[gone as u32, 100, gone as u32, 100]);
+        let exec = |tid: i32| {
+            let mut body = u32s(&[tid as u32, tid as u32]);
+            body.extend(b"sh\0\0\0\0\0\0");
+            sideband_record(RecordType::COMM, perfns::record::MISC_COMM_EXEC, body)
+        };
+        let records = [
+            sideband_record(RecordType::FORK, 0, [fork.clone(), u64s(&[1])].concat()),
+            namespaces(gone, new_ns),
+            namespaces(other, new_ns),
+            exec(gone),
+            exec(other),
+            sideband_record(RecordType::EXIT, 0, [fork, u64s(&[2])].concat()),
+        ];
+        let (mut loss, mut reported, mut last_time) = (CpuLoss::default(), 0, 0);
+        let mut progress = Progress::default();
+        let mut lookups = Vec::new();
+        let attr = events::sideband_event(0).attr;
+        let mut seen = Seen {
+            loss: &mut loss,
+            reported: &mut reported,
+            last_time: &mut last_time,
+            progress: &mut progress,
+            tasks: &mut tasks,
+            registry: &registry,
+            lookups: &mut lookups,
+        };
+        for (header, body) in &records {
+            let raw = RawRecord {
+                header: *header,
+                data: RawData::Single(body),
+            };
+            seen.note(&raw, &attr);
+        }
+        assert_eq!(progress.records, 6);
+        // One look per namespace, with the parent the FORK gave before the
+        // EXIT came; one hostname look per container, at the newest exec.
+        assert_eq!(
+            lookups,
+            [
+                ProcLookup::Namespace {
+                    pid: gone,
+                    ns: new_ns,
+                    parent: Some(host)
+                },
+                ProcLookup::Hostname {
+                    ns: new_ns,
+                    pid: other
+                }
+            ]
+        );
+        assert!(!registry.knows(new_ns), "nothing looked up during the pass");
+        let changed: Vec<bool> = lookups
+            .into_iter()
+            .map(|l| l.apply(&mut registry))
+            .collect();
+        // The task is gone: the namespace is learned unnamed, under the
+        // parent the records gave; its hostname cannot be read.
+        assert_eq!(changed, [true, false]);
+        let c = registry
+            .containers()
+            .into_iter()
+            .find(|c| c.key == new_ns)
+            .unwrap();
+        assert_eq!(
+            (c.parent, c.name.as_str()),
+            (Some(host), "pidns-4026531841")
+        );
     }
 
     #[test]

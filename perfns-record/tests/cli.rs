@@ -212,11 +212,17 @@ fn errors_are_clear_and_exit_nonzero() {
     );
 
     // Bad arguments are refused before anything opens.
-    let out = perfns_record(&["-m", "3", "--", "true"]);
+    let out = perfns_record(&["-m", "0", "--", "true"]);
     assert!(!out.status.success());
     assert!(
+        text(&out.stderr).contains("-m/--mmap-pages 0: the ring buffer needs at least one page"),
+        "{}",
         text(&out.stderr)
-            .contains("-m/--mmap-pages 3: the ring buffer size must be a power of two"),
+    );
+    let out = perfns_record(&["-m", "8X", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("`8X`: give pages"),
         "{}",
         text(&out.stderr)
     );

@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use perfns::container::{identify_cgroup, RecordingMeta, RecordingMode};
+use perfns::container::{
+    identify_cgroup, ContainerRef, KubernetesIdentity, RecordingMeta, RecordingMode,
+};
 
 use crate::analysis::Task;
 use crate::model::{
@@ -26,14 +28,35 @@ use crate::{Options, SortKey};
 /// when the recording does not show pid 1's.
 const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
 
-/// `--container` named no container.
+/// `--container` named no container, or more than one.
 #[derive(Debug, thiserror::Error)]
-#[error("no container is called or keyed {wanted:?}; the recording has: {known}")]
+#[error("{}", self.message())]
 pub struct NoSuchContainer {
     /// What was asked for.
     pub wanted: String,
     /// The containers there are, `name (key)`.
     pub known: String,
+    /// The containers it names, `name (key)`, when it names more than one
+    /// (none nested in another): the first is no better a guess than the
+    /// others.
+    pub matches: Vec<String>,
+}
+
+impl NoSuchContainer {
+    fn message(&self) -> String {
+        if self.matches.is_empty() {
+            format!(
+                "no container is called or keyed {:?}; the recording has: {}",
+                self.wanted, self.known
+            )
+        } else {
+            format!(
+                "{:?} names more than one container: {}; name one by its key",
+                self.wanted,
+                self.matches.join(", ")
+            )
+        }
+    }
 }
 
 /// What the analysis knows, for grouping.
@@ -75,6 +98,14 @@ struct Node {
     cgroup: Option<String>,
     /// The name and runtime perfns's metadata or the cgroup path gives.
     identity: Option<(String, String)>,
+    /// The runtime's id.
+    id: Option<String>,
+    /// The runtime's labels.
+    labels: BTreeMap<String, String>,
+    /// Its Kubernetes identity.
+    kubernetes: Option<KubernetesIdentity>,
+    /// The name shown when `identity`'s is another container's too.
+    distinct: Option<String>,
     parent: Option<Key>,
     children: Vec<Key>,
     own: Figures,
@@ -236,14 +267,19 @@ pub(crate) fn build(
             }
             _ => None,
         };
-        node.identity = match from_meta {
-            Some(c) => Some((c.name.clone(), c.runtime.name().to_owned())),
-            None => node
-                .cgroup
-                .as_deref()
-                .and_then(identify_cgroup)
-                .map(|i| (i.name, i.runtime.name().to_owned())),
-        };
+        match from_meta {
+            Some(c) => {
+                node.identity = Some((c.name.clone(), c.runtime.name().to_owned()));
+                node.id.clone_from(&c.id);
+                node.labels.clone_from(&c.labels);
+                node.kubernetes.clone_from(&c.kubernetes);
+            }
+            None => {
+                let i = node.cgroup.as_deref().and_then(identify_cgroup);
+                node.id = i.as_ref().and_then(|i| i.id.clone());
+                node.identity = i.map(|i| (i.name, i.runtime.name().to_owned()));
+            }
+        }
     }
     // perfns's metadata knows the pid namespaces' own nesting. The host
     // is listed beside the containers it holds; the root of a tracer-scope
@@ -318,6 +354,7 @@ pub(crate) fn build(
             }
         }
     }
+    distinct_names(&mut nodes);
     let links: Vec<(Key, Key)> = nodes
         .iter()
         .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
@@ -364,15 +401,20 @@ pub(crate) fn build(
             // A match inside another match is already its descendant.
             let matched = found.clone();
             found.retain(|k| !has_ancestor_in(&nodes, *k, &matched));
-            if found.is_empty() {
-                let known = keys
-                    .iter()
+            let listed = |keys: &[Key]| {
+                keys.iter()
                     .map(|k| format!("{} ({})", name(*k, &nodes[k]), k.text()))
                     .collect::<Vec<_>>()
-                    .join(", ");
+            };
+            if found.len() != 1 {
                 return Err(NoSuchContainer {
                     wanted: wanted.clone(),
-                    known,
+                    known: listed(&keys).join(", "),
+                    matches: if found.is_empty() {
+                        Vec::new()
+                    } else {
+                        listed(&found)
+                    },
                 });
             }
             sort_keys(&mut found, &nodes, options.sort, !options.flat);
@@ -457,6 +499,9 @@ pub(crate) fn build(
                     _ => node.identity.as_ref().map(|(_, r)| r.clone()),
                 },
                 cgroup: node.cgroup.clone(),
+                id: node.id.clone(),
+                labels: node.labels.clone(),
+                kubernetes: node.kubernetes.clone(),
                 pid_ns: match key {
                     Key::PidNs(ns) => Some(ns),
                     _ => None,
@@ -637,9 +682,60 @@ fn has_ancestor_in(nodes: &BTreeMap<Key, Node>, mut key: Key, set: &[Key]) -> bo
     false
 }
 
+/// Makes the names of containers that would show the same one distinct.
+/// A pid namespace nested in a container, whose cgroup is the
+/// container's (or under it) and so named by the same runtime id or the
+/// same name, is `CONTAINER/pidns:INODE`; other containers that share a name (two
+/// recordings' worth of `inner`s under different parents) get their key
+/// after it, `NAME@pidns:INODE`.
+fn distinct_names(nodes: &mut BTreeMap<Key, Node>) {
+    let keys: Vec<Key> = nodes.keys().copied().collect();
+    let mut by_depth: Vec<(usize, Key)> =
+        keys.iter().map(|k| (tree_depth(nodes, *k), *k)).collect();
+    by_depth.sort();
+    let base = |nodes: &BTreeMap<Key, Node>, k: Key| base_name(k, &nodes[&k]);
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for k in &keys {
+        *count.entry(base(nodes, *k)).or_default() += 1;
+    }
+    // Shallowest first, so that a parent's shown name is known.
+    for &(_, key) in &by_depth {
+        let own = base(nodes, key);
+        let Some(parent) = nodes[&key].parent else {
+            continue;
+        };
+        let same_id = nodes[&key].id.is_some() && nodes[&key].id == nodes[&parent].id;
+        if base(nodes, parent) == own || same_id {
+            let shown = format!("{}/{}", name(parent, &nodes[&parent]), key.text());
+            if let Some(c) = count.get_mut(&own) {
+                *c -= 1;
+            }
+            if let Some(n) = nodes.get_mut(&key) {
+                n.distinct = Some(shown);
+            }
+        }
+    }
+    for key in keys {
+        let own = base(nodes, key);
+        if nodes[&key].distinct.is_none() && count.get(&own).copied().unwrap_or(0) > 1 {
+            if let Some(n) = nodes.get_mut(&key) {
+                n.distinct = Some(format!("{own}@{}", key.text()));
+            }
+        }
+    }
+}
+
+/// A container's name as shown: [`base_name`], made distinct where
+/// another container has it too ([`distinct_names`]).
+fn name(key: Key, node: &Node) -> String {
+    node.distinct
+        .clone()
+        .unwrap_or_else(|| base_name(key, node))
+}
+
 /// A container's name: from perfns's metadata or the container its cgroup
 /// path names, else the last part of its cgroup path, else its key.
-fn name(key: Key, node: &Node) -> String {
+fn base_name(key: Key, node: &Node) -> String {
     match (key, &node.identity, &node.cgroup) {
         (Key::Host, None, _) => "host".into(),
         (_, Some((name, _)), _) => name.clone(),
@@ -652,17 +748,29 @@ fn name(key: Key, node: &Node) -> String {
     }
 }
 
-/// Whether `--container wanted` means this container: its name, key,
-/// cgroup path or pid namespace inode.
+/// Whether `--container wanted` means this container, as `perfns record
+/// --container` matches a running one ([`ContainerRef::matches`]): its
+/// name as shown, its key, its cgroup path, its runtime id or a prefix of
+/// it; also the name its runtime gave it, and a cgroup-keyed one's id.
 fn matches_name(key: Key, node: &Node, wanted: &str) -> bool {
-    let number = match key {
-        Key::PidNs(n) | Key::Cgroup(n) => Some(n.to_string()),
-        Key::Host => None,
+    let shown = name(key, node);
+    let r = ContainerRef {
+        name: &shown,
+        pid_ns: match key {
+            Key::PidNs(n) => Some(n),
+            _ => None,
+        },
+        id: node.id.as_deref(),
+        cgroup: node.cgroup.as_deref(),
     };
-    name(key, node) == wanted
+    let cgroup_id = match key {
+        Key::Cgroup(n) => Some(n.to_string()),
+        _ => None,
+    };
+    r.matches(wanted)
+        || base_name(key, node) == wanted
         || key.text() == wanted
-        || node.cgroup.as_deref() == Some(wanted)
-        || number.as_deref() == Some(wanted)
+        || cgroup_id.as_deref() == Some(wanted)
 }
 
 fn depth(path: &str) -> usize {
@@ -709,6 +817,58 @@ mod tests {
             "/system.slice/foo.service"
         ));
         assert!(!matches_name(Key::PidNs(7), &node, "foo"));
+    }
+
+    #[test]
+    fn names_that_would_show_twice_are_made_distinct() {
+        let node = |name: &str, id: Option<&str>, parent: Option<Key>| Node {
+            identity: Some((name.into(), "docker".into())),
+            id: id.map(Into::into),
+            parent,
+            ..Node::default()
+        };
+        let mut nodes: BTreeMap<Key, Node> = [
+            (Key::PidNs(10), node("web", Some("abc"), None)),
+            // Nested in web, in web's cgroup: web's id.
+            (
+                Key::PidNs(11),
+                node("abc", Some("abc"), Some(Key::PidNs(10))),
+            ),
+            // Nested in web, in a cgroup named like web.
+            (Key::PidNs(12), node("web", None, Some(Key::PidNs(10)))),
+            (Key::PidNs(20), node("inner", None, None)),
+            (Key::PidNs(30), node("inner", None, None)),
+        ]
+        .into();
+        distinct_names(&mut nodes);
+        let shown: Vec<String> = nodes.iter().map(|(k, n)| name(*k, n)).collect();
+        assert_eq!(
+            shown,
+            [
+                "web",
+                "web/pidns:11",
+                "web/pidns:12",
+                "inner@pidns:20",
+                "inner@pidns:30"
+            ]
+        );
+        // --container finds each by the name shown, and the nested one
+        // also by the name it had.
+        assert!(matches_name(
+            Key::PidNs(11),
+            &nodes[&Key::PidNs(11)],
+            "web/pidns:11"
+        ));
+        assert!(matches_name(
+            Key::PidNs(20),
+            &nodes[&Key::PidNs(20)],
+            "inner"
+        ));
+        assert!(!matches_name(
+            Key::PidNs(11),
+            &nodes[&Key::PidNs(11)],
+            "abcd"
+        ));
     }
 
     /// A task in pid namespace `pid_ns` (1 is the reader's) and tracer

@@ -15,7 +15,10 @@ use anyhow::Context;
 pub mod analysis;
 mod containers;
 pub mod model;
+#[cfg(feature = "parquet")]
+pub mod parquet_export;
 pub mod render;
+pub mod serve;
 
 pub use containers::NoSuchContainer;
 
@@ -34,8 +37,11 @@ pub struct ReportArgs {
     /// One row per container, sorted as one list, instead of a tree.
     #[arg(long)]
     pub flat: bool,
-    /// Keep only this container and its descendants: its name, cgroup
-    /// path, key (pidns:INODE, cgroup:ID) or pid namespace inode.
+    /// Keep only this container and its descendants: its name (as shown,
+    /// or as its runtime named it), its runtime id or a prefix of it (4
+    /// hex digits or more), its key (pidns:INODE, cgroup:ID) or pid
+    /// namespace inode, or its cgroup path. One that names several
+    /// containers is refused, with the list.
     #[arg(long, value_name = "NAME|ID")]
     pub container: Option<String>,
     /// Also a table of processes, busiest first.
@@ -55,6 +61,13 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write the report to FILE instead of stdout (needed for parquet).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With --format parquet: one row per container per SECONDS of the
+    /// recording (fractions allowed), instead of one for the whole.
+    #[arg(long, value_name = "SECONDS")]
+    pub interval: Option<f64>,
 }
 
 /// What to sort containers and processes by.
@@ -78,6 +91,21 @@ pub enum Format {
     Json,
     /// CSV: one block per section.
     Csv,
+    /// Parquet, schema `perfns-containers/1` (docs/report-parquet.md): one
+    /// row per container (per --interval), for DuckDB, ClickHouse, Spark.
+    #[cfg(feature = "parquet")]
+    Parquet,
+}
+
+impl Format {
+    /// Whether `--interval` splits its rows (Parquet's alone).
+    fn has_intervals(self) -> bool {
+        #[cfg(feature = "parquet")]
+        if self == Format::Parquet {
+            return true;
+        }
+        false
+    }
 }
 
 /// The validated options of a report.
@@ -226,6 +254,21 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             }
         }
     };
+    if let Some(i) = args.interval {
+        if !(i.is_finite() && i > 0.0) {
+            anyhow::bail!("--interval {i}: must be a positive number of seconds");
+        }
+    }
+    if args.interval.is_some() && !args.format.has_intervals() {
+        anyhow::bail!(
+            "--interval splits the rows of --format parquet; the other formats cover the whole \
+             recording (or --time)"
+        );
+    }
+    #[cfg(feature = "parquet")]
+    if args.format == Format::Parquet {
+        return write_parquet(&args, &options, &mut progress);
+    }
     let report = report(&args.input, &options, &mut progress)?;
     // The warnings are in every format's output too; on stderr they reach
     // whoever runs a script that keeps only the figures.
@@ -233,14 +276,77 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         eprintln!("perfns report: warning: {warning}");
     }
     let text = match args.format {
+        #[cfg(feature = "parquet")]
+        Format::Parquet => unreachable!("written above"),
         Format::Table => render::table(&report, render::terminal_width()),
         Format::Json => render::json(&report),
         Format::Csv => render::csv(&report),
     };
+    if let Some(path) = &args.output {
+        std::fs::write(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        return Ok(());
+    }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// `--format parquet`: the rows of the recording, to `--output`.
+#[cfg(feature = "parquet")]
+fn write_parquet(
+    args: &ReportArgs,
+    options: &Options,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<()> {
+    let output = args
+        .output
+        .as_deref()
+        .context("--format parquet writes a binary file: name it with -o/--output FILE")?;
+    let interval = args.interval.map(std::time::Duration::from_secs_f64);
+    let rows = parquet_rows(&args.input, options, interval, progress)?;
+    let file =
+        std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
+    parquet_export::write(std::io::BufWriter::new(file), &rows)
+        .with_context(|| format!("writing {}", output.display()))?;
+    Ok(())
+}
+
+/// The Parquet rows of a recording: one per container for the whole of it
+/// (or of `--time`), or per `interval` from its first record on. Each
+/// interval is a report of its own over `[start, end)` (the file is read
+/// once per interval).
+#[cfg(feature = "parquet")]
+pub fn parquet_rows(
+    path: &std::path::Path,
+    options: &Options,
+    interval: Option<std::time::Duration>,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<Vec<parquet_export::Row>> {
+    let mut options = options.clone();
+    // Every container, each once: a tree's roll-ups would count twice.
+    options.flat = true;
+    let whole = report(path, &options, progress)?;
+    let t = whole.header.time;
+    let Some(step) = interval else {
+        return Ok(parquet_export::rows(&whole, t.start_ns, t.end_ns));
+    };
+    let step = u64::try_from(step.as_nanos()).unwrap_or(u64::MAX).max(1);
+    let mut rows = Vec::new();
+    let mut start = t.start_ns;
+    loop {
+        let end = start.saturating_add(step);
+        // `--time` includes both ends; the next interval starts at `end`.
+        options.time = Some((Some(start), Some(end - 1)));
+        let part = report(path, &options, &mut |_| {})?;
+        rows.extend(parquet_export::rows(&part, start, end));
+        if end > t.end_ns {
+            break;
+        }
+        start = end;
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

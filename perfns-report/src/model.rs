@@ -196,6 +196,18 @@ pub struct ContainerReport {
     pub runtime: Option<String>,
     /// Its cgroup path, when known.
     pub cgroup: Option<String>,
+    /// The runtime's full container id (Docker, Podman, containerd,
+    /// CRI-O), when known; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The labels its runtime keeps for it, when perfns record read them;
+    /// absent when none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Its Kubernetes namespace, pod and container name, when perfns
+    /// record read them; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<perfns::container::KubernetesIdentity>,
     /// Its pid namespace inode, when known.
     pub pid_ns: Option<u64>,
     /// Its parent container's key (none for the host and top-level ones).

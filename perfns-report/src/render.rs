@@ -319,8 +319,16 @@ fn container_section<T>(
     let right_end = 1 + columns.len();
     columns.extend(section.notes.iter().map(|c| (c.head, c.cell, false)));
 
+    // The runtime's id beside the name, when a container has one: the
+    // name is the runtime's (`web`), the id what its logs and tools show.
+    let ids = report.containers.iter().any(|c| c.id.is_some());
+    let first = 1 + usize::from(ids);
+    let right_end = right_end + usize::from(ids);
     let mut b = Builder::default();
     let mut head = vec!["container"];
+    if ids {
+        head.push("id");
+    }
     head.extend(columns.iter().map(|&(head, _, _)| head));
     if busiest {
         head.push("busiest processes");
@@ -328,6 +336,9 @@ fn container_section<T>(
     b.push_record(head);
     for c in &report.containers {
         let mut row = vec![tree_name(c)];
+        if ids {
+            row.push(short_id(c));
+        }
         row.extend(
             columns.iter().map(|&(_, cell, own)| {
                 cell((section.figures)(if own { &c.own } else { &c.total }))
@@ -342,8 +353,15 @@ fn container_section<T>(
         out,
         "\n{}\n{}",
         section.title,
-        finish_table(b, width, 1, right_end)
+        finish_table(b, width, first, right_end)
     );
+}
+
+/// A runtime id as `docker ps` shortens it: its first 12 digits.
+fn short_id(c: &ContainerReport) -> String {
+    c.id.as_deref()
+        .map(|id| id.chars().take(12).collect())
+        .unwrap_or_default()
 }
 
 /// The CPU section: time (when recorded) and samples per container.

@@ -28,6 +28,9 @@ fn container(key: u64, name: &str, runtime: Runtime, parent: Option<u64>) -> Con
         level: 1,
         cgroup: None,
         pid: None,
+        labels: Default::default(),
+        kubernetes: None,
+        named_by: None,
     }
 }
 

@@ -64,8 +64,8 @@ pub const CLONE_NEWTRACER_NSTYPE: i32 = 0x4;
 /// Where the series shows a task's tracer namespace.
 const TRACER_NS_PATH: &str = "/proc/self/ns/tracer";
 
-/// `kernel.perf_tracer_scope`: 1 (the default) lets a task outside the
-/// initial tracer namespace open scoped events, 0 refuses new ones.
+/// `kernel.perf_tracer_scope`: 1 lets a task outside the initial tracer
+/// namespace open scoped events, 0 (the default) refuses new ones.
 pub const SYSCTL_PATH: &str = "/proc/sys/kernel/perf_tracer_scope";
 
 /// The errno of opening a scoped event while [`SYSCTL_PATH`] is 0.

@@ -1066,3 +1066,31 @@ fn a_stored_record_with_a_cut_tracer_part_is_an_error() {
         e => panic!("{e}"),
     }
 }
+
+#[test]
+fn records_written_as_a_ring_batch_read_back_as_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.data");
+    let mut w = PerfFileWriter::create(
+        &path,
+        &[tracepoint_event(372, "sched:sched_switch", vec![100])],
+    )
+    .unwrap();
+    // Three samples as a ring holds them, wrapped in the middle of the second.
+    let mut ring = Vec::new();
+    for t in [10, 20, 30] {
+        let s = sample(100, 1, t, 0, &[0xab; 12]);
+        ring.extend_from_slice(&s.header().to_ne_bytes());
+        ring.extend_from_slice(&s.body);
+    }
+    let (a, b) = ring.split_at(ring.len() / 2);
+    w.write_records(RawData::Split(a, b)).unwrap();
+    w.write_finished_round().unwrap();
+    w.finish(&features()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let times: Vec<_> = r
+        .records_in_file_order()
+        .map(|rec| rec.unwrap().time())
+        .collect();
+    assert_eq!(times, [Some(10), Some(20), Some(30), None]);
+}

@@ -205,12 +205,66 @@ impl PerfFileWriter {
             reason,
         })?;
         let compressing = header.kind != RecordType::FINISHED_ROUND;
-        let out = match &mut self.compressor {
+        self.buffer(compressing)
+            .extend_from_slice(&header.to_ne_bytes());
+        self.append(compressing, body)
+    }
+
+    /// Appends whole records as a ring buffer holds them, back to back
+    /// (split where they wrapped the ring): copied into the write buffer in
+    /// one piece each, not record by record, and not rewritten, so they
+    /// must hold no PERF_RECORD_TRACER_NAMESPACES (only a side-band event
+    /// asks for those).
+    ///
+    /// Compressing, they go in record by record: a compressed frame holds
+    /// at most [`BATCH_SIZE`] and the record that crossed it, the
+    /// decompression buffer perf sizes by HEADER_COMPRESSED's mmap_len.
+    pub fn write_records(&mut self, records: RawData<'_>) -> Result<(), PerfDataError> {
+        if self.compressor.is_none() {
+            return self.append(false, records);
+        }
+        let joined;
+        let mut rest: &[u8] = match records {
+            RawData::Single(a) => a,
+            RawData::Split(a, b) => {
+                joined = [a, b].concat();
+                &joined
+            }
+        };
+        while let Some(head) = rest.first_chunk::<{ RecordHeader::SIZE }>() {
+            let header = RecordHeader::from_bytes::<byteorder::NativeEndian>(head);
+            let size = usize::from(header.size);
+            let Some(body) = rest.get(RecordHeader::SIZE..size) else {
+                return Err(PerfDataError::Unwritable {
+                    path: self.path.clone(),
+                    offset: self.data_end(),
+                    reason: format!(
+                        "{:?} record of {size} bytes in a batch of {} bytes",
+                        header.kind,
+                        rest.len()
+                    ),
+                });
+            };
+            self.write_record(header, RawData::Single(body))?;
+            rest = &rest[size..];
+        }
+        Ok(())
+    }
+
+    /// Where records go: the batch to compress, or the write buffer.
+    fn buffer(&mut self, compressing: bool) -> &mut Vec<u8> {
+        match &mut self.compressor {
             Some(c) if compressing => &mut c.batch,
             _ => &mut self.pending,
-        };
-        out.extend_from_slice(&header.to_ne_bytes());
-        match body {
+        }
+    }
+
+    /// Appends `bytes` to the batch to compress or the write buffer, and
+    /// compresses the batch or writes the buffer out when it has grown to
+    /// [`BATCH_SIZE`] or [`Self::HEADER_FLUSH_INTERVAL`].
+    fn append(&mut self, compressing: bool, bytes: RawData<'_>) -> Result<(), PerfDataError> {
+        let out = self.buffer(compressing);
+        match bytes {
             RawData::Single(a) => out.extend_from_slice(a),
             RawData::Split(a, b) => {
                 out.extend_from_slice(a);

@@ -221,6 +221,16 @@ pub fn attribute(path: &Path) -> Attribution {
                     (-1, Some(&(running_tid, _))) => running_tid,
                     _ => tid,
                 };
+                // Work done in an interrupt (hard, soft or NMI) is for
+                // whoever caused it, not for the task it interrupted: the
+                // tracer scope delivers none of it, and no recording here
+                // counts it (common_flags: TRACE_FLAG_HARDIRQ | SOFTIRQ |
+                // NMI).
+                if f.read_u64(raw, "common_flags")
+                    .is_ok_and(|fl| fl & 0x58 != 0)
+                {
+                    continue;
+                }
                 let u = by_tid.entry(tid).or_default();
                 match name.as_str() {
                     "raw_syscalls:sys_enter" => {

@@ -22,10 +22,11 @@
 #     in T:   perfns record (--scope auto, which must choose tracer)
 #               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
-# Then, as 65534, perfns record --scope tracer is refused four ways (in the
-# initial tracer namespace; in a container without capabilities; with
-# kernel.perf_tracer_scope=0; with kernel.perf_event_paranoid=3), and must
-# say why each time.
+# Root turns the tracer scope on first (kernel.perf_tracer_scope=1, off by
+# default; scripts/vm-tenant.sh's vm_stage). Then, as 65534, perfns record
+# --scope tracer is refused four ways (in the initial tracer namespace; in
+# a container without capabilities; with kernel.perf_tracer_scope=0, the
+# default; with kernel.perf_event_paranoid=3), and must say why each time.
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (perfns publish-tracefs) in
 # a directory it can read (--tracefs), as a host would for its tenants.

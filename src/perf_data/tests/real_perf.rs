@@ -24,11 +24,10 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// What the real perf needs here: root, Debian's perf, tracefs.
 fn perf_can_record() -> Result<(), String> {
     crate::testing::tracefs()?;
-    let perf = perf_path();
-    if !Path::new(&perf).exists() {
-        return Err(format!(
-            "needs {perf} (apt-get install linux-perf, or $PERFNS_TEST_PERF)"
-        ));
+    if !Path::new(&perf_path()).exists() {
+        return Err(
+            "needs perf (/usr/bin/perf or $PERFNS_TEST_PERF; apt-get install linux-perf)".into(),
+        );
     }
     if !Path::new(TRACEFS)
         .join("events/sched/sched_switch/id")
@@ -560,11 +559,11 @@ fn perf_samples_by_event(file: &Path) -> BTreeMap<String, u64> {
 /// of it is what perfns reads.
 #[test]
 fn perf_reads_the_tracer_scope_testdata() {
-    let perf_bin = perf_path();
-    let perf_here = match Path::new(&perf_bin).exists() {
+    let perf_here = match Path::new(&perf_path()).exists() {
         true => Ok(()),
         false => Err(format!(
-            "needs {perf_bin} (apt-get install linux-perf, or $PERFNS_TEST_PERF)"
+            "needs {} (apt-get install linux-perf)",
+            perf_path()
         )),
     };
     if crate::testing::prerequisite(perf_here).is_none() {

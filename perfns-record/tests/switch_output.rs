@@ -1,0 +1,275 @@
+//! `perfns record --switch-output`, as root on this machine's kernel: the
+//! files of a recording that switched while a workload ran add up to
+//! exactly what one recording of the same moments holds, each file
+//! reports alone, and `--switch-max-files` keeps the newest.
+
+// A test's unwrap failing is its report.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+/// The workload: `ROUNDS` times `PER_ROUND` getppid calls and a pause, so
+/// that switches fall while it runs.
+const ROUNDS: usize = 10;
+const PER_ROUND: u64 = 10_000;
+
+/// The getppid calls in a recording, summed over its containers, from
+/// `perfns report --format json`.
+fn getppid_calls(path: &Path) -> u64 {
+    let out = std::process::Command::new(common::perfns_binary())
+        .args(["report", "--format", "json", "--top", "100", "-i"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "perfns report -i {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["top_syscalls"].as_array().unwrap())
+        .filter(|s| s["name"] == "getppid")
+        .map(|s| s["calls"].as_u64().unwrap())
+        .sum()
+}
+
+/// The files `perfns record --switch-output -o OUTPUT` finished:
+/// `OUTPUT.<timestamp>`, oldest first.
+fn switched_files(output: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{}.", output.file_name().unwrap().to_str().unwrap());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(output.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn switched_files_add_up_to_one_recording() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let cgroup = common::TestCgroup::new(&format!("perfns-switch-{}", std::process::id()));
+    let name = cgroup.name().to_owned();
+    let switching = dir.path().join("switching/perf.data");
+    std::fs::create_dir_all(switching.parent().unwrap()).unwrap();
+    let whole = dir.path().join("whole.data");
+    // Both record the workload's cgroup alone (the machine's other work
+    // would fill the buffers; exact counts need no losses), at the same
+    // time: the same events reach both.
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "--cgroup", &name, "--events", "syscalls", "-m", "4096", "-o",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.display().to_string()])
+        .collect()
+    };
+    let whole_args = args(&whole);
+    let one = common::spawn_record(&whole_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut switching_args = args(&switching);
+    switching_args.push("--switch-output".into());
+    let mut many = common::spawn_record(
+        &switching_args
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    common::wait_for_recording(&whole);
+    common::wait_for_recording(&switching);
+    let mut said = common::StderrLines::of(&mut many);
+
+    let mut steps = Vec::new();
+    for _ in 0..ROUNDS {
+        steps.extend(["getppid".to_owned(), PER_ROUND.to_string()]);
+        steps.extend(["sleep".to_owned(), "100".to_owned()]);
+    }
+    let worker = std::thread::spawn(move || {
+        let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+        cgroup.run(&steps);
+        cgroup
+    });
+    // Switch as often as it can while the workload runs: each SIGUSR2 is
+    // answered by a `Dump` line once the new file is open.
+    let mut switches = 0;
+    while !worker.is_finished() {
+        common::signal(&many, Signal::SIGUSR2);
+        said.wait_for("Dump");
+        switches += 1;
+    }
+    let _cgroup = worker.join().unwrap();
+    common::signal(&many, Signal::SIGINT);
+    common::signal(&one, Signal::SIGINT);
+    let rest = said.rest();
+    assert!(
+        common::wait_exit(&mut many).success(),
+        "{}{rest}",
+        said.seen
+    );
+    let (status, one_said) = common::wait_with_stderr(one);
+    assert!(status.success(), "{one_said}");
+    for text in [&said.seen, &one_said] {
+        assert!(
+            !text.contains("Warning: lost"),
+            "exact counts need no losses: {text}"
+        );
+    }
+
+    let files = switched_files(&switching);
+    // The switches, and the last file, finished when recording ended.
+    assert_eq!(files.len(), switches + 1, "{files:?}\n{}", said.seen);
+    assert!(!switching.exists(), "the last file is renamed too");
+    let per_file: Vec<u64> = files.iter().map(|f| getppid_calls(f)).collect();
+    println!("{switches} switches; getppid per file: {per_file:?}");
+    let expected = ROUNDS as u64 * PER_ROUND;
+    assert_eq!(per_file.iter().sum::<u64>(), expected, "{per_file:?}");
+    assert_eq!(getppid_calls(&whole), expected);
+    // A switch fell while the workload ran: its calls are in more than
+    // one file, none lost or counted twice between them.
+    assert!(
+        per_file.iter().filter(|&&n| n > 0).count() >= 2,
+        "no switch during the workload: {per_file:?}"
+    );
+}
+
+#[test]
+fn switch_max_files_keeps_the_newest() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let out = dir.path().join("perf.data");
+    let mut rec = common::spawn_record(&[
+        "--events",
+        "cpu",
+        "--switch-output",
+        "--switch-max-files",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    common::wait_for_recording(&out);
+    let mut said = common::StderrLines::of(&mut rec);
+    let mut dumped = Vec::new();
+    for _ in 0..3 {
+        common::signal(&rec, Signal::SIGUSR2);
+        let line = said.wait_for("Dump");
+        dumped.push(PathBuf::from(
+            line.trim_start_matches("[ perfns record: Dump ")
+                .trim_end_matches(" ]"),
+        ));
+    }
+    common::signal(&rec, Signal::SIGINT);
+    let rest = said.rest();
+    assert!(common::wait_exit(&mut rec).success(), "{}", said.seen);
+    // Four files finished (three switches and the end); the two oldest
+    // removed, as said.
+    for old in &dumped[..2] {
+        assert!(!old.exists(), "{}", old.display());
+        assert!(
+            said.seen.contains(&format!("Remove {}", old.display())),
+            "{rest}"
+        );
+    }
+    let kept = switched_files(&out);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(kept[0], dumped[2]);
+    // Each reports alone.
+    for f in &kept {
+        let status = std::process::Command::new(common::perfns_binary())
+            .args(["report", "-i"])
+            .arg(f)
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success(), "{}", f.display());
+    }
+}
+
+#[test]
+fn size_switches_once_a_file_holds_that_much() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let out = dir.path().join("perf.data");
+    // The machine's context switches, 2 s: some hundreds of KB.
+    let done = common::perfns_record(&[
+        "--events",
+        "cpu",
+        "--switch-output=64K",
+        "--duration",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{said}");
+    let files = switched_files(&out);
+    assert!(files.len() >= 2, "{files:?}: {said}");
+    // Each but the last reached the size before it was finished (the
+    // check comes after each drain, so a file may hold a little more).
+    for f in &files[..files.len() - 1] {
+        let r = perfns::perf_data::PerfFileReader::open(f).unwrap();
+        assert!(
+            r.data_section().size >= 64 << 10,
+            "{}: {:?}",
+            f.display(),
+            r.data_section()
+        );
+    }
+}
+
+#[test]
+fn with_z_every_switched_file_is_compressed() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let out = dir.path().join("perf.data");
+    let done = common::perfns_record(&[
+        "--events",
+        "cpu",
+        "-z",
+        "--switch-output=64K",
+        "--duration",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{said}");
+    let files = switched_files(&out);
+    assert!(files.len() >= 2, "{files:?}: {said}");
+    for f in &files {
+        let r = perfns::perf_data::PerfFileReader::open(f).unwrap();
+        assert!(
+            r.features().compressed.is_some(),
+            "{} is not compressed",
+            f.display()
+        );
+        let compressed = r
+            .records_in_file_order()
+            .filter(|rec| {
+                rec.as_ref()
+                    .is_ok_and(|rec| rec.header.kind == perfns::record::RecordType::COMPRESSED)
+            })
+            .count();
+        assert!(compressed > 0, "{} holds no COMPRESSED record", f.display());
+    }
+}

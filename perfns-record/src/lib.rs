@@ -10,6 +10,7 @@
 
 pub mod events;
 pub mod mmap_size;
+pub mod output;
 pub mod publish;
 pub mod runtime_names;
 pub mod scope;
@@ -39,7 +40,8 @@ use crate::session::{RecordSummary, Recorder, SessionConfig};
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
     /// Output file. A non-empty file already there is first moved to
-    /// FILE.old, replacing it, as perf record does.
+    /// FILE.old, replacing it, as perf record does. `-`: a pipe-mode stream
+    /// on stdout, as perf record -o - (`perfns record -o - | perf script -i -`).
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
     /// Record every CPU. perfns record always does, with or without
@@ -244,6 +246,14 @@ impl RecordConfig {
                 anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
             }
         }
+        if output::is_stdout(&session.output) {
+            if args.switch_output.is_some() {
+                anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
+            }
+            if args.compression_level.is_some() {
+                anyhow::bail!("-z with -o -: perfns writes pipe mode uncompressed");
+            }
+        }
         let switch = args
             .switch_output
             .as_deref()
@@ -409,12 +419,14 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         .with_context(|| format!("recording to {}", output.display()))?;
     let mut child = match config.command.as_slice() {
         [] => None,
-        [program, args @ ..] => match spawn(program, args) {
+        [program, args @ ..] => match spawn(program, args, output::is_stdout(&output)) {
             Ok(c) => Some(c),
             Err(e) => {
                 // Nothing was recorded for it: leave no file behind.
                 drop(rec);
-                let _ = std::fs::remove_file(&output);
+                if !output::is_stdout(&output) {
+                    let _ = std::fs::remove_file(&output);
+                }
                 return Err(e);
             }
         },
@@ -689,6 +701,13 @@ fn what_the_file_kept(
         ),
         Some((pid, false)) => format!("; the command (pid {pid}) had exited before the stop"),
     };
+    if output::is_stdout(output) {
+        return format!(
+            "{when}; the stream on stdout holds what was written before this; {} events were \
+             reported lost{command}",
+            progress.lost + progress.lost_samples
+        );
+    }
     let reader = match perfns::perf_data::PerfFileReader::open(output) {
         Ok(r) => r,
         Err(e) => {
@@ -738,9 +757,14 @@ impl Drop for MaskGuard {
 }
 
 /// Starts the command with the signals the recorder blocks unblocked.
-fn spawn(program: &str, args: &[String]) -> anyhow::Result<Child> {
+/// Starts the command; with `stdout_is_the_recording` (`-o -`) its
+/// standard output goes to stderr, not into the stream.
+fn spawn(program: &str, args: &[String], stdout_is_the_recording: bool) -> anyhow::Result<Child> {
     let mut cmd = Command::new(program);
     cmd.args(args);
+    if stdout_is_the_recording {
+        cmd.stdout(std::io::stderr());
+    }
     // SAFETY: the closure runs in the child between fork and exec and only
     // makes one async-signal-safe system call (sigprocmask).
     unsafe {

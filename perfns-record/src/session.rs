@@ -22,7 +22,9 @@ use perfns::container::{
     self, Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
     RecordingScope, META_VERSION,
 };
-use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, TracingData};
+use perfns::perf_data::{Features, PerfDataError, TracingData};
+
+use crate::output::{self, Output};
 use perfns::record::{
     ns_index, NamespaceLink, RawData, RawRecord, Record, RecordHeader, RecordType,
 };
@@ -257,7 +259,7 @@ pub struct RecordSummary {
 #[derive(Debug)]
 pub struct Recorder {
     config: SessionConfig,
-    writer: PerfFileWriter,
+    writer: Output,
     rings: Vec<CpuRing>,
     /// The attr non-sample records are parsed with (every event has the
     /// same sample_id layout).
@@ -276,8 +278,8 @@ pub struct Recorder {
     /// given to the writer.
     meta_dirty: bool,
     /// The output file's device and inode, to tell whether the path still
-    /// names it.
-    output_id: (u64, u64),
+    /// names it (`None` for stdout).
+    output_id: Option<(u64, u64)>,
     /// The path was seen not to name it, and the user told.
     output_gone: bool,
     started: Instant,
@@ -456,14 +458,20 @@ impl Recorder {
             .collect();
         // Only now, once the events are open: a recording that cannot
         // start leaves an older one where it was.
-        move_to_old(&config.output)?;
-        let mut writer = PerfFileWriter::create(&config.output, &descs)?;
-        if let Some(level) = config.compression_level {
-            writer.compress(level)?;
+        let to_stdout = output::is_stdout(&config.output);
+        if !to_stdout {
+            move_to_old(&config.output)?;
         }
-        let output_id = std::fs::metadata(&config.output)
-            .map(|m| (m.dev(), m.ino()))
-            .map_err(system(format!("{}", config.output.display())))?;
+        let mut writer = Output::create(&config.output, &descs, config.compression_level)?;
+        let output_id = if writer.is_pipe() {
+            None
+        } else {
+            Some(
+                std::fs::metadata(&config.output)
+                    .map(|m| (m.dev(), m.ino()))
+                    .map_err(system(format!("{}", config.output.display())))?,
+            )
+        };
 
         let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
         let mut features = Features::for_this_host();
@@ -841,7 +849,10 @@ impl Recorder {
 
     /// Whether the output path still names the file being written.
     fn output_is_the_file(&self) -> bool {
-        std::fs::metadata(&self.config.output).is_ok_and(|m| (m.dev(), m.ino()) == self.output_id)
+        let Some(id) = self.output_id else {
+            return true;
+        };
+        std::fs::metadata(&self.config.output).is_ok_and(|m| (m.dev(), m.ino()) == id)
     }
 
     /// What happened to the output file and to CPUs going offline and
@@ -971,9 +982,10 @@ impl Recorder {
             writer.flush_header()?;
         }
         let compression_ratio = writer.compression_ratio();
-        writer.finish(&features)?;
-        let file_size = match std::fs::metadata(&config.output) {
-            Ok(m) if (m.dev(), m.ino()) == self.output_id => m.len(),
+        let streamed = writer.finish(&features)?;
+        let file_size = match (streamed, std::fs::metadata(&config.output)) {
+            (Some(bytes), _) => bytes,
+            (None, Ok(m)) if Some((m.dev(), m.ino())) == self.output_id => m.len(),
             _ => {
                 return Err(RecordError::OutputGone {
                     path: config.output,

@@ -1,11 +1,9 @@
 //! `perfns record -z`: a compressed recording that Debian's perf reads,
-//! with the counts the workload fixes. Needs root, tracefs and
-//! /usr/bin/perf; without them it prints a skip line, and under CI=true it
-//! fails saying what is missing.
+//! with the counts the workload fixes. Needs root, tracefs and Debian's
+//! perf (perfns::testing: skipped without them, a failure under CI=true).
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::{number_after, perf_script, perfns_record, text};
@@ -18,18 +16,9 @@ const CALLS: u32 = 5000;
 #[test]
 fn perf_reads_a_compressed_recording_with_the_workload_s_calls() {
     let Some((_serial, dir)) = common::recording_test() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "this test needs root and tracefs, which CI must provide"
-        );
         return;
     };
-    if !Path::new("/usr/bin/perf").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "this test needs /usr/bin/perf (scripts/install-deps.sh)"
-        );
-        println!("skipped: no /usr/bin/perf");
+    if perfns::testing::prerequisite(perfns::testing::perf()).is_none() {
         return;
     }
     let path = dir.path().join("z.data");
@@ -60,7 +49,7 @@ fn perf_reads_a_compressed_recording_with_the_workload_s_calls() {
 
     // perf reads it: its SAMPLE count is the summary's, and the file's
     // records came compressed.
-    let stats = Command::new("/usr/bin/perf")
+    let stats = Command::new("perf")
         .args(["report", "--stats", "-i"])
         .arg(&path)
         .output()

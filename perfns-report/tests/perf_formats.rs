@@ -4,9 +4,9 @@
 //! event and syscalls per process against perf's own reading of the same
 //! file (`perf report --stats`, `perf script`).
 //!
-//! They need root, /usr/bin/perf (package linux-perf) and tracefs; without
-//! them they print a skip line, and under CI=true they fail saying what is
-//! missing.
+//! They need root, tracefs and perf (package linux-perf; `PERFNS_TEST_PERF`
+//! names another): perfns::testing skips them without, and fails them
+//! under CI=true saying what is missing.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -25,29 +25,23 @@ fn perf_path() -> String {
     std::env::var("PERFNS_TEST_PERF").unwrap_or_else(|_| "/usr/bin/perf".into())
 }
 
-/// What these tests need that this machine lacks, if anything.
-fn missing() -> Option<&'static str> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("root (perf record -a)");
+/// What these tests need: root and tracefs (perfns::testing), and perf.
+fn perf_can_record() -> Result<(), String> {
+    perfns::testing::tracefs()?;
+    let perf = perf_path();
+    if !Path::new(&perf).exists() {
+        return Err(format!(
+            "needs {perf} (apt-get install linux-perf, or $PERFNS_TEST_PERF)"
+        ));
     }
-    if !Path::new(&perf_path()).exists() {
-        return Some("/usr/bin/perf (scripts/install-deps.sh installs linux-perf)");
-    }
-    if !Path::new("/sys/kernel/tracing/events/raw_syscalls/sys_enter").exists() {
-        return Some("tracefs at /sys/kernel/tracing");
-    }
-    None
+    Ok(())
 }
 
-/// Returns from the test when perf cannot run here; fails under CI.
+/// Returns from the test when perf cannot record here (a failure under
+/// CI=true).
 macro_rules! require_perf {
     () => {
-        if let Some(what) = missing() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "this test needs {what}, which CI must provide"
-            );
-            eprintln!("SKIPPED: needs {what}");
+        if perfns::testing::prerequisite(perf_can_record()).is_none() {
             return;
         }
     };

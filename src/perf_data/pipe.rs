@@ -559,6 +559,21 @@ impl<W: Write> PerfPipeWriter<W> {
         self.put_record(RecordType::FINISHED_ROUND, &[])
     }
 
+    /// Bytes written so far, header included.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Flushes what the writer below buffers, so that a reader at the
+    /// other end of the pipe gets the records written so far.
+    pub fn flush(&mut self) -> Result<(), PerfDataError> {
+        self.out.flush().map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "flushing the stream",
+            source,
+        })
+    }
+
     /// Flushes the stream and hands it back.
     pub fn finish(mut self) -> Result<W, PerfDataError> {
         self.out.flush().map_err(|source| PerfDataError::Io {

@@ -14,11 +14,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::{system, RecordError, Recorder};
+use crate::output::Output;
 use perfns::attr::EventDesc;
 use perfns::container::{self, CpuLoss};
-use perfns::perf_data::PerfFileWriter;
-
-use super::{system, RecordError, Recorder};
 
 impl Recorder {
     /// Finishes the current file, renamed to `finished` (the recording's
@@ -41,11 +40,12 @@ impl Recorder {
         let mut next_path = output.as_os_str().to_owned();
         next_path.push(".next");
         let next_path = PathBuf::from(next_path);
-        let mut next = PerfFileWriter::create(&next_path, &self.event_descs())?;
         // Every file of the series as the first: compressed with -z.
-        if let Some(level) = self.config.compression_level {
-            next.compress(level)?;
-        }
+        let next = Output::create(
+            &next_path,
+            &self.event_descs(),
+            self.config.compression_level,
+        )?;
         let done = std::mem::replace(&mut self.writer, next);
         done.finish(&self.features)?;
         for (from, to) in [(&output, finished), (&next_path, &output)] {
@@ -58,9 +58,11 @@ impl Recorder {
         let size = std::fs::metadata(finished)
             .map_err(system(format!("{}", finished.display())))?
             .len();
-        self.output_id = std::fs::metadata(&output)
-            .map(|m| (m.dev(), m.ino()))
-            .map_err(system(format!("{}", output.display())))?;
+        self.output_id = Some(
+            std::fs::metadata(&output)
+                .map(|m| (m.dev(), m.ino()))
+                .map_err(system(format!("{}", output.display())))?,
+        );
 
         // The new file's own losses, from zero; the session's stay in
         // `losses_switched` for the summary.

@@ -11,7 +11,8 @@
 //! order: each an 8-byte header and its body, as many whole ones as there
 //! are. AUXTRACE (whose data follows the record outside its size),
 //! COMPRESSED and COMPRESSED2 records in the input become type 30: a file
-//! holds them only as a writer makes them.
+//! holds them only as a writer makes them; TRACER_NAMESPACES becomes
+//! NAMESPACES, as the writer stores it.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -88,6 +89,12 @@ fn whole_records(mut rest: &[u8]) -> Vec<Vec<u8>> {
         .contains(&kind)
         {
             r[0..4].copy_from_slice(&30u32.to_ne_bytes());
+        }
+        // The writer stores PERF_RECORD_TRACER_NAMESPACES as NAMESPACES
+        // (perf refuses type 22): the compressed frames, written as bytes,
+        // must hold what the plain file holds.
+        if kind == RecordType::TRACER_NAMESPACES.0 {
+            r[0..4].copy_from_slice(&RecordType::NAMESPACES.0.to_ne_bytes());
         }
         out.push(r);
         rest = &rest[size..];

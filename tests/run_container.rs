@@ -278,6 +278,21 @@ fn signal_busy_container(
     let cgroup = cgroup_root().join("perfns").join(name);
     let (perfns, _lines) = start_busy_container(name);
     let tasks = container_tasks(&cgroup);
+    // The shell says ready before it execs: until it has, the init is a
+    // shell, whose signal handling perfns reads and honours (a grace,
+    // not SIGKILL at once). Wait for both `yes`.
+    let deadline = Instant::now() + STEP_BOUND;
+    loop {
+        let comms: Vec<String> = tasks
+            .iter()
+            .map(|(pid, _)| fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default())
+            .collect();
+        if comms.iter().filter(|c| c.trim() == "yes").count() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{name}'s tasks are {comms:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     kill(pid_of(&perfns), signal).expect("kill perfns");
     let sent = Instant::now();
     for (pid, fd) in &tasks {

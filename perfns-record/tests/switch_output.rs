@@ -203,14 +203,18 @@ fn switch_max_files_keeps_the_newest() {
     }
 }
 
-/// `perfns record --events cpu --switch-output=64K --duration 2 EXTRA`
-/// into DIR: the machine's context switches for 2 s, some hundreds of KB,
-/// so at least two files; returns them, oldest first.
+/// `perfns record --events syscalls --switch-output=64K EXTRA` into DIR
+/// around 5000 getppid calls: 10000 records of some 100 bytes, about 1 MB
+/// whatever else the machine does (an idle one makes too few context
+/// switches to fill two files), so many files; returns them, oldest
+/// first.
 fn switching_at_64k(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
     let out = dir.join("perf.data");
-    let mut args = vec!["--events", "cpu", "--switch-output=64K", "--duration", "2"];
+    let workload = perfns_record::testing::workload_binary().unwrap();
+    let mut args = vec!["--events", "syscalls", "--switch-output=64K"];
     args.extend_from_slice(extra);
-    args.extend(["-o", out.to_str().unwrap()]);
+    args.extend(["-o", out.to_str().unwrap(), "--"]);
+    args.extend([workload.to_str().unwrap(), "getppid", "5000"]);
     let done = common::perfns_record(&args);
     let said = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{said}");

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use perfns::perf_data::{PerfDataError, PerfFileReader, Records};
+use perfns::record::RecordType;
 
 /// The target.
 pub fn run(data: &[u8]) {
@@ -37,8 +38,15 @@ pub fn read(path: &Path) {
     by_file.sort_unstable();
     assert_eq!(by_time, by_file, "time order hands out every record once");
     // What stream() hands out as the iterator does, unless it decompressed
-    // or read a pipe-mode stream (both change what there is to hand out).
-    if !reader.is_pipe_mode() && streamed.1 == 0 {
+    // or read a pipe-mode stream (both change what there is to hand out),
+    // or met compressed records at all: one it could not decompress is an
+    // error there, a record like any other to the iterator.
+    let compressed = reader.records_in_file_order().any(|r| {
+        r.is_ok_and(|r| {
+            [RecordType::COMPRESSED, RecordType::COMPRESSED2].contains(&r.header.kind)
+        })
+    });
+    if !reader.is_pipe_mode() && streamed.1 == 0 && !compressed {
         let mut streamed = streamed.0;
         streamed.sort_unstable();
         assert_eq!(

@@ -42,9 +42,7 @@ pub fn read(path: &Path) {
     // or met compressed records at all: one it could not decompress is an
     // error there, a record like any other to the iterator.
     let compressed = reader.records_in_file_order().any(|r| {
-        r.is_ok_and(|r| {
-            [RecordType::COMPRESSED, RecordType::COMPRESSED2].contains(&r.header.kind)
-        })
+        r.is_ok_and(|r| [RecordType::COMPRESSED, RecordType::COMPRESSED2].contains(&r.header.kind))
     });
     if !reader.is_pipe_mode() && streamed.1 == 0 && !compressed {
         let mut streamed = streamed.0;

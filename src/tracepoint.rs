@@ -131,26 +131,38 @@ impl Tracefs {
     /// Finds tracefs: `/sys/kernel/tracing`, else `/sys/kernel/debug/tracing`,
     /// else, when running as root, mounts it on `/sys/kernel/tracing`.
     pub fn locate() -> Result<Tracefs, TracepointError> {
-        for root in [TRACEFS, DEBUGFS_TRACING] {
-            let tracefs = Tracefs::at(root);
-            if tracefs.is_mounted() {
-                return Ok(tracefs);
-            }
+        let mounted = || {
+            [TRACEFS, DEBUGFS_TRACING]
+                .into_iter()
+                .map(Tracefs::at)
+                .find(Tracefs::is_mounted)
+        };
+        if let Some(tracefs) = mounted() {
+            return Ok(tracefs);
         }
         if !nix::unistd::geteuid().is_root() {
             return Err(TracepointError::NotMounted);
         }
-        nix::mount::mount(
+        // Threads of one process that all find it unmounted mount it once;
+        // another process that mounts it meanwhile makes our mount fail,
+        // and then it is there all the same.
+        static MOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = MOUNTING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tracefs) = mounted() {
+            return Ok(tracefs);
+        }
+        if let Err(errno) = nix::mount::mount(
             Some("nodev"),
             TRACEFS,
             Some("tracefs"),
             nix::mount::MsFlags::empty(),
             None::<&str>,
-        )
-        .map_err(|errno| TracepointError::Mount {
-            path: TRACEFS.into(),
-            source: errno.into(),
-        })?;
+        ) {
+            return mounted().ok_or(TracepointError::Mount {
+                path: TRACEFS.into(),
+                source: errno.into(),
+            });
+        }
         let tracefs = Tracefs::at(TRACEFS);
         if tracefs.is_mounted() {
             Ok(tracefs)

@@ -457,15 +457,6 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 }
             }
         }
-        if let Some(sw) = switcher.as_mut() {
-            if stop.is_none() && (switch_now || sw.due(rec.progress().bytes)) {
-                if config.live_status {
-                    eprint!("\r\x1b[K");
-                }
-                sw.switch(&mut rec)?;
-                last_status = None;
-            }
-        }
         if let Some(c) = child.as_mut() {
             if c.try_wait().context("waiting for the command")?.is_some() {
                 stop = stop.or(Some(Stop::CommandExited));
@@ -484,6 +475,17 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 rec.progress(),
                 &stopped,
             )));
+        }
+        // After the drain, so that the pass which brought the file to its
+        // size is the last in it: the next file begins with the next pass.
+        if let Some(sw) = switcher.as_mut() {
+            if stop.is_none() && (switch_now || sw.due(rec.progress().bytes)) {
+                if config.live_status {
+                    eprint!("\r\x1b[K");
+                }
+                sw.switch(&mut rec)?;
+                last_status = None;
+            }
         }
         for note in rec.take_notes() {
             if config.live_status {

@@ -204,22 +204,38 @@ fn switch_max_files_keeps_the_newest() {
 }
 
 /// `perfns record --events syscalls --switch-output=64K EXTRA` into DIR
-/// around 5000 getppid calls: 10000 records of some 100 bytes, about 1 MB
-/// whatever else the machine does (an idle one makes too few context
-/// switches to fill two files), so many files; returns them, oldest
-/// first.
+/// around a workload of two halves, each 2500 getppid calls (5000
+/// records of some 100 bytes, about 500 KB whatever else the machine
+/// does: an idle one makes too few context switches to fill two files).
+/// The second half waits at a gate until the recorder has switched at
+/// least once, so the test does not race a workload that may end before
+/// the recorder's first pass. Returns the files, oldest first.
 fn switching_at_64k(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
     let out = dir.join("perf.data");
     let workload = perfns_record::testing::workload_binary().unwrap();
     let mut args = vec!["--events", "syscalls", "--switch-output=64K"];
     args.extend_from_slice(extra);
     args.extend(["-o", out.to_str().unwrap(), "--"]);
-    args.extend([workload.to_str().unwrap(), "getppid", "5000"]);
-    let done = common::perfns_record(&args);
-    let said = String::from_utf8_lossy(&done.stderr);
-    assert!(done.status.success(), "{said}");
+    args.extend([workload.to_str().unwrap(), "getppid", "2500", "gate"]);
+    args.extend(["getppid", "2500"]);
+    let mut rec = std::process::Command::new(common::perfns_binary())
+        .arg("record")
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = common::StderrLines::of(&mut rec);
+    // The first half's 500 KB are drained within a pass or two, and the
+    // file they filled is switched at once.
+    said.wait_for("Dump");
+    let mut gate = rec.stdin.take().unwrap();
+    std::io::Write::write_all(&mut gate, b"go\n").unwrap();
+    drop(gate);
+    let rest = said.rest();
+    assert!(common::wait_exit(&mut rec).success(), "{}", said.seen);
     let files = switched_files(&out);
-    assert!(files.len() >= 2, "{files:?}: {said}");
+    assert!(files.len() >= 2, "{files:?}: {rest}");
     files
 }
 

@@ -37,7 +37,6 @@ use std::collections::HashMap;
 use byteorder::ByteOrder;
 
 use crate::error::ParseError;
-use crate::record::{RawRecord, RecordType, SampleId};
 
 /// `enum perf_event_sample_format`: which fields a sample carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -411,103 +410,6 @@ impl AttrSet {
     /// The index of the event with kernel id `id`.
     pub fn index_of_id(&self, id: u64) -> Option<usize> {
         self.by_id.get(&id).copied()
-    }
-
-    /// The index of the event that wrote `raw`. Records of perf's own
-    /// user-space types belong to no event and give the first.
-    pub fn index_of<O: ByteOrder>(&self, raw: &RawRecord<'_>) -> Result<usize, ParseError> {
-        if self.events.len() <= 1 || !raw.header.kind.is_kernel() {
-            return if self.events.is_empty() {
-                Err(ParseError::Attr("the recording has no events".into()))
-            } else {
-                Ok(0)
-            };
-        }
-        let first = &self.events[0].attr;
-        let id = self.record_id::<O>(raw, first)?;
-        // Records perf synthesizes for what existed before recording began
-        // (MMAP, COMM, FORK, NAMESPACES) carry a zeroed sample_id; perf's
-        // evlist__event2evsel gives them to the first event.
-        if id == 0 {
-            return Ok(0);
-        }
-        // Lazily: building the message costs an allocation per record.
-        self.index_of_id(id).ok_or_else(|| ParseError::Invalid {
-            record: raw.header.kind,
-            field: "id",
-            reason: format!("id {id} belongs to no event of the recording"),
-        })
-    }
-
-    /// The attr of the event that wrote `raw`.
-    pub fn attr_of<O: ByteOrder>(&self, raw: &RawRecord<'_>) -> Result<&EventAttr, ParseError> {
-        Ok(&self.events[self.index_of::<O>(raw)?].attr)
-    }
-
-    fn record_id<O: ByteOrder>(
-        &self,
-        raw: &RawRecord<'_>,
-        a: &EventAttr,
-    ) -> Result<u64, ParseError> {
-        let f = a.sample_type;
-        let kind = raw.header.kind;
-        let len = raw.data.len();
-        let read = |off: usize, field: &'static str| {
-            raw.data
-                .range(off, off + 8)
-                .map(|b| O::read_u64(&b))
-                .ok_or(ParseError::Truncated {
-                    record: kind,
-                    field,
-                    offset: off,
-                    wanted: 8,
-                    available: len.saturating_sub(off),
-                })
-        };
-        if kind == RecordType::SAMPLE {
-            if f.contains(SampleFormat::IDENTIFIER) {
-                return read(0, "identifier");
-            }
-            // PERF_SAMPLE_ID's position: after ip, tid, time and addr.
-            let mut off = 0;
-            for bit in [
-                SampleFormat::IP,
-                SampleFormat::TID,
-                SampleFormat::TIME,
-                SampleFormat::ADDR,
-            ] {
-                if f.contains(bit) {
-                    off += 8;
-                }
-            }
-            return read(off, "id");
-        }
-        if !a.sample_id_all() {
-            return Err(ParseError::Invalid {
-                record: kind,
-                field: "sample_id",
-                reason: "several events but no sample_id_all: cannot tell whose record this is"
-                    .into(),
-            });
-        }
-        if f.contains(SampleFormat::IDENTIFIER) {
-            return read(len.saturating_sub(8), "sample_id.identifier");
-        }
-        // PERF_SAMPLE_ID's position in the trailer: after tid and time.
-        let trailer = SampleId::trailer_size(f);
-        let mut off = len.checked_sub(trailer).ok_or(ParseError::Truncated {
-            record: kind,
-            field: "sample_id",
-            offset: 0,
-            wanted: trailer,
-            available: len,
-        })?;
-        for bit in [SampleFormat::TID, SampleFormat::TIME] {
-            if f.contains(bit) {
-                off += 8;
-            }
-        }
-        read(off, "sample_id.id")
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::record::RecordType;
+use crate::record_type::RecordType;
 
 /// A record or attr could not be decoded.
 #[derive(Debug, thiserror::Error)]

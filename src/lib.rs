@@ -15,6 +15,7 @@ pub mod container;
 pub mod error;
 pub mod perf_data;
 pub mod record;
+mod record_type;
 pub mod ring;
 pub mod run_container;
 pub mod syscalls;

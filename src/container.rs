@@ -6,7 +6,7 @@
 //! namespace's init task ([`identify_cgroup`]). The recorder's own pid
 //! namespace is the host. All of it, with a snapshot of the tasks that
 //! existed when recording began, is a [`RecordingMeta`], stored as JSON in
-//! the perfns feature section ([`Features::perfns`]), so that a report on
+//! the perfns feature section ([`Features::perfns`](crate::perf_data::Features::perfns)), so that a report on
 //! another machine needs nothing from the recording machine.
 //!
 //! The JSON is append-only: readers ignore fields they do not know, and new
@@ -21,8 +21,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-
-use crate::perf_data::Features;
 
 /// The version of the [`RecordingMeta`] JSON this code writes. Readers
 /// accept any version with the fields they need; a change that old readers
@@ -447,12 +445,6 @@ pub struct MetaError {
 }
 
 impl RecordingMeta {
-    /// The metadata of a recording, from its features: `Ok(None)` when it
-    /// has no perfns extension (perf's own recordings).
-    pub fn from_features(features: &Features) -> Result<Option<Self>, MetaError> {
-        features.perfns.as_deref().map(Self::from_json).transpose()
-    }
-
     /// Decodes the extension's bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Self, MetaError> {
         serde_json::from_slice(bytes).map_err(|e| MetaError {
@@ -465,7 +457,7 @@ impl RecordingMeta {
         })
     }
 
-    /// Encodes it for [`Features::perfns`].
+    /// Encodes it for [`Features::perfns`](crate::perf_data::Features::perfns).
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing these plain structs (string keys, no floats) cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
@@ -905,6 +897,7 @@ impl ContainerRegistry {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::perf_data::Features;
 
     const ID: &str = "3f2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a";
 

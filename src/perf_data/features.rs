@@ -14,6 +14,7 @@ use byteorder::ByteOrder;
 
 use super::compressed::Compression;
 use super::PerfDataError;
+use crate::container::{MetaError, RecordingMeta};
 use crate::error::FileError;
 use crate::tracepoint::{Tracefs, TracepointFormat};
 
@@ -370,6 +371,17 @@ pub struct Features {
     /// The perfns extension (feature bit [`feature::PERFNS`]): opaque bytes,
     /// JSON defined by `crate::container`.
     pub perfns: Option<Vec<u8>>,
+}
+
+/// The recording's own description, read from its perfns feature section:
+/// here, beside the section, so that [`crate::container`] needs nothing of
+/// the file format.
+impl RecordingMeta {
+    /// The metadata of a recording, from its features: `Ok(None)` when it
+    /// has no perfns extension (perf's own recordings).
+    pub fn from_features(features: &Features) -> Result<Option<Self>, MetaError> {
+        features.perfns.as_deref().map(Self::from_json).transpose()
+    }
 }
 
 impl Features {

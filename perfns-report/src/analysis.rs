@@ -8,6 +8,8 @@
 //! switch records; memory from `kmem:mm_page_alloc`/`mm_page_free`; syscalls
 //! from `raw_syscalls:sys_enter`/`sys_exit`.
 
+pub(crate) mod containers;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -17,12 +19,13 @@ use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType};
 use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
 
-use crate::containers::{self, Membership, NoSuchContainer};
 use crate::model::{
     ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
     Report, SyscallTotals, TimeRange, SCHEMA,
 };
 use crate::Options;
+
+use containers::{Membership, NoSuchContainer};
 
 /// How many record errors are quoted in the warnings; the rest are counted.
 const QUOTED_ERRORS: usize = 3;

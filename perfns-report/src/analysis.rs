@@ -7,8 +7,16 @@
 //! CPU time comes from `sched:sched_switch` when it was recorded, else from
 //! switch records; memory from `kmem:mm_page_alloc`/`mm_page_free`; syscalls
 //! from `raw_syscalls:sys_enter`/`sys_exit`.
+//!
+//! Each figure has its module: `cputop` (who runs on each CPU, charged
+//! when it leaves), `memtop` (pages by order), `syscalls` (calls, errors,
+//! latency); `containers` groups the tasks into the containers' tree at
+//! the end.
 
 pub(crate) mod containers;
+mod cputop;
+mod memtop;
+mod syscalls;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -26,6 +34,8 @@ use crate::model::{
 use crate::Options;
 
 use containers::{Membership, NoSuchContainer};
+use cputop::CpuState;
+use syscalls::InSyscall;
 
 /// How many record errors are quoted in the warnings; the rest are counted.
 const QUOTED_ERRORS: usize = 3;
@@ -172,33 +182,6 @@ pub(crate) struct TaskTracer {
     pub levels: usize,
     /// How many pid namespaces it has a pid in, the reader's first.
     pub pid_levels: usize,
-}
-
-/// A syscall a task has entered and not returned from.
-#[derive(Debug, Clone, Copy)]
-struct InSyscall {
-    nr: u64,
-    /// When it entered.
-    since: u64,
-    /// Whether it entered in the window, and so was counted.
-    counted: bool,
-}
-
-/// What runs on a CPU since when.
-#[derive(Debug, Default, Clone, Copy)]
-struct CpuState {
-    /// The running task's tid, once a switch told.
-    current: Option<i32>,
-    /// When it started running.
-    since: u64,
-    /// Whether a switch was seen on this CPU: before the first, the task
-    /// that leaves had run since the recording began.
-    switched: bool,
-    /// When the running task exited (its EXIT record), in a tracer-scope
-    /// recording: a kernel with the series' first version sends no switch
-    /// out after it, so the next switch in, or the end, charges it until
-    /// then.
-    exited: Option<u64>,
 }
 
 /// The analyses' state between records.
@@ -478,17 +461,8 @@ impl Analysis {
                         .as_ref()
                         .is_some_and(|m| m.mode == RecordingMode::TracerScope) =>
             {
-                // The task's final switch out follows, on a kernel with the
-                // series' exit fix (the task keeps its tracer namespace
-                // until it is freed). The first version of the series let
-                // it leave its namespaces first, and that switch out never
-                // came: remember when it exited, for then.
                 let Some(t) = time else { return };
-                for state in self.cpus.values_mut() {
-                    if state.current == Some(e.tid) {
-                        state.exited = Some(t);
-                    }
-                }
+                self.exited_without_switch(e.tid, t);
             }
             Record::Namespaces(n) => self.namespaces(n.pid, n.tid, &n.namespaces),
             Record::TracerNamespaces(n) => {
@@ -513,33 +487,7 @@ impl Analysis {
                 else {
                     return;
                 };
-                if s.out {
-                    // A task's final switch out, once it is reaped, names it
-                    // -1 (perf_event_tid()): it is the task running there.
-                    let tid = match self.cpus.get(&cpu).and_then(|c| c.current) {
-                        Some(current) if tid == -1 => current,
-                        _ => tid,
-                    };
-                    self.charge_cpu(cpu, tid, t);
-                } else {
-                    if let Some(CpuState {
-                        current: Some(gone),
-                        exited: Some(exited),
-                        ..
-                    }) = self.cpus.get(&cpu).copied()
-                    {
-                        self.charge_cpu(cpu, gone, exited);
-                    }
-                    self.cpus.insert(
-                        cpu,
-                        CpuState {
-                            current: Some(tid),
-                            since: t,
-                            switched: true,
-                            exited: None,
-                        },
-                    );
-                }
+                self.switch_record(cpu, tid, s.out, t);
             }
             Record::Sample(s) => self.sample(event, s, time),
             Record::Unknown(kind) if !ignored_knowingly(*kind) => {
@@ -556,72 +504,6 @@ impl Analysis {
         let task = self.task(tid);
         task.pid = pid;
         task.pid_ns = ns;
-    }
-
-    /// Charges the tasks still running at `end`, the recording's last
-    /// time: until then, or until they exited.
-    fn charge_running(&mut self, end: u64) {
-        let running: Vec<(u32, i32, Option<u64>)> = self
-            .cpus
-            .iter()
-            .filter_map(|(&cpu, s)| s.current.map(|tid| (cpu, tid, s.exited)))
-            .collect();
-        for (cpu, tid, exited) in running {
-            self.charge_cpu(cpu, tid, exited.unwrap_or(end));
-        }
-    }
-
-    /// Charges `tid`, leaving `cpu` at `until`, with the CPU time since
-    /// it started running there (since the range's start if no switch on
-    /// `cpu` came before), clipped to the window; `cpu` then has no known
-    /// task. When the last switch on `cpu` put another task on it, or none
-    /// came after the last one that took a task off, the switch that
-    /// brought `tid` is missing: since when it ran is unknown, it is
-    /// charged nothing, and the time is counted as unattributed (the
-    /// figures are then lower bounds).
-    fn charge_cpu(&mut self, cpu: u32, tid: i32, until: u64) {
-        let state = self.cpus.get(&cpu).copied().unwrap_or_default();
-        let from = match state.current {
-            Some(current) if current == tid => state.since,
-            _ if !state.switched => self.first_time.unwrap_or(until),
-            Some(_) => {
-                // Another task is running: it stays, whatever left.
-                self.missed_switch(state.since, until);
-                return;
-            }
-            None => {
-                self.missed_switch(state.since, until);
-                until
-            }
-        };
-        let from = from.max(self.window.0);
-        let until = until.min(self.window.1);
-        // Until a task is switched in, no one is known to run here since
-        // `until`.
-        self.cpus.insert(
-            cpu,
-            CpuState {
-                current: None,
-                since: until,
-                switched: true,
-                exited: None,
-            },
-        );
-        // The idle task (tid 0) is no one's CPU time.
-        if tid != 0 && until > from {
-            self.task(tid).cpu_ns += until - from;
-        }
-    }
-
-    /// Counts the time between `since` and `until` on a CPU whose switch
-    /// records do not follow on from each other.
-    fn missed_switch(&mut self, since: u64, until: u64) {
-        let (a, b) = (since.max(self.window.0), until.min(self.window.1));
-        // Two switches at one instant may come in either order: no gap.
-        if b > a {
-            self.switch_gaps += 1;
-            self.unattributed_ns += b - a;
-        }
     }
 
     fn sample(&mut self, event: usize, s: &perfns::record::Sample<'_>, time: Option<u64>) {
@@ -669,22 +551,7 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                for (tid, name) in [(prev, prev_name), (next, next_name)] {
-                    let task = self.task(tid);
-                    if task.comm.is_empty() {
-                        task.comm = name;
-                    }
-                }
-                self.charge_cpu(cpu, prev, t);
-                self.cpus.insert(
-                    cpu,
-                    CpuState {
-                        current: Some(next),
-                        since: t,
-                        switched: true,
-                        exited: None,
-                    },
-                );
+                self.sched_switch(cpu, t, (prev, prev_name), (next, next_name));
             }
             Role::PageAlloc { format, order } | Role::PageFree { format, order } => {
                 let alloc = matches!(role, Role::PageAlloc { .. });
@@ -692,16 +559,8 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                if !in_window || order >= 64 {
-                    return;
-                }
-                let pages = 1u64 << order;
-                let m = &mut self.tasks[ti].memory;
-                if alloc {
-                    m.pages_allocated += pages;
-                    *m.allocations_by_order.entry(order as u32).or_default() += 1;
-                } else {
-                    m.pages_freed += pages;
+                if in_window {
+                    memtop::count_pages(&mut self.tasks[ti].memory, alloc, order);
                 }
             }
             Role::SysEnter { format, id } => {
@@ -709,21 +568,7 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = &mut self.tasks[ti];
-                // A negative id is a syscall the kernel refused before
-                // dispatch (e.g. seccomp); it is no named syscall.
-                let Ok(nr) = u64::try_from(nr) else {
-                    task.in_syscall = None;
-                    return;
-                };
-                task.in_syscall = Some(InSyscall {
-                    nr,
-                    since: t,
-                    counted: in_window,
-                });
-                if in_window {
-                    task.syscalls.entry(nr).or_default().calls += 1;
-                }
+                syscalls::enter(&mut self.tasks[ti], nr, t, in_window);
             }
             Role::SysExit { format, id, ret } => {
                 let (Ok(nr), Ok(ret), Some(t)) = (
@@ -734,36 +579,7 @@ impl Analysis {
                     self.errors += 1;
                     return;
                 };
-                let task = &mut self.tasks[ti];
-                let entered = task
-                    .in_syscall
-                    .take()
-                    .filter(|e| i64::try_from(e.nr) == Ok(nr));
-                let Ok(nr) = u64::try_from(nr) else {
-                    return;
-                };
-                // A call belongs to the window it entered in. A return
-                // without its entry is not counted as a call: most are a
-                // new task's first return from fork or clone, whose call
-                // its parent made; its error still counts, in the window
-                // it returns in.
-                let counted = match entered {
-                    Some(e) => e.counted,
-                    None => in_window,
-                };
-                if !counted {
-                    return;
-                }
-                let entry = task.syscalls.entry(nr).or_default();
-                if (-4095..0).contains(&ret) {
-                    entry.errors += 1;
-                }
-                if let Some(e) = entered {
-                    let latency = t.saturating_sub(e.since);
-                    entry.latency_total_ns += latency;
-                    entry.latency_max_ns = entry.latency_max_ns.max(latency);
-                    entry.timed_calls += 1;
-                }
+                syscalls::exit(&mut self.tasks[ti], nr, ret, t, in_window);
             }
             Role::Sampling => {
                 if in_window {
@@ -874,11 +690,7 @@ impl Analysis {
             text.push_str("; the figures cover the rest");
             warnings.push(text);
         }
-        for task in &mut self.tasks {
-            for s in task.syscalls.values_mut() {
-                s.latency_avg_ns = s.latency_total_ns.checked_div(s.timed_calls).unwrap_or(0);
-            }
-        }
+        syscalls::average_latencies(&mut self.tasks);
 
         let header = Header {
             file: self.file,

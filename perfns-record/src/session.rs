@@ -19,7 +19,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
-    self, Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
+    Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
     RecordingScope, META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, TracingData};
@@ -32,6 +32,7 @@ use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
 mod switch;
+pub(crate) mod tasks;
 pub use switch::timestamped;
 
 use crate::events::{self, EventGroups, PlannedEvent};
@@ -391,8 +392,7 @@ impl Recorder {
         // events are enabled, they are not recorded (nor do they fill the
         // buffers before the first drain). Tasks born between the snapshot
         // and the enabling are caught by a second, cheaper look.
-        let mut tasks =
-            container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
+        let mut tasks = tasks::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         let mut registry =
             ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
         if config.mode == RecordingMode::TracerScope {
@@ -549,11 +549,11 @@ impl Recorder {
         rec.last_flush = rec.started;
         let known: std::collections::HashSet<(i32, i32)> =
             tasks.iter().map(|t| (t.pid, t.tid)).collect();
-        let born: Vec<_> = container::task_ids()
+        let born: Vec<_> = tasks::task_ids()
             .map_err(system("reading the tasks in /proc"))?
             .into_iter()
             .filter(|id| !known.contains(id))
-            .filter_map(|(pid, tid)| container::read_task(pid, tid).ok())
+            .filter_map(|(pid, tid)| tasks::read_task(pid, tid).ok())
             .collect();
         rec.write_statedump(&born)?;
         tasks.extend(born);
@@ -571,7 +571,10 @@ impl Recorder {
     }
 
     /// Writes the synthesized records of `tasks`.
-    fn write_statedump(&mut self, tasks: &[container::TaskSnapshot]) -> Result<(), RecordError> {
+    fn write_statedump(
+        &mut self,
+        tasks: &[perfns::container::TaskSnapshot],
+    ) -> Result<(), RecordError> {
         let nsfs_dev = std::fs::metadata("/proc/self/ns/pid")
             .map_err(system("/proc/self/ns/pid"))?
             .dev();

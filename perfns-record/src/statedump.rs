@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn statedump_of_this_process() {
         let me = std::process::id() as i32;
-        let t = perfns::container::read_task(me, me).unwrap();
+        let t = crate::session::tasks::read_task(me, me).unwrap();
         let root = perfns::container::cgroup2_mount();
         let recs = statedump(std::slice::from_ref(&t), 0, root.as_deref());
         let kinds: Vec<_> = recs.iter().map(|r| r.header.kind).collect();

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::{system, RecordError, Recorder};
 use crate::output::Output;
 use perfns::attr::EventDesc;
-use perfns::container::{self, CpuLoss};
+use perfns::container::CpuLoss;
 
 impl Recorder {
     /// Finishes the current file, renamed to `finished` (the recording's
@@ -81,7 +81,7 @@ impl Recorder {
             };
         }
         // The tasks alive now, as the first file has them from the start.
-        let tasks = container::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
+        let tasks = super::tasks::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         self.writer.set_features(&self.features);
         self.write_statedump(&tasks)?;
         self.registry.learn_snapshot(&tasks);

@@ -53,10 +53,12 @@ pub fn root() -> Result<(), String> {
     }
 }
 
-/// The mounted tracefs (which also needs root to read on most systems).
+/// The mounted tracefs, mounted first if it is not (a test may set the
+/// machine up; it needs root, which reading tracefs needs on most systems
+/// too).
 pub fn tracefs() -> Result<crate::tracepoint::Tracefs, String> {
     root()?;
-    crate::tracepoint::Tracefs::locate()
+    crate::tracepoint::Tracefs::find_or_mount()
         .map_err(|e| format!("needs tracefs mounted (scripts/install-deps.sh mounts it): {e}"))
 }
 

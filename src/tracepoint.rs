@@ -128,16 +128,22 @@ pub struct Tracefs {
 }
 
 impl Tracefs {
-    /// Finds tracefs: `/sys/kernel/tracing`, else `/sys/kernel/debug/tracing`,
-    /// else, when running as root, mounts it on `/sys/kernel/tracing`.
-    pub fn locate() -> Result<Tracefs, TracepointError> {
-        let mounted = || {
-            [TRACEFS, DEBUGFS_TRACING]
-                .into_iter()
-                .map(Tracefs::at)
-                .find(Tracefs::is_mounted)
-        };
-        if let Some(tracefs) = mounted() {
+    /// Finds a mounted tracefs: `/sys/kernel/tracing`, else
+    /// `/sys/kernel/debug/tracing`. Mounts nothing.
+    pub fn find() -> Result<Tracefs, TracepointError> {
+        [TRACEFS, DEBUGFS_TRACING]
+            .into_iter()
+            .map(Tracefs::at)
+            .find(Tracefs::is_mounted)
+            .ok_or(TracepointError::NotMounted)
+    }
+
+    /// Finds a mounted tracefs ([`Tracefs::find`]), else, when running as
+    /// root, mounts it on `/sys/kernel/tracing`: for the callers that need
+    /// tracefs and may set the machine up (the recorder, tests), which ask
+    /// for the mount by calling this.
+    pub fn find_or_mount() -> Result<Tracefs, TracepointError> {
+        if let Ok(tracefs) = Tracefs::find() {
             return Ok(tracefs);
         }
         if !nix::unistd::geteuid().is_root() {
@@ -148,7 +154,7 @@ impl Tracefs {
         // and then it is there all the same.
         static MOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _one_at_a_time = MOUNTING.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tracefs) = mounted() {
+        if let Ok(tracefs) = Tracefs::find() {
             return Ok(tracefs);
         }
         if let Err(errno) = nix::mount::mount(
@@ -158,7 +164,7 @@ impl Tracefs {
             nix::mount::MsFlags::empty(),
             None::<&str>,
         ) {
-            return mounted().ok_or(TracepointError::Mount {
+            return Tracefs::find().map_err(|_| TracepointError::Mount {
                 path: TRACEFS.into(),
                 source: errno.into(),
             });

@@ -31,7 +31,7 @@ use perfns::tracepoint::{Tracefs, TracepointError};
 use crate::events::{self, EventGroups};
 
 /// Where tracefs is mounted on current kernels: where the formats are read
-/// from when nothing else is given and [`Tracefs::locate`] finds no
+/// from when nothing else is given and [`Tracefs::find_or_mount`] finds no
 /// readable tracefs, so that the error says why it cannot be read.
 const TRACEFS: &str = "/sys/kernel/tracing";
 
@@ -187,7 +187,7 @@ fn write_readable(path: &Path, text: &[u8]) -> Result<(), PublishError> {
 fn source_tracefs(from: Option<PathBuf>) -> Tracefs {
     match from {
         Some(root) => Tracefs::at(root),
-        None => Tracefs::locate().unwrap_or_else(|_| Tracefs::at(TRACEFS)),
+        None => Tracefs::find_or_mount().unwrap_or_else(|_| Tracefs::at(TRACEFS)),
     }
 }
 

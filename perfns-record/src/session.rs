@@ -377,7 +377,7 @@ impl Recorder {
         };
         let tracefs = match &config.tracefs {
             Some(root) => Tracefs::at(root),
-            None => Tracefs::locate()?,
+            None => Tracefs::find_or_mount()?,
         };
         let mut plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
         let page = abi::page_size().map_err(system("reading the page size"))?;

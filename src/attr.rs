@@ -35,6 +35,7 @@
 use std::collections::HashMap;
 
 use byteorder::ByteOrder;
+use perf_event_open_sys::bindings as sys;
 
 use crate::error::ParseError;
 
@@ -44,50 +45,50 @@ pub struct SampleFormat(pub u64);
 
 impl SampleFormat {
     /// PERF_SAMPLE_IP
-    pub const IP: Self = Self(1 << 0);
+    pub const IP: Self = Self(sys::PERF_SAMPLE_IP as u64);
     /// PERF_SAMPLE_TID
-    pub const TID: Self = Self(1 << 1);
+    pub const TID: Self = Self(sys::PERF_SAMPLE_TID as u64);
     /// PERF_SAMPLE_TIME
-    pub const TIME: Self = Self(1 << 2);
+    pub const TIME: Self = Self(sys::PERF_SAMPLE_TIME as u64);
     /// PERF_SAMPLE_ADDR
-    pub const ADDR: Self = Self(1 << 3);
+    pub const ADDR: Self = Self(sys::PERF_SAMPLE_ADDR as u64);
     /// PERF_SAMPLE_READ
-    pub const READ: Self = Self(1 << 4);
+    pub const READ: Self = Self(sys::PERF_SAMPLE_READ as u64);
     /// PERF_SAMPLE_CALLCHAIN
-    pub const CALLCHAIN: Self = Self(1 << 5);
+    pub const CALLCHAIN: Self = Self(sys::PERF_SAMPLE_CALLCHAIN as u64);
     /// PERF_SAMPLE_ID
-    pub const ID: Self = Self(1 << 6);
+    pub const ID: Self = Self(sys::PERF_SAMPLE_ID as u64);
     /// PERF_SAMPLE_CPU
-    pub const CPU: Self = Self(1 << 7);
+    pub const CPU: Self = Self(sys::PERF_SAMPLE_CPU as u64);
     /// PERF_SAMPLE_PERIOD
-    pub const PERIOD: Self = Self(1 << 8);
+    pub const PERIOD: Self = Self(sys::PERF_SAMPLE_PERIOD as u64);
     /// PERF_SAMPLE_STREAM_ID
-    pub const STREAM_ID: Self = Self(1 << 9);
+    pub const STREAM_ID: Self = Self(sys::PERF_SAMPLE_STREAM_ID as u64);
     /// PERF_SAMPLE_RAW
-    pub const RAW: Self = Self(1 << 10);
+    pub const RAW: Self = Self(sys::PERF_SAMPLE_RAW as u64);
     /// PERF_SAMPLE_BRANCH_STACK
-    pub const BRANCH_STACK: Self = Self(1 << 11);
+    pub const BRANCH_STACK: Self = Self(sys::PERF_SAMPLE_BRANCH_STACK as u64);
     /// PERF_SAMPLE_REGS_USER
-    pub const REGS_USER: Self = Self(1 << 12);
+    pub const REGS_USER: Self = Self(sys::PERF_SAMPLE_REGS_USER as u64);
     /// PERF_SAMPLE_STACK_USER
-    pub const STACK_USER: Self = Self(1 << 13);
+    pub const STACK_USER: Self = Self(sys::PERF_SAMPLE_STACK_USER as u64);
     /// PERF_SAMPLE_WEIGHT
-    pub const WEIGHT: Self = Self(1 << 14);
+    pub const WEIGHT: Self = Self(sys::PERF_SAMPLE_WEIGHT as u64);
     /// PERF_SAMPLE_DATA_SRC
-    pub const DATA_SRC: Self = Self(1 << 15);
+    pub const DATA_SRC: Self = Self(sys::PERF_SAMPLE_DATA_SRC as u64);
     /// PERF_SAMPLE_IDENTIFIER
-    pub const IDENTIFIER: Self = Self(1 << 16);
+    pub const IDENTIFIER: Self = Self(sys::PERF_SAMPLE_IDENTIFIER as u64);
     /// PERF_SAMPLE_TRANSACTION
-    pub const TRANSACTION: Self = Self(1 << 17);
+    pub const TRANSACTION: Self = Self(sys::PERF_SAMPLE_TRANSACTION as u64);
     /// PERF_SAMPLE_REGS_INTR
-    pub const REGS_INTR: Self = Self(1 << 18);
+    pub const REGS_INTR: Self = Self(sys::PERF_SAMPLE_REGS_INTR as u64);
     /// PERF_SAMPLE_PHYS_ADDR
-    pub const PHYS_ADDR: Self = Self(1 << 19);
+    pub const PHYS_ADDR: Self = Self(sys::PERF_SAMPLE_PHYS_ADDR as u64);
     /// PERF_SAMPLE_CGROUP: the id of the task's cgroup (cgroup v2), which a
     /// PERF_RECORD_CGROUP names.
-    pub const CGROUP: Self = Self(1 << 21);
+    pub const CGROUP: Self = Self(sys::PERF_SAMPLE_CGROUP as u64);
     /// PERF_SAMPLE_WEIGHT_STRUCT
-    pub const WEIGHT_STRUCT: Self = Self(1 << 24);
+    pub const WEIGHT_STRUCT: Self = Self(sys::PERF_SAMPLE_WEIGHT_STRUCT as u64);
 
     /// Whether every bit of `other` is set.
     pub fn contains(self, other: Self) -> bool {
@@ -102,7 +103,8 @@ impl std::ops::BitOr for SampleFormat {
     }
 }
 
-/// The one-bit fields of `perf_event_attr` at offset 40, as a mask.
+/// The one-bit fields of `perf_event_attr` at offset 40, as a mask. Ours:
+/// perf-event-open-sys has these only as bindgen bitfield setters, no masks.
 pub mod flags {
     /// disabled: start disabled.
     pub const DISABLED: u64 = 1 << 0;
@@ -147,47 +149,47 @@ pub mod flags {
 /// `enum perf_type_id` values perfns uses.
 pub mod kind {
     /// PERF_TYPE_HARDWARE
-    pub const HARDWARE: u32 = 0;
+    pub const HARDWARE: u32 = super::sys::PERF_TYPE_HARDWARE;
     /// PERF_TYPE_SOFTWARE
-    pub const SOFTWARE: u32 = 1;
+    pub const SOFTWARE: u32 = super::sys::PERF_TYPE_SOFTWARE;
     /// PERF_TYPE_TRACEPOINT: config is the tracepoint id.
-    pub const TRACEPOINT: u32 = 2;
+    pub const TRACEPOINT: u32 = super::sys::PERF_TYPE_TRACEPOINT;
 }
 
 /// `enum perf_sw_ids` values perfns uses.
 pub mod sw {
     /// PERF_COUNT_SW_CPU_CLOCK
-    pub const CPU_CLOCK: u64 = 0;
+    pub const CPU_CLOCK: u64 = super::sys::PERF_COUNT_SW_CPU_CLOCK as u64;
     /// PERF_COUNT_SW_TASK_CLOCK
-    pub const TASK_CLOCK: u64 = 1;
+    pub const TASK_CLOCK: u64 = super::sys::PERF_COUNT_SW_TASK_CLOCK as u64;
     /// PERF_COUNT_SW_PAGE_FAULTS
-    pub const PAGE_FAULTS: u64 = 2;
+    pub const PAGE_FAULTS: u64 = super::sys::PERF_COUNT_SW_PAGE_FAULTS as u64;
     /// PERF_COUNT_SW_CONTEXT_SWITCHES
-    pub const CONTEXT_SWITCHES: u64 = 3;
+    pub const CONTEXT_SWITCHES: u64 = super::sys::PERF_COUNT_SW_CONTEXT_SWITCHES as u64;
     /// PERF_COUNT_SW_DUMMY: no samples, side-band only.
-    pub const DUMMY: u64 = 9;
+    pub const DUMMY: u64 = super::sys::PERF_COUNT_SW_DUMMY as u64;
 }
 
 /// `read_format` bits.
 pub mod read_format {
     /// PERF_FORMAT_TOTAL_TIME_ENABLED
-    pub const TOTAL_TIME_ENABLED: u64 = 1 << 0;
+    pub const TOTAL_TIME_ENABLED: u64 = super::sys::PERF_FORMAT_TOTAL_TIME_ENABLED as u64;
     /// PERF_FORMAT_TOTAL_TIME_RUNNING
-    pub const TOTAL_TIME_RUNNING: u64 = 1 << 1;
+    pub const TOTAL_TIME_RUNNING: u64 = super::sys::PERF_FORMAT_TOTAL_TIME_RUNNING as u64;
     /// PERF_FORMAT_ID
-    pub const ID: u64 = 1 << 2;
+    pub const ID: u64 = super::sys::PERF_FORMAT_ID as u64;
     /// PERF_FORMAT_GROUP
-    pub const GROUP: u64 = 1 << 3;
+    pub const GROUP: u64 = super::sys::PERF_FORMAT_GROUP as u64;
     /// PERF_FORMAT_LOST
-    pub const LOST: u64 = 1 << 4;
+    pub const LOST: u64 = super::sys::PERF_FORMAT_LOST as u64;
 }
 
 /// PERF_ATTR_SIZE_VER0: the smallest attr any kernel or file has.
-pub const ATTR_SIZE_VER0: usize = 64;
+pub const ATTR_SIZE_VER0: usize = sys::PERF_ATTR_SIZE_VER0 as usize;
 /// PERF_ATTR_SIZE_VER7 (up to sig_data): what perf 6.1, Debian 12's, reads.
-pub const ATTR_SIZE_VER7: usize = 128;
+pub const ATTR_SIZE_VER7: usize = sys::PERF_ATTR_SIZE_VER7 as usize;
 /// PERF_ATTR_SIZE_VER8 (config3): the 6.12 kernel's size.
-pub const ATTR_SIZE_VER8: usize = 136;
+pub const ATTR_SIZE_VER8: usize = sys::PERF_ATTR_SIZE_VER8 as usize;
 
 /// A `perf_event_attr`, field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use byteorder::ByteOrder;
+use perf_event_open_sys::bindings as sys;
 
 use crate::attr::{AttrSet, EventAttr, SampleFormat};
 use crate::error::ParseError;
@@ -53,13 +54,13 @@ impl RecordHeader {
 }
 
 /// PERF_RECORD_MISC_SWITCH_OUT: the switch record is for the task leaving.
-pub const MISC_SWITCH_OUT: u16 = 1 << 13;
+pub const MISC_SWITCH_OUT: u16 = sys::PERF_RECORD_MISC_SWITCH_OUT as u16;
 /// PERF_RECORD_MISC_SWITCH_OUT_PREEMPT: it left because it was preempted.
-pub const MISC_SWITCH_OUT_PREEMPT: u16 = 1 << 14;
+pub const MISC_SWITCH_OUT_PREEMPT: u16 = sys::PERF_RECORD_MISC_SWITCH_OUT_PREEMPT as u16;
 /// PERF_RECORD_MISC_COMM_EXEC: the COMM record comes from an exec.
-pub const MISC_COMM_EXEC: u16 = 1 << 13;
+pub const MISC_COMM_EXEC: u16 = sys::PERF_RECORD_MISC_COMM_EXEC as u16;
 /// PERF_RECORD_MISC_CPUMODE_MASK
-pub const MISC_CPUMODE_MASK: u16 = 7;
+pub const MISC_CPUMODE_MASK: u16 = sys::PERF_RECORD_MISC_CPUMODE_MASK as u16;
 
 /// The bytes of a record after its header: one slice, or two where the
 /// record wraps the end of a ring buffer.
@@ -534,19 +535,19 @@ pub struct NamespaceLink {
 /// (`enum { NET_NS_INDEX, UTS_NS_INDEX, ... }` in the uapi header).
 pub mod ns_index {
     /// net
-    pub const NET: usize = 0;
+    pub const NET: usize = super::sys::NET_NS_INDEX as usize;
     /// uts
-    pub const UTS: usize = 1;
+    pub const UTS: usize = super::sys::UTS_NS_INDEX as usize;
     /// ipc
-    pub const IPC: usize = 2;
+    pub const IPC: usize = super::sys::IPC_NS_INDEX as usize;
     /// pid
-    pub const PID: usize = 3;
+    pub const PID: usize = super::sys::PID_NS_INDEX as usize;
     /// user
-    pub const USER: usize = 4;
+    pub const USER: usize = super::sys::USER_NS_INDEX as usize;
     /// mnt
-    pub const MNT: usize = 5;
+    pub const MNT: usize = super::sys::MNT_NS_INDEX as usize;
     /// cgroup
-    pub const CGROUP: usize = 6;
+    pub const CGROUP: usize = super::sys::CGROUP_NS_INDEX as usize;
     /// The names of the indices, as `/proc/PID/ns` names them.
     pub const NAMES: [&str; 7] = ["net", "uts", "ipc", "pid", "user", "mnt", "cgroup"];
 }

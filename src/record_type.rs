@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use perf_event_open_sys::bindings as sys;
+
 /// A perf record type (`enum perf_event_type` and perf's user-space types).
 ///
 /// An open newtype, not an enum, so that unknown types survive a round trip.
@@ -13,51 +15,57 @@ pub struct RecordType(pub u32);
 
 impl RecordType {
     /// PERF_RECORD_MMAP
-    pub const MMAP: Self = Self(1);
+    pub const MMAP: Self = Self(sys::PERF_RECORD_MMAP);
     /// PERF_RECORD_LOST
-    pub const LOST: Self = Self(2);
+    pub const LOST: Self = Self(sys::PERF_RECORD_LOST);
     /// PERF_RECORD_COMM
-    pub const COMM: Self = Self(3);
+    pub const COMM: Self = Self(sys::PERF_RECORD_COMM);
     /// PERF_RECORD_EXIT
-    pub const EXIT: Self = Self(4);
+    pub const EXIT: Self = Self(sys::PERF_RECORD_EXIT);
     /// PERF_RECORD_THROTTLE
-    pub const THROTTLE: Self = Self(5);
+    pub const THROTTLE: Self = Self(sys::PERF_RECORD_THROTTLE);
     /// PERF_RECORD_UNTHROTTLE
-    pub const UNTHROTTLE: Self = Self(6);
+    pub const UNTHROTTLE: Self = Self(sys::PERF_RECORD_UNTHROTTLE);
     /// PERF_RECORD_FORK
-    pub const FORK: Self = Self(7);
+    pub const FORK: Self = Self(sys::PERF_RECORD_FORK);
     /// PERF_RECORD_READ
-    pub const READ: Self = Self(8);
+    pub const READ: Self = Self(sys::PERF_RECORD_READ);
     /// PERF_RECORD_SAMPLE
-    pub const SAMPLE: Self = Self(9);
+    pub const SAMPLE: Self = Self(sys::PERF_RECORD_SAMPLE);
     /// PERF_RECORD_MMAP2
-    pub const MMAP2: Self = Self(10);
+    pub const MMAP2: Self = Self(sys::PERF_RECORD_MMAP2);
     /// PERF_RECORD_AUX
-    pub const AUX: Self = Self(11);
+    pub const AUX: Self = Self(sys::PERF_RECORD_AUX);
     /// PERF_RECORD_ITRACE_START
-    pub const ITRACE_START: Self = Self(12);
+    pub const ITRACE_START: Self = Self(sys::PERF_RECORD_ITRACE_START);
     /// PERF_RECORD_LOST_SAMPLES
-    pub const LOST_SAMPLES: Self = Self(13);
+    pub const LOST_SAMPLES: Self = Self(sys::PERF_RECORD_LOST_SAMPLES);
     /// PERF_RECORD_SWITCH
-    pub const SWITCH: Self = Self(14);
+    pub const SWITCH: Self = Self(sys::PERF_RECORD_SWITCH);
     /// PERF_RECORD_SWITCH_CPU_WIDE
-    pub const SWITCH_CPU_WIDE: Self = Self(15);
+    pub const SWITCH_CPU_WIDE: Self = Self(sys::PERF_RECORD_SWITCH_CPU_WIDE);
     /// PERF_RECORD_NAMESPACES
-    pub const NAMESPACES: Self = Self(16);
+    pub const NAMESPACES: Self = Self(sys::PERF_RECORD_NAMESPACES);
     /// PERF_RECORD_KSYMBOL
-    pub const KSYMBOL: Self = Self(17);
+    pub const KSYMBOL: Self = Self(sys::PERF_RECORD_KSYMBOL);
     /// PERF_RECORD_BPF_EVENT
-    pub const BPF_EVENT: Self = Self(18);
+    pub const BPF_EVENT: Self = Self(sys::PERF_RECORD_BPF_EVENT);
     /// PERF_RECORD_CGROUP
-    pub const CGROUP: Self = Self(19);
+    pub const CGROUP: Self = Self(sys::PERF_RECORD_CGROUP);
     /// PERF_RECORD_TEXT_POKE
-    pub const TEXT_POKE: Self = Self(20);
+    pub const TEXT_POKE: Self = Self(sys::PERF_RECORD_TEXT_POKE);
     /// PERF_RECORD_AUX_OUTPUT_HW_ID
-    pub const AUX_OUTPUT_HW_ID: Self = Self(21);
+    pub const AUX_OUTPUT_HW_ID: Self = Self(sys::PERF_RECORD_AUX_OUTPUT_HW_ID);
     /// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: a
     /// task's namespaces, its tracer-namespace ancestry and its pid at each
     /// level. The number is the first one after the 6.12 kernel's last type.
+    /// Ours, as the series' own: perf-event-open-sys, bound to newer
+    /// headers, has 22 as upstream's PERF_RECORD_CALLCHAIN_DEFERRED.
     pub const TRACER_NAMESPACES: Self = Self(22);
+
+    // The rest are ours: perf's user-space record types
+    // (tools/lib/perf/include/perf/event.h) are not in the kernel's uapi
+    // header that perf-event-open-sys binds.
 
     /// First type that perf's user-space tools use for their own records.
     pub const USER_TYPE_START: Self = Self(64);

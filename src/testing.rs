@@ -14,6 +14,8 @@
 
 use std::fmt::Display;
 
+pub mod module_cycles;
+
 /// The environment variable that makes a missing prerequisite a failure.
 pub const CI_ENV: &str = "CI";
 

@@ -78,6 +78,67 @@ mod tests {
         assert_eq!(name("aarch64", 1 << 40), None);
     }
 
+    /// `(name, number)` of each `#define __NR_name number` in a uapi
+    /// header that no `#if` makes conditional (those depend on the
+    /// architecture's `__ARCH_WANT_*` and word size) beyond the header's
+    /// `guards` (its include guard).
+    fn unconditional_syscalls(path: &str, guards: usize) -> Option<Vec<(String, u64)>> {
+        let text = crate::testing::prerequisite(std::fs::read_to_string(path).map_err(|e| {
+            format!("needs the kernel's uapi headers (Debian's linux-libc-dev): {path}: {e}")
+        }))?;
+        let mut depth = 0usize;
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("#if" | "#ifdef" | "#ifndef") => depth += 1,
+                Some("#endif") => depth = depth.saturating_sub(1),
+                Some("#define") if depth <= guards => {
+                    let (Some(name), Some(Ok(nr))) = (words.next(), words.next().map(str::parse))
+                    else {
+                        continue;
+                    };
+                    // Not syscalls: the table's size and the start of the
+                    // numbers an architecture keeps for its own.
+                    let not = ["syscalls", "arch_specific_syscall"];
+                    if let Some(name) = name.strip_prefix("__NR_").filter(|n| !not.contains(n)) {
+                        out.push((name.to_owned(), nr));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
+    /// Every syscall the installed uapi headers name is in our tables under
+    /// the same number: a table that drifted, or headers newer than the
+    /// 6.12 the tables were generated from (regenerate them with
+    /// src/syscalls/generate.sh), fail here.
+    #[test]
+    fn tables_agree_with_the_installed_uapi_headers() {
+        for (arch, header, guards) in [
+            ("x86_64", "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", 1),
+            // arm64's table is the generic one, which has no include guard.
+            ("aarch64", "/usr/include/asm-generic/unistd.h", 0),
+        ] {
+            let Some(syscalls) = unconditional_syscalls(header, guards) else {
+                return;
+            };
+            assert!(
+                syscalls.len() > 200,
+                "{header}: {} syscalls read",
+                syscalls.len()
+            );
+            let wrong: Vec<String> = syscalls
+                .iter()
+                .filter(|(name, nr)| super::name(arch, *nr) != Some(name.as_str()))
+                .map(|(name, nr)| format!("{name} = {nr}, ours {:?}", super::name(arch, *nr)))
+                .collect();
+            assert!(wrong.is_empty(), "{arch} against {header}: {wrong:?}");
+        }
+    }
+
     #[test]
     fn unknown_arch_is_none() {
         assert_eq!(name("riscv64", 63), None);

@@ -121,99 +121,165 @@ pub(crate) fn build(
     duration_ns: u64,
     options: &Options,
 ) -> Result<(Vec<ContainerReport>, Option<Vec<ProcessReport>>), NoSuchContainer> {
-    let leader_of: HashMap<i32, &Task> = m
-        .tasks
-        .iter()
-        .filter(|t| t.tid == t.pid)
-        .map(|t| (t.pid, t))
-        .collect();
-    let host_ns = m.meta.map(|meta| meta.host).unwrap_or_else(|| {
-        leader_of
-            .get(&1)
-            .and_then(|t| t.pid_ns)
-            .unwrap_or(PROC_PID_INIT_INO)
-    });
-    let cgroup_of = |t: &Task| t.cgroup.or(leader_of.get(&t.pid).and_then(|l| l.cgroup));
-    // Where the recording says which namespace or cgroup a task is in;
-    // `None` when it does not.
-    let known_key = |t: &Task| -> Option<Key> {
-        let leader = leader_of.get(&t.pid);
-        match m.source {
+    let placement = Placement::new(m);
+    let mut nodes = gather(&placement);
+    identify(&mut nodes, &placement);
+    nest(&mut nodes, &placement);
+    roll_up(&mut nodes);
+    let order = layout(&nodes, options)?;
+    Ok(report(
+        &nodes,
+        &order,
+        m.arch.unwrap_or(""),
+        duration_ns,
+        options,
+    ))
+}
+
+/// Which container each task is in: what the recording says of it (pid
+/// namespace or cgroup), else, for a task whose namespace was lost, the
+/// container its cgroup names.
+struct Placement<'a> {
+    m: &'a Membership<'a>,
+    /// Each process's leader (its task whose tid is the pid).
+    leader_of: HashMap<i32, &'a Task>,
+    /// The recorder's pid namespace: the host, or a tracer-scope
+    /// recording's root.
+    host_ns: u64,
+    /// Each pid namespace's cgroup path, from perfns's metadata, else the
+    /// shallowest one its tasks' samples carry.
+    names: BTreeMap<Key, String>,
+}
+
+impl<'a> Placement<'a> {
+    fn new(m: &'a Membership<'a>) -> Self {
+        let leader_of: HashMap<i32, &Task> = m
+            .tasks
+            .iter()
+            .filter(|t| t.tid == t.pid)
+            .map(|t| (t.pid, t))
+            .collect();
+        let host_ns = m.meta.map(|meta| meta.host).unwrap_or_else(|| {
+            leader_of
+                .get(&1)
+                .and_then(|t| t.pid_ns)
+                .unwrap_or(PROC_PID_INIT_INO)
+        });
+        let mut placement = Placement {
+            m,
+            leader_of,
+            host_ns,
+            names: BTreeMap::new(),
+        };
+        placement.names = placement.cgroup_names();
+        placement
+    }
+
+    /// The containers perfns's metadata describes (none without it).
+    fn meta_containers(&self) -> &'a [perfns::container::Container] {
+        self.m
+            .meta
+            .map(|meta| meta.containers.as_slice())
+            .unwrap_or_default()
+    }
+
+    fn cgroup_of(&self, t: &Task) -> Option<u64> {
+        t.cgroup
+            .or(self.leader_of.get(&t.pid).and_then(|l| l.cgroup))
+    }
+
+    /// Where the recording says which namespace or cgroup a task is in;
+    /// `None` when it does not.
+    fn known_key(&self, t: &Task) -> Option<Key> {
+        let leader = self.leader_of.get(&t.pid);
+        match self.m.source {
             ContainerSource::PidNamespaces | ContainerSource::PerfnsMetadata => {
                 t.pid_ns.or(leader.and_then(|l| l.pid_ns)).map(|ns| {
-                    if ns == host_ns {
+                    if ns == self.host_ns {
                         Key::Host
                     } else {
                         Key::PidNs(ns)
                     }
                 })
             }
-            ContainerSource::Cgroups => Some(match cgroup_of(t) {
-                Some(id) if m.cgroups.get(&id).is_some_and(|p| p != "/") => Key::Cgroup(id),
+            ContainerSource::Cgroups => Some(match self.cgroup_of(t) {
+                Some(id) if self.m.cgroups.get(&id).is_some_and(|p| p != "/") => Key::Cgroup(id),
                 _ => Key::Host,
             }),
             ContainerSource::None => Some(Key::Host),
         }
-    };
-    // Names first: each pid namespace's cgroup path, from perfns's
-    // metadata, else the shallowest one its tasks' samples carry.
-    let mut names: BTreeMap<Key, String> = BTreeMap::new();
-    let meta_containers = m
-        .meta
-        .map(|meta| meta.containers.as_slice())
-        .unwrap_or_default();
-    for c in meta_containers.iter().filter(|c| c.key != host_ns) {
-        if let Some(path) = &c.cgroup {
-            names.insert(Key::PidNs(c.key), path.clone());
-        }
     }
-    for task in m.tasks {
-        let (Some(key @ Key::PidNs(_)), Some(path)) = (
-            known_key(task),
-            cgroup_of(task).and_then(|id| m.cgroups.get(&id)),
-        ) else {
-            continue;
-        };
-        if meta_containers.iter().any(|c| Key::PidNs(c.key) == key) {
-            continue;
+
+    /// Each pid namespace's cgroup path, from perfns's metadata, else the
+    /// shallowest one its tasks' samples carry.
+    fn cgroup_names(&self) -> BTreeMap<Key, String> {
+        let m = self.m;
+        let meta_containers = self.meta_containers();
+        let mut names: BTreeMap<Key, String> = BTreeMap::new();
+        for c in meta_containers.iter().filter(|c| c.key != self.host_ns) {
+            if let Some(path) = &c.cgroup {
+                names.insert(Key::PidNs(c.key), path.clone());
+            }
         }
-        let name = names.entry(key).or_insert_with(|| path.clone());
-        if (depth(path), path) < (depth(name), &*name) {
-            name.clone_from(path);
+        for task in m.tasks {
+            let (Some(key @ Key::PidNs(_)), Some(path)) = (
+                self.known_key(task),
+                self.cgroup_of(task).and_then(|id| m.cgroups.get(&id)),
+            ) else {
+                continue;
+            };
+            if meta_containers.iter().any(|c| Key::PidNs(c.key) == key) {
+                continue;
+            }
+            let name = names.entry(key).or_insert_with(|| path.clone());
+            if (depth(path), path) < (depth(name), &*name) {
+                name.clone_from(path);
+            }
         }
+        names
     }
-    // A task whose namespace the recording lost (its NAMESPACES record was
-    // dropped, or perf could not read it) is placed by its cgroup: in the
-    // container named by that cgroup, else in a container of its own for
-    // the cgroup, else (no cgroup, or the root one) the host's.
-    let key_of = |t: &Task| -> Key {
-        if let Some(key) = known_key(t) {
+
+    /// The container of task `t`. A task whose namespace the recording
+    /// lost (its NAMESPACES record was dropped, or perf could not read it)
+    /// is placed by its cgroup: in the container named by that cgroup, else
+    /// in a container of its own for the cgroup, else (no cgroup, or the
+    /// root one) the host's.
+    fn key_of(&self, t: &Task) -> Key {
+        if let Some(key) = self.known_key(t) {
             return key;
         }
-        let Some(id) = cgroup_of(t) else {
+        let Some(id) = self.cgroup_of(t) else {
             return Key::Host;
         };
-        match m.cgroups.get(&id) {
+        match self.m.cgroups.get(&id) {
             None => Key::Host,
             Some(path) if path == "/" => Key::Host,
-            Some(path) => names
+            Some(path) => self
+                .names
                 .iter()
                 .find(|(_, p)| *p == path)
                 .map_or(Key::Cgroup(id), |(k, _)| *k),
         }
-    };
+    }
+}
 
+/// The containers the tasks are in, each with its tasks' figures by
+/// process and syscall, and the containers that hold them without a task
+/// of their own.
+fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
+    let (m, host_ns) = (placement.m, placement.host_ns);
+    let meta_containers = placement.meta_containers();
     let mut nodes: BTreeMap<Key, Node> = BTreeMap::new();
     nodes.insert(Key::Host, Node::default());
     for task in m.tasks {
-        let key = key_of(task);
+        let key = placement.key_of(task);
         let node = nodes.entry(key).or_default();
         let figures = task_figures(task);
         add(&mut node.own, &figures);
         for (&nr, s) in &task.syscalls {
             add_syscalls(node.syscalls.entry(nr).or_default(), s);
         }
-        let leader_comm = leader_of.get(&task.pid).map(|l| l.comm.as_str());
+        let leader_comm = placement.leader_of.get(&task.pid).map(|l| l.comm.as_str());
         let process = node
             .processes
             .entry(task.pid)
@@ -249,7 +315,15 @@ pub(crate) fn build(
     for key in missing {
         nodes.entry(key).or_default();
     }
-    for (key, node) in &mut nodes {
+    nodes
+}
+
+/// Each container's cgroup path and identity: from perfns's metadata, else
+/// from what its cgroup path names.
+fn identify(nodes: &mut BTreeMap<Key, Node>, placement: &Placement<'_>) {
+    let (m, host_ns, names) = (placement.m, placement.host_ns, &placement.names);
+    let meta_containers = placement.meta_containers();
+    for (key, node) in nodes.iter_mut() {
         node.cgroup = match key {
             Key::Host => None,
             Key::PidNs(_) => names.get(key).cloned(),
@@ -281,13 +355,21 @@ pub(crate) fn build(
             }
         }
     }
+}
+
+/// Each container's parent: from perfns's metadata, the kernel's
+/// TRACER_NAMESPACES records (in tracer scope), else the nearest ancestor
+/// cgroup path; then each parent's children.
+fn nest(nodes: &mut BTreeMap<Key, Node>, placement: &Placement<'_>) {
+    let (m, host_ns) = (placement.m, placement.host_ns);
+    let meta_containers = placement.meta_containers();
     // perfns's metadata knows the pid namespaces' own nesting. The host
     // is listed beside the containers it holds; the root of a tracer-scope
     // recording, the tenant's own container, holds them.
     let root_holds = m
         .meta
         .is_some_and(|meta| meta.mode == RecordingMode::TracerScope);
-    for (key, node) in &mut nodes {
+    for (key, node) in nodes.iter_mut() {
         let Key::PidNs(ns) = key else { continue };
         let parent = meta_containers
             .iter()
@@ -302,7 +384,7 @@ pub(crate) fn build(
     // In tracer scope the kernel's own records nest them, for the tasks
     // /proc could not show (gone before the recorder looked).
     if root_holds {
-        for (key, parent) in tracer_parents(m.tasks, m.tracer_parent, key_of) {
+        for (key, parent) in tracer_parents(m.tasks, m.tracer_parent, |t| placement.key_of(t)) {
             if let Some(node) = nodes.get_mut(&key) {
                 node.parent = Some(parent);
             }
@@ -354,7 +436,7 @@ pub(crate) fn build(
             }
         }
     }
-    distinct_names(&mut nodes);
+    distinct_names(nodes);
     let links: Vec<(Key, Key)> = nodes
         .iter()
         .filter_map(|(k, n)| n.parent.map(|p| (p, *k)))
@@ -364,10 +446,14 @@ pub(crate) fn build(
             n.children.push(child);
         }
     }
+}
 
+/// Each container's total: its own figures and its descendants'.
+fn roll_up(nodes: &mut BTreeMap<Key, Node>) {
+    let keys: Vec<Key> = nodes.keys().copied().collect();
     // Roll-ups, children before parents: deepest first.
     let mut by_depth: Vec<(usize, Key)> =
-        keys.iter().map(|k| (tree_depth(&nodes, *k), *k)).collect();
+        keys.iter().map(|k| (tree_depth(nodes, *k), *k)).collect();
     by_depth.sort_by(|a, b| b.cmp(a));
     for (_, key) in &by_depth {
         let node = &nodes[key];
@@ -379,7 +465,16 @@ pub(crate) fn build(
             n.total = total;
         }
     }
+}
 
+/// The containers to show, in order, each with its depth in the tree:
+/// every one, or `--container`'s match and its descendants; as a tree, or
+/// `--flat`.
+fn layout(
+    nodes: &BTreeMap<Key, Node>,
+    options: &Options,
+) -> Result<Vec<(Key, usize)>, NoSuchContainer> {
+    let keys: Vec<Key> = nodes.keys().copied().collect();
     // --container: the matching containers and their descendants.
     let roots: Vec<Key> = match &options.container {
         None => {
@@ -388,7 +483,7 @@ pub(crate) fn build(
                 .filter(|k| **k != Key::Host && nodes[*k].parent.is_none())
                 .copied()
                 .collect();
-            sort_keys(&mut roots, &nodes, options.sort, !options.flat);
+            sort_keys(&mut roots, nodes, options.sort, !options.flat);
             roots.insert(0, Key::Host);
             roots
         }
@@ -400,7 +495,7 @@ pub(crate) fn build(
                 .collect();
             // A match inside another match is already its descendant.
             let matched = found.clone();
-            found.retain(|k| !has_ancestor_in(&nodes, *k, &matched));
+            found.retain(|k| !has_ancestor_in(nodes, *k, &matched));
             let listed = |keys: &[Key]| {
                 keys.iter()
                     .map(|k| format!("{} ({})", name(*k, &nodes[k]), k.text()))
@@ -417,13 +512,13 @@ pub(crate) fn build(
                     },
                 });
             }
-            sort_keys(&mut found, &nodes, options.sort, !options.flat);
+            sort_keys(&mut found, nodes, options.sort, !options.flat);
             found
         }
     };
     let mut order: Vec<(Key, usize)> = Vec::new();
     for root in roots {
-        walk(&nodes, root, 0, options.sort, &mut order);
+        walk(nodes, root, 0, options.sort, &mut order);
     }
     if options.flat {
         let host_first = order.first().is_some_and(|(k, _)| *k == Key::Host);
@@ -432,14 +527,25 @@ pub(crate) fn build(
             .map(|(k, _)| *k)
             .filter(|k| !(host_first && *k == Key::Host))
             .collect();
-        sort_keys(&mut rest, &nodes, options.sort, false);
+        sort_keys(&mut rest, nodes, options.sort, false);
         order = rest.into_iter().map(|k| (k, 0)).collect();
         if host_first {
             order.insert(0, (Key::Host, 0));
         }
     }
 
-    let arch = m.arch.unwrap_or("");
+    Ok(order)
+}
+
+/// The report's rows for the containers in `order`, with their top
+/// processes and syscalls, and, with `--per-process`, the processes.
+fn report(
+    nodes: &BTreeMap<Key, Node>,
+    order: &[(Key, usize)],
+    arch: &str,
+    duration_ns: u64,
+    options: &Options,
+) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
     let percent = |f: &mut Figures| {
         f.cpu.percent = if duration_ns == 0 {
             0.0
@@ -524,7 +630,7 @@ pub(crate) fn build(
         processes.truncate(options.top);
         processes
     });
-    Ok((containers, processes))
+    (containers, processes)
 }
 
 /// A task's own figures.

@@ -337,6 +337,176 @@ fn move_to_old(output: &std::path::Path) -> Result<(), RecordError> {
     )))
 }
 
+/// Opens the side-band event on `first` (one CPU) as the recording will:
+/// the check that the recorder may record, made before anything else.
+/// Returns whether the kernel reports lost samples in reads
+/// (read_format LOST, Linux 6.0).
+fn probe_privilege(config: &SessionConfig, first: u32) -> Result<bool, RecordError> {
+    let mut probe = events::sideband_event(config.extra_flags);
+    match abi::open_event(&probe.attr, Target::Cpu(first), None) {
+        Ok(_) => Ok(true),
+        Err(e) if e.errno() == Some(libc::EINVAL) => {
+            // read_format LOST came in Linux 6.0; without it, the
+            // losses the kernel reports in LOST records are all.
+            probe.attr.read_format &= !read_format::LOST;
+            drop(
+                abi::open_event(&probe.attr, Target::Cpu(first), None)
+                    .map_err(|e| e.named(&probe.name))?,
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.named(&probe.name).into()),
+    }
+}
+
+/// The events to open, from tracefs's formats: each group's, waking the
+/// reader at an eighth of the buffer, without read_format LOST where the
+/// kernel has none.
+fn plan_events(
+    config: &SessionConfig,
+    tracefs: &Tracefs,
+    lost_readable: bool,
+) -> Result<Vec<PlannedEvent>, RecordError> {
+    let mut plan = events::plan(config.groups, tracefs, config.extra_flags)?;
+    let page = abi::page_size().map_err(system("reading the page size"))?;
+    events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);
+    if !lost_readable {
+        for e in &mut plan {
+            e.attr.read_format &= !read_format::LOST;
+        }
+    }
+    Ok(plan)
+}
+
+/// The containers of the snapshot `tasks`, named as their runtimes name
+/// them (before `--container` is looked up, so that it takes those
+/// names), and the problems met naming them.
+fn learn_containers(
+    config: &SessionConfig,
+    tasks: &[perfns::container::TaskSnapshot],
+) -> Result<(ContainerRegistry, RuntimeNames, Vec<String>), RecordError> {
+    let mut registry =
+        ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
+    if config.mode == RecordingMode::TracerScope {
+        // The recorder's own container is the root: named by its
+        // hostname, as the containers nested in it are.
+        if let Ok(u) = nix::sys::utsname::uname() {
+            registry.name_root(u.nodename().to_string_lossy().into_owned());
+        }
+    }
+    registry.learn_snapshot(tasks);
+    let mut names = RuntimeNames::for_this_host();
+    names.observe(&registry);
+    let (_, name_problems) = names.resolve(&mut registry, false);
+    Ok((registry, names, name_problems))
+}
+
+/// The recording's scope: `--container`'s match, whose cgroup then
+/// becomes `config.cgroup`, else the configured one.
+fn resolve_container(
+    config: &mut SessionConfig,
+    registry: &ContainerRegistry,
+) -> Result<RecordingScope, RecordError> {
+    let mut scope = config.scope.clone();
+    if let Some(wanted) = &config.container {
+        let containers = registry.containers();
+        let c = find_container(&containers, wanted)?;
+        scope = RecordingScope::Container {
+            key: c.key,
+            name: c.name.clone(),
+        };
+        if c.key != registry.host() {
+            // The root cgroup holds every task: a pid namespace made
+            // without a cgroup of its own cannot be told apart.
+            let Some(cgroup) = c.cgroup.clone().filter(|g| g != "/") else {
+                return Err(RecordError::Config(format!(
+                    "container {} ({}): it has no cgroup of its own (or it could not \
+                     be read), so its events cannot be told apart; record the machine \
+                     (-a) instead",
+                    c.name,
+                    c.runtime.name()
+                )));
+            };
+            config.cgroup = Some(cgroup);
+        }
+    }
+    Ok(scope)
+}
+
+/// The events of `plan` opened on each CPU, into one ring buffer per CPU,
+/// counting only `cgroup_dir`'s tasks when one is given.
+fn open_rings(
+    plan: &[PlannedEvent],
+    cpus: &[u32],
+    cgroup_dir: Option<&std::fs::File>,
+    mmap_pages: usize,
+) -> Result<Vec<CpuRing>, RecordError> {
+    let mut rings = Vec::with_capacity(cpus.len());
+    for &cpu in cpus {
+        let target = match cgroup_dir {
+            Some(dir) => Target::Cgroup {
+                fd: dir.as_raw_fd(),
+                cpu,
+            },
+            None => Target::Cpu(cpu),
+        };
+        rings.push(open_cpu(plan, target, cpu, mmap_pages)?);
+    }
+    Ok(rings)
+}
+
+/// The recording file (or pipe), created once the events are open, and
+/// its device and inode (none for a pipe).
+fn create_output(
+    config: &SessionConfig,
+    plan: &[PlannedEvent],
+    rings: &[CpuRing],
+) -> Result<(Output, Option<(u64, u64)>), RecordError> {
+    let descs: Vec<EventDesc> = plan
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EventDesc {
+            attr: e.attr.clone(),
+            ids: rings.iter().map(|r| r.file_ids[i]).collect(),
+            name: e.name.clone(),
+        })
+        .collect();
+    // Only now, once the events are open: a recording that cannot
+    // start leaves an older one where it was.
+    let to_stdout = output::is_stdout(&config.output);
+    if !to_stdout {
+        move_to_old(&config.output)?;
+    }
+    let writer = Output::create(&config.output, &descs, config.compression_level)?;
+    let output_id = if writer.is_pipe() {
+        None
+    } else {
+        Some(
+            std::fs::metadata(&config.output)
+                .map(|m| (m.dev(), m.ino()))
+                .map_err(system(format!("{}", config.output.display())))?,
+        )
+    };
+    Ok((writer, output_id))
+}
+
+/// This host's features, with the tracing data of the planned
+/// tracepoints.
+fn recording_features(plan: &[PlannedEvent], tracefs: &Tracefs) -> Result<Features, RecordError> {
+    let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
+    let mut features = Features::for_this_host();
+    if !formats.is_empty() {
+        features.tracing_data =
+            Some(TracingData::from_tracefs(tracefs, &formats).map_err(|e| {
+                RecordError::System {
+                    what: format!("reading tracing data: {}", e.path.display()),
+                    source: e.source,
+                }
+            })?);
+    }
+    Ok(features)
+}
+
 fn system(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RecordError {
     let what = what.into();
     move |source| RecordError::System { what, source }
@@ -359,131 +529,28 @@ impl Recorder {
         };
         // Privilege first: without it tracefs is unreadable too, and its
         // error would hide the real cause.
-        let mut probe = events::sideband_event(config.extra_flags);
-        let first = cpus.first().copied().unwrap_or(0);
-        let lost_readable = match abi::open_event(&probe.attr, Target::Cpu(first), None) {
-            Ok(_) => true,
-            Err(e) if e.errno() == Some(libc::EINVAL) => {
-                // read_format LOST came in Linux 6.0; without it, the
-                // losses the kernel reports in LOST records are all.
-                probe.attr.read_format &= !read_format::LOST;
-                drop(
-                    abi::open_event(&probe.attr, Target::Cpu(first), None)
-                        .map_err(|e| e.named(&probe.name))?,
-                );
-                false
-            }
-            Err(e) => return Err(e.named(&probe.name).into()),
-        };
+        let lost_readable = probe_privilege(&config, cpus.first().copied().unwrap_or(0))?;
         let tracefs = match &config.tracefs {
             Some(root) => Tracefs::at(root),
             None => Tracefs::find_or_mount()?,
         };
-        let mut plan = events::plan(config.groups, &tracefs, config.extra_flags)?;
-        let page = abi::page_size().map_err(system("reading the page size"))?;
-        events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);
-        if !lost_readable {
-            for e in &mut plan {
-                e.attr.read_format &= !read_format::LOST;
-            }
-        }
+        let plan = plan_events(&config, &tracefs, lost_readable)?;
 
         // Reading /proc makes thousands of system calls: done before the
         // events are enabled, they are not recorded (nor do they fill the
         // buffers before the first drain). Tasks born between the snapshot
         // and the enabling are caught by a second, cheaper look.
-        let mut tasks = tasks::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
-        let mut registry =
-            ContainerRegistry::new().map_err(system("reading the recorder's pid namespace"))?;
-        if config.mode == RecordingMode::TracerScope {
-            // The recorder's own container is the root: named by its
-            // hostname, as the containers nested in it are.
-            if let Ok(u) = nix::sys::utsname::uname() {
-                registry.name_root(u.nodename().to_string_lossy().into_owned());
-            }
-        }
-        registry.learn_snapshot(&tasks);
-        // Named as their runtimes name them before `--container` is
-        // looked up, so that it takes those names.
-        let mut names = RuntimeNames::for_this_host();
-        names.observe(&registry);
-        let (_, name_problems) = names.resolve(&mut registry, false);
+        let tasks = tasks::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
+        let (registry, names, name_problems) = learn_containers(&config, &tasks)?;
         let mut config = config;
-        let mut scope = config.scope.clone();
-        if let Some(wanted) = &config.container {
-            let containers = registry.containers();
-            let c = find_container(&containers, wanted)?;
-            scope = RecordingScope::Container {
-                key: c.key,
-                name: c.name.clone(),
-            };
-            if c.key != registry.host() {
-                // The root cgroup holds every task: a pid namespace made
-                // without a cgroup of its own cannot be told apart.
-                let Some(cgroup) = c.cgroup.clone().filter(|g| g != "/") else {
-                    return Err(RecordError::Config(format!(
-                        "container {} ({}): it has no cgroup of its own (or it could not \
-                         be read), so its events cannot be told apart; record the machine \
-                         (-a) instead",
-                        c.name,
-                        c.runtime.name()
-                    )));
-                };
-                config.cgroup = Some(cgroup);
-            }
-        }
+        let scope = resolve_container(&mut config, &registry)?;
         let cgroup_dir = match &config.cgroup {
             None => None,
             Some(path) => Some(open_cgroup(path)?),
         };
-        let mut rings = Vec::with_capacity(cpus.len());
-        for &cpu in &cpus {
-            let target = match &cgroup_dir {
-                Some(dir) => Target::Cgroup {
-                    fd: dir.as_raw_fd(),
-                    cpu,
-                },
-                None => Target::Cpu(cpu),
-            };
-            rings.push(open_cpu(&plan, target, cpu, config.mmap_pages)?);
-        }
-        let descs: Vec<EventDesc> = plan
-            .iter()
-            .enumerate()
-            .map(|(i, e)| EventDesc {
-                attr: e.attr.clone(),
-                ids: rings.iter().map(|r| r.file_ids[i]).collect(),
-                name: e.name.clone(),
-            })
-            .collect();
-        // Only now, once the events are open: a recording that cannot
-        // start leaves an older one where it was.
-        let to_stdout = output::is_stdout(&config.output);
-        if !to_stdout {
-            move_to_old(&config.output)?;
-        }
-        let mut writer = Output::create(&config.output, &descs, config.compression_level)?;
-        let output_id = if writer.is_pipe() {
-            None
-        } else {
-            Some(
-                std::fs::metadata(&config.output)
-                    .map(|m| (m.dev(), m.ino()))
-                    .map_err(system(format!("{}", config.output.display())))?,
-            )
-        };
-
-        let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
-        let mut features = Features::for_this_host();
-        if !formats.is_empty() {
-            features.tracing_data =
-                Some(TracingData::from_tracefs(&tracefs, &formats).map_err(|e| {
-                    RecordError::System {
-                        what: format!("reading tracing data: {}", e.path.display()),
-                        source: e.source,
-                    }
-                })?);
-        }
+        let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), config.mmap_pages)?;
+        let (mut writer, output_id) = create_output(&config, &plan, &rings)?;
+        let mut features = recording_features(&plan, &tracefs)?;
         let meta = RecordingMeta {
             version: META_VERSION,
             mode: config.mode,
@@ -525,7 +592,20 @@ impl Recorder {
             progress: Progress::default(),
         };
         rec.write_statedump(&tasks)?;
-        for r in &rec.rings {
+        rec.enable()?;
+        rec.started = Instant::now();
+        rec.last_flush = rec.started;
+        rec.learn_tasks(tasks)?;
+        rec.refresh_meta();
+        rec.writer.flush_header()?;
+        rec.flushed_bytes = rec.progress.bytes;
+        Ok(rec)
+    }
+
+    /// Enables the events on every CPU and, in tracer scope, asks the
+    /// kernel for its statedump of the tasks in scope.
+    fn enable(&mut self) -> Result<(), RecordError> {
+        for r in &self.rings {
             for fd in &r.fds {
                 abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
                     cpu: r.cpu,
@@ -534,10 +614,10 @@ impl Recorder {
                 })?;
             }
         }
-        if rec.config.mode == RecordingMode::TracerScope {
+        if self.config.mode == RecordingMode::TracerScope {
             // The kernel's view of the tasks in scope, with their
             // tracer-namespace ancestry, beside the one /proc gave.
-            if let Some(r) = rec.rings.first() {
+            if let Some(r) = self.rings.first() {
                 tracer_scope::statedump(r.fds[0].as_fd()).map_err(|source| RecordError::Cpu {
                     cpu: r.cpu,
                     what: "asking for the tracer-namespace statedump".into(),
@@ -545,8 +625,17 @@ impl Recorder {
                 })?;
             }
         }
-        rec.started = Instant::now();
-        rec.last_flush = rec.started;
+        Ok(())
+    }
+
+    /// Learns the tasks of the snapshot taken before the events were
+    /// enabled and, with a second look, those born since (writing their
+    /// statedump): their containers, pid namespaces and the metadata's
+    /// task list.
+    fn learn_tasks(
+        &mut self,
+        mut tasks: Vec<perfns::container::TaskSnapshot>,
+    ) -> Result<(), RecordError> {
         let known: std::collections::HashSet<(i32, i32)> =
             tasks.iter().map(|t| (t.pid, t.tid)).collect();
         let born: Vec<_> = tasks::task_ids()
@@ -555,19 +644,16 @@ impl Recorder {
             .filter(|id| !known.contains(id))
             .filter_map(|(pid, tid)| tasks::read_task(pid, tid).ok())
             .collect();
-        rec.write_statedump(&born)?;
+        self.write_statedump(&born)?;
         tasks.extend(born);
-        rec.registry.learn_snapshot(&tasks);
+        self.registry.learn_snapshot(&tasks);
         for t in &tasks {
             if let Some(ns) = t.pid_ns() {
-                rec.tasks.pid_ns.insert(t.tid, ns);
+                self.tasks.pid_ns.insert(t.tid, ns);
             }
         }
-        rec.meta.tasks = tasks;
-        rec.refresh_meta();
-        rec.writer.flush_header()?;
-        rec.flushed_bytes = rec.progress.bytes;
-        Ok(rec)
+        self.meta.tasks = tasks;
+        Ok(())
     }
 
     /// Writes the synthesized records of `tasks`.

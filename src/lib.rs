@@ -4,9 +4,8 @@
 //! ([`abi`]), the per-CPU ring buffer reader ([`ring`]), the record model
 //! ([`record`], [`attr`]), tracepoint payload decoding ([`tracepoint`]),
 //! the perf.data-compatible recording file ([`perf_data`]) and the container
-//! identity that a recording carries ([`container`]), and containers made
-//! from namespaces without a runtime ([`run_container`]). With the
-//! `testing` feature, [`testing`] says what a test needs of the machine.
+//! identity that a recording carries ([`container`]). With the `testing`
+//! feature, [`testing`] says what a test needs of the machine.
 #![deny(missing_docs)]
 
 pub mod abi;
@@ -16,7 +15,6 @@ pub mod error;
 pub mod perf_data;
 pub mod record;
 pub mod ring;
-pub mod run_container;
 pub mod syscalls;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -9,7 +9,9 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use perfns::run_container::{self, Cgroup, ContainerSpec, TracerNamespace};
+use run_container::{Cgroup, ContainerSpec, TracerNamespace};
+
+mod run_container;
 
 /// Per-container tracing on perf: record what containers do, report it per
 /// container.

@@ -90,7 +90,7 @@ fi
 
 seconds=${DEMO_SECONDS:-5}
 bash scripts/install-deps.sh
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet -p perfns-cli
 perfns=$PWD/target/release/perfns
 
 work=$(mktemp -d /tmp/perfns-demo.XXXXXX)

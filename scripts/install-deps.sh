@@ -5,10 +5,10 @@ set -euo pipefail
 
 need=()
 # docker.io, podman (uidmap for its rootless test) and busybox-static: the tests that run real Docker and
-# Podman containers (perfns-record/tests/runtimes.rs) and build their image
+# Podman containers (perfns-cli/tests/runtimes.rs) and build their image
 # offline from busybox.
 # python3-venv: the venv of DuckDB and chDB below. prometheus: the server
-# that scrapes `perfns serve` in perfns-record/tests/prometheus.rs (started
+# that scrapes `perfns serve` in perfns-cli/tests/prometheus.rs (started
 # by the test on loopback; the package's own service is not needed).
 for pkg in linux-perf util-linux procps gcc make docker.io podman uidmap busybox-static python3-venv \
 	prometheus; do
@@ -31,7 +31,7 @@ if ! "$venv/bin/python" -c 'import duckdb, chdb' 2>/dev/null; then
 	"$venv/bin/pip" install -q duckdb chdb
 fi
 
-# Rootless Podman's test (perfns-record/tests/runtimes.rs) runs as this
+# Rootless Podman's test (perfns-cli/tests/runtimes.rs) runs as this
 # user; useradd gives it a range in /etc/subuid and /etc/subgid.
 if ! id perfns-rootless >/dev/null 2>&1; then
 	echo "install-deps: useradd perfns-rootless (rootless Podman's test)"

@@ -4,9 +4,8 @@
 //! ([`abi`]), the per-CPU ring buffer reader ([`ring`]), the record model
 //! ([`record`], [`attr`]), tracepoint payload decoding ([`tracepoint`]),
 //! the perf.data-compatible recording file ([`perf_data`]) and the container
-//! identity that a recording carries ([`container`]), and containers made
-//! from namespaces without a runtime ([`run_container`]). With the
-//! `testing` feature, [`testing`] says what a test needs of the machine.
+//! identity that a recording carries ([`container`]). With the `testing`
+//! feature, [`testing`] says what a test needs of the machine.
 #![deny(missing_docs)]
 
 pub mod abi;
@@ -17,7 +16,6 @@ pub mod perf_data;
 pub mod record;
 mod record_type;
 pub mod ring;
-pub mod run_container;
 pub mod syscalls;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

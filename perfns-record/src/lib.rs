@@ -1,11 +1,11 @@
 //! perfns record layer: opens per-CPU perf events, drains their ring
 //! buffers and writes a perf.data-compatible recording.
 //!
-//! [`run`] is `perfns record`: it validates the command line into a
-//! [`RecordConfig`], then drives a [`session::Recorder`] (the record loop's
-//! core, a library API that tests and the tracer scope reuse) until Ctrl-C,
-//! SIGTERM, the end of the command or `--duration`, and prints what was
-//! recorded and lost.
+//! [`run`] is `perfns record`: given a validated [`RecordConfig`] (the
+//! perfns command makes one of its command line), it drives a
+//! [`session::Recorder`] (the record loop's core, a library API that tests
+//! and the tracer scope reuse) until Ctrl-C, SIGTERM, the end of the
+//! command or `--duration`, and prints what was recorded and lost.
 #![deny(missing_docs)]
 
 pub mod events;
@@ -19,7 +19,7 @@ pub mod statedump;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -28,104 +28,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use perfns::container::{RecordingMode, RecordingScope};
+use perfns::container::RecordingMode;
 use perfns::record::{Record, RecordType};
 
-use crate::events::EventGroups;
-use crate::mmap_size::{LockBudget, MmapSize};
+use crate::mmap_size::LockBudget;
 use crate::scope::ScopeRequest;
 use crate::session::{RecordSummary, Recorder, SessionConfig};
-
-/// `perfns record`'s command line, as clap parses it.
-#[derive(Debug, clap::Args)]
-pub struct RecordArgs {
-    /// Output file. A non-empty file already there is first moved to
-    /// FILE.old, replacing it, as perf record does. `-`: a pipe-mode stream
-    /// on stdout, as perf record -o - (`perfns record -o - | perf script -i -`).
-    #[arg(short, long, default_value = "perf.data")]
-    pub output: PathBuf,
-    /// Record every CPU. perfns record always does, with or without
-    /// COMMAND; the flag is accepted as perf record's -a.
-    #[arg(short = 'a', long)]
-    pub all_cpus: bool,
-    /// Stop after this many seconds (fractions allowed).
-    #[arg(long, value_name = "S")]
-    pub duration: Option<f64>,
-    /// Event groups, comma-separated: cpu (context switches), mem (page
-    /// allocations and frees), syscalls (raw_syscalls enter/exit).
-    #[arg(
-        long,
-        value_name = "cpu,mem,syscalls",
-        default_value = "cpu,mem,syscalls"
-    )]
-    pub events: String,
-    /// Record one container (and the containers nested in it): its name
-    /// (the runtime's: `web`, `kube-system/coredns-abc/coredns`), its
-    /// runtime id or a prefix of it (4 hex digits or more), its key
-    /// (pidns:INODE, or the inode) or its cgroup path, as `perfns report
-    /// --container` takes them; one that names several running containers
-    /// is refused, with the list. It must be running when recording
-    /// starts; its events are limited to its cgroup.
-    #[arg(long, value_name = "NAME|ID", conflicts_with = "cgroup")]
-    pub container: Option<String>,
-    /// Record only the tasks of this cgroup (v2 path from the root, e.g.
-    /// /system.slice) and its descendants, as perf's -G.
-    #[arg(long, value_name = "PATH")]
-    pub cgroup: Option<String>,
-    /// What to record: `system`, the whole machine (root or CAP_PERFMON on
-    /// the host); `tracer`, this container and the containers nested in it
-    /// (its root, unprivileged, on a kernel with the perfns series);
-    /// `auto`, tracer when the kernel offers it and the caller is not
-    /// privileged on the host, system otherwise.
-    #[arg(long, value_enum, default_value_t = ScopeRequest::Auto)]
-    pub scope: ScopeRequest,
-    /// Where to read tracepoint formats (a tracefs, or a copy of its
-    /// header_page, header_event and events/SYSTEM/NAME/{format,id}):
-    /// a container's root cannot read the host's tracefs, so the host
-    /// publishes the formats there (`perfns publish-tracefs DIR`).
-    /// Default: the mounted tracefs.
-    #[arg(long, value_name = "DIR")]
-    pub tracefs: Option<PathBuf>,
-    /// Continuous recording, as perf record's --switch-output: finish the
-    /// file and go on in a new one at each SIGUSR2 (`signal`, the
-    /// default), every TIME (a number and s, m, h or d: `30s`, `1h`) or
-    /// every SIZE of records written (a number and B, K, M or G: `100M`).
-    /// SIGUSR2 switches in every mode. Each finished file is named
-    /// OUTPUT.<timestamp> (`perf.data.2026120700153012`), the last one too
-    /// when recording ends; each reports on its own.
-    #[arg(
-        long,
-        value_name = "signal|TIME|SIZE",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "signal"
-    )]
-    pub switch_output: Option<String>,
-    /// With --switch-output: keep only the newest N files, removing older
-    /// ones as new ones are finished.
-    #[arg(long, value_name = "N", requires = "switch_output")]
-    pub switch_max_files: Option<usize>,
-    /// Ring buffer size per CPU: pages (256), or bytes with a unit B, K, M,
-    /// G (8M), rounded up to a power of two of pages as perf record does.
-    /// Default: 4M with CAP_IPC_LOCK, else the most that
-    /// perf_event_mlock_kb and RLIMIT_MEMLOCK allow, up to 4M.
-    #[arg(short = 'm', long, value_name = "PAGES|SIZE")]
-    pub mmap_pages: Option<MmapSize>,
-    /// Compress the records with zstd at LEVEL (1 to 22; -z alone: 1), as
-    /// perf record -z does (-z3, --compression-level=3): perf 6.1 and later
-    /// read the file.
-    #[arg(
-        short = 'z',
-        long = "compression-level",
-        value_name = "LEVEL",
-        num_args = 0..=1,
-        default_missing_value = "1"
-    )]
-    pub compression_level: Option<u32>,
-    /// Command to run; the machine is recorded until it exits.
-    #[arg(last = true)]
-    pub command: Vec<String>,
-}
 
 /// `perfns record`'s validated configuration.
 #[derive(Debug, Clone)]
@@ -162,161 +70,6 @@ pub struct SwitchOutput {
     pub max_files: Option<usize>,
 }
 
-impl SwitchOutput {
-    /// Parses perf record's `--switch-output` argument: `signal`, a time
-    /// (`30s`, `5m`, `1h`, `1d`) or a size (`512K`, `100M`, `2G`, `4096B`).
-    pub fn parse(text: &str, max_files: Option<usize>) -> Result<Self, String> {
-        let mut out = SwitchOutput {
-            every: None,
-            size: None,
-            max_files,
-        };
-        if max_files == Some(0) {
-            return Err("--switch-max-files 0: keeps no file; give at least 1".into());
-        }
-        if text == "signal" {
-            return Ok(out);
-        }
-        let bad = || {
-            format!(
-                "--switch-output={text}: expected `signal`, a time (a whole number and s, m, h or \
-                 d: 30s) or a size (a whole number and B, K, M or G: 100M)"
-            )
-        };
-        let split = text.len().checked_sub(1).ok_or_else(bad)?;
-        let (number, unit) = text.split_at(split);
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        if n == 0 {
-            return Err(format!("--switch-output={text}: must be more than 0"));
-        }
-        match unit {
-            "s" | "m" | "h" | "d" => {
-                let seconds = match unit {
-                    "s" => 1,
-                    "m" => 60,
-                    "h" => 3600,
-                    _ => 86400,
-                };
-                out.every = Some(Duration::from_secs(n.checked_mul(seconds).ok_or_else(bad)?));
-            }
-            "B" | "K" | "M" | "G" => {
-                let shift = match unit {
-                    "B" => 0,
-                    "K" => 10,
-                    "M" => 20,
-                    _ => 30,
-                };
-                out.size = Some(
-                    n.checked_shl(shift)
-                        .filter(|v| v >> shift == n)
-                        .ok_or_else(bad)?,
-                );
-            }
-            _ => return Err(bad()),
-        }
-        Ok(out)
-    }
-}
-
-impl RecordConfig {
-    /// Checks the command line before anything is opened.
-    pub fn from_args(args: RecordArgs) -> anyhow::Result<Self> {
-        let groups: EventGroups = args
-            .events
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", args.events))?;
-        let mut notes = Vec::new();
-        let mut session = SessionConfig::new(args.output);
-        if let Some(size) = args.mmap_pages {
-            let page = perfns::abi::page_size().context("reading the page size")?;
-            let (pages, note) = mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
-            session.mmap_pages = pages;
-            notes.extend(note);
-        }
-        let duration = match args.duration {
-            None => None,
-            Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(s) => anyhow::bail!("--duration {s}: must be a positive number of seconds"),
-        };
-        if let Some(program) = args.command.first() {
-            check_command(program)?;
-        }
-        if let Some(level) = args.compression_level {
-            if !(1..=22).contains(&level) {
-                anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
-            }
-        }
-        if output::is_stdout(&session.output) {
-            if args.switch_output.is_some() {
-                anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
-            }
-            if args.compression_level.is_some() {
-                anyhow::bail!("-z with -o -: perfns writes pipe mode uncompressed");
-            }
-        }
-        let switch = args
-            .switch_output
-            .as_deref()
-            .map(|text| SwitchOutput::parse(text, args.switch_max_files))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!(e))?;
-        session.compression_level = args.compression_level;
-        session.groups = groups;
-        session.container = args.container;
-        session.cgroup = args.cgroup;
-        session.tracefs = args.tracefs;
-        if !args.command.is_empty() {
-            session.scope = RecordingScope::Command {
-                argv: args.command.clone(),
-            };
-        }
-        Ok(Self {
-            session,
-            command: args.command,
-            duration,
-            live_status: std::io::stderr().is_terminal(),
-            scope: args.scope,
-            switch,
-            mmap_given: args.mmap_pages.is_some(),
-            notes,
-        })
-    }
-}
-
-/// Refuses a command that cannot be started, before the output file is
-/// created or an older one moved to FILE.old: a shell's messages (`command not found`,
-/// `Permission denied`), and no file. The spawn itself can still fail (the
-/// file changed since); [`record`] then removes the file it created.
-fn check_command(program: &str) -> anyhow::Result<()> {
-    use nix::unistd::{access, AccessFlags};
-    let path = std::path::Path::new(program);
-    let found = if program.contains('/') {
-        Some(path.to_owned())
-    } else {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    };
-    let Some(found) = found else {
-        anyhow::bail!("cannot run {program}: command not found (in $PATH)");
-    };
-    // The path searched for, when it is not what was given.
-    let at = if found == path {
-        String::new()
-    } else {
-        format!("{}: ", found.display())
-    };
-    let meta =
-        std::fs::metadata(&found).map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{e}"))?;
-    if meta.is_dir() {
-        anyhow::bail!("cannot run {program}: {at}is a directory");
-    }
-    access(&found, AccessFlags::X_OK)
-        .map_err(|e| anyhow::anyhow!("cannot run {program}: {at}{}", std::io::Error::from(e)))
-}
-
 /// How often the live status line is redrawn.
 const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a command still running when recording stops is given to exit
@@ -329,8 +82,7 @@ const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// Runs `perfns record`.
-pub fn run(args: RecordArgs) -> anyhow::Result<()> {
-    let mut config = RecordConfig::from_args(args)?;
+pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
     let caller = scope::Caller::this_process();
     let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
         .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
@@ -856,59 +608,4 @@ pub fn summary_text(s: &RecordSummary) -> String {
         ));
     }
     out
-}
-
-#[cfg(test)]
-// A test's unwrap failing is its report.
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn switch_output_takes_perfs_arguments() {
-        let parse = |t: &str| SwitchOutput::parse(t, None);
-        let signal = SwitchOutput {
-            every: None,
-            size: None,
-            max_files: None,
-        };
-        assert_eq!(parse("signal").unwrap(), signal);
-        let every = |s| SwitchOutput {
-            every: Some(Duration::from_secs(s)),
-            ..signal
-        };
-        assert_eq!(parse("30s").unwrap(), every(30));
-        assert_eq!(parse("5m").unwrap(), every(300));
-        assert_eq!(parse("1h").unwrap(), every(3600));
-        assert_eq!(parse("2d").unwrap(), every(172_800));
-        let size = |b| SwitchOutput {
-            size: Some(b),
-            ..signal
-        };
-        assert_eq!(parse("4096B").unwrap(), size(4096));
-        assert_eq!(parse("512K").unwrap(), size(512 << 10));
-        assert_eq!(parse("100M").unwrap(), size(100 << 20));
-        assert_eq!(parse("2G").unwrap(), size(2 << 30));
-        for bad in [
-            "",
-            "s",
-            "10",
-            "1.5s",
-            "10x",
-            "-1m",
-            "10 s",
-            "99999999999999999999G",
-        ] {
-            let err = parse(bad).unwrap_err();
-            assert!(err.contains("expected `signal`"), "{bad:?}: {err}");
-        }
-        assert!(parse("0s").unwrap_err().contains("more than 0"));
-        assert!(SwitchOutput::parse("signal", Some(0))
-            .unwrap_err()
-            .contains("--switch-max-files 0"));
-        assert_eq!(
-            SwitchOutput::parse("1m", Some(3)).unwrap().max_files,
-            Some(3)
-        );
-    }
 }

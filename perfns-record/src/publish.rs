@@ -39,19 +39,6 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// [`TracingData`] has them: header_page, then header_event.
 const HEADERS: [&str; 2] = ["header_page", "header_event"];
 
-/// `perfns publish-tracefs`'s command line, as clap parses it.
-#[derive(Debug, clap::Args)]
-pub struct PublishArgs {
-    /// The directory to publish into (created if missing); tenants pass it
-    /// to `perfns record --tracefs`, so it must be visible in their
-    /// containers (a bind mount, for one).
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
-    /// The tracefs to read. Default: the mounted one.
-    #[arg(long, value_name = "TRACEFS")]
-    pub from: Option<PathBuf>,
-}
-
 /// Publishing the formats failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -191,17 +178,18 @@ fn source_tracefs(from: Option<PathBuf>) -> Tracefs {
     }
 }
 
-/// Runs `perfns publish-tracefs`.
-pub fn run(args: PublishArgs) -> anyhow::Result<()> {
-    let tracefs = source_tracefs(args.from);
-    let files = publish(&tracefs, &args.dir)
-        .with_context(|| format!("publishing tracepoint formats into {}", args.dir.display()))?;
+/// Runs `perfns publish-tracefs`: publishes into `dir` from the tracefs
+/// at `from`, or the mounted one.
+pub fn run(dir: &Path, from: Option<PathBuf>) -> anyhow::Result<()> {
+    let tracefs = source_tracefs(from);
+    let files = publish(&tracefs, dir)
+        .with_context(|| format!("publishing tracepoint formats into {}", dir.display()))?;
     println!(
         "published {} files from {} into {}; tenants record with: perfns record --tracefs {}",
         files.len(),
         tracefs.root().display(),
-        args.dir.display(),
-        args.dir.display()
+        dir.display(),
+        dir.display()
     );
     Ok(())
 }

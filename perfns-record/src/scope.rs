@@ -18,7 +18,7 @@ use perfns::attr::flags;
 use perfns::container::RecordingMode;
 
 /// `--scope`: what the caller asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ScopeRequest {
     /// Tracer scope when the kernel offers it and the caller is not
     /// privileged on the host; system-wide otherwise.

@@ -1,5 +1,6 @@
 //! Test containers with known workloads (feature `testing`), for this
-//! crate's tests, the report's and the demo.
+//! crate's tests, the command's, the report's and the demo; and, in
+//! [`recording`], what tests that record share.
 //!
 //! A container here is what `perfns-workload container NAME STEPS...` makes:
 //! a cgroup `/perfns/NAME` (nested: `/perfns/OUTER/NAME`), and in it a child
@@ -14,6 +15,8 @@
 //! | `sleep MS` | sleeps |
 //! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
+
+pub mod recording;
 
 use std::io;
 use std::os::unix::process::CommandExt;

@@ -2,12 +2,11 @@
 //! unshare run exact workloads while `Recorder` records the machine, and the
 //! recording alone must say what each container did.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use perfns::container::{RecordingScope, Runtime};
 use perfns_record::session::{Recorder, SessionConfig};
+use perfns_record::testing::recording;
 use perfns_record::testing::TestContainer;
 
 /// getppid's number on this architecture.
@@ -23,7 +22,7 @@ const SYS_GETPPID: u64 = libc::SYS_getppid as u64;
 fn record_containers(
     path: &std::path::Path,
     mmap_pages: usize,
-    group: &common::TestCgroup,
+    group: &recording::TestCgroup,
     spawn: impl FnOnce() -> Vec<TestContainer>,
     mut step: impl FnMut(&Recorder, &mut [TestContainer]),
 ) -> perfns_record::session::RecordSummary {
@@ -46,9 +45,9 @@ fn record_containers(
             break;
         }
         assert!(
-            started.elapsed() < common::PATIENCE,
+            started.elapsed() < recording::PATIENCE,
             "the containers still run after {:?}; the recorder knows {:?}",
-            common::PATIENCE,
+            recording::PATIENCE,
             rec.meta().containers
         );
     }
@@ -61,10 +60,10 @@ fn record_containers(
 
 #[test]
 fn two_containers_are_told_apart() {
-    if !common::can_record() {
+    if !recording::can_record() {
         return;
     }
-    let _serial = common::serial();
+    let _serial = recording::serial();
     let tag = std::process::id();
     let (busy, calm) = (format!("busy-{tag}"), format!("calm-{tag}"));
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +73,7 @@ fn two_containers_are_told_apart() {
     // other steps do not change the split. Only the containers' cgroups
     // are recorded, into 64 MiB per CPU: enough to hold the test's few
     // seconds even when the recorder gets little CPU.
-    let group = common::TestCgroup::new(&format!("perfns/two-{tag}"));
+    let group = recording::TestCgroup::new(&format!("perfns/two-{tag}"));
     let summary = record_containers(
         &path,
         16384,
@@ -96,7 +95,7 @@ fn two_containers_are_told_apart() {
         summary.cpus
     );
 
-    let a = common::attribute(&path);
+    let a = recording::attribute(&path);
     // The containers are in the recording with their names and nesting.
     for name in [&busy, &calm] {
         let c = a
@@ -164,10 +163,10 @@ fn two_containers_are_told_apart() {
 
 #[test]
 fn nested_containers_form_a_tree() {
-    if !common::can_record() {
+    if !recording::can_record() {
         return;
     }
-    let _serial = common::serial();
+    let _serial = recording::serial();
     let outer = format!("outer-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested.data");
@@ -176,7 +175,7 @@ fn nested_containers_form_a_tree() {
     // (a namespace gone before that is recorded unnamed, `pidns-<inode>`,
     // under the parent its FORK records give).
     let mut opened = 0;
-    let group = common::TestCgroup::new(&format!("perfns/nested-{}", std::process::id()));
+    let group = recording::TestCgroup::new(&format!("perfns/nested-{}", std::process::id()));
     let summary = record_containers(
         &path,
         16384,
@@ -214,7 +213,7 @@ fn nested_containers_form_a_tree() {
         "exact counts need no losses: {:?}",
         summary.cpus
     );
-    let a = common::attribute(&path);
+    let a = recording::attribute(&path);
     let seen: Vec<_> = a
         .meta
         .containers
@@ -251,10 +250,10 @@ fn nested_containers_form_a_tree() {
 
 #[test]
 fn container_option_records_that_container_alone() {
-    if !common::can_record() {
+    if !recording::can_record() {
         return;
     }
-    let _serial = common::serial();
+    let _serial = recording::serial();
     let tag = std::process::id();
     let (mine, other) = (format!("mine-{tag}"), format!("other-{tag}"));
     // Both must be running when recording starts: each waits at a gate.
@@ -271,10 +270,10 @@ fn container_option_records_that_container_alone() {
             break;
         }
         assert!(
-            started.elapsed() < common::PATIENCE,
+            started.elapsed() < recording::PATIENCE,
             "{} holds {procs:?} after {:?}",
             cgroup.display(),
-            common::PATIENCE
+            recording::PATIENCE
         );
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -289,7 +288,7 @@ fn container_option_records_that_container_alone() {
     let started = Instant::now();
     while a.try_wait().unwrap().is_none() || b.try_wait().unwrap().is_none() {
         assert!(
-            started.elapsed() < common::PATIENCE,
+            started.elapsed() < recording::PATIENCE,
             "the containers still run"
         );
         rec.wait(Some(Duration::from_millis(50)), &[]).unwrap();
@@ -303,7 +302,7 @@ fn container_option_records_that_container_alone() {
         RecordingScope::Container { name, .. } => assert_eq!(name, &mine),
         other => panic!("{other:?}"),
     }
-    let at = common::attribute(&path);
+    let at = recording::attribute(&path);
     assert_eq!(at.containers[&mine].syscalls.get(&SYS_GETPPID), Some(&500));
     assert!(
         !at.containers.contains_key(&other),

@@ -2,11 +2,10 @@
 //! (perfns-record/scripts/make-testdata.sh) hold what testdata/README.md
 //! says they hold. These run anywhere: they only read files.
 
-mod common;
-
 use std::path::PathBuf;
 
 use perfns::container::{RecordingScope, Runtime};
+use perfns_record::testing::recording;
 
 const SYS_GETPPID: u64 = 110;
 
@@ -28,7 +27,7 @@ fn assert_burn(got_ns: u64, want_ms: u64) {
 
 #[test]
 fn two_containers() {
-    let a = common::attribute(&testdata("two-containers.data"));
+    let a = recording::attribute(&testdata("two-containers.data"));
     assert!(
         std::fs::metadata(testdata("two-containers.data"))
             .unwrap()
@@ -69,7 +68,7 @@ fn two_containers() {
 
 #[test]
 fn nested() {
-    let a = common::attribute(&testdata("nested.data"));
+    let a = recording::attribute(&testdata("nested.data"));
     let outer = a
         .meta
         .containers
@@ -93,7 +92,7 @@ fn nested() {
 
 #[test]
 fn lost() {
-    let a = common::attribute(&testdata("lost.data"));
+    let a = recording::attribute(&testdata("lost.data"));
     let lost: u64 = a.lost_by_cpu.values().sum();
     let in_meta: u64 = a.meta.lost.iter().map(|c| c.lost).sum();
     println!(

@@ -5,8 +5,6 @@
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -14,6 +12,7 @@ use perfns::attr::flags;
 use perfns::container::{RecordingMode, Runtime};
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
+use perfns_record::testing::recording;
 
 const SYS_GETPPID: u64 = 110;
 const SYS_GETRUSAGE: u64 = 98;
@@ -24,7 +23,7 @@ const SYS_EXIT_GROUP: u64 = 231;
 #[test]
 fn tracer_scope() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/tracer-scope.data");
-    let a = common::attribute(&path);
+    let a = recording::attribute(&path);
     let m = &a.meta;
     assert_eq!(m.mode, RecordingMode::TracerScope);
     let root = m.container(m.host).unwrap();
@@ -100,7 +99,7 @@ fn tracer_scope() {
 #[test]
 fn tracer_scope_records() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/tracer-scope.data");
-    let a = common::attribute(&path);
+    let a = recording::attribute(&path);
     let r = PerfFileReader::open(&path).unwrap();
     // The attrs carry none of the series' bits, which perf refuses.
     for e in r.events().events() {

@@ -12,11 +12,10 @@
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::PathBuf;
 
 use perfns::container::{RecordingMode, Runtime};
+use perfns_record::testing::recording;
 
 /// x86_64's getppid.
 const SYS_GETPPID: u64 = 110;
@@ -39,8 +38,8 @@ fn dir() -> PathBuf {
 #[ignore = "run by tests/vm/tracer-scope-e2e.sh on the recordings it makes in the VM"]
 fn the_tenant_records_its_containers_and_nothing_else() {
     let dir = dir();
-    let tenant = common::attribute(&dir.join("tenant.data"));
-    let system = common::attribute(&dir.join("system.data"));
+    let tenant = recording::attribute(&dir.join("tenant.data"));
+    let system = recording::attribute(&dir.join("system.data"));
     let m = &tenant.meta;
     println!("tenant containers: {:?}", m.containers);
     println!("tenant comms: {:?}", tenant.comms);

@@ -22,20 +22,16 @@ use anyhow::Context;
 use crate::model::Report;
 use crate::{report, Options};
 
-/// `perfns serve`'s command line.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+/// What `perfns serve` serves, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeConfig {
     /// The directory `perfns record --switch-output -o DIR/NAME` writes
     /// its finished files to.
-    #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// The recording's file name (`-o`'s last part): the finished files
     /// are NAME.<timestamp>.
-    #[arg(long, value_name = "NAME", default_value = "perf.data")]
     pub name: String,
-    /// Where to answer `GET /metrics` (port 0: any free port; the address
-    /// taken is said on stderr).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    /// Where to answer `GET /metrics` (port 0: any free port).
     pub listen: String,
 }
 
@@ -218,12 +214,12 @@ fn new_files(dir: &Path, name: &str, seen: &BTreeSet<PathBuf>) -> anyhow::Result
 }
 
 /// Runs `perfns serve`: never returns but on an error.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(&args.listen).with_context(|| format!("listening on {}", args.listen))?;
+pub fn run(config: &ServeConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
     eprintln!(
         "[ perfns serve: metrics of {} at http://{}/metrics ]",
-        args.dir.join(format!("{}.*", args.name)).display(),
+        config.dir.join(format!("{}.*", config.name)).display(),
         listener.local_addr()?
     );
     let page = Arc::new(Mutex::new(Counters::default().render()));
@@ -244,7 +240,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..Options::default()
     };
     loop {
-        for file in new_files(&args.dir, &args.name, &seen)? {
+        for file in new_files(&config.dir, &config.name, &seen)? {
             match report(&file, &options, &mut |_| {}) {
                 Ok(r) => counters.add(&r),
                 // Removed by --switch-max-files before it was read, or

@@ -9,7 +9,7 @@
 # series plays no part here, any kernel with CPU hotplug would do) and runs
 # this script's guest part as root in the VM; the recording and the logs
 # land in OUTDIR (default target/vm-hotplug). Then the checks run on the
-# host against the recording itself: cargo test -p perfns-record --test
+# host against the recording itself: cargo test -p perfns-cli --test
 # faults cpu_hotplug, with PERFNS_VM_HOTPLUG_DIR=OUTDIR.
 #
 # In the VM, one system-wide recording throughout:
@@ -83,5 +83,5 @@ for f in record.log report; do
 	echo "== $f"
 	cat "$out/$f"
 done
-PERFNS_VM_HOTPLUG_DIR=$out cargo test --locked -p perfns-record --test faults \
+PERFNS_VM_HOTPLUG_DIR=$out cargo test --locked -p perfns-cli --test faults \
 	cpu_hotplug -- --ignored --nocapture

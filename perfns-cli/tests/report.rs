@@ -1,33 +1,15 @@
-//! The whole `perfns report` command, as a user runs it: the binary of the
-//! perfns-cli package, over a testdata recording.
+//! The whole `perfns report` command, as a user runs it: the binary of
+//! this package, over a testdata recording. (Its snapshots were
+//! perfns-report's `cli__*` before the command's tests moved here.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use insta_cmd::assert_cmd_snapshot;
 
-/// The `perfns` binary, built first if this test run has not (it belongs
-/// to another package of the workspace, so Cargo does not build it for
-/// this one's tests).
+/// The `perfns` binary, run from the workspace's root.
 fn perfns() -> Command {
-    let exe = insta_cmd::get_cargo_bin("perfns");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // Build it with the profile of this test, whose directory holds both.
-    let release = std::env::current_exe()
-        .ok()
-        .and_then(|test| Some(test.parent()?.parent()?.file_name()? == "release"))
-        .unwrap_or(false);
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "perfns-cli", "--bin", "perfns"]);
-    if release {
-        build.arg("--release");
-    }
-    let status = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("running cargo build");
-    assert!(status.success(), "cargo build -p perfns-cli failed");
-    let mut cmd = Command::new(exe);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_perfns"));
     // Relative paths make the snapshots the same in any checkout.
     cmd.current_dir(workspace());
     cmd

@@ -6,9 +6,10 @@
 //! none), and the losses counted.
 //!
 //! CPUs going offline and online need a VM with two CPUs:
-//! tests/vm/cpu-hotplug.sh records there, and [`cpu_hotplug_in_the_vm`]
-//! checks its recording (ignored by a plain `cargo test`; the script runs
-//! it with PERFNS_VM_HOTPLUG_DIR naming the recording's directory).
+//! perfns-record/tests/vm/cpu-hotplug.sh records there, and
+//! [`cpu_hotplug_in_the_vm`] checks its recording (ignored by a plain
+//! `cargo test`; the script runs it with PERFNS_VM_HOTPLUG_DIR naming the
+//! recording's directory).
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -425,15 +426,15 @@ fn a_command_that_cannot_start_is_refused_before_any_file() {
     }
 }
 
-/// The checks of tests/vm/cpu-hotplug.sh, against the recording it made in
-/// the VM: 1000 getppid calls pinned to cpu1 before it went offline, 1000
+/// The checks of perfns-record/tests/vm/cpu-hotplug.sh, against the
+/// recording it made in the VM: 1000 getppid calls pinned to cpu1 before it went offline, 1000
 /// on cpu0 while it was, 1000 pinned to cpu1 after it came back.
 #[test]
-#[ignore = "run by tests/vm/cpu-hotplug.sh on the recording it makes in the VM"]
+#[ignore = "run by perfns-record/tests/vm/cpu-hotplug.sh on the recording it makes in the VM"]
 fn cpu_hotplug_in_the_vm() {
     let dir = std::env::var_os("PERFNS_VM_HOTPLUG_DIR")
         .map(PathBuf::from)
-        .expect("PERFNS_VM_HOTPLUG_DIR names the VM's recording (run tests/vm/cpu-hotplug.sh)");
+        .expect("PERFNS_VM_HOTPLUG_DIR names the VM's recording (run perfns-record/tests/vm/cpu-hotplug.sh)");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     assert_eq!(read("nproc").trim(), "2");
     let log = read("record.log");

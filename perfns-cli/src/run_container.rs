@@ -64,7 +64,7 @@ use nix::unistd::{
     execvp, fork, getgid, getpid, getppid, getuid, pipe2, sethostname, ForkResult, Pid,
 };
 
-use crate::abi::tracer_scope::CLONE_NEWTRACER;
+use perfns::abi::tracer_scope::CLONE_NEWTRACER;
 
 /// The cgroup under which host-level containers are made.
 pub const CGROUP_PARENT: &str = "perfns";
@@ -133,15 +133,6 @@ pub enum RunContainerError {
     /// An argument holds a NUL byte.
     #[error("argument {0:?} holds a NUL byte")]
     NulInArgument(String),
-    /// The cgroup could not be made or joined.
-    #[error("cgroup {path}")]
-    Cgroup {
-        /// The cgroup directory.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: io::Error,
-    },
     /// fork() or waitpid() failed.
     #[error("{what}")]
     Process {
@@ -369,7 +360,7 @@ fn remove_cgroup(dir: &Path) {
 fn make_cgroup(name: &str) -> Option<(PathBuf, PathBuf)> {
     // Inside a perfns container this is the container's own view (the bind
     // mount init() makes), whose root mountinfo shows as "/".
-    let found = crate::container::cgroup2_mount()
+    let found = perfns::container::cgroup2_mount()
         .ok_or_else(|| io::Error::other("cgroup v2 is not mounted"))
         .and_then(|root| own_cgroup().map(|own| (root, own)));
     let (root, own) = match found {
@@ -402,7 +393,7 @@ fn make_cgroup(name: &str) -> Option<(PathBuf, PathBuf)> {
 /// This process's cgroup v2 path (`0::/path` in /proc/self/cgroup).
 fn own_cgroup() -> io::Result<String> {
     let text = fs::read_to_string("/proc/self/cgroup")?;
-    crate::container::cgroup_v2_from_proc(&text)
+    perfns::container::cgroup_v2_from_proc(&text)
         .map(str::to_owned)
         .ok_or_else(|| io::Error::other("no cgroup v2 entry in /proc/self/cgroup"))
 }

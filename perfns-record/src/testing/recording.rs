@@ -1,25 +1,22 @@
-//! What the tests need beyond the crate: the `perfns` binary and the
-//! set-up of a test that records, and a small attribution of a recording's
-//! records to containers, written directly against the record model so
-//! that it checks the recording, not a report.
-
-// Each test binary uses a different part of this module.
-#![allow(dead_code)]
+//! What tests that record share, in this crate and in the perfns
+//! command's: one recording at a time per test binary ([`serial`]), the
+//! machine's prerequisite ([`can_record`]), a bound for waits
+//! ([`PATIENCE`]), a cgroup of the test's own ([`TestCgroup`]), and a
+//! small attribution of a recording's records to containers
+//! ([`attribute`]), written directly against the record model so that it
+//! checks the recording, not a report. A failed expectation here panics:
+//! that is the calling test's failure.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{MutexGuard, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use perfns::container::RecordingMeta;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns::tracepoint::TracepointFormat;
-use perfns_record::testing::workload_binary;
-use tempfile::TempDir;
 
 /// Held by each test that records, so that the recordings of one test
 /// binary do not load the machine (and each other's buffers) at once.
@@ -28,58 +25,17 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Whether the tests can run: root, with tracefs. Skipped (with a
+/// Whether the tests can record: root, with tracefs. Skipped (with a
 /// message) when not, except under CI, where that fails the test
 /// ([`perfns::testing::prerequisite`]).
 pub fn can_record() -> bool {
     perfns::testing::prerequisite(perfns::testing::tracefs()).is_some()
 }
 
-/// The set-up of a test that records: `None` (the test is skipped) unless
-/// [`can_record`]; else the [`serial`] lock, to hold for the whole test,
-/// and a fresh directory for its files.
-pub fn recording_test() -> Option<(MutexGuard<'static, ()>, TempDir)> {
-    if !can_record() {
-        return None;
-    }
-    let serial = serial();
-    Some((serial, tempfile::tempdir().expect("a temporary directory")))
-}
-
-/// The `perfns` command, built on demand (it belongs to the workspace's
-/// root package, so Cargo does not build it for this crate's tests).
-pub fn perfns_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        // target/<profile>/deps/<test>
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "perfns-cli",
-            "--bin",
-            "perfns",
-            "--manifest-path",
-        ])
-        .arg(workspace.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(profile_dir.parent().expect("target"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build");
-        assert!(status.success(), "cargo build -p perfns-cli failed");
-        profile_dir.join("perfns")
-    })
-    .clone()
-}
+/// How long a test waits for something the recorder does within a second
+/// or two on an idle machine, before it fails: long enough for a loaded
+/// one.
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// What a recording says each container did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -103,6 +59,7 @@ pub struct ContainerUse {
 /// A recording, attributed.
 #[derive(Debug)]
 pub struct Attribution {
+    /// The recording's perfns extension.
     pub meta: RecordingMeta,
     /// By container name.
     pub containers: BTreeMap<String, ContainerUse>,
@@ -312,237 +269,8 @@ pub fn tracepoint_format(reader: &PerfFileReader, event: usize) -> Option<Tracep
     Some(TracepointFormat::parse(&f.system, &f.text).expect("format"))
 }
 
-/// Runs `perfns record ARGS` to its end.
-pub fn perfns_record(args: &[&str]) -> Output {
-    Command::new(perfns_binary())
-        .arg("record")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running perfns record")
-}
-
-/// `perfns record ARGS` in the background, stderr piped.
-pub fn spawn_record(args: &[&str]) -> Child {
-    Command::new(perfns_binary())
-        .arg("record")
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running perfns record")
-}
-
-/// Sends `s` to `child`.
-pub fn signal(child: &Child, s: Signal) {
-    kill(Pid::from_raw(child.id() as i32), s).expect("kill");
-}
-
-/// Runs the workload to its end: `n` getppid calls. Returns its pid.
-pub fn getppid_calls(n: u32) -> i32 {
-    let child = Command::new(workload_binary().expect("the workload"))
-        .args(["getppid", &n.to_string()])
-        .spawn()
-        .expect("running the workload");
-    let pid = child.id() as i32;
-    let out = child.wait_with_output().expect("the workload's end");
-    assert!(out.status.success());
-    pid
-}
-
-/// The recorder's `Warning: lost N ...` line in `stderr`, and its N.
-pub fn loss_warning(stderr: &str) -> (&str, u64) {
-    let warning = stderr
-        .lines()
-        .find(|l| l.starts_with("Warning: lost "))
-        .unwrap_or_else(|| panic!("no loss warning in {stderr:?}"));
-    let lost = number_after(warning, "Warning: lost ").expect("the number lost");
-    (warning, lost)
-}
-
-/// `perf script FLAGS` reads the whole file; returns its output.
-pub fn perf_script(path: &Path, flags: &[&str]) -> String {
-    let out = Command::new("perf")
-        .arg("script")
-        .args(flags)
-        .arg("-i")
-        .arg(path)
-        .output()
-        .expect("Debian's perf");
-    assert!(
-        out.status.success(),
-        "perf script {}: {}",
-        path.display(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// A file system mounted for one test, unmounted at its end.
-pub struct Mount(PathBuf);
-
-impl Mount {
-    /// `mount ARGS DIR`.
-    pub fn new(dir: &Path, args: &[&str]) -> Mount {
-        let ok = Command::new("mount")
-            .args(args)
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(ok.success(), "mount {args:?} {}", dir.display());
-        Mount(dir.to_owned())
-    }
-
-    /// Unmounts now, and says why not.
-    pub fn unmount(self) {
-        let out = Command::new("umount")
-            .arg(&self.0)
-            .output()
-            .expect("umount");
-        assert!(out.status.success(), "umount: {}", text(&out.stderr));
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-/// A command's output as text.
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// The number in `line` after `prefix` (up to the next non-digit).
-pub fn number_after(line: &str, prefix: &str) -> Option<u64> {
-    let rest = line[line.find(prefix)? + prefix.len()..].trim_start();
-    rest.split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Waits until the recording at `path` has its statedump on disk: the
-/// recorder is then recording.
-pub fn wait_for_recording(path: &Path) {
-    wait_for_file(path, "its statedump", |r| r.data_section().size > 0);
-}
-
-/// How long a test waits for something the recorder does within a second
-/// or two on an idle machine, before it fails: long enough for a loaded
-/// one.
-pub const PATIENCE: Duration = Duration::from_secs(60);
-
-/// Waits until the recording at `path`, as far as it is on disk, opens and
-/// satisfies `done`; fails the test, saying `what` it waited for, after
-/// [`PATIENCE`]. The file is read again every 10 ms: the recorder writes it
-/// at its own pace, and each read sees what its last flush wrote.
-pub fn wait_for_file(path: &Path, what: &str, mut done: impl FnMut(&PerfFileReader) -> bool) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < PATIENCE {
-        if let Ok(r) = PerfFileReader::open(path) {
-            if done(&r) {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("{} never got {what} in {PATIENCE:?}", path.display());
-}
-
-/// A child's stderr, read line by line in a thread of its own, so that a
-/// test waits for a line with a deadline instead of blocking forever on a
-/// recorder that hangs.
-pub struct StderrLines {
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Everything read so far.
-    pub seen: String,
-}
-
-impl StderrLines {
-    /// Takes `child`'s piped stderr.
-    pub fn of(child: &mut Child) -> StderrLines {
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        StderrLines {
-            lines: rx,
-            seen: String::new(),
-        }
-    }
-
-    /// Reads until a line contains `text`, and returns it; fails the test
-    /// if stderr ends or [`PATIENCE`] passes first.
-    pub fn wait_for(&mut self, text: &str) -> String {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!("no {text:?} on stderr ({e:?}); it said: {}", self.seen),
-            }
-        }
-    }
-
-    /// Everything up to the end of stderr (the child exits), within
-    /// [`PATIENCE`].
-    pub fn rest(&mut self) -> String {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        let mut rest = String::new();
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    rest.push_str(&line);
-                    rest.push('\n');
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(e) => panic!("stderr did not end ({e:?}); it said: {}{rest}", self.seen),
-            }
-        }
-        self.seen.push_str(&rest);
-        rest
-    }
-}
-
-/// Waits for `child` to exit, within [`PATIENCE`]; kills it and fails the
-/// test otherwise.
-pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let start = std::time::Instant::now();
-    while start.elapsed() < PATIENCE {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    panic!("pid {} did not exit in {PATIENCE:?}", child.id());
-}
-
-/// Waits for `child`, whose stderr is piped, to exit within [`PATIENCE`]:
-/// its status and all it wrote on stderr.
-pub fn wait_with_stderr(mut child: Child) -> (std::process::ExitStatus, String) {
-    let stderr = StderrLines::of(&mut child).rest();
-    (wait_exit(&mut child), stderr)
-}
-
 /// A cgroup of the test's own under the cgroup2 root, removed at its end.
+#[derive(Debug)]
 pub struct TestCgroup {
     dir: PathBuf,
     name: String,
@@ -584,7 +312,7 @@ impl TestCgroup {
             .arg("-c")
             .arg(r#"echo $$ > "$0" || exit 125; "$@" & echo $!; wait $!"#)
             .arg(&procs)
-            .arg(workload_binary().expect("the workload"))
+            .arg(super::workload_binary().expect("the workload"))
             .args(steps)
             .stderr(Stdio::inherit())
             .output()
@@ -595,10 +323,11 @@ impl TestCgroup {
             self.name,
             out.status
         );
-        text(&out.stdout)
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        stdout
             .trim()
             .parse()
-            .unwrap_or_else(|e| panic!("the workload's pid {:?}: {e}", text(&out.stdout)))
+            .unwrap_or_else(|e| panic!("the workload's pid {stdout:?}: {e}"))
     }
 }
 

@@ -26,7 +26,7 @@ fn report_stdin(input: &[u8], args: &[&str]) -> Output {
 fn testdata(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata")
+            .join("../testdata")
             .join(name),
     )
     .expect("a testdata file")

@@ -1,0 +1,49 @@
+//! The command line: every clap type of `perfns` lives here, under its
+//! subcommand's module, with the checks that turn its flags into the
+//! validated config the layer (perfns-record, perfns-report, run-container)
+//! takes. Nothing here opens a file or an event.
+
+pub mod publish_tracefs;
+pub mod record;
+pub mod report;
+pub mod run_container;
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Per-container tracing on perf: record what containers do, report it per
+/// container.
+#[derive(Debug, Parser)]
+#[command(name = "perfns", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record CPU time, memory and syscalls of the machine's containers into a
+    /// perf.data-compatible file.
+    Record(record::RecordArgs),
+    /// Report a recording (perfns's or perf's) per container.
+    Report(report::ReportArgs),
+    /// Run a command in a new container made from namespaces (user, pid,
+    /// mount, uts, ipc, cgroup and, on a perfns kernel, tracer), with its
+    /// own cgroup when permitted. No runtime or privilege needed.
+    ///
+    /// SIGINT, SIGTERM and SIGHUP are passed on to the container's init; an
+    /// init that leaves the signal at its default action (which the kernel
+    /// withholds from a namespace's init) is killed at once, and the exit
+    /// status is 128 + the signal. An init that handles a signal sent with
+    /// kill (not the terminal's Ctrl-C) has 10 s to exit, then is killed.
+    /// The container dies with perfns, even by SIGKILL; its cgroup is
+    /// removed on every exit but SIGKILL's.
+    RunContainer(run_container::RunContainerArgs),
+    /// Copy the formats of the tracepoints perfns record uses out of tracefs
+    /// into DIR, world-readable (as root on the host), for tenants to record
+    /// with `perfns record --tracefs DIR`.
+    PublishTracefs(publish_tracefs::PublishArgs),
+    /// Serve per-container counters to Prometheus from a continuous
+    /// recording (`perfns record --switch-output -o DIR/perf.data`).
+    Serve(serve::ServeArgs),
+}

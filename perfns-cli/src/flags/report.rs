@@ -1,0 +1,211 @@
+//! `perfns report`'s flags, and how they become the report's validated
+//! [`ReportConfig`] before the recording is read.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use perfns_report::{Format, Options, ReportConfig, SortKey};
+
+/// `perfns report`'s command line, as clap parses it.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Input file: a perfns recording or a perf.data from `perf record`
+    /// (compressed with -z too), or `-` for a pipe-mode stream on stdin
+    /// (`perf record -o - ... | perfns report -i -`).
+    #[arg(short, long, default_value = "perf.data")]
+    pub input: PathBuf,
+    /// One row per container: cputop, memtop and syscalls (the default;
+    /// accepted for compatibility with `perf report`-style invocations).
+    #[arg(long)]
+    pub per_container: bool,
+    /// One row per container, sorted as one list, instead of a tree.
+    #[arg(long)]
+    pub flat: bool,
+    /// Keep only this container and its descendants: its name (as shown,
+    /// or as its runtime named it), its runtime id or a prefix of it (4
+    /// hex digits or more), its key (pidns:INODE, cgroup:ID) or pid
+    /// namespace inode, or its cgroup path. One that names several
+    /// containers is refused, with the list.
+    #[arg(long, value_name = "NAME|ID")]
+    pub container: Option<String>,
+    /// Also a table of processes, busiest first.
+    #[arg(long)]
+    pub per_process: bool,
+    /// How many processes and syscalls to list per container (and
+    /// processes with --per-process).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    /// What "busiest" means.
+    #[arg(long, value_enum, default_value_t = SortArg::Cpu)]
+    pub sort: SortArg,
+    /// Only the time between START and END, in seconds as `perf script`
+    /// prints them (either may be left empty: `100.5,` or `,101`).
+    #[arg(long, value_name = "START,END")]
+    pub time: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of stdout (needed for parquet).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With --format parquet: one row per container per SECONDS of the
+    /// recording (fractions allowed), instead of one for the whole.
+    #[arg(long, value_name = "SECONDS")]
+    pub interval: Option<f64>,
+}
+
+/// What to sort containers and processes by (the report's [`SortKey`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortArg {
+    /// CPU time (then samples).
+    Cpu,
+    /// Pages allocated (then freed).
+    Mem,
+    /// Syscalls (then errors).
+    Syscalls,
+}
+
+impl From<SortArg> for SortKey {
+    fn from(arg: SortArg) -> Self {
+        match arg {
+            SortArg::Cpu => SortKey::Cpu,
+            SortArg::Mem => SortKey::Mem,
+            SortArg::Syscalls => SortKey::Syscalls,
+        }
+    }
+}
+
+/// How to print the report (the report's [`Format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Tables fit to the terminal's width.
+    Table,
+    /// JSON, schema `perfns-report/1` (docs/report-json.md).
+    Json,
+    /// CSV: one block per section.
+    Csv,
+    /// Parquet, schema `perfns-containers/1` (docs/report-parquet.md): one
+    /// row per container (per --interval), for DuckDB, ClickHouse, Spark.
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
+}
+
+impl ReportArgs {
+    /// Checks the command line before the recording is read, and makes it
+    /// the report's configuration.
+    pub fn into_config(self) -> anyhow::Result<ReportConfig> {
+        if self.top == 0 {
+            anyhow::bail!("--top must be at least 1");
+        }
+        let time = self.time.as_deref().map(parse_time_range).transpose()?;
+        let options = Options {
+            flat: self.flat,
+            container: self.container,
+            per_process: self.per_process,
+            top: self.top,
+            sort: self.sort.into(),
+            time,
+        };
+        let format = Format::from(self.format);
+        if let Some(i) = self.interval {
+            if !(i.is_finite() && i > 0.0) {
+                anyhow::bail!("--interval {i}: must be a positive number of seconds");
+            }
+        }
+        if self.interval.is_some() && !format.has_intervals() {
+            anyhow::bail!(
+                "--interval splits the rows of --format parquet; the other formats cover the whole \
+                 recording (or --time)"
+            );
+        }
+        Ok(ReportConfig {
+            input: self.input,
+            options,
+            format,
+            output: self.output,
+            interval: self.interval.map(Duration::from_secs_f64),
+        })
+    }
+}
+
+/// Parses `START,END` in seconds (`123.456789,124`), either end optional.
+fn parse_time_range(text: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    let (start, end) = text
+        .split_once(',')
+        .with_context(|| format!("--time {text:?}: expected START,END"))?;
+    let parse = |s: &str| -> anyhow::Result<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        parse_seconds(s)
+            .map(Some)
+            .with_context(|| format!("--time {text:?}: {s:?} is not a time in seconds"))
+    };
+    let (start, end) = (parse(start)?, parse(end)?);
+    if let (Some(a), Some(b)) = (start, end) {
+        if a > b {
+            anyhow::bail!("--time {text:?}: the start is after the end");
+        }
+    }
+    Ok((start, end))
+}
+
+/// `123.456` seconds as nanoseconds, exactly (no floating point).
+fn parse_seconds(s: &str) -> Option<u64> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    if fraction.len() > 9 || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: u64 = format!("{fraction:0<9}").parse().ok()?;
+    whole.checked_mul(1_000_000_000)?.checked_add(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(parse_seconds("230.546309"), Some(230_546_309_000));
+        assert_eq!(parse_seconds("1"), Some(1_000_000_000));
+        assert_eq!(parse_seconds(".5"), Some(500_000_000));
+        assert_eq!(parse_seconds("1.0000000001"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("."), None);
+        assert_eq!(parse_seconds("1e3"), None);
+    }
+
+    #[test]
+    fn time_ranges_may_be_open() {
+        assert_eq!(
+            parse_time_range("1,2").unwrap(),
+            (Some(1_000_000_000), Some(2_000_000_000))
+        );
+        assert_eq!(parse_time_range("1,").unwrap(), (Some(1_000_000_000), None));
+        assert_eq!(parse_time_range(",2").unwrap(), (None, Some(2_000_000_000)));
+        let err = parse_time_range("2,1").unwrap_err().to_string();
+        assert!(err.contains("start is after the end"), "{err}");
+        let err = parse_time_range("2").unwrap_err().to_string();
+        assert!(err.contains("expected START,END"), "{err}");
+    }
+}

@@ -1,0 +1,55 @@
+//! The `perfns` command: `perfns record`, `perfns report`,
+//! `perfns run-container`, `perfns publish-tracefs` and `perfns serve`.
+//!
+//! A thin binary: it parses the command line ([`flags`]), checks each
+//! subcommand's flags into the validated config of its layer
+//! (perfns-record, perfns-report, [`run_container`]) before any work
+//! starts, and hands it over.
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+use flags::{Cli, Command};
+use run_container::ContainerSpec;
+
+mod flags;
+mod run_container;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("perfns: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Record(args) => perfns_record::run(args.into_config()?)?,
+        Command::Report(args) => perfns_report::run(&args.into_config()?)?,
+        Command::PublishTracefs(args) => perfns_record::publish::run(&args.dir, args.from)?,
+        Command::Serve(args) => perfns_report::serve::run(&args.into())?,
+        Command::RunContainer(args) => {
+            // SAFETY: this process is single-threaded: nothing before this
+            // point starts a thread (clap parses on this one).
+            let code = unsafe { run_container::run(&ContainerSpec::from(args)) }?;
+            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the error is a write to a closed pipe (`perfns report | head`),
+/// which is how a pager or `head` says it has seen enough.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

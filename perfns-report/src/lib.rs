@@ -13,14 +13,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 pub mod analysis;
-mod containers;
 pub mod model;
 #[cfg(feature = "parquet")]
 pub mod parquet_export;
 pub mod render;
 pub mod serve;
 
-pub use containers::NoSuchContainer;
+pub use analysis::containers::NoSuchContainer;
 
 /// What to sort containers and processes by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -203,7 +203,7 @@ fn time_window_keeps_only_its_figures() {
 /// `perfns record` read from the tenant's /proc (which a task gone before
 /// it looked does not give): with those parents taken out of the
 /// metadata, web and batch are still the tenant's children. (Deeper trees:
-/// the unit tests of perfns-report/src/containers.rs.)
+/// the unit tests of perfns-report/src/analysis/containers.rs.)
 #[test]
 fn tracer_scope_nests_containers_by_tracer_ancestry() {
     use perfns::container::{RecordingMeta, RecordingMode};

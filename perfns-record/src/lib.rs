@@ -46,6 +46,8 @@ pub struct RecordConfig {
     pub duration: Option<Duration>,
     /// Whether to show the live status line (stderr is a terminal).
     pub live_status: bool,
+    /// `-q`: no notes, status or summary on stderr, only errors.
+    pub quiet: bool,
     /// `--scope`.
     pub scope: ScopeRequest,
     /// Whether `-m` was given; if not, [`run`] sets the default for the
@@ -86,7 +88,7 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
     let caller = scope::Caller::this_process();
     let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
         .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
-    if choice.worth_saying() {
+    if choice.worth_saying() && !config.quiet {
         eprintln!("[ perfns record: {} ]", choice.note);
     }
     config.session.mode = choice.mode;
@@ -96,7 +98,7 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
             .context("reading what this process may lock for ring buffers")?;
         config.session.mmap_pages = mmap_size::default_data_pages(&budget, session::sideband_pages);
     }
-    for note in &config.notes {
+    for note in config.notes.iter().filter(|_| !config.quiet) {
         eprintln!("[ perfns record: {note} ]");
     }
     if choice.mode == RecordingMode::TracerScope
@@ -111,10 +113,12 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
         match record(&config) {
             Err(e) if choice.mode == RecordingMode::TracerScope && refused_page_tracepoints(&e) => {
                 // An earlier version of the series refused them.
-                eprintln!(
-                    "[ perfns record: no mem group: this kernel's tracer scope refuses the page \
-                     allocation tracepoints ]"
-                );
+                if !config.quiet {
+                    eprintln!(
+                        "[ perfns record: no mem group: this kernel's tracer scope refuses the \
+                         page allocation tracepoints ]"
+                    );
+                }
                 config.session.groups.mem = false;
                 if !config.session.groups.cpu && !config.session.groups.syscalls {
                     return Err(e.context("--events mem: nothing else to record"));
@@ -127,7 +131,9 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
             other => break other?,
         }
     };
-    eprint!("{}", summary_text(&summary));
+    if !config.quiet {
+        eprint!("{}", summary_text(&summary));
+    }
     Ok(())
 }
 
@@ -185,7 +191,9 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     };
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
-    let mut switcher = config.switch.map(|s| Switcher::new(s, &output));
+    let mut switcher = config
+        .switch
+        .map(|s| Switcher::new(s, &output, config.quiet));
     let stop = loop {
         // While records come fast the next pass comes at once.
         let mut timeout = if rec.busy() { Duration::ZERO } else { MAX_WAIT };
@@ -239,7 +247,7 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
                 last_status = None;
             }
         }
-        for note in rec.take_notes() {
+        for note in rec.take_notes().into_iter().filter(|_| !config.quiet) {
             if config.live_status {
                 eprint!("\r\x1b[K");
             }
@@ -301,7 +309,7 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     };
     if let Some(mut c) = child {
         if let Ok(status) = c.wait() {
-            if !status.success() {
+            if !status.success() && !config.quiet {
                 eprintln!(
                     "[ perfns record: {} exited with {status} ]",
                     config.command[0]
@@ -322,11 +330,14 @@ struct Switcher {
     /// [`session::Progress::bytes`] when the current file began.
     bytes_at: u64,
     finished: std::collections::VecDeque<PathBuf>,
+    /// `-q`: the files are not named as they are finished and removed.
+    quiet: bool,
 }
 
 impl Switcher {
-    fn new(config: SwitchOutput, output: &std::path::Path) -> Self {
+    fn new(config: SwitchOutput, output: &std::path::Path, quiet: bool) -> Self {
         Self {
+            quiet,
             config,
             output: output.to_owned(),
             since: Instant::now(),
@@ -350,7 +361,9 @@ impl Switcher {
         let name = session::timestamped(&self.output, std::time::SystemTime::now());
         rec.switch_output(&name)
             .with_context(|| format!("switching output to a new {}", self.output.display()))?;
-        eprintln!("[ perfns record: Dump {} ]", name.display());
+        if !self.quiet {
+            eprintln!("[ perfns record: Dump {} ]", name.display());
+        }
         self.since = Instant::now();
         self.bytes_at = rec.progress().bytes;
         self.keep(name);
@@ -367,7 +380,9 @@ impl Switcher {
                 name.display()
             )
         })?;
-        eprintln!("[ perfns record: Dump {} ]", name.display());
+        if !self.quiet {
+            eprintln!("[ perfns record: Dump {} ]", name.display());
+        }
         summary.output = name.clone();
         self.keep(name);
         Ok(summary)
@@ -383,6 +398,7 @@ impl Switcher {
         while self.finished.len() > max {
             if let Some(old) = self.finished.pop_front() {
                 match std::fs::remove_file(&old) {
+                    Ok(()) if self.quiet => {}
                     Ok(()) => eprintln!("[ perfns record: Remove {} ]", old.display()),
                     Err(e) => eprintln!(
                         "[ perfns record: could not remove {} (--switch-max-files): {e} ]",

@@ -21,16 +21,29 @@ pub struct RecordArgs {
     /// on stdout, as perf record -o - (`perfns record -o - | perf script -i -`).
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
-    /// Record every CPU. perfns record always does, with or without
-    /// COMMAND; the flag is accepted as perf record's -a.
+    /// Record every CPU, system-wide: the default, with or without
+    /// COMMAND (perfns record has no per-command mode); accepted as perf
+    /// record's -a, it changes nothing. -C limits the CPUs.
     #[arg(short = 'a', long)]
     pub all_cpus: bool,
+    /// Record only these CPUs, as perf record -C: a list in the kernel's
+    /// format (`0-3,6`).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Quiet, as perf record -q: no status line, notes or summary (nor
+    /// its lost-events warning) on stderr; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Stop after this many seconds (fractions allowed).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
     /// Event groups, comma-separated: cpu (context switches), mem (page
-    /// allocations and frees), syscalls (raw_syscalls enter/exit).
+    /// allocations and frees), syscalls (raw_syscalls enter/exit). Unlike
+    /// perf record -e, which takes perf's event names (`cycles`,
+    /// `sched:sched_switch`), these are perfns's groups, each a fixed set
+    /// of events; given once, as a comma list.
     #[arg(
+        short = 'e',
         long,
         value_name = "cpu,mem,syscalls",
         default_value = "cpu,mem,syscalls"
@@ -170,6 +183,13 @@ impl RecordArgs {
             .map(|text| parse_switch_output(text, self.switch_max_files))
             .transpose()
             .map_err(|e| anyhow::anyhow!(e))?;
+        if let Some(list) = &self.cpus {
+            let cpus = perfns::abi::parse_cpu_list(list).map_err(|e| anyhow::anyhow!("-C {e}"))?;
+            if cpus.is_empty() {
+                anyhow::bail!("-C {list:?}: no CPU given");
+            }
+            session.cpus = Some(cpus);
+        }
         session.compression_level = self.compression_level;
         session.groups = groups;
         session.container = self.container;
@@ -184,7 +204,8 @@ impl RecordArgs {
             session,
             command: self.command,
             duration,
-            live_status: std::io::stderr().is_terminal(),
+            live_status: !self.quiet && std::io::stderr().is_terminal(),
+            quiet: self.quiet,
             scope: self.scope.into(),
             switch,
             mmap_given: self.mmap_pages.is_some(),

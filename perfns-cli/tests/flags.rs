@@ -1,5 +1,6 @@
-//! The flags perfns shares with perf (`record -e -C -q -a`), each against
-//! a real recording (as root, on this machine's kernel).
+//! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
+//! with several keys), each against a real recording: a fresh one (as
+//! root, on this machine's kernel) or one of testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -7,11 +8,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-use common::{perfns_record, text, tracepoint_format};
+use common::{perfns_binary, perfns_record, text, tracepoint_format};
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns_record::testing::workload_binary;
+use serde_json::Value;
 
 const SYS_GETPPID: i64 = libc::SYS_getppid;
 
@@ -144,4 +147,84 @@ fn dash_a_is_the_default() {
     let online = perfns::abi::online_cpus().unwrap().len();
     assert_eq!(cpus_of("a.data", true), online);
     assert_eq!(cpus_of("default.data", false), online);
+}
+
+fn perfns(args: &[&str]) -> Output {
+    Command::new(perfns_binary())
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("running perfns")
+}
+
+fn testdata(name: &str) -> String {
+    format!("testdata/{name}")
+}
+
+/// The JSON report of `args` (after `report --format json`).
+fn json_report(args: &[&str]) -> Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = perfns(&all);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the report is JSON")
+}
+
+/// Whether `rows` are in `sort`'s order: the first key first, each key
+/// its figure then its tie-breaker, biggest first.
+fn in_order(rows: &[&Value], sort: &[&str]) -> bool {
+    let key = |row: &Value| -> Vec<(u64, u64)> {
+        let f = |a: &str, b: &str| {
+            let n = |p: &str| row.pointer(p).and_then(Value::as_u64).unwrap();
+            (n(a), n(b))
+        };
+        sort.iter()
+            .map(|k| match *k {
+                "cpu" => f("/cpu/time_ns", "/cpu/samples"),
+                "mem" => f("/memory/pages_allocated", "/memory/pages_freed"),
+                _ => f("/syscalls/calls", "/syscalls/errors"),
+            })
+            .collect()
+    };
+    rows.windows(2).all(|w| key(w[0]) >= key(w[1]))
+}
+
+#[test]
+fn sort_takes_several_keys_the_first_first() {
+    // 73 processes, many with the same page counts.
+    let input = testdata("containers-tracepoints.data");
+    for sort in [["mem", "cpu"], ["syscalls", "cpu"], ["syscalls", "mem"]] {
+        let joined = sort.join(",");
+        let r = json_report(&[
+            "-i",
+            &input,
+            "--per-process",
+            "--top",
+            "1000",
+            "--sort",
+            &joined,
+        ]);
+        assert_eq!(r["sorted_by"], sort[0]);
+        assert_eq!(r["then_sorted_by"], serde_json::json!([sort[1]]));
+        let processes: Vec<&Value> = r["processes"].as_array().unwrap().iter().collect();
+        assert!(in_order(&processes, &sort), "--sort {joined}");
+        // Some neighbours tie on the first key and differ on the second:
+        // the second is what orders them.
+        let decided_by_second = processes.windows(2).any(|w| {
+            in_order(w, &[sort[0]])
+                && in_order(&[w[1], w[0]], &[sort[0]])
+                && !in_order(&[w[1], w[0]], &sort)
+        });
+        assert!(decided_by_second, "--sort {joined}: no tie to break");
+    }
+    let r = json_report(&["-i", &input, "--flat", "--sort", "mem,syscalls"]);
+    assert!(r.get("processes").is_none());
+    let containers: Vec<&Value> = r["containers"].as_array().unwrap()[1..]
+        .iter()
+        .map(|c| &c["own"])
+        .collect();
+    assert!(in_order(&containers, &["mem", "syscalls"]));
+    let twice = perfns(&["report", "-i", &input, "--sort", "cpu,mem,cpu"]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(text(&twice.stderr).contains("--sort: cpu is given twice"));
 }

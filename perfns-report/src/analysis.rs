@@ -743,6 +743,7 @@ impl Analysis {
             schema: SCHEMA,
             header,
             sorted_by: options.sort,
+            then_sorted_by: options.then_by.clone(),
             containers,
             processes,
         })

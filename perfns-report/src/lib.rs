@@ -72,8 +72,20 @@ pub struct Options {
     pub top: usize,
     /// The sort key.
     pub sort: SortKey,
+    /// Further sort keys, in order, for ties on the ones before (`--sort
+    /// cpu,syscalls`: `syscalls` here).
+    pub then_by: Vec<SortKey>,
     /// Only figures between these times (ns); `None` ends are open.
     pub time: Option<(Option<u64>, Option<u64>)>,
+}
+
+impl Options {
+    /// Every sort key, the first first.
+    pub fn sort_order(&self) -> Vec<SortKey> {
+        std::iter::once(self.sort)
+            .chain(self.then_by.iter().copied())
+            .collect()
+    }
 }
 
 impl Default for Options {
@@ -84,6 +96,7 @@ impl Default for Options {
             per_process: false,
             top: 5,
             sort: SortKey::Cpu,
+            then_by: Vec::new(),
             time: None,
         }
     }

@@ -21,6 +21,9 @@ pub struct Report {
     pub header: Header,
     /// What containers and processes are sorted by (`--sort`).
     pub sorted_by: SortKey,
+    /// The further `--sort` keys that break ties, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub then_sorted_by: Vec<SortKey>,
     /// The host first, then the containers: in tree order (each container
     /// right after its parent, siblings by the sort key), or sorted as one
     /// list with `--flat`.

@@ -36,9 +36,17 @@ pub struct ReportArgs {
     /// processes with --per-process).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
-    /// What "busiest" means.
-    #[arg(long, value_enum, default_value_t = SortArg::Cpu)]
-    pub sort: SortArg,
+    /// What "busiest" means: keys, comma-separated, as perf report
+    /// --sort takes them, the first first (`syscalls,cpu`: by syscalls,
+    /// ties by CPU time).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "KEY[,KEY...]",
+        default_value = "cpu"
+    )]
+    pub sort: Vec<SortArg>,
     /// Only the time between START and END, in seconds as `perf script`
     /// prints them (either may be left empty: `100.5,` or `,101`).
     #[arg(long, value_name = "START,END")]
@@ -109,12 +117,26 @@ impl ReportArgs {
             anyhow::bail!("--top must be at least 1");
         }
         let time = self.time.as_deref().map(parse_time_range).transpose()?;
+        let mut sort: Vec<SortKey> = Vec::new();
+        for &arg in &self.sort {
+            if sort.contains(&arg.into()) {
+                let name = clap::ValueEnum::to_possible_value(&arg)
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default();
+                anyhow::bail!("--sort: {name} is given twice");
+            }
+            sort.push(arg.into());
+        }
+        let (&first, then_by) = sort
+            .split_first()
+            .context("--sort: give at least one key")?;
         let options = Options {
             flat: self.flat,
             container: self.container,
             per_process: self.per_process,
             top: self.top,
-            sort: self.sort.into(),
+            sort: first,
+            then_by: then_by.to_vec(),
             time,
         };
         let format = Format::from(self.format);

@@ -11,6 +11,7 @@
 //! kernel's TRACER_NAMESPACES records nest them by tracer-namespace
 //! ancestry ([`tracer_parents`]), under the tenant's own container.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use perfns::container::{
@@ -475,6 +476,7 @@ fn layout(
     options: &Options,
 ) -> Result<Vec<(Key, usize)>, NoSuchContainer> {
     let keys: Vec<Key> = nodes.keys().copied().collect();
+    let sort = options.sort_order();
     // --container: the matching containers and their descendants.
     let roots: Vec<Key> = match &options.container {
         None => {
@@ -483,7 +485,7 @@ fn layout(
                 .filter(|k| **k != Key::Host && nodes[*k].parent.is_none())
                 .copied()
                 .collect();
-            sort_keys(&mut roots, nodes, options.sort, !options.flat);
+            sort_keys(&mut roots, nodes, &sort, !options.flat);
             roots.insert(0, Key::Host);
             roots
         }
@@ -512,13 +514,13 @@ fn layout(
                     },
                 });
             }
-            sort_keys(&mut found, nodes, options.sort, !options.flat);
+            sort_keys(&mut found, nodes, &sort, !options.flat);
             found
         }
     };
     let mut order: Vec<(Key, usize)> = Vec::new();
     for root in roots {
-        walk(nodes, root, 0, options.sort, &mut order);
+        walk(nodes, root, 0, &sort, &mut order);
     }
     if options.flat {
         let host_first = order.first().is_some_and(|(k, _)| *k == Key::Host);
@@ -527,7 +529,7 @@ fn layout(
             .map(|(k, _)| *k)
             .filter(|k| !(host_first && *k == Key::Host))
             .collect();
-        sort_keys(&mut rest, nodes, options.sort, false);
+        sort_keys(&mut rest, nodes, &sort, false);
         order = rest.into_iter().map(|k| (k, 0)).collect();
         if host_first {
             order.insert(0, (Key::Host, 0));
@@ -546,6 +548,7 @@ fn report(
     duration_ns: u64,
     options: &Options,
 ) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
+    let sort = options.sort_order();
     let percent = |f: &mut Figures| {
         f.cpu.percent = if duration_ns == 0 {
             0.0
@@ -568,11 +571,7 @@ fn report(
             for p in &mut procs {
                 percent(&mut p.figures);
             }
-            procs.sort_by(|a, b| {
-                metric(&b.figures, options.sort)
-                    .cmp(&metric(&a.figures, options.sort))
-                    .then(a.pid.cmp(&b.pid))
-            });
+            procs.sort_by(|a, b| busier(&a.figures, &b.figures, &sort).then(a.pid.cmp(&b.pid)));
             procs.retain(|p| p.figures != Figures::default());
             if options.per_process {
                 processes.extend(procs.iter().map(|p| ProcessReport {
@@ -623,8 +622,7 @@ fn report(
         .collect();
     let processes = options.per_process.then(|| {
         processes.sort_by(|a, b| {
-            metric(&b.process.figures, options.sort)
-                .cmp(&metric(&a.process.figures, options.sort))
+            busier(&a.process.figures, &b.process.figures, &sort)
                 .then(a.process.pid.cmp(&b.process.pid))
         });
         processes.truncate(options.top);
@@ -740,14 +738,26 @@ fn metric(f: &Figures, sort: SortKey) -> (u64, u64) {
     }
 }
 
-fn sort_keys(keys: &mut [Key], nodes: &BTreeMap<Key, Node>, sort: SortKey, rolled_up: bool) {
+/// `a` against `b` by the sort keys, the first first: the bigger one is
+/// `Less`, so that sorting puts it first.
+fn busier(a: &Figures, b: &Figures, sort: &[SortKey]) -> Ordering {
+    sort.iter()
+        .map(|&key| metric(b, key).cmp(&metric(a, key)))
+        .find(|o| o.is_ne())
+        .unwrap_or(Ordering::Equal)
+}
+
+fn sort_keys(keys: &mut [Key], nodes: &BTreeMap<Key, Node>, sort: &[SortKey], rolled_up: bool) {
     let figures = |k: &Key| {
         let n = &nodes[k];
-        metric(if rolled_up { &n.total } else { &n.own }, sort)
+        if rolled_up {
+            &n.total
+        } else {
+            &n.own
+        }
     };
     keys.sort_by(|a, b| {
-        figures(b)
-            .cmp(&figures(a))
+        busier(figures(a), figures(b), sort)
             .then_with(|| name(*a, &nodes[a]).cmp(&name(*b, &nodes[b])))
             .then(a.cmp(b))
     });
@@ -758,7 +768,7 @@ fn walk(
     nodes: &BTreeMap<Key, Node>,
     key: Key,
     depth: usize,
-    sort: SortKey,
+    sort: &[SortKey],
     out: &mut Vec<(Key, usize)>,
 ) {
     out.push((key, depth));

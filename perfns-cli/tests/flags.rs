@@ -1,6 +1,7 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
-//! with several keys), each against a real recording: a fresh one (as
-//! root, on this machine's kernel) or one of testdata/.
+//! with several keys) and the report's one grouping (`--per-container`,
+//! `--per-process`, `--flat`), each against a real recording: a fresh one
+//! (as root, on this machine's kernel) or one of testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -227,4 +228,44 @@ fn sort_takes_several_keys_the_first_first() {
     let twice = perfns(&["report", "-i", &input, "--sort", "cpu,mem,cpu"]);
     assert_eq!(twice.status.code(), Some(1));
     assert!(text(&twice.stderr).contains("--sort: cpu is given twice"));
+}
+
+#[test]
+fn per_container_per_process_and_flat_are_one_choice() {
+    let input = testdata("nested.data");
+    let default = perfns(&["report", "-i", &input]);
+    let per_container = perfns(&["report", "-i", &input, "--per-container"]);
+    assert!(default.status.success(), "{}", text(&default.stderr));
+    assert_eq!(text(&per_container.stdout), text(&default.stdout));
+    // --per-container: the tree, nested containers deeper, no process list.
+    let tree = json_report(&["-i", &input, "--per-container"]);
+    let depths: Vec<u64> = tree["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["depth"].as_u64().unwrap())
+        .collect();
+    assert!(depths.iter().any(|&d| d > 0), "{depths:?}");
+    assert!(tree.get("processes").is_none());
+    // --flat: the same containers, all at depth 0.
+    let flat = json_report(&["-i", &input, "--flat"]);
+    let flat_containers = flat["containers"].as_array().unwrap();
+    assert_eq!(flat_containers.len(), depths.len());
+    assert!(flat_containers.iter().all(|c| c["depth"] == 0));
+    // --per-process: the tree and the processes.
+    let processes = json_report(&["-i", &input, "--per-process"]);
+    assert_eq!(processes["containers"], tree["containers"]);
+    assert!(!processes["processes"].as_array().unwrap().is_empty());
+    for pair in [
+        ["--per-container", "--flat"],
+        ["--per-container", "--per-process"],
+        ["--flat", "--per-process"],
+    ] {
+        let out = perfns(&["report", "-i", &input, pair[0], pair[1]]);
+        assert_eq!(out.status.code(), Some(2), "{pair:?}");
+        assert!(
+            text(&out.stderr).contains("cannot be used with"),
+            "{pair:?}"
+        );
+    }
 }

@@ -15,12 +15,12 @@ pub struct ReportArgs {
     /// (`perf record -o - ... | perfns report -i -`).
     #[arg(short, long, default_value = "perf.data")]
     pub input: PathBuf,
-    /// One row per container: cputop, memtop and syscalls (the default;
-    /// accepted for compatibility with `perf report`-style invocations).
-    #[arg(long)]
+    /// Per-container tables (the default): cputop, memtop and syscalls,
+    /// one row per container, nested containers as a tree.
+    #[arg(long, group = "grouping")]
     pub per_container: bool,
     /// One row per container, sorted as one list, instead of a tree.
-    #[arg(long)]
+    #[arg(long, group = "grouping")]
     pub flat: bool,
     /// Keep only this container and its descendants: its name (as shown,
     /// or as its runtime named it), its runtime id or a prefix of it (4
@@ -29,8 +29,9 @@ pub struct ReportArgs {
     /// containers is refused, with the list.
     #[arg(long, value_name = "NAME|ID")]
     pub container: Option<String>,
-    /// Also a table of processes, busiest first.
-    #[arg(long)]
+    /// The per-container tables and, after them, one table of the
+    /// processes, busiest first.
+    #[arg(long, group = "grouping")]
     pub per_process: bool,
     /// How many processes and syscalls to list per container (and
     /// processes with --per-process).

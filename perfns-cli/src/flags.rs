@@ -3,6 +3,7 @@
 //! validated config the layer (perfns-record, perfns-report, run-container)
 //! takes. Nothing here opens a file or an event.
 
+pub mod docs;
 pub mod publish_tracefs;
 pub mod record;
 pub mod report;
@@ -46,4 +47,10 @@ pub enum Command {
     /// Serve per-container counters to Prometheus from a continuous
     /// recording (`perfns record --switch-output -o DIR/perf.data`).
     Serve(serve::ServeArgs),
+    /// Print a shell's completion script for perfns
+    /// (`perfns completions bash > /usr/share/bash-completion/completions/perfns`).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page perfns(1), or write it and one per subcommand
+    /// into a directory (`perfns man --dir /usr/local/share/man/man1`).
+    Man(docs::ManArgs),
 }

@@ -1,5 +1,6 @@
 //! The `perfns` command: `perfns record`, `perfns report`,
-//! `perfns run-container`, `perfns publish-tracefs` and `perfns serve`.
+//! `perfns run-container`, `perfns publish-tracefs`, `perfns serve`, and
+//! `perfns completions` and `perfns man` to install.
 //!
 //! A thin binary: it parses the command line ([`flags`]), checks each
 //! subcommand's flags into the validated config of its layer
@@ -13,6 +14,7 @@ use clap::Parser;
 use flags::{Cli, Command};
 use run_container::ContainerSpec;
 
+mod completions_and_man;
 mod flags;
 mod run_container;
 
@@ -34,6 +36,13 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Report(args) => perfns_report::run(&args.into_config()?)?,
         Command::PublishTracefs(args) => perfns_record::publish::run(&args.dir, args.from)?,
         Command::Serve(args) => perfns_report::serve::run(&args.into())?,
+        Command::Completions(args) => {
+            completions_and_man::completions(args.shell, &mut io::stdout().lock())?;
+        }
+        Command::Man(args) => match args.dir {
+            Some(dir) => completions_and_man::man_pages(&dir)?,
+            None => completions_and_man::man_page(&mut io::stdout().lock())?,
+        },
         Command::RunContainer(args) => {
             // SAFETY: this process is single-threaded: nothing before this
             // point starts a thread (clap parses on this one).

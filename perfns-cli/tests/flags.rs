@@ -1,7 +1,8 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
-//! with several keys) and the report's one grouping (`--per-container`,
-//! `--per-process`, `--flat`), each against a real recording: a fresh one
-//! (as root, on this machine's kernel) or one of testdata/.
+//! with several keys), the report's one grouping (`--per-container`,
+//! `--per-process`, `--flat`), and the completions and man pages made
+//! from them: each against a real recording, a fresh one (as root, on this
+//! machine's kernel) or one of testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -267,5 +268,34 @@ fn per_container_per_process_and_flat_are_one_choice() {
             text(&out.stderr).contains("cannot be used with"),
             "{pair:?}"
         );
+    }
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_flags() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = perfns(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for flag in ["per-container", "switch-output", "compression-level"] {
+            assert!(script.contains(flag), "{shell} completes no --{flag}");
+        }
+    }
+    // The bash script is bash.
+    let dir = tempfile::tempdir().unwrap();
+    let bash = dir.path().join("perfns.bash");
+    std::fs::write(&bash, perfns(&["completions", "bash"]).stdout).unwrap();
+    let checked = Command::new("bash").arg("-n").arg(&bash).output().unwrap();
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+
+    let page = text(&perfns(&["man"]).stdout);
+    assert!(page.contains(".TH perfns 1"), "{page}");
+    let out = perfns(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record = std::fs::read_to_string(dir.path().join("perfns-record.1")).unwrap();
+    assert!(record.contains(".TH perfns-record 1"));
+    assert!(record.contains("\\-\\-cpu"), "{record}");
+    for sub in ["report", "run-container", "publish-tracefs", "serve"] {
+        assert!(dir.path().join(format!("perfns-{sub}.1")).exists(), "{sub}");
     }
 }

@@ -29,7 +29,7 @@ pub use cgroup::{
     CgroupIdentity, Runtime, PERFNS_CGROUP_PREFIX,
 };
 pub use meta::{
-    Container, ContainerRef, CpuLoss, KubernetesIdentity, MetaError, RecordingMeta, RecordingMode,
-    RecordingScope, TaskSnapshot, META_VERSION,
+    choose_container, Container, ContainerRef, CpuLoss, KubernetesIdentity, MetaError,
+    NotOneContainer, RecordingMeta, RecordingMode, RecordingScope, TaskSnapshot, META_VERSION,
 };
 pub use registry::{pid_ns_chain, uts_hostname, ContainerRegistry};

@@ -1,8 +1,9 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
 //! with several keys), the report's one grouping (`--per-container`,
-//! `--per-process`, `--flat`), and the completions and man pages made
-//! from them: each against a real recording, a fresh one (as root, on this
-//! machine's kernel) or one of testdata/.
+//! `--per-process`, `--flat`), `--container`'s one rule, and the
+//! completions and man pages made from them: each against a real
+//! recording, a fresh one (as root, on this machine's kernel) or one of
+//! testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -298,4 +299,25 @@ fn completions_and_man_pages_come_from_the_flags() {
     for sub in ["report", "run-container", "publish-tracefs", "serve"] {
         assert!(dir.path().join(format!("perfns-{sub}.1")).exists(), "{sub}");
     }
+}
+
+#[test]
+fn report_container_takes_a_name_a_key_or_a_cgroup_path() {
+    let input = testdata("nested.data");
+    let tree = json_report(&["-i", &input]);
+    let outer = tree["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "outer")
+        .expect("nested.data has `outer`");
+    let key = outer["key"].as_str().unwrap();
+    let cgroup = outer["cgroup"].as_str().unwrap();
+    for wanted in ["outer", key, key.trim_start_matches("pidns:"), cgroup] {
+        let r = json_report(&["-i", &input, "--container", wanted]);
+        assert_eq!(r["containers"][0]["key"], key, "--container {wanted}");
+    }
+    let none = perfns(&["report", "-i", &input, "--container", "no-such"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(text(&none.stderr).contains("the recording has:"));
 }

@@ -19,8 +19,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
 use perfns::attr::{read_format, EventAttr, EventDesc};
 use perfns::container::{
-    Container, ContainerRef, ContainerRegistry, CpuLoss, RecordingMeta, RecordingMode,
-    RecordingScope, META_VERSION,
+    choose_container, Container, ContainerRef, ContainerRegistry, CpuLoss, NotOneContainer,
+    RecordingMeta, RecordingMode, RecordingScope, META_VERSION,
 };
 use perfns::perf_data::{Features, PerfDataError, TracingData};
 
@@ -1409,34 +1409,18 @@ pub fn find_container<'a>(
     containers: &'a [Container],
     wanted: &str,
 ) -> Result<&'a Container, RecordError> {
-    let found: Vec<&Container> = containers
-        .iter()
-        .filter(|c| container_ref(c).matches(wanted))
-        .collect();
-    let nested_in_another = |c: &&Container| {
-        let mut parent = c.parent;
-        // Bounded: parents come before children, so a chain is at most
-        // this long.
-        for _ in 0..containers.len() {
-            let Some(p) = parent else { return false };
-            if found.iter().any(|f| f.key == p) {
-                return true;
-            }
-            parent = containers
-                .iter()
-                .find(|x| x.key == p)
-                .and_then(|x| x.parent);
-        }
-        false
+    let indices: Vec<usize> = (0..containers.len()).collect();
+    let parent = |i: usize| {
+        let p = containers[i].parent?;
+        containers.iter().position(|c| c.key == p)
     };
-    let outermost: Vec<&Container> = found
-        .iter()
-        .copied()
-        .filter(|c| !nested_in_another(c))
-        .collect();
-    match outermost.as_slice() {
-        [one] => Ok(one),
-        [] => Err(RecordError::NoSuchContainer {
+    match choose_container(
+        &indices,
+        |i| container_ref(&containers[i]).matches(wanted),
+        parent,
+    ) {
+        Ok(i) => Ok(&containers[i]),
+        Err(NotOneContainer::NoMatch) => Err(RecordError::NoSuchContainer {
             wanted: wanted.to_owned(),
             running: containers
                 .iter()
@@ -1444,11 +1428,11 @@ pub fn find_container<'a>(
                 .collect::<Vec<_>>()
                 .join(", "),
         }),
-        several => Err(RecordError::AmbiguousContainer {
+        Err(NotOneContainer::Several(several)) => Err(RecordError::AmbiguousContainer {
             wanted: wanted.to_owned(),
             matches: several
                 .iter()
-                .map(|c| describe(c))
+                .map(|&i| describe(&containers[i]))
                 .collect::<Vec<_>>()
                 .join(", "),
         }),

@@ -94,7 +94,7 @@ impl ContainerRef<'_> {
     /// Whether `wanted` names it: its name, its key (`pidns:INODE` or the
     /// inode alone), its cgroup path, or its runtime id or a prefix of it
     /// (at least 4 hex digits, as short as `docker` accepts it only when
-    /// unique, which the caller checks).
+    /// unique, which [`choose_container`] checks).
     pub fn matches(&self, wanted: &str) -> bool {
         let inode = wanted.strip_prefix("pidns:").unwrap_or(wanted);
         self.name == wanted
@@ -105,6 +105,55 @@ impl ContainerRef<'_> {
                     && wanted.bytes().all(|b| b.is_ascii_hexdigit())
                     && id.starts_with(wanted)
             })
+    }
+}
+
+/// Why `--container` chose no container: none matched, or several did
+/// (none nested in another), which [`choose_container`] lists rather than
+/// take the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotOneContainer<K> {
+    /// Nothing matched.
+    NoMatch,
+    /// These matched, none nested in another, in the order given.
+    Several(Vec<K>),
+}
+
+/// The one container `--container WANTED` names, by the rule every
+/// subcommand uses: among `keys`, those `matches` accepts (for the
+/// identity of each, [`ContainerRef::matches`] and whatever the caller
+/// adds), less the ones nested in another match (they are part of it, as
+/// a descendant), must be exactly one. `parent` gives each key's parent.
+pub fn choose_container<K: Copy + Eq>(
+    keys: &[K],
+    matches: impl Fn(K) -> bool,
+    parent: impl Fn(K) -> Option<K>,
+) -> Result<K, NotOneContainer<K>> {
+    let found: Vec<K> = keys.iter().copied().filter(|&k| matches(k)).collect();
+    let nested_in_another = |k: K| {
+        let mut up = parent(k);
+        // Bounded by the number of keys, so that a parent loop in a
+        // damaged recording cannot hang it.
+        for _ in 0..keys.len() {
+            let Some(p) = up else { return false };
+            if found.contains(&p) {
+                return true;
+            }
+            up = parent(p);
+        }
+        false
+    };
+    let outermost: Vec<K> = found
+        .iter()
+        .copied()
+        .filter(|&k| !nested_in_another(k))
+        .collect();
+    match (outermost.as_slice(), found.len()) {
+        ([one], _) => Ok(*one),
+        (_, 0) => Err(NotOneContainer::NoMatch),
+        // Matches all nested in one another: a parent loop.
+        ([], _) => Err(NotOneContainer::Several(found)),
+        _ => Err(NotOneContainer::Several(outermost)),
     }
 }
 
@@ -272,6 +321,40 @@ impl RecordingMeta {
 mod tests {
     use super::*;
     use crate::perf_data::Features;
+
+    #[test]
+    fn one_container_is_chosen_or_all_the_matches_listed() {
+        // 1 the host; 10 `web` and 11 nested in it, both matching `w`;
+        // 20 and 30 two siblings named alike.
+        let parents = [
+            (1, None),
+            (10, Some(1)),
+            (11, Some(10)),
+            (20, Some(1)),
+            (30, Some(1)),
+        ];
+        let keys: Vec<u64> = parents.iter().map(|p| p.0).collect();
+        let parent = |k: u64| parents.iter().find(|p| p.0 == k).and_then(|p| p.1);
+        let choose = |wanted: &[u64]| choose_container(&keys, |k| wanted.contains(&k), parent);
+        assert_eq!(
+            choose(&[10, 11]),
+            Ok(10),
+            "a match inside a match is part of it"
+        );
+        assert_eq!(choose(&[11]), Ok(11));
+        assert_eq!(choose(&[]), Err(NotOneContainer::NoMatch));
+        assert_eq!(
+            choose(&[30, 20]),
+            Err(NotOneContainer::Several(vec![20, 30])),
+            "neither is a better guess: both listed"
+        );
+        // A parent loop (a damaged recording) ends, and lists them.
+        let looped = |k: u64| Some(if k == 20 { 30 } else { 20 });
+        assert_eq!(
+            choose_container(&[20, 30], |_| true, looped),
+            Err(NotOneContainer::Several(vec![20, 30]))
+        );
+    }
 
     fn meta() -> RecordingMeta {
         let c = |key, name: &str, parent: Option<u64>, level| Container {

@@ -15,7 +15,8 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use perfns::container::{
-    identify_cgroup, ContainerRef, KubernetesIdentity, RecordingMeta, RecordingMode,
+    choose_container, identify_cgroup, ContainerRef, KubernetesIdentity, NotOneContainer,
+    RecordingMeta, RecordingMode,
 };
 
 use super::Task;
@@ -490,32 +491,29 @@ fn layout(
             roots
         }
         Some(wanted) => {
-            let mut found: Vec<Key> = keys
-                .iter()
-                .filter(|k| matches_name(**k, &nodes[*k], wanted))
-                .copied()
-                .collect();
-            // A match inside another match is already its descendant.
-            let matched = found.clone();
-            found.retain(|k| !has_ancestor_in(nodes, *k, &matched));
+            let chosen = choose_container(
+                &keys,
+                |k| matches_name(k, &nodes[&k], wanted),
+                |k| nodes[&k].parent,
+            );
             let listed = |keys: &[Key]| {
                 keys.iter()
                     .map(|k| format!("{} ({})", name(*k, &nodes[k]), k.text()))
                     .collect::<Vec<_>>()
             };
-            if found.len() != 1 {
-                return Err(NoSuchContainer {
-                    wanted: wanted.clone(),
-                    known: listed(&keys).join(", "),
-                    matches: if found.is_empty() {
-                        Vec::new()
-                    } else {
-                        listed(&found)
-                    },
-                });
+            match chosen {
+                Ok(one) => vec![one],
+                Err(not_one) => {
+                    return Err(NoSuchContainer {
+                        wanted: wanted.clone(),
+                        known: listed(&keys).join(", "),
+                        matches: match not_one {
+                            NotOneContainer::NoMatch => Vec::new(),
+                            NotOneContainer::Several(several) => listed(&several),
+                        },
+                    })
+                }
             }
-            sort_keys(&mut found, nodes, &sort, !options.flat);
-            found
         }
     };
     let mut order: Vec<(Key, usize)> = Vec::new();
@@ -786,16 +784,6 @@ fn tree_depth(nodes: &BTreeMap<Key, Node>, mut key: Key) -> usize {
         key = parent;
     }
     depth
-}
-
-fn has_ancestor_in(nodes: &BTreeMap<Key, Node>, mut key: Key, set: &[Key]) -> bool {
-    while let Some(parent) = nodes[&key].parent {
-        if set.contains(&parent) {
-            return true;
-        }
-        key = parent;
-    }
-    false
 }
 
 /// Makes the names of containers that would show the same one distinct.

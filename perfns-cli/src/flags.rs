@@ -15,7 +15,13 @@ use clap::{Parser, Subcommand};
 /// Per-container tracing on perf: record what containers do, report it per
 /// container.
 #[derive(Debug, Parser)]
-#[command(name = "perfns", version, about, long_about = None)]
+#[command(
+    name = "perfns",
+    version,
+    about,
+    long_about = None,
+    after_help = crate::exit_status::HELP
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,8 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Record CPU time, memory and syscalls of the machine's containers into a
     /// perf.data-compatible file.
+    #[command(after_help = crate::exit_status::HELP)]
     Record(record::RecordArgs),
     /// Report a recording (perfns's or perf's) per container.
+    #[command(after_help = crate::exit_status::HELP)]
     Report(report::ReportArgs),
     /// Run a command in a new container made from namespaces (user, pid,
     /// mount, uts, ipc, cgroup and, on a perfns kernel, tracer), with its

@@ -11,10 +11,12 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::Parser;
+use exit_status::ExitStatus;
 use flags::{Cli, Command};
 use run_container::ContainerSpec;
 
 mod completions_and_man;
+mod exit_status;
 mod flags;
 mod run_container;
 
@@ -24,7 +26,7 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("perfns: {err:#}");
-            ExitCode::FAILURE
+            ExitStatus::of_error(&err).into()
         }
     }
 }
@@ -32,8 +34,18 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Record(args) => perfns_record::run(args.into_config()?)?,
-        Command::Report(args) => perfns_report::run(&args.into_config()?)?,
+        Command::Record(args) => {
+            let summary = perfns_record::run(args.into_config()?)?;
+            let p = &summary.progress;
+            if p.lost + p.lost_samples > 0 {
+                return Ok(ExitStatus::LostEvents.into());
+            }
+        }
+        Command::Report(args) => {
+            if perfns_report::run(&args.into_config()?)? == perfns_report::Reported::Damaged {
+                return Ok(ExitStatus::DamagedRecording.into());
+            }
+        }
         Command::PublishTracefs(args) => perfns_record::publish::run(&args.dir, args.from)?,
         Command::Serve(args) => perfns_report::serve::run(&args.into())?,
         Command::Completions(args) => {
@@ -50,7 +62,7 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success.into())
 }
 
 /// Whether the error is a write to a closed pipe (`perfns report | head`),

@@ -1,9 +1,9 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
 //! with several keys), the report's one grouping (`--per-container`,
-//! `--per-process`, `--flat`), `--container`'s one rule, and the
-//! completions and man pages made from them: each against a real
-//! recording, a fresh one (as root, on this machine's kernel) or one of
-//! testdata/.
+//! `--per-process`, `--flat`), `--container`'s one rule, the exit
+//! statuses, and the completions and man pages made from them: each
+//! against a real recording, a fresh one (as root, on this machine's
+//! kernel) or one of testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -18,6 +18,7 @@ use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
 use perfns_record::testing::workload_binary;
 use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
 
 const SYS_GETPPID: i64 = libc::SYS_getppid;
 
@@ -320,4 +321,99 @@ fn report_container_takes_a_name_a_key_or_a_cgroup_path() {
     let none = perfns(&["report", "-i", &input, "--container", "no-such"]);
     assert_eq!(none.status.code(), Some(1));
     assert!(text(&none.stderr).contains("the recording has:"));
+}
+
+/// `perfns ARGS` as uid and gid 65534 (nobody), through setpriv(1).
+fn perfns_as_nobody(args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(perfns_binary())
+        .args(args)
+        .output()
+        .expect("setpriv(1) from util-linux")
+}
+
+#[test]
+fn exit_statuses_tell_damage_loss_and_refusal_apart() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    // 4: a recording cut short is reported, and said to be damaged.
+    let whole = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/two-containers.data"),
+    )
+    .unwrap();
+    let cut = dir.path().join("cut.data");
+    std::fs::write(&cut, &whole[..whole.len() * 6 / 10]).unwrap();
+    let out = perfns(&["report", "-i", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("perfns report of "),
+        "the report is printed"
+    );
+    assert!(text(&out.stderr).contains("the file is truncated"));
+    let whole_report = perfns(&["report", "-i", &testdata("two-containers.data")]);
+    assert_eq!(whole_report.status.code(), Some(0));
+
+    // 3: events lost, the file whole; -q says nothing else.
+    let lossy = dir.path().join("lossy.data");
+    let workload = workload_binary().unwrap();
+    let out = perfns_record(&[
+        "-q",
+        "-m",
+        "1",
+        "-e",
+        "syscalls",
+        "-o",
+        lossy.to_str().unwrap(),
+        "--",
+        workload.to_str().unwrap(),
+        "getppid",
+        "100000",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert!(PerfFileReader::open(&lossy).is_ok());
+
+    // 77: permission refused, by a file (root's, 0600) or by the kernel.
+    let private = dir.path().join("private.data");
+    std::fs::write(&private, &whole).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = perfns_as_nobody(&["report", "-i", private.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(77), "{}", text(&out.stderr));
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid").unwrap();
+    let need = match paranoid.trim().parse::<i32>() {
+        Ok(n) if n >= 1 => Ok(()),
+        _ => Err(format!(
+            "kernel.perf_event_paranoid >= 1, so that nobody may not record the system \
+             (it is {})",
+            paranoid.trim()
+        )),
+    };
+    if perfns::testing::prerequisite(need).is_some() {
+        let out = perfns_as_nobody(&[
+            "record",
+            "--scope",
+            "system",
+            "-o",
+            "/dev/null",
+            "--duration",
+            "0.1",
+        ]);
+        assert_eq!(out.status.code(), Some(77), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn help_lists_the_exit_statuses() {
+    for args in [
+        &["--help"][..],
+        &["record", "--help"],
+        &["report", "--help"],
+    ] {
+        let help = text(&perfns(args).stdout);
+        assert!(help.contains("Exit status:"), "{args:?}: {help}");
+        assert!(help.contains("77  permission refused"), "{args:?}");
+    }
 }

@@ -83,8 +83,9 @@ const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// new container must live to be looked up in /proc.
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
-/// Runs `perfns record`.
-pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
+/// Runs `perfns record`, and returns the summary it printed (unless `-q`),
+/// losses included.
+pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
     let caller = scope::Caller::this_process();
     let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
         .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
@@ -134,7 +135,7 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<()> {
     if !config.quiet {
         eprint!("{}", summary_text(&summary));
     }
-    Ok(())
+    Ok(summary)
 }
 
 /// Whether recording failed because the kernel refused a page allocation

@@ -729,6 +729,7 @@ impl Analysis {
                 .any(|r| matches!(r, Role::SysEnter { .. })),
             notes: self.notes,
             warnings,
+            damaged: self.truncated.is_some() || self.errors > 0,
         };
         let membership = Membership {
             meta: self.meta.as_ref(),

@@ -149,8 +149,29 @@ pub struct ReportConfig {
     pub interval: Option<std::time::Duration>,
 }
 
+/// What [`run`] printed a report of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// The whole recording.
+    Whole,
+    /// A damaged recording (truncated, or records that could not be read):
+    /// the report covers what could be read, and its warnings say what
+    /// could not.
+    Damaged,
+}
+
+impl Reported {
+    fn of(header: &model::Header) -> Self {
+        if header.damaged {
+            Reported::Damaged
+        } else {
+            Reported::Whole
+        }
+    }
+}
+
 /// Runs `perfns report`.
-pub fn run(config: &ReportConfig) -> anyhow::Result<()> {
+pub fn run(config: &ReportConfig) -> anyhow::Result<Reported> {
     let mut stderr = std::io::stderr();
     let show_progress = stderr.is_terminal();
     let mut last_shown = None;
@@ -191,30 +212,32 @@ pub fn run(config: &ReportConfig) -> anyhow::Result<()> {
         Format::Json => render::json(&report),
         Format::Csv => render::csv(&report),
     };
+    let reported = Reported::of(&report.header);
     if let Some(path) = &config.output {
         std::fs::write(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
-        return Ok(());
+        return Ok(reported);
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
-    Ok(())
+    Ok(reported)
 }
 
 /// `--format parquet`: the rows of the recording, to `--output`.
 #[cfg(feature = "parquet")]
-fn write_parquet(config: &ReportConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result<()> {
+fn write_parquet(config: &ReportConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result<Reported> {
     let output = config
         .output
         .as_deref()
         .context("--format parquet writes a binary file: name it with -o/--output FILE")?;
-    let rows = parquet_rows(&config.input, &config.options, config.interval, progress)?;
+    let (rows, reported) =
+        parquet_rows_reported(&config.input, &config.options, config.interval, progress)?;
     let file =
         std::fs::File::create(output).with_context(|| format!("creating {}", output.display()))?;
     parquet_export::write(std::io::BufWriter::new(file), &rows)
         .with_context(|| format!("writing {}", output.display()))?;
-    Ok(())
+    Ok(reported)
 }
 
 /// The Parquet rows of a recording: one per container for the whole of it
@@ -228,13 +251,25 @@ pub fn parquet_rows(
     interval: Option<std::time::Duration>,
     progress: &mut dyn FnMut(f64),
 ) -> anyhow::Result<Vec<parquet_export::Row>> {
+    parquet_rows_reported(path, options, interval, progress).map(|(rows, _)| rows)
+}
+
+/// [`parquet_rows`], and whether the recording was whole.
+#[cfg(feature = "parquet")]
+fn parquet_rows_reported(
+    path: &std::path::Path,
+    options: &Options,
+    interval: Option<std::time::Duration>,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<(Vec<parquet_export::Row>, Reported)> {
     let mut options = options.clone();
     // Every container, each once: a tree's roll-ups would count twice.
     options.flat = true;
     let whole = report(path, &options, progress)?;
+    let reported = Reported::of(&whole.header);
     let t = whole.header.time;
     let Some(step) = interval else {
-        return Ok(parquet_export::rows(&whole, t.start_ns, t.end_ns));
+        return Ok((parquet_export::rows(&whole, t.start_ns, t.end_ns), reported));
     };
     let step = u64::try_from(step.as_nanos()).unwrap_or(u64::MAX).max(1);
     let mut rows = Vec::new();
@@ -250,5 +285,5 @@ pub fn parquet_rows(
         }
         start = end;
     }
-    Ok(rows)
+    Ok((rows, reported))
 }

@@ -64,6 +64,11 @@ pub struct Header {
     /// Problems with the recording; the figures cover the records read
     /// before them.
     pub warnings: Vec<String>,
+    /// Whether the recording is damaged: truncated, or with records that
+    /// could not be read or decoded (the warnings say which). Not in the
+    /// JSON, whose warnings say it; `perfns report` exits with it.
+    #[serde(skip)]
+    pub damaged: bool,
 }
 
 /// Who wrote the recording.

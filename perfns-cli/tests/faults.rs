@@ -440,7 +440,11 @@ fn cpu_hotplug_in_the_vm() {
     assert_eq!(read("nproc").trim(), "2");
     let log = read("record.log");
     println!("{log}");
-    assert_eq!(read("record.status").trim(), "0", "{log}");
+    // 3 when the kernel lost events (ExitStatus::LostEvents), which the
+    // checks below allow.
+    let lossy = log.contains("Warning: lost ");
+    let status = if lossy { "3" } else { "0" };
+    assert_eq!(read("record.status").trim(), status, "{log}");
     for said in [
         "[ perfns record: cpu1 went offline: nothing is recorded on it while it is ]",
         "[ perfns record: cpu1 is back online: recording it again ]",

@@ -29,7 +29,9 @@ perfns="$bin/perfns record -a --events syscalls -m $pages -o $out/perfns.data --
 perf="perf record -q -a -e raw_syscalls:sys_enter,raw_syscalls:sys_exit --namespaces --all-cgroups -m $pages -o $out/perf.data --"
 work="$bin/perfns-workload getppid"
 
-hyperfine -N --warmup 1 --runs "$runs" --export-json "$out/times.json" \
+# -i: perfns record exits 3 when the kernel lost events, which these loads
+# may; every run's exit code is in times.json.
+hyperfine -N -i --warmup 1 --runs "$runs" --export-json "$out/times.json" \
 	-n "perfns, 0 calls" "$perfns $work 0" \
 	-n "perf, 0 calls" "$perf $work 0" \
 	-n "perfns, $calls calls" "$perfns $work $calls" \

@@ -1,9 +1,9 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
-//! with several keys), the report's one grouping (`--per-container`,
-//! `--per-process`, `--flat`), `--container`'s one rule, the exit
-//! statuses, and the completions and man pages made from them: each
-//! against a real recording, a fresh one (as root, on this machine's
-//! kernel) or one of testdata/.
+//! with several keys, `--time` with percents), the report's one grouping
+//! (`--per-container`, `--per-process`, `--flat`), `--container`'s one
+//! rule, the exit statuses, and the completions and man pages made from
+//! them: each against a real recording, a fresh one (as root, on this
+//! machine's kernel) or one of testdata/.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -416,4 +416,51 @@ fn help_lists_the_exit_statuses() {
         assert!(help.contains("Exit status:"), "{args:?}: {help}");
         assert!(help.contains("77  permission refused"), "{args:?}");
     }
+}
+
+/// `ns` as `perf script` prints seconds, exactly.
+fn seconds(ns: u64) -> String {
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+#[test]
+fn time_takes_perfs_percent_slices() {
+    let input = testdata("two-containers.data");
+    let whole = json_report(&["-i", &input]);
+    let ns = |r: &Value, field: &str| r["header"]["time"][field].as_u64().unwrap();
+    let (first, last) = (ns(&whole, "start_ns"), ns(&whole, "end_ns"));
+    let at = |ppm: u64| first + (last - first) * ppm / 1_000_000;
+    for (percent, from, to) in [
+        ("10%/2", 100_000, 200_000),
+        ("25%", 0, 250_000),
+        ("50%-100%", 500_000, 1_000_000),
+    ] {
+        let sliced = json_report(&["-i", &input, "--time", percent]);
+        assert_eq!(ns(&sliced, "start_ns"), at(from), "--time {percent}");
+        assert_eq!(ns(&sliced, "end_ns"), at(to), "--time {percent}");
+        // The same as the slice's times in seconds.
+        let range = format!("{},{}", seconds(at(from)), seconds(at(to)));
+        let timed = json_report(&["-i", &input, "--time", &range]);
+        assert_eq!(
+            sliced["containers"], timed["containers"],
+            "--time {percent}"
+        );
+        assert_eq!(sliced["header"]["time"], timed["header"]["time"]);
+    }
+    // Both halves of the workload have calls.
+    let calls = |r: &Value| -> u64 {
+        r["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["depth"] == 0)
+            .map(|c| c["total"]["syscalls"]["calls"].as_u64().unwrap())
+            .sum()
+    };
+    let first_half = json_report(&["-i", &input, "--time", "50%/1"]);
+    let second_half = json_report(&["-i", &input, "--time", "50%/2"]);
+    assert!(calls(&first_half) > 0 && calls(&second_half) > 0);
+    let listed = perfns(&["report", "-i", &input, "--time", "10%/1,10%/2"]);
+    assert_eq!(listed.status.code(), Some(1));
+    assert!(text(&listed.stderr).contains("perfns takes one range"));
 }

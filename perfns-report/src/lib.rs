@@ -77,6 +77,30 @@ pub struct Options {
     pub then_by: Vec<SortKey>,
     /// Only figures between these times (ns); `None` ends are open.
     pub time: Option<(Option<u64>, Option<u64>)>,
+    /// Only figures in this slice of the recording (perf report's
+    /// `--time 10%/2`): [`report`] makes it [`Self::time`] from the
+    /// recording's first and last record times.
+    pub time_percent: Option<PercentRange>,
+}
+
+/// A slice of a recording's time, from its first record (0) to its last
+/// (1 000 000), in parts per million: `--time 10%/2` is 100 000 to
+/// 200 000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PercentRange {
+    /// Where it starts.
+    pub from_ppm: u32,
+    /// Where it ends, at least `from_ppm`, at most 1 000 000.
+    pub to_ppm: u32,
+}
+
+impl PercentRange {
+    /// The times (ns) it covers between `first` and `last`.
+    pub fn between(self, first: u64, last: u64) -> (u64, u64) {
+        let span = u128::from(last.saturating_sub(first));
+        let at = |ppm: u32| first + (span * u128::from(ppm) / 1_000_000) as u64;
+        (at(self.from_ppm), at(self.to_ppm))
+    }
 }
 
 impl Options {
@@ -98,6 +122,7 @@ impl Default for Options {
             sort: SortKey::Cpu,
             then_by: Vec::new(),
             time: None,
+            time_percent: None,
         }
     }
 }
@@ -112,6 +137,12 @@ pub fn report(
     use perfns::perf_data::{PerfDataError, PerfFileReader};
     if path == std::path::Path::new("-") {
         // A pipe-mode stream, `perf record -o - | perfns report -i -`.
+        if options.time_percent.is_some() {
+            anyhow::bail!(
+                "--time in percent needs the recording's first and last times before its \
+                 records are read, so a file, not stdin: give the times in seconds"
+            );
+        }
         let reader = PerfFileReader::open_stream(path, Box::new(std::io::stdin()))
             .context("cannot report stdin")?;
         return Ok(analysis::analyze(&reader, options, progress)?);
@@ -130,7 +161,30 @@ pub fn report(
         other => other,
     }
     .context("cannot report")?;
-    Ok(analysis::analyze(&reader, options, progress)?)
+    let Some(percent) = options.time_percent else {
+        return Ok(analysis::analyze(&reader, options, progress)?);
+    };
+    // The slice of the time from the first record to the last, as perf
+    // takes it from HEADER_SAMPLE_TIME (which perfns recordings lack): one
+    // pass over the records' times first.
+    let mut span: Option<(u64, u64)> = None;
+    let mut records = reader.stream();
+    while let Some(item) = records.next_record() {
+        if let Some(t) = item.ok().and_then(|r| r.time()).filter(|&t| t != 0) {
+            span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        }
+    }
+    let (first, last) = span.with_context(|| {
+        format!(
+            "{}: --time in percent: no record has a time to take a percent of",
+            path.display()
+        )
+    })?;
+    let (start, end) = percent.between(first, last);
+    let mut options = options.clone();
+    options.time = Some((Some(start), Some(end)));
+    options.time_percent = None;
+    Ok(analysis::analyze(&reader, &options, progress)?)
 }
 
 /// What `perfns report` does: its validated command line.
@@ -266,6 +320,8 @@ fn parquet_rows_reported(
     // Every container, each once: a tree's roll-ups would count twice.
     options.flat = true;
     let whole = report(path, &options, progress)?;
+    // The intervals are of the whole's time, which a percent --time chose.
+    options.time_percent = None;
     let reported = Reported::of(&whole.header);
     let t = whole.header.time;
     let Some(step) = interval else {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use perfns_report::{Format, Options, ReportConfig, SortKey};
+use perfns_report::{Format, Options, PercentRange, ReportConfig, SortKey};
 
 /// `perfns report`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -49,8 +49,11 @@ pub struct ReportArgs {
     )]
     pub sort: Vec<SortArg>,
     /// Only the time between START and END, in seconds as `perf script`
-    /// prints them (either may be left empty: `100.5,` or `,101`).
-    #[arg(long, value_name = "START,END")]
+    /// prints them (either may be left empty: `100.5,` or `,101`); or, as
+    /// perf report --time takes it, a slice of the recording from its
+    /// first record to its last: `10%/2` (the second tenth), `10%` (the
+    /// first), `0%-25%`. One range (perf also takes lists of them).
+    #[arg(long, value_name = "START,END|P%/N|P%-Q%")]
     pub time: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
@@ -117,7 +120,11 @@ impl ReportArgs {
         if self.top == 0 {
             anyhow::bail!("--top must be at least 1");
         }
-        let time = self.time.as_deref().map(parse_time_range).transpose()?;
+        let (time, time_percent) = match self.time.as_deref() {
+            None => (None, None),
+            Some(text) if text.contains('%') => (None, Some(parse_percent_range(text)?)),
+            Some(text) => (Some(parse_time_range(text)?), None),
+        };
         let mut sort: Vec<SortKey> = Vec::new();
         for &arg in &self.sort {
             if sort.contains(&arg.into()) {
@@ -139,6 +146,7 @@ impl ReportArgs {
             sort: first,
             then_by: then_by.to_vec(),
             time,
+            time_percent,
         };
         let format = Format::from(self.format);
         if let Some(i) = self.interval {
@@ -185,6 +193,66 @@ fn parse_time_range(text: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
     Ok((start, end))
 }
 
+/// Parses perf report's percent forms of `--time`: `P%/N` (the Nth slice
+/// of P%), `P%` (`P%/1`) and `P%-Q%`, percents with up to 4 decimals.
+fn parse_percent_range(text: &str) -> anyhow::Result<PercentRange> {
+    let bad = |why: &str| anyhow::anyhow!("--time {text:?}: {why}");
+    if text.contains(',') {
+        return Err(bad(
+            "perfns takes one range (perf report also takes a list of them)",
+        ));
+    }
+    let percent = |s: &str| {
+        s.strip_suffix('%')
+            .and_then(parse_ppm)
+            .filter(|&p| p <= 1_000_000)
+            .ok_or_else(|| bad(&format!("{s:?} is not a percent from 0% to 100%")))
+    };
+    let range = if let Some((from, to)) = text.split_once('-') {
+        PercentRange {
+            from_ppm: percent(from)?,
+            to_ppm: percent(to)?,
+        }
+    } else {
+        let (size, n) = text.split_once('/').unwrap_or((text, "1"));
+        let size = percent(size)?;
+        let n: u32 = n
+            .parse()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad(&format!("{n:?} is not a slice number (1, 2, ...)")))?;
+        let end = u64::from(size) * u64::from(n);
+        if size == 0 || end > 1_000_000 {
+            return Err(bad(&format!(
+                "slice {n} of {} is not within 0% to 100%",
+                &text[..text.find('%').unwrap_or(0) + 1]
+            )));
+        }
+        PercentRange {
+            from_ppm: (end - u64::from(size)) as u32,
+            to_ppm: end as u32,
+        }
+    };
+    if range.from_ppm > range.to_ppm {
+        return Err(bad("the start is after the end"));
+    }
+    Ok(range)
+}
+
+/// A percent (`12.5`) in parts per million, exactly: up to 4 decimals.
+fn parse_ppm(s: &str) -> Option<u32> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || fraction.len() > 4
+        || !(whole.bytes().chain(fraction.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let fraction: u32 = format!("{fraction:0<4}").parse().ok()?;
+    whole.checked_mul(10_000)?.checked_add(fraction)
+}
+
 /// `123.456` seconds as nanoseconds, exactly (no floating point).
 fn parse_seconds(s: &str) -> Option<u64> {
     let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
@@ -216,6 +284,35 @@ mod tests {
         assert_eq!(parse_seconds("-1"), None);
         assert_eq!(parse_seconds("."), None);
         assert_eq!(parse_seconds("1e3"), None);
+    }
+
+    #[test]
+    fn percent_ranges_are_perfs() {
+        let range = |t: &str| {
+            parse_percent_range(t)
+                .map(|r| (r.from_ppm, r.to_ppm))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(range("10%/2"), Ok((100_000, 200_000)));
+        assert_eq!(range("10%"), Ok((0, 100_000)));
+        assert_eq!(range("25%/4"), Ok((750_000, 1_000_000)));
+        assert_eq!(range("0%-10%"), Ok((0, 100_000)));
+        assert_eq!(range("12.5%-100%"), Ok((125_000, 1_000_000)));
+        for (bad, why) in [
+            ("10%/1,10%/2", "one range"),
+            ("30%/4", "not within"),
+            ("0%/1", "not within"),
+            ("10%/0", "slice number"),
+            ("10%/x", "slice number"),
+            ("20%-10%", "start is after the end"),
+            ("101%", "not a percent"),
+            ("10", "not a percent"),
+            ("-10%", "not a percent"),
+            ("1.00001%", "not a percent"),
+        ] {
+            let err = range(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

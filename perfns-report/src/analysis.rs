@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use perfns::attr::{flags, kind, AttrSet};
-use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
+use perfns::container::{RecordingMeta, RecordingMode};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType};
 use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
@@ -279,7 +279,8 @@ impl Analysis {
             tool: if perfns { "perfns" } else { "perf" },
             version: features.version.clone(),
             cmdline: features.cmdline.as_ref().map(|c| c.join(" ")),
-            mode: meta.as_ref().map(recording_mode),
+            mode: meta.as_ref().map(|m| m.mode),
+            scope: meta.as_ref().map(|m| m.scope.clone()),
             hostname: features.hostname.clone(),
             kernel: features.os_release.clone(),
             arch: features.arch.clone(),
@@ -748,21 +749,6 @@ impl Analysis {
             containers,
             processes,
         })
-    }
-}
-
-/// How perfns recorded: its mode and scope, as the header prints them.
-fn recording_mode(meta: &RecordingMeta) -> String {
-    let mode = match meta.mode {
-        RecordingMode::SystemWide => "system-wide",
-        RecordingMode::TracerScope => "tracer scope",
-    };
-    match &meta.scope {
-        RecordingScope::System => format!("{mode}, the whole system"),
-        RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
-        RecordingScope::Container { name, key } => {
-            format!("{mode}, container {name} (pidns:{key}) and its descendants")
-        }
     }
 }
 

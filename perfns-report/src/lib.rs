@@ -38,7 +38,7 @@ pub enum SortKey {
 pub enum Format {
     /// Tables fit to the terminal's width.
     Table,
-    /// JSON, schema `perfns-report/1` (docs/report-json.md).
+    /// JSON, schema `perfns-report/2` (docs/report-json.md).
     Json,
     /// CSV: one block per section.
     Csv,

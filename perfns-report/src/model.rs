@@ -1,16 +1,17 @@
 //! The report as data: what the analyses find and the renderers print, and
-//! what `--format json` serializes (schema `perfns-report/1`,
+//! what `--format json` serializes (schema `perfns-report/2`,
 //! docs/report-json.md).
 
 use std::collections::BTreeMap;
 
+use perfns::container::{RecordingMode, RecordingScope};
 use serde::Serialize;
 
 use crate::SortKey;
 
 /// The JSON schema's name and version; bump the number on any change that
 /// is not a new optional field.
-pub const SCHEMA: &str = "perfns-report/1";
+pub const SCHEMA: &str = "perfns-report/2";
 
 /// A whole report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,9 +81,12 @@ pub struct Recording {
     pub version: Option<String>,
     /// The recording command (HEADER_CMDLINE).
     pub cmdline: Option<String>,
-    /// For perfns recordings: `system-wide` or `tracer-scope`, and what
-    /// was recorded (`system`, a command, or one container).
-    pub mode: Option<String>,
+    /// For perfns recordings: how the events were opened (`system-wide`
+    /// or `tracer-scope`).
+    pub mode: Option<RecordingMode>,
+    /// For perfns recordings: which tasks were recorded (the whole
+    /// system, while a command ran, or one container).
+    pub scope: Option<RecordingScope>,
     /// HEADER_HOSTNAME.
     pub hostname: Option<String>,
     /// HEADER_OSRELEASE: the kernel.

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use perfns::container::{RecordingMode, RecordingScope};
 use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Alignment, Modify, Style, Width};
@@ -18,7 +19,7 @@ pub fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
 }
 
-/// Pretty-printed JSON, schema `perfns-report/1`, with a final newline.
+/// Pretty-printed JSON, schema `perfns-report/2`, with a final newline.
 pub fn json(report: &Report) -> String {
     // A report is plain data (strings, numbers, maps with integer keys
     // that serde_json writes as strings): serializing it cannot fail.
@@ -68,8 +69,8 @@ fn header_lines(h: &Header) -> String {
     let _ = writeln!(out, "{by}");
     // A command may hold a whole script: one line here.
     let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if let Some(mode) = &r.mode {
-        let _ = writeln!(out, "mode: {}", one_line(mode));
+    if let (Some(mode), Some(scope)) = (r.mode, &r.scope) {
+        let _ = writeln!(out, "mode: {}", one_line(&mode_text(mode, scope)));
     }
     if let Some(cmd) = &r.cmdline {
         let _ = writeln!(out, "command: {}", one_line(cmd));
@@ -583,6 +584,22 @@ enum Section {
     Cpu,
     Memory,
     Syscalls,
+}
+
+/// How perfns recorded, as the table's header says it: its mode and
+/// scope.
+fn mode_text(mode: RecordingMode, scope: &RecordingScope) -> String {
+    let mode = match mode {
+        RecordingMode::SystemWide => "system-wide",
+        RecordingMode::TracerScope => "tracer scope",
+    };
+    match scope {
+        RecordingScope::System => format!("{mode}, the whole system"),
+        RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
+        RecordingScope::Container { name, key } => {
+            format!("{mode}, container {name} (pidns:{key}) and its descendants")
+        }
+    }
 }
 
 /// The section whose figure the processes are sorted by: they are listed

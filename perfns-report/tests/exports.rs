@@ -39,7 +39,7 @@ fn u(v: &Value) -> u64 {
 /// The figures of each container by name, from `render::json`'s text.
 fn from_json(text: &str) -> BTreeMap<String, Figures> {
     let doc: Value = serde_json::from_str(text).expect("the JSON export parses");
-    assert_eq!(doc["schema"], "perfns-report/1");
+    assert_eq!(doc["schema"], "perfns-report/2");
     let containers = doc["containers"].as_array().expect("containers");
     let name_of: BTreeMap<&str, &str> = containers
         .iter()

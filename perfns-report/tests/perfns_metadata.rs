@@ -93,10 +93,8 @@ fn metadata_names_runtimes_and_nesting_win() {
     .unwrap();
     assert_eq!(r.header.containers_from, ContainerSource::PerfnsMetadata);
     assert_eq!(r.header.recording.tool, "perfns");
-    assert_eq!(
-        r.header.recording.mode.as_deref(),
-        Some("system-wide, the whole system")
-    );
+    assert_eq!(r.header.recording.mode, Some(RecordingMode::SystemWide));
+    assert_eq!(r.header.recording.scope, Some(RecordingScope::System));
     let find = |name: &str| {
         r.containers
             .iter()

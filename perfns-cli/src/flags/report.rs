@@ -93,7 +93,7 @@ impl From<SortArg> for SortKey {
 pub enum FormatArg {
     /// Tables fit to the terminal's width.
     Table,
-    /// JSON, schema `perfns-report/1` (docs/report-json.md).
+    /// JSON, schema `perfns-report/2` (docs/report-json.md).
     Json,
     /// CSV: one block per section.
     Csv,

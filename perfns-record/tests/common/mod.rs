@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use perfns::container::RecordingMeta;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
-use perfns::tracepoint::TracepointFormat;
+use perfns::tracepoint::{TracepointFormat, COMMON_FLAGS_INTERRUPT};
 use perfns_record::testing::workload_binary;
 use tempfile::TempDir;
 
@@ -227,7 +227,7 @@ pub fn attribute(path: &Path) -> Attribution {
                 // counts it (common_flags: TRACE_FLAG_HARDIRQ | SOFTIRQ |
                 // NMI).
                 if f.read_u64(raw, "common_flags")
-                    .is_ok_and(|fl| fl & 0x58 != 0)
+                    .is_ok_and(|fl| fl & COMMON_FLAGS_INTERRUPT != 0)
                 {
                     continue;
                 }

@@ -15,7 +15,7 @@ use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType};
-use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
+use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat, COMMON_FLAGS_INTERRUPT};
 
 use crate::containers::{self, Membership, NoSuchContainer};
 use crate::model::{
@@ -119,10 +119,13 @@ enum Role {
     PageAlloc {
         format: TracepointFormat,
         order: FieldIndex,
+        /// common_flags, which says whether it was in interrupt context.
+        flags: Option<FieldIndex>,
     },
     PageFree {
         format: TracepointFormat,
         order: FieldIndex,
+        flags: Option<FieldIndex>,
     },
     SysEnter {
         format: TracepointFormat,
@@ -233,6 +236,9 @@ pub struct Analysis {
     switch_gaps: u64,
     /// The CPU time in those gaps, which no task is charged.
     unattributed_ns: u64,
+    /// Page allocator traffic in interrupt context, which no task is
+    /// charged.
+    memory_in_interrupts: MemoryFigures,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
     /// Records of types the report does not read, by type.
@@ -355,6 +361,7 @@ impl Analysis {
             truncated: None,
             switch_gaps: 0,
             unattributed_ns: 0,
+            memory_in_interrupts: MemoryFigures::default(),
             meta,
             unread: BTreeMap::new(),
         }
@@ -683,9 +690,22 @@ impl Analysis {
                     },
                 );
             }
-            Role::PageAlloc { format, order } | Role::PageFree { format, order } => {
+            Role::PageAlloc {
+                format,
+                order,
+                flags,
+            }
+            | Role::PageFree {
+                format,
+                order,
+                flags,
+            } => {
                 let alloc = matches!(role, Role::PageAlloc { .. });
                 let Ok(order) = format.read_u64(payload, *order) else {
+                    self.errors += 1;
+                    return;
+                };
+                let Ok(flags) = flags.map_or(Ok(0), |f| format.read_u64(payload, f)) else {
                     self.errors += 1;
                     return;
                 };
@@ -693,7 +713,15 @@ impl Analysis {
                     return;
                 }
                 let pages = 1u64 << order;
-                let m = &mut self.tasks[ti].memory;
+                // An interrupt (hard or soft IRQ, NMI) allocates for
+                // whoever caused it (a packet, a timer, an RCU callback),
+                // not for the task it interrupted: charged to no
+                // container, as the tracer scope delivers it to none.
+                let m = if flags & COMMON_FLAGS_INTERRUPT != 0 {
+                    &mut self.memory_in_interrupts
+                } else {
+                    &mut self.tasks[ti].memory
+                };
                 if alloc {
                     m.pages_allocated += pages;
                     *m.allocations_by_order.entry(order as u32).or_default() += 1;
@@ -809,6 +837,26 @@ impl Analysis {
             );
             ContainerSource::None
         };
+        let m = &mut self.memory_in_interrupts;
+        m.pages_net = m.pages_allocated as i64 - m.pages_freed as i64;
+        let memory_in_interrupts = (m.pages_allocated + m.pages_freed > 0).then(|| {
+            let allocations: u64 = m.allocations_by_order.values().sum();
+            let mut what = Vec::new();
+            if allocations > 0 {
+                what.push(format!(
+                    "{allocations} page allocations ({} pages)",
+                    m.pages_allocated
+                ));
+            }
+            if m.pages_freed > 0 {
+                what.push(format!("{} pages freed", m.pages_freed));
+            }
+            self.notes.push(format!(
+                "{} in interrupt context (hard or soft IRQ, NMI), charged to no container",
+                what.join(" and ")
+            ));
+            m.clone()
+        });
         if !self.seen_comm {
             self.notes
                 .push("no COMM records: tasks are named from sched_switch, or not at all".into());
@@ -908,6 +956,7 @@ impl Analysis {
                 .roles
                 .iter()
                 .any(|r| matches!(r, Role::PageAlloc { .. } | Role::PageFree { .. })),
+            memory_in_interrupts,
             syscalls_recorded: self
                 .roles
                 .iter()
@@ -1023,10 +1072,12 @@ fn role(
         }
         "kmem:mm_page_alloc" => fields(&["order"]).map(|f| Role::PageAlloc {
             order: f[0],
+            flags: format.field_index("common_flags").ok(),
             format: format.clone(),
         }),
         "kmem:mm_page_free" => fields(&["order"]).map(|f| Role::PageFree {
             order: f[0],
+            flags: format.field_index("common_flags").ok(),
             format: format.clone(),
         }),
         "raw_syscalls:sys_enter" => fields(&["id"]).map(|f| Role::SysEnter {

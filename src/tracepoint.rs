@@ -28,6 +28,13 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// Where older setups reach it, through debugfs (which automounts tracefs).
 const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
 
+/// The bits of a tracepoint entry's `common_flags` that say it was made in
+/// interrupt context: TRACE_FLAG_HARDIRQ (0x08), TRACE_FLAG_SOFTIRQ (0x10)
+/// and TRACE_FLAG_NMI (0x40), from the kernel's include/linux/trace_events.h.
+/// Work done there is for whoever caused the interrupt, not for the task
+/// it interrupted.
+pub const COMMON_FLAGS_INTERRUPT: u64 = 0x08 | 0x10 | 0x40;
+
 /// Finding tracefs, reading a format, parsing it, or reading a field failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -25,7 +25,7 @@ use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType};
-use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat};
+use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat, COMMON_FLAGS_INTERRUPT};
 
 use crate::model::{
     ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
@@ -132,10 +132,13 @@ enum Role {
     PageAlloc {
         format: TracepointFormat,
         order: FieldIndex,
+        /// common_flags, which says whether it was in interrupt context.
+        flags: Option<FieldIndex>,
     },
     PageFree {
         format: TracepointFormat,
         order: FieldIndex,
+        flags: Option<FieldIndex>,
     },
     SysEnter {
         format: TracepointFormat,
@@ -219,6 +222,9 @@ pub struct Analysis {
     switch_gaps: u64,
     /// The CPU time in those gaps, which no task is charged.
     unattributed_ns: u64,
+    /// Page allocator traffic in interrupt context, which no task is
+    /// charged.
+    memory_in_interrupts: MemoryFigures,
     /// perfns's container metadata, when the recording has it.
     meta: Option<RecordingMeta>,
     /// Records of types the report does not read, by type.
@@ -342,6 +348,7 @@ impl Analysis {
             truncated: None,
             switch_gaps: 0,
             unattributed_ns: 0,
+            memory_in_interrupts: MemoryFigures::default(),
             meta,
             unread: BTreeMap::new(),
         }
@@ -554,14 +561,37 @@ impl Analysis {
                 };
                 self.sched_switch(cpu, t, (prev, prev_name), (next, next_name));
             }
-            Role::PageAlloc { format, order } | Role::PageFree { format, order } => {
+            Role::PageAlloc {
+                format,
+                order,
+                flags,
+            }
+            | Role::PageFree {
+                format,
+                order,
+                flags,
+            } => {
                 let alloc = matches!(role, Role::PageAlloc { .. });
                 let Ok(order) = format.read_u64(payload, *order) else {
                     self.errors += 1;
                     return;
                 };
+                let Ok(flags) = flags.map_or(Ok(0), |f| format.read_u64(payload, f)) else {
+                    self.errors += 1;
+                    return;
+                };
                 if in_window {
-                    memtop::count_pages(&mut self.tasks[ti].memory, alloc, order);
+                    // An interrupt (hard or soft IRQ, NMI) allocates for
+                    // whoever caused it (a packet, a timer, an RCU
+                    // callback), not for the task it interrupted: charged
+                    // to no container, as the tracer scope delivers it to
+                    // none.
+                    let m = if flags & COMMON_FLAGS_INTERRUPT != 0 {
+                        &mut self.memory_in_interrupts
+                    } else {
+                        &mut self.tasks[ti].memory
+                    };
+                    memtop::count_pages(m, alloc, order);
                 }
             }
             Role::SysEnter { format, id } => {
@@ -629,6 +659,26 @@ impl Analysis {
             );
             ContainerSource::None
         };
+        let m = &mut self.memory_in_interrupts;
+        m.pages_net = m.pages_allocated as i64 - m.pages_freed as i64;
+        let memory_in_interrupts = (m.pages_allocated + m.pages_freed > 0).then(|| {
+            let allocations: u64 = m.allocations_by_order.values().sum();
+            let mut what = Vec::new();
+            if allocations > 0 {
+                what.push(format!(
+                    "{allocations} page allocations ({} pages)",
+                    m.pages_allocated
+                ));
+            }
+            if m.pages_freed > 0 {
+                what.push(format!("{} pages freed", m.pages_freed));
+            }
+            self.notes.push(format!(
+                "{} in interrupt context (hard or soft IRQ, NMI), charged to no container",
+                what.join(" and ")
+            ));
+            m.clone()
+        });
         if !self.seen_comm {
             self.notes
                 .push("no COMM records: tasks are named from sched_switch, or not at all".into());
@@ -724,6 +774,7 @@ impl Analysis {
                 .roles
                 .iter()
                 .any(|r| matches!(r, Role::PageAlloc { .. } | Role::PageFree { .. })),
+            memory_in_interrupts,
             syscalls_recorded: self
                 .roles
                 .iter()
@@ -826,10 +877,12 @@ fn role(
         }
         "kmem:mm_page_alloc" => fields(&["order"]).map(|f| Role::PageAlloc {
             order: f[0],
+            flags: format.field_index("common_flags").ok(),
             format: format.clone(),
         }),
         "kmem:mm_page_free" => fields(&["order"]).map(|f| Role::PageFree {
             order: f[0],
+            flags: format.field_index("common_flags").ok(),
             format: format.clone(),
         }),
         "raw_syscalls:sys_enter" => fields(&["id"]).map(|f| Role::SysEnter {

@@ -57,6 +57,12 @@ pub struct Header {
     /// Whether kmem:mm_page_alloc or kmem:mm_page_free was recorded (and
     /// decoded): without, the memory figures are all zero.
     pub memory_recorded: bool,
+    /// Page allocations and frees made in interrupt context (hard or soft
+    /// IRQ, NMI: the tracepoint's common_flags), which are in no
+    /// container's memory figures: an interrupt works for whoever caused
+    /// it, not for the task it interrupted. Absent when there were none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_in_interrupts: Option<MemoryFigures>,
     /// Whether raw_syscalls:sys_enter was recorded (and decoded): without,
     /// the syscall figures are all zero.
     pub syscalls_recorded: bool,

@@ -269,3 +269,67 @@ fn tracer_scope_nests_containers_by_tracer_ancestry() {
     };
     assert_eq!(tree(&analyze(&stripped)), nested);
 }
+
+/// Page traffic in interrupt context (hard or soft IRQ, NMI) is charged
+/// to no container, on any kernel: counted here from the records' own
+/// common_flags, independently of the report, the report charges the
+/// containers with the rest, exactly, and puts the interrupts' share in
+/// `memory_in_interrupts`. The recordings hold RCU callbacks' page frees
+/// in softirq, charged before to whichever task they interrupted.
+#[test]
+fn interrupt_context_page_traffic_is_in_no_container() {
+    use perfns::perf_data::PerfFileReader;
+    use perfns::record::Record;
+    use perfns::tracepoint::{TracepointFormat, COMMON_FLAGS_INTERRUPT};
+
+    for name in [
+        "containers-tracepoints.data",
+        "two-containers.data",
+        "tracer-scope.data",
+    ] {
+        let reader = PerfFileReader::open(testdata(name)).expect("the recording opens");
+        let tracing = reader
+            .features()
+            .tracing_data
+            .as_ref()
+            .expect("tracing data");
+        // (task, interrupt) x (allocated, freed) pages.
+        let mut pages = [[0u64; 2]; 2];
+        for r in reader.records() {
+            let r = r.expect("a record");
+            let Record::Sample(s) = r.parse().expect("a parsed record") else {
+                continue;
+            };
+            let event = &reader.events().events()[r.event];
+            let column = match event.name.as_str() {
+                "kmem:mm_page_alloc" => 0,
+                "kmem:mm_page_free" => 1,
+                _ => continue,
+            };
+            let text = tracing.format_by_id(event.attr.config).expect("a format");
+            let format = TracepointFormat::parse(&text.system, &text.text).expect("it parses");
+            let raw = s.raw.as_deref().expect("a payload");
+            let flags = format.read_u64(raw, "common_flags").expect("common_flags");
+            let order = format.read_u64(raw, "order").expect("order");
+            let row = usize::from(flags & COMMON_FLAGS_INTERRUPT != 0);
+            pages[row][column] += 1 << order;
+        }
+        let r = report_of(name);
+        let charged = |f: fn(&ContainerReport) -> u64| r.containers.iter().map(f).sum::<u64>();
+        assert_eq!(
+            [
+                charged(|c| c.own.memory.pages_allocated),
+                charged(|c| c.own.memory.pages_freed)
+            ],
+            pages[0],
+            "{name}: pages charged to containers"
+        );
+        let interrupts = r
+            .header
+            .memory_in_interrupts
+            .as_ref()
+            .map_or([0, 0], |m| [m.pages_allocated, m.pages_freed]);
+        assert_eq!(interrupts, pages[1], "{name}: pages in interrupt context");
+        assert!(pages[1][1] > 0, "{name} holds interrupt-context frees");
+    }
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 use perfns::container::RecordingMeta;
 use perfns::perf_data::PerfFileReader;
 use perfns::record::Record;
-use perfns::tracepoint::TracepointFormat;
+use perfns::tracepoint::{TracepointFormat, COMMON_FLAGS_INTERRUPT};
 
 /// Held by each test that records, so that the recordings of one test
 /// binary do not load the machine (and each other's buffers) at once.
@@ -184,7 +184,7 @@ pub fn attribute(path: &Path) -> Attribution {
                 // counts it (common_flags: TRACE_FLAG_HARDIRQ | SOFTIRQ |
                 // NMI).
                 if f.read_u64(raw, "common_flags")
-                    .is_ok_and(|fl| fl & 0x58 != 0)
+                    .is_ok_and(|fl| fl & COMMON_FLAGS_INTERRUPT != 0)
                 {
                     continue;
                 }

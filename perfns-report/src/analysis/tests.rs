@@ -1,10 +1,10 @@
 //! The analyses on hand-made record sequences: the cases a real recording
 //! cannot be made to show on demand.
 
-use perfns::attr::{flags, AttrSet, EventAttr, EventDesc};
+use perfns::attr::{flags, AttrSet, EventAttr, EventDesc, SampleFormat};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope, META_VERSION};
-use perfns::perf_data::Features;
-use perfns::record::{Record, SampleId, Switch, TaskEvent};
+use perfns::perf_data::{Features, TracepointFormatText, TracingData};
+use perfns::record::{Record, Sample, SampleId, Switch, TaskEvent};
 
 use super::Analysis;
 
@@ -148,4 +148,138 @@ fn a_switch_out_after_a_switch_out_is_a_gap() {
     assert_eq!(cpu_of(&a, 6), 0);
     assert_eq!(a.switch_gaps, 1);
     assert_eq!(a.unattributed_ns, 600);
+}
+
+/// kmem:mm_page_alloc's and mm_page_free's formats, as tracefs gave them
+/// (src/tracepoint/testdata/README.md).
+const MM_PAGE_ALLOC: &str = include_str!("../../../src/tracepoint/testdata/mm_page_alloc.format");
+const MM_PAGE_FREE: &str = include_str!("../../../src/tracepoint/testdata/mm_page_free.format");
+
+/// An analysis of a recording of kmem:mm_page_alloc (event 0) and
+/// kmem:mm_page_free (event 1).
+fn kmem_analysis() -> Analysis {
+    let tracepoint = |config, name: &str| EventDesc {
+        attr: EventAttr {
+            kind: perfns::attr::kind::TRACEPOINT,
+            config,
+            sample_type: SampleFormat::IDENTIFIER
+                | SampleFormat::TID
+                | SampleFormat::TIME
+                | SampleFormat::CPU
+                | SampleFormat::RAW,
+            ..EventAttr::default()
+        },
+        ids: vec![],
+        name: name.into(),
+    };
+    let events = AttrSet::new(vec![
+        tracepoint(653, "kmem:mm_page_alloc"),
+        tracepoint(655, "kmem:mm_page_free"),
+    ])
+    .expect("two events");
+    let text = |text: &str| TracepointFormatText {
+        system: "kmem".into(),
+        text: text.into(),
+    };
+    let features = Features {
+        tracing_data: Some(TracingData::new(
+            String::new(),
+            String::new(),
+            vec![text(MM_PAGE_ALLOC), text(MM_PAGE_FREE)],
+        )),
+        ..Features::default()
+    };
+    Analysis::new("test".into(), &events, &features, None)
+}
+
+/// A kmem sample of `tid` with this `common_flags` and `order`.
+fn page_sample(tid: i32, time: u64, common_flags: u8, order: u32) -> Record<'static> {
+    let mut raw = vec![0u8; 40];
+    raw[2] = common_flags;
+    raw[4..8].copy_from_slice(&tid.to_ne_bytes());
+    raw[16..20].copy_from_slice(&order.to_ne_bytes());
+    Record::Sample(Sample {
+        id: id(tid, time, 0),
+        ip: None,
+        addr: None,
+        period: None,
+        callchain: None,
+        raw: Some(raw.into()),
+        cgroup: None,
+        misc: 0,
+    })
+}
+
+/// Pages allocated or freed in hard or soft interrupt or NMI context
+/// (common_flags 0x08, 0x10, 0x40) are for whoever caused the interrupt,
+/// not for the task it interrupted: charged to no task, counted apart and
+/// said. Interrupts or bottom halves merely disabled (0x01, 0x80) are
+/// still the task's own work.
+#[test]
+fn interrupt_context_page_traffic_is_charged_to_no_task() {
+    const IRQS_OFF: u8 = 0x01;
+    const HARDIRQ: u8 = 0x08;
+    const SOFTIRQ: u8 = 0x10;
+    const NMI: u8 = 0x40;
+    const BH_OFF: u8 = 0x80;
+    let mut a = kmem_analysis();
+    let (alloc, free) = (0, 1);
+    for (event, record) in [
+        (alloc, page_sample(5, 1_000, 0, 0)),
+        (alloc, page_sample(5, 1_100, IRQS_OFF | BH_OFF, 1)),
+        (alloc, page_sample(5, 1_200, IRQS_OFF | HARDIRQ, 2)),
+        (alloc, page_sample(5, 1_300, SOFTIRQ, 0)),
+        (alloc, page_sample(5, 1_400, IRQS_OFF | NMI, 3)),
+        (free, page_sample(5, 1_500, 0, 1)),
+        (free, page_sample(5, 1_600, SOFTIRQ | BH_OFF, 2)),
+    ] {
+        a.record(event, &record);
+    }
+    let task = a.tasks.iter().find(|t| t.tid == 5).expect("task 5");
+    assert_eq!(task.memory.pages_allocated, 1 + 2);
+    assert_eq!(task.memory.pages_freed, 2);
+    assert_eq!(
+        task.memory.allocations_by_order,
+        [(0, 1), (1, 1)].into_iter().collect()
+    );
+
+    let report = a.finish(&crate::Options::default()).expect("report");
+    let m = report
+        .header
+        .memory_in_interrupts
+        .as_ref()
+        .expect("interrupt-context figures");
+    assert_eq!(
+        (m.pages_allocated, m.pages_freed, m.pages_net),
+        (4 + 1 + 8, 4, 9)
+    );
+    assert_eq!(
+        m.allocations_by_order,
+        [(0, 1), (2, 1), (3, 1)].into_iter().collect()
+    );
+    assert!(
+        report.header.notes.contains(
+            &"3 page allocations (13 pages) and 4 pages freed in interrupt context (hard or \
+              soft IRQ, NMI), charged to no container"
+                .to_owned()
+        ),
+        "{:?}",
+        report.header.notes
+    );
+    let charged: u64 = report
+        .containers
+        .iter()
+        .map(|c| c.own.memory.pages_allocated)
+        .sum();
+    assert_eq!(charged, 3);
+}
+
+/// Without interrupt-context traffic the report says nothing of it.
+#[test]
+fn no_interrupt_context_page_traffic_no_note() {
+    let mut a = kmem_analysis();
+    a.record(0, &page_sample(5, 1_000, 0x01, 0));
+    let report = a.finish(&crate::Options::default()).expect("report");
+    assert_eq!(report.header.memory_in_interrupts, None);
+    assert!(report.header.notes.iter().all(|n| !n.contains("interrupt")));
 }

@@ -74,6 +74,18 @@ pub fn getppid_calls(n: u32) -> i32 {
     pid
 }
 
+/// The getppid calls `report` counts, summed over its containers' own
+/// system calls (asked for with `top: usize::MAX`, so none is cut off).
+pub fn getppid_calls_in(report: &perfns_report::model::Report) -> u64 {
+    report
+        .containers
+        .iter()
+        .flat_map(|c| &c.top_syscalls)
+        .filter(|s| s.nr == libc::SYS_getppid as u64)
+        .map(|s| s.figures.calls)
+        .sum()
+}
+
 /// The recorder's `Warning: lost N ...` line in `stderr`, and its N.
 pub fn loss_warning(stderr: &str) -> (&str, u64) {
     let warning = stderr

@@ -269,19 +269,8 @@ fn drain_area_batch<'a, E>(
     note: &mut impl FnMut(&RawRecord<'a>),
     write: impl FnOnce(RawData<'a>) -> Result<(), E>,
 ) -> Result<DrainStats, DrainError<E>> {
-    let (first, second) = match pending_ranges(data_size, tail, head) {
-        Ok((first, second)) => (area(first), area(second)),
-        Err(reason) => {
-            *consumed = head;
-            return Err(corrupt(
-                tail,
-                data_size,
-                reason,
-                head.wrapping_sub(tail),
-                DrainStats::default(),
-            ));
-        }
-    };
+    let (first, second) = pending_or_skip(data_size, tail, head, consumed)?;
+    let (first, second) = (area(first), area(second));
     let walked = walk_records(first, second, tail, data_size, consumed, &mut |raw| {
         note(&raw);
         Ok::<(), Infallible>(())
@@ -337,19 +326,7 @@ fn drain_area<'a, E>(
     consumed: &mut u64,
     f: &mut impl FnMut(RawRecord<'a>) -> Result<(), E>,
 ) -> Result<DrainStats, DrainError<E>> {
-    let (first, second) = match pending_ranges(data_size, tail, head) {
-        Ok(ranges) => ranges,
-        Err(reason) => {
-            *consumed = head;
-            return Err(corrupt(
-                tail,
-                data_size,
-                reason,
-                head.wrapping_sub(tail),
-                DrainStats::default(),
-            ));
-        }
-    };
+    let (first, second) = pending_or_skip(data_size, tail, head, consumed)?;
     walk_records(area(first), area(second), tail, data_size, consumed, f)
 }
 
@@ -401,6 +378,27 @@ impl Drop for TailCommit<'_> {
             self.data_tail.store(self.position, Ordering::Release);
         }
     }
+}
+
+/// [`pending_ranges`], or, when head and tail cannot be right, the error
+/// that says so, with everything up to the head given up (`consumed`
+/// moves there), so that the next drain starts clean.
+fn pending_or_skip<E>(
+    data_size: u64,
+    tail: u64,
+    head: u64,
+    consumed: &mut u64,
+) -> Result<(Range<usize>, Range<usize>), DrainError<E>> {
+    pending_ranges(data_size, tail, head).map_err(|reason| {
+        *consumed = head;
+        corrupt(
+            tail,
+            data_size,
+            reason,
+            head.wrapping_sub(tail),
+            DrainStats::default(),
+        )
+    })
 }
 
 /// The index ranges of the data area that hold the bytes from `tail` to

@@ -244,6 +244,17 @@ pub struct ContainerReport {
     pub top_syscalls: Vec<SyscallFigures>,
 }
 
+impl ContainerReport {
+    /// Its labels as one JSON object (`{"app":"shop"}`), as the CSV and
+    /// Parquet exports carry them; `None` when it has none.
+    pub fn labels_json(&self) -> Option<String> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        serde_json::to_string(&self.labels).ok()
+    }
+}
+
 /// The three analyses' figures for a set of tasks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Figures {

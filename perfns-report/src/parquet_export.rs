@@ -94,8 +94,7 @@ pub fn rows(report: &Report, start_ns: u64, end_ns: u64) -> Vec<Row> {
                 name: c.name.clone(),
                 runtime: c.runtime.clone(),
                 id: c.id.clone(),
-                labels: (!c.labels.is_empty())
-                    .then(|| serde_json::to_string(&c.labels).unwrap_or_default()),
+                labels: c.labels_json(),
                 kubernetes: c
                     .kubernetes
                     .as_ref()

@@ -613,7 +613,9 @@ fn busiest_section(report: &Report) -> Section {
 }
 
 /// A CSV block with one line per container: its identity, then
-/// `columns` from `figures`.
+/// `columns` from `figures`, then its runtime's id and labels (the last
+/// columns: added in perfns-report/2, after the figures, so that the
+/// figures keep their places).
 fn container_block(
     out: &mut String,
     report: &Report,
@@ -627,6 +629,7 @@ fn container_block(
     ]
     .iter()
     .chain(columns)
+    .chain(&["id", "labels"])
     .map(|c| (*c).to_owned())
     .collect();
     line(out, &head);
@@ -642,23 +645,27 @@ fn container_block(
             c.cgroup.clone().unwrap_or_default(),
         ]);
         head.extend(figures(c));
+        head.extend([
+            c.id.clone().unwrap_or_default(),
+            c.labels_json().unwrap_or_default(),
+        ]);
         line(out, &head);
     }
 }
 
-/// One CSV field, quoted when it has to be (RFC 4180).
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
+/// One CSV line, its fields quoted where RFC 4180 needs it (by the csv
+/// crate, which readers of the export use too).
 fn line(out: &mut String, fields: &[String]) {
-    let fields: Vec<String> = fields.iter().map(|f| field(f)).collect();
-    out.push_str(&fields.join(","));
-    out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Written to memory, nothing can fail; the fields are UTF-8, so is
+    // the line.
+    let written = w
+        .write_record(fields)
+        .ok()
+        .and_then(|()| w.into_inner().ok());
+    out.push_str(&String::from_utf8_lossy(&written.unwrap_or_default()));
 }
 
 /// The CSV fields of system call figures, in the syscalls and the

@@ -191,3 +191,73 @@ fn perf_recording_exports_say_what_the_workloads_did() {
     assert!((1.8..=2.2).contains(&ratio), "big / small CPU {ratio:.3}");
     assert_eq!(c["inner"].parent.as_deref(), Some("outer"));
 }
+
+/// `(section, key) -> (id, labels)` of the CSV's container blocks.
+fn csv_identities(text: &str) -> BTreeMap<(String, String), (String, String)> {
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n") {
+        let mut rows = csv::Reader::from_reader(block.as_bytes());
+        let head = rows.headers().expect("a header row").clone();
+        let (Some(id), Some(labels)) = (
+            head.iter().position(|h| h == "id"),
+            head.iter().position(|h| h == "labels"),
+        ) else {
+            continue;
+        };
+        for row in rows.records() {
+            let row = row.expect("a CSV row");
+            out.insert(
+                (row[0].to_owned(), row[1].to_owned()),
+                (row[id].to_owned(), row[labels].to_owned()),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn csv_carries_the_runtime_id_and_labels_as_json_does() {
+    let mut r = report(
+        &testdata("two-containers.data"),
+        &Options::default(),
+        &mut |_| {},
+    )
+    .expect("it reports");
+    // What perfns record reads of a Docker container, with labels whose
+    // values need CSV's quoting and the encoding's own characters.
+    let id = "bf720bb0500b1faa1ebae790d5264552b13f96ca071b52425dd5118c5d3a00bc";
+    let labels: BTreeMap<String, String> = [
+        ("app", "shop"),
+        ("tier", "front, \"end\"; a=b"),
+        ("empty", ""),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let busy = r.containers.iter_mut().find(|c| c.name == "busy").unwrap();
+    busy.id = Some(id.to_owned());
+    busy.labels.clone_from(&labels);
+    let busy_key = busy.key.clone();
+
+    let json: Value = serde_json::from_str(&render::json(&r)).unwrap();
+    let from_json = json["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == busy_key.as_str())
+        .unwrap();
+    assert_eq!(from_json["id"], id);
+
+    let csv = csv_identities(&render::csv(&r));
+    for section in ["cputop", "memtop", "syscalls"] {
+        let (got_id, got_labels) = &csv[&(section.to_owned(), busy_key.clone())];
+        assert_eq!(got_id, id, "{section}");
+        // The labels column is the JSON object the JSON export has.
+        let got: Value = serde_json::from_str(got_labels).unwrap();
+        assert_eq!(got, from_json["labels"], "{section}");
+        let got: BTreeMap<String, String> = serde_json::from_value(got).unwrap();
+        assert_eq!(got, labels, "{section}");
+        // A container without them: both columns empty.
+        let (host_id, host_labels) = &csv[&(section.to_owned(), "host".to_owned())];
+        assert_eq!((host_id.as_str(), host_labels.as_str()), ("", ""));
+    }
+}

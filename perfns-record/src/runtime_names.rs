@@ -19,7 +19,16 @@
 //! (`lxc.payload.NAME`), which `perfns::container::identify_cgroup`
 //! already reads; here every cgroup hierarchy of a task is looked at, not
 //! only the v2 one, so that a runtime that puts containers in v1
-//! hierarchies only (Docker on a hybrid host) is found too.
+//! hierarchies only (Docker on a hybrid host) is found too. Incus and LXD
+//! give liblxc the name `PROJECT_NAME` for an instance of a project other
+//! than `default` (Incus's `project.Instance()`, internal/server/project):
+//! where the instance's directory (`/var/lib/incus/containers/PROJECT_NAME`,
+//! LXD's `/var/lib/lxd/containers/` or `/var/snap/lxd/common/lxd/containers/`)
+//! says Incus or LXD made it, it is shown as `PROJECT/NAME`, as `incus list
+//! --project PROJECT` lists `NAME`; an instance of the default project keeps
+//! its plain `NAME`. (Instance names have no `_`, project names may: the
+//! split is at the last one, as Incus's `InstanceParts()` does. A plain LXC
+//! container's name may have one, which is why the directory decides.)
 //!
 //! A pid namespace is matched to a runtime's container by the init pid the
 //! runtime wrote (its pid namespace is the container's), else by the
@@ -54,6 +63,9 @@ pub struct RuntimeContainer {
     pub pid: Option<i32>,
     /// The file its name came from, as a path on the recorded machine.
     pub source: String,
+    /// The name its cgroup path carries where that is no id: liblxc's
+    /// (`lxc.payload.NAME`), for Incus and LXD.
+    pub cgroup_name: Option<String>,
 }
 
 impl RuntimeContainer {
@@ -88,6 +100,7 @@ pub fn scan(root: &Path) -> Scan {
         scan_storage(root, &graphroot, &runroot, &mut s);
     }
     scan_containerd(root, &mut s);
+    scan_incus(root, &mut s);
     scan_nspawn(root, &mut s);
     kubelet_fallback(root, &mut s);
     s
@@ -265,6 +278,7 @@ fn scan_docker(root: &Path, data_root: &Path, s: &mut Scan) {
             kubernetes: None,
             pid: running_pid(v.pointer("/State/Pid")),
             source: host_path(root, &file),
+            cgroup_name: None,
         });
     }
 }
@@ -418,6 +432,7 @@ fn scan_storage(root: &Path, graphroot: &Path, runroot: &Path, s: &mut Scan) {
                 kubernetes,
                 pid,
                 source: host_path(root, &list),
+                cgroup_name: None,
             });
         }
     }
@@ -507,8 +522,53 @@ fn scan_containerd(root: &Path, s: &mut Scan) {
                     kubernetes,
                     pid: pid_file(&b.path().join("init.pid")),
                     source: host_path(root, &file),
+                    cgroup_name: None,
                 });
             }
+        }
+    }
+}
+
+/// Where Incus and LXD (Debian's, and the snap's) keep an instance's
+/// directory, `DIR/LIBLXC_NAME`.
+const INCUS_INSTANCE_DIRS: [&str; 3] = [
+    "/var/lib/incus/containers",
+    "/var/lib/lxd/containers",
+    "/var/snap/lxd/common/lxd/containers",
+];
+
+/// The name Incus and LXD users know an instance by, from liblxc's:
+/// `PROJECT/NAME` from `PROJECT_NAME`, `NAME` in the default project.
+fn incus_name(lxc_name: &str) -> String {
+    match lxc_name.rsplit_once('_') {
+        Some((project, name)) if !project.is_empty() && !name.is_empty() => {
+            format!("{project}/{name}")
+        }
+        _ => lxc_name.to_owned(),
+    }
+}
+
+/// Incus's and LXD's container instances, by their directories (links
+/// into a storage pool, followed for nothing: the name is all).
+fn scan_incus(root: &Path, s: &mut Scan) {
+    for dir in INCUS_INSTANCE_DIRS {
+        let Ok(entries) = std::fs::read_dir(under(root, dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Some(lxc_name) = e.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            s.containers.push(RuntimeContainer {
+                runtime: Runtime::Lxc,
+                id: None,
+                name: incus_name(&lxc_name),
+                labels: BTreeMap::new(),
+                kubernetes: None,
+                pid: None,
+                source: host_path(root, &e.path()),
+                cgroup_name: Some(lxc_name),
+            });
         }
     }
 }
@@ -542,6 +602,7 @@ fn scan_nspawn(root: &Path, s: &mut Scan) {
             kubernetes: None,
             pid: field("LEADER").and_then(|p| p.parse().ok()),
             source: host_path(root, &e.path()),
+            cgroup_name: None,
         });
     }
 }
@@ -593,6 +654,7 @@ fn kubelet_fallback(root: &Path, s: &mut Scan) {
             }),
             pid: None,
             source: host_path(root, &e.path()),
+            cgroup_name: None,
         });
     }
 }
@@ -646,6 +708,8 @@ struct Pending {
     /// The runtime and name a v1 hierarchy's cgroup path gives, where the
     /// v2 path names nothing: what names it if no runtime's state does.
     named: Option<(Runtime, String)>,
+    /// liblxc's name for it, from a cgroup path (`lxc.payload.NAME`).
+    lxc_name: Option<String>,
 }
 
 impl Pending {
@@ -715,6 +779,11 @@ impl RuntimeNames {
                     pod_uid = pod_uid.or(i.pod);
                 }
             }
+            let lxc_name = match (&named, c.runtime) {
+                (Some((Runtime::Lxc, name)), _) => Some(name.clone()),
+                (None, Runtime::Lxc) => Some(c.name.clone()),
+                _ => None,
+            };
             self.pending.insert(
                 c.key,
                 Pending {
@@ -723,6 +792,7 @@ impl RuntimeNames {
                     ids,
                     pod_uid,
                     named,
+                    lxc_name,
                 },
             );
         }
@@ -790,10 +860,9 @@ impl RuntimeNames {
                 .filter(agrees)
                 .or_else(|| {
                     (0..scan.containers.len()).filter(unused).find(|&i| {
-                        scan.containers[i]
-                            .id
-                            .as_ref()
-                            .is_some_and(|id| p.ids.contains(id))
+                        let c = &scan.containers[i];
+                        c.id.as_ref().is_some_and(|id| p.ids.contains(id))
+                            || (c.cgroup_name.is_some() && c.cgroup_name == p.lxc_name)
                     })
                 });
             let found = found.map(|i| scan.containers[i].clone()).or_else(|| {
@@ -817,6 +886,7 @@ impl RuntimeNames {
                     }),
                     pid: None,
                     source: format!("/var/log/pods/{namespace}_{pod}_{uid}"),
+                    cgroup_name: None,
                 })
             });
             let Some(found) = found else {

@@ -2,8 +2,9 @@
 //! (tests/fixtures/runtime-state/, README.md there says where each file
 //! comes from): what `runtime_names` reads of each runtime, and which
 //! container of a recording it names. No runtime needs to run: Kubernetes
-//! (containerd, CRI-O, kubelet), rootless Podman and systemd-nspawn are
-//! tested here only.
+//! (containerd, CRI-O, kubelet), rootless Podman, Incus and LXD (which
+//! cannot run on this machine: no Incus package in Debian 12, and LXD is a
+//! snap) and systemd-nspawn are tested here only.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -109,6 +110,29 @@ fn every_runtimes_state_is_read() {
             Some(4800),
             "/run/systemd/machines/box".into(),
         ),
+        // Incus's instances: project shop's front, the default project's
+        // db1; LXD's (the snap's) ci of project my_team.
+        (
+            "shop/front",
+            Runtime::Lxc,
+            None,
+            None,
+            "/var/lib/incus/containers/shop_front".into(),
+        ),
+        (
+            "db1",
+            Runtime::Lxc,
+            None,
+            None,
+            "/var/lib/incus/containers/db1".into(),
+        ),
+        (
+            "my_team/ci",
+            Runtime::Lxc,
+            None,
+            None,
+            "/var/snap/lxd/common/lxd/containers/my_team_ci".into(),
+        ),
     ]
     .into_iter()
     .map(|(name, r, id, pid, source)| (name.to_owned(), (r, id.map(str::to_owned), pid, source)))
@@ -164,24 +188,29 @@ fn recorded_containers_get_their_runtimes_names() {
         (5005, Some(4242)),
         // An LXC container on a hybrid host: named in the v1 paths only.
         (5006, None),
+        // Incus and LXD instances, in and out of the default project.
+        (5007, None),
+        (5008, None),
+        (5009, None),
     ]);
     let mut names = RuntimeNames::under(root());
     names.observe(&reg);
     let (changed, problems) = names.resolve(&mut reg, true);
     assert!(changed);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    let got: BTreeMap<i32, (String, Runtime, Option<String>)> =
-        [4242, 4300, 4800, 5001, 5002, 5003, 5004, 5005, 5006]
+    let got: BTreeMap<i32, (String, Runtime, Option<String>)> = [
+        4242, 4300, 4800, 5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009,
+    ]
+    .into_iter()
+    .map(|pid| {
+        let c = reg
+            .containers()
             .into_iter()
-            .map(|pid| {
-                let c = reg
-                    .containers()
-                    .into_iter()
-                    .find(|c| c.key == key(pid))
-                    .unwrap();
-                (pid, (c.name, c.runtime, c.id))
-            })
-            .collect();
+            .find(|c| c.key == key(pid))
+            .unwrap();
+        (pid, (c.name, c.runtime, c.id))
+    })
+    .collect();
     let some = |s: &str| Some(s.to_owned());
     let expected: BTreeMap<i32, (String, Runtime, Option<String>)> = [
         // By the init pid the runtime wrote: its pid namespace.
@@ -228,7 +257,13 @@ fn recorded_containers_get_their_runtimes_names() {
             5005,
             (format!("pidns-{}", key(5005)), Runtime::Unknown, None),
         ),
+        // A plain LXC container: no Incus or LXD directory names it.
         (5006, ("web1".into(), Runtime::Lxc, None)),
+        // liblxc's PROJECT_NAME, as Incus users know it; the default
+        // project's plain; a project name with `_` in it.
+        (5007, ("shop/front".into(), Runtime::Lxc, None)),
+        (5008, ("db1".into(), Runtime::Lxc, None)),
+        (5009, ("my_team/ci".into(), Runtime::Lxc, None)),
     ]
     .into_iter()
     .collect();
@@ -256,6 +291,12 @@ fn recorded_containers_get_their_runtimes_names() {
         (k.namespace.as_str(), k.pod.as_str(), k.container.as_str()),
         ("kube-system", "coredns-abc", "coredns")
     );
+    let front = reg
+        .containers()
+        .into_iter()
+        .find(|c| c.key == key(5007))
+        .unwrap();
+    assert_eq!(front.named_by, some("/var/lib/incus/containers/shop_front"));
 
     // Said once: a second look finds the same broken file and says nothing.
     let (_, again) = names.resolve(&mut reg, true);

@@ -10,7 +10,7 @@
 //! | runtime | file | name, labels, init pid |
 //! |---|---|---|
 //! | Docker | `DATA_ROOT/containers/ID/config.v2.json`; DATA_ROOT from the running `dockerd`'s `--data-root`/`-g`/`--graph` or its `--config-file` (default `/etc/docker/daemon.json`, `data-root`), else `/var/lib/docker` | `Name` (without its `/`), `Config.Labels`, `State.Pid` |
-//! | Podman (rootful and rootless), CRI-O | containers/storage's `GRAPHROOT/DRIVER-containers/containers.json` (`names`); the container's `userdata/config.json` (OCI annotations) and `userdata/pidfile`, under GRAPHROOT or RUNROOT; GRAPHROOT and RUNROOT from `/etc/containers/storage.conf` (default `/var/lib/containers/storage`, `/run/containers/storage`), rootless `~/.local/share/containers/storage` and `/run/user/UID/containers` | podman: `names[0]`; CRI-O: the annotations `io.kubernetes.pod.namespace`, `io.kubernetes.pod.name`, `io.kubernetes.container.name`, labels from `io.kubernetes.cri-o.Labels` |
+//! | Podman (rootful and rootless), CRI-O | containers/storage's `GRAPHROOT/DRIVER-containers/containers.json` (`names`); the container's `userdata/config.json` (OCI annotations) and `userdata/pidfile`, under GRAPHROOT or RUNROOT; GRAPHROOT and RUNROOT from `/etc/containers/storage.conf` (default `/var/lib/containers/storage`, `/run/containers/storage`), rootless `~/.local/share/containers/storage` and `/run/user/UID/containers`; Podman's labels from libpod's state database `GRAPHROOT/libpod/bolt_state.db` | podman: `names[0]`, labels: the `labels` of the database's container config; CRI-O: the annotations `io.kubernetes.pod.namespace`, `io.kubernetes.pod.name`, `io.kubernetes.container.name`, labels from `io.kubernetes.cri-o.Labels` |
 //! | containerd | the task bundle `/run/containerd/io.containerd.runtime.v2.task/NAMESPACE/ID/config.json` and its `init.pid` | CRI: the annotations `io.kubernetes.cri.sandbox-namespace`, `io.kubernetes.cri.sandbox-name`, `io.kubernetes.cri.container-name`; nerdctl: `nerdctl/name` |
 //! | kubelet (fallback) | `/var/log/containers/POD_NAMESPACE_CONTAINER-ID.log`, `/var/log/pods/NAMESPACE_POD_UID/CONTAINER/` | namespace, pod, container |
 //! | systemd-nspawn | `/run/systemd/machines/NAME` | `NAME`, its `LEADER` pid |
@@ -44,6 +44,10 @@ use perfns::container::{
     identify_cgroup, proc_cgroup_paths, Container, ContainerRegistry, KubernetesIdentity, Runtime,
 };
 use serde_json::Value;
+
+use bolt::{BoltError, BoltFile};
+
+mod bolt;
 
 /// A container as its runtime's state files describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,11 +366,62 @@ fn storage_roots(root: &Path, commands: &[Vec<String>]) -> Vec<(PathBuf, PathBuf
     out
 }
 
+/// The labels of libpod's containers (`podman run --label`), by id, from
+/// its state database: Podman keeps them nowhere else on disk. The
+/// database is `GRAPHROOT/libpod/bolt_state.db` (Podman 4, Debian 12's
+/// 4.3): bucket `ctr`, a bucket per container id, whose `config` is the
+/// container's configuration as JSON, `labels` in it (libpod's
+/// boltdb_state.go). Podman 5's default, SQLite's `db.sql`, is not read:
+/// its containers have names and no labels.
+fn libpod_labels(
+    root: &Path,
+    graphroot: &Path,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let file = graphroot.join("libpod/bolt_state.db");
+    let mut configs = Vec::new();
+    let read = BoltFile::read(&file).map(|db| {
+        let db = db?;
+        let Some(ctr) = db.root().bucket(b"ctr")? else {
+            return Ok::<_, BoltError>(());
+        };
+        for e in ctr.entries()?.iter().filter(|e| e.is_bucket) {
+            if let Some(config) = ctr.nested(e)?.get(b"config")? {
+                let id = String::from_utf8_lossy(e.key).into_owned();
+                configs.push((id, serde_json::from_slice::<Value>(config)));
+            }
+        }
+        Ok(())
+    });
+    if let Some(Err(e)) = read {
+        problems.push(format!(
+            "{}: {e}: not libpod's BoltDB state as Podman 4 writes it (read for labels)",
+            host_path(root, &file)
+        ));
+    }
+    let mut labels = BTreeMap::new();
+    for (id, config) in configs {
+        match config {
+            Ok(c) => {
+                labels.insert(id, string_map(c.get("labels")));
+            }
+            Err(e) => problems.push(format!(
+                "{}: container {id}'s config is not JSON at line {}, column {}: {e}",
+                host_path(root, &file),
+                e.line(),
+                e.column()
+            )),
+        }
+    }
+    labels
+}
+
 /// The CRI-O or Podman container of a containers/storage entry.
 fn scan_storage(root: &Path, graphroot: &Path, runroot: &Path, s: &mut Scan) {
     let Ok(entries) = std::fs::read_dir(graphroot) else {
         return;
     };
+    let mut podman_labels = libpod_labels(root, graphroot, &mut s.problems);
     for e in entries.flatten() {
         let driver_dir = e.file_name();
         let Some(driver_dir) = driver_dir.to_str().filter(|n| n.ends_with("-containers")) else {
@@ -418,7 +473,7 @@ fn scan_storage(root: &Path, graphroot: &Path, runroot: &Path, s: &mut Scan) {
                     .map(|l| string_map(Some(&l)))
                     .unwrap_or_default()
             } else {
-                BTreeMap::new()
+                podman_labels.remove(id).unwrap_or_default()
             };
             s.containers.push(RuntimeContainer {
                 runtime: if cri_o {

@@ -139,13 +139,25 @@ fn every_runtimes_state_is_read() {
     .collect();
     assert_eq!(got, expected);
 
-    let web = s.containers.iter().find(|c| c.name == "web").unwrap();
-    let labels: Vec<(&str, &str)> = web
-        .labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(labels, [("app", "shop"), ("tier", "front")]);
+    let labels_of = |name: &str| -> Vec<(String, String)> {
+        let c = s.containers.iter().find(|c| c.name == name).unwrap();
+        c.labels.clone().into_iter().collect()
+    };
+    let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        labels_of("web"),
+        pairs(&[("app", "shop"), ("tier", "front")])
+    );
+    // Podman's labels, from libpod's BoltDB state (`podman run --label
+    // app=shop --label 'team=a;b=c, "d"'`).
+    assert_eq!(
+        labels_of("pweb"),
+        pairs(&[("app", "shop"), ("team", "a;b=c, \"d\"")])
+    );
     let coredns = s
         .containers
         .iter()
@@ -172,6 +184,14 @@ fn registry(pids: &[(i32, Option<i32>)]) -> ContainerRegistry {
         reg.container_mut(key(pid)).unwrap().pid = Some(pid);
     }
     reg
+}
+
+/// The registry's container whose task is fixture pid `pid`.
+fn container_of(reg: &ContainerRegistry, pid: i32) -> Container {
+    reg.containers()
+        .into_iter()
+        .find(|c| c.key == key(pid))
+        .unwrap()
 }
 
 #[test]
@@ -203,11 +223,7 @@ fn recorded_containers_get_their_runtimes_names() {
     ]
     .into_iter()
     .map(|pid| {
-        let c = reg
-            .containers()
-            .into_iter()
-            .find(|c| c.key == key(pid))
-            .unwrap();
+        let c = container_of(&reg, pid);
         (pid, (c.name, c.runtime, c.id))
     })
     .collect();
@@ -269,33 +285,23 @@ fn recorded_containers_get_their_runtimes_names() {
     .collect();
     assert_eq!(got, expected);
 
-    let web = reg
-        .containers()
-        .into_iter()
-        .find(|c| c.key == key(4242))
-        .unwrap();
+    let web = container_of(&reg, 4242);
     assert_eq!(web.labels["app"], "shop");
+    let pweb = container_of(&reg, 4300);
+    assert_eq!(pweb.labels["app"], "shop");
     assert_eq!(
         web.named_by,
         some(&format!(
             "/srv/docker/containers/{DOCKER_ID}/config.v2.json"
         ))
     );
-    let kube = reg
-        .containers()
-        .into_iter()
-        .find(|c| c.key == key(5001))
-        .unwrap();
+    let kube = container_of(&reg, 5001);
     let k = kube.kubernetes.unwrap();
     assert_eq!(
         (k.namespace.as_str(), k.pod.as_str(), k.container.as_str()),
         ("kube-system", "coredns-abc", "coredns")
     );
-    let front = reg
-        .containers()
-        .into_iter()
-        .find(|c| c.key == key(5007))
-        .unwrap();
+    let front = container_of(&reg, 5007);
     assert_eq!(front.named_by, some("/var/lib/incus/containers/shop_front"));
 
     // Said once: a second look finds the same broken file and says nothing.
@@ -349,4 +355,45 @@ fn container_option_refuses_a_name_of_several_containers() {
         find_container(&cs, "db"),
         Err(RecordError::NoSuchContainer { .. })
     ));
+}
+
+/// A copy of the fixture's Podman storage under a new root, with libpod's
+/// database replaced by `db`.
+fn podman_root_with_database(db: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = "var/lib/containers/storage";
+    let list = format!("{storage}/overlay-containers/containers.json");
+    std::fs::create_dir_all(dir.path().join(format!("{storage}/overlay-containers"))).unwrap();
+    std::fs::create_dir_all(dir.path().join(format!("{storage}/libpod"))).unwrap();
+    std::fs::copy(root().join(&list), dir.path().join(&list)).unwrap();
+    std::fs::write(
+        dir.path().join(format!("{storage}/libpod/bolt_state.db")),
+        db,
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_damaged_podman_database_is_a_problem_named_and_the_names_stay() {
+    let db = std::fs::read(root().join("var/lib/containers/storage/libpod/bolt_state.db")).unwrap();
+    let file = "/var/lib/containers/storage/libpod/bolt_state.db";
+    // Cut after its meta pages: the root bucket's page is past the end.
+    let cut = podman_root_with_database(&db[..8192]);
+    // Not a BoltDB file at all.
+    let other = podman_root_with_database(b"SQLite format 3\0");
+    for (dir, says) in [
+        (&cut, "is past the file's end"),
+        (&other, "not a BoltDB file"),
+    ] {
+        let s = scan(dir.path());
+        let pweb = s.containers.iter().find(|c| c.name == "pweb").unwrap();
+        assert!(pweb.labels.is_empty());
+        assert_eq!(s.problems.len(), 1, "{:?}", s.problems);
+        let p = &s.problems[0];
+        assert!(
+            p.starts_with(&format!("{file}: offset ")) && p.contains(says),
+            "{p}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Real container runtimes, as root on this machine: Debian's Docker
 //! (docker.io) and Podman run named containers with exact workloads while
 //! `perfns record -a` records, and the report must show the runtimes'
-//! names, ids and labels with the workloads' figures.
+//! names, ids and labels (in JSON and CSV) with the workloads' figures.
 //!
 //! Each test starts what it needs and removes it on every path: a dockerd
 //! of its own (its own data root, exec root and socket, no network), and
@@ -238,10 +238,10 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-/// `perfns report --format json` of a recording.
-fn report_json(path: &Path, extra: &[&str]) -> Value {
+/// `perfns report --format FORMAT` of a recording.
+fn report_text(path: &Path, format: &str, extra: &[&str]) -> String {
     let out = Command::new(common::perfns_binary())
-        .args(["report", "--format", "json", "-i"])
+        .args(["report", "--format", format, "-i"])
         .arg(path)
         .args(extra)
         .output()
@@ -251,7 +251,35 @@ fn report_json(path: &Path, extra: &[&str]) -> Value {
         "perfns report: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("report JSON")
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `perfns report --format json` of a recording.
+fn report_json(path: &Path, extra: &[&str]) -> Value {
+    serde_json::from_str(&report_text(path, "json", extra)).expect("report JSON")
+}
+
+/// The `id` and `labels` columns of the CSV report's cputop line of
+/// container `name`, the labels parsed (a JSON object).
+fn csv_identity(path: &Path, name: &str) -> (String, Value) {
+    let text = report_text(path, "csv", &[]);
+    let block = text
+        .split("\n\n")
+        .find(|b| b.starts_with("section,key,name,") && b.contains("\ncputop,"))
+        .unwrap_or_else(|| panic!("no cputop block in\n{text}"));
+    let mut rows = csv::Reader::from_reader(block.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    let col = |c: &str| head.iter().position(|h| h == c).unwrap();
+    let row = rows
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[col("name")] == name)
+        .unwrap_or_else(|| panic!("no {name} line in\n{block}"));
+    let labels = match &row[col("labels")] {
+        "" => Value::Null,
+        json => serde_json::from_str(json).unwrap(),
+    };
+    (row[col("id")].to_owned(), labels)
 }
 
 /// The report's container called `name`.
@@ -372,10 +400,10 @@ fn start_gated(dir: &Path, cli: &str, run_flags: &str) -> String {
 }
 
 /// What the report of [`start_gated`]'s containers must show: their
-/// runtime's names and ids (`id_of`), the exact workloads, the nested pid
-/// namespace told apart under cache, and `--container` by name, id prefix
-/// and key.
-fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String) -> Value {
+/// runtime's names, ids (`id_of`) and labels, in JSON and CSV, the exact
+/// workloads, the nested pid namespace told apart under cache, and
+/// `--container` by name, id prefix and key.
+fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String) {
     let report = report_json(recording, &[]);
     let web = container(&report, "web");
     let db = container(&report, "db");
@@ -386,6 +414,17 @@ fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String)
     }
     assert_eq!(getppid_calls(web), WEB_GETPPID);
     assert_eq!(getppid_calls(db), DB_GETPPID);
+    // The runtime's labels (`--label app=shop --label tier=front`), in
+    // the JSON and, with the id, in the CSV.
+    assert_eq!(
+        web["labels"],
+        serde_json::json!({"app": "shop", "tier": "front"})
+    );
+    assert_eq!(
+        csv_identity(recording, "web"),
+        (id_of("web"), web["labels"].clone())
+    );
+    assert_eq!(csv_identity(recording, "db"), (id_of("db"), Value::Null));
 
     // The pid namespace nested in cache shares its cgroup, so its id: it
     // is told apart, under cache.
@@ -420,7 +459,6 @@ fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String)
         .find(|l| l.trim_start().starts_with("web "))
         .unwrap_or_else(|| panic!("no web row in\n{table}"));
     assert!(row.contains(&id_of("web")[..12]), "{row}");
-    report
 }
 
 /// Records the context switches of what `select` says (`-a`,
@@ -501,10 +539,7 @@ fn docker_containers_are_reported_by_their_names() {
         inspect.args(["inspect", "--format", "{{.Id}}", name]);
         run(&mut inspect, None).trim().to_owned()
     };
-    let report = check_report(&recording, "docker", id_of);
-    let web = container(&report, "web");
-    assert_eq!(web["labels"]["app"], "shop");
-    assert_eq!(web["labels"]["tier"], "front");
+    check_report(&recording, "docker", id_of);
 
     // The data root is not the default one: found from the running
     // dockerd's command line.
@@ -687,8 +722,8 @@ fn rootless_podman_containers_are_named() {
     let podman = RootlessPodman::new(uid, home.clone());
     podman.podman(&format!("import {} perfns-busybox", tar.display()));
     podman.podman(
-        "run -d --name notes --network none --ulimit nofile=1024:1024 \
-         --ulimit nproc=1024:1024 perfns-busybox /bin/sleep 600",
+        "run -d --name notes --label owner=alice --network none \
+         --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 perfns-busybox /bin/sleep 600",
     );
     let id = podman
         .podman("inspect --format '{{.Id}}' notes")
@@ -702,6 +737,8 @@ fn rootless_podman_containers_are_named() {
     let notes = container(&report, "notes");
     assert_eq!(notes["runtime"], "podman");
     assert_eq!(notes["id"].as_str(), Some(id.as_str()));
+    // Its label, from the user's libpod database.
+    assert_eq!(notes["labels"], serde_json::json!({"owner": "alice"}));
     let named_by = named_by(&path, "notes").unwrap();
     assert!(
         named_by.starts_with(&format!(

@@ -1,7 +1,8 @@
 //! `perfns record --switch-output`, as root on this machine's kernel: the
-//! files of a recording that switched while a workload ran add up to
-//! exactly what one recording of the same moments holds, each file
-//! reports alone, and `--switch-max-files` keeps the newest.
+//! files of a recording that switched while a workload ran add up to what
+//! one recording of the same moments holds (system calls and pages
+//! exactly, CPU time within 1%), each file reports alone, and
+//! `--switch-max-files` keeps the newest.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -17,10 +18,34 @@ use serde_json::Value;
 /// that switches fall while it runs.
 const ROUNDS: usize = 10;
 const PER_ROUND: u64 = 10_000;
+/// The CPU time each round burns.
+const BURN_PER_ROUND_MS: usize = 20;
 
-/// The getppid calls in a recording, summed over its containers, from
-/// `perfns report --format json`.
-fn getppid_calls(path: &Path) -> u64 {
+/// A recording's figures, summed over its containers, from `perfns
+/// report --format json`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Figures {
+    getppid: u64,
+    syscalls: u64,
+    cpu_ns: u64,
+    pages_allocated: u64,
+    pages_freed: u64,
+}
+
+impl std::ops::Add for Figures {
+    type Output = Figures;
+    fn add(self, o: Figures) -> Figures {
+        Figures {
+            getppid: self.getppid + o.getppid,
+            syscalls: self.syscalls + o.syscalls,
+            cpu_ns: self.cpu_ns + o.cpu_ns,
+            pages_allocated: self.pages_allocated + o.pages_allocated,
+            pages_freed: self.pages_freed + o.pages_freed,
+        }
+    }
+}
+
+fn figures(path: &Path) -> Figures {
     let out = std::process::Command::new(common::perfns_binary())
         .args(["report", "--format", "json", "--top", "100", "-i"])
         .arg(path)
@@ -33,14 +58,25 @@ fn getppid_calls(path: &Path) -> u64 {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["top_syscalls"].as_array().unwrap())
-        .filter(|s| s["name"] == "getppid")
-        .map(|s| s["calls"].as_u64().unwrap())
-        .sum()
+    let containers = report["containers"].as_array().unwrap();
+    let own = |what: &str, figure: &str| -> u64 {
+        containers
+            .iter()
+            .map(|c| c["own"][what][figure].as_u64().unwrap())
+            .sum()
+    };
+    Figures {
+        getppid: containers
+            .iter()
+            .flat_map(|c| c["top_syscalls"].as_array().unwrap())
+            .filter(|s| s["name"] == "getppid")
+            .map(|s| s["calls"].as_u64().unwrap())
+            .sum(),
+        syscalls: own("syscalls", "calls"),
+        cpu_ns: own("cpu", "time_ns"),
+        pages_allocated: own("memory", "pages_allocated"),
+        pages_freed: own("memory", "pages_freed"),
+    }
 }
 
 /// The files `perfns record --switch-output -o OUTPUT` finished:
@@ -76,7 +112,13 @@ fn switched_files_add_up_to_one_recording() {
     // time: the same events reach both.
     let args = |out: &Path| -> Vec<String> {
         [
-            "--cgroup", &name, "--events", "syscalls", "-m", "4096", "-o",
+            "--cgroup",
+            &name,
+            "--events",
+            "cpu,mem,syscalls",
+            "-m",
+            "4096",
+            "-o",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -97,9 +139,13 @@ fn switched_files_add_up_to_one_recording() {
     common::wait_for_recording(&switching);
     let mut said = common::StderrLines::of(&mut many);
 
+    // Each round: calls, pages (alloc 1: 256 touched), CPU (burn is the
+    // process's total so far) and a pause.
     let mut steps = Vec::new();
-    for _ in 0..ROUNDS {
+    for round in 1..=ROUNDS {
         steps.extend(["getppid".to_owned(), PER_ROUND.to_string()]);
+        steps.extend(["alloc".to_owned(), "1".to_owned()]);
+        steps.extend(["burn".to_owned(), (round * BURN_PER_ROUND_MS).to_string()]);
         steps.extend(["sleep".to_owned(), "100".to_owned()]);
     }
     let worker = std::thread::spawn(move || {
@@ -137,15 +183,34 @@ fn switched_files_add_up_to_one_recording() {
     // The switches, and the last file, finished when recording ended.
     assert_eq!(files.len(), switches + 1, "{files:?}\n{}", said.seen);
     assert!(!switching.exists(), "the last file is renamed too");
-    let per_file: Vec<u64> = files.iter().map(|f| getppid_calls(f)).collect();
-    println!("{switches} switches; getppid per file: {per_file:?}");
+    let per_file: Vec<Figures> = files.iter().map(|f| figures(f)).collect();
+    let union = per_file.iter().fold(Figures::default(), |a, &b| a + b);
+    let one = figures(&whole);
+    println!("{switches} switches; per file: {per_file:?}\nunion: {union:?}\nwhole: {one:?}");
     let expected = ROUNDS as u64 * PER_ROUND;
-    assert_eq!(per_file.iter().sum::<u64>(), expected, "{per_file:?}");
-    assert_eq!(getppid_calls(&whole), expected);
+    assert_eq!(union.getppid, expected, "{per_file:?}");
+    assert_eq!(one.getppid, expected);
+    // Events are in one file each: their counts add up exactly.
+    assert_eq!(
+        (union.syscalls, union.pages_allocated, union.pages_freed),
+        (one.syscalls, one.pages_allocated, one.pages_freed)
+    );
+    assert!(one.pages_allocated >= ROUNDS as u64 * 256, "{one:?}");
+    // CPU time is cut at each switch: the task on the CPU then is charged
+    // up to the switch in one file and from the file's start in the next.
+    let burned = (ROUNDS * BURN_PER_ROUND_MS) as u64 * 1_000_000;
+    assert!(one.cpu_ns >= burned * 98 / 100, "{one:?}");
+    let apart = union.cpu_ns.abs_diff(one.cpu_ns);
+    assert!(
+        apart <= one.cpu_ns / 100,
+        "the files' CPU time {} ns and one recording's {} ns differ by more than 1%",
+        union.cpu_ns,
+        one.cpu_ns
+    );
     // A switch fell while the workload ran: its calls are in more than
     // one file, none lost or counted twice between them.
     assert!(
-        per_file.iter().filter(|&&n| n > 0).count() >= 2,
+        per_file.iter().filter(|f| f.getppid > 0).count() >= 2,
         "no switch during the workload: {per_file:?}"
     );
 }

@@ -5,9 +5,9 @@
 //! containers.json, not the OCI config.json).
 //!
 //! Not a crate: the Rust ports of bbolt (bbolt-rs, nut) map the file and
-//! take its `flock`, which waits while Podman writes, and panic on damaged
-//! input; the small read-only parser (bolt-lite) descends branch pages to
-//! the wrong child and slices without bounds checks. This reader copies the
+//! lock it as bbolt does (`flock`, which waits while Podman writes); the
+//! small read-only parser (bolt-lite) descends branch pages to the wrong
+//! child and slices without bounds checks. This reader copies the
 //! file into memory, takes no lock, checks every offset, and bounds its
 //! walk, so a file that Podman is rewriting reads as an error, never a
 //! hang or a panic.

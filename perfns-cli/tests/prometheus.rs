@@ -1,8 +1,10 @@
 //! Live metrics, as root on this machine's kernel: `perfns record
-//! --switch-output=1s` records a workload's cgroup, `perfns serve` turns
-//! the finished files into counters, and a real Prometheus (Debian's
-//! `prometheus`), started here on loopback, scrapes them: its HTTP API
-//! must return the workload's exact getppid count and a positive rate.
+//! --switch-output=1s` records two containers with known workloads,
+//! `perfns serve` turns the finished files into counters, and a real
+//! Prometheus (Debian's `prometheus`), started here on loopback, scrapes
+//! them: its HTTP API must return each container's series, by its
+//! `container` and `runtime` labels, with its exact getppid count, its
+//! pages and CPU time, and a positive rate.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -18,8 +20,14 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-const ROUNDS: usize = 6;
-const PER_ROUND: u64 = 10_000;
+/// Rounds of each half of the workloads.
+const ROUNDS: usize = 3;
+/// Each container's getppid calls per round.
+const ALPHA_PER_ROUND: u64 = 10_000;
+const BETA_PER_ROUND: u64 = 4_000;
+/// The CPU time alpha burns, and the MiB it touches, in its first half.
+const ALPHA_BURN_MS: u64 = 200;
+const ALPHA_ALLOC_MIB: u64 = 2;
 
 /// A child killed and reaped however the test ends.
 struct Running(Child);
@@ -100,7 +108,8 @@ fn prometheus_scrapes_the_workloads_counts() {
     if perfns::testing::prerequisite(prometheus_binary()).is_none() {
         return;
     }
-    let cgroup = common::TestCgroup::new(&format!("perfns-prom-{}", std::process::id()));
+    // Under /perfns: the containers made in it are perfns's, named.
+    let cgroup = common::TestCgroup::new(&format!("perfns/prom-{}", std::process::id()));
     let files = dir.path().join("files");
     std::fs::create_dir(&files).unwrap();
     let output = files.join("perf.data");
@@ -108,7 +117,7 @@ fn prometheus_scrapes_the_workloads_counts() {
         "--cgroup",
         cgroup.name(),
         "--events",
-        "syscalls",
+        "cpu,mem,syscalls",
         "-m",
         "4096",
         "--switch-output=1s",
@@ -163,34 +172,83 @@ fn prometheus_scrapes_the_workloads_counts() {
     // Prometheus has scraped perfns serve once it knows the target is up.
     wait_for_query(&prometheus, "up{job=\"perfns\"}", |v| v == 1.0);
 
-    // In two halves, each seen scraped before the next: the series then has
-    // a sample below its final value, and its rate is positive however
-    // slowly the machine turns the files over.
-    let q = "sum(perfns_syscall_calls_total{syscall=\"getppid\"})";
-    let mut steps = Vec::new();
-    for _ in 0..ROUNDS / 2 {
-        steps.extend(["getppid".to_owned(), PER_ROUND.to_string()]);
-        steps.extend(["sleep".to_owned(), "300".to_owned()]);
+    // Two containers, each in two halves with a gate between: each
+    // half seen scraped before the next, so that every series has a sample
+    // below its final value, and its rate is positive however slowly the
+    // machine turns the files over.
+    let half = |per_round: u64| {
+        let mut steps = Vec::new();
+        for _ in 0..ROUNDS {
+            steps.extend(["getppid".to_owned(), per_round.to_string()]);
+            steps.extend(["sleep".to_owned(), "300".to_owned()]);
+        }
+        steps
+    };
+    let mut alpha_steps = half(ALPHA_PER_ROUND);
+    alpha_steps.extend(["alloc".to_owned(), ALPHA_ALLOC_MIB.to_string()]);
+    alpha_steps.extend(["burn".to_owned(), ALPHA_BURN_MS.to_string()]);
+    alpha_steps.push("gate".to_owned());
+    alpha_steps.extend(half(ALPHA_PER_ROUND));
+    let mut beta_steps = half(BETA_PER_ROUND);
+    beta_steps.push("gate".to_owned());
+    beta_steps.extend(half(BETA_PER_ROUND));
+    let spawn = |name: &str, steps: &[String]| {
+        let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+        perfns_record::testing::TestContainer::spawn_in(cgroup.dir(), name, &steps).unwrap()
+    };
+    let mut containers = [
+        ("alpha", ALPHA_PER_ROUND, spawn("alpha", &alpha_steps)),
+        ("beta", BETA_PER_ROUND, spawn("beta", &beta_steps)),
+    ];
+    // The container's getppid series: by its name and runtime labels.
+    let series = |name: &str| {
+        format!(
+            "perfns_syscall_calls_total{{container=\"{name}\",runtime=\"perfns\",\
+             syscall=\"getppid\"}}"
+        )
+    };
+    let calls = |name: &str| format!("sum({})", series(name));
+    for (name, per_round, _) in &containers {
+        let expected = (ROUNDS as u64 * per_round) as f64;
+        let got = wait_for_query(&prometheus, &calls(name), |v| v >= expected);
+        assert_eq!(got, expected, "{name}'s getppid calls after the first half");
     }
-    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-    let half = ((ROUNDS / 2) as u64 * PER_ROUND) as f64;
-    cgroup.run(&steps);
-    let got = wait_for_query(&prometheus, q, |v| v >= half);
-    assert_eq!(got, half, "{q} after the first half");
-    cgroup.run(&steps);
+    // alpha's pages and CPU time, from the same files.
+    let pages = wait_for_query(
+        &prometheus,
+        "sum(perfns_pages_allocated_total{container=\"alpha\"})",
+        |v| v >= (ALPHA_ALLOC_MIB * 256) as f64,
+    );
+    let cpu = wait_for_query(
+        &prometheus,
+        "sum(perfns_cpu_seconds_total{container=\"alpha\"})",
+        |v| v >= ALPHA_BURN_MS as f64 / 1000.0 * 0.98,
+    );
+    assert!(
+        cpu <= ALPHA_BURN_MS as f64 / 1000.0 * 1.15 + 0.03,
+        "alpha's CPU time {cpu} s for a {ALPHA_BURN_MS} ms burn"
+    );
+    for (_, _, c) in &mut containers {
+        c.release().unwrap();
+    }
+    for (name, _, c) in containers {
+        assert!(c.wait().unwrap().success(), "{name}");
+    }
 
     // Every call, once the files holding them are finished, read and
-    // scraped: exactly.
-    let expected = 2.0 * half;
-    let got = wait_for_query(&prometheus, q, |v| v >= expected);
-    assert_eq!(got, expected, "{q}");
-    // A window as long as the test may wait holds both halves' samples.
-    let rate = wait_for_query(
-        &prometheus,
-        "sum(rate(perfns_syscall_calls_total{syscall=\"getppid\"}[10m]))",
-        |r| r > 0.0,
-    );
-    println!("getppid: {got} calls; rate over the last minute: {rate}/s");
+    // scraped: exactly, each container's in its own series.
+    for (name, per_round) in [("alpha", ALPHA_PER_ROUND), ("beta", BETA_PER_ROUND)] {
+        let expected = (2 * ROUNDS as u64 * per_round) as f64;
+        let got = wait_for_query(&prometheus, &calls(name), |v| v >= expected);
+        assert_eq!(got, expected, "{name}'s getppid calls");
+        // A window as long as the test may wait holds both halves' samples.
+        let rate = wait_for_query(
+            &prometheus,
+            &format!("sum(rate({}[10m]))", series(name)),
+            |r| r > 0.0,
+        );
+        println!("{name}: {got} getppid calls, {rate}/s; alpha: {pages} pages, {cpu} s CPU");
+    }
 
     common::signal(&record.0, Signal::SIGINT);
     drop(record);

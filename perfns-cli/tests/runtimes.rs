@@ -402,7 +402,7 @@ fn start_gated(dir: &Path, cli: &str, run_flags: &str) -> String {
 /// What the report of [`start_gated`]'s containers must show: their
 /// runtime's names, ids (`id_of`) and labels, in JSON and CSV, the exact
 /// workloads, the nested pid namespace told apart under cache, and
-/// `--container` by name, id prefix and key.
+/// `--container` by name, id prefix, key and cgroup path.
 fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String) {
     let report = report_json(recording, &[]);
     let web = container(&report, "web");
@@ -435,9 +435,11 @@ fn check_report(recording: &Path, runtime: &str, id_of: impl Fn(&str) -> String)
     assert_eq!(getppid_calls(nested), NESTED_GETPPID);
     assert_eq!(getppid_calls(cache), 0);
 
-    // --container takes the name, an id prefix, or the key.
+    // --container takes the name, an id prefix, the key or the cgroup
+    // path.
     let key = web["key"].as_str().unwrap().to_owned();
-    for wanted in ["web", &id_of("web")[..8], key.as_str()] {
+    let cgroup = web["cgroup"].as_str().unwrap().to_owned();
+    for wanted in ["web", &id_of("web")[..8], key.as_str(), cgroup.as_str()] {
         let r = report_json(recording, &["--container", wanted]);
         let names: Vec<&str> = r["containers"]
             .as_array()

@@ -323,6 +323,49 @@ mod tests {
     use crate::perf_data::Features;
 
     #[test]
+    fn a_container_is_named_by_name_key_cgroup_path_or_id_prefix() {
+        let id = "bf720bb0500b1faa1ebae790d5264552b13f96ca071b52425dd5118c5d3a00bc";
+        let web = ContainerRef {
+            name: "web",
+            pid_ns: Some(4026532329),
+            id: Some(id),
+            cgroup: Some("/system.slice/docker-bf720bb0500b.scope"),
+        };
+        for wanted in [
+            "web",
+            "pidns:4026532329",
+            "4026532329",
+            "/system.slice/docker-bf720bb0500b.scope",
+            "bf72",
+            "bf720bb0500b",
+            id,
+        ] {
+            assert!(web.matches(wanted), "{wanted}");
+        }
+        // Too short an id prefix, not hex, another id's, a part of the
+        // path or the name.
+        for wanted in [
+            "bf7",
+            "bf72x",
+            "bf73",
+            "docker-bf720bb0500b.scope",
+            "we",
+            "",
+        ] {
+            assert!(!web.matches(wanted), "{wanted}");
+        }
+        // Names with `/`: Kubernetes' and an Incus project's, whole only.
+        let front = ContainerRef {
+            name: "shop/front",
+            pid_ns: None,
+            id: None,
+            cgroup: Some("/lxc.payload.shop_front"),
+        };
+        assert!(front.matches("shop/front") && front.matches("/lxc.payload.shop_front"));
+        assert!(!front.matches("front") && !front.matches("shop"));
+    }
+
+    #[test]
     fn one_container_is_chosen_or_all_the_matches_listed() {
         // 1 the host; 10 `web` and 11 nested in it, both matching `w`;
         // 20 and 30 two siblings named alike.

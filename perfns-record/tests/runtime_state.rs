@@ -213,6 +213,11 @@ fn recorded_containers_get_their_runtimes_names() {
         (5008, None),
         (5009, None),
     ]);
+    // The recorder names a container from its v2 cgroup path when it
+    // learns it (`lxc.payload.shop_front`: liblxc's name); the others
+    // here are named by their runtime's state only.
+    let front = reg.container_mut(key(5007)).unwrap();
+    (front.runtime, front.name) = (Runtime::Lxc, "shop_front".into());
     let mut names = RuntimeNames::under(root());
     names.observe(&reg);
     let (changed, problems) = names.resolve(&mut reg, true);

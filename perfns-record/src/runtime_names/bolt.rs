@@ -136,15 +136,22 @@ impl BoltFile {
     pub fn read(path: &Path) -> Option<Result<BoltFile, BoltError>> {
         use std::io::Read;
         let file = std::fs::File::open(path).ok()?;
+        let too_large = || {
+            malformed(
+                0,
+                format!("larger than {MAX_FILE} bytes: no Podman state database"),
+            )
+        };
+        if file.metadata().is_ok_and(|m| m.len() > MAX_FILE) {
+            return Some(Err(too_large()));
+        }
         let mut data = Vec::new();
+        // Bounded again: the file may grow while it is read.
         if let Err(e) = file.take(MAX_FILE + 1).read_to_end(&mut data) {
             return Some(Err(malformed(data.len(), format!("read: {e}"))));
         }
         if data.len() as u64 > MAX_FILE {
-            return Some(Err(malformed(
-                0,
-                format!("larger than {MAX_FILE} bytes: no Podman state database"),
-            )));
+            return Some(Err(too_large()));
         }
         Some(BoltFile::parse(data))
     }

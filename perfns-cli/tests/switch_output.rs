@@ -1,8 +1,9 @@
 //! `perfns record --switch-output`, as root on this machine's kernel: the
 //! files of a recording that switched while a workload ran add up to what
 //! one recording of the same moments holds (system calls and pages
-//! exactly, CPU time within 1%), each file reports alone, and
-//! `--switch-max-files` keeps the newest.
+//! exactly, CPU time within 1%), each file reports alone,
+//! `--switch-max-files` keeps the newest, and a time starts a file every
+//! interval.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -45,7 +46,8 @@ impl std::ops::Add for Figures {
     }
 }
 
-fn figures(path: &Path) -> Figures {
+/// `perfns report --format json` of a recording.
+fn report_json(path: &Path) -> Value {
     let out = std::process::Command::new(common::perfns_binary())
         .args(["report", "--format", "json", "--top", "100", "-i"])
         .arg(path)
@@ -57,7 +59,11 @@ fn figures(path: &Path) -> Figures {
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn figures(path: &Path) -> Figures {
+    let report = report_json(path);
     let containers = report["containers"].as_array().unwrap();
     let own = |what: &str, figure: &str| -> u64 {
         containers
@@ -344,5 +350,41 @@ fn with_z_every_switched_file_is_compressed() {
             })
             .count();
         assert!(compressed > 0, "{} holds no COMPRESSED record", f.display());
+    }
+}
+
+#[test]
+fn time_switches_a_file_every_interval() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    // 3.5 s at one file a second: switches at 1, 2 and 3 s, and the last
+    // file at the end.
+    let out = dir.path().join("perf.data");
+    let rec = common::perfns_record(&[
+        "--events",
+        "cpu",
+        "--switch-output=1s",
+        "--duration",
+        "3.5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&rec.stderr);
+    assert!(rec.status.success(), "{said}");
+    let files = switched_files(&out);
+    assert_eq!(files.len(), 4, "{files:?}\n{said}");
+    // Each holds a second (the last half a second) of the machine's
+    // context switches: its records span no more than its interval and a
+    // drain's lateness.
+    for f in &files {
+        let span = report_json(f)["header"]["time"]["duration_ns"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            span > 0 && span <= 1_300_000_000,
+            "{}: records over {span} ns",
+            f.display()
+        );
     }
 }

@@ -29,7 +29,7 @@
 #            the VM itself fails.
 # selftests  builds, compiles tools/testing/selftests/tracerns and
 #            perf_events/tracer_scope and runs them in one VM boot; fails
-#            on any failed test or on a splat.
+#            on any failed or skipped test or on a splat.
 # bench      builds, compiles bench/dispatch_bench.c against the series'
 #            headers and runs it in the VM: the cost per syscall event and
 #            per context switch with K tracer-scoped readers in other
@@ -442,15 +442,19 @@ build_selftests() {
 	done
 }
 
-# Run every selftest in one boot; fail if any fails.
+# Run every selftest in one boot; fail if any fails, or skips: the
+# fragments give the VM all that every test needs, so a skip means a
+# test did not run, and must not pass as a run that did. Each test's
+# output goes to a file first, not through a
+# pipe: a process a test leaves behind would hold a pipe open.
 run_selftests() {
 	local tests=() test
 	for test in "${SELFTESTS[@]}"; do
 		tests+=("$OUT/kselftest/$test")
 	done
+	# One line: the command crosses virtme-ng's --exec.
 	# shellcheck disable=SC2016 # expanded by the guest's bash
-	run_in_vm root bash -c \
-		'status=0; for t in "$@"; do "$t" || status=1; done; exit $status' \
+	run_in_vm root bash -c 'status=0; log=$(mktemp); for t in "$@"; do "$t" >"$log" 2>&1 </dev/null || status=1; cat "$log"; if grep -E "^ok [0-9]+ .*# SKIP" "$log" >"$log.skips"; then printf "%s skipped, which fails the run:\n" "${t##*/}"; cat "$log.skips"; status=1; fi; done; exit $status' \
 		selftests "${tests[@]}"
 }
 

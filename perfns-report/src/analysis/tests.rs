@@ -33,7 +33,7 @@ fn switch_analysis(mode: RecordingMode) -> Analysis {
         perfns: Some(meta.to_json()),
         ..Features::default()
     };
-    Analysis::new("test".into(), &events, &features, None)
+    Analysis::new("test".into(), &events, &features, &[])
 }
 
 fn id(tid: i32, time: u64, cpu: u32) -> SampleId {
@@ -189,7 +189,7 @@ fn kmem_analysis() -> Analysis {
         )),
         ..Features::default()
     };
-    Analysis::new("test".into(), &events, &features, None)
+    Analysis::new("test".into(), &events, &features, &[])
 }
 
 /// A kmem sample of `tid` with this `common_flags` and `order`.

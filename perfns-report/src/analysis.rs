@@ -249,6 +249,9 @@ pub struct Analysis {
     event_names: Vec<String>,
     event_samples: Vec<u64>,
     cpu_source: CpuTimeSource,
+    /// Switch records of the recorded tasks alone came (PERF_RECORD_SWITCH,
+    /// per-task events), not every task's on each CPU.
+    task_switches: bool,
     /// The spans of time (ns, both ends included) whose figures count,
     /// ascending, disjoint and not adjacent: `--time`'s ranges merged.
     window: Vec<(u64, u64)>,
@@ -377,6 +380,7 @@ impl Analysis {
             event_samples: vec![0; roles.len()],
             roles,
             cpu_source,
+            task_switches: false,
             window: merged_spans(window),
             first_time: None,
             last_time: 0,
@@ -524,12 +528,17 @@ impl Analysis {
                 child.tracer = tracer;
                 child.cgroup = cgroup;
             }
+            // A task's events leave it at its exit, before its final
+            // switch: per-task switch records (perfns record -p, perf
+            // record -p --switch-events) never see that switch out, nor
+            // did the series' first tracer scope.
             Record::Exit(e)
                 if self.cpu_source == CpuTimeSource::SwitchRecords
-                    && self
-                        .meta
-                        .as_ref()
-                        .is_some_and(|m| m.mode == RecordingMode::TracerScope) =>
+                    && (self.task_switches
+                        || self
+                            .meta
+                            .as_ref()
+                            .is_some_and(|m| m.mode == RecordingMode::TracerScope)) =>
             {
                 let Some(t) = time else { return };
                 self.exited_without_switch(e.tid, t);
@@ -557,6 +566,8 @@ impl Analysis {
                 else {
                     return;
                 };
+                // PERF_RECORD_SWITCH (no next/prev task): a per-task event's.
+                self.task_switches |= s.next_prev.is_none();
                 self.switch_record(cpu, tid, s.out, t);
             }
             Record::Sample(s) => self.sample(event, s, time),
@@ -825,7 +836,12 @@ impl Analysis {
                 .collect(),
             lost: self.lost,
             containers_from,
-            cpu_time_from: self.cpu_source,
+            cpu_time_from: match self.cpu_source {
+                CpuTimeSource::SwitchRecords if self.task_switches => {
+                    CpuTimeSource::TaskSwitchRecords
+                }
+                other => other,
+            },
             memory_recorded: self
                 .roles
                 .iter()

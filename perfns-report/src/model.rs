@@ -196,6 +196,10 @@ pub enum CpuTimeSource {
     SchedSwitch,
     /// PERF_RECORD_SWITCH_CPU_WIDE records (`--switch-events`).
     SwitchRecords,
+    /// PERF_RECORD_SWITCH records of per-task events (`perfns record -p`,
+    /// `perf record -p --switch-events`): each recorded task's own
+    /// switches in and out, so only the recorded tasks' CPU time.
+    TaskSwitchRecords,
     /// Neither was recorded: no CPU time, only sample counts.
     None,
 }

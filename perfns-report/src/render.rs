@@ -133,6 +133,7 @@ fn header_lines(h: &Header) -> String {
     let cpu = match h.cpu_time_from {
         CpuTimeSource::SchedSwitch => "sched:sched_switch",
         CpuTimeSource::SwitchRecords => "switch records",
+        CpuTimeSource::TaskSwitchRecords => "the recorded tasks' own switch records",
         CpuTimeSource::None => "none",
     };
     let _ = writeln!(out, "containers from: {containers}; CPU time from: {cpu}");

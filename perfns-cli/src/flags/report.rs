@@ -240,7 +240,12 @@ fn parse_time_range(text: &str, piece: &str) -> anyhow::Result<(Option<u64>, Opt
     let (start, end) = (parse(start)?, parse(end)?);
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
-            anyhow::bail!("--time {text:?}: in {piece:?} the start is after the end");
+            let which = if piece == text {
+                String::new()
+            } else {
+                format!(" of {piece:?}")
+            };
+            anyhow::bail!("--time {text:?}: the start{which} is after the end");
         }
     }
     Ok((start, end))

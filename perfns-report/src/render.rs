@@ -593,12 +593,20 @@ fn mode_text(mode: RecordingMode, scope: &RecordingScope) -> String {
     let mode = match mode {
         RecordingMode::SystemWide => "system-wide",
         RecordingMode::TracerScope => "tracer scope",
+        RecordingMode::PerProcess => "per process",
     };
     match scope {
         RecordingScope::System => format!("{mode}, the whole system"),
         RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
         RecordingScope::Container { name, key } => {
             format!("{mode}, container {name} (pidns:{key}) and its descendants")
+        }
+        RecordingScope::Processes { pids } => {
+            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+            format!(
+                "{mode}, processes {} and the tasks they made",
+                pids.join(", ")
+            )
         }
     }
 }

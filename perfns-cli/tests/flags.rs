@@ -626,6 +626,16 @@ fn time_takes_several_ranges_as_perf_does() {
     let tenth = |k: u64| (ns(&whole, "end_ns") - ns(&whole, "start_ns")) * k / 10;
     assert!(ns(&gapped, "duration_ns").abs_diff(tenth(2)) <= 2);
     assert!(ns(&gapped, "end_ns") - ns(&gapped, "start_ns") >= tenth(4) - 2);
+    // The header lists them; slices that touch are one range.
+    let ranges = gapped["header"]["time"]["ranges"].as_array().unwrap();
+    let length = |r: &Value| r[1].as_u64().unwrap() - r[0].as_u64().unwrap();
+    assert_eq!(ranges.len(), 2);
+    assert_eq!(
+        ranges.iter().map(length).sum::<u64>(),
+        ns(&gapped, "duration_ns")
+    );
+    let touching = json_report(&["-i", &perf_made, "--time", "10%/1,10%/2"]);
+    assert!(touching["header"]["time"].get("ranges").is_none());
 
     // Ranges out of order or overlapping, as perf refuses them.
     let refused = perfns(&["report", "-i", &ours, "--time", "1367,1368 1366,1367"]);

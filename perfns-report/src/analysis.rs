@@ -156,6 +156,10 @@ fn covered_time(window: &[(u64, u64)], first: u64, last: u64) -> TimeRange {
             start_ns: start,
             end_ns: end,
             duration_ns: clipped.iter().map(|(a, b)| b - a).sum(),
+            ranges: match clipped.len() {
+                1 => Vec::new(),
+                _ => clipped.iter().map(|&(a, b)| [a, b]).collect(),
+            },
         },
         // No span meets the recording: an empty one where the first
         // begins (clipped to the recording).
@@ -166,6 +170,7 @@ fn covered_time(window: &[(u64, u64)], first: u64, last: u64) -> TimeRange {
                 start_ns: start,
                 end_ns: end,
                 duration_ns: end - start,
+                ranges: Vec::new(),
             }
         }
     }
@@ -863,7 +868,8 @@ impl Analysis {
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
         };
-        let (containers, processes) = containers::build(&membership, time.duration_ns, options)?;
+        let (containers, processes) =
+            containers::build(&membership, header.time.duration_ns, options)?;
         Ok(Report {
             schema: SCHEMA,
             header,

@@ -355,7 +355,7 @@ fn parquet_rows_reported(
     // The intervals are of the whole's time, which a percent --time chose.
     options.time_percent.clear();
     let reported = Reported::of(&whole.header);
-    let t = whole.header.time;
+    let t = whole.header.time.clone();
     let Some(step) = interval else {
         return Ok((parquet_export::rows(&whole, t.start_ns, t.end_ns), reported));
     };

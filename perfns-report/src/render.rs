@@ -89,6 +89,14 @@ fn header_lines(h: &Header) -> String {
         seconds(t.end_ns),
         duration(t.duration_ns)
     );
+    if !t.ranges.is_empty() {
+        let ranges: Vec<String> = t
+            .ranges
+            .iter()
+            .map(|[a, b]| format!("{} to {}", seconds(*a), seconds(*b)))
+            .collect();
+        let _ = write!(out, " in {} ranges: {}", ranges.len(), ranges.join(", "));
+    }
     if let Some(online) = h.cpus.online {
         let _ = write!(out, "; {online} CPUs online");
     }

@@ -175,7 +175,7 @@ fn lost_events_are_counted_and_the_rest_reported() {
 #[test]
 fn time_window_keeps_only_its_figures() {
     let whole = report_of("containers-switch.data");
-    let t = whole.header.time;
+    let t = whole.header.time.clone();
     let mid = t.start_ns + t.duration_ns / 2;
     let options = |window| Options {
         time: vec![window],

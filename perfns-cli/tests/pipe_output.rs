@@ -132,3 +132,72 @@ fn perf_and_perfns_read_the_compressed_stream_perfns_writes_to_stdout() {
     assert!(how.starts_with("zstd, level 3, ratio 0; "), "{how}");
     assert!(how.ends_with(" compressed records decompressed"), "{how}");
 }
+
+/// A container started after the stream began is not in the perfns
+/// extension at its start (written before anything is recorded, as perf
+/// writes its features); the extension written again at the stream's end
+/// names it, and the report takes that one.
+#[test]
+fn a_container_born_while_streaming_is_named_from_the_stream_s_end() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    let cgroup = common::TestCgroup::new(&format!("perfns/pipe-late-{}", std::process::id()));
+    let workload = workload_binary().expect("the workload");
+    let cgroup_dir = cgroup.dir().to_str().expect("a UTF-8 path");
+    // The shell moves itself into the test's cgroup, then the workload
+    // makes the container `late` (its own pid namespace and cgroup, under
+    // the test's), lives 300 ms in it (the recorder names a container from
+    // its cgroup while its first task lives, as for the testdata's), and
+    // calls getppid 300 times.
+    let script = format!(
+        r#"echo $$ > "$0/cgroup.procs" && exec env {}="$0" "$1" container late sleep 300 getppid 300"#,
+        perfns_record::testing::CGROUP_DIR_ENV
+    );
+    let out = perfns_record(&[
+        "--cgroup",
+        cgroup.name(),
+        "--events",
+        "syscalls",
+        "-o",
+        "-",
+        "--",
+        "sh",
+        "-c",
+        &script,
+        cgroup_dir,
+        workload.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let path = dir.path().join("stream.data");
+    std::fs::write(&path, &out.stdout).expect("the stream in a file");
+
+    let names = |json: &[u8]| -> Vec<String> {
+        let meta = perfns::container::RecordingMeta::from_json(json).expect("the extension");
+        meta.containers.into_iter().map(|c| c.name).collect()
+    };
+    let reader = perfns::perf_data::PerfFileReader::open(&path).expect("the stream");
+    let at_start = names(reader.features().perfns.as_deref().expect("an extension"));
+    assert!(!at_start.contains(&"late".to_owned()), "{at_start:?}");
+
+    let options = Options {
+        top: usize::MAX,
+        ..Options::default()
+    };
+    let r = report(&path, &options, &mut |_| {}).expect("a report");
+    let late = r
+        .containers
+        .iter()
+        .find(|c| c.name == "late")
+        .unwrap_or_else(|| panic!("no container `late` in {:?}", r.containers));
+    assert_eq!(late.runtime.as_deref(), Some("perfns"));
+    let cgroup_path = format!("{}/late", cgroup.name());
+    assert_eq!(late.cgroup.as_deref(), Some(cgroup_path.as_str()));
+    let getppid: u64 = late
+        .top_syscalls
+        .iter()
+        .filter(|s| s.nr == libc::SYS_getppid as u64)
+        .map(|s| s.figures.calls)
+        .sum();
+    assert_eq!(getppid, 300);
+}

@@ -8,9 +8,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{
-    output_with_stdin, perf_from_stdin, perf_report_counts, perfns_binary, perfns_record, text,
-};
+use common::{output_with_stdin, perf_from_stdin, perfns_binary, perfns_record, text};
+use perfns::testing::perf_report_event_counts;
 use perfns_record::testing::workload_binary;
 use perfns_report::{report, Options};
 
@@ -47,7 +46,7 @@ fn perf_and_perfns_read_the_stream(flags: &[&str]) -> Option<(serde_json::Value,
 
     // perf reads it from its stdin: `perf report` (its samples per event)
     // and `perf script` (each getppid call).
-    let perf_counts = perf_report_counts(&perf_from_stdin(
+    let perf_counts = perf_report_event_counts(&perf_from_stdin(
         &["report", "--stdio", "--sort", "comm", "-i", "-"],
         &stream,
     ));

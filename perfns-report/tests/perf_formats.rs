@@ -109,6 +109,25 @@ fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
     out
 }
 
+/// Samples per event as `perf report` counts them in `file`, which may be
+/// a pipe-mode stream (given on perf's stdin, as `perf record -o - | perf
+/// report -i -` gives it): perf's `report --stats` stops at a stream's
+/// tracing data.
+fn perf_report_from_stdin(file: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new(perf_path())
+        .args(["report", "--stdio", "--sort", "comm", "-i", "-"])
+        .stdin(std::fs::File::open(file).expect("the recording"))
+        .output()
+        .expect("running perf");
+    assert!(
+        out.status.success(),
+        "perf report -i - < {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    perfns::testing::perf_report_event_counts(&String::from_utf8_lossy(&out.stdout))
+}
+
 /// From `perf script`: samples per event, and sys_enter samples per
 /// process (with a syscall number of 0 or more, as perfns counts calls).
 fn perf_script(file: &Path) -> (BTreeMap<String, u64>, BTreeMap<i32, u64>) {
@@ -272,6 +291,8 @@ fn pipe_mode_file_counts_what_perf_counts() {
     assert_eq!(samples(&r), events);
     assert!(events.values().sum::<u64>() > 100, "{events:?}");
     assert_eq!(syscalls(&r), per_pid);
+    // `perf report -i -` counts the same.
+    assert_eq!(perf_report_from_stdin(&file), events);
     // Named from the stream's own records, as perf names them.
     assert!(events.contains_key("sched:sched_switch"), "{events:?}");
 
@@ -328,6 +349,15 @@ fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
     assert_eq!(samples(&r), events);
     assert!(events.values().sum::<u64>() > 100, "{events:?}");
     assert_eq!(syscalls(&r), per_pid);
+    assert_eq!(perf_report_from_stdin(&copy), events);
+
+    // Per container and process, the figures of the same records in a
+    // perf.data file.
+    let plain = plain_copy(&copy);
+    let p = report(&plain, &options(), &mut |_| {}).expect("a report");
+    assert!(!p.header.recording.pipe_mode);
+    assert_eq!(samples(&p), samples(&r));
+    assert_eq!(figures(&p), figures(&r));
 }
 
 /// The testdata recordings made by Debian's perf 6.1 and by perf 6.12 in
@@ -399,6 +429,18 @@ fn testdata_in_perf_s_formats_count_what_perf_counted() {
             .sum();
         if file != "perf-pipe-z.data" {
             assert_eq!(getppid, 2000, "{file}");
+        }
+        // Compressed or in pipe mode, per container and process the
+        // figures of the same records in a plain perf.data file.
+        if compressed || pipe {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let copy = dir.path().join(file);
+            std::fs::copy(testdata.join(file), &copy).expect("the copy");
+            let p = report(&plain_copy(&copy), &options(), &mut |_| {}).expect(file);
+            assert_eq!(p.header.recording.compression, None, "{file}");
+            assert!(!p.header.recording.pipe_mode, "{file}");
+            assert_eq!(samples(&p), want, "{file}");
+            assert_eq!(figures(&p), figures(&r), "{file}");
         }
     }
 }

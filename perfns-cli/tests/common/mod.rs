@@ -73,25 +73,6 @@ pub fn perf_from_stdin(args: &[&str], input: &[u8]) -> String {
     text(&out.stdout)
 }
 
-/// Samples per event as `perf report --stdio` prints them: each event's
-/// `# Event count (approx.): N`, exact with perfns's period of 1.
-pub fn perf_report_counts(report: &str) -> std::collections::BTreeMap<String, u64> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut event = None;
-    for line in report.lines() {
-        if let Some(rest) = line.strip_prefix("# Samples: ") {
-            event = rest
-                .split_once(" of event '")
-                .map(|(_, name)| name.trim_end_matches('\'').to_owned());
-        } else if let (Some(e), Some(n)) = (&event, number_after(line, "# Event count (approx.):"))
-        {
-            out.insert(e.clone(), n);
-            event = None;
-        }
-    }
-    out
-}
-
 /// The `perfns` command, as Cargo built it for this package's tests.
 pub fn perfns_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_perfns"))

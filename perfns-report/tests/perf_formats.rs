@@ -1,4 +1,4 @@
-//! perf.data as Debian's perf writes it: compressed (`perf record -z`),
+//! perf.data as Debian's perf writes it: plain, compressed (`perf record -z`),
 //! pipe mode to a file (`perf record -o - > file`) and pipe mode through a
 //! pipe. Each test records with perf, then checks perfns's samples per
 //! event and syscalls per process against perf's own reading of the same
@@ -230,6 +230,25 @@ fn tempdir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().to_path_buf();
     (dir, path)
+}
+
+#[test]
+fn plain_recording_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("plain.data");
+    record(&["-o", path_str(&file)], None);
+
+    let r = report(&file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    assert_eq!(r.header.recording.compression, None);
+    assert!(!r.header.recording.pipe_mode);
+    let stats = perf_stats(&file);
+    assert_eq!(samples(&r), stats);
+    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
+    let (events, per_pid) = perf_script(&file);
+    assert_eq!(events, stats, "perf script and perf report agree");
+    assert_eq!(syscalls(&r), per_pid);
 }
 
 #[test]

@@ -232,23 +232,30 @@ fn tempdir() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// perfns's report of the perf.data file `file`, checked against perf's
+/// reading of it: every record read, the samples per event of `perf
+/// report --stats` and `perf script`, and the system calls per process.
+fn report_counting_as_perf(file: &Path) -> Report {
+    let r = report(file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    let stats = perf_stats(file);
+    assert_eq!(samples(&r), stats);
+    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
+    let (events, per_pid) = perf_script(file);
+    assert_eq!(events, stats, "perf script and perf report agree");
+    assert_eq!(syscalls(&r), per_pid);
+    r
+}
+
 #[test]
 fn plain_recording_counts_what_perf_counts() {
     require_perf!();
     let (_dir, dir) = tempdir();
     let file = dir.join("plain.data");
     record(&["-o", path_str(&file)], None);
-
-    let r = report(&file, &options(), &mut |_| {}).expect("a report");
-    read_all(&r);
+    let r = report_counting_as_perf(&file);
     assert_eq!(r.header.recording.compression, None);
     assert!(!r.header.recording.pipe_mode);
-    let stats = perf_stats(&file);
-    assert_eq!(samples(&r), stats);
-    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
-    let (events, per_pid) = perf_script(&file);
-    assert_eq!(events, stats, "perf script and perf report agree");
-    assert_eq!(syscalls(&r), per_pid);
 }
 
 #[test]
@@ -257,15 +264,7 @@ fn compressed_recording_counts_what_perf_counts() {
     let (_dir, dir) = tempdir();
     let file = dir.join("z.data");
     record(&["-z", "-o", path_str(&file)], None);
-
-    let r = report(&file, &options(), &mut |_| {}).expect("a report");
-    read_all(&r);
-    let stats = perf_stats(&file);
-    assert_eq!(samples(&r), stats);
-    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
-    let (events, per_pid) = perf_script(&file);
-    assert_eq!(events, stats, "perf script and perf report agree");
-    assert_eq!(syscalls(&r), per_pid);
+    let r = report_counting_as_perf(&file);
     // The report says so.
     let how = r.header.recording.compression.as_deref().unwrap_or("");
     assert!(how.starts_with("zstd, level 1,"), "{how}");

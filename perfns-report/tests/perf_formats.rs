@@ -258,6 +258,20 @@ fn plain_recording_counts_what_perf_counts() {
     assert!(!r.header.recording.pipe_mode);
 }
 
+/// perf's own clock (`-k`): the HEADER_CLOCKID and HEADER_CLOCK_DATA
+/// sections, which perfns skips, and attrs with use_clockid.
+#[test]
+fn recording_with_a_clockid_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("clock.data");
+    record(&["-k", "mono", "-o", path_str(&file)], None);
+    let header = perf(&["report", "--header-only", "-i", path_str(&file)], None);
+    assert!(header.contains("# clockid frequency: "), "{header}");
+    assert!(header.contains("# clockid: monotonic (1)"), "{header}");
+    report_counting_as_perf(&file);
+}
+
 #[test]
 fn compressed_recording_counts_what_perf_counts() {
     require_perf!();

@@ -83,6 +83,9 @@ pub fn analyze(
         }
     }
     let decompressed = records.decompressed_records();
+    if let Some(features) = records.features_at_end() {
+        analysis.features_at_end(features);
+    }
     drop(records);
     analysis.input_format(reader.is_pipe_mode(), decompressed);
     progress(1.0);
@@ -436,6 +439,21 @@ impl Analysis {
             self.recording.compression = Some(format!(
                 "{how}; {decompressed} compressed records decompressed"
             ));
+        }
+    }
+
+    /// Takes perfns's container metadata as the end of a pipe-mode stream
+    /// gives it: complete, with the containers learnt and the losses
+    /// counted while recording, which the stream's start could not hold.
+    /// (The tasks it lists are the start's, already taken.)
+    pub fn features_at_end(&mut self, features: &Features) {
+        match RecordingMeta::from_features(features) {
+            Ok(Some(meta)) => self.meta = Some(meta),
+            Ok(None) => {}
+            Err(e) => self.notes.push(format!(
+                "{e}: the perfns extension at the end of the stream was not read, the one at its \
+                 start was"
+            )),
         }
     }
 

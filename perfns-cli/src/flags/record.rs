@@ -188,13 +188,8 @@ impl RecordArgs {
                 anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
             }
         }
-        if perfns_record::output::is_stdout(&session.output) {
-            if self.switch_output.is_some() {
-                anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
-            }
-            if self.compression_level.is_some() {
-                anyhow::bail!("-z with -o -: perfns writes pipe mode uncompressed");
-            }
+        if perfns_record::output::is_stdout(&session.output) && self.switch_output.is_some() {
+            anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
         }
         let switch = self
             .switch_output

@@ -71,6 +71,14 @@ if [ -x /usr/bin/perf ] && [ "$(id -u)" = 0 ] && [ -e /sys/kernel/tracing/events
 			-e sched:sched_switch -e sched:sched_process_exec -a -- sh -c 'true' \
 			2>/dev/null | tail -c +17 >"$seed" || rm -f "$seed"
 	fi
+	# Both: perf record -z -o - (HEADER_COMPRESSED, COMPRESSED records in
+	# the stream).
+	seed=fuzz/corpus/pipe_stream/seed-perf-record-z-pipe
+	if [ ! -s "$seed" ]; then
+		/usr/bin/perf record -q -z -o - --no-buildid \
+			-e sched:sched_switch -e sched:sched_process_exec -a -- sh -c 'true' \
+			2>/dev/null | tail -c +17 >"$seed" || rm -f "$seed"
+	fi
 fi
 
 cargo fuzz build --release --debug-assertions

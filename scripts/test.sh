@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every perfns test: the Rust workspace (unit, real-kernel and
-# perf-compatibility tests, insta snapshots checked, never updated), a
+# perf-compatibility tests, insta snapshots checked, never updated), the
+# perf-compatibility tests again against perf 6.12 built from source, a
 # short bounded run of every fuzz target, and the patched kernel's
 # selftests in a VM.
 #
@@ -29,6 +30,13 @@ cargo fmt --all -- --check
 cargo build --workspace --all-targets --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# The perf-compatibility tests again against perf 6.12, built once from
+# Debian's linux-source-6.12 into target/perf612 (scripts/build-perf612.sh):
+# it records plain, -z and pipe-mode files that perfns must count as perf
+# does, and reads what perfns writes (testdata/README.md).
+perf612=$(bash scripts/build-perf612.sh)
+PERFNS_TEST_PERF=$perf612 cargo test --locked -p perfns-report --test perf_formats
+PERFNS_TEST_PERF=$perf612 cargo test --locked -p perfns --lib real_perf
 
 fuzz_seconds=${PERFNS_FUZZ_SECONDS:-20}
 if ((fuzz_seconds > 0)); then

@@ -114,6 +114,11 @@ impl<'a> RawData<'a> {
     /// Copies the bytes into `out`, which is cleared first.
     pub fn copy_to(&self, out: &mut Vec<u8>) {
         out.clear();
+        self.append_to(out);
+    }
+
+    /// Appends the bytes to `out`.
+    pub fn append_to(&self, out: &mut Vec<u8>) {
         match self {
             Self::Single(a) => out.extend_from_slice(a),
             Self::Split(a, b) => {

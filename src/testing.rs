@@ -78,6 +78,29 @@ pub fn perf() -> Result<(), String> {
     }
 }
 
+/// Samples per event as `perf report --stdio` prints them: each event's
+/// `# Event count (approx.): N` after its `# Samples: ... of event 'NAME'`.
+/// The count is the sum of the samples' periods: exact sample counts for
+/// events recorded with period 1 (tracepoints, perfns's events). perf
+/// 6.1's `report --stats` cannot read a pipe-mode stream with tracepoints
+/// (it stops at the tracing data); `perf report` can.
+pub fn perf_report_event_counts(report: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut event = None;
+    for line in report.lines() {
+        if let Some(rest) = line.strip_prefix("# Samples: ") {
+            event = rest
+                .split_once(" of event '")
+                .map(|(_, name)| name.trim_end_matches('\'').to_owned());
+        } else if let Some(n) = line.strip_prefix("# Event count (approx.): ") {
+            if let (Some(e), Ok(n)) = (event.take(), n.trim().parse()) {
+                out.insert(e, n);
+            }
+        }
+    }
+    out
+}
+
 /// The calling thread pinned to one CPU ([`pin_to_cpu`]) until this is
 /// dropped; then it may run where it could before.
 #[derive(Debug)]

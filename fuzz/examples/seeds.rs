@@ -138,27 +138,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         write_recording(&scratch, &events, &records, &formats, with_features)?;
         let plain = PerfFileReader::open(&scratch)?;
         let mut bytes = Vec::new();
-        let mut pipe = PerfPipeWriter::create(
-            "seed",
-            Vec::new(),
-            plain.events().events(),
-            plain.features(),
-        )?;
-        let mut stream = plain.stream();
-        while let Some(r) = stream.next_record() {
-            let r = r?;
-            bytes.extend_from_slice(&r.header.to_ne_bytes());
-            bytes.extend_from_slice(r.body);
-            pipe.write_record(r.header, RawData::Single(r.body))?;
-        }
-        drop(stream);
-        let pipe = pipe.finish()?;
-        pipe_stream::run(&pipe[16..]);
-        corpus.add("pipe_stream", name, &pipe[16..])?;
         let packed = out.join(".scratch-z.data");
-        fs::write(&packed, &pipe)?;
-        perf_data_reader::read(&packed);
-        corpus.add("perf_data_reader", &format!("{name}-pipe"), &pipe)?;
+        // Pipe mode plain and compressed (`perfns record [-z] -o -`): the
+        // statedump, FINISHED_INIT, the records; the perfns extension in
+        // parts at the start and again at the end.
+        for (suffix, level) in [("", None), ("-z", Some(1))] {
+            let mut pipe = PerfPipeWriter::create(
+                "seed",
+                Vec::new(),
+                plain.events().events(),
+                plain.features(),
+                level,
+            )?;
+            let mut stream = plain.stream();
+            let mut init = false;
+            while let Some(r) = stream.next_record() {
+                let r = r?;
+                if level.is_none() {
+                    bytes.extend_from_slice(&r.header.to_ne_bytes());
+                    bytes.extend_from_slice(r.body);
+                }
+                if r.header.kind == RecordType::SAMPLE && !init {
+                    pipe.write_finished_init()?;
+                    init = true;
+                }
+                pipe.write_record(r.header, RawData::Single(r.body))?;
+            }
+            drop(stream);
+            let pipe = pipe.finish(plain.features())?;
+            pipe_stream::run(&pipe[16..]);
+            corpus.add("pipe_stream", &format!("{name}{suffix}"), &pipe[16..])?;
+            fs::write(&packed, &pipe)?;
+            perf_data_reader::read(&packed);
+            corpus.add("perf_data_reader", &format!("{name}-pipe{suffix}"), &pipe)?;
+        }
         let half = (bytes.len() / 2) as u16;
         for (cuts, piece) in [
             (vec![], 4095u16),

@@ -4,7 +4,9 @@
 //! then records, compressed ones among them. It is read twice: from a file
 //! (`PerfFileReader::open`, which sees the 16-byte header) and from a
 //! `Read` (`PerfFileReader::open_stream`, as `-i -` reads stdin). Both
-//! must agree: the same events, records and errors, once each.
+//! must agree: the same events, records and errors, once each, and the
+//! same features at the end (feature sections sent in parts, as perfns
+//! sends its extension).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,10 +34,12 @@ pub fn run(data: &[u8]) {
 /// Each record's offset, type and body, or its error's text.
 type Handed = Vec<Result<(u64, u32, Vec<u8>), String>>;
 
-/// The events' names, then each record handed out.
-fn read(
-    reader: Result<PerfFileReader, perfns::perf_data::PerfDataError>,
-) -> Result<(Vec<String>, Handed), String> {
+/// The events' names, each record handed out, and the features the
+/// stream's end updated (the perfns extension sent again in parts).
+type Read = (Vec<String>, Handed, Option<perfns::perf_data::Features>);
+
+/// What a reader reads of the stream (see [`Read`]).
+fn read(reader: Result<PerfFileReader, perfns::perf_data::PerfDataError>) -> Result<Read, String> {
     let reader = reader.map_err(|e| e.to_string())?;
     assert!(reader.is_pipe_mode());
     assert!(!reader.events().events().is_empty());
@@ -56,10 +60,12 @@ fn read(
             .map_err(|e| e.to_string()),
         );
     }
+    let at_end = records.features_at_end().cloned();
+    drop(records);
     // A stream is read once.
     let mut again = reader.stream();
     assert!(matches!(again.next_record(), Some(Err(_))));
-    Ok((names, out))
+    Ok((names, out, at_end))
 }
 
 fn scratch_file() -> &'static Path {

@@ -15,12 +15,9 @@ const CALLS: u32 = 5000;
 
 #[test]
 fn perf_reads_a_compressed_recording_with_the_workload_s_calls() {
-    let Some((_serial, dir)) = common::recording_test() else {
+    let Some((_serial, dir)) = common::perf_recording_test() else {
         return;
     };
-    if perfns::testing::prerequisite(perfns::testing::perf()).is_none() {
-        return;
-    }
     let path = dir.path().join("z.data");
     let workload = workload_binary().expect("the workload");
     let out = perfns_record(&[

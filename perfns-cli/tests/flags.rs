@@ -1,5 +1,5 @@
 //! The flags perfns shares with perf (`record -e -C -q -a`, `report --sort`
-//! with several keys, `--time` with percents), the report's one grouping
+//! with several keys, `--time` with percents and several ranges), the report's one grouping
 //! (`--per-container`, `--per-process`, `--flat`), `--container`'s one
 //! rule, the exit statuses, and the completions and man pages made from
 //! them: each against a real recording, a fresh one (as root, on this
@@ -426,10 +426,14 @@ fn seconds(ns: u64) -> String {
 #[test]
 fn time_takes_perfs_percent_slices() {
     let input = testdata("two-containers.data");
-    let whole = json_report(&["-i", &input]);
     let ns = |r: &Value, field: &str| r["header"]["time"][field].as_u64().unwrap();
-    let (first, last) = (ns(&whole, "start_ns"), ns(&whole, "end_ns"));
-    let at = |ppm: u64| first + (last - first) * ppm / 1_000_000;
+    // 0%-100% is the span the slices are of: first sample to last.
+    let all = json_report(&["-i", &input, "--time", "0%-100%"]);
+    let (first, last) = (ns(&all, "start_ns"), ns(&all, "end_ns"));
+    // perf's set_percent_time(): rounded to the nearest ns, and the end
+    // one short of the next slice unless it is the last sample.
+    let at = |ppm: u64| first + ((last - first) * ppm + 500_000) / 1_000_000;
+    let end = |ppm: u64| if ppm == 1_000_000 { last } else { at(ppm) - 1 };
     for (percent, from, to) in [
         ("10%/2", 100_000, 200_000),
         ("25%", 0, 250_000),
@@ -437,9 +441,9 @@ fn time_takes_perfs_percent_slices() {
     ] {
         let sliced = json_report(&["-i", &input, "--time", percent]);
         assert_eq!(ns(&sliced, "start_ns"), at(from), "--time {percent}");
-        assert_eq!(ns(&sliced, "end_ns"), at(to), "--time {percent}");
+        assert_eq!(ns(&sliced, "end_ns"), end(to), "--time {percent}");
         // The same as the slice's times in seconds.
-        let range = format!("{},{}", seconds(at(from)), seconds(at(to)));
+        let range = format!("{},{}", seconds(at(from)), seconds(end(to)));
         let timed = json_report(&["-i", &input, "--time", &range]);
         assert_eq!(
             sliced["containers"], timed["containers"],
@@ -460,7 +464,185 @@ fn time_takes_perfs_percent_slices() {
     let first_half = json_report(&["-i", &input, "--time", "50%/1"]);
     let second_half = json_report(&["-i", &input, "--time", "50%/2"]);
     assert!(calls(&first_half) > 0 && calls(&second_half) > 0);
-    let listed = perfns(&["report", "-i", &input, "--time", "10%/1,10%/2"]);
-    assert_eq!(listed.status.code(), Some(1));
-    assert!(text(&listed.stderr).contains("perfns takes one range"));
+    // A list mixing perf's two forms is refused, as perf refuses it.
+    let mixed = perfns(&["report", "-i", &input, "--time", "10%/1,0%-5%"]);
+    assert_eq!(mixed.status.code(), Some(1));
+    assert!(text(&mixed.stderr).contains("one form in a list"));
+}
+
+/// Samples per event in `perf script --time TIME`'s output of `input`:
+/// what perf counts in the ranges.
+fn perf_samples_in(input: &str, time: &str) -> Vec<(String, u64)> {
+    let out = perf_cmd(&["script", "-i", input, "--time", time, "-F", "event"]);
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for line in out.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        *counts
+            .entry(line.trim_end_matches(':').to_owned())
+            .or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// Samples per event in the JSON report's header, events with none left
+/// out (as perf script prints none).
+fn perfns_samples(report: &Value) -> Vec<(String, u64)> {
+    let mut counts: Vec<(String, u64)> = report["header"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = e["samples"].as_u64().unwrap();
+            (e["name"].as_str().unwrap().to_owned(), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    counts.sort();
+    counts
+}
+
+/// `perf ARGS` (Debian's perf, run from the workspace root), its stdout.
+fn perf_cmd(args: &[&str]) -> String {
+    let out = Command::new("perf")
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("running perf");
+    assert!(out.status.success(), "perf {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Each container's own CPU time, by name.
+fn cpu_by_container(report: &Value) -> std::collections::BTreeMap<String, u64> {
+    report["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let ns = c["own"]["cpu"]["time_ns"].as_u64().unwrap();
+            (c["name"].as_str().unwrap().to_owned(), ns)
+        })
+        .collect()
+}
+
+#[test]
+fn time_takes_several_ranges_as_perf_does() {
+    // perf reads both files: perf-made containers-tracepoints.data has
+    // HEADER_SAMPLE_TIME for its percents; two-containers.data (perfns's)
+    // has none, so perf takes only times in seconds there.
+    if perfns::testing::prerequisite(perfns::testing::perf()).is_none() {
+        return;
+    }
+    let perf_made = testdata("containers-tracepoints.data");
+    let ours = testdata("two-containers.data");
+    // The samples per event in each: perf script's counts (printed by
+    // `perf script -F event --time ... | sort | uniq -c` when this test
+    // was written, and asserted here as figures too).
+    let sched = "sched:sched_switch";
+    let (alloc, free) = ("kmem:mm_page_alloc", "kmem:mm_page_free");
+    let (enter, exit) = ("raw_syscalls:sys_enter", "raw_syscalls:sys_exit");
+    type Figures<'a> = &'a [(&'a str, u64)];
+    let cases: [(&str, &str, Figures); 5] = [
+        (
+            &perf_made,
+            "10%/1,10%/3",
+            &[
+                (alloc, 456),
+                (free, 224),
+                (exit, 706),
+                (enter, 703),
+                (sched, 127),
+            ],
+        ),
+        (
+            &perf_made,
+            "0%-10%,30%-40%",
+            &[
+                (alloc, 456),
+                (free, 250),
+                (exit, 706),
+                (enter, 703),
+                (sched, 114),
+            ],
+        ),
+        (
+            &perf_made,
+            "244.9,245.0 245.2,245.3",
+            &[
+                (alloc, 690),
+                (free, 707),
+                (exit, 818),
+                (enter, 817),
+                (sched, 139),
+            ],
+        ),
+        (
+            &perf_made,
+            ",244.9 245.5,",
+            &[
+                (alloc, 528),
+                (free, 402),
+                (exit, 850),
+                (enter, 849),
+                (sched, 221),
+            ],
+        ),
+        (
+            &ours,
+            ",1366.9 1367.5,",
+            &[(alloc, 758), (free, 598), (exit, 2234), (enter, 2233)],
+        ),
+    ];
+    for (input, time, figures) in cases {
+        let report = json_report(&["-i", input, "--time", time]);
+        let mut expected: Vec<(String, u64)> =
+            figures.iter().map(|&(e, n)| (e.to_owned(), n)).collect();
+        expected.sort();
+        assert_eq!(perfns_samples(&report), expected, "{input} --time {time}");
+        assert_eq!(
+            perf_samples_in(input, time),
+            expected,
+            "perf script -i {input} --time {time}"
+        );
+    }
+
+    // CPU time is clipped to the ranges' union: two slices apart add up
+    // to each alone, to the ns; two that touch are one.
+    let cpu = |time: &str| cpu_by_container(&json_report(&["-i", &perf_made, "--time", time]));
+    let (one, three, both) = (cpu("10%/1"), cpu("10%/3"), cpu("10%/1,10%/3"));
+    for (name, sum) in &both {
+        let alone = |slice: &std::collections::BTreeMap<String, u64>| slice.get(name).copied();
+        let (a, b) = (alone(&one).unwrap_or(0), alone(&three).unwrap_or(0));
+        assert_eq!(a + b, *sum, "{name}: 10%/1 + 10%/3");
+    }
+    assert!(both.values().any(|&ns| ns > 0));
+    assert_eq!(cpu("10%/1,10%/2"), cpu("20%/1"));
+    let (whole, gapped) = (
+        json_report(&["-i", &perf_made, "--time", "0%-100%"]),
+        json_report(&["-i", &perf_made, "--time", "0%-10%,30%-40%"]),
+    );
+    // The duration is the ranges' (their CPU percentages are of it), not
+    // the span from the first's start to the second's end.
+    let ns = |r: &Value, f: &str| r["header"]["time"][f].as_u64().unwrap();
+    let tenth = |k: u64| (ns(&whole, "end_ns") - ns(&whole, "start_ns")) * k / 10;
+    assert!(ns(&gapped, "duration_ns").abs_diff(tenth(2)) <= 2);
+    assert!(ns(&gapped, "end_ns") - ns(&gapped, "start_ns") >= tenth(4) - 2);
+    // The header lists them; slices that touch are one range.
+    let ranges = gapped["header"]["time"]["ranges"].as_array().unwrap();
+    let length = |r: &Value| r[1].as_u64().unwrap() - r[0].as_u64().unwrap();
+    assert_eq!(ranges.len(), 2);
+    assert_eq!(
+        ranges.iter().map(length).sum::<u64>(),
+        ns(&gapped, "duration_ns")
+    );
+    let touching = json_report(&["-i", &perf_made, "--time", "10%/1,10%/2"]);
+    assert!(touching["header"]["time"].get("ranges").is_none());
+
+    // Ranges out of order or overlapping, as perf refuses them.
+    let refused = perfns(&["report", "-i", &ours, "--time", "1367,1368 1366,1367"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("does not end before range 2"),
+        "{}",
+        text(&refused.stderr)
+    );
 }

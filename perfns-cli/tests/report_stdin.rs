@@ -1,26 +1,18 @@
 //! `perfns report -i -`: a pipe-mode stream on stdin, as `perf record -o -
 //! ... | perfns report -i -` gives it, and what is not one.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use common::{output_with_stdin, perfns_binary};
 
 /// Runs `perfns report -i - ARGS` with `input` on its stdin.
 fn report_stdin(input: &[u8], args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_perfns"))
-        .args(["report", "-i", "-"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("perfns");
-    let mut stdin = child.stdin.take().expect("its stdin");
-    // perfns may stop reading early (a refused header): a broken pipe here
-    // is its answer, read from its output.
-    let _ = stdin.write_all(input);
-    drop(stdin);
-    child.wait_with_output().expect("perfns's end")
+    let mut cmd = std::process::Command::new(perfns_binary());
+    cmd.args(["report", "-i", "-"]).args(args);
+    output_with_stdin(cmd, input)
 }
 
 fn testdata(name: &str) -> Vec<u8> {

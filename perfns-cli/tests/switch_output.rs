@@ -274,21 +274,28 @@ fn switch_max_files_keeps_the_newest() {
     }
 }
 
-/// `perfns record --events syscalls --switch-output=64K EXTRA` into DIR
-/// around a workload of two halves, each 2500 getppid calls (5000
-/// records of some 100 bytes, about 500 KB whatever else the machine
-/// does: an idle one makes too few context switches to fill two files).
-/// The second half waits at a gate until the recorder has switched at
-/// least once, so the test does not race a workload that may end before
-/// the recorder's first pass. Returns the files, oldest first.
+/// `perfns record --cgroup CG --events syscalls --switch-output=64K EXTRA`
+/// into DIR around a workload, in the test's own cgroup CG, of two
+/// halves, each 2500 getppid calls (5000 records of some 100 bytes, about
+/// 500 KB). Only the cgroup is recorded: the machine's other work (a
+/// build beside the tests) would fill the buffers, and the recorder
+/// would exit with lost events. The second half waits at a gate until
+/// the recorder has switched at least once, so the test does not race a
+/// workload that may end before the recorder's first pass. Returns the
+/// files, oldest first.
 fn switching_at_64k(dir: &Path, extra: &[&str]) -> Vec<PathBuf> {
     let out = dir.join("perf.data");
     let workload = perfns_record::testing::workload_binary().unwrap();
-    let mut args = vec!["--events", "syscalls", "--switch-output=64K"];
+    let cgroup = common::TestCgroup::new(&format!("perfns-switch64k-{}", std::process::id()));
+    let procs = cgroup.dir().join("cgroup.procs");
+    let mut args = vec!["--cgroup", cgroup.name(), "--events", "syscalls"];
+    args.push("--switch-output=64K");
     args.extend_from_slice(extra);
     args.extend(["-o", out.to_str().unwrap(), "--"]);
-    args.extend([workload.to_str().unwrap(), "getppid", "2500", "gate"]);
-    args.extend(["getppid", "2500"]);
+    // The shell moves itself into the cgroup, then becomes the workload.
+    args.extend(["sh", "-c", r#"echo $$ > "$0" && exec "$@""#]);
+    args.extend([procs.to_str().unwrap(), workload.to_str().unwrap()]);
+    args.extend(["getppid", "2500", "gate", "getppid", "2500"]);
     let mut rec = std::process::Command::new(common::perfns_binary())
         .arg("record")
         .args(&args)

@@ -86,9 +86,18 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// Runs `perfns record`, and returns the summary it printed (unless `-q`),
 /// losses included.
 pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
-    let caller = scope::Caller::this_process();
-    let choice = scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
-        .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?;
+    let choice = if config.session.pids.is_empty() {
+        let caller = scope::Caller::this_process();
+        scope::choose(config.scope, perfns::abi::tracer_scope::probe, &caller)
+            .map_err(|why| anyhow::anyhow!("--scope tracer: {why}"))?
+    } else {
+        // -p chooses the tasks itself: per-task events, any kernel.
+        scope::ScopeChoice {
+            mode: RecordingMode::PerProcess,
+            note: "per process (-p)".into(),
+            fallback: None,
+        }
+    };
     if choice.worth_saying() && !config.quiet {
         eprintln!("[ perfns record: {} ]", choice.note);
     }
@@ -153,6 +162,9 @@ enum Stop {
     Signal(Signal),
     CommandExited,
     Duration,
+    /// With `-p`: the processes recorded, and the tasks they made, have
+    /// all exited.
+    ProcessesExited,
 }
 
 /// Records until a stop condition, and finishes the file.
@@ -225,6 +237,9 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         }
         if config.duration.is_some_and(|d| started.elapsed() >= d) {
             stop = stop.or(Some(Stop::Duration));
+        }
+        if rec.processes_exited() {
+            stop = stop.or(Some(Stop::ProcessesExited));
         }
         if let Err(e) = rec.drain() {
             if config.live_status {
@@ -572,6 +587,7 @@ pub fn summary_text(s: &RecordSummary) -> String {
         match s.meta.mode {
             RecordingMode::SystemWide => "system scope",
             RecordingMode::TracerScope => "tracer scope",
+            RecordingMode::PerProcess => "per process",
         },
     );
     if let Some(ratio) = s.compression_ratio {

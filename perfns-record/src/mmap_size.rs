@@ -147,7 +147,7 @@ impl LockBudget {
         let (memlock, _) =
             nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MEMLOCK)?;
         Ok(Self {
-            unlimited: paranoid == -1 || (ipc_lock && mode == RecordingMode::SystemWide),
+            unlimited: paranoid == -1 || (ipc_lock && mode != RecordingMode::TracerScope),
             mlock_kb: read("/proc/sys/kernel/perf_event_mlock_kb")?
                 .parse()
                 .unwrap_or(516),

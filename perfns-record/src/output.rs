@@ -5,7 +5,11 @@
 //! A stream cannot be rewritten: its header records (attrs, features,
 //! tracing data, event names) go first, so they are written at the first
 //! flush, once the statedump's tasks are in the features; the records
-//! written before (the statedump: O(tasks)) wait in memory until then.
+//! written before (the statedump: O(tasks)) wait in memory until then, and
+//! FINISHED_INIT follows them, as in perf's streams. Like perf, a stream
+//! has the features known at its start; the perfns extension, complete
+//! only at the end (containers learnt later, losses), is written again
+//! then (`PerfPipeWriter::finish`).
 
 use std::io::{BufWriter, Stdout};
 use std::path::Path;
@@ -37,6 +41,8 @@ pub(crate) enum Output {
 pub(crate) struct PipeOutput {
     events: Vec<EventDesc>,
     features: Features,
+    /// `-z`: the zstd level.
+    level: Option<u32>,
     /// Records written before the header (headers and bodies).
     early: Vec<u8>,
     writer: Option<PerfPipeWriter<BufWriter<Stdout>>>,
@@ -51,16 +57,10 @@ impl Output {
         level: Option<u32>,
     ) -> Result<Self, PerfDataError> {
         if is_stdout(path) {
-            if level.is_some() {
-                return Err(PerfDataError::Unwritable {
-                    path: path.to_path_buf(),
-                    offset: 0,
-                    reason: "-z with -o -: perfns writes pipe mode uncompressed".into(),
-                });
-            }
             return Ok(Self::Pipe(PipeOutput {
                 events: events.to_vec(),
                 features: Features::default(),
+                level,
                 early: Vec::new(),
                 writer: None,
             }));
@@ -77,7 +77,8 @@ impl Output {
         matches!(self, Self::Pipe(_))
     }
 
-    /// The features written at the next flush (a stream's first only).
+    /// The features written at the next flush (a stream's first only: the
+    /// stream's end takes those given to [`Self::finish`]).
     pub fn set_features(&mut self, features: &Features) {
         match self {
             Self::File(w) => w.set_features(features),
@@ -101,13 +102,7 @@ impl Output {
                 Some(w) => w.write_record(header, body),
                 None => {
                     p.early.extend_from_slice(&header.to_ne_bytes());
-                    match body {
-                        RawData::Single(a) => p.early.extend_from_slice(a),
-                        RawData::Split(a, b) => {
-                            p.early.extend_from_slice(a);
-                            p.early.extend_from_slice(b);
-                        }
-                    }
+                    body.append_to(&mut p.early);
                     Ok(())
                 }
             },
@@ -149,7 +144,11 @@ impl Output {
     pub fn compression_ratio(&self) -> Option<f64> {
         match self {
             Self::File(w) => w.compression_ratio(),
-            Self::Pipe(_) => None,
+            Self::Pipe(p) => match &p.writer {
+                Some(w) => w.compression_ratio(),
+                // Nothing compressed yet.
+                None => p.level.map(|_| 1.0),
+            },
         }
     }
 
@@ -158,25 +157,25 @@ impl Output {
         match self {
             Self::File(w) => w.finish(features).map(|()| None),
             Self::Pipe(mut p) => {
-                p.start()?;
-                let w = p.writer.take().expect("started");
-                let written = w.bytes_written();
-                w.finish()?;
-                Ok(Some(written))
+                let w = p.start()?;
+                w.end(features)?;
+                Ok(Some(w.bytes_written()))
             }
         }
     }
 }
 
 impl PipeOutput {
-    /// The stream's writer, its header records and the early records
-    /// written first if they are not yet.
+    /// The stream's writer, its header records, the early records and
+    /// FINISHED_INIT written first if they are not yet.
     fn start(&mut self) -> Result<&mut PerfPipeWriter<BufWriter<Stdout>>, PerfDataError> {
         if self.writer.is_none() {
             let out = BufWriter::with_capacity(1 << 20, std::io::stdout());
-            let mut w = PerfPipeWriter::create(STDOUT, out, &self.events, &self.features)?;
+            let mut w =
+                PerfPipeWriter::create(STDOUT, out, &self.events, &self.features, self.level)?;
             let early = std::mem::take(&mut self.early);
             each_record(&early, |header, body| w.write_record(header, body))?;
+            w.write_finished_init()?;
             self.writer = Some(w);
         }
         Ok(self.writer.as_mut().expect("just made"))

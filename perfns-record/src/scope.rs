@@ -234,11 +234,14 @@ pub fn choose(
     }
 }
 
-/// The attr flags every event of a recording in `mode` adds.
+/// The attr flags every event of a recording in `mode` adds: with `-p`,
+/// `inherit`, so that the tasks the recorded threads make are recorded
+/// too.
 pub fn extra_flags(mode: RecordingMode) -> u64 {
     match mode {
         RecordingMode::SystemWide => 0,
         RecordingMode::TracerScope => TRACER_SCOPE,
+        RecordingMode::PerProcess => flags::INHERIT,
     }
 }
 

@@ -31,6 +31,7 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+mod processes;
 mod switch;
 pub(crate) mod tasks;
 pub use switch::timestamped;
@@ -72,6 +73,10 @@ pub struct SessionConfig {
     pub flush_interval: Duration,
     /// `-z`: compress the records with zstd at this level (1 to 22).
     pub compression_level: Option<u32>,
+    /// `-p`: with [`RecordingMode::PerProcess`], the processes whose
+    /// threads (and the tasks they make once recording started) are
+    /// recorded, each thread's events opened on every CPU.
+    pub pids: Vec<i32>,
 }
 
 impl SessionConfig {
@@ -90,6 +95,7 @@ impl SessionConfig {
             cgroup: None,
             flush_interval: Duration::from_secs(1),
             compression_level: None,
+            pids: Vec::new(),
         }
     }
 }
@@ -154,6 +160,12 @@ pub enum RecordError {
         /// The containers it names, `name (runtime, key, id)`.
         matches: String,
     },
+    /// `-p` names a process that does not exist.
+    #[error("process {pid} does not exist (no /proc/{pid}/task): nothing to record for -p {pid}")]
+    NoSuchProcess {
+        /// The pid given.
+        pid: i32,
+    },
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
@@ -179,9 +191,17 @@ pub enum RecordError {
 #[derive(Debug)]
 struct CpuRing {
     cpu: u32,
-    /// The events, in plan order: the side-band event, which owns
-    /// `sideband`, then the data events, whose first owns `data`.
+    /// The events, in plan order for each target (the CPU, a cgroup on
+    /// it, or with `-p` each thread on it): the side-band event, then the
+    /// data events. The first target's side-band event owns `sideband`,
+    /// its first data event owns `data`; every other event's records go
+    /// to the one of its kind.
     fds: Vec<OwnedFd>,
+    /// The events of each target: the plan's length.
+    events: usize,
+    /// Per target: its tasks are all gone (its events hung up, POLLHUP),
+    /// and it is polled no more. Only with `-p`.
+    hung_up: Vec<bool>,
     sideband: RingBuffer,
     data: RingBuffer,
     loss: CpuLoss,
@@ -191,8 +211,8 @@ struct CpuRing {
     reported: [u64; 2],
     /// The time of the newest record drained on this CPU.
     last_time: u64,
-    /// The ids the file knows this CPU's events by, in plan order: those
-    /// of the events first opened on it.
+    /// The ids the file knows this CPU's events by, as `fds` (in plan
+    /// order for each target): those of the events first opened on it.
     file_ids: Vec<u64>,
     /// `(kernel's id, file's id)` of events opened again when the CPU came
     /// back online, whose records are rewritten to the file's ids; empty
@@ -341,18 +361,15 @@ fn move_to_old(output: &std::path::Path) -> Result<(), RecordError> {
 /// the check that the recorder may record, made before anything else.
 /// Returns whether the kernel reports lost samples in reads
 /// (read_format LOST, Linux 6.0).
-fn probe_privilege(config: &SessionConfig, first: u32) -> Result<bool, RecordError> {
+fn probe_privilege(config: &SessionConfig, target: Target) -> Result<bool, RecordError> {
     let mut probe = events::sideband_event(config.extra_flags);
-    match abi::open_event(&probe.attr, Target::Cpu(first), None) {
+    match abi::open_event(&probe.attr, target, None) {
         Ok(_) => Ok(true),
         Err(e) if e.errno() == Some(libc::EINVAL) => {
             // read_format LOST came in Linux 6.0; without it, the
             // losses the kernel reports in LOST records are all.
             probe.attr.read_format &= !read_format::LOST;
-            drop(
-                abi::open_event(&probe.attr, Target::Cpu(first), None)
-                    .map_err(|e| e.named(&probe.name))?,
-            );
+            drop(abi::open_event(&probe.attr, target, None).map_err(|e| e.named(&probe.name))?);
             Ok(false)
         }
         Err(e) => Err(e.named(&probe.name).into()),
@@ -434,23 +451,40 @@ fn resolve_container(
 }
 
 /// The events of `plan` opened on each CPU, into one ring buffer per CPU,
-/// counting only `cgroup_dir`'s tasks when one is given.
+/// counting only `cgroup_dir`'s tasks when one is given, or only the
+/// threads `tids` (and, inherited, the tasks they make) with `-p`. A
+/// thread that exits before its events are opened is left out.
 fn open_rings(
     plan: &[PlannedEvent],
     cpus: &[u32],
     cgroup_dir: Option<&std::fs::File>,
+    tids: &[i32],
     mmap_pages: usize,
 ) -> Result<Vec<CpuRing>, RecordError> {
+    let mut tids = tids.to_vec();
     let mut rings = Vec::with_capacity(cpus.len());
     for &cpu in cpus {
-        let target = match cgroup_dir {
-            Some(dir) => Target::Cgroup {
+        let targets: Vec<Target> = match cgroup_dir {
+            _ if !tids.is_empty() => tids
+                .iter()
+                .map(|&pid| Target::Task {
+                    pid,
+                    cpu: Some(cpu),
+                })
+                .collect(),
+            Some(dir) => vec![Target::Cgroup {
                 fd: dir.as_raw_fd(),
                 cpu,
-            },
-            None => Target::Cpu(cpu),
+            }],
+            None => vec![Target::Cpu(cpu)],
         };
-        rings.push(open_cpu(plan, target, cpu, mmap_pages)?);
+        let (ring, gone) = open_cpu(plan, &targets, cpu, mmap_pages)?;
+        tids.retain(|&t| {
+            !gone
+                .iter()
+                .any(|g| matches!(g, Target::Task { pid, .. } if *pid == t))
+        });
+        rings.push(ring);
     }
     Ok(rings)
 }
@@ -467,7 +501,7 @@ fn create_output(
         .enumerate()
         .map(|(i, e)| EventDesc {
             attr: e.attr.clone(),
-            ids: rings.iter().map(|r| r.file_ids[i]).collect(),
+            ids: rings.iter().flat_map(|r| r.file_ids_of(i)).collect(),
             name: e.name.clone(),
         })
         .collect();
@@ -527,9 +561,23 @@ impl Recorder {
             Some(c) => c.clone(),
             None => abi::online_cpus().map_err(system("reading the online CPUs"))?,
         };
+        let first_cpu = cpus.first().copied().unwrap_or(0);
+        // With -p, the threads of the processes: a process that does not
+        // exist is refused by name, before anything else.
+        let tids = match config.mode {
+            RecordingMode::PerProcess => processes::threads_of(&config.pids)?,
+            _ => Vec::new(),
+        };
+        let probe_target = match tids.first() {
+            Some(&pid) => Target::Task {
+                pid,
+                cpu: Some(first_cpu),
+            },
+            None => Target::Cpu(first_cpu),
+        };
         // Privilege first: without it tracefs is unreadable too, and its
         // error would hide the real cause.
-        let lost_readable = probe_privilege(&config, cpus.first().copied().unwrap_or(0))?;
+        let lost_readable = probe_privilege(&config, probe_target)?;
         let tracefs = match &config.tracefs {
             Some(root) => Tracefs::at(root),
             None => Tracefs::find_or_mount()?,
@@ -548,7 +596,7 @@ impl Recorder {
             None => None,
             Some(path) => Some(open_cgroup(path)?),
         };
-        let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), config.mmap_pages)?;
+        let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), &tids, config.mmap_pages)?;
         let (mut writer, output_id) = create_output(&config, &plan, &rings)?;
         let mut features = recording_features(&plan, &tracefs)?;
         let meta = RecordingMeta {
@@ -593,6 +641,10 @@ impl Recorder {
         };
         rec.write_statedump(&tasks)?;
         rec.enable()?;
+        if rec.config.mode == RecordingMode::PerProcess {
+            rec.notes
+                .extend(processes::started_meanwhile(&rec.config.pids, &tids));
+        }
         rec.started = Instant::now();
         rec.last_flush = rec.started;
         rec.learn_tasks(tasks)?;
@@ -696,28 +748,46 @@ impl Recorder {
         self.notes.extend(problems);
     }
 
-    /// The file descriptors to poll for data: two per CPU.
+    /// The file descriptors to poll for data: two per CPU (with `-p`, two
+    /// per thread and CPU whose tasks have not all exited), each with its
+    /// ring's index and target's.
+    fn polled(&self) -> Vec<(usize, usize, BorrowedFd<'_>)> {
+        let mut out = Vec::new();
+        for (ring, r) in self.rings.iter().enumerate() {
+            for (target, _) in r.hung_up.iter().enumerate().filter(|(_, &h)| !h) {
+                let first = target * r.events;
+                out.push((ring, target, r.fds[first].as_fd()));
+                out.push((ring, target, r.fds[first + 1].as_fd()));
+            }
+        }
+        out
+    }
+
+    /// The file descriptors to poll for data: [`Self::wait`]'s.
     pub fn poll_fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.rings
-            .iter()
-            .flat_map(|r| [r.fds[0].as_fd(), r.fds[1].as_fd()])
-            .collect()
+        self.polled().into_iter().map(|(_, _, fd)| fd).collect()
     }
 
     /// Waits until a ring buffer has data past its wakeup watermark
     /// ([`events::SIDEBAND_WAKEUP`] bytes of side-band records; an eighth
     /// of the data buffer), one of `extra` is readable, or `timeout`
     /// passes (`None`: forever). Returns which of `extra` are readable. A signal
-    /// interrupting the wait counts as a timeout.
+    /// interrupting the wait counts as a timeout. With `-p`, the events of
+    /// threads whose tasks have all exited hang up (POLLHUP, as the
+    /// kernel's perf_poll() says once an event's task and its inherited
+    /// children are gone): they are polled no more, and once every one has,
+    /// [`Self::processes_exited`].
     pub fn wait(
-        &self,
+        &mut self,
         timeout: Option<Duration>,
         extra: &[BorrowedFd<'_>],
     ) -> Result<Vec<bool>, RecordError> {
+        let polled = self.polled();
         let mut fds: Vec<PollFd<'_>> = extra
             .iter()
-            .chain(self.poll_fds().iter())
-            .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+            .copied()
+            .chain(polled.iter().map(|&(_, _, fd)| fd))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         let timeout = match timeout {
             None => PollTimeout::NONE,
@@ -728,13 +798,34 @@ impl Recorder {
             Err(nix::errno::Errno::EINTR) => return Ok(vec![false; extra.len()]),
             Err(e) => return Err(system("poll")(e.into())),
         }
-        Ok(fds[..extra.len()]
+        let revents: Vec<PollFlags> = fds
             .iter()
-            .map(|f| {
-                f.revents()
-                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
-            })
+            .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+            .collect();
+        let hung_up: Vec<(usize, usize)> = polled
+            .iter()
+            .zip(&revents[extra.len()..])
+            .filter(|(_, r)| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+            .map(|(&(ring, target, _), _)| (ring, target))
+            .collect();
+        drop(fds);
+        if self.config.mode == RecordingMode::PerProcess {
+            for (ring, target) in hung_up {
+                self.rings[ring].hung_up[target] = true;
+            }
+        }
+        Ok(revents[..extra.len()]
+            .iter()
+            .map(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
             .collect())
+    }
+
+    /// With `-p`: every thread recorded, and every task they made, has
+    /// exited (their events hung up); recording has nothing more to see,
+    /// and perf record -p stops then too.
+    pub fn processes_exited(&self) -> bool {
+        self.config.mode == RecordingMode::PerProcess
+            && self.rings.iter().all(|r| r.hung_up.iter().all(|&h| h))
     }
 
     /// One pass over every CPU's ring buffer: writes what each holds to the
@@ -861,6 +952,12 @@ impl Recorder {
     /// the first events' ids: the new events' records are rewritten to
     /// them, so the file has one id per event and CPU as perf expects.
     fn check_cpus(&mut self) {
+        // Per-task events live in their tasks' contexts, not the CPU's:
+        // they survive the CPU going offline, and count again when it
+        // is back, with nothing to open again.
+        if self.config.mode == RecordingMode::PerProcess {
+            return;
+        }
         // Not knowing which CPUs are online this time is no reason to stop.
         let Ok(online) = abi::online_cpus() else {
             return;
@@ -893,8 +990,8 @@ impl Recorder {
                     },
                     None => Target::Cpu(r.cpu),
                 };
-                let opened =
-                    open_cpu(&self.plan, target, r.cpu, self.config.mmap_pages).and_then(|new| {
+                let opened = open_cpu(&self.plan, &[target], r.cpu, self.config.mmap_pages)
+                    .and_then(|(new, _)| {
                         for fd in &new.fds {
                             abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
                                 cpu: r.cpu,
@@ -1000,10 +1097,16 @@ impl Recorder {
     /// CPU, and the time of the CPU's newest record.
     fn write_unreported_losses(&mut self) -> Result<(), RecordError> {
         for r in &mut self.rings {
-            let (sideband, data) = r.fds.split_at(1);
-            for (i, fds) in [sideband, data].into_iter().enumerate() {
+            for i in 0..2 {
+                // The side-band events (each target's first), then the
+                // data events.
+                let fds = r
+                    .fds
+                    .iter()
+                    .enumerate()
+                    .filter(|(at, _)| (at % r.events == 0) == (i == 0));
                 let mut lost = 0;
-                for fd in fds {
+                for (_, fd) in fds {
                     lost += read_lost(fd.as_fd()).map_err(|source| RecordError::Cpu {
                         cpu: r.cpu,
                         what: "reading an event's lost count".into(),
@@ -1326,22 +1429,46 @@ impl Seen<'_> {
     }
 }
 
-/// Opens every planned event on `cpu`, maps the side-band event's ring
-/// buffer and the first data event's, and sends the other data events'
-/// records to the latter.
+/// Opens every planned event on `cpu` for each of `targets` (the CPU, a
+/// cgroup on it, or with `-p` each thread on it), maps the first target's
+/// side-band event's ring buffer and its first data event's, and sends
+/// every other event's records to the one of its kind
+/// (PERF_EVENT_IOC_SET_OUTPUT), as perf's evlist__mmap_per_cpu() does with
+/// per-thread events: one drain per CPU, whatever the number of threads.
+/// Returns the ring and the targets left out: threads gone before their
+/// events opened (ESRCH), as perf record -p leaves them out.
 fn open_cpu(
     plan: &[PlannedEvent],
-    target: Target,
+    targets: &[Target],
     cpu: u32,
     pages: usize,
-) -> Result<CpuRing, RecordError> {
+) -> Result<(CpuRing, Vec<Target>), RecordError> {
     if plan.len() < 2 {
         return Err(RecordError::Config("no event group to record".into()));
     }
-    let mut fds: Vec<OwnedFd> = Vec::with_capacity(plan.len());
-    for e in plan {
-        let fd = abi::open_event(&e.attr, target, None).map_err(|err| err.named(&e.name))?;
-        fds.push(fd);
+    let mut fds: Vec<OwnedFd> = Vec::with_capacity(plan.len() * targets.len());
+    let mut gone = Vec::new();
+    'targets: for &target in targets {
+        let mut opened = Vec::with_capacity(plan.len());
+        for e in plan {
+            match abi::open_event(&e.attr, target, None) {
+                Ok(fd) => opened.push(fd),
+                Err(err)
+                    if matches!(target, Target::Task { .. })
+                        && err.errno() == Some(libc::ESRCH) =>
+                {
+                    gone.push(target);
+                    continue 'targets;
+                }
+                Err(err) => return Err(err.named(&e.name).into()),
+            }
+        }
+        fds.extend(opened);
+    }
+    if fds.is_empty() {
+        return Err(RecordError::Config(format!(
+            "cpu{cpu}: every thread to record exited before its events could be opened"
+        )));
     }
     let map = |fd: &OwnedFd, pages: usize, what: &str| {
         RingBuffer::new(fd.as_fd(), pages).map_err(|source| RecordError::Cpu {
@@ -1350,28 +1477,36 @@ fn open_cpu(
             source,
         })
     };
+    let name = |at: usize| &plan[at % plan.len()].name;
     let file_ids = fds
         .iter()
-        .zip(plan)
-        .map(|(fd, e)| {
+        .enumerate()
+        .map(|(at, fd)| {
             abi::event_id(fd.as_fd()).map_err(|source| RecordError::Cpu {
                 cpu,
-                what: format!("reading the id of {}", e.name),
+                what: format!("reading the id of {}", name(at)),
                 source,
             })
         })
         .collect::<Result<Vec<u64>, RecordError>>()?;
     let sideband = map(&fds[0], sideband_pages(pages), "side-band")?;
     let data = map(&fds[1], pages, "data")?;
-    for (fd, e) in fds.iter().zip(plan).skip(2) {
-        abi::set_output(fd.as_fd(), fds[1].as_fd()).map_err(|source| RecordError::Cpu {
+    for (at, fd) in fds.iter().enumerate().skip(2) {
+        let owner = if at % plan.len() == 0 {
+            &fds[0]
+        } else {
+            &fds[1]
+        };
+        abi::set_output(fd.as_fd(), owner.as_fd()).map_err(|source| RecordError::Cpu {
             cpu,
-            what: format!("sending {}'s records to the CPU's ring buffer", e.name),
+            what: format!("sending {}'s records to the CPU's ring buffer", name(at)),
             source,
         })?;
     }
-    Ok(CpuRing {
+    let ring = CpuRing {
         cpu,
+        events: plan.len(),
+        hung_up: vec![false; fds.len() / plan.len()],
         fds,
         sideband,
         data,
@@ -1386,7 +1521,20 @@ fn open_cpu(
         offline: false,
         dead: false,
         reopen_failed: false,
-    })
+    };
+    Ok((ring, gone))
+}
+
+impl CpuRing {
+    /// The file's ids of the plan's `event`th event on this CPU, one per
+    /// target.
+    fn file_ids_of(&self, event: usize) -> impl Iterator<Item = u64> + '_ {
+        self.file_ids
+            .iter()
+            .copied()
+            .skip(event)
+            .step_by(self.events)
+    }
 }
 
 /// Opens the directory of cgroup `path` (from the cgroup2 root), for

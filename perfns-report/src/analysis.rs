@@ -54,7 +54,7 @@ pub fn analyze(
         reader.path().display().to_string(),
         reader.events(),
         reader.features(),
-        options.time,
+        &options.time,
     );
     if let Some(claimed) = reader.truncated_from() {
         analysis.truncated(claimed, reader.data_section().size);
@@ -83,6 +83,9 @@ pub fn analyze(
         }
     }
     let decompressed = records.decompressed_records();
+    if let Some(features) = records.features_at_end() {
+        analysis.features_at_end(features);
+    }
     drop(records);
     analysis.input_format(reader.is_pipe_mode(), decompressed);
     progress(1.0);
@@ -118,6 +121,63 @@ impl Hasher for IntHasher {
 
 /// A map keyed by tid or syscall number.
 pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+
+/// `--time`'s spans (ns, both ends included, `None` ends open) sorted and
+/// merged where they overlap or touch, so that no instant is in two;
+/// none: all time.
+fn merged_spans(spans: &[(Option<u64>, Option<u64>)]) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = spans
+        .iter()
+        .map(|&(a, b)| (a.unwrap_or(0), b.unwrap_or(u64::MAX)))
+        .filter(|(a, b)| a <= b)
+        .collect();
+    if spans.is_empty() {
+        return vec![(0, u64::MAX)];
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+/// The time the figures cover: from `first` to `last` (the recording's
+/// first and last timed records) within `window`'s spans; the duration
+/// is the spans' length there, gaps between them left out.
+fn covered_time(window: &[(u64, u64)], first: u64, last: u64) -> TimeRange {
+    let clipped: Vec<(u64, u64)> = window
+        .iter()
+        .map(|&(a, b)| (a.max(first), b.min(last)))
+        .filter(|(a, b)| a <= b)
+        .collect();
+    match (clipped.first(), clipped.last()) {
+        (Some(&(start, _)), Some(&(_, end))) => TimeRange {
+            start_ns: start,
+            end_ns: end,
+            duration_ns: clipped.iter().map(|(a, b)| b - a).sum(),
+            ranges: match clipped.len() {
+                1 => Vec::new(),
+                _ => clipped.iter().map(|&(a, b)| [a, b]).collect(),
+            },
+        },
+        // No span meets the recording: an empty one where the first
+        // begins (clipped to the recording).
+        _ => {
+            let start = window.first().map_or(first, |w| w.0.max(first));
+            let end = window.last().map_or(last, |w| w.1.min(last)).max(start);
+            TimeRange {
+                start_ns: start,
+                end_ns: end,
+                duration_ns: end - start,
+                ranges: Vec::new(),
+            }
+        }
+    }
+}
 
 /// What an event is to the analyses.
 #[derive(Debug)]
@@ -197,7 +257,12 @@ pub struct Analysis {
     event_names: Vec<String>,
     event_samples: Vec<u64>,
     cpu_source: CpuTimeSource,
-    window: (u64, u64),
+    /// Switch records of the recorded tasks alone came (PERF_RECORD_SWITCH,
+    /// per-task events), not every task's on each CPU.
+    task_switches: bool,
+    /// The spans of time (ns, both ends included) whose figures count,
+    /// ascending, disjoint and not adjacent: `--time`'s ranges merged.
+    window: Vec<(u64, u64)>,
     first_time: Option<u64>,
     last_time: u64,
     cpus: BTreeMap<u32, CpuState>,
@@ -233,12 +298,13 @@ pub struct Analysis {
 
 impl Analysis {
     /// A fresh analysis of a recording with these events and features;
-    /// `window` keeps only the figures between two times (ns).
+    /// `window` keeps only the figures in these spans of time (ns, both
+    /// ends included, `None` ends open; empty: all).
     pub fn new(
         file: String,
         events: &AttrSet,
         features: &Features,
-        window: Option<(Option<u64>, Option<u64>)>,
+        window: &[(Option<u64>, Option<u64>)],
     ) -> Self {
         let mut notes = Vec::new();
         let roles: Vec<Role> = events
@@ -298,7 +364,6 @@ impl Analysis {
         if recording.arch.is_none() && has(|r| matches!(r, Role::SysEnter { .. })) {
             notes.push("the recording does not say its architecture: syscalls by number".into());
         }
-        let (lo, hi) = window.unwrap_or((None, None));
         // The tasks that existed when a perfns recording began.
         let mut tasks = Vec::new();
         let mut by_tid = IntMap::default();
@@ -323,7 +388,8 @@ impl Analysis {
             event_samples: vec![0; roles.len()],
             roles,
             cpu_source,
-            window: (lo.unwrap_or(0), hi.unwrap_or(u64::MAX)),
+            task_switches: false,
+            window: merged_spans(window),
             first_time: None,
             last_time: 0,
             cpus: BTreeMap::new(),
@@ -373,6 +439,21 @@ impl Analysis {
             self.recording.compression = Some(format!(
                 "{how}; {decompressed} compressed records decompressed"
             ));
+        }
+    }
+
+    /// Takes perfns's container metadata as the end of a pipe-mode stream
+    /// gives it: complete, with the containers learnt and the losses
+    /// counted while recording, which the stream's start could not hold.
+    /// (The tasks it lists are the start's, already taken.)
+    pub fn features_at_end(&mut self, features: &Features) {
+        match RecordingMeta::from_features(features) {
+            Ok(Some(meta)) => self.meta = Some(meta),
+            Ok(None) => {}
+            Err(e) => self.notes.push(format!(
+                "{e}: the perfns extension at the end of the stream was not read, the one at its \
+                 start was"
+            )),
         }
     }
 
@@ -430,7 +511,15 @@ impl Analysis {
     }
 
     fn in_window(&self, time: u64) -> bool {
-        (self.window.0..=self.window.1).contains(&time)
+        self.window.iter().any(|&(a, b)| (a..=b).contains(&time))
+    }
+
+    /// How much of the time from `from` to `until` (ns) the window covers.
+    fn in_window_ns(&self, from: u64, until: u64) -> u64 {
+        self.window
+            .iter()
+            .map(|&(a, b)| until.min(b).saturating_sub(from.max(a)))
+            .sum()
     }
 
     /// Feeds one record, of event `event` (its index in the recording's
@@ -462,12 +551,17 @@ impl Analysis {
                 child.tracer = tracer;
                 child.cgroup = cgroup;
             }
+            // A task's events leave it at its exit, before its final
+            // switch: per-task switch records (perfns record -p, perf
+            // record -p --switch-events) never see that switch out, nor
+            // did the series' first tracer scope.
             Record::Exit(e)
                 if self.cpu_source == CpuTimeSource::SwitchRecords
-                    && self
-                        .meta
-                        .as_ref()
-                        .is_some_and(|m| m.mode == RecordingMode::TracerScope) =>
+                    && (self.task_switches
+                        || self
+                            .meta
+                            .as_ref()
+                            .is_some_and(|m| m.mode == RecordingMode::TracerScope)) =>
             {
                 let Some(t) = time else { return };
                 self.exited_without_switch(e.tid, t);
@@ -495,6 +589,8 @@ impl Analysis {
                 else {
                     return;
                 };
+                // PERF_RECORD_SWITCH (no next/prev task): a per-task event's.
+                self.task_switches |= s.next_prev.is_none();
                 self.switch_record(cpu, tid, s.out, t);
             }
             Record::Sample(s) => self.sample(event, s, time),
@@ -626,13 +722,7 @@ impl Analysis {
     pub fn finish(mut self, options: &Options) -> Result<Report, NoSuchContainer> {
         let end = self.last_time;
         self.charge_running(end);
-        let start = self.first_time.unwrap_or(0).max(self.window.0);
-        let end = end.min(self.window.1).max(start);
-        let time = TimeRange {
-            start_ns: start,
-            end_ns: end,
-            duration_ns: end - start,
-        };
+        let time = covered_time(&self.window, self.first_time.unwrap_or(0), end);
 
         let containers_from = if self.meta.is_some() {
             ContainerSource::PerfnsMetadata
@@ -769,7 +859,12 @@ impl Analysis {
                 .collect(),
             lost: self.lost,
             containers_from,
-            cpu_time_from: self.cpu_source,
+            cpu_time_from: match self.cpu_source {
+                CpuTimeSource::SwitchRecords if self.task_switches => {
+                    CpuTimeSource::TaskSwitchRecords
+                }
+                other => other,
+            },
             memory_recorded: self
                 .roles
                 .iter()
@@ -791,7 +886,8 @@ impl Analysis {
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
         };
-        let (containers, processes) = containers::build(&membership, time.duration_ns, options)?;
+        let (containers, processes) =
+            containers::build(&membership, header.time.duration_ns, options)?;
         Ok(Report {
             schema: SCHEMA,
             header,

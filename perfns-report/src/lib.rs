@@ -75,15 +75,19 @@ pub struct Options {
     /// Further sort keys, in order, for ties on the ones before (`--sort
     /// cpu,syscalls`: `syscalls` here).
     pub then_by: Vec<SortKey>,
-    /// Only figures between these times (ns); `None` ends are open.
-    pub time: Option<(Option<u64>, Option<u64>)>,
-    /// Only figures in this slice of the recording (perf report's
-    /// `--time 10%/2`): [`report`] makes it [`Self::time`] from the
-    /// recording's first and last record times.
-    pub time_percent: Option<PercentRange>,
+    /// Only figures in these spans of time (ns, both ends included; a
+    /// `None` end is open), perf report's `--time START,END START,END`:
+    /// a sample counts if it falls in any of them, CPU time is clipped to
+    /// their union. Empty: the whole recording.
+    pub time: Vec<(Option<u64>, Option<u64>)>,
+    /// Only figures in these slices of the recording (perf report's
+    /// `--time 10%/1,10%/3` or `0%-10%,30%-40%`): [`report`] makes them
+    /// [`Self::time`] from the recording's first and last sample times
+    /// ([`sample_span`]).
+    pub time_percent: Vec<PercentRange>,
 }
 
-/// A slice of a recording's time, from its first record (0) to its last
+/// A slice of a recording's time, from its first sample (0) to its last
 /// (1 000 000), in parts per million: `--time 10%/2` is 100 000 to
 /// 200 000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,12 +99,44 @@ pub struct PercentRange {
 }
 
 impl PercentRange {
-    /// The times (ns) it covers between `first` and `last`.
+    /// The times (ns) it covers between `first` and `last`, both included,
+    /// as perf's set_percent_time() (tools/perf/util/time-utils.c) makes
+    /// them: each end rounded to the nearest ns, and the end one ns short
+    /// unless it is `last` (so that `10%/1,10%/2` share no instant).
     pub fn between(self, first: u64, last: u64) -> (u64, u64) {
         let span = u128::from(last.saturating_sub(first));
-        let at = |ppm: u32| first + (span * u128::from(ppm) / 1_000_000) as u64;
-        (at(self.from_ppm), at(self.to_ppm))
+        let at = |ppm: u32| first + ((span * u128::from(ppm) + 500_000) / 1_000_000) as u64;
+        let (start, end) = (at(self.from_ppm), at(self.to_ppm));
+        if end > start && end != last {
+            (start, end - 1)
+        } else {
+            (start, end)
+        }
     }
+}
+
+/// The first and last sample times of `reader`'s records, what perf keeps
+/// in HEADER_SAMPLE_TIME and takes a percent `--time` of; the first and
+/// last timed records' when there is no sample (a perfns recording of
+/// `--events cpu` alone). `None` when no record has a time.
+fn sample_span(reader: &perfns::perf_data::PerfFileReader) -> Option<(u64, u64)> {
+    use perfns::record::RecordType;
+    let widen = |span: Option<(u64, u64)>, t: u64| {
+        Some(span.map_or((t, t), |(a, b): (u64, u64)| (a.min(t), b.max(t))))
+    };
+    let (mut samples, mut records) = (None, None);
+    let mut stream = reader.stream();
+    while let Some(item) = stream.next_record() {
+        let Ok(r) = item else { continue };
+        let Some(t) = r.time().filter(|&t| t != 0) else {
+            continue;
+        };
+        records = widen(records, t);
+        if r.header.kind == RecordType::SAMPLE {
+            samples = widen(samples, t);
+        }
+    }
+    samples.or(records)
 }
 
 impl Options {
@@ -121,8 +157,8 @@ impl Default for Options {
             top: 5,
             sort: SortKey::Cpu,
             then_by: Vec::new(),
-            time: None,
-            time_percent: None,
+            time: Vec::new(),
+            time_percent: Vec::new(),
         }
     }
 }
@@ -137,7 +173,7 @@ pub fn report(
     use perfns::perf_data::{PerfDataError, PerfFileReader};
     if path == std::path::Path::new("-") {
         // A pipe-mode stream, `perf record -o - | perfns report -i -`.
-        if options.time_percent.is_some() {
+        if !options.time_percent.is_empty() {
             anyhow::bail!(
                 "--time in percent needs the recording's first and last times before its \
                  records are read, so a file, not stdin: give the times in seconds"
@@ -161,29 +197,25 @@ pub fn report(
         other => other,
     }
     .context("cannot report")?;
-    let Some(percent) = options.time_percent else {
+    if options.time_percent.is_empty() {
         return Ok(analysis::analyze(&reader, options, progress)?);
-    };
-    // The slice of the time from the first record to the last, as perf
-    // takes it from HEADER_SAMPLE_TIME (which perfns recordings lack): one
-    // pass over the records' times first.
-    let mut span: Option<(u64, u64)> = None;
-    let mut records = reader.stream();
-    while let Some(item) = records.next_record() {
-        if let Some(t) = item.ok().and_then(|r| r.time()).filter(|&t| t != 0) {
-            span = Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-        }
     }
-    let (first, last) = span.with_context(|| {
+    // perf takes the slices of the span in HEADER_SAMPLE_TIME, which
+    // perfns recordings lack: one pass over the records' times first.
+    let (first, last) = sample_span(&reader).with_context(|| {
         format!(
             "{}: --time in percent: no record has a time to take a percent of",
             path.display()
         )
     })?;
-    let (start, end) = percent.between(first, last);
     let mut options = options.clone();
-    options.time = Some((Some(start), Some(end)));
-    options.time_percent = None;
+    options.time = std::mem::take(&mut options.time_percent)
+        .into_iter()
+        .map(|p| {
+            let (start, end) = p.between(first, last);
+            (Some(start), Some(end))
+        })
+        .collect();
     Ok(analysis::analyze(&reader, &options, progress)?)
 }
 
@@ -321,9 +353,9 @@ fn parquet_rows_reported(
     options.flat = true;
     let whole = report(path, &options, progress)?;
     // The intervals are of the whole's time, which a percent --time chose.
-    options.time_percent = None;
+    options.time_percent.clear();
     let reported = Reported::of(&whole.header);
-    let t = whole.header.time;
+    let t = whole.header.time.clone();
     let Some(step) = interval else {
         return Ok((parquet_export::rows(&whole, t.start_ns, t.end_ns), reported));
     };
@@ -333,7 +365,7 @@ fn parquet_rows_reported(
     loop {
         let end = start.saturating_add(step);
         // `--time` includes both ends; the next interval starts at `end`.
-        options.time = Some((Some(start), Some(end - 1)));
+        options.time = vec![(Some(start), Some(end - 1))];
         let part = report(path, &options, &mut |_| {})?;
         rows.extend(parquet_export::rows(&part, start, end));
         if end > t.end_ns {

@@ -112,14 +112,20 @@ pub struct Recording {
 
 /// A span of perf time (CLOCK_MONOTONIC nanoseconds, as `perf script`
 /// prints them in seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimeRange {
     /// The first timed record's time, or the `--time` start.
     pub start_ns: u64,
     /// The last timed record's time, or the `--time` end.
     pub end_ns: u64,
-    /// `end_ns - start_ns`.
+    /// `end_ns - start_ns`; with several `--time` ranges, their lengths
+    /// added up (the gaps between them left out).
     pub duration_ns: u64,
+    /// With several `--time` ranges that the recording meets: each,
+    /// `[start_ns, end_ns]`, within the recording, ascending, those that
+    /// overlap or touch merged. Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<[u64; 2]>,
 }
 
 /// The machine's and the recording's CPUs.
@@ -196,6 +202,10 @@ pub enum CpuTimeSource {
     SchedSwitch,
     /// PERF_RECORD_SWITCH_CPU_WIDE records (`--switch-events`).
     SwitchRecords,
+    /// PERF_RECORD_SWITCH records of per-task events (`perfns record -p`,
+    /// `perf record -p --switch-events`): each recorded task's own
+    /// switches in and out, so only the recorded tasks' CPU time.
+    TaskSwitchRecords,
     /// Neither was recorded: no CPU time, only sample counts.
     None,
 }

@@ -89,6 +89,14 @@ fn header_lines(h: &Header) -> String {
         seconds(t.end_ns),
         duration(t.duration_ns)
     );
+    if !t.ranges.is_empty() {
+        let ranges: Vec<String> = t
+            .ranges
+            .iter()
+            .map(|[a, b]| format!("{} to {}", seconds(*a), seconds(*b)))
+            .collect();
+        let _ = write!(out, " in {} ranges: {}", ranges.len(), ranges.join(", "));
+    }
     if let Some(online) = h.cpus.online {
         let _ = write!(out, "; {online} CPUs online");
     }
@@ -133,6 +141,7 @@ fn header_lines(h: &Header) -> String {
     let cpu = match h.cpu_time_from {
         CpuTimeSource::SchedSwitch => "sched:sched_switch",
         CpuTimeSource::SwitchRecords => "switch records",
+        CpuTimeSource::TaskSwitchRecords => "the recorded tasks' own switch records",
         CpuTimeSource::None => "none",
     };
     let _ = writeln!(out, "containers from: {containers}; CPU time from: {cpu}");
@@ -592,12 +601,20 @@ fn mode_text(mode: RecordingMode, scope: &RecordingScope) -> String {
     let mode = match mode {
         RecordingMode::SystemWide => "system-wide",
         RecordingMode::TracerScope => "tracer scope",
+        RecordingMode::PerProcess => "per process",
     };
     match scope {
         RecordingScope::System => format!("{mode}, the whole system"),
         RecordingScope::Command { argv } => format!("{mode}, command: {}", argv.join(" ")),
         RecordingScope::Container { name, key } => {
             format!("{mode}, container {name} (pidns:{key}) and its descendants")
+        }
+        RecordingScope::Processes { pids } => {
+            let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+            format!(
+                "{mode}, processes {} and the tasks they made",
+                pids.join(", ")
+            )
         }
     }
 }

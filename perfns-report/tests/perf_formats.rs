@@ -1,4 +1,4 @@
-//! perf.data as Debian's perf writes it: compressed (`perf record -z`),
+//! perf.data as Debian's perf writes it: plain, compressed (`perf record -z`),
 //! pipe mode to a file (`perf record -o - > file`) and pipe mode through a
 //! pipe. Each test records with perf, then checks perfns's samples per
 //! event and syscalls per process against perf's own reading of the same
@@ -109,6 +109,25 @@ fn perf_stats(file: &Path) -> BTreeMap<String, u64> {
     out
 }
 
+/// Samples per event as `perf report` counts them in `file`, which may be
+/// a pipe-mode stream (given on perf's stdin, as `perf record -o - | perf
+/// report -i -` gives it): perf's `report --stats` stops at a stream's
+/// tracing data.
+fn perf_report_from_stdin(file: &Path) -> BTreeMap<String, u64> {
+    let out = Command::new(perf_path())
+        .args(["report", "--stdio", "--sort", "comm", "-i", "-"])
+        .stdin(std::fs::File::open(file).expect("the recording"))
+        .output()
+        .expect("running perf");
+    assert!(
+        out.status.success(),
+        "perf report -i - < {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    perfns::testing::perf_report_event_counts(&String::from_utf8_lossy(&out.stdout))
+}
+
 /// From `perf script`: samples per event, and sys_enter samples per
 /// process (with a syscall number of 0 or more, as perfns counts calls).
 fn perf_script(file: &Path) -> (BTreeMap<String, u64>, BTreeMap<i32, u64>) {
@@ -213,21 +232,53 @@ fn tempdir() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// perfns's report of the perf.data file `file`, checked against perf's
+/// reading of it: every record read, the samples per event of `perf
+/// report --stats` and `perf script`, and the system calls per process.
+fn report_counting_as_perf(file: &Path) -> Report {
+    let r = report(file, &options(), &mut |_| {}).expect("a report");
+    read_all(&r);
+    let stats = perf_stats(file);
+    assert_eq!(samples(&r), stats);
+    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
+    let (events, per_pid) = perf_script(file);
+    assert_eq!(events, stats, "perf script and perf report agree");
+    assert_eq!(syscalls(&r), per_pid);
+    r
+}
+
+#[test]
+fn plain_recording_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("plain.data");
+    record(&["-o", path_str(&file)], None);
+    let r = report_counting_as_perf(&file);
+    assert_eq!(r.header.recording.compression, None);
+    assert!(!r.header.recording.pipe_mode);
+}
+
+/// perf's own clock (`-k`): the HEADER_CLOCKID and HEADER_CLOCK_DATA
+/// sections, which perfns skips, and attrs with use_clockid.
+#[test]
+fn recording_with_a_clockid_counts_what_perf_counts() {
+    require_perf!();
+    let (_dir, dir) = tempdir();
+    let file = dir.join("clock.data");
+    record(&["-k", "mono", "-o", path_str(&file)], None);
+    let header = perf(&["report", "--header-only", "-i", path_str(&file)], None);
+    assert!(header.contains("# clockid frequency: "), "{header}");
+    assert!(header.contains("# clockid: monotonic (1)"), "{header}");
+    report_counting_as_perf(&file);
+}
+
 #[test]
 fn compressed_recording_counts_what_perf_counts() {
     require_perf!();
     let (_dir, dir) = tempdir();
     let file = dir.join("z.data");
     record(&["-z", "-o", path_str(&file)], None);
-
-    let r = report(&file, &options(), &mut |_| {}).expect("a report");
-    read_all(&r);
-    let stats = perf_stats(&file);
-    assert_eq!(samples(&r), stats);
-    assert!(stats.values().sum::<u64>() > 100, "{stats:?}");
-    let (events, per_pid) = perf_script(&file);
-    assert_eq!(events, stats, "perf script and perf report agree");
-    assert_eq!(syscalls(&r), per_pid);
+    let r = report_counting_as_perf(&file);
     // The report says so.
     let how = r.header.recording.compression.as_deref().unwrap_or("");
     assert!(how.starts_with("zstd, level 1,"), "{how}");
@@ -272,6 +323,8 @@ fn pipe_mode_file_counts_what_perf_counts() {
     assert_eq!(samples(&r), events);
     assert!(events.values().sum::<u64>() > 100, "{events:?}");
     assert_eq!(syscalls(&r), per_pid);
+    // `perf report -i -` counts the same.
+    assert_eq!(perf_report_from_stdin(&file), events);
     // Named from the stream's own records, as perf names them.
     assert!(events.contains_key("sched:sched_switch"), "{events:?}");
 
@@ -328,6 +381,15 @@ fn pipe_mode_through_a_pipe_counts_what_perf_counts() {
     assert_eq!(samples(&r), events);
     assert!(events.values().sum::<u64>() > 100, "{events:?}");
     assert_eq!(syscalls(&r), per_pid);
+    assert_eq!(perf_report_from_stdin(&copy), events);
+
+    // Per container and process, the figures of the same records in a
+    // perf.data file.
+    let plain = plain_copy(&copy);
+    let p = report(&plain, &options(), &mut |_| {}).expect("a report");
+    assert!(!p.header.recording.pipe_mode);
+    assert_eq!(samples(&p), samples(&r));
+    assert_eq!(figures(&p), figures(&r));
 }
 
 /// The testdata recordings made by Debian's perf 6.1 and by perf 6.12 in
@@ -399,6 +461,18 @@ fn testdata_in_perf_s_formats_count_what_perf_counted() {
             .sum();
         if file != "perf-pipe-z.data" {
             assert_eq!(getppid, 2000, "{file}");
+        }
+        // Compressed or in pipe mode, per container and process the
+        // figures of the same records in a plain perf.data file.
+        if compressed || pipe {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let copy = dir.path().join(file);
+            std::fs::copy(testdata.join(file), &copy).expect("the copy");
+            let p = report(&plain_copy(&copy), &options(), &mut |_| {}).expect(file);
+            assert_eq!(p.header.recording.compression, None, "{file}");
+            assert!(!p.header.recording.pipe_mode, "{file}");
+            assert_eq!(samples(&p), want, "{file}");
+            assert_eq!(figures(&p), figures(&r), "{file}");
         }
     }
 }

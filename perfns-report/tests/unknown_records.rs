@@ -115,7 +115,7 @@ fn compressed_records_not_decompressed_make_the_figures_incomplete() {
     // The records as stored, not decompressed: what a reader that does not
     // decompress hands the analysis.
     let reader = PerfFileReader::open(&path).unwrap();
-    let mut a = Analysis::new("c".into(), reader.events(), reader.features(), None);
+    let mut a = Analysis::new("c".into(), reader.events(), reader.features(), &[]);
     for r in reader.records() {
         let r = r.unwrap();
         a.record(r.event, &r.parse().unwrap());

@@ -175,10 +175,10 @@ fn lost_events_are_counted_and_the_rest_reported() {
 #[test]
 fn time_window_keeps_only_its_figures() {
     let whole = report_of("containers-switch.data");
-    let t = whole.header.time;
+    let t = whole.header.time.clone();
     let mid = t.start_ns + t.duration_ns / 2;
     let options = |window| Options {
-        time: Some(window),
+        time: vec![window],
         ..Options::default()
     };
     let path = testdata("containers-switch.data");
@@ -213,7 +213,7 @@ fn tracer_scope_nests_containers_by_tracer_ancestry() {
     let path = testdata("tracer-scope.data");
     let reader = PerfFileReader::open(&path).expect("tracer-scope.data opens");
     let analyze = |features: &Features| -> Report {
-        let mut a = Analysis::new("t".into(), reader.events(), features, None);
+        let mut a = Analysis::new("t".into(), reader.events(), features, &[]);
         for r in reader.records() {
             let r = r.expect("a record");
             a.record(r.event, &r.parse().expect("a parsed record"));

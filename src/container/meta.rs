@@ -175,6 +175,12 @@ pub enum RecordingScope {
         /// Its name.
         name: String,
     },
+    /// These processes, their threads and the tasks they made after the
+    /// start (`perfns record -p PID,...`).
+    Processes {
+        /// Their pids, as given.
+        pids: Vec<i32>,
+    },
 }
 
 /// How the events were opened.
@@ -186,6 +192,10 @@ pub enum RecordingMode {
     SystemWide,
     /// Tracer-scoped events: the perfns kernel series, unprivileged.
     TracerScope,
+    /// Per-task events on each CPU, one per thread of the processes
+    /// recorded, inherited by the tasks they make (`perfns record -p`):
+    /// CPU time from their own switch records (PERF_RECORD_SWITCH).
+    PerProcess,
 }
 
 /// A task that existed when recording began, as `/proc` showed it.

@@ -33,12 +33,43 @@
 //! };
 //! ```
 //!
-//! perf 6.1 writes the attrs, the features, the tracing data, then the
-//! statedump (COMM, MMAP, NAMESPACES... with EVENT_UPDATE, THREAD_MAP and
-//! CPU_MAP among them), FINISHED_INIT, then the samples. The reader keeps
-//! the records before the first sample, round marker or FINISHED_INIT (the
-//! statedump: O(tasks)) and reads the header records among them, so that
-//! the events are known before any record is handed out, in one pass.
+//! perf 6.1 writes the attrs, the features (HEADER_COMPRESSED among them
+//! with `-z`, its ratio 0: it is known only at the end), a HEADER_FEATURE
+//! whose feat_id is HEADER_LAST_FEATURE and that has no section (the end
+//! of the features: `perf report --header-only -i -` stops there), the
+//! tracing data, then the statedump (COMM, MMAP, NAMESPACES... with
+//! EVENT_UPDATE, THREAD_MAP and CPU_MAP among them), FINISHED_INIT, then
+//! the records from the ring buffers, with `-z` in COMPRESSED records and
+//! each round marker uncompressed after its round's. The reader keeps the
+//! records before the first sample, round marker, FINISHED_INIT or
+//! compressed record (the statedump: O(tasks)) and reads the header
+//! records among them, so that the events are known before any record is
+//! handed out, in one pass.
+//!
+//! Feature sections perf does not know (the perfns extension, bit 255)
+//! cannot go in HEADER_FEATURE: `perf report -i -` stops at a feat_id at
+//! or above its HEADER_LAST_FEATURE ("failed: wrong feature ID"), and a
+//! record holds at most 64 KiB. They go in PERF_RECORD_HEADER_EVENT_TYPE
+//! records, which perf has skipped unread since 2012
+//! (`perf_session__process_user_event`), cut into parts:
+//!
+//! ```c
+//! struct perfns_section_part {            /* PERF_RECORD_HEADER_EVENT_TYPE, 65 */
+//!     struct perf_event_header header;
+//!     u64 magic;                          /* "perfns\0\x01" as a little-endian u64 */
+//!     u64 feat_id;                        /* the feature bit: 255 */
+//!     u64 offset;                         /* of this part in the section */
+//!     u64 size;                           /* of the whole section */
+//!     char data[];                        /* the part, padded to 8 */
+//! };
+//! ```
+//!
+//! A stream has such a section after its features and may have it again
+//! at its end, where it replaces the first one ([`Records::features_at_end`]):
+//! the perfns extension's containers and losses are complete only when
+//! recording ends.
+//!
+//! [`Records::features_at_end`]: super::Records::features_at_end
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -47,6 +78,7 @@ use std::path::{Path, PathBuf};
 use byteorder::ByteOrder;
 
 use super::chunks::{Chunks, Loc};
+use super::compressed::{Compression, Compressor, BATCH_SIZE};
 use super::features::{decode, encode, feature, EventDescEntry, FeatureCursor, Features};
 use super::writer::{padded_attr, stored_header};
 use super::PerfDataError;
@@ -71,6 +103,99 @@ const MAX_TRACING_DATA: u64 = 256 << 20;
 
 /// PERF_EVENT_UPDATE__NAME
 const EVENT_UPDATE_NAME: u64 = 2;
+
+/// The first u64 of a HEADER_EVENT_TYPE record that carries a part of a
+/// feature section perf does not read: `perfns`, NUL, part layout 1.
+const SECTION_PART_MAGIC: u64 = u64::from_le_bytes(*b"perfns\0\x01");
+
+/// A section part's fields before its data: magic, feat_id, offset, size.
+const SECTION_PART_FIELDS: usize = 32;
+
+/// The most section bytes in one part: the record's size is a u16, and a
+/// multiple of 8.
+const SECTION_PART_DATA: usize =
+    (u16::MAX as usize & !7) - RecordHeader::SIZE - SECTION_PART_FIELDS;
+
+/// The largest feature section accepted in parts.
+const MAX_SECTION: u64 = 256 << 20;
+
+/// A feature section sent in parts (see the module's documentation),
+/// gathered as its parts come.
+#[derive(Debug, Default)]
+pub(crate) struct SectionParts {
+    bit: u64,
+    size: u64,
+    bytes: Vec<u8>,
+}
+
+impl SectionParts {
+    /// Whether `body`, a HEADER_EVENT_TYPE record's, is a section part.
+    pub fn is_part<O: ByteOrder>(body: &[u8]) -> bool {
+        body.len() >= 8 && O::read_u64(&body[..8]) == SECTION_PART_MAGIC
+    }
+
+    /// Adds the part `body` (read at `offset` of `path`); once the section
+    /// is whole, returns its bit and bytes.
+    pub fn add<O: ByteOrder>(
+        &mut self,
+        path: &Path,
+        offset: u64,
+        body: &[u8],
+    ) -> Result<Option<(usize, Vec<u8>)>, PerfDataError> {
+        let error = |field: &'static str, reason: String| PerfDataError::Parse {
+            path: path.to_path_buf(),
+            offset,
+            source: crate::error::ParseError::Invalid {
+                record: RecordType::HEADER_EVENT_TYPE,
+                field,
+                reason,
+            },
+        };
+        if body.len() < SECTION_PART_FIELDS {
+            return Err(error(
+                "size",
+                format!(
+                    "a section part of {} bytes, fewer than its {SECTION_PART_FIELDS} bytes of fields",
+                    body.len()
+                ),
+            ));
+        }
+        let bit = O::read_u64(&body[8..16]);
+        let at = O::read_u64(&body[16..24]);
+        let size = O::read_u64(&body[24..32]);
+        if at == 0 {
+            if size > MAX_SECTION {
+                return Err(error(
+                    "size",
+                    format!("a {size}-byte section, more than the {MAX_SECTION} accepted"),
+                ));
+            }
+            *self = Self {
+                bit,
+                size,
+                bytes: Vec::new(),
+            };
+        } else if bit != self.bit || size != self.size || at != self.bytes.len() as u64 {
+            let had = self.bytes.len();
+            *self = Self::default();
+            return Err(error(
+                "offset",
+                format!(
+                    "a part at {at} of feature {bit}'s {size}-byte section, but {had} bytes of \
+                     it came before"
+                ),
+            ));
+        }
+        let data = &body[SECTION_PART_FIELDS..];
+        let take = (size - at).min(data.len() as u64) as usize;
+        self.bytes.extend_from_slice(&data[..take]);
+        if (self.bytes.len() as u64) < size {
+            return Ok(None);
+        }
+        let bit = usize::try_from(self.bit).unwrap_or(usize::MAX);
+        Ok(Some((bit, std::mem::take(&mut self.bytes))))
+    }
+}
 
 /// A record read from a stream: where its bytes are and its stream offset.
 #[derive(Debug, Clone, Copy)]
@@ -296,6 +421,7 @@ pub(crate) fn read_header<O: ByteOrder>(
     };
     let mut chunks = std::mem::take(&mut input.chunks);
     let mut stashed = 0usize;
+    let mut parts = SectionParts::default();
     let result = loop {
         let r = match input.next::<O>(path, &mut chunks) {
             Ok(Some(r)) => r,
@@ -401,6 +527,24 @@ pub(crate) fn read_header<O: ByteOrder>(
                 chunks.hold(chunk);
                 input.stash.push_back(r);
             }
+            RecordType::HEADER_EVENT_TYPE if SectionParts::is_part::<O>(body) => {
+                let whole = match parts.add::<O>(path, r.offset, body) {
+                    Ok(whole) => whole,
+                    Err(e) => break Err(e),
+                };
+                if let Some((bit, bytes)) = whole {
+                    let mut c = FeatureCursor {
+                        bytes: &bytes,
+                        pos: 0,
+                        base: r.offset,
+                        feature: feature::name(bit),
+                        path,
+                    };
+                    if let Err(e) = decode::<O>(bit, &mut c, &mut h.features, &mut h.event_desc) {
+                        break Err(e);
+                    }
+                }
+            }
             RecordType::HEADER_EVENT_TYPE | RecordType::HEADER_BUILD_ID => {}
             kind => {
                 chunks.hold(chunk);
@@ -424,13 +568,18 @@ pub(crate) fn read_header<O: ByteOrder>(
 /// its header and feature sections goes first, as records: the attrs
 /// (HEADER_ATTR), the features given to [`PerfPipeWriter::create`]
 /// (HEADER_FEATURE; not EVENT_DESC, which perf does not take in pipe
-/// mode), the tracepoint formats (HEADER_TRACING_DATA) and each event's
-/// name (EVENT_UPDATE). Features known only at the end are not written.
+/// mode) and the HEADER_LAST_FEATURE mark after them, the sections perf
+/// does not know in parts (the module's documentation), the tracepoint
+/// formats (HEADER_TRACING_DATA) and each event's name (EVENT_UPDATE).
+/// As with perf, the features are those known at the start; the sections
+/// perf does not know are written again by [`PerfPipeWriter::finish`].
 pub struct PerfPipeWriter<W: Write> {
     path: PathBuf,
     out: W,
     /// Bytes written so far: the offset of the next record.
     written: u64,
+    /// With a compression level: records gathered to be compressed.
+    compressor: Option<Compressor>,
 }
 
 impl<W: Write> std::fmt::Debug for PerfPipeWriter<W> {
@@ -438,6 +587,7 @@ impl<W: Write> std::fmt::Debug for PerfPipeWriter<W> {
         f.debug_struct("PerfPipeWriter")
             .field("path", &self.path)
             .field("written", &self.written)
+            .field("compressor", &self.compressor)
             .finish_non_exhaustive()
     }
 }
@@ -445,20 +595,46 @@ impl<W: Write> std::fmt::Debug for PerfPipeWriter<W> {
 impl<W: Write> PerfPipeWriter<W> {
     /// Writes the pipe-mode header and the header records of `events` and
     /// `features` to `out`; `path` names it in errors (`-` for stdout).
+    /// With `level` (zstd, 1 to 22), the records written after are
+    /// compressed as `perf record -z -o -` compresses them
+    /// ([`super::PerfFileWriter::compress`]), and HEADER_COMPRESSED says
+    /// so, with the ratio 0 that perf writes at the start of a stream.
     pub fn create(
         path: impl AsRef<Path>,
         out: W,
         events: &[EventDesc],
         features: &Features,
+        level: Option<u32>,
     ) -> Result<Self, PerfDataError> {
         let mut w = Self {
             path: path.as_ref().to_path_buf(),
             out,
             written: 0,
+            compressor: None,
         };
         if events.is_empty() {
             return Err(w.unwritable("a recording needs at least one event".into()));
         }
+        let compressor = match level {
+            None => None,
+            Some(level) if !(1..=22).contains(&level) => {
+                return Err(w.unwritable(format!(
+                    "zstd compression level {level}: the levels are 1 to 22"
+                )))
+            }
+            Some(level) => Some(Compressor::new(level).map_err(|source| PerfDataError::Io {
+                path: w.path.clone(),
+                what: "starting zstd",
+                source,
+            })?),
+        };
+        let features = Features {
+            compressed: compressor.as_ref().map(|c| Compression {
+                ratio: 0,
+                ..c.feature()
+            }),
+            ..features.clone()
+        };
         let mut head = u64::from_le_bytes(super::header::MAGIC)
             .to_ne_bytes()
             .to_vec();
@@ -471,14 +647,23 @@ impl<W: Write> PerfPipeWriter<W> {
             }
             w.put_record(RecordType::HEADER_ATTR, &body)?;
         }
-        for f in encode(features, Vec::new()) {
-            if f.bit == feature::EVENT_DESC || f.bit == feature::TRACING_DATA {
+        for f in encode(&features, Vec::new()) {
+            if f.bit == feature::EVENT_DESC
+                || f.bit == feature::TRACING_DATA
+                || f.bit >= feature::PERF_LAST_FEATURE
+            {
                 continue;
             }
             let mut body = (f.bit as u64).to_ne_bytes().to_vec();
             body.extend_from_slice(&f.bytes);
             w.put_record(RecordType::HEADER_FEATURE, &body)?;
         }
+        // perf_event__synthesize_features ends with this mark.
+        w.put_record(
+            RecordType::HEADER_FEATURE,
+            &(feature::PERF_LAST_FEATURE as u64).to_ne_bytes(),
+        )?;
+        w.put_unknown_sections(&features)?;
         if let Some(t) = &features.tracing_data {
             let data = t.to_ne_bytes();
             let padded = data.len().div_ceil(8) * 8;
@@ -501,7 +686,35 @@ impl<W: Write> PerfPipeWriter<W> {
             body.resize((body.len() + 1).div_ceil(8) * 8, 0);
             w.put_record(RecordType::EVENT_UPDATE, &body)?;
         }
+        w.compressor = compressor;
         Ok(w)
+    }
+
+    /// Writes the sections of `features` that perf does not read (bits
+    /// from HEADER_LAST_FEATURE up: the perfns extension) in parts.
+    fn put_unknown_sections(&mut self, features: &Features) -> Result<(), PerfDataError> {
+        for f in encode(features, Vec::new()) {
+            if f.bit < feature::PERF_LAST_FEATURE {
+                continue;
+            }
+            let size = f.bytes.len();
+            let mut at = 0;
+            loop {
+                let part = &f.bytes[at..size.min(at + SECTION_PART_DATA)];
+                let mut body = Vec::with_capacity(SECTION_PART_FIELDS + part.len() + 8);
+                for field in [SECTION_PART_MAGIC, f.bit as u64, at as u64, size as u64] {
+                    body.extend_from_slice(&field.to_ne_bytes());
+                }
+                body.extend_from_slice(part);
+                body.resize(body.len().div_ceil(8) * 8, 0);
+                self.put_record(RecordType::HEADER_EVENT_TYPE, &body)?;
+                at += part.len();
+                if at >= size {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn unwritable(&self, reason: String) -> PerfDataError {
@@ -524,6 +737,7 @@ impl<W: Write> PerfPipeWriter<W> {
         Ok(())
     }
 
+    /// Writes a record of perf's own, never compressed.
     fn put_record(&mut self, kind: RecordType, body: &[u8]) -> Result<(), PerfDataError> {
         let size = u16::try_from(RecordHeader::SIZE + body.len())
             .map_err(|_| self.unwritable(format!("{kind:?} record of {} bytes", body.len())))?;
@@ -532,17 +746,28 @@ impl<W: Write> PerfPipeWriter<W> {
             misc: 0,
             size,
         };
-        self.write_record(header, RawData::Single(body))
+        self.put(&header.to_ne_bytes())?;
+        self.put(body)
     }
 
     /// Writes one record, as [`super::PerfFileWriter::write_record`] does
-    /// (PERF_RECORD_TRACER_NAMESPACES too is stored as NAMESPACES).
+    /// (PERF_RECORD_TRACER_NAMESPACES too is stored as NAMESPACES);
+    /// compressing, into the batch that the next round marker, flush or
+    /// [`BATCH_SIZE`] of records compresses.
     pub fn write_record(
         &mut self,
         header: RecordHeader,
         body: RawData<'_>,
     ) -> Result<(), PerfDataError> {
         let header = stored_header(header, &body).map_err(|reason| self.unwritable(reason))?;
+        if let Some(c) = &mut self.compressor {
+            c.batch.extend_from_slice(&header.to_ne_bytes());
+            body.append_to(&mut c.batch);
+            if c.batch.len() >= BATCH_SIZE {
+                self.compress_batch()?;
+            }
+            return Ok(());
+        }
         self.put(&header.to_ne_bytes())?;
         match body {
             RawData::Single(a) => self.put(a),
@@ -553,10 +778,34 @@ impl<W: Write> PerfPipeWriter<W> {
         }
     }
 
+    /// Compressing: writes the gathered records as COMPRESSED records.
+    fn compress_batch(&mut self) -> Result<(), PerfDataError> {
+        let Some(c) = &mut self.compressor else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        c.flush(&mut out).map_err(|source| PerfDataError::Io {
+            path: self.path.clone(),
+            what: "compressing records",
+            source,
+        })?;
+        self.put(&out)
+    }
+
     /// Writes PERF_RECORD_FINISHED_ROUND (see
-    /// [`super::PerfFileWriter::write_finished_round`]).
+    /// [`super::PerfFileWriter::write_finished_round`]), uncompressed after
+    /// its round's records, as perf writes it.
     pub fn write_finished_round(&mut self) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
         self.put_record(RecordType::FINISHED_ROUND, &[])
+    }
+
+    /// Writes PERF_RECORD_FINISHED_INIT, uncompressed: the records before
+    /// it are the synthesized ones (the statedump), those after it come
+    /// from the ring buffers, as perf record writes it.
+    pub fn write_finished_init(&mut self) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
+        self.put_record(RecordType::FINISHED_INIT, &[])
     }
 
     /// Bytes written so far, header included.
@@ -564,9 +813,16 @@ impl<W: Write> PerfPipeWriter<W> {
         self.written
     }
 
-    /// Flushes what the writer below buffers, so that a reader at the
-    /// other end of the pipe gets the records written so far.
+    /// Compressing: bytes of records per byte written, so far.
+    pub fn compression_ratio(&self) -> Option<f64> {
+        self.compressor.as_ref().map(Compressor::ratio)
+    }
+
+    /// Writes the records gathered to be compressed, then flushes what the
+    /// writer below buffers, so that a reader at the other end of the pipe
+    /// gets the records written so far.
     pub fn flush(&mut self) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
         self.out.flush().map_err(|source| PerfDataError::Io {
             path: self.path.clone(),
             what: "flushing the stream",
@@ -574,13 +830,19 @@ impl<W: Write> PerfPipeWriter<W> {
         })
     }
 
-    /// Flushes the stream and hands it back.
-    pub fn finish(mut self) -> Result<W, PerfDataError> {
-        self.out.flush().map_err(|source| PerfDataError::Io {
-            path: self.path.clone(),
-            what: "flushing the stream",
-            source,
-        })?;
+    /// Ends the stream: writes the records gathered to be compressed, then
+    /// again the sections of `features` that perf does not read (the
+    /// perfns extension as it is at the end, which replaces the first
+    /// one), and flushes. Nothing is to be written after.
+    pub fn end(&mut self, features: &Features) -> Result<(), PerfDataError> {
+        self.compress_batch()?;
+        self.put_unknown_sections(features)?;
+        self.flush()
+    }
+
+    /// [`Self::end`], then hands the stream back.
+    pub fn finish(mut self, features: &Features) -> Result<W, PerfDataError> {
+        self.end(features)?;
         Ok(self.out)
     }
 }

@@ -21,7 +21,7 @@ use super::features::{
 };
 use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SECTION_SIZE};
 use super::mapped::MappedFile;
-use super::pipe::{self, StreamInput, PIPE_HEADER_SIZE};
+use super::pipe::{self, SectionParts, StreamInput, PIPE_HEADER_SIZE};
 use super::PerfDataError;
 use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
@@ -459,6 +459,8 @@ impl PerfFileReader {
             carry_skip: 0,
             lent: None,
             decompressed: 0,
+            section_parts: SectionParts::default(),
+            features_at_end: None,
         }
     }
 }
@@ -840,6 +842,11 @@ pub struct Records<'a> {
     lent: Option<u64>,
     /// Compressed records decompressed so far.
     decompressed: u64,
+    /// A pipe-mode stream's feature section being sent in parts after its
+    /// header records.
+    section_parts: SectionParts,
+    /// The features as such a section updated them.
+    features_at_end: Option<Features>,
 }
 
 /// The bytes of the record at `loc`, `size` of them, header included.
@@ -962,6 +969,13 @@ impl<'a> Records<'a> {
                 }
                 continue;
             }
+            if kind == RecordType::HEADER_EVENT_TYPE
+                && self.stream.is_some()
+                && self.section_part::<O>(found)
+            {
+                self.chunks.settle();
+                continue;
+            }
             if self.time_order && kind == RecordType::FINISHED_ROUND {
                 self.round(found);
                 self.chunks.settle();
@@ -978,6 +992,49 @@ impl<'a> Records<'a> {
         }
         self.release(u64::MAX);
         self.done = true;
+    }
+
+    /// In a pipe-mode stream, takes a part of a feature section sent after
+    /// the header records (the perfns extension at the end of the
+    /// stream): whether it was one. Once the section is whole, it updates
+    /// [`Self::features_at_end`].
+    fn section_part<O: ByteOrder>(&mut self, found: Found) -> bool {
+        let r = self.reader;
+        let size = usize::from(found.header.size);
+        let body = &record_bytes(r.bytes(), &self.chunks, found.loc, size)[RecordHeader::SIZE..];
+        if !SectionParts::is_part::<O>(body) {
+            return false;
+        }
+        let whole = self.section_parts.add::<O>(&r.path, found.offset, body);
+        let decoded = whole.and_then(|whole| {
+            let Some((bit, bytes)) = whole else {
+                return Ok(());
+            };
+            let features = self
+                .features_at_end
+                .get_or_insert_with(|| r.features.clone());
+            let mut c = FeatureCursor {
+                bytes: &bytes,
+                pos: 0,
+                base: found.offset,
+                feature: feature::name(bit),
+                path: &r.path,
+            };
+            decode::<O>(bit, &mut c, features, &mut Vec::new())
+        });
+        if let Err(e) = decoded {
+            self.ready.push_back(Err(Box::new(e)));
+        }
+        true
+    }
+
+    /// The features as the end of a pipe-mode stream gives them, once it
+    /// has been read: perfns writes its extension again there, complete
+    /// (the containers learnt while recording, the losses). `None` when
+    /// the stream has no such update (perf's streams), or until it is
+    /// read.
+    pub fn features_at_end(&self) -> Option<&Features> {
+        self.features_at_end.as_ref()
     }
 
     /// A round marker: releases, sorted, the records queued before the

@@ -10,6 +10,7 @@ use crate::attr::{flags, kind, sw, EventAttr, EventDesc, SampleFormat};
 use crate::record::{RawData, Record, RecordHeader, RecordType, MISC_SWITCH_OUT};
 
 mod compressed;
+mod pipe;
 mod real_perf;
 
 /// The sample layout of the test events: what perfns records with.
@@ -55,6 +56,7 @@ pub(super) fn dummy_event(ids: Vec<u64>) -> EventDesc {
 }
 
 /// A record under construction, native byte order.
+#[derive(Clone)]
 pub(super) struct Build {
     pub kind: RecordType,
     pub misc: u16,

@@ -263,14 +263,7 @@ impl PerfFileWriter {
     /// compresses the batch or writes the buffer out when it has grown to
     /// [`BATCH_SIZE`] or [`Self::HEADER_FLUSH_INTERVAL`].
     fn append(&mut self, compressing: bool, bytes: RawData<'_>) -> Result<(), PerfDataError> {
-        let out = self.buffer(compressing);
-        match bytes {
-            RawData::Single(a) => out.extend_from_slice(a),
-            RawData::Split(a, b) => {
-                out.extend_from_slice(a);
-                out.extend_from_slice(b);
-            }
-        }
+        bytes.append_to(self.buffer(compressing));
         if self
             .compressor
             .as_ref()

@@ -22,10 +22,29 @@ pub struct RecordArgs {
     #[arg(short, long, default_value = "perf.data")]
     pub output: PathBuf,
     /// Record every CPU, system-wide: the default, with or without
-    /// COMMAND (perfns record has no per-command mode); accepted as perf
-    /// record's -a, it changes nothing. -C limits the CPUs.
+    /// COMMAND (perfns record has no per-command mode; -p records only
+    /// some processes); accepted as perf record's -a, it changes nothing.
+    /// -C limits the CPUs.
     #[arg(short = 'a', long)]
     pub all_cpus: bool,
+    /// Record only these processes, as perf record -p: pids,
+    /// comma-separated. Each thread of each is recorded on every CPU (-C:
+    /// those), and, inherited, the threads and processes they make once
+    /// recording started; their CPU time comes from their own switches
+    /// (PERF_RECORD_SWITCH). Recording ends when they and their children
+    /// have all exited, at Ctrl-C, --duration, or COMMAND's end (as `perf
+    /// record -p PID -- sleep 10`). Their containers are named as in a
+    /// whole-machine recording. Not with --container, --cgroup, --scope
+    /// or -a, which choose the tasks another way.
+    #[arg(
+        short = 'p',
+        long = "pid",
+        value_name = "PID[,PID...]",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(i32).range(1..),
+        conflicts_with_all = ["container", "cgroup", "scope", "all_cpus"]
+    )]
+    pub pids: Vec<i32>,
     /// Record only these CPUs, as perf record -C: a list in the kernel's
     /// format (`0-3,6`).
     #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
@@ -169,13 +188,8 @@ impl RecordArgs {
                 anyhow::bail!("-z/--compression-level {level}: zstd's levels are 1 to 22");
             }
         }
-        if perfns_record::output::is_stdout(&session.output) {
-            if self.switch_output.is_some() {
-                anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
-            }
-            if self.compression_level.is_some() {
-                anyhow::bail!("-z with -o -: perfns writes pipe mode uncompressed");
-            }
+        if perfns_record::output::is_stdout(&session.output) && self.switch_output.is_some() {
+            anyhow::bail!("--switch-output with -o -: a stream on stdout cannot be switched");
         }
         let switch = self
             .switch_output
@@ -199,6 +213,13 @@ impl RecordArgs {
             session.scope = RecordingScope::Command {
                 argv: self.command.clone(),
             };
+        }
+        if !self.pids.is_empty() {
+            // A COMMAND then only says how long to record.
+            session.scope = RecordingScope::Processes {
+                pids: self.pids.clone(),
+            };
+            session.pids = self.pids;
         }
         Ok(RecordConfig {
             session,

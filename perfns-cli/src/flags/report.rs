@@ -49,11 +49,15 @@ pub struct ReportArgs {
     )]
     pub sort: Vec<SortArg>,
     /// Only the time between START and END, in seconds as `perf script`
-    /// prints them (either may be left empty: `100.5,` or `,101`); or, as
-    /// perf report --time takes it, a slice of the recording from its
-    /// first record to its last: `10%/2` (the second tenth), `10%` (the
-    /// first), `0%-25%`. One range (perf also takes lists of them).
-    #[arg(long, value_name = "START,END|P%/N|P%-Q%")]
+    /// prints them (either may be left empty: `100.5,` or `,101`), or
+    /// several such ranges separated by spaces, ascending and apart, as
+    /// perf report takes them (quoted: `'100.5,101 102,103'`); or, as perf
+    /// report --time takes it, slices of the recording from its first
+    /// sample to its last: `10%/2` (the second tenth), `10%` (the first),
+    /// `0%-25%`, and lists of slices of one form (`10%/1,10%/3`,
+    /// `0%-10%,30%-40%`). A sample counts if it falls in any range; CPU
+    /// time counts only inside them.
+    #[arg(long, value_name = "START,END|P%/N,...|P%-Q%,...")]
     pub time: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
@@ -121,10 +125,11 @@ impl ReportArgs {
             anyhow::bail!("--top must be at least 1");
         }
         let (time, time_percent) = match self.time.as_deref() {
-            None => (None, None),
-            Some(text) if text.contains('%') => (None, Some(parse_percent_range(text)?)),
-            Some(text) => (Some(parse_time_range(text)?), None),
+            None => (Vec::new(), Vec::new()),
+            Some(text) if text.contains('%') => (Vec::new(), parse_percent_ranges(text)?),
+            Some(text) => (parse_time_ranges(text)?, Vec::new()),
         };
+        let ranges = time.len() + time_percent.len();
         let mut sort: Vec<SortKey> = Vec::new();
         for &arg in &self.sort {
             if sort.contains(&arg.into()) {
@@ -154,6 +159,12 @@ impl ReportArgs {
                 anyhow::bail!("--interval {i}: must be a positive number of seconds");
             }
         }
+        if self.interval.is_some() && ranges > 1 {
+            anyhow::bail!(
+                "--interval splits one span of time into rows; --time gave {ranges} ranges: give \
+                 one"
+            );
+        }
         if self.interval.is_some() && !format.has_intervals() {
             anyhow::bail!(
                 "--interval splits the rows of --format parquet; the other formats cover the whole \
@@ -170,51 +181,126 @@ impl ReportArgs {
     }
 }
 
-/// Parses `START,END` in seconds (`123.456789,124`), either end optional.
-fn parse_time_range(text: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
-    let (start, end) = text
-        .split_once(',')
-        .with_context(|| format!("--time {text:?}: expected START,END"))?;
+/// Parses perf report's `--time` in seconds: `START,END`
+/// (`123.456789,124`), or several separated by spaces (`1,2 3,4`),
+/// ascending and apart (perf's perf_time__parse_strs() refuses ranges that
+/// touch or overlap); only the first may leave its start open, only the
+/// last its end.
+fn parse_time_ranges(text: &str) -> anyhow::Result<Vec<(Option<u64>, Option<u64>)>> {
+    let pieces: Vec<&str> = text.split_whitespace().collect();
+    if pieces.is_empty() {
+        anyhow::bail!("--time {text:?}: expected START,END");
+    }
+    let ranges = pieces
+        .iter()
+        .map(|piece| parse_time_range(text, piece))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (i, pair) in ranges.windows(2).enumerate() {
+        let (Some(end), Some(next)) = (pair[0].1, pair[1].0) else {
+            anyhow::bail!(
+                "--time {text:?}: only the first range may leave its start open, and only the \
+                 last its end"
+            );
+        };
+        if end >= next {
+            anyhow::bail!(
+                "--time {text:?}: range {} ({}) does not end before range {} ({}) starts: give \
+                 the ranges in order, apart",
+                i + 1,
+                pieces[i],
+                i + 2,
+                pieces[i + 1]
+            );
+        }
+    }
+    Ok(ranges)
+}
+
+/// Parses one `START,END` of `--time TEXT`, in seconds, either end
+/// optional.
+fn parse_time_range(text: &str, piece: &str) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    let (start, end) = piece.split_once(',').with_context(|| {
+        format!("--time {text:?}: {piece:?} is not START,END (several ranges: `1,2 3,4`)")
+    })?;
     let parse = |s: &str| -> anyhow::Result<Option<u64>> {
-        let s = s.trim();
         if s.is_empty() {
             return Ok(None);
         }
-        parse_seconds(s)
-            .map(Some)
-            .with_context(|| format!("--time {text:?}: {s:?} is not a time in seconds"))
+        parse_seconds(s).map(Some).with_context(|| {
+            if s.contains(',') {
+                format!(
+                    "--time {text:?}: {piece:?}: separate ranges with a space, not a comma \
+                     (`1,2 3,4`, quoted)"
+                )
+            } else {
+                format!("--time {text:?}: {s:?} is not a time in seconds")
+            }
+        })
     };
     let (start, end) = (parse(start)?, parse(end)?);
     if let (Some(a), Some(b)) = (start, end) {
         if a > b {
-            anyhow::bail!("--time {text:?}: the start is after the end");
+            let which = if piece == text {
+                String::new()
+            } else {
+                format!(" of {piece:?}")
+            };
+            anyhow::bail!("--time {text:?}: the start{which} is after the end");
         }
     }
     Ok((start, end))
 }
 
-/// Parses perf report's percent forms of `--time`: `P%/N` (the Nth slice
-/// of P%), `P%` (`P%/1`) and `P%-Q%`, percents with up to 4 decimals.
-fn parse_percent_range(text: &str) -> anyhow::Result<PercentRange> {
-    let bad = |why: &str| anyhow::anyhow!("--time {text:?}: {why}");
-    if text.contains(',') {
-        return Err(bad(
-            "perfns takes one range (perf report also takes a list of them)",
-        ));
+/// Parses perf report's percent forms of `--time`, one form in a list
+/// (as perf_time__percent_parse_str() in tools/perf/util/time-utils.c
+/// takes them): `P%/N,...` (the Nth slice of P%), `P%-Q%,...`, or one
+/// `P%` (`P%/1`); percents with up to 4 decimals. The slices may overlap;
+/// a sample in any counts.
+fn parse_percent_ranges(text: &str) -> anyhow::Result<Vec<PercentRange>> {
+    let pieces: Vec<&str> = text.split(',').collect();
+    let slash = text.contains('/');
+    let dash = text.contains('-');
+    if slash && dash {
+        anyhow::bail!(
+            "--time {text:?}: one form in a list: slices (`10%/1,10%/3`) or ranges \
+             (`0%-10%,30%-40%`), as perf takes them"
+        );
     }
+    if !slash && !dash && pieces.len() > 1 {
+        anyhow::bail!(
+            "--time {text:?}: several slices are P%/N (`10%/1,10%/3`) or P%-Q% \
+             (`0%-10%,30%-40%`); P% alone is one slice, the first"
+        );
+    }
+    pieces
+        .iter()
+        .map(|piece| parse_percent_range(text, piece))
+        .collect()
+}
+
+/// Parses one percent form of `--time TEXT`: `P%/N` (the Nth slice of
+/// P%), `P%` (`P%/1`) or `P%-Q%`.
+fn parse_percent_range(text: &str, piece: &str) -> anyhow::Result<PercentRange> {
+    let bad = |why: &str| {
+        if text == piece {
+            anyhow::anyhow!("--time {text:?}: {why}")
+        } else {
+            anyhow::anyhow!("--time {text:?}: {piece:?}: {why}")
+        }
+    };
     let percent = |s: &str| {
         s.strip_suffix('%')
             .and_then(parse_ppm)
             .filter(|&p| p <= 1_000_000)
             .ok_or_else(|| bad(&format!("{s:?} is not a percent from 0% to 100%")))
     };
-    let range = if let Some((from, to)) = text.split_once('-') {
+    let range = if let Some((from, to)) = piece.split_once('-') {
         PercentRange {
             from_ppm: percent(from)?,
             to_ppm: percent(to)?,
         }
     } else {
-        let (size, n) = text.split_once('/').unwrap_or((text, "1"));
+        let (size, n) = piece.split_once('/').unwrap_or((piece, "1"));
         let size = percent(size)?;
         let n: u32 = n
             .parse()
@@ -225,7 +311,7 @@ fn parse_percent_range(text: &str) -> anyhow::Result<PercentRange> {
         if size == 0 || end > 1_000_000 {
             return Err(bad(&format!(
                 "slice {n} of {} is not within 0% to 100%",
-                &text[..text.find('%').unwrap_or(0) + 1]
+                &piece[..piece.find('%').unwrap_or(0) + 1]
             )));
         }
         PercentRange {
@@ -289,17 +375,33 @@ mod tests {
     #[test]
     fn percent_ranges_are_perfs() {
         let range = |t: &str| {
-            parse_percent_range(t)
-                .map(|r| (r.from_ppm, r.to_ppm))
+            parse_percent_ranges(t)
+                .map(|r| r.iter().map(|r| (r.from_ppm, r.to_ppm)).collect::<Vec<_>>())
                 .map_err(|e| e.to_string())
         };
-        assert_eq!(range("10%/2"), Ok((100_000, 200_000)));
-        assert_eq!(range("10%"), Ok((0, 100_000)));
-        assert_eq!(range("25%/4"), Ok((750_000, 1_000_000)));
-        assert_eq!(range("0%-10%"), Ok((0, 100_000)));
-        assert_eq!(range("12.5%-100%"), Ok((125_000, 1_000_000)));
+        assert_eq!(range("10%/2"), Ok(vec![(100_000, 200_000)]));
+        assert_eq!(range("10%"), Ok(vec![(0, 100_000)]));
+        assert_eq!(range("25%/4"), Ok(vec![(750_000, 1_000_000)]));
+        assert_eq!(range("0%-10%"), Ok(vec![(0, 100_000)]));
+        assert_eq!(range("12.5%-100%"), Ok(vec![(125_000, 1_000_000)]));
+        assert_eq!(
+            range("10%/1,10%/3"),
+            Ok(vec![(0, 100_000), (200_000, 300_000)])
+        );
+        assert_eq!(
+            range("0%-10%,30%-40%"),
+            Ok(vec![(0, 100_000), (300_000, 400_000)])
+        );
+        // Overlapping slices are perf's too; the report takes their union.
+        assert_eq!(
+            range("20%/1,10%/2"),
+            Ok(vec![(0, 200_000), (100_000, 200_000)])
+        );
         for (bad, why) in [
-            ("10%/1,10%/2", "one range"),
+            ("10%/1,0%-5%", "one form in a list"),
+            ("10%,20%", "P% alone is one slice"),
+            ("10%/1,", "\"\" is not a percent"),
+            ("10%/1,30%/4", "\"30%/4\": slice 4 of 30% is not within"),
             ("30%/4", "not within"),
             ("0%/1", "not within"),
             ("10%/0", "slice number"),
@@ -316,16 +418,48 @@ mod tests {
     }
 
     #[test]
-    fn time_ranges_may_be_open() {
+    fn percent_slices_end_short_of_the_next_as_perfs() {
+        // perf's set_percent_time(): ends rounded to the nearest ns, one
+        // short of the next slice's start unless it is the last sample.
+        let tenth = |n: u32| PercentRange {
+            from_ppm: (n - 1) * 100_000,
+            to_ppm: n * 100_000,
+        };
+        assert_eq!(tenth(1).between(1000, 2000), (1000, 1099));
+        assert_eq!(tenth(2).between(1000, 2000), (1100, 1199));
+        assert_eq!(tenth(10).between(1000, 2000), (1900, 2000));
+        // 10% of 15 ns is 1.5: rounded up, as round() does.
+        assert_eq!(tenth(1).between(0, 15), (0, 1));
+        assert_eq!(tenth(1).between(7, 7), (7, 7));
+    }
+
+    #[test]
+    fn time_ranges_may_be_open_at_the_outer_ends() {
+        let s = 1_000_000_000;
+        assert_eq!(parse_time_ranges("1,2").unwrap(), [(Some(s), Some(2 * s))]);
+        assert_eq!(parse_time_ranges("1,").unwrap(), [(Some(s), None)]);
+        assert_eq!(parse_time_ranges(",2").unwrap(), [(None, Some(2 * s))]);
         assert_eq!(
-            parse_time_range("1,2").unwrap(),
-            (Some(1_000_000_000), Some(2_000_000_000))
+            parse_time_ranges(",1 2,3  4,").unwrap(),
+            [
+                (None, Some(s)),
+                (Some(2 * s), Some(3 * s)),
+                (Some(4 * s), None)
+            ]
         );
-        assert_eq!(parse_time_range("1,").unwrap(), (Some(1_000_000_000), None));
-        assert_eq!(parse_time_range(",2").unwrap(), (None, Some(2_000_000_000)));
-        let err = parse_time_range("2,1").unwrap_err().to_string();
-        assert!(err.contains("start is after the end"), "{err}");
-        let err = parse_time_range("2").unwrap_err().to_string();
-        assert!(err.contains("expected START,END"), "{err}");
+        for (bad, why) in [
+            ("2,1", "start is after the end"),
+            ("2", "is not START,END"),
+            ("", "expected START,END"),
+            ("1,2,3,4", "separate ranges with a space"),
+            ("1,2 2,3", "does not end before range 2"),
+            ("3,4 1,2", "does not end before range 2"),
+            ("1, 2,3", "only the first range may leave its start open"),
+            ("1,2 ,3", "only the first range may leave its start open"),
+            ("1,x", "\"x\" is not a time in seconds"),
+        ] {
+            let err = parse_time_ranges(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
     }
 }

@@ -31,6 +31,48 @@ pub fn recording_test() -> Option<(MutexGuard<'static, ()>, TempDir)> {
     Some((serial, tempfile::tempdir().expect("a temporary directory")))
 }
 
+/// The set-up of a test that records and reads the recording with
+/// Debian's perf: [`recording_test`]'s, and `None` too without perf (a
+/// failure under CI=true).
+pub fn perf_recording_test() -> Option<(MutexGuard<'static, ()>, TempDir)> {
+    let test = recording_test()?;
+    perfns::testing::prerequisite(perfns::testing::perf())?;
+    Some(test)
+}
+
+/// Runs `cmd` to its end with `input` on its stdin; its status, stdout and
+/// stderr. The input is written from a thread while the output is read: a
+/// program that prints as it reads (perf) would stop on a full stdout
+/// pipe. A program may stop reading early (perfns refusing a header): the
+/// broken pipe is its answer, read from its output.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("its stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("its end");
+    writer.join().expect("the writing thread");
+    out
+}
+
+/// `perf ARGS` with `input` on its stdin; its stdout. Fails the test if
+/// perf fails.
+pub fn perf_from_stdin(args: &[&str], input: &[u8]) -> String {
+    let mut cmd = Command::new("perf");
+    cmd.args(args);
+    let out = output_with_stdin(cmd, input);
+    assert!(out.status.success(), "perf {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 /// The `perfns` command, as Cargo built it for this package's tests.
 pub fn perfns_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_perfns"))

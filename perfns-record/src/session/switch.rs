@@ -105,7 +105,7 @@ impl Recorder {
                     .rings
                     .iter()
                     .filter(|r| r.renamed.is_empty())
-                    .map(|r| r.file_ids[i])
+                    .flat_map(|r| r.file_ids_of(i))
                     .collect(),
                 name: e.name.clone(),
             })

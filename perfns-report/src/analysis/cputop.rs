@@ -133,8 +133,6 @@ impl Analysis {
                 until
             }
         };
-        let from = from.max(self.window.0);
-        let until = until.min(self.window.1);
         // Until a task is switched in, no one is known to run here since
         // `until`.
         self.cpus.insert(
@@ -147,19 +145,20 @@ impl Analysis {
             },
         );
         // The idle task (tid 0) is no one's CPU time.
-        if tid != 0 && until > from {
-            self.task(tid).cpu_ns += until - from;
+        let ran = self.in_window_ns(from, until);
+        if tid != 0 && ran > 0 {
+            self.task(tid).cpu_ns += ran;
         }
     }
 
     /// Counts the time between `since` and `until` on a CPU whose switch
     /// records do not follow on from each other.
     fn missed_switch(&mut self, since: u64, until: u64) {
-        let (a, b) = (since.max(self.window.0), until.min(self.window.1));
+        let gap = self.in_window_ns(since, until);
         // Two switches at one instant may come in either order: no gap.
-        if b > a {
+        if gap > 0 {
             self.switch_gaps += 1;
-            self.unattributed_ns += b - a;
+            self.unattributed_ns += gap;
         }
     }
 }

@@ -33,7 +33,7 @@ fn switch_analysis(mode: RecordingMode) -> Analysis {
         perfns: Some(meta.to_json()),
         ..Features::default()
     };
-    Analysis::new("test".into(), &events, &features, None)
+    Analysis::new("test".into(), &events, &features, &[])
 }
 
 fn id(tid: i32, time: u64, cpu: u32) -> SampleId {
@@ -105,29 +105,37 @@ fn a_task_runs_from_its_exit_to_its_final_switch_out() {
 }
 
 /// The series' first version: a tracer-scoped reader got no switch out
-/// after a task's EXIT. The task is charged until its EXIT, when the next
-/// task comes in, and that is no missing switch.
+/// after a task's EXIT; nor does a per-task event ever (perfns record -p,
+/// perf record -p --switch-events: its PERF_RECORD_SWITCH records, told
+/// apart from the records alone, so in any mode), as the task's events
+/// leave it at its exit, before its final switch. The task
+/// is charged until its EXIT, when the next task comes in, and that is no
+/// missing switch.
 #[test]
 fn without_a_final_switch_out_a_task_ran_until_its_exit() {
-    let mut a = switch_analysis(RecordingMode::TracerScope);
-    feed(
-        &mut a,
-        &[
-            switch(false, 5, 1_000, 0),
-            exit(5, 1_500, 0),
-            switch(false, 6, 2_000, 0),
-            switch(true, 6, 2_300, 0),
-            // On CPU 1, a task that exits and is still current at the end.
-            switch(false, 7, 1_000, 1),
-            exit(7, 1_200, 1),
-        ],
-    );
-    a.charge_running(3_000);
-    assert_eq!(cpu_of(&a, 5), 500);
-    assert_eq!(cpu_of(&a, 6), 300);
-    assert_eq!(cpu_of(&a, 7), 200);
-    assert_eq!(a.switch_gaps, 0);
-    assert_eq!(a.unattributed_ns, 0);
+    for mode in [RecordingMode::TracerScope, RecordingMode::SystemWide] {
+        let mut a = switch_analysis(mode);
+        feed(
+            &mut a,
+            &[
+                switch(false, 5, 1_000, 0),
+                exit(5, 1_500, 0),
+                switch(false, 6, 2_000, 0),
+                switch(true, 6, 2_300, 0),
+                // On CPU 1, a task that exits and is still current at the end.
+                switch(false, 7, 1_000, 1),
+                exit(7, 1_200, 1),
+            ],
+        );
+        a.charge_running(3_000);
+        assert_eq!(cpu_of(&a, 5), 500, "{mode:?}");
+        assert_eq!(cpu_of(&a, 6), 300, "{mode:?}");
+        assert_eq!(cpu_of(&a, 7), 200, "{mode:?}");
+        assert_eq!(a.switch_gaps, 0);
+        assert_eq!(a.unattributed_ns, 0);
+        // Per-task records: known from the records alone, as in perf's.
+        assert!(a.task_switches);
+    }
 }
 
 /// A switch out that no switch in preceded on its CPU, after another
@@ -189,7 +197,7 @@ fn kmem_analysis() -> Analysis {
         )),
         ..Features::default()
     };
-    Analysis::new("test".into(), &events, &features, None)
+    Analysis::new("test".into(), &events, &features, &[])
 }
 
 /// A kmem sample of `tid` with this `common_flags` and `order`.

@@ -23,7 +23,7 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 /// `n` records of two events, a round marker every 1000, times out of
 /// order within a round; every tenth sample's payload is noise, so that
 /// frames are long enough to span several compressed records.
-fn records(n: u64) -> Vec<Build> {
+pub(super) fn records(n: u64) -> Vec<Build> {
     let mut out = Vec::new();
     for i in 0..n {
         let time = 1_000 + i * 10 + (i * 7919) % 13;
@@ -52,7 +52,7 @@ fn records(n: u64) -> Vec<Build> {
     out
 }
 
-fn events() -> [crate::attr::EventDesc; 2] {
+pub(super) fn events() -> [crate::attr::EventDesc; 2] {
     [
         tracepoint_event(372, "sched:sched_switch", vec![100]),
         dummy_event(vec![200]),

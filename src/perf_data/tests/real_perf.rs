@@ -217,12 +217,26 @@ fn perf_reads_what_perfns_writes_compressed() {
 #[test]
 fn perf_reads_what_perfns_writes_in_pipe_mode() {
     require_perf!();
+    perf_reads_what_perfns_writes_in_pipe_mode_compressed_or_not(None);
+}
+
+#[test]
+fn perf_reads_what_perfns_writes_in_pipe_mode_compressed() {
+    require_perf!();
+    perf_reads_what_perfns_writes_in_pipe_mode_compressed_or_not(Some(3));
+}
+
+/// The recording of [`perf_reads_what_perfns_writes_compressed_or_not`]
+/// written again in pipe mode (compressed at `level`, if given): perf
+/// reads it from stdin as it reads the file, its features included, and
+/// so does perfns.
+fn perf_reads_what_perfns_writes_in_pipe_mode_compressed_or_not(level: Option<u32>) {
     let (_dir, file) = perf_reads_what_perfns_writes_compressed_or_not(None);
     // The same recording in pipe mode: its records, as read, written again.
     let r = PerfFileReader::open(&file).unwrap();
     let pipe = file.with_extension("pipe");
     let out = std::fs::File::create(&pipe).unwrap();
-    let mut w = PerfPipeWriter::create("-", out, r.events().events(), r.features()).unwrap();
+    let mut w = PerfPipeWriter::create("-", out, r.events().events(), r.features(), level).unwrap();
     let mut records = r.stream();
     while let Some(rec) = records.next_record() {
         let rec = rec.unwrap();
@@ -233,11 +247,11 @@ fn perf_reads_what_perfns_writes_in_pipe_mode() {
                 .unwrap();
         }
     }
-    w.finish().unwrap();
+    w.finish(r.features()).unwrap();
 
     // perf reads it from stdin, as `perfns record -o - | perf script -i -`
     // would give it, and prints what it prints for the file.
-    let script = |args: &[&str], stdin: Option<&Path>| {
+    let perf = |args: &[&str], stdin: Option<&Path>| {
         let mut cmd = Command::new(perf_path());
         cmd.args(args);
         if let Some(p) = stdin {
@@ -248,19 +262,58 @@ fn perf_reads_what_perfns_writes_in_pipe_mode() {
         assert!(out.status.success(), "perf {args:?}: {err}");
         (String::from_utf8_lossy(&out.stdout).into_owned(), err)
     };
-    let (want, _) = script(&["script", "-i", file.to_str().unwrap()], None);
-    let (got, err) = script(&["script", "-i", "-"], Some(&pipe));
+    let (want, _) = perf(&["script", "-i", file.to_str().unwrap()], None);
+    let (got, err) = perf(&["script", "-i", "-"], Some(&pipe));
     assert_eq!(got, want, "{err}");
     assert_eq!(want.lines().count(), 6);
-    // (perf 6.1's `report --stats` stops at the tracing data of any
-    // pipe-mode stream, perf's own included: it does not skip the data
-    // after the record. `perf script` reads it.)
+    // `perf report -i -` too (a feature section perf does not know, sent
+    // as a HEADER_FEATURE, would stop it: "wrong feature ID"), with the
+    // file's counts. (perf 6.1's `report --stats` stops at the tracing
+    // data of any pipe-mode stream, perf's own included: it does not skip
+    // the data after the record.)
+    let report = ["report", "--stdio", "--sort", "comm", "-i"];
+    let (want, _) = perf(&[&report[..], &[file.to_str().unwrap()]].concat(), None);
+    let (got, err) = perf(&[&report[..], &["-"]].concat(), Some(&pipe));
+    let counts = crate::testing::perf_report_event_counts;
+    assert_eq!(counts(&got), counts(&want), "{got}\n{err}");
+    // The 6 sched_switch samples (period 1: the event count is exact).
+    assert_eq!(counts(&want).get("sched:sched_switch"), Some(&6), "{want}");
+    // The features, as `perf report --header-only -i -` prints them from
+    // the stream's HEADER_FEATURE records.
+    let (header, err) = perf(&["report", "--header-only", "-i", "-"], Some(&pipe));
+    let f = r.features();
+    let cpus = f.nr_cpus.unwrap();
+    for line in [
+        format!("# hostname : {}", f.hostname.as_deref().unwrap()),
+        format!("# os release : {}", f.os_release.as_deref().unwrap()),
+        format!("# perf version : perfns {}", env!("CARGO_PKG_VERSION")),
+        format!("# arch : {}", f.arch.as_deref().unwrap()),
+        format!("# nrcpus online : {}", cpus.online),
+        format!("# nrcpus avail : {}", cpus.available),
+    ] {
+        assert!(
+            header.lines().any(|l| l == line),
+            "no {line:?} in {header}{err}"
+        );
+    }
+    // The command line, the test binary's.
+    assert!(header.contains("# cmdline : "), "{header}");
+    let compressed = header.lines().find(|l| l.starts_with("# compressed : "));
+    match level {
+        // As perf writes it at a stream's start: no ratio yet.
+        Some(_) => assert_eq!(
+            compressed,
+            Some("# compressed : Zstd, level = 3, ratio = 0")
+        ),
+        None => assert_eq!(compressed, None, "{header}"),
+    }
 
     // And perfns reads it back, the same records.
     let back = PerfFileReader::open(&pipe).unwrap();
     assert!(back.is_pipe_mode());
     let mut counts = perfns_counts(&back);
-    // The names' records, one per event, come out as records too.
+    // The names' records, one per event, come out as records too, and
+    // FINISHED_INIT is not written when the writer is not asked.
     assert_eq!(counts.remove("EVENT_UPDATE"), Some(2));
     assert_eq!(counts, perfns_counts(&r));
     let names: Vec<_> = back
@@ -272,6 +325,10 @@ fn perf_reads_what_perfns_writes_in_pipe_mode() {
     assert_eq!(names, ["sched:sched_switch", "dummy:u"]);
     assert_eq!(back.features().hostname, r.features().hostname);
     assert_eq!(back.features().perfns, r.features().perfns);
+    assert_eq!(
+        back.features().compressed.map(|c| (c.level, c.ratio)),
+        level.map(|l| (l, 0))
+    );
 }
 
 /// A small recording written by perfns (compressed at `level`, if given),

@@ -15,7 +15,7 @@ use std::fmt;
 use byteorder::ByteOrder;
 use perf_event_open_sys::bindings as sys;
 
-use crate::attr::{AttrSet, EventAttr, SampleFormat};
+use crate::attr::{AttrSet, EventAttr, SampleFormat, SampleLayout};
 use crate::error::ParseError;
 pub use crate::record_type::RecordType;
 
@@ -313,20 +313,7 @@ impl SampleId {
 
     /// Size in bytes of the trailer for `format`.
     pub fn trailer_size(format: SampleFormat) -> usize {
-        let mut n = 0;
-        for (bit, size) in [
-            (SampleFormat::TID, 8),
-            (SampleFormat::TIME, 8),
-            (SampleFormat::ID, 8),
-            (SampleFormat::STREAM_ID, 8),
-            (SampleFormat::CPU, 8),
-            (SampleFormat::IDENTIFIER, 8),
-        ] {
-            if format.contains(bit) {
-                n += size;
-            }
-        }
-        n
+        format.sample_id_size()
     }
 }
 
@@ -772,8 +759,9 @@ impl AttrSet {
                 Ok(0)
             };
         }
-        let first = &self.events()[0].attr;
-        let id = self.record_id::<O>(raw, first)?;
+        // AttrSet::new made sure every event keeps its id where the
+        // first does.
+        let id = self.record_id::<O>(raw, self.layout(0))?;
         // Records perf synthesizes for what existed before recording began
         // (MMAP, COMM, FORK, NAMESPACES) carry a zeroed sample_id; perf's
         // evlist__event2evsel gives them to the first event.
@@ -796,42 +784,34 @@ impl AttrSet {
     fn record_id<O: ByteOrder>(
         &self,
         raw: &RawRecord<'_>,
-        a: &EventAttr,
+        layout: &SampleLayout,
     ) -> Result<u64, ParseError> {
-        let f = a.sample_type;
         let kind = raw.header.kind;
         let len = raw.data.len();
         let read = |off: usize, field: &'static str| {
+            let truncated = || ParseError::Truncated {
+                record: kind,
+                field,
+                offset: off,
+                wanted: 8,
+                available: len.saturating_sub(off),
+            };
+            if let RawData::Single(body) = raw.data {
+                return body
+                    .get(off..off + 8)
+                    .map(O::read_u64)
+                    .ok_or_else(truncated);
+            }
             raw.data
                 .range(off, off + 8)
                 .map(|b| O::read_u64(&b))
-                .ok_or(ParseError::Truncated {
-                    record: kind,
-                    field,
-                    offset: off,
-                    wanted: 8,
-                    available: len.saturating_sub(off),
-                })
+                .ok_or_else(truncated)
         };
         if kind == RecordType::SAMPLE {
-            if f.contains(SampleFormat::IDENTIFIER) {
-                return read(0, "identifier");
-            }
-            // PERF_SAMPLE_ID's position: after ip, tid, time and addr.
-            let mut off = 0;
-            for bit in [
-                SampleFormat::IP,
-                SampleFormat::TID,
-                SampleFormat::TIME,
-                SampleFormat::ADDR,
-            ] {
-                if f.contains(bit) {
-                    off += 8;
-                }
-            }
-            return read(off, "id");
+            // AttrSet::new refuses several events without an id.
+            return read(layout.sample_id.unwrap_or_default(), "id");
         }
-        if !a.sample_id_all() {
+        if layout.trailer == 0 {
             return Err(ParseError::Invalid {
                 record: kind,
                 field: "sample_id",
@@ -839,28 +819,29 @@ impl AttrSet {
                     .into(),
             });
         }
-        if f.contains(SampleFormat::IDENTIFIER) {
-            return read(len.saturating_sub(8), "sample_id.identifier");
-        }
-        // PERF_SAMPLE_ID's position in the trailer: after tid and time.
-        let trailer = SampleId::trailer_size(f);
-        let mut off = len.checked_sub(trailer).ok_or(ParseError::Truncated {
-            record: kind,
-            field: "sample_id",
-            offset: 0,
-            wanted: trailer,
-            available: len,
-        })?;
-        for bit in [SampleFormat::TID, SampleFormat::TIME] {
-            if f.contains(bit) {
-                off += 8;
-            }
-        }
-        read(off, "sample_id.id")
+        let start = len
+            .checked_sub(layout.trailer)
+            .ok_or(ParseError::Truncated {
+                record: kind,
+                field: "sample_id",
+                offset: 0,
+                wanted: layout.trailer,
+                available: len,
+            })?;
+        read(
+            start + layout.trailer_id.unwrap_or_default(),
+            "sample_id.id",
+        )
     }
 }
 
 impl<'a> RawRecord<'a> {
+    /// Decodes a PERF_RECORD_SAMPLE as [`Self::parse`] does, without the
+    /// [`Record`] around it: for readers that take samples by the million.
+    pub fn parse_sample<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Sample<'a>, ParseError> {
+        Sample::parse::<O>(self, attr)
+    }
+
     /// Decodes the record. `attr` is the attribute of the event that wrote
     /// it (for samples, the one its id names; see
     /// [`crate::attr::AttrSet::attr_of`]). A tracepoint payload borrows the

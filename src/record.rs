@@ -177,16 +177,32 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
         }
     }
 
+    #[inline]
     fn bytes(&mut self, len: usize, field: &'static str) -> Result<Cow<'a, [u8]>, ParseError> {
-        let end = self.pos.checked_add(len).ok_or(self.short(field, len))?;
+        // The common contiguous case, without building an error first.
+        if let RawData::Single(a) = *self.data {
+            if let Some(b) = self
+                .pos
+                .checked_add(len)
+                .and_then(|end| a.get(self.pos..end))
+            {
+                self.pos += len;
+                return Ok(Cow::Borrowed(b));
+            }
+        }
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or_else(|| self.short(field, len))?;
         let out = self
             .data
             .range(self.pos, end)
-            .ok_or(self.short(field, len))?;
+            .ok_or_else(|| self.short(field, len))?;
         self.pos = end;
         Ok(out)
     }
 
+    #[cold]
     fn short(&self, field: &'static str, wanted: usize) -> ParseError {
         ParseError::Truncated {
             record: self.kind,
@@ -374,45 +390,40 @@ impl<'a> Sample<'a> {
     fn parse<O: ByteOrder>(raw: &RawRecord<'a>, attr: &EventAttr) -> Result<Self, ParseError> {
         let format = attr.sample_type;
         let mut c = Cursor::<O>::new(&raw.data, RecordType::SAMPLE);
-        let mut s = Sample {
-            id: SampleId::default(),
-            ip: None,
-            addr: None,
-            period: None,
-            callchain: None,
-            raw: None,
-            cgroup: None,
-            misc: raw.header.misc,
-        };
+        // Fields in locals, the Sample built at the end: built first and
+        // filled in, the whole struct was copied out on return.
+        let mut id = SampleId::default();
+        let (mut ip, mut addr, mut period) = (None, None, None);
+        let (mut callchain, mut payload, mut cgroup) = (None, None, None);
         if format.contains(SampleFormat::IDENTIFIER) {
-            s.id.id = Some(c.u64("identifier")?);
+            id.id = Some(c.u64("identifier")?);
         }
         if format.contains(SampleFormat::IP) {
-            s.ip = Some(c.u64("ip")?);
+            ip = Some(c.u64("ip")?);
         }
         if format.contains(SampleFormat::TID) {
             let (pid, tid) = c.pid_tid("pid/tid")?;
-            s.id.pid = Some(pid);
-            s.id.tid = Some(tid);
+            id.pid = Some(pid);
+            id.tid = Some(tid);
         }
         if format.contains(SampleFormat::TIME) {
-            s.id.time = Some(c.u64("time")?);
+            id.time = Some(c.u64("time")?);
         }
         if format.contains(SampleFormat::ADDR) {
-            s.addr = Some(c.u64("addr")?);
+            addr = Some(c.u64("addr")?);
         }
         if format.contains(SampleFormat::ID) {
-            s.id.id = Some(c.u64("id")?);
+            id.id = Some(c.u64("id")?);
         }
         if format.contains(SampleFormat::STREAM_ID) {
-            s.id.stream_id = Some(c.u64("stream_id")?);
+            id.stream_id = Some(c.u64("stream_id")?);
         }
         if format.contains(SampleFormat::CPU) {
-            s.id.cpu = Some(c.u32("cpu")?);
+            id.cpu = Some(c.u32("cpu")?);
             c.u32("res")?;
         }
         if format.contains(SampleFormat::PERIOD) {
-            s.period = Some(c.u64("period")?);
+            period = Some(c.u64("period")?);
         }
         if format.contains(SampleFormat::READ) {
             // A group read (perf record -e '{a,b}:S') counts its values.
@@ -446,11 +457,11 @@ impl<'a> Sample<'a> {
             for _ in 0..nr {
                 ips.push(c.u64("callchain.ips")?);
             }
-            s.callchain = Some(ips);
+            callchain = Some(ips);
         }
         if format.contains(SampleFormat::RAW) {
             let size = c.u32("raw.size")? as usize;
-            s.raw = Some(c.bytes(size, "raw.data")?);
+            payload = Some(c.bytes(size, "raw.data")?);
         }
         let variable = SampleFormat::BRANCH_STACK
             | SampleFormat::REGS_USER
@@ -468,9 +479,18 @@ impl<'a> Sample<'a> {
                     c.u64(field)?;
                 }
             }
-            s.cgroup = Some(c.u64("cgroup")?);
+            cgroup = Some(c.u64("cgroup")?);
         }
-        Ok(s)
+        Ok(Sample {
+            id,
+            ip,
+            addr,
+            period,
+            callchain,
+            raw: payload,
+            cgroup,
+            misc: raw.header.misc,
+        })
     }
 }
 
@@ -838,6 +858,7 @@ impl AttrSet {
 impl<'a> RawRecord<'a> {
     /// Decodes a PERF_RECORD_SAMPLE as [`Self::parse`] does, without the
     /// [`Record`] around it: for readers that take samples by the million.
+    #[inline]
     pub fn parse_sample<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Sample<'a>, ParseError> {
         Sample::parse::<O>(self, attr)
     }

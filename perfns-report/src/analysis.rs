@@ -82,7 +82,7 @@ pub fn analyze(
         if record.header.kind == RecordType::SAMPLE {
             match record.parse_sample() {
                 Ok(sample) => analysis.sample_record(record.event, &sample),
-                Err(e) => analysis.record_error(&e),
+                Err(e) => analysis.record_error(&record.parse_error(e)),
             }
             continue;
         }

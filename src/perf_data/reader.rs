@@ -752,18 +752,21 @@ impl<'a> FileRecord<'a> {
     }
 
     /// Decodes a PERF_RECORD_SAMPLE (`header.kind` says which records are)
-    /// as [`Self::parse`] would, without the [`Record`] around it.
-    pub fn parse_sample(&self) -> Result<Sample<'a>, PerfDataError> {
+    /// as [`Self::parse`] would, without the [`Record`] around it. Its
+    /// error says what in the record is wrong; [`Self::parse_error`] adds
+    /// the file and offset (apart: a `map_err` here copied every sample).
+    #[inline]
+    pub fn parse_sample(&self) -> Result<Sample<'a>, ParseError> {
         let raw = self.raw();
         let attr = self.attr();
         match self.reader.endian {
             Endian::Little => raw.parse_sample::<LittleEndian>(attr),
             Endian::Big => raw.parse_sample::<BigEndian>(attr),
         }
-        .map_err(|source| self.parse_error(source))
     }
 
-    fn parse_error(&self, source: ParseError) -> PerfDataError {
+    /// A decoding error of this record, with its file and offset.
+    pub fn parse_error(&self, source: ParseError) -> PerfDataError {
         PerfDataError::Parse {
             path: self.reader.path.clone(),
             offset: self.offset,

@@ -855,6 +855,26 @@ impl AttrSet {
     }
 }
 
+impl SampleLayout {
+    /// The time of a record of an event of this layout, from its sample
+    /// fields or its sample_id trailer. Perf's own records, and records
+    /// without a time, have none.
+    #[inline]
+    pub fn record_time<O: ByteOrder>(&self, kind: RecordType, data: &RawData<'_>) -> Option<u64> {
+        let off = if kind == RecordType::SAMPLE {
+            self.sample_time?
+        } else if kind.is_kernel() && self.trailer > 0 {
+            data.len().checked_sub(self.trailer)? + self.trailer_time?
+        } else {
+            return None;
+        };
+        match data {
+            RawData::Single(body) => body.get(off..off + 8).map(O::read_u64),
+            RawData::Split(..) => data.range(off, off + 8).map(|b| O::read_u64(&b)),
+        }
+    }
+}
+
 impl<'a> RawRecord<'a> {
     /// Decodes a PERF_RECORD_SAMPLE as [`Self::parse`] does, without the
     /// [`Record`] around it: for readers that take samples by the million.
@@ -1147,6 +1167,49 @@ mod tests {
         b.extend_from_slice(&0u32.to_ne_bytes());
         b.extend_from_slice(&id.to_ne_bytes());
         b
+    }
+
+    #[test]
+    fn a_layout_finds_the_time_whole_or_split_at_the_ring_end() {
+        let layout = SampleLayout::of(&attr(ids() | SampleFormat::RAW));
+        // COMM of task 7, then its trailer: time 123456 at byte 16 + 8.
+        let mut comm = [7u32.to_ne_bytes(), 7u32.to_ne_bytes()].concat();
+        comm.extend(b"sh\0\0\0\0\0\0");
+        comm.extend(trailer(7, 7, 123_456, 1, 40));
+        // A sample: identifier, pid/tid, time 654321, cpu, raw.
+        let mut sample = 40u64.to_ne_bytes().to_vec();
+        sample.extend(trailer(7, 7, 654_321, 1, 40)[..16].iter());
+        sample.extend(1u64.to_ne_bytes());
+        sample.extend(4u32.to_ne_bytes());
+        sample.extend([1, 2, 3, 4]);
+        for (kind, body, time) in [
+            (RecordType::COMM, &comm, 123_456),
+            (RecordType::SAMPLE, &sample, 654_321),
+        ] {
+            let whole = RawData::Single(body);
+            assert_eq!(layout.record_time::<NativeEndian>(kind, &whole), Some(time));
+            // Cut inside the time, and around it.
+            for cut in [3, 12, 20, 27, body.len() - 3] {
+                let (a, b) = body.split_at(cut);
+                let split = RawData::Split(a, b);
+                assert_eq!(
+                    layout.record_time::<NativeEndian>(kind, &split),
+                    Some(time),
+                    "{cut}"
+                );
+            }
+        }
+        // perf's own records, and a record too short for its trailer, have none.
+        let none = RawData::Single(&comm[..20]);
+        assert_eq!(
+            layout.record_time::<NativeEndian>(RecordType::COMM, &none),
+            None
+        );
+        let finished = RawData::Single(&[]);
+        assert_eq!(
+            layout.record_time::<NativeEndian>(RecordType::FINISHED_ROUND, &finished),
+            None
+        );
     }
 
     fn raw(kind: RecordType, misc: u16, body: &[u8]) -> RawRecord<'_> {

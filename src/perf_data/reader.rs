@@ -633,20 +633,6 @@ pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], fea
     }
 }
 
-/// The time of a record, from its sample fields or its sample_id trailer,
-/// where its event's layout keeps it. Perf's own records, and records
-/// without a time, have none.
-fn record_time<O: ByteOrder>(layout: &SampleLayout, kind: RecordType, body: &[u8]) -> Option<u64> {
-    let off = if kind == RecordType::SAMPLE {
-        layout.sample_time?
-    } else if kind.is_kernel() && layout.trailer > 0 {
-        body.len().checked_sub(layout.trailer)? + layout.trailer_time?
-    } else {
-        return None;
-    };
-    body.get(off..off + 8).map(O::read_u64)
-}
-
 /// The header of the record `body` of event `attr` as the kernel wrote it:
 /// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
 /// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
@@ -732,11 +718,14 @@ impl<'a> FileRecord<'a> {
 
     /// Its time, if it has one.
     pub fn time(&self) -> Option<u64> {
+        let body = RawData::Single(self.body);
         match self.reader.endian {
-            Endian::Little => {
-                record_time::<LittleEndian>(self.layout(), self.header.kind, self.body)
-            }
-            Endian::Big => record_time::<BigEndian>(self.layout(), self.header.kind, self.body),
+            Endian::Little => self
+                .layout()
+                .record_time::<LittleEndian>(self.header.kind, &body),
+            Endian::Big => self
+                .layout()
+                .record_time::<BigEndian>(self.header.kind, &body),
         }
     }
 
@@ -1116,8 +1105,9 @@ impl<'a> Records<'a> {
             }
         };
         let time = if self.time_order {
-            let layout = r.events.layout(event);
-            record_time::<O>(layout, found.header.kind, &bytes[RecordHeader::SIZE..])
+            r.events
+                .layout(event)
+                .record_time::<O>(found.header.kind, &raw.data)
         } else {
             None
         };

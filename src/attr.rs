@@ -96,6 +96,111 @@ impl SampleFormat {
     }
 }
 
+impl SampleFormat {
+    /// The size of the `sample_id` trailer these bits give a non-sample
+    /// record (when the event has `sample_id_all`).
+    pub fn sample_id_size(self) -> usize {
+        [
+            Self::TID,
+            Self::TIME,
+            Self::ID,
+            Self::STREAM_ID,
+            Self::CPU,
+            Self::IDENTIFIER,
+        ]
+        .into_iter()
+        .filter(|&bit| self.contains(bit))
+        .count()
+            * 8
+    }
+}
+
+/// Where a record of an event keeps its id and its time: worked out once
+/// per event from its sample_type (as linux-perf-event-reader's
+/// RecordParseInfo and perf's `id_pos`/`is_pos` are), then used for every
+/// record, instead of being worked out again from the bits each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleLayout {
+    /// The offset of the id in a sample's body: 0 with
+    /// PERF_SAMPLE_IDENTIFIER, else PERF_SAMPLE_ID's place after ip, tid,
+    /// time and addr; `None` without either.
+    pub sample_id: Option<usize>,
+    /// The offset of the time in a sample's body (after identifier, ip and
+    /// tid).
+    pub sample_time: Option<usize>,
+    /// The size of the `sample_id` trailer of other kernel records; 0
+    /// without `sample_id_all`.
+    pub trailer: usize,
+    /// The offset of the id in that trailer (IDENTIFIER last, else ID after
+    /// tid and time).
+    pub trailer_id: Option<usize>,
+    /// The offset of the time in that trailer (after tid).
+    pub trailer_time: Option<usize>,
+}
+
+impl SampleLayout {
+    /// The layout of records of an event opened with `attr`.
+    pub fn of(attr: &EventAttr) -> Self {
+        let f = attr.sample_type;
+        let has = |bit| usize::from(f.contains(bit)) * 8;
+        let sample_id = if f.contains(SampleFormat::IDENTIFIER) {
+            Some(0)
+        } else if f.contains(SampleFormat::ID) {
+            Some(
+                has(SampleFormat::IP)
+                    + has(SampleFormat::TID)
+                    + has(SampleFormat::TIME)
+                    + has(SampleFormat::ADDR),
+            )
+        } else {
+            None
+        };
+        let sample_time = f.contains(SampleFormat::TIME).then(|| {
+            has(SampleFormat::IDENTIFIER) + has(SampleFormat::IP) + has(SampleFormat::TID)
+        });
+        if !attr.sample_id_all() {
+            return Self {
+                sample_id,
+                sample_time,
+                ..Self::default()
+            };
+        }
+        let trailer = f.sample_id_size();
+        let trailer_id = if f.contains(SampleFormat::IDENTIFIER) {
+            Some(trailer - 8)
+        } else {
+            f.contains(SampleFormat::ID)
+                .then(|| has(SampleFormat::TID) + has(SampleFormat::TIME))
+        };
+        let trailer_time = f
+            .contains(SampleFormat::TIME)
+            .then(|| has(SampleFormat::TID));
+        Self {
+            sample_id,
+            sample_time,
+            trailer,
+            trailer_id,
+            trailer_time,
+        }
+    }
+
+    /// Where the id is in a sample, and how far from the end of other
+    /// records: two events whose records keep it at different places
+    /// cannot share a file without PERF_SAMPLE_IDENTIFIER, as perf's
+    /// `evlist__valid_sample_type` says.
+    fn id_places(&self, f: SampleFormat) -> (Option<usize>, Option<usize>) {
+        let from_end = if f.contains(SampleFormat::IDENTIFIER) {
+            Some(8)
+        } else {
+            f.contains(SampleFormat::ID).then(|| {
+                8 + usize::from(f.contains(SampleFormat::STREAM_ID)) * 8
+                    + usize::from(f.contains(SampleFormat::CPU)) * 8
+            })
+        };
+        (self.sample_id, from_end)
+    }
+}
+
 impl std::ops::BitOr for SampleFormat {
     type Output = Self;
     fn bitor(self, rhs: Self) -> Self {
@@ -373,7 +478,56 @@ pub struct EventDesc {
 #[derive(Debug, Clone, Default)]
 pub struct AttrSet {
     events: Vec<EventDesc>,
-    by_id: HashMap<u64, usize>,
+    /// Each event's layout, in the order of `events`.
+    layouts: Vec<SampleLayout>,
+    by_id: IdIndex,
+}
+
+/// The event of each kernel id. The kernel numbers the instances of a
+/// recording's events one after the other, so a table indexed by id less
+/// the first finds an event with one load; ids scattered wider fall back
+/// to a hash map.
+#[derive(Debug, Clone)]
+enum IdIndex {
+    Dense { first: u64, events: Vec<u32> },
+    Sparse(HashMap<u64, usize>),
+}
+
+impl Default for IdIndex {
+    fn default() -> Self {
+        Self::Sparse(HashMap::new())
+    }
+}
+
+impl IdIndex {
+    /// No event, in [`IdIndex::Dense`].
+    const NONE: u32 = u32::MAX;
+
+    fn new(by_id: HashMap<u64, usize>) -> Self {
+        let (Some(&first), Some(&last)) = (by_id.keys().min(), by_id.keys().max()) else {
+            return Self::Sparse(by_id);
+        };
+        let span = last - first;
+        // Dense when the table is no more than a few times the ids' count.
+        if span > 4 * by_id.len() as u64 + 64 || by_id.values().any(|&i| i >= Self::NONE as usize) {
+            return Self::Sparse(by_id);
+        }
+        let mut events = vec![Self::NONE; span as usize + 1];
+        for (id, i) in by_id {
+            events[(id - first) as usize] = i as u32;
+        }
+        Self::Dense { first, events }
+    }
+
+    fn get(&self, id: u64) -> Option<usize> {
+        match self {
+            Self::Dense { first, events } => {
+                let i = *events.get(usize::try_from(id.checked_sub(*first)?).ok()?)?;
+                (i != Self::NONE).then_some(i as usize)
+            }
+            Self::Sparse(map) => map.get(&id).copied(),
+        }
+    }
 }
 
 impl AttrSet {
@@ -390,6 +544,7 @@ impl AttrSet {
                 }
             }
         }
+        let layouts: Vec<SampleLayout> = events.iter().map(|e| SampleLayout::of(&e.attr)).collect();
         if events.len() > 1 {
             for e in &events {
                 let f = e.attr.sample_type;
@@ -400,8 +555,32 @@ impl AttrSet {
                     )));
                 }
             }
+            // A record's event is found by the id at the first event's
+            // place for it: every event must keep it there.
+            let places = |i: usize| layouts[i].id_places(events[i].attr.sample_type);
+            if let Some(i) = (1..events.len()).find(|&i| places(i) != places(0)) {
+                let describe = |i: usize| {
+                    let (sample, from_end) = places(i);
+                    format!(
+                        "{:?} (sample_type {:#x}: id at byte {} of a sample, {} bytes before the end of other records)",
+                        events[i].name,
+                        events[i].attr.sample_type.0,
+                        sample.unwrap_or_default(),
+                        from_end.unwrap_or_default()
+                    )
+                };
+                return Err(ParseError::Attr(format!(
+                    "events {} and {} keep their id at different places and not every event has PERF_SAMPLE_IDENTIFIER, so their records cannot be told apart (perf refuses such a file too)",
+                    describe(0),
+                    describe(i)
+                )));
+            }
         }
-        Ok(Self { events, by_id })
+        Ok(Self {
+            events,
+            layouts,
+            by_id: IdIndex::new(by_id),
+        })
     }
 
     /// The events, in file order.
@@ -409,9 +588,14 @@ impl AttrSet {
         &self.events
     }
 
+    /// The layout of the records of event `index` ([`Self::events`]).
+    pub fn layout(&self, index: usize) -> &SampleLayout {
+        &self.layouts[index]
+    }
+
     /// The index of the event with kernel id `id`.
     pub fn index_of_id(&self, id: u64) -> Option<usize> {
-        self.by_id.get(&id).copied()
+        self.by_id.get(id)
     }
 }
 
@@ -461,6 +645,77 @@ mod tests {
         };
         assert_eq!(group.read_format_size(3), Some(8 + 8 + 3 * 16));
         assert_eq!(group.read_format_size(u64::MAX), None);
+    }
+
+    #[test]
+    fn the_event_of_an_id_is_found_in_both_kinds_of_index() {
+        let event = |ids: Vec<u64>| EventDesc {
+            attr: EventAttr {
+                sample_type: SampleFormat::IDENTIFIER,
+                ..Default::default()
+            },
+            ids,
+            name: String::new(),
+        };
+        // perf record -a on 2 CPUs: ids one after the other.
+        let dense = AttrSet::new(vec![event(vec![40, 41]), event(vec![42, 43])]).unwrap();
+        assert!(matches!(dense.by_id, IdIndex::Dense { first: 40, .. }));
+        // Ids far apart (events opened at different times, or a hand-made
+        // file).
+        let sparse = AttrSet::new(vec![event(vec![7, 1 << 40]), event(vec![u64::MAX])]).unwrap();
+        assert!(matches!(sparse.by_id, IdIndex::Sparse(_)));
+        for (set, found) in [
+            (&dense, vec![(40, 0), (41, 0), (42, 1), (43, 1)]),
+            (&sparse, vec![(7, 0), (1 << 40, 0), (u64::MAX, 1)]),
+        ] {
+            for (id, index) in found {
+                assert_eq!(set.index_of_id(id), Some(index), "{id}");
+            }
+            for id in [0, 39, 44, 8, (1 << 40) - 1, u64::MAX - 1] {
+                assert_eq!(set.index_of_id(id), None, "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_layout_places_id_and_time_as_the_kernel_writes_them() {
+        let attr = |sample_type, flags| EventAttr {
+            sample_type,
+            flags,
+            ..Default::default()
+        };
+        // perfns record's tracepoints: identifier, tid, time, cpu, raw.
+        let f = SampleFormat::IDENTIFIER
+            | SampleFormat::TID
+            | SampleFormat::TIME
+            | SampleFormat::CPU
+            | SampleFormat::RAW;
+        assert_eq!(
+            SampleLayout::of(&attr(f, flags::SAMPLE_ID_ALL)),
+            SampleLayout {
+                sample_id: Some(0),
+                sample_time: Some(16),
+                trailer: 32,
+                trailer_id: Some(24),
+                trailer_time: Some(8),
+            }
+        );
+        // perf record -e cpu-clock without IDENTIFIER: ip, tid, time, id.
+        let f = SampleFormat::IP
+            | SampleFormat::TID
+            | SampleFormat::TIME
+            | SampleFormat::ID
+            | SampleFormat::PERIOD;
+        assert_eq!(
+            SampleLayout::of(&attr(f, 0)),
+            SampleLayout {
+                sample_id: Some(24),
+                sample_time: Some(16),
+                trailer: 0,
+                trailer_id: None,
+                trailer_time: None,
+            }
+        );
     }
 
     #[test]

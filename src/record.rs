@@ -15,7 +15,7 @@ use std::fmt;
 use byteorder::ByteOrder;
 use perf_event_open_sys::bindings as sys;
 
-use crate::attr::{AttrSet, EventAttr, SampleFormat};
+use crate::attr::{AttrSet, EventAttr, SampleFormat, SampleLayout};
 use crate::error::ParseError;
 pub use crate::record_type::RecordType;
 
@@ -177,16 +177,32 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
         }
     }
 
+    #[inline]
     fn bytes(&mut self, len: usize, field: &'static str) -> Result<Cow<'a, [u8]>, ParseError> {
-        let end = self.pos.checked_add(len).ok_or(self.short(field, len))?;
+        // The common contiguous case, without building an error first.
+        if let RawData::Single(a) = *self.data {
+            if let Some(b) = self
+                .pos
+                .checked_add(len)
+                .and_then(|end| a.get(self.pos..end))
+            {
+                self.pos += len;
+                return Ok(Cow::Borrowed(b));
+            }
+        }
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or_else(|| self.short(field, len))?;
         let out = self
             .data
             .range(self.pos, end)
-            .ok_or(self.short(field, len))?;
+            .ok_or_else(|| self.short(field, len))?;
         self.pos = end;
         Ok(out)
     }
 
+    #[cold]
     fn short(&self, field: &'static str, wanted: usize) -> ParseError {
         ParseError::Truncated {
             record: self.kind,
@@ -313,20 +329,7 @@ impl SampleId {
 
     /// Size in bytes of the trailer for `format`.
     pub fn trailer_size(format: SampleFormat) -> usize {
-        let mut n = 0;
-        for (bit, size) in [
-            (SampleFormat::TID, 8),
-            (SampleFormat::TIME, 8),
-            (SampleFormat::ID, 8),
-            (SampleFormat::STREAM_ID, 8),
-            (SampleFormat::CPU, 8),
-            (SampleFormat::IDENTIFIER, 8),
-        ] {
-            if format.contains(bit) {
-                n += size;
-            }
-        }
-        n
+        format.sample_id_size()
     }
 }
 
@@ -387,45 +390,40 @@ impl<'a> Sample<'a> {
     fn parse<O: ByteOrder>(raw: &RawRecord<'a>, attr: &EventAttr) -> Result<Self, ParseError> {
         let format = attr.sample_type;
         let mut c = Cursor::<O>::new(&raw.data, RecordType::SAMPLE);
-        let mut s = Sample {
-            id: SampleId::default(),
-            ip: None,
-            addr: None,
-            period: None,
-            callchain: None,
-            raw: None,
-            cgroup: None,
-            misc: raw.header.misc,
-        };
+        // Fields in locals, the Sample built at the end: built first and
+        // filled in, the whole struct was copied out on return.
+        let mut id = SampleId::default();
+        let (mut ip, mut addr, mut period) = (None, None, None);
+        let (mut callchain, mut payload, mut cgroup) = (None, None, None);
         if format.contains(SampleFormat::IDENTIFIER) {
-            s.id.id = Some(c.u64("identifier")?);
+            id.id = Some(c.u64("identifier")?);
         }
         if format.contains(SampleFormat::IP) {
-            s.ip = Some(c.u64("ip")?);
+            ip = Some(c.u64("ip")?);
         }
         if format.contains(SampleFormat::TID) {
             let (pid, tid) = c.pid_tid("pid/tid")?;
-            s.id.pid = Some(pid);
-            s.id.tid = Some(tid);
+            id.pid = Some(pid);
+            id.tid = Some(tid);
         }
         if format.contains(SampleFormat::TIME) {
-            s.id.time = Some(c.u64("time")?);
+            id.time = Some(c.u64("time")?);
         }
         if format.contains(SampleFormat::ADDR) {
-            s.addr = Some(c.u64("addr")?);
+            addr = Some(c.u64("addr")?);
         }
         if format.contains(SampleFormat::ID) {
-            s.id.id = Some(c.u64("id")?);
+            id.id = Some(c.u64("id")?);
         }
         if format.contains(SampleFormat::STREAM_ID) {
-            s.id.stream_id = Some(c.u64("stream_id")?);
+            id.stream_id = Some(c.u64("stream_id")?);
         }
         if format.contains(SampleFormat::CPU) {
-            s.id.cpu = Some(c.u32("cpu")?);
+            id.cpu = Some(c.u32("cpu")?);
             c.u32("res")?;
         }
         if format.contains(SampleFormat::PERIOD) {
-            s.period = Some(c.u64("period")?);
+            period = Some(c.u64("period")?);
         }
         if format.contains(SampleFormat::READ) {
             // A group read (perf record -e '{a,b}:S') counts its values.
@@ -459,11 +457,11 @@ impl<'a> Sample<'a> {
             for _ in 0..nr {
                 ips.push(c.u64("callchain.ips")?);
             }
-            s.callchain = Some(ips);
+            callchain = Some(ips);
         }
         if format.contains(SampleFormat::RAW) {
             let size = c.u32("raw.size")? as usize;
-            s.raw = Some(c.bytes(size, "raw.data")?);
+            payload = Some(c.bytes(size, "raw.data")?);
         }
         let variable = SampleFormat::BRANCH_STACK
             | SampleFormat::REGS_USER
@@ -481,9 +479,18 @@ impl<'a> Sample<'a> {
                     c.u64(field)?;
                 }
             }
-            s.cgroup = Some(c.u64("cgroup")?);
+            cgroup = Some(c.u64("cgroup")?);
         }
-        Ok(s)
+        Ok(Sample {
+            id,
+            ip,
+            addr,
+            period,
+            callchain,
+            raw: payload,
+            cgroup,
+            misc: raw.header.misc,
+        })
     }
 }
 
@@ -772,8 +779,9 @@ impl AttrSet {
                 Ok(0)
             };
         }
-        let first = &self.events()[0].attr;
-        let id = self.record_id::<O>(raw, first)?;
+        // AttrSet::new made sure every event keeps its id where the
+        // first does.
+        let id = self.record_id::<O>(raw, self.layout(0))?;
         // Records perf synthesizes for what existed before recording began
         // (MMAP, COMM, FORK, NAMESPACES) carry a zeroed sample_id; perf's
         // evlist__event2evsel gives them to the first event.
@@ -796,42 +804,34 @@ impl AttrSet {
     fn record_id<O: ByteOrder>(
         &self,
         raw: &RawRecord<'_>,
-        a: &EventAttr,
+        layout: &SampleLayout,
     ) -> Result<u64, ParseError> {
-        let f = a.sample_type;
         let kind = raw.header.kind;
         let len = raw.data.len();
         let read = |off: usize, field: &'static str| {
+            let truncated = || ParseError::Truncated {
+                record: kind,
+                field,
+                offset: off,
+                wanted: 8,
+                available: len.saturating_sub(off),
+            };
+            if let RawData::Single(body) = raw.data {
+                return body
+                    .get(off..off + 8)
+                    .map(O::read_u64)
+                    .ok_or_else(truncated);
+            }
             raw.data
                 .range(off, off + 8)
                 .map(|b| O::read_u64(&b))
-                .ok_or(ParseError::Truncated {
-                    record: kind,
-                    field,
-                    offset: off,
-                    wanted: 8,
-                    available: len.saturating_sub(off),
-                })
+                .ok_or_else(truncated)
         };
         if kind == RecordType::SAMPLE {
-            if f.contains(SampleFormat::IDENTIFIER) {
-                return read(0, "identifier");
-            }
-            // PERF_SAMPLE_ID's position: after ip, tid, time and addr.
-            let mut off = 0;
-            for bit in [
-                SampleFormat::IP,
-                SampleFormat::TID,
-                SampleFormat::TIME,
-                SampleFormat::ADDR,
-            ] {
-                if f.contains(bit) {
-                    off += 8;
-                }
-            }
-            return read(off, "id");
+            // AttrSet::new refuses several events without an id.
+            return read(layout.sample_id.unwrap_or_default(), "id");
         }
-        if !a.sample_id_all() {
+        if layout.trailer == 0 {
             return Err(ParseError::Invalid {
                 record: kind,
                 field: "sample_id",
@@ -839,28 +839,50 @@ impl AttrSet {
                     .into(),
             });
         }
-        if f.contains(SampleFormat::IDENTIFIER) {
-            return read(len.saturating_sub(8), "sample_id.identifier");
+        let start = len
+            .checked_sub(layout.trailer)
+            .ok_or(ParseError::Truncated {
+                record: kind,
+                field: "sample_id",
+                offset: 0,
+                wanted: layout.trailer,
+                available: len,
+            })?;
+        read(
+            start + layout.trailer_id.unwrap_or_default(),
+            "sample_id.id",
+        )
+    }
+}
+
+impl SampleLayout {
+    /// The time of a record of an event of this layout, from its sample
+    /// fields or its sample_id trailer. Perf's own records, and records
+    /// without a time, have none.
+    #[inline]
+    pub fn record_time<O: ByteOrder>(&self, kind: RecordType, data: &RawData<'_>) -> Option<u64> {
+        let off = if kind == RecordType::SAMPLE {
+            self.sample_time?
+        } else if kind.is_kernel() && self.trailer > 0 {
+            data.len().checked_sub(self.trailer)? + self.trailer_time?
+        } else {
+            return None;
+        };
+        match data {
+            RawData::Single(body) => body.get(off..off + 8).map(O::read_u64),
+            RawData::Split(..) => data.range(off, off + 8).map(|b| O::read_u64(&b)),
         }
-        // PERF_SAMPLE_ID's position in the trailer: after tid and time.
-        let trailer = SampleId::trailer_size(f);
-        let mut off = len.checked_sub(trailer).ok_or(ParseError::Truncated {
-            record: kind,
-            field: "sample_id",
-            offset: 0,
-            wanted: trailer,
-            available: len,
-        })?;
-        for bit in [SampleFormat::TID, SampleFormat::TIME] {
-            if f.contains(bit) {
-                off += 8;
-            }
-        }
-        read(off, "sample_id.id")
     }
 }
 
 impl<'a> RawRecord<'a> {
+    /// Decodes a PERF_RECORD_SAMPLE as [`Self::parse`] does, without the
+    /// [`Record`] around it: for readers that take samples by the million.
+    #[inline]
+    pub fn parse_sample<O: ByteOrder>(&self, attr: &EventAttr) -> Result<Sample<'a>, ParseError> {
+        Sample::parse::<O>(self, attr)
+    }
+
     /// Decodes the record. `attr` is the attribute of the event that wrote
     /// it (for samples, the one its id names; see
     /// [`crate::attr::AttrSet::attr_of`]). A tracepoint payload borrows the
@@ -1145,6 +1167,49 @@ mod tests {
         b.extend_from_slice(&0u32.to_ne_bytes());
         b.extend_from_slice(&id.to_ne_bytes());
         b
+    }
+
+    #[test]
+    fn a_layout_finds_the_time_whole_or_split_at_the_ring_end() {
+        let layout = SampleLayout::of(&attr(ids() | SampleFormat::RAW));
+        // COMM of task 7, then its trailer: time 123456 at byte 16 + 8.
+        let mut comm = [7u32.to_ne_bytes(), 7u32.to_ne_bytes()].concat();
+        comm.extend(b"sh\0\0\0\0\0\0");
+        comm.extend(trailer(7, 7, 123_456, 1, 40));
+        // A sample: identifier, pid/tid, time 654321, cpu, raw.
+        let mut sample = 40u64.to_ne_bytes().to_vec();
+        sample.extend(trailer(7, 7, 654_321, 1, 40)[..16].iter());
+        sample.extend(1u64.to_ne_bytes());
+        sample.extend(4u32.to_ne_bytes());
+        sample.extend([1, 2, 3, 4]);
+        for (kind, body, time) in [
+            (RecordType::COMM, &comm, 123_456),
+            (RecordType::SAMPLE, &sample, 654_321),
+        ] {
+            let whole = RawData::Single(body);
+            assert_eq!(layout.record_time::<NativeEndian>(kind, &whole), Some(time));
+            // Cut inside the time, and around it.
+            for cut in [3, 12, 20, 27, body.len() - 3] {
+                let (a, b) = body.split_at(cut);
+                let split = RawData::Split(a, b);
+                assert_eq!(
+                    layout.record_time::<NativeEndian>(kind, &split),
+                    Some(time),
+                    "{cut}"
+                );
+            }
+        }
+        // perf's own records, and a record too short for its trailer, have none.
+        let none = RawData::Single(&comm[..20]);
+        assert_eq!(
+            layout.record_time::<NativeEndian>(RecordType::COMM, &none),
+            None
+        );
+        let finished = RawData::Single(&[]);
+        assert_eq!(
+            layout.record_time::<NativeEndian>(RecordType::FINISHED_ROUND, &finished),
+            None
+        );
     }
 
     fn raw(kind: RecordType, misc: u16, body: &[u8]) -> RawRecord<'_> {

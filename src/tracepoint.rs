@@ -543,16 +543,16 @@ impl TracepointFormat {
             return Err(self.field_kind(field, format!("{size}-byte values are not integers")));
         }
         let bytes = self.slice(payload, field, start, size)?;
-        let mut buf = [0u8; 8];
-        let value = match self.endianness {
-            Endianness::Little => {
-                buf[..size].copy_from_slice(bytes);
-                u64::from_le_bytes(buf)
-            }
-            Endianness::Big => {
-                buf[8 - size..].copy_from_slice(bytes);
-                u64::from_be_bytes(buf)
-            }
+        // One fixed-size read per size: a copy of `size` bytes into a
+        // buffer was a call to memcpy for every field of every record.
+        let value = match (self.endianness, bytes) {
+            (_, &[b]) => u64::from(b),
+            (Endianness::Little, &[a, b]) => u64::from(u16::from_le_bytes([a, b])),
+            (Endianness::Big, &[a, b]) => u64::from(u16::from_be_bytes([a, b])),
+            (Endianness::Little, &[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+            (Endianness::Big, &[a, b, c, d]) => u64::from(u32::from_be_bytes([a, b, c, d])),
+            (Endianness::Little, b) => u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            (Endianness::Big, b) => u64::from_be_bytes(b.try_into().unwrap_or_default()),
         };
         Ok(value)
     }

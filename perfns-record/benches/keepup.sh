@@ -93,7 +93,9 @@ run() {
 		[[ $? -eq 3 ]] || # perfns record's status when events were lost, which this measures
 		{ cat "$out/stderr" >&2; return 1; }
 	local total workload_cpu
-	total=$(awk '{ print $1 + $2 }' "$out/time")
+	# The last line: time writes "Command exited with non-zero status 3"
+	# before it when perfns record lost events.
+	total=$(awk 'END { print $1 + $2 }' "$out/time")
 	# bash's `times`: its own line, then its children's: "0m0.050s 0m0.090s".
 	workload_cpu=$(awk 'NR == 2 { gsub(/s/, ""); split($1, u, "m"); split($2, s, "m");
 		print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$out/times")

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use byteorder::NativeEndian;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
-use perfns::attr::{read_format, EventAttr, EventDesc};
+use perfns::attr::{read_format, EventAttr, EventDesc, SampleLayout};
 use perfns::container::{
     choose_container, Container, ContainerRef, ContainerRegistry, CpuLoss, NotOneContainer,
     RecordingMeta, RecordingMode, RecordingScope, META_VERSION,
@@ -285,6 +285,8 @@ pub struct Recorder {
     /// The attr non-sample records are parsed with (every event has the
     /// same sample_id layout).
     sideband: EventAttr,
+    /// Where its records keep their time, worked out once.
+    layout: SampleLayout,
     features: Features,
     meta: RecordingMeta,
     registry: ContainerRegistry,
@@ -614,6 +616,7 @@ impl Recorder {
         let started = Instant::now();
         let mut rec = Self {
             sideband: plan[0].attr.clone(),
+            layout: SampleLayout::of(&plan[0].attr),
             plan,
             cgroup_dir,
             last_cpu_check: started,
@@ -841,6 +844,7 @@ impl Recorder {
             writer,
             registry,
             sideband,
+            layout,
             progress,
             meta_dirty,
             tasks,
@@ -870,7 +874,7 @@ impl Recorder {
                     // at (counted, their time) but neither parsed nor
                     // copied one by one.
                     Pass::Data if renamed.is_empty() => ring.drain_batch(
-                        |raw| seen.note(raw, sideband),
+                        |raw| seen.note(raw, sideband, layout),
                         |records| writer.write_records(records).map_err(RecordError::from),
                     ),
                     _ => ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
@@ -880,7 +884,7 @@ impl Recorder {
                             let body = with_file_ids(&raw, renamed);
                             writer.write_record(raw.header, RawData::Single(&body))?;
                         }
-                        seen.note(&raw, sideband);
+                        seen.note(&raw, sideband, layout);
                         Ok(())
                     }),
                 };
@@ -1198,21 +1202,6 @@ impl Recorder {
     }
 }
 
-/// The time of a record the kernel wrote with [`events::SAMPLE_FORMAT`]:
-/// a sample's third u64 (after identifier and pid/tid), the second u64 of
-/// another record's sample_id trailer (tid, time, cpu, identifier).
-fn record_time(raw: &RawRecord<'_>) -> Option<u64> {
-    let at = if raw.header.kind == RecordType::SAMPLE {
-        16
-    } else if raw.header.kind.is_kernel() {
-        raw.data.len().checked_sub(24)?
-    } else {
-        return None;
-    };
-    let b = raw.data.range(at, at + 8)?;
-    Some(u64::from_ne_bytes(b.as_ref().try_into().ok()?))
-}
-
 /// The record's bytes after its header, with the id of an event opened
 /// again (`renamed`: kernel's id, file's id) replaced by the file's: the
 /// identifier a sample starts with and other records end with
@@ -1340,10 +1329,10 @@ impl Seen<'_> {
     /// Counts a drained record, and asks for a look in /proc at the
     /// container of a pid namespace seen for the first time or of a
     /// command starting in a container.
-    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr) {
+    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr, layout: &SampleLayout) {
         self.progress.records += 1;
         let kind = raw.header.kind;
-        if let Some(t) = record_time(raw) {
+        if let Some(t) = layout.record_time::<NativeEndian>(kind, &raw.data) {
             *self.last_time = (*self.last_time).max(t);
         }
         if kind == RecordType::SAMPLE {
@@ -1704,7 +1693,7 @@ mod tests {
                 header: *header,
                 data: RawData::Single(body),
             };
-            seen.note(&raw, &attr);
+            seen.note(&raw, &attr, &SampleLayout::of(&attr));
         }
         assert_eq!(progress.records, 6);
         // One look per namespace, with the parent the FORK gave before the

@@ -77,6 +77,15 @@ pub fn analyze(
             progress(done.min(1.0));
             next_progress = record.offset + step;
         }
+        // Samples are most of a recording: decoded as such, not as a
+        // Record to be matched again.
+        if record.header.kind == RecordType::SAMPLE {
+            match record.parse_sample() {
+                Ok(sample) => analysis.sample_record(record.event, &sample),
+                Err(e) => analysis.record_error(&record.parse_error(e)),
+            }
+            continue;
+        }
         match record.parse() {
             Ok(parsed) => analysis.record(record.event, &parsed),
             Err(e) => analysis.record_error(&e),
@@ -525,14 +534,7 @@ impl Analysis {
     /// Feeds one record, of event `event` (its index in the recording's
     /// events). Records must come in time order.
     pub fn record(&mut self, event: usize, record: &Record<'_>) {
-        let time = record.time().filter(|&t| t != 0);
-        if let Some(t) = time {
-            self.first_time.get_or_insert(t);
-            self.last_time = self.last_time.max(t);
-        }
-        if let Some(cpu) = record.sample_id().and_then(|s| s.cpu) {
-            self.cpus.entry(cpu).or_default();
-        }
+        let time = self.seen(record.sample_id());
         match record {
             Record::Comm(c) => {
                 self.seen_comm = true;
@@ -599,6 +601,25 @@ impl Analysis {
             }
             _ => {}
         }
+    }
+
+    /// Feeds one sample of event `event`, as [`Self::record`] would.
+    pub fn sample_record(&mut self, event: usize, sample: &perfns::record::Sample<'_>) {
+        let time = self.seen(Some(&sample.id));
+        self.sample(event, sample, time);
+    }
+
+    /// Notes a record's time and CPU; its time, if it has one.
+    fn seen(&mut self, id: Option<&perfns::record::SampleId>) -> Option<u64> {
+        let time = id.and_then(|s| s.time).filter(|&t| t != 0);
+        if let Some(t) = time {
+            self.first_time.get_or_insert(t);
+            self.last_time = self.last_time.max(t);
+        }
+        if let Some(cpu) = id.and_then(|s| s.cpu) {
+            self.cpus.entry(cpu).or_default();
+        }
+        time
     }
 
     /// A task's namespaces, from a NAMESPACES or TRACER_NAMESPACES record.

@@ -23,9 +23,10 @@ use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SEC
 use super::mapped::MappedFile;
 use super::pipe::{self, SectionParts, StreamInput, PIPE_HEADER_SIZE};
 use super::PerfDataError;
-use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleFormat, ATTR_SIZE_VER0};
+use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleLayout, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
-use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, SampleId};
+use crate::error::ParseError;
+use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample, SampleId};
 
 /// The byte order of a file, from its magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -447,7 +448,6 @@ impl PerfFileReader {
             pos: self.data.start,
             ready: VecDeque::new(),
             pending: Vec::new(),
-            seq: 0,
             max_time: 0,
             flush_limit: 0,
             done: false,
@@ -633,24 +633,6 @@ pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], fea
     }
 }
 
-/// The time of a record, from its sample fields or its sample_id trailer.
-/// Perf's own records, and records without a time, have none.
-fn record_time<O: ByteOrder>(attr: &EventAttr, kind: RecordType, body: &[u8]) -> Option<u64> {
-    let f = attr.sample_type;
-    if !f.contains(SampleFormat::TIME) {
-        return None;
-    }
-    let has = |bit| usize::from(f.contains(bit)) * 8;
-    let off = if kind == RecordType::SAMPLE {
-        has(SampleFormat::IDENTIFIER) + has(SampleFormat::IP) + has(SampleFormat::TID)
-    } else if kind.is_kernel() && attr.sample_id_all() {
-        body.len().checked_sub(SampleId::trailer_size(f))? + has(SampleFormat::TID)
-    } else {
-        return None;
-    };
-    body.get(off..off + 8).map(O::read_u64)
-}
-
 /// The header of the record `body` of event `attr` as the kernel wrote it:
 /// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
 /// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
@@ -729,11 +711,21 @@ impl<'a> FileRecord<'a> {
         &self.reader.events.events()[self.event].attr
     }
 
+    /// Where its event keeps a record's id and time.
+    pub fn layout(&self) -> &'a SampleLayout {
+        self.reader.events.layout(self.event)
+    }
+
     /// Its time, if it has one.
     pub fn time(&self) -> Option<u64> {
+        let body = RawData::Single(self.body);
         match self.reader.endian {
-            Endian::Little => record_time::<LittleEndian>(self.attr(), self.header.kind, self.body),
-            Endian::Big => record_time::<BigEndian>(self.attr(), self.header.kind, self.body),
+            Endian::Little => self
+                .layout()
+                .record_time::<LittleEndian>(self.header.kind, &body),
+            Endian::Big => self
+                .layout()
+                .record_time::<BigEndian>(self.header.kind, &body),
         }
     }
 
@@ -745,11 +737,30 @@ impl<'a> FileRecord<'a> {
             Endian::Little => raw.parse::<LittleEndian>(attr),
             Endian::Big => raw.parse::<BigEndian>(attr),
         }
-        .map_err(|source| PerfDataError::Parse {
+        .map_err(|source| self.parse_error(source))
+    }
+
+    /// Decodes a PERF_RECORD_SAMPLE (`header.kind` says which records are)
+    /// as [`Self::parse`] would, without the [`Record`] around it. Its
+    /// error says what in the record is wrong; [`Self::parse_error`] adds
+    /// the file and offset (apart: a `map_err` here copied every sample).
+    #[inline]
+    pub fn parse_sample(&self) -> Result<Sample<'a>, ParseError> {
+        let raw = self.raw();
+        let attr = self.attr();
+        match self.reader.endian {
+            Endian::Little => raw.parse_sample::<LittleEndian>(attr),
+            Endian::Big => raw.parse_sample::<BigEndian>(attr),
+        }
+    }
+
+    /// A decoding error of this record, with its file and offset.
+    pub fn parse_error(&self, source: ParseError) -> PerfDataError {
+        PerfDataError::Parse {
             path: self.reader.path.clone(),
             offset: self.offset,
             source,
-        })
+        }
     }
 }
 
@@ -765,8 +776,6 @@ const FORGET_ALIGN: usize = 64 << 10;
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     time: u64,
-    /// File order, which keeps the sort stable.
-    seq: u64,
     ready: Ready,
 }
 
@@ -819,7 +828,6 @@ pub struct Records<'a> {
     /// the largest error, and a round can queue hundreds of thousands.
     ready: VecDeque<Result<Ready, Box<PerfDataError>>>,
     pending: Vec<Pending>,
-    seq: u64,
     max_time: u64,
     flush_limit: u64,
     done: bool,
@@ -1097,8 +1105,9 @@ impl<'a> Records<'a> {
             }
         };
         let time = if self.time_order {
-            let attr = &r.events.events()[event].attr;
-            record_time::<O>(attr, found.header.kind, &bytes[RecordHeader::SIZE..])
+            r.events
+                .layout(event)
+                .record_time::<O>(found.header.kind, &raw.data)
         } else {
             None
         };
@@ -1113,12 +1122,7 @@ impl<'a> Records<'a> {
             None | Some(0) => self.ready.push_back(Ok(ready)),
             Some(time) => {
                 self.max_time = self.max_time.max(time);
-                self.pending.push(Pending {
-                    time,
-                    seq: self.seq,
-                    ready,
-                });
-                self.seq += 1;
+                self.pending.push(Pending { time, ready });
             }
         }
     }
@@ -1248,7 +1252,11 @@ impl<'a> Records<'a> {
 
     /// Hands out, sorted, the queued records no later than `limit`.
     fn release(&mut self, limit: u64) {
-        self.pending.sort_unstable_by_key(|p| (p.time, p.seq));
+        // A round holds one run in time order per CPU buffer drained (and
+        // what the last round left, sorted already): a stable sort merges
+        // such runs instead of sorting from scratch, and keeps file order
+        // among equal times, as perf's queue does.
+        self.pending.sort_by_key(|p| p.time);
         let n = self.pending.partition_point(|p| p.time <= limit);
         self.ready
             .extend(self.pending.drain(..n).map(|p| Ok(p.ready)));

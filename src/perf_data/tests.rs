@@ -1096,3 +1096,48 @@ fn records_written_as_a_ring_batch_read_back_as_records() {
         .collect();
     assert_eq!(times, [Some(10), Some(20), Some(30), None]);
 }
+
+#[test]
+fn events_keeping_their_id_at_different_places_are_refused_by_name() {
+    // As perf record -e cpu-clock -e sched:sched_switch would write them
+    // without PERF_SAMPLE_IDENTIFIER: the clock's samples carry IP and
+    // PERIOD, so PERF_SAMPLE_ID sits 8 bytes later in them than in the
+    // tracepoint's; reading the tracepoint's records by the first event's
+    // layout would give them the wrong event, and perf refuses the file
+    // (evlist__valid_sample_type).
+    let ids = SampleFormat::ID | SampleFormat::TID | SampleFormat::TIME | SampleFormat::CPU;
+    let mut clock = dummy_event(vec![5]);
+    clock.name = "cpu-clock".into();
+    clock.attr.config = sw::CPU_CLOCK;
+    clock.attr.sample_type = ids | SampleFormat::IP | SampleFormat::PERIOD;
+    let mut switch = tracepoint_event(316, "sched:sched_switch", vec![6]);
+    switch.attr.sample_type = ids | SampleFormat::RAW;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.data");
+    let w = PerfFileWriter::create(&path, &[clock.clone(), switch.clone()]).unwrap();
+    w.finish(&features()).unwrap();
+    let e = PerfFileReader::open(&path).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, PerfDataError::Attr { .. }), "{text}");
+    assert!(
+        text.contains("mixed.data")
+            && text.contains(
+                "events \"cpu-clock\" (sample_type 0x1c7: id at byte 24 of a sample, 16 bytes \
+                 before the end of other records) and \"sched:sched_switch\" (sample_type 0x4c6: \
+                 id at byte 16 of a sample, 16 bytes before the end of other records) keep their \
+                 id at different places"
+            ),
+        "{text}"
+    );
+
+    // The same two events with PERF_SAMPLE_IDENTIFIER, as perf records
+    // them, read: each record finds its own event.
+    clock.attr.sample_type = clock.attr.sample_type | SampleFormat::IDENTIFIER;
+    switch.attr.sample_type = switch.attr.sample_type | SampleFormat::IDENTIFIER;
+    let path = dir.path().join("identified.data");
+    let w = PerfFileWriter::create(&path, &[clock, switch]).unwrap();
+    w.finish(&features()).unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    assert_eq!(r.events().layout(0).sample_id, Some(0));
+    assert_eq!(r.events().layout(1).trailer_id, Some(32));
+}

@@ -118,6 +118,8 @@ fn tracer_scope_records() {
         let pid_ns = t.namespaces[perfns::record::ns_index::PID].ino;
         // The time and tracer namespaces follow the seven of NAMESPACES.
         assert_eq!(t.namespaces.len(), 9);
+        // Recorded on the series' first numbers: no ids after the pids.
+        assert!(t.tracer_ns_ids.is_empty(), "{t:?}");
         root_tracer_ns.insert(t.tracer_ns[0]);
         if pid_ns == tenant {
             // The recorder's own container: one level of each.

@@ -244,11 +244,17 @@ pub mod flags {
     /// cgroup: PERF_RECORD_CGROUP side-band.
     pub const CGROUP: u64 = 1 << 32;
     /// tracer_scope, added by the perfns kernel series: the event sees the
-    /// tasks of the opener's tracer namespace and its descendants.
-    pub const TRACER_SCOPE: u64 = 1 << 38;
+    /// tasks of the opener's tracer namespace and its descendants. Bit 40,
+    /// after mainline's defer_callchain (38) and defer_output (39).
+    pub const TRACER_SCOPE: u64 = 1 << 40;
     /// tracer_namespaces, added by the perfns kernel series:
     /// PERF_RECORD_TRACER_NAMESPACES side-band.
-    pub const TRACER_NAMESPACES: u64 = 1 << 39;
+    pub const TRACER_NAMESPACES: u64 = 1 << 41;
+    /// Where the series had [`TRACER_SCOPE`] and [`TRACER_NAMESPACES`]
+    /// before it moved past mainline's bits: the attrs of the first
+    /// tracer-scope recordings carry them (mainline's defer_callchain and
+    /// defer_output, which perfns never sets).
+    pub const SERIES_V1_BITS: u64 = (1 << 38) | (1 << 39);
 }
 
 /// `enum perf_type_id` values perfns uses.

@@ -695,16 +695,22 @@ pub const MAX_TRACER_NS_LEVEL: usize = 32;
 /// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: the
 /// namespaces of a task (as PERF_RECORD_NAMESPACES, then time and tracer),
 /// its tracer-namespace ancestry from the reader's own tracer namespace
-/// down to the task's, and its pid at each pid namespace level from the
-/// reader's down to the task's own.
+/// down to the task's (inodes, then the same namespaces' 64-bit ids), and
+/// its pid at each pid namespace level from the reader's down to the
+/// task's own.
 ///
 /// ```c
 /// struct { struct perf_event_header header; u32 pid, tid;
 ///          u64 nr_namespaces;    { u64 dev, inode; } namespaces[nr_namespaces];
 ///          u64 nr_tracer_levels; u64 tracer_ns[nr_tracer_levels];
 ///          u64 nr_pid_levels;    { u32 pid, tid; } pids[nr_pid_levels];
+///          u64 tracer_ns_id[nr_tracer_levels];
 ///          struct sample_id sample_id; };
 /// ```
+///
+/// The series' first version of the record (type 22, before the series
+/// moved past mainline's numbers) ended after `pids`: such a record, which
+/// has nothing between its pids and its sample_id, parses with no ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracerNamespaces {
     /// Process id in the reader's pid namespace.
@@ -715,6 +721,9 @@ pub struct TracerNamespaces {
     pub namespaces: Vec<NamespaceLink>,
     /// Tracer namespace inodes from the reader's down to the task's.
     pub tracer_ns: Vec<u64>,
+    /// The same namespaces' 64-bit ids, which the kernel never reuses as it
+    /// does inodes; empty in a record of the series' first version.
+    pub tracer_ns_ids: Vec<u64>,
     /// The task's (pid, tid) in each pid namespace from the reader's down
     /// to its own; empty when the reader's pid namespace does not show it.
     pub pids: Vec<(i32, i32)>,
@@ -1061,11 +1070,20 @@ impl<'a> RawRecord<'a> {
                 for _ in 0..nr {
                     pids.push(c.pid_tid("pids.pid/tid")?);
                 }
+                // Nothing before the sample_id: the first version's record.
+                let mut tracer_ns_ids = Vec::new();
+                if body_end()? > c.pos {
+                    tracer_ns_ids.reserve(tracer_ns.len());
+                    for _ in 0..tracer_ns.len() {
+                        tracer_ns_ids.push(c.u64("tracer_ns_id")?);
+                    }
+                }
                 Record::TracerNamespaces(TracerNamespaces {
                     pid,
                     tid,
                     namespaces,
                     tracer_ns,
+                    tracer_ns_ids,
                     pids,
                     sample_id: trailer(&c)?,
                 })
@@ -1520,8 +1538,9 @@ mod tests {
         assert_eq!((f.pid, f.ppid, f.tid, f.ptid, f.time), (20, 1, 21, 1, 555));
     }
 
-    #[test]
-    fn tracer_namespaces_levels_decode_and_are_bounded() {
+    /// A TRACER_NAMESPACES body for tid 3: two tracer levels, two pid
+    /// levels, `ids` after the pids (none: the series' first version).
+    fn tracer_namespaces_body(ids: &[u64]) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend_from_slice(&3i32.to_ne_bytes());
         body.extend_from_slice(&3i32.to_ne_bytes());
@@ -1535,22 +1554,47 @@ mod tests {
             body.extend_from_slice(&pid.to_ne_bytes());
             body.extend_from_slice(&pid.to_ne_bytes());
         }
+        for id in ids {
+            body.extend_from_slice(&id.to_ne_bytes());
+        }
         body.extend(trailer(3, 3, 1, 0, 1));
-        let r = raw(RecordType::TRACER_NAMESPACES, 0, &body)
-            .parse::<NativeEndian>(&attr(ids()))
-            .unwrap();
-        let Record::TracerNamespaces(t) = r else {
-            panic!("{r:?}")
-        };
+        body
+    }
+
+    /// `body` parsed as a TRACER_NAMESPACES record.
+    fn parse_tracer_namespaces(body: &[u8]) -> Result<TracerNamespaces, ParseError> {
+        match raw(RecordType::TRACER_NAMESPACES, 0, body).parse::<NativeEndian>(&attr(ids()))? {
+            Record::TracerNamespaces(t) => Ok(t),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn tracer_namespaces_levels_decode_and_are_bounded() {
+        let mut body = tracer_namespaces_body(&[1, 7]);
+        let t = parse_tracer_namespaces(&body).unwrap();
         assert_eq!(t.tracer_ns, [0xeffff001, 0xeffff002]);
+        assert_eq!(t.tracer_ns_ids, [1, 7]);
         assert_eq!(t.own_tracer_ns(), Some(0xeffff002));
         assert_eq!(t.pids, [(1234, 1234), (3, 3)]);
         assert_eq!(t.sample_id.tid, Some(3));
 
         body[16..24].copy_from_slice(&1000u64.to_ne_bytes());
-        let err = raw(RecordType::TRACER_NAMESPACES, 0, &body)
-            .parse::<NativeEndian>(&attr(ids()))
-            .unwrap_err();
+        let err = parse_tracer_namespaces(&body).unwrap_err();
         assert!(err.to_string().contains("nr_tracer_levels"), "{err}");
+    }
+
+    /// The series' first record (type 22, which the reader hands out as
+    /// TRACER_NAMESPACES) has nothing after its pids: no ids. A record with
+    /// fewer ids than levels is malformed, not a first-version one.
+    #[test]
+    fn tracer_namespaces_of_the_first_version_have_no_ids() {
+        let t = parse_tracer_namespaces(&tracer_namespaces_body(&[])).unwrap();
+        assert_eq!(t.tracer_ns, [0xeffff001, 0xeffff002]);
+        assert!(t.tracer_ns_ids.is_empty());
+        assert_eq!(t.pids, [(1234, 1234), (3, 3)]);
+
+        let err = parse_tracer_namespaces(&tracer_namespaces_body(&[1])).unwrap_err();
+        assert!(err.to_string().contains("sample_id"), "{err}");
     }
 }

@@ -56,12 +56,17 @@ impl RecordType {
     pub const TEXT_POKE: Self = Self(sys::PERF_RECORD_TEXT_POKE);
     /// PERF_RECORD_AUX_OUTPUT_HW_ID
     pub const AUX_OUTPUT_HW_ID: Self = Self(sys::PERF_RECORD_AUX_OUTPUT_HW_ID);
+    /// PERF_RECORD_CALLCHAIN_DEFERRED, mainline's type 22 (Linux 6.19): a
+    /// user callchain captured on the way back to user space. perfns asks
+    /// for none and leaves it undecoded. The perfns series' first
+    /// TRACER_NAMESPACES had this number; recordings of it are told apart
+    /// by their perfns extension (see [`crate::perf_data::PerfFileReader`]).
+    pub const CALLCHAIN_DEFERRED: Self = Self(sys::PERF_RECORD_CALLCHAIN_DEFERRED);
     /// PERF_RECORD_TRACER_NAMESPACES, added by the perfns kernel series: a
-    /// task's namespaces, its tracer-namespace ancestry and its pid at each
-    /// level. The number is the first one after the 6.12 kernel's last type.
-    /// Ours, as the series' own: perf-event-open-sys, bound to newer
-    /// headers, has 22 as upstream's PERF_RECORD_CALLCHAIN_DEFERRED.
-    pub const TRACER_NAMESPACES: Self = Self(22);
+    /// task's namespaces, its tracer-namespace ancestry (inodes and 64-bit
+    /// ids) and its pid at each level. Ours, as the series' own: the first
+    /// number after mainline's last type, CALLCHAIN_DEFERRED.
+    pub const TRACER_NAMESPACES: Self = Self(23);
 
     // The rest are ours: perf's user-space record types
     // (tools/lib/perf/include/perf/event.h) are not in the kernel's uapi
@@ -144,6 +149,7 @@ impl RecordType {
             Self::CGROUP => "CGROUP",
             Self::TEXT_POKE => "TEXT_POKE",
             Self::AUX_OUTPUT_HW_ID => "AUX_OUTPUT_HW_ID",
+            Self::CALLCHAIN_DEFERRED => "CALLCHAIN_DEFERRED",
             Self::TRACER_NAMESPACES => "TRACER_NAMESPACES",
             Self::HEADER_ATTR => "ATTR",
             Self::HEADER_EVENT_TYPE => "EVENT_TYPE",

@@ -91,7 +91,7 @@ fn whole_records(mut rest: &[u8]) -> Vec<Vec<u8>> {
             r[0..4].copy_from_slice(&30u32.to_ne_bytes());
         }
         // The writer stores PERF_RECORD_TRACER_NAMESPACES as NAMESPACES
-        // (perf refuses type 22): the compressed frames, written as bytes,
+        // (perf refuses type 23): the compressed frames, written as bytes,
         // must hold what the plain file holds.
         if kind == RecordType::TRACER_NAMESPACES.0 {
             r[0..4].copy_from_slice(&RecordType::NAMESPACES.0.to_ne_bytes());

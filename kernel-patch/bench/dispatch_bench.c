@@ -76,7 +76,7 @@
 #include <unistd.h>
 
 #ifndef CLONE_NEWTRACER
-#define CLONE_NEWTRACER		0x400000000ULL
+#define CLONE_NEWTRACER		0x4000000000ULL
 #endif
 
 #define TRACEFS		"/sys/kernel/tracing"

@@ -34,7 +34,7 @@ pub enum ScopeRequest {
 const USER_NS_INIT_INO: u64 = 0xEFFF_FFFD;
 /// The inode of the initial tracer namespace (PROC_TRACER_INIT_INO in the
 /// series).
-const TRACER_NS_INIT_INO: u64 = 0xEFFF_FFF9;
+const TRACER_NS_INIT_INO: u64 = tracer_scope::PROC_TRACER_INIT_INO;
 
 /// What the caller is, as far as the choice goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,8 @@ pub fn tracer_scope_unavailable(
     };
     // Without /proc/self/ns/tracer the kernel lacks the series, whatever
     // the probe says: a later kernel may give the series' attr bits
-    // another meaning (mainline's defer_callchain is bit 38).
+    // another meaning (mainline gave the series' first ones, 38 and 39, to
+    // deferred callchains).
     if caller.tracer_ns.is_none() {
         return Some(Unavailable(lacks_patch()));
     }

@@ -118,6 +118,8 @@ fn tracer_scope_records() {
         let pid_ns = t.namespaces[perfns::record::ns_index::PID].ino;
         // The time and tracer namespaces follow the seven of NAMESPACES.
         assert_eq!(t.namespaces.len(), 9);
+        // Recorded on the series' first numbers: no ids after the pids.
+        assert!(t.tracer_ns_ids.is_empty(), "{t:?}");
         root_tracer_ns.insert(t.tracer_ns[0]);
         if pid_ns == tenant {
             // The recorder's own container: one level of each.
@@ -136,4 +138,44 @@ fn tracer_scope_records() {
     assert_eq!(seen, BTreeSet::from([web, batch]));
     // Every ancestry starts at the recorder's tracer namespace.
     assert_eq!(root_tracer_ns.len(), 1, "{root_tracer_ns:?}");
+}
+
+/// testdata/tracer-scope-ids.data, the same recording made on the series'
+/// numbers after mainline's: every TRACER_NAMESPACES carries one id per
+/// tracer level, the tenant's the same everywhere, web's and batch's their
+/// own, each larger than the tenant's (made after it).
+#[test]
+fn tracer_scope_records_carry_tracer_namespace_ids() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/tracer-scope-ids.data");
+    let a = recording::attribute(&path);
+    let r = PerfFileReader::open(&path).unwrap();
+    let m = &a.meta;
+    assert_eq!(m.mode, RecordingMode::TracerScope);
+    let key = |name: &str| m.containers.iter().find(|c| c.name == name).unwrap().key;
+    let (tenant, web, batch) = (m.host, key("web"), key("batch"));
+    let mut root_ids = BTreeSet::new();
+    let mut own_ids = std::collections::BTreeMap::<u64, BTreeSet<u64>>::new();
+    for rec in r.records() {
+        let Record::TracerNamespaces(t) = rec.unwrap().parse().unwrap() else {
+            continue;
+        };
+        assert_eq!(t.tracer_ns_ids.len(), t.tracer_ns.len(), "{t:?}");
+        // From the reader's namespace down: each younger than its parent.
+        assert!(t.tracer_ns_ids.windows(2).all(|w| w[0] < w[1]), "{t:?}");
+        root_ids.insert(t.tracer_ns_ids[0]);
+        let pid_ns = t.namespaces[perfns::record::ns_index::PID].ino;
+        own_ids
+            .entry(pid_ns)
+            .or_default()
+            .extend(t.tracer_ns_ids.last());
+    }
+    assert_eq!(root_ids.len(), 1, "{root_ids:?}");
+    let one = |pid_ns: u64| -> u64 {
+        let ids = &own_ids[&pid_ns];
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        *ids.first().unwrap()
+    };
+    let (t, w, b) = (one(tenant), one(web), one(batch));
+    assert_eq!(BTreeSet::from([t]), root_ids);
+    assert!(t < w && t < b && w != b, "{t} {w} {b}");
 }

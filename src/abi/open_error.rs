@@ -242,7 +242,7 @@ impl fmt::Display for OpenFailure {
                 tracer_scope: true, ..
             } => write!(
                 f,
-                "the kernel rejects the attr's tracer scope (perf_event_attr bit 38): it lacks \
+                "the kernel rejects the attr's tracer scope (perf_event_attr bit 40): it lacks \
                  the perfns tracer-namespace patch series"
             ),
             Self::InvalidAttr {

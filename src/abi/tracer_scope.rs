@@ -2,15 +2,23 @@
 //!
 //! The series adds a tracer namespace (`CLONE_NEWTRACER`), an attr bit that
 //! scopes an event to the opener's tracer namespace and its descendants
-//! ([`TRACER_SCOPE`], bit 38 of the attr's flags), one that asks for
+//! ([`TRACER_SCOPE`], bit 40 of the attr's flags), one that asks for
 //! PERF_RECORD_TRACER_NAMESPACES side-band records ([`TRACER_NAMESPACES`],
-//! bit 39; record type [`crate::record::RecordType::TRACER_NAMESPACES`],
-//! 22, laid out as below), the ioctl that reports every
-//! task already in scope ([`PERF_EVENT_IOC_TRACER_STATEDUMP`]) and the
+//! bit 41; record type [`crate::record::RecordType::TRACER_NAMESPACES`],
+//! 23, laid out as below), the ioctl that reports every
+//! task already in scope ([`PERF_EVENT_IOC_TRACER_STATEDUMP`]), the ioctl
+//! that reads a tracer namespace's 64-bit id ([`NS_GET_ID`]) and the
 //! sysctl that turns the scope off ([`SYSCTL_PATH`]). None of this is in a
 //! released kernel: these values mirror the series' uapi headers
-//! (kernel-patch/0004 and 0005, include/uapi/linux/perf_event.h) and
-//! change when it does.
+//! (kernel-patch/0001, 0004 and 0005: include/uapi/linux/sched.h, nsfs.h,
+//! perf_event.h) and change when it does. Each number comes after what
+//! mainline has given out (bits 38 and 39 are its defer_callchain and
+//! defer_output, type 22 its PERF_RECORD_CALLCHAIN_DEFERRED).
+//!
+//! Recordings made on the series before it moved clear of mainline (type
+//! 22, bits 38 and 39, no ids) are still read:
+//! [`crate::perf_data::PerfFileReader`] hands their records out as
+//! [`crate::record::RecordType::TRACER_NAMESPACES`] too, without ids.
 //!
 //! What a scoped event may be is in the series'
 //! Documentation/admin-guide/perf-tracer-scope.rst; in short, opened with
@@ -34,12 +42,15 @@
 //!     u64 tracer_ns[nr_tracer_levels];  /* inodes, reader's level down to the task's */
 //!     u64 nr_pid_levels;
 //!     { u32 pid, tid; } pids[nr_pid_levels];  /* reader's pid ns down to the task's */
+//!     u64 tracer_ns_id[nr_tracer_levels];  /* the same namespaces' 64-bit ids */
 //!     struct sample_id sample_id;
 //! };
 //! ```
 //!
 //! `pids` is empty when the reader's pid namespace does not show the task;
 //! the tracer namespaces share the device of `namespaces[TRACER_NS_INDEX]`.
+//! The ids, unlike the inodes, are never given to another namespace; the
+//! series' record before type 23 ended after `pids`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -54,12 +65,25 @@ pub use crate::attr::flags::{TRACER_NAMESPACES, TRACER_SCOPE};
 /// `CLONE_NEWTRACER` (include/uapi/linux/sched.h of the series): a new
 /// tracer namespace, for `clone3()` and `unshare()` only, since it does not
 /// fit in `clone()`'s 32-bit flags.
-pub const CLONE_NEWTRACER: u64 = 0x4_0000_0000;
+/// Bit 38: bits 34 to 37 are clone3() flags mainline added after 6.12.
+pub const CLONE_NEWTRACER: u64 = 0x40_0000_0000;
 
 /// `CLONE_NEWTRACER_NSTYPE`: the `nstype` that `setns()` takes for a tracer
 /// namespace, which cannot be `CLONE_NEWTRACER` (an int): the series reuses
-/// a CSIGNAL bit, `CLONE_NEWTRACER >> 32`.
+/// an unused CSIGNAL bit.
 pub const CLONE_NEWTRACER_NSTYPE: i32 = 0x4;
+
+/// `PROC_TRACER_INIT_INO`: the inode of the initial tracer namespace,
+/// after mainline's 0xEFFFFFF9 to 0xEFFFFFF7 (network and mount namespaces).
+pub const PROC_TRACER_INIT_INO: u64 = 0xEFFF_FFF6;
+
+/// `TRACER_NS_INIT_ID`: the 64-bit id of the initial tracer namespace; each
+/// namespace created after has a larger one.
+pub const TRACER_NS_INIT_ID: u64 = 1;
+
+/// `NS_GET_ID`, `_IOR(0xb7, 13, __u64)`, mainline's number: on
+/// `/proc/PID/ns/tracer`, the namespace's 64-bit id.
+pub const NS_GET_ID: u64 = (2 << 30) | (8 << 16) | (0xb7 << 8) | 13;
 
 /// Where the series shows a task's tracer namespace.
 const TRACER_NS_PATH: &str = "/proc/self/ns/tracer";
@@ -91,11 +115,13 @@ pub const REFUSED_NOT_SCOPED: i32 = libc::EOPNOTSUPP;
 /// before it started.
 pub const PERF_EVENT_IOC_TRACER_STATEDUMP: u64 = (b'$' as u64) << 8 | 12;
 
-/// Index of the time namespace in the record's `namespaces[]`, after the
-/// seven of PERF_RECORD_NAMESPACES (`NR_NAMESPACES`).
+/// Index of the time namespace in the record's `namespaces[]`
+/// (`TRACER_RECORD_TIME_NS_INDEX`), after the seven of
+/// PERF_RECORD_NAMESPACES; fixed, whatever `NR_NAMESPACES` becomes.
 pub const TIME_NS_INDEX: usize = 7;
 
-/// Index of the tracer namespace in the record's `namespaces[]`.
+/// Index of the tracer namespace in the record's `namespaces[]`
+/// (`TRACER_RECORD_TRACER_NS_INDEX`).
 pub const TRACER_NS_INDEX: usize = 8;
 
 /// How many namespaces the series' record carries (`NR_TRACER_RECORD_NAMESPACES`).
@@ -197,6 +223,13 @@ mod tests {
         let io = |nr: u64| (u64::from(b'$') << 8) | nr;
         assert_eq!(PERF_EVENT_IOC_TRACER_STATEDUMP, io(12));
         assert_eq!(PERF_EVENT_IOC_TRACER_STATEDUMP, 0x240c);
+    }
+
+    /// `_IOR(NSIO, 13, __u64)` as the kernel's asm-generic/ioctl.h encodes
+    /// it: mainline's NS_GET_ID.
+    #[test]
+    fn ns_get_id_is_mainline_s() {
+        assert_eq!(NS_GET_ID, 0x8008_b70d);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::header::{FileHeader, FileSection, HEADER_SIZE_NO_FEATURES, MAGIC, SEC
 use super::mapped::MappedFile;
 use super::pipe::{self, SectionParts, StreamInput, PIPE_HEADER_SIZE};
 use super::PerfDataError;
-use crate::attr::{kind, AttrSet, EventAttr, EventDesc, SampleLayout, ATTR_SIZE_VER0};
+use crate::attr::{flags, kind, AttrSet, EventAttr, EventDesc, SampleLayout, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
 use crate::error::ParseError;
 use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample, SampleId};
@@ -225,6 +225,9 @@ impl PerfFileReader {
             .ok()
             .flatten()
             .is_some_and(|m| m.mode == RecordingMode::TracerScope);
+        if tracer_scope {
+            move_series_v1_bits(&mut events);
+        }
         let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
             path: path.clone(),
             offset: PIPE_HEADER_SIZE,
@@ -318,6 +321,9 @@ impl PerfFileReader {
             .ok()
             .flatten()
             .is_some_and(|m| m.mode == RecordingMode::TracerScope);
+        if tracer_scope {
+            move_series_v1_bits(&mut events);
+        }
         let attrs_offset = header.attrs.offset;
         let events = AttrSet::new(events).map_err(|e| PerfDataError::Attr {
             path: path.clone(),
@@ -633,6 +639,18 @@ pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], fea
     }
 }
 
+/// In a tracer-scope recording made before the series moved its attr bits
+/// past mainline's, the attrs carry bits 38 and 39 (the writer of the time
+/// kept them): they are the series' tracer_scope and tracer_namespaces, not
+/// mainline's defer_callchain and defer_output, which perfns never asks
+/// for. Handed out as today's bits.
+fn move_series_v1_bits(events: &mut [EventDesc]) {
+    for e in events {
+        let old = e.attr.flags & flags::SERIES_V1_BITS;
+        e.attr.flags = (e.attr.flags & !flags::SERIES_V1_BITS) | (old << 2);
+    }
+}
+
 /// The header of the record `body` of event `attr` as the kernel wrote it:
 /// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
 /// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
@@ -640,12 +658,22 @@ pub(super) fn name_events(events: &mut [EventDesc], desc: &[EventDescEntry], fea
 /// record; the recorder's own statedump does, so a stored record is told
 /// from those by what it carries between its namespace links and its
 /// sample_id (a NAMESPACES record has nothing there, a TRACER_NAMESPACES
-/// one at least its two level counts).
+/// one at least its two level counts). Type 22 there is the series' first
+/// TRACER_NAMESPACES, which the first writers stored as the kernel gave it,
+/// not mainline's CALLCHAIN_DEFERRED, which perfns never asks for. Either
+/// way [`crate::record::RawRecord::parse`] tells the first version's layout
+/// (no ids) from today's by what follows the pids.
 fn kernel_header<O: ByteOrder>(
     attr: &EventAttr,
     header: RecordHeader,
     body: &[u8],
 ) -> RecordHeader {
+    if header.kind == RecordType::CALLCHAIN_DEFERRED {
+        return RecordHeader {
+            kind: RecordType::TRACER_NAMESPACES,
+            ..header
+        };
+    }
     if header.kind != RecordType::NAMESPACES {
         return header;
     }

@@ -848,8 +848,22 @@ pub(super) fn extension(mode: crate::container::RecordingMode) -> Vec<u8> {
 
 /// A PERF_RECORD_TRACER_NAMESPACES as the kernel series writes it for a
 /// task two tracer levels and two pid levels down: pid, tid, 9 links (the 7
-/// of NAMESPACES, time, tracer), the tracer ancestry, the pids, sample_id.
+/// of NAMESPACES, time, tracer), the tracer ancestry, the pids, the tracer
+/// namespaces' ids, sample_id.
 pub(super) fn tracer_namespaces_record(pid: u32, time: u64, id: u64) -> Build {
+    tracer_namespaces_levels(pid)
+        .u64(1)
+        .u64(7)
+        .trailer(pid, pid, time, 0, id)
+}
+
+/// The same record as the series' first version wrote it (type 22): no ids.
+fn tracer_namespaces_record_v1(pid: u32, time: u64, id: u64) -> Build {
+    tracer_namespaces_levels(pid).trailer(pid, pid, time, 0, id)
+}
+
+/// A PERF_RECORD_TRACER_NAMESPACES up to its pids.
+fn tracer_namespaces_levels(pid: u32) -> Build {
     let mut b = Build::new(RecordType::TRACER_NAMESPACES)
         .u32s(pid, pid)
         .u64(9);
@@ -857,12 +871,11 @@ pub(super) fn tracer_namespaces_record(pid: u32, time: u64, id: u64) -> Build {
         b = b.u64(4).u64(0xf000_0100 + i);
     }
     b.u64(2)
-        .u64(0xefff_fff9)
+        .u64(0xefff_fff6)
         .u64(0xf000_0108)
         .u64(2)
         .u32s(pid + 100, pid + 100)
         .u32s(pid, pid)
-        .trailer(pid, pid, time, 0, id)
 }
 
 /// The statedump's PERF_RECORD_NAMESPACES of a task: 7 links, time 0, id 0.
@@ -878,16 +891,22 @@ pub(super) fn statedump_namespaces_record(pid: u32) -> Build {
 /// bits, its records are the statedump's NAMESPACES of pid 1 and the
 /// kernel's TRACER_NAMESPACES of pid 2; the extension says `mode`.
 fn write_tracer_scope(path: &Path, mode: crate::container::RecordingMode) -> [Build; 2] {
+    write_tracer_scope_with(path, mode, tracer_namespaces_record(2, 50, 200))
+}
+
+/// [`write_tracer_scope`] with `tracer` as the kernel's record.
+fn write_tracer_scope_with(
+    path: &Path,
+    mode: crate::container::RecordingMode,
+    tracer: Build,
+) -> [Build; 2] {
     let mut data = tracepoint_event(372, "sched:sched_switch", vec![100]);
     data.attr.flags |= flags::TRACER_SCOPE;
     let mut sideband = dummy_event(vec![200]);
     sideband.attr.flags =
         (sideband.attr.flags & !flags::NAMESPACES) | flags::TRACER_SCOPE | flags::TRACER_NAMESPACES;
     let mut w = PerfFileWriter::create(path, &[data, sideband]).unwrap();
-    let records = [
-        statedump_namespaces_record(1),
-        tracer_namespaces_record(2, 50, 200),
-    ];
+    let records = [statedump_namespaces_record(1), tracer];
     for r in &records {
         r.write(&mut w);
     }
@@ -943,7 +962,8 @@ fn tracer_namespaces_are_stored_as_namespaces_and_read_back() {
             assert_eq!((t.pid, t.tid), (2, 2));
             assert_eq!(t.namespaces.len(), 9);
             assert_eq!(t.namespaces[8].ino, 0xf000_0108);
-            assert_eq!(t.tracer_ns, [0xefff_fff9, 0xf000_0108]);
+            assert_eq!(t.tracer_ns, [0xefff_fff6, 0xf000_0108]);
+            assert_eq!(t.tracer_ns_ids, [1, 7]);
             assert_eq!(t.pids, [(102, 102), (2, 2)]);
             assert_eq!((t.sample_id.time, t.sample_id.id), (Some(50), Some(200)));
         }
@@ -1001,13 +1021,25 @@ fn stored_namespaces_stay_namespaces_outside_the_tracer_scope() {
     );
 }
 
+/// A tracer-scope recording at `dir/name` whose kernel record is the
+/// series' first version (no ids), stored as type 16.
+fn write_first_version(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    write_tracer_scope_with(
+        &path,
+        crate::container::RecordingMode::TracerScope,
+        tracer_namespaces_record_v1(2, 50, 200),
+    );
+    path
+}
+
+/// What the first writers wrote, on the series' first version: type 22
+/// and the attr bits 38 and 39. Read as TRACER_NAMESPACES without ids, the
+/// attrs with today's bits.
 #[test]
 fn an_older_file_with_type_22_and_the_bits_still_reads() {
-    use crate::container::RecordingMode;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.data");
-    write_tracer_scope(&path, RecordingMode::TracerScope);
-    // Make it what earlier writers wrote: type 22 and the bits in the attrs.
+    let path = write_first_version(dir.path(), "old.data");
     let mut bytes = std::fs::read(&path).unwrap();
     let r = PerfFileReader::open(&path).unwrap();
     let at = r.data_section().offset as usize;
@@ -1015,9 +1047,10 @@ fn an_older_file_with_type_22_and_the_bits_still_reads() {
     bytes[second..second + 4].copy_from_slice(&22u32.to_ne_bytes());
     let attrs = NativeEndian::read_u64(&bytes[24..32]) as usize;
     let attr_size = NativeEndian::read_u64(&bytes[16..24]) as usize;
+    let v1_scope = 1 << 38;
     for i in 0..2 {
         let f = attrs + i * attr_size + 40;
-        let v = NativeEndian::read_u64(&bytes[f..f + 8]) | flags::TRACER_SCOPE;
+        let v = NativeEndian::read_u64(&bytes[f..f + 8]) | v1_scope;
         bytes[f..f + 8].copy_from_slice(&v.to_ne_bytes());
     }
     std::fs::write(&path, &bytes).unwrap();
@@ -1028,15 +1061,66 @@ fn an_older_file_with_type_22_and_the_bits_still_reads() {
         .events()
         .events()
         .iter()
-        .all(|e| e.attr.flags & flags::TRACER_SCOPE != 0));
+        .all(|e| e.attr.flags & (flags::TRACER_SCOPE | v1_scope) == flags::TRACER_SCOPE));
     let parsed: Vec<_> = r
         .records_in_file_order()
         .map(|x| x.unwrap().parse().unwrap())
         .collect();
     assert!(matches!(parsed[0], Record::Namespaces(_)), "{parsed:?}");
     assert!(
-        matches!(&parsed[1], Record::TracerNamespaces(t) if t.pids == [(102, 102), (2, 2)]),
+        matches!(&parsed[1], Record::TracerNamespaces(t)
+            if t.pids == [(102, 102), (2, 2)] && t.tracer_ns_ids.is_empty()),
         "{parsed:?}"
+    );
+}
+
+/// What the writers between the two wrote: the first version's record
+/// stored as type 16. Read as TRACER_NAMESPACES without ids.
+#[test]
+fn an_older_file_with_the_first_record_stored_as_namespaces_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_first_version(dir.path(), "v1.data");
+    assert_eq!(stored_types(&path), [16, 16, 68]);
+    let r = PerfFileReader::open(&path).unwrap();
+    let got: Vec<_> = r.records_in_file_order().map(|x| x.unwrap()).collect();
+    assert_eq!(got[1].header.kind, RecordType::TRACER_NAMESPACES);
+    match got[1].parse().unwrap() {
+        Record::TracerNamespaces(t) => {
+            assert_eq!(t.tracer_ns, [0xefff_fff6, 0xf000_0108]);
+            assert!(t.tracer_ns_ids.is_empty());
+            assert_eq!(t.pids, [(102, 102), (2, 2)]);
+            assert_eq!((t.sample_id.time, t.sample_id.id), (Some(50), Some(200)));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Outside a tracer-scope recording, type 22 is mainline's
+/// CALLCHAIN_DEFERRED: left undecoded, never taken for the series' record.
+#[test]
+fn type_22_outside_the_tracer_scope_is_mainline_s_deferred_callchain() {
+    use crate::container::RecordingMode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deferred.data");
+    let mut w = PerfFileWriter::create(&path, &[dummy_event(vec![200])]).unwrap();
+    // cookie, nr = 1, one ip, then the sample_id.
+    Build::new(RecordType::CALLCHAIN_DEFERRED)
+        .u64(5)
+        .u64(1)
+        .u64(0x4000_1000)
+        .trailer(2, 2, 50, 0, 200)
+        .write(&mut w);
+    w.finish(&Features {
+        perfns: Some(extension(RecordingMode::SystemWide)),
+        ..Features::default()
+    })
+    .unwrap();
+    let r = PerfFileReader::open(&path).unwrap();
+    let rec = r.records_in_file_order().next().unwrap().unwrap();
+    assert_eq!(rec.header.kind, RecordType::CALLCHAIN_DEFERRED);
+    assert_eq!(
+        rec.parse().unwrap(),
+        Record::Unknown(RecordType::CALLCHAIN_DEFERRED)
     );
 }
 

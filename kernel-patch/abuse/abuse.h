@@ -36,9 +36,11 @@
 #ifndef PERF_EVENT_IOC_TRACER_STATEDUMP
 #define PERF_EVENT_IOC_TRACER_STATEDUMP	_IO('$', 12)
 #endif
-#ifndef PERF_RECORD_TRACER_NAMESPACES
-#define PERF_RECORD_TRACER_NAMESPACES	22
-#endif
+/*
+ * PERF_RECORD_TRACER_NAMESPACES comes from the series' uapi header
+ * (run-abuse.sh compiles against it): an enumerator, not a macro, so an
+ * #ifndef fallback here would always win, and shadowed the move to 23.
+ */
 
 #define TRACEFS	"/sys/kernel/tracing"
 

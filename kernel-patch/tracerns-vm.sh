@@ -38,8 +38,10 @@
 #            figures).
 # check-series
 #            runs "checkpatch.pl --strict" on every patch (no errors,
-#            warnings or checks), builds the plain kernel at every patch of
-#            the tree "build" applied them to, then the last one with
+#            warnings or checks), fails on a hunk that keeps or removes a
+#            line only Debian's patches add (DISTRO_ONLY below), builds
+#            the plain kernel at every patch of the tree "build" applied
+#            them to, then the last one with
 #            CONFIG_TRACER_NS=n, and compiles the selftest. Builds are
 #            incremental in the plain build directory, which is left as
 #            "build" made it.
@@ -282,6 +284,20 @@ build_kernel() {
 	echo "$key" >"$OUT/.tracerns-built"
 }
 
+# Symbols that only Debian's own patches put into the files the series
+# touches: a hunk that has one in its context or removes it would not
+# apply to vanilla 6.12.y.
+DISTRO_ONLY='perf_paranoid_any|SECURITY_PERF_EVENTS_RESTRICT|unprivileged_userns_clone'
+
+# Fails if a patch's hunks keep or remove a line with a DISTRO_ONLY symbol.
+check_no_distro_context() {
+	local patch=$1 found
+	found=$(awk '/^@@ /{h=1; next} /^diff --git /{h=0} h && /^[ -]/' "$patch" |
+		grep -E "$DISTRO_ONLY" || true)
+	[[ -z $found ]] ||
+		die "$(basename "$patch") depends on Debian's patches: $found"
+}
+
 check_series() {
 	local head base commits patches i start total_start disabled n
 	total_start=$(date +%s)
@@ -301,7 +317,9 @@ check_series() {
 	for i in "${!patches[@]}"; do
 		log "[$((i + 1))/$n] checkpatch --strict $(basename "${patches[i]}")"
 		"$SRC/scripts/checkpatch.pl" --strict --no-tree -q "${patches[i]}"
+		check_no_distro_context "${patches[i]}"
 	done
+	log "no patch has Debian-only lines in its context"
 	rm -f "$OUT/.tracerns-built"
 	for i in "${!commits[@]}"; do
 		git -C "$SRC" checkout -q "${commits[i]}"

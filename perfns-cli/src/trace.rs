@@ -171,8 +171,10 @@ fn record_live(
     record.session.output = path.clone();
     let me = std::process::id() as i32;
     // The recorder spawns the command: it, and what it starts, are the
-    // children of this process.
-    if !record.command.is_empty() && options.pids.is_empty() {
+    // children of this process. With -p or --container, which choose the
+    // tasks, the command only says how long to trace (as perf record -p
+    // PID -- sleep 10).
+    if !record.command.is_empty() && options.pids.is_empty() && options.container.is_none() {
         options.children_of = Some(me);
     }
     options.exclude.push(me);

@@ -75,7 +75,8 @@ pub struct TraceArgs {
     #[arg(short = 'm', long, value_name = "PAGES|SIZE")]
     pub mmap_pages: Option<MmapSize>,
     /// Command to run and trace, with the processes it starts; the trace
-    /// ends when it exits.
+    /// ends when it exits. With -p or --container, which choose the tasks,
+    /// it only says how long to trace (`-- sleep 10`).
     #[arg(last = true)]
     pub command: Vec<String>,
 }

@@ -186,6 +186,9 @@ enum Role {
         format: TracepointFormat,
         id: FieldIndex,
         args: FieldIndex,
+        /// Whether raw_syscalls:sys_exit is recorded too (perf record -e
+        /// raw_syscalls:sys_enter alone: calls without their results).
+        exit_recorded: bool,
     },
     RawExit {
         format: TracepointFormat,
@@ -652,7 +655,12 @@ impl Trace {
     fn decode(&mut self, event: usize, payload: &[u8]) -> Result<Option<Decoded>, ()> {
         let arch = self.arch.clone();
         match &self.roles[event] {
-            Role::RawEnter { format, id, args } => {
+            Role::RawEnter {
+                format,
+                id,
+                args,
+                exit_recorded,
+            } => {
                 let nr = format.read_i64(payload, *id).map_err(|_| ())?;
                 let Ok(nr) = u64::try_from(nr) else {
                     return Ok(None);
@@ -691,7 +699,7 @@ impl Trace {
                     name: Arc::from(name),
                     nr: Some(nr),
                     args,
-                    exit_recorded: true,
+                    exit_recorded: *exit_recorded,
                 }))
             }
             Role::RawExit { format, id, ret } => {
@@ -942,6 +950,7 @@ fn role(
             Ok::<_, String>(Role::RawEnter {
                 id: field("id")?,
                 args: field("args")?,
+                exit_recorded: all.contains(&"raw_syscalls:sys_exit"),
                 format: format.clone(),
             })
         })(),

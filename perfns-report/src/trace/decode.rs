@@ -59,6 +59,8 @@ pub fn arg(syscall: &str, param: &Param, raw: u64, arch: &str) -> String {
             | "faccessat2" | "execveat" | "utimensat" | "name_to_handle_at" | "fchmodat2",
             "flag" | "flags",
         ) => return tables::at_flags(raw),
+        // Some formats type an fd `unsigned long` (mmap's): -1 is -1.
+        (_, "fd" | "oldfd" | "newfd") => return (raw as i32).to_string(),
         (_, "sig") => return tables::signal(raw as u32 as u64).unwrap_or_else(|| raw.to_string()),
         _ => {}
     }
@@ -349,12 +351,15 @@ mod tests {
         assert_eq!(arg("openat", &p("mode", "umode_t"), 0o644, x), "0644");
         assert_eq!(arg("openat", &p("mode", "umode_t"), 0, x), "0");
         // An int's register may hold garbage above its 32 bits.
+        assert_eq!(arg("close", &p("fd", "unsigned int"), 0xffff_ffff, x), "-1");
         assert_eq!(
-            arg("close", &p("fd", "unsigned int"), 0xffff_ffff, x),
+            arg("read", &p("count", "unsigned int"), 0xffff_ffff, x),
             "4294967295"
         );
+        // mmap's format types its fd `unsigned long`: -1 is still -1.
+        assert_eq!(arg("mmap", &p("fd", "unsigned long"), u64::MAX, x), "-1");
         assert_eq!(
-            arg("mmap", &p("fd", "unsigned long"), u64::MAX, x),
+            arg("mmap", &p("len", "unsigned long"), u64::MAX, x),
             "18446744073709551615"
         );
         assert_eq!(arg("lseek", &p("offset", "off_t"), (-5i64) as u64, x), "-5");

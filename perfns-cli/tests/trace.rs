@@ -117,6 +117,21 @@ fn perfns_trace(args: &[&str]) -> std::process::Output {
         .expect("running perfns trace")
 }
 
+/// `perfns trace ARGS -o OUT -- perfns-workload STEPS` to its end.
+fn trace_workload(args: &[&str], out: &Path, steps: &[&str]) -> std::process::Output {
+    Command::new(perfns_binary())
+        .arg("trace")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .arg("--")
+        .arg(workload_binary().unwrap())
+        .args(steps)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running perfns trace")
+}
+
 #[test]
 fn a_known_workload_line_by_line() {
     let Some((_serial, dir)) = common::recording_test() else {
@@ -155,24 +170,17 @@ fn failed_calls_as_json() {
         return;
     };
     let out = dir.path().join("trace.json");
-    let workload = workload_binary().unwrap();
-    let run = Command::new(perfns_binary())
-        .args([
-            "trace",
+    let run = trace_workload(
+        &[
             "--failed",
             "--format",
             "json",
             "-e",
             "%file,%signal,getppid",
-            "-o",
-        ])
-        .arg(&out)
-        .arg("--")
-        .arg(&workload)
-        .args(["syscalls", "3"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        ],
+        &out,
+        &["syscalls", "3"],
+    );
     let stderr = text(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     let known = Known::from_stderr(&stderr);
@@ -223,24 +231,11 @@ fn summary_counts_are_exact() {
         return;
     };
     let out = dir.path().join("summary.json");
-    let workload = workload_binary().unwrap();
-    let run = Command::new(perfns_binary())
-        .args([
-            "trace",
-            "-c",
-            "--format",
-            "json",
-            "-e",
-            "getppid,kill",
-            "-o",
-        ])
-        .arg(&out)
-        .arg("--")
-        .arg(&workload)
-        .args(["syscalls", "1234"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = trace_workload(
+        &["-c", "--format", "json", "-e", "getppid,kill"],
+        &out,
+        &["syscalls", "1234"],
+    );
     assert!(run.status.success(), "{}", text(&run.stderr));
     let objects: Vec<Value> = std::fs::read_to_string(&out)
         .unwrap()

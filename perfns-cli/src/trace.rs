@@ -148,7 +148,7 @@ fn open(path: &std::path::Path) -> anyhow::Result<PerfFileReader> {
         Err(PerfDataError::Truncated { .. }) => PerfFileReader::open_truncated(path),
         other => other,
     }
-    .with_context(|| format!("cannot trace {}", path.display()))
+    .context("cannot trace")
 }
 
 /// Records the syscalls of `record`'s scope into a temporary file until

@@ -95,6 +95,8 @@ pub enum TraceError {
 pub struct Signatures {
     tracefs: Option<Tracefs>,
     cache: HashMap<String, Option<Arc<[Param]>>>,
+    /// The syscalls whose format the tracefs lacks.
+    missing: BTreeSet<String>,
 }
 
 impl Signatures {
@@ -102,7 +104,7 @@ impl Signatures {
     pub fn from_tracefs(tracefs: Tracefs) -> Self {
         Self {
             tracefs: Some(tracefs),
-            cache: HashMap::new(),
+            ..Self::default()
         }
     }
 
@@ -130,6 +132,9 @@ impl Signatures {
                     .collect::<Vec<_>>(),
             ))
         });
+        if params.is_none() && self.tracefs.is_some() {
+            self.missing.insert(name.to_owned());
+        }
         self.cache.insert(name.to_owned(), params.clone());
         params
     }
@@ -845,6 +850,30 @@ impl Trace {
             if let Some(p) = task.pending.clone() {
                 self.unfinished(tid, &task, p);
             }
+        }
+        if let (Some(t), false) = (&self.signatures.tracefs, self.signatures.missing.is_empty()) {
+            let names: Vec<&str> = self.signatures.missing.iter().map(String::as_str).collect();
+            self.end.warnings.push(format!(
+                "{} has no syscalls:sys_enter_* format for {}: their arguments are shown as \
+                 arg1..arg6 (give --tracefs a directory that has them)",
+                t.root().display(),
+                names.join(", ")
+            ));
+        }
+        if self.roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::RawEnter {
+                    exit_recorded: false,
+                    ..
+                }
+            )
+        }) {
+            self.end.warnings.push(
+                "raw_syscalls:sys_exit was not recorded: calls are shown as they enter, without \
+                 their results or durations"
+                    .into(),
+            );
         }
         if self.end.lost > 0 {
             self.end.warnings.push(format!(

@@ -51,6 +51,7 @@ fn a_container_alone_with_its_calls() {
         ..TraceOptions::default()
     };
     let (lines, summary, end) = trace("two-containers.data", options("calm")).unwrap();
+    assert_eq!(end.warnings, Vec::<String>::new());
     assert_eq!(lines.len(), 1500);
     assert!(lines
         .iter()
@@ -101,7 +102,14 @@ fn entries_without_exits_are_shown_as_they_come() {
         syscalls: only(&["getppid"]),
         ..TraceOptions::default()
     };
-    let (lines, summary, _) = trace("perf612.data", options).unwrap();
+    let (lines, summary, end) = trace("perf612.data", options).unwrap();
+    assert!(
+        end.warnings
+            .iter()
+            .any(|w| w.contains("raw_syscalls:sys_exit was not recorded")),
+        "{:?}",
+        end.warnings
+    );
     let workload: Vec<_> = lines
         .iter()
         .filter(|l| l.comm == "perfns-workload")
@@ -152,4 +160,32 @@ fn parameters_from_the_formats() {
     // Not there: no parameters known, asked once.
     assert!(s.of("no_such_call").is_none());
     assert!(Signatures::none().of("openat").is_none());
+}
+
+/// A syscall whose format the tracefs lacks: its arguments by position,
+/// in hex, and a warning that names it.
+#[test]
+fn a_missing_format_is_said() {
+    let options = TraceOptions {
+        container: Some("calm".into()),
+        ..TraceOptions::default()
+    };
+    let (lines, _, end) = trace("two-containers.data", options).unwrap();
+    // testdata/tracefs-syscalls has no sys_enter_munmap.
+    let munmap = lines
+        .iter()
+        .find(|l| l.syscall == "munmap")
+        .expect("calm's workload unmaps");
+    let names: Vec<&str> = munmap.args.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["arg1", "arg2", "arg3", "arg4", "arg5", "arg6"]);
+    assert_eq!(munmap.args[1].text, format!("{:#x}", munmap.args[1].raw));
+    let warning = end
+        .warnings
+        .iter()
+        .find(|w| w.contains("has no syscalls:sys_enter_* format for"))
+        .unwrap_or_else(|| panic!("{:?}", end.warnings));
+    assert!(
+        warning.contains("munmap") && !warning.contains("getppid"),
+        "{warning}"
+    );
 }

@@ -288,31 +288,17 @@ fn a_container_trace_leaves_its_sibling_out() {
         wait_for_container(&root.join(name));
     }
     let out = dir.path().join("mine.json");
-    // The command says when tracing has started (it runs once the recorder
-    // does), then waits for a line: it is how long the trace lasts.
-    let mut tracer = Command::new(perfns_binary())
-        .args([
-            "trace",
+    let tracer = Tracer::start(
+        &[
             "--container",
             &mine,
             "-e",
             "getppid,kill",
             "--format",
             "json",
-            "-o",
-        ])
-        .arg(&out)
-        .args(["--", "sh", "-c", "echo tracing; read line"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut said = String::new();
-    std::io::BufReader::new(tracer.stdout.take().unwrap())
-        .read_line(&mut said)
-        .unwrap();
-    assert_eq!(said, "tracing\n");
+        ],
+        &out,
+    );
     a.release().unwrap();
     b.release().unwrap();
     let started = Instant::now();
@@ -325,9 +311,7 @@ fn a_container_trace_leaves_its_sibling_out() {
     }
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
-    tracer.stdin.take().unwrap().write_all(b"\n").unwrap();
-    let (status, stderr) = common::wait_with_stderr(tracer);
-    assert!(status.success(), "{stderr}");
+    tracer.stop();
     let calls: Vec<Value> = std::fs::read_to_string(&out)
         .unwrap()
         .lines()
@@ -339,6 +323,41 @@ fn a_container_trace_leaves_its_sibling_out() {
     assert_eq!(count("kill"), 1);
     for c in &calls {
         assert_eq!(c["container"], mine.as_str(), "{c}");
+    }
+}
+
+/// `perfns trace ARGS -o OUT` running until [`Tracer::stop`]: its command
+/// says when tracing has started (it runs once the recorder does), then
+/// waits for a line, which is how long the trace lasts.
+struct Tracer(std::process::Child);
+
+impl Tracer {
+    /// Starts it, and waits until it traces.
+    fn start(args: &[&str], out: &Path) -> Tracer {
+        let mut child = Command::new(perfns_binary())
+            .arg("trace")
+            .args(args)
+            .arg("-o")
+            .arg(out)
+            .args(["--", "sh", "-c", "echo tracing; read line"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut said = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut said)
+            .unwrap();
+        assert_eq!(said, "tracing\n");
+        Tracer(child)
+    }
+
+    /// Ends the trace; fails the test unless it ends well.
+    fn stop(mut self) {
+        self.0.stdin.take().unwrap().write_all(b"\n").unwrap();
+        let (status, stderr) = common::wait_with_stderr(self.0);
+        assert!(status.success(), "{stderr}");
     }
 }
 
@@ -480,4 +499,34 @@ fn perfs_recordings_as_perf_trace_reads_them() {
         .filter(|l| l.contains(&format!("[{0}/{0}] openat(", known.pid)))
         .count();
     assert_eq!(ours_entries, entries, "{script}");
+}
+
+#[test]
+fn a_running_process_by_its_pid() {
+    let Some((_serial, dir)) = common::recording_test() else {
+        return;
+    };
+    // It waits at its gate until tracing has started.
+    let mut workload = Command::new(workload_binary().unwrap())
+        .args(["gate", "syscalls", "9"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = workload.id().to_string();
+    let out = dir.path().join("pid.txt");
+    let tracer = Tracer::start(&["-p", &pid, "-e", "openat,write,close,getppid,kill"], &out);
+    workload.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let (status, stderr) = common::wait_with_stderr(workload);
+    assert!(status.success(), "{stderr}");
+    tracer.stop();
+    let known = Known::from_stderr(&stderr);
+    let trace = std::fs::read_to_string(&out).unwrap();
+    // Its parent is this test.
+    let expected = known.lines("host", 9, std::process::id() as i32);
+    assert_eq!(calls_of(&trace, known.pid, &expected), expected, "{trace}");
+    // -p: its calls alone, not the command's.
+    for line in trace.lines() {
+        assert!(line.contains(&format!("[{0}/{0}] ", known.pid)), "{line}");
+    }
 }

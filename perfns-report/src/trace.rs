@@ -3,7 +3,9 @@
 //! result <duration>), and strace -c's summary per container.
 //!
 //! [`Trace`] is a consumer of records in time order, as
-//! [`crate::analysis::Analysis`] is: fed by [`Trace::record`] and
+//! [`crate::analysis::Analysis`] is: made of a recording's attrs and
+//! features ([`Trace::new`]) or of a live session's events and formats
+//! ([`Trace::from_events`]), fed by [`Trace::record`] and
 //! [`Trace::sample_record`] from a recording ([`feed`]) or from a live
 //! session's drains, it keeps per-task state (the call each task is in)
 //! and hands the finished calls out with [`Trace::take_lines`]; memory is
@@ -310,9 +312,8 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// A trace of a recording with these events and features (a live
-    /// session's: the recorder's), `signatures` naming the arguments of
-    /// raw_syscalls events.
+    /// A trace of a recording with these events and features,
+    /// `signatures` naming the arguments of raw_syscalls events.
     pub fn new(
         file: &str,
         events: &AttrSet,
@@ -320,12 +321,51 @@ impl Trace {
         signatures: Signatures,
         options: TraceOptions,
     ) -> Result<Self, TraceError> {
-        let names: Vec<&str> = events.events().iter().map(|e| e.name.as_str()).collect();
         let mut warnings = Vec::new();
-        let roles: Vec<Role> = events
+        let events: Vec<(String, Option<TracepointFormat>)> = events
             .events()
             .iter()
-            .map(|e| role(&e.name, &e.attr, features, &names, &mut warnings))
+            .map(|e| {
+                let format = match recorded_format(&e.name, &e.attr, features) {
+                    Ok(f) => f,
+                    Err(why) => {
+                        warnings.push(format!("{} is not decoded: {why}", e.name));
+                        None
+                    }
+                };
+                (e.name.clone(), format)
+            })
+            .collect();
+        let arch = features
+            .arch
+            .clone()
+            .unwrap_or_else(perfns::syscalls::host_arch);
+        let meta = RecordingMeta::from_features(features).ok().flatten();
+        let mut trace = Self::from_events(file, &events, arch, meta, signatures, options)?;
+        trace.end.warnings.splice(0..0, warnings);
+        Ok(trace)
+    }
+
+    /// A trace of events given by name and tracepoint format (`None` for
+    /// the events that are no tracepoint), in the order of the event
+    /// indexes the records will carry: what a live session has (its
+    /// recorder's plan of events) rather than a file's attrs and features.
+    /// `arch` names the syscall numbers (as `uname -m`); `meta` is perfns's
+    /// container metadata, when there is some ([`Self::update_meta`] as it
+    /// grows).
+    pub fn from_events(
+        file: &str,
+        events: &[(String, Option<TracepointFormat>)],
+        arch: String,
+        meta: Option<RecordingMeta>,
+        signatures: Signatures,
+        options: TraceOptions,
+    ) -> Result<Self, TraceError> {
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        let mut warnings = Vec::new();
+        let roles: Vec<Role> = events
+            .iter()
+            .map(|(name, format)| role(name, format.as_ref(), &names, &mut warnings))
             .collect();
         if !roles
             .iter()
@@ -344,11 +384,6 @@ impl Trace {
                     .into(),
             );
         }
-        let arch = features
-            .arch
-            .clone()
-            .unwrap_or_else(perfns::syscalls::host_arch);
-        let meta = RecordingMeta::from_features(features).ok().flatten();
         let mut tasks = HashMap::new();
         for t in meta.iter().flat_map(|m| &m.tasks) {
             tasks.insert(
@@ -931,47 +966,52 @@ fn container_ref(c: &perfns::container::Container, host: u64) -> ContainerRef<'_
     }
 }
 
-/// What event `name` is to the trace.
-fn role(
+/// The format a recording's tracing data gives a syscall event (`None`
+/// for the events the trace does not read); `Err`: why a syscall event
+/// cannot be decoded.
+fn recorded_format(
     name: &str,
     attr: &perfns::attr::EventAttr,
     features: &Features,
+) -> Result<Option<TracepointFormat>, &'static str> {
+    if attr.kind != kind::TRACEPOINT || !is_syscall_event(name) {
+        return Ok(None);
+    }
+    let td = features
+        .tracing_data
+        .as_ref()
+        .ok_or("the recording has no tracing data")?;
+    let text = td
+        .format_by_id(attr.config)
+        .ok_or("the tracing data has no format for it")?;
+    let mut format = TracepointFormat::parse(&text.system, &text.text)
+        .map_err(|_| "its format is unreadable")?;
+    format.endianness = if td.big_endian {
+        Endianness::Big
+    } else {
+        Endianness::Little
+    };
+    Ok(Some(format))
+}
+
+/// Whether event `name` is one the trace reads.
+fn is_syscall_event(name: &str) -> bool {
+    name.starts_with("syscalls:sys_enter_")
+        || name.starts_with("syscalls:sys_exit_")
+        || name == "raw_syscalls:sys_enter"
+        || name == "raw_syscalls:sys_exit"
+}
+
+/// What event `name`, with tracepoint format `format`, is to the trace;
+/// `all` names every event of the recording.
+fn role(
+    name: &str,
+    format: Option<&TracepointFormat>,
     all: &[&str],
     warnings: &mut Vec<String>,
 ) -> Role {
-    if attr.kind != kind::TRACEPOINT {
+    let Some(format) = format.filter(|_| is_syscall_event(name)) else {
         return Role::Other;
-    }
-    let syscall_event = name.starts_with("syscalls:sys_enter_")
-        || name.starts_with("syscalls:sys_exit_")
-        || name == "raw_syscalls:sys_enter"
-        || name == "raw_syscalls:sys_exit";
-    if !syscall_event {
-        return Role::Other;
-    }
-    let format = (|| {
-        let td = features
-            .tracing_data
-            .as_ref()
-            .ok_or("the recording has no tracing data")?;
-        let text = td
-            .format_by_id(attr.config)
-            .ok_or("the tracing data has no format for it")?;
-        let mut format = TracepointFormat::parse(&text.system, &text.text)
-            .map_err(|_| "its format is unreadable")?;
-        format.endianness = if td.big_endian {
-            Endianness::Big
-        } else {
-            Endianness::Little
-        };
-        Ok::<_, &str>(format)
-    })();
-    let format = match format {
-        Ok(f) => f,
-        Err(why) => {
-            warnings.push(format!("{name} is not decoded: {why}"));
-            return Role::Other;
-        }
     };
     let field = |n: &str| format.field_index(n).map_err(|e| e.to_string());
     let role = match name {
@@ -992,10 +1032,10 @@ fn role(
         })(),
         _ => {
             if let Some(syscall) = name.strip_prefix("syscalls:sys_enter_") {
-                let params = params(&format);
+                let params = params(format);
                 let strings = params
                     .iter()
-                    .map(|(_, p)| string_field(&format, &p.name))
+                    .map(|(_, p)| string_field(format, &p.name))
                     .collect();
                 Ok(Role::Enter {
                     name: Arc::from(syscall),

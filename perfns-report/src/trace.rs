@@ -31,7 +31,7 @@ use perfns::attr::{kind, AttrSet};
 use perfns::container::{ContainerRef, RecordingMeta};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType, Sample};
-use perfns::tracepoint::{Endianness, FieldIndex, FieldKind, Tracefs, TracepointFormat};
+use perfns::tracepoint::{FieldIndex, FieldKind, Tracefs, TracepointFormat};
 use serde::Serialize;
 
 use decode::{Arg, Param};
@@ -977,21 +977,7 @@ fn recorded_format(
     if attr.kind != kind::TRACEPOINT || !is_syscall_event(name) {
         return Ok(None);
     }
-    let td = features
-        .tracing_data
-        .as_ref()
-        .ok_or("the recording has no tracing data")?;
-    let text = td
-        .format_by_id(attr.config)
-        .ok_or("the tracing data has no format for it")?;
-    let mut format = TracepointFormat::parse(&text.system, &text.text)
-        .map_err(|_| "its format is unreadable")?;
-    format.endianness = if td.big_endian {
-        Endianness::Big
-    } else {
-        Endianness::Little
-    };
-    Ok(Some(format))
+    crate::analysis::tracepoint_format(attr, features).map(Some)
 }
 
 /// Whether event `name` is one the trace reads.

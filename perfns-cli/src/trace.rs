@@ -178,6 +178,14 @@ fn record_live(
         options.children_of = Some(me);
     }
     options.exclude.push(me);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let until = if record.command.is_empty() {
+            "at Ctrl-C"
+        } else {
+            "when the command exits"
+        };
+        eprintln!("[ perfns trace: tracing; the calls are printed {until} ]");
+    }
     perfns_record::run(record)?;
     Ok((path, dir))
 }

@@ -20,7 +20,8 @@ pub enum ExitStatus {
     Usage = 2,
     /// `perfns record`: the file is complete and readable, but the kernel
     /// lost events (ring buffers full); the summary says how many and the
-    /// fix.
+    /// fix. `perfns trace`: calls are missing from the trace (lost events,
+    /// unreadable records); its warnings say how many.
     LostEvents = 3,
     /// `perfns report`: the report was printed, but the recording is
     /// damaged (truncated, or records that could not be read); its
@@ -40,7 +41,8 @@ Exit status:
   0   success
   1   error (the message says what)
   2   usage error (a wrong command line)
-  3   perfns record: the file is whole, but the kernel lost events
+  3   perfns record: the file is whole, but the kernel lost events;
+      perfns trace: calls are missing (lost events, unreadable records)
   4   perfns report: reported, but the recording is damaged (truncated or
       unreadable records; the warnings say what the figures miss)
   74  perfns report: the file shrank while being read

@@ -9,6 +9,7 @@ pub mod record;
 pub mod report;
 pub mod run_container;
 pub mod serve;
+pub mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +49,12 @@ pub enum Command {
     /// The container dies with perfns, even by SIGKILL; its cgroup is
     /// removed on every exit but SIGKILL's.
     RunContainer(run_container::RunContainerArgs),
+    /// Trace syscalls as strace does, a line per call with its arguments,
+    /// result and duration, for a container, processes or a command, from
+    /// perf's ring buffers (no ptrace); or a recording (-i). -c: strace
+    /// -c's summary per container.
+    #[command(after_help = crate::exit_status::HELP)]
+    Trace(trace::TraceArgs),
     /// Copy the formats of the tracepoints perfns record uses out of tracefs
     /// into DIR, world-readable (as root on the host), for tenants to record
     /// with `perfns record --tracefs DIR`.

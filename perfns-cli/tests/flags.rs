@@ -297,7 +297,13 @@ fn completions_and_man_pages_come_from_the_flags() {
     let record = std::fs::read_to_string(dir.path().join("perfns-record.1")).unwrap();
     assert!(record.contains(".TH perfns-record 1"));
     assert!(record.contains("\\-\\-cpu"), "{record}");
-    for sub in ["report", "run-container", "publish-tracefs", "serve"] {
+    for sub in [
+        "report",
+        "trace",
+        "run-container",
+        "publish-tracefs",
+        "serve",
+    ] {
         assert!(dir.path().join(format!("perfns-{sub}.1")).exists(), "{sub}");
     }
 }

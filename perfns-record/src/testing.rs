@@ -12,6 +12,7 @@
 //! | `burn MS` | spins until the process has used MS ms of CPU time in all, the steps before included (so a container's CPU time is MS whatever else it did) |
 //! | `alloc MIB` | maps MIB MiB, touches every 4 KiB page (no huge pages), unmaps |
 //! | `getppid N` | makes exactly N getppid system calls |
+//! | `syscalls N` | the calls a trace test knows ([`known_syscalls`]): openat of a missing path (ENOENT), openat of /dev/null, a write of 100 bytes to it, its close, N getppid, and a kill with SIGUSR1 of a pid no task has (ESRCH); then prints on stderr what the test cannot know beforehand (pid, addresses, fd) |
 //! | `sleep MS` | sleeps |
 //! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
@@ -170,6 +171,8 @@ pub enum Step {
     Alloc(u64),
     /// Make exactly this many getppid system calls.
     Getppid(u64),
+    /// [`known_syscalls`] with this many getppid calls.
+    Syscalls(u64),
     /// Sleep.
     Sleep(Duration),
     /// Wait for a line on stdin.
@@ -193,6 +196,7 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             "burn" => Step::Burn(Duration::from_millis(number(value("milliseconds")?)?)),
             "alloc" => Step::Alloc(number(value("MiB")?)?),
             "getppid" => Step::Getppid(number(value("a count")?)?),
+            "syscalls" => Step::Syscalls(number(value("a count")?)?),
             "sleep" => Step::Sleep(Duration::from_millis(number(value("milliseconds")?)?)),
             "gate" => Step::Gate,
             "container" => {
@@ -204,8 +208,8 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown step `{other}` (burn, alloc, getppid, sleep, gate, container)"
-                ))
+                "unknown step `{other}` (burn, alloc, getppid, syscalls, sleep, gate, container)"
+            ))
             }
         });
     }
@@ -254,11 +258,90 @@ pub fn run_steps(steps: &[Step]) -> io::Result<()> {
                     std::hint::black_box(unsafe { libc::syscall(libc::SYS_getppid) });
                 }
             }
+            Step::Syscalls(n) => known_syscalls(*n)?,
             Step::Sleep(d) => std::thread::sleep(*d),
             Step::Gate => gate()?,
             Step::Container(name) => return enter_container(name, &steps[i + 1..]),
         }
     }
+    Ok(())
+}
+
+/// The path [`known_syscalls`] opens and does not find.
+pub const MISSING_PATH: &str = "/nonexistent/perfns-trace";
+/// The pid [`known_syscalls`] sends SIGUSR1 to: above PID_MAX_LIMIT
+/// (4194304), so no task has it.
+pub const NO_SUCH_PID: i32 = 0x3fff_ffff;
+/// The bytes [`known_syscalls`] writes to /dev/null.
+pub const WRITTEN: usize = 100;
+
+/// The system calls a trace test checks line by line, each made directly
+/// (no libc wrapper that might choose another call), in this order:
+///
+/// - `openat(AT_FDCWD, MISSING_PATH, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)`, -ENOENT;
+/// - `openat(AT_FDCWD, "/dev/null", O_WRONLY|O_CLOEXEC)`, a new fd;
+/// - `write(fd, buf, WRITTEN)`, WRITTEN;
+/// - `close(fd)`, 0;
+/// - `getppid()` `n` times;
+/// - `kill(NO_SUCH_PID, SIGUSR1)`, -ESRCH.
+///
+/// Then it prints `syscalls: pid P missing 0xA devnull 0xB buf 0xC fd F`
+/// on stderr: what the test cannot know beforehand.
+fn known_syscalls(n: u64) -> io::Result<()> {
+    let missing = std::ffi::CString::new(MISSING_PATH).map_err(io::Error::other)?;
+    let devnull = c"/dev/null";
+    let buf = [b'x'; WRITTEN];
+    // SAFETY: each call gets valid NUL-terminated paths and a buffer of
+    // WRITTEN bytes that live across it; the fd is ours.
+    let (enoent, fd, written, closed, killed) = unsafe {
+        let enoent = libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            missing.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0,
+        );
+        let enoent_errno = io::Error::last_os_error().raw_os_error();
+        let fd = libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            devnull.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+            0,
+        );
+        let written = libc::syscall(libc::SYS_write, fd, buf.as_ptr(), WRITTEN);
+        let closed = libc::syscall(libc::SYS_close, fd);
+        for _ in 0..n {
+            std::hint::black_box(libc::syscall(libc::SYS_getppid));
+        }
+        let killed = libc::syscall(libc::SYS_kill, NO_SUCH_PID, libc::SIGUSR1);
+        let kill_errno = io::Error::last_os_error().raw_os_error();
+        (
+            (enoent, enoent_errno),
+            fd,
+            written,
+            closed,
+            (killed, kill_errno),
+        )
+    };
+    if enoent != (-1, Some(libc::ENOENT))
+        || fd < 0
+        || written != WRITTEN as i64
+        || closed != 0
+        || killed != (-1, Some(libc::ESRCH))
+    {
+        return Err(io::Error::other(format!(
+            "syscalls: not as expected: openat of {MISSING_PATH} {enoent:?}, /dev/null {fd}, \
+             write {written}, close {closed}, kill {killed:?}"
+        )));
+    }
+    eprintln!(
+        "syscalls: pid {} missing {:#x} devnull {:#x} buf {:#x} fd {fd}",
+        std::process::id(),
+        missing.as_ptr() as usize,
+        devnull.as_ptr() as usize,
+        buf.as_ptr() as usize,
+    );
     Ok(())
 }
 
@@ -386,6 +469,7 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
             Step::Burn(d) => ("burn", d.as_millis().to_string()),
             Step::Alloc(m) => ("alloc", m.to_string()),
             Step::Getppid(n) => ("getppid", n.to_string()),
+            Step::Syscalls(n) => ("syscalls", n.to_string()),
             Step::Sleep(d) => ("sleep", d.as_millis().to_string()),
             Step::Gate => {
                 out.push("gate".to_owned());

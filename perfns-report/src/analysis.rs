@@ -930,6 +930,29 @@ fn pid_ns(links: &[perfns::record::NamespaceLink]) -> Option<u64> {
         .filter(|&ino| ino != 0)
 }
 
+/// The format of tracepoint event `attr` in the recording's tracing data,
+/// in the recording's byte order; `Err`: why there is none.
+pub(crate) fn tracepoint_format(
+    attr: &perfns::attr::EventAttr,
+    features: &Features,
+) -> Result<TracepointFormat, &'static str> {
+    let td = features
+        .tracing_data
+        .as_ref()
+        .ok_or("the recording has no tracing data")?;
+    let text = td
+        .format_by_id(attr.config)
+        .ok_or("the tracing data has no format for it")?;
+    let mut format = TracepointFormat::parse(&text.system, &text.text)
+        .map_err(|_| "its format is unreadable")?;
+    format.endianness = if td.big_endian {
+        Endianness::Big
+    } else {
+        Endianness::Little
+    };
+    Ok(format)
+}
+
 /// What event `name` is to the analyses.
 fn role(
     name: &str,
@@ -952,24 +975,7 @@ fn role(
     if !wanted {
         return Role::Other;
     }
-    let format = (|| {
-        let td = features
-            .tracing_data
-            .as_ref()
-            .ok_or("the recording has no tracing data")?;
-        let text = td
-            .format_by_id(attr.config)
-            .ok_or("the tracing data has no format for it")?;
-        let mut format = TracepointFormat::parse(&text.system, &text.text)
-            .map_err(|_| "its format is unreadable")?;
-        format.endianness = if td.big_endian {
-            Endianness::Big
-        } else {
-            Endianness::Little
-        };
-        Ok::<_, &str>(format)
-    })();
-    let format = match format {
+    let format = match tracepoint_format(attr, features) {
         Ok(f) => f,
         Err(why) => {
             notes.push(format!("{name} is not decoded: {why}"));

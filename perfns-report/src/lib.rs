@@ -18,6 +18,7 @@ pub mod model;
 pub mod parquet_export;
 pub mod render;
 pub mod serve;
+pub mod trace;
 
 pub use analysis::containers::NoSuchContainer;
 

@@ -293,7 +293,7 @@ pub fn parse_switch_output(text: &str, max_files: Option<usize>) -> Result<Switc
 /// created or an older one moved to FILE.old: a shell's messages (`command not found`,
 /// `Permission denied`), and no file. The spawn itself can still fail (the
 /// file changed since); `perfns_record::record` then removes the file it created.
-fn check_command(program: &str) -> anyhow::Result<()> {
+pub(crate) fn check_command(program: &str) -> anyhow::Result<()> {
     use nix::unistd::{access, AccessFlags};
     let path = std::path::Path::new(program);
     let found = if program.contains('/') {

@@ -26,7 +26,7 @@ use super::PerfDataError;
 use crate::attr::{flags, kind, AttrSet, EventAttr, EventDesc, SampleLayout, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
 use crate::error::ParseError;
-use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample, SampleId};
+use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample};
 
 /// The byte order of a file, from its magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,9 +651,9 @@ fn move_series_v1_bits(events: &mut [EventDesc]) {
     }
 }
 
-/// The header of the record `body` of event `attr` as the kernel wrote it:
-/// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
-/// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
+/// The header of the record `body` of an event of `layout` as the kernel
+/// wrote it: the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf
+/// refuses, as PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
 /// only in a tracer-scope recording, where the kernel writes no NAMESPACES
 /// record; the recorder's own statedump does, so a stored record is told
 /// from those by what it carries between its namespace links and its
@@ -664,7 +664,7 @@ fn move_series_v1_bits(events: &mut [EventDesc]) {
 /// way [`crate::record::RawRecord::parse`] tells the first version's layout
 /// (no ids) from today's by what follows the pids.
 fn kernel_header<O: ByteOrder>(
-    attr: &EventAttr,
+    layout: &SampleLayout,
     header: RecordHeader,
     body: &[u8],
 ) -> RecordHeader {
@@ -677,11 +677,7 @@ fn kernel_header<O: ByteOrder>(
     if header.kind != RecordType::NAMESPACES {
         return header;
     }
-    let trailer = if attr.sample_id_all() {
-        SampleId::trailer_size(attr.sample_type) as u64
-    } else {
-        0
-    };
+    let trailer = layout.trailer as u64;
     // pid, tid, nr_namespaces, then nr_namespaces {dev, inode} links.
     let namespaces_end = body
         .get(8..16)
@@ -760,10 +756,10 @@ impl<'a> FileRecord<'a> {
     /// Decodes the record.
     pub fn parse(&self) -> Result<Record<'a>, PerfDataError> {
         let raw = self.raw();
-        let attr = self.attr();
+        let (attr, layout) = (self.attr(), self.layout());
         match self.reader.endian {
-            Endian::Little => raw.parse::<LittleEndian>(attr),
-            Endian::Big => raw.parse::<BigEndian>(attr),
+            Endian::Little => raw.parse_with::<LittleEndian>(attr, layout),
+            Endian::Big => raw.parse_with::<BigEndian>(attr, layout),
         }
         .map_err(|source| self.parse_error(source))
     }
@@ -775,10 +771,10 @@ impl<'a> FileRecord<'a> {
     #[inline]
     pub fn parse_sample(&self) -> Result<Sample<'a>, ParseError> {
         let raw = self.raw();
-        let attr = self.attr();
+        let (attr, layout) = (self.attr(), self.layout());
         match self.reader.endian {
-            Endian::Little => raw.parse_sample::<LittleEndian>(attr),
-            Endian::Big => raw.parse_sample::<BigEndian>(attr),
+            Endian::Little => raw.parse_sample::<LittleEndian>(attr, layout),
+            Endian::Big => raw.parse_sample::<BigEndian>(attr, layout),
         }
     }
 
@@ -1354,10 +1350,10 @@ impl<'a> Records<'a> {
         let body =
             &record_bytes(map, chunks, ready.loc, usize::from(header.size))[RecordHeader::SIZE..];
         let header = if reader.tracer_scope {
-            let attr = &reader.events.events()[ready.event].attr;
+            let layout = reader.events.layout(ready.event);
             match reader.endian {
-                Endian::Little => kernel_header::<LittleEndian>(attr, header, body),
-                Endian::Big => kernel_header::<BigEndian>(attr, header, body),
+                Endian::Little => kernel_header::<LittleEndian>(layout, header, body),
+                Endian::Big => kernel_header::<BigEndian>(layout, header, body),
             }
         } else {
             header

@@ -177,7 +177,9 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
         }
     }
 
-    #[inline]
+    // Always inlined, as the fixed-size reads below: as calls they were a
+    // tenth of a report's time on a tracepoint recording.
+    #[inline(always)]
     fn bytes(&mut self, len: usize, field: &'static str) -> Result<Cow<'a, [u8]>, ParseError> {
         // The common contiguous case, without building an error first.
         if let RawData::Single(a) = *self.data {
@@ -215,7 +217,7 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
 
     /// A fixed-size field, read without building a `Cow` on the common
     /// contiguous path.
-    #[inline]
+    #[inline(always)]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ParseError> {
         if let RawData::Single(a) = self.data {
             if let Some(b) = self.pos.checked_add(N).and_then(|end| a.get(self.pos..end)) {
@@ -231,17 +233,17 @@ impl<'a, 'd, O: ByteOrder> Cursor<'a, 'd, O> {
         Ok(out)
     }
 
-    #[inline]
+    #[inline(always)]
     fn u64(&mut self, field: &'static str) -> Result<u64, ParseError> {
         Ok(O::read_u64(&self.array::<8>(field)?))
     }
 
-    #[inline]
+    #[inline(always)]
     fn u32(&mut self, field: &'static str) -> Result<u32, ParseError> {
         Ok(O::read_u32(&self.array::<4>(field)?))
     }
 
-    #[inline]
+    #[inline(always)]
     fn pid_tid(&mut self, field: &'static str) -> Result<(i32, i32), ParseError> {
         let b = self.array::<8>(field)?;
         Ok((O::read_i32(&b[0..4]), O::read_i32(&b[4..8])))

@@ -803,13 +803,16 @@ struct Pending {
     ready: Ready,
 }
 
-/// A record ready to be handed out.
+/// A record ready to be handed out, with what reading it found (its
+/// header, as the kernel wrote it, and its event), so that handing it out
+/// reads none of it again.
 #[derive(Debug, Clone, Copy)]
 struct Ready {
     loc: Loc,
     /// Its offset in the file: for a decompressed record, that of the
     /// compressed record it came in.
     offset: u64,
+    header: RecordHeader,
     event: usize,
 }
 
@@ -899,18 +902,18 @@ fn header_at<O: ByteOrder>(map: &[u8], chunks: &Chunks, loc: Loc) -> RecordHeade
 impl<'a> Records<'a> {
     /// The next record of the file as stored, `None` at the end; an error
     /// ends the iteration.
-    fn next_found<O: ByteOrder>(&mut self) -> Result<Option<Found>, PerfDataError> {
+    fn next_found<O: ByteOrder>(&mut self) -> Result<Option<Found>, Box<PerfDataError>> {
         let r = self.reader;
         if let Some(stream) = &mut self.stream {
             let Some(input) = stream else {
-                return Err(PerfDataError::Stream {
+                return Err(Box::new(PerfDataError::Stream {
                     path: r.path.clone(),
                     reason: if self.decompress {
                         "its records were read already"
                     } else {
                         "read it with PerfFileReader::stream"
                     },
-                });
+                }));
             };
             if let Some(f) = input.stash.pop_front() {
                 // The stash held its chunk; the record holds it once taken.
@@ -936,23 +939,23 @@ impl<'a> Records<'a> {
         }
         let path = || r.path.clone();
         if end - off < RecordHeader::SIZE {
-            return Err(PerfDataError::RecordPastEnd {
+            return Err(Box::new(PerfDataError::RecordPastEnd {
                 path: path(),
                 offset: off as u64,
                 size: RecordHeader::SIZE as u64,
                 data_end: end as u64,
-            });
+            }));
         }
         let map = r.bytes();
         let header = header_at::<O>(map, &self.chunks, Loc::Map(off));
         let size = usize::from(header.size);
         if size < RecordHeader::SIZE {
-            return Err(PerfDataError::RecordTooSmall {
+            return Err(Box::new(PerfDataError::RecordTooSmall {
                 path: path(),
                 offset: off as u64,
                 kind: header.kind,
                 size: header.size,
-            });
+            }));
         }
         // AUX area data follows its record, outside the record's size.
         let trailing = if header.kind == RecordType::AUXTRACE && size >= 16 {
@@ -962,12 +965,12 @@ impl<'a> Records<'a> {
         };
         let whole = (size as u64).saturating_add(trailing);
         if whole > (end - off) as u64 {
-            return Err(PerfDataError::RecordPastEnd {
+            return Err(Box::new(PerfDataError::RecordPastEnd {
                 path: path(),
                 offset: off as u64,
                 size: whole,
                 data_end: end as u64,
-            });
+            }));
         }
         self.pos = off + whole as usize;
         Ok(Some(Found {
@@ -1074,6 +1077,29 @@ impl<'a> Records<'a> {
     fn round(&mut self, found: Found) {
         self.release(self.flush_limit);
         self.flush_limit = self.max_time;
+        let here = match found.loc {
+            Loc::Map(off) => off,
+            Loc::Chunk { .. } => self.pos,
+        };
+        self.forget_waited(here);
+        self.hold(found.loc);
+        self.ready.push_back(Ok(Ready {
+            loc: found.loc,
+            offset: found.offset,
+            header: found.header,
+            event: 0,
+        }));
+    }
+
+    /// At a round marker at `here` in the map (or in what the record there
+    /// decompressed to): hands the pages of the records before it back to
+    /// the kernel, up to the first still queued.
+    /// Looked at only when that could free a step's worth: rounds can be
+    /// a dozen records.
+    fn forget_waited(&mut self, here: usize) {
+        if self.reader.map.is_none() || here < self.forgotten + FORGET_STEP {
+            return;
+        }
         let waiting = self.pending.iter().map(|p| p.ready.loc);
         let ready = self
             .ready
@@ -1086,18 +1112,8 @@ impl<'a> Records<'a> {
                 Loc::Chunk { .. } => None,
             })
             .min()
-            .unwrap_or(self.pos);
-        let here = match found.loc {
-            Loc::Map(off) => off,
-            Loc::Chunk { .. } => self.pos,
-        };
+            .unwrap_or(here);
         self.forget_below(low.min(here));
-        self.hold(found.loc);
-        self.ready.push_back(Ok(Ready {
-            loc: found.loc,
-            offset: found.offset,
-            event: 0,
-        }));
     }
 
     fn hold(&mut self, loc: Loc) {
@@ -1128,16 +1144,21 @@ impl<'a> Records<'a> {
                 return;
             }
         };
+        let layout = r.events.layout(event);
         let time = if self.time_order {
-            r.events
-                .layout(event)
-                .record_time::<O>(found.header.kind, &raw.data)
+            layout.record_time::<O>(found.header.kind, &raw.data)
         } else {
             None
+        };
+        let header = if r.tracer_scope {
+            kernel_header::<O>(layout, found.header, &bytes[RecordHeader::SIZE..])
+        } else {
+            found.header
         };
         let ready = Ready {
             loc: found.loc,
             offset: found.offset,
+            header,
             event,
         };
         self.hold(found.loc);
@@ -1318,22 +1339,24 @@ impl<'a> Records<'a> {
     }
 
     /// Ends the iteration after the queued records and `err`.
-    fn fail(&mut self, err: PerfDataError) {
+    fn fail(&mut self, err: Box<PerfDataError>) {
         self.release(u64::MAX);
-        self.ready.push_back(Err(Box::new(err)));
+        self.ready.push_back(Err(err));
         self.pos = self.reader.data.end;
         self.done = true;
     }
 
     /// Reads until a record is ready and takes it off the queue.
-    fn next_ready(&mut self) -> Option<Result<Ready, PerfDataError>> {
+    /// The error stays boxed: a `Result` the size of an error would be
+    /// copied out for every record.
+    fn next_ready(&mut self) -> Option<Result<Ready, Box<PerfDataError>>> {
         while self.ready.is_empty() && !self.done {
             match self.reader.endian {
                 Endian::Little => self.fill::<LittleEndian>(),
                 Endian::Big => self.fill::<BigEndian>(),
             }
         }
-        Some(self.ready.pop_front()?.map_err(|e| *e))
+        self.ready.pop_front()
     }
 
     /// The record at `ready`, from the map or the chunks.
@@ -1342,25 +1365,11 @@ impl<'a> Records<'a> {
         chunks: &'r Chunks,
         ready: Ready,
     ) -> FileRecord<'r> {
-        let map = reader.bytes();
-        let header = match reader.endian {
-            Endian::Little => header_at::<LittleEndian>(map, chunks, ready.loc),
-            Endian::Big => header_at::<BigEndian>(map, chunks, ready.loc),
-        };
-        let body =
-            &record_bytes(map, chunks, ready.loc, usize::from(header.size))[RecordHeader::SIZE..];
-        let header = if reader.tracer_scope {
-            let layout = reader.events.layout(ready.event);
-            match reader.endian {
-                Endian::Little => kernel_header::<LittleEndian>(layout, header, body),
-                Endian::Big => kernel_header::<BigEndian>(layout, header, body),
-            }
-        } else {
-            header
-        };
+        let size = usize::from(ready.header.size);
+        let body = &record_bytes(reader.bytes(), chunks, ready.loc, size)[RecordHeader::SIZE..];
         FileRecord {
             offset: ready.offset,
-            header,
+            header: ready.header,
             event: ready.event,
             body,
             reader,
@@ -1381,7 +1390,7 @@ impl<'a> Records<'a> {
         }
         let ready = match self.next_ready()? {
             Ok(ready) => ready,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(*e)),
         };
         if let Loc::Chunk { chunk, .. } = ready.loc {
             self.lent = Some(chunk);
@@ -1400,7 +1409,7 @@ impl<'a> Iterator for Records<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let ready = match self.next_ready()? {
             Ok(ready) => ready,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(*e)),
         };
         if let Loc::Chunk { chunk, .. } = ready.loc {
             self.chunks.release(chunk);

@@ -454,6 +454,8 @@ impl PerfFileReader {
             pos: self.data.start,
             ready: VecDeque::new(),
             pending: Vec::new(),
+            taken: 0,
+            released: 0,
             max_time: 0,
             flush_limit: 0,
             done: false,
@@ -816,6 +818,20 @@ struct Ready {
     event: usize,
 }
 
+/// An entry of [`Records`]' queue of what to hand out.
+#[derive(Debug)]
+enum Queued {
+    /// A record handed out as read: one without a time, a round marker,
+    /// any record in file order.
+    Record(Ready),
+    /// The next this many of the records released from `pending`, in time
+    /// order: handed out from there, not copied into the queue.
+    Released(usize),
+    /// An error (boxed: an entry is then small, not the size of the
+    /// largest error).
+    Error(Box<PerfDataError>),
+}
+
 /// A record found in the file, not yet given its event.
 #[derive(Debug, Clone, Copy)]
 struct Found {
@@ -851,10 +867,13 @@ pub struct Records<'a> {
     time_order: bool,
     decompress: bool,
     pos: usize,
-    /// Errors are boxed: a queue entry is then small, not the size of
-    /// the largest error, and a round can queue hundreds of thousands.
-    ready: VecDeque<Result<Ready, Box<PerfDataError>>>,
+    /// What is handed out next, in order.
+    ready: VecDeque<Queued>,
+    /// Timed records: the first `taken` handed out, up to `released`
+    /// released in time order, the rest waiting for a later round.
     pending: Vec<Pending>,
+    taken: usize,
+    released: usize,
     max_time: u64,
     flush_limit: u64,
     done: bool,
@@ -1058,7 +1077,7 @@ impl<'a> Records<'a> {
             decode::<O>(bit, &mut c, features, &mut Vec::new())
         });
         if let Err(e) = decoded {
-            self.ready.push_back(Err(Box::new(e)));
+            self.ready.push_back(Queued::Error(Box::new(e)));
         }
         true
     }
@@ -1083,7 +1102,7 @@ impl<'a> Records<'a> {
         };
         self.forget_waited(here);
         self.hold(found.loc);
-        self.ready.push_back(Ok(Ready {
+        self.ready.push_back(Queued::Record(Ready {
             loc: found.loc,
             offset: found.offset,
             header: found.header,
@@ -1100,11 +1119,11 @@ impl<'a> Records<'a> {
         if self.reader.map.is_none() || here < self.forgotten + FORGET_STEP {
             return;
         }
-        let waiting = self.pending.iter().map(|p| p.ready.loc);
-        let ready = self
-            .ready
-            .iter()
-            .filter_map(|r| r.as_ref().ok().map(|r| r.loc));
+        let waiting = self.pending[self.taken..].iter().map(|p| p.ready.loc);
+        let ready = self.ready.iter().filter_map(|q| match q {
+            Queued::Record(r) => Some(r.loc),
+            Queued::Released(_) | Queued::Error(_) => None,
+        });
         let low = waiting
             .chain(ready)
             .filter_map(|l| match l {
@@ -1135,7 +1154,7 @@ impl<'a> Records<'a> {
             Ok(event) => event,
             Err(source) => {
                 self.ready
-                    .push_back(Err(Box::new(PerfDataError::UnknownEvent {
+                    .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
                         path: r.path.clone(),
                         offset: found.offset,
                         kind: found.header.kind,
@@ -1164,7 +1183,7 @@ impl<'a> Records<'a> {
         self.hold(found.loc);
         match time {
             // perf delivers records without a time at once.
-            None | Some(0) => self.ready.push_back(Ok(ready)),
+            None | Some(0) => self.ready.push_back(Queued::Record(ready)),
             Some(time) => {
                 self.max_time = self.max_time.max(time);
                 self.pending.push(Pending { time, ready });
@@ -1194,7 +1213,7 @@ impl<'a> Records<'a> {
             match data_size {
                 Some(n) if n <= (body.len() - 8) as u64 => &body[8..8 + n as usize],
                 _ => {
-                    self.ready.push_back(Err(fail(format!(
+                    self.ready.push_back(Queued::Error(fail(format!(
                         "data_size {data_size:?} does not fit in the {}-byte record",
                         size
                     ))));
@@ -1209,7 +1228,8 @@ impl<'a> Records<'a> {
             None => match Decompressor::new(r.features.compressed.as_ref()) {
                 Ok(d) => self.decompressor.insert(d),
                 Err(e) => {
-                    self.ready.push_back(Err(fail(format!("zstd: {e}"))));
+                    self.ready
+                        .push_back(Queued::Error(fail(format!("zstd: {e}"))));
                     return;
                 }
             },
@@ -1219,7 +1239,7 @@ impl<'a> Records<'a> {
         if let Err(reason) = decompressor.decompress(input, &mut out) {
             // The cut record is lost with the output it needed.
             self.carry_skip = 0;
-            self.ready.push_back(Err(fail(reason)));
+            self.ready.push_back(Queued::Error(fail(reason)));
             return;
         }
         let skip = usize::try_from(self.carry_skip)
@@ -1244,7 +1264,7 @@ impl<'a> Records<'a> {
             let size = usize::from(header.size);
             if size < RecordHeader::SIZE {
                 self.ready
-                    .push_back(Err(Box::new(PerfDataError::RecordTooSmall {
+                    .push_back(Queued::Error(Box::new(PerfDataError::RecordTooSmall {
                         path: r.path.clone(),
                         offset: found.offset,
                         kind: header.kind,
@@ -1301,10 +1321,18 @@ impl<'a> Records<'a> {
         // what the last round left, sorted already): a stable sort merges
         // such runs instead of sorting from scratch, and keeps file order
         // among equal times, as perf's queue does.
-        self.pending.sort_by_key(|p| p.time);
-        let n = self.pending.partition_point(|p| p.time <= limit);
-        self.ready
-            .extend(self.pending.drain(..n).map(|p| Ok(p.ready)));
+        if self.taken == self.released {
+            self.pending.drain(..self.taken);
+            (self.taken, self.released) = (0, 0);
+        }
+        // Records released before stay ahead of any that came after them.
+        let waiting = &mut self.pending[self.released..];
+        waiting.sort_by_key(|p| p.time);
+        let n = waiting.partition_point(|p| p.time <= limit);
+        if n > 0 {
+            self.released += n;
+            self.ready.push_back(Queued::Released(n));
+        }
     }
 
     /// Lets the kernel drop the mapped pages of the records before `low`,
@@ -1341,7 +1369,7 @@ impl<'a> Records<'a> {
     /// Ends the iteration after the queued records and `err`.
     fn fail(&mut self, err: Box<PerfDataError>) {
         self.release(u64::MAX);
-        self.ready.push_back(Err(err));
+        self.ready.push_back(Queued::Error(err));
         self.pos = self.reader.data.end;
         self.done = true;
     }
@@ -1356,7 +1384,18 @@ impl<'a> Records<'a> {
                 Endian::Big => self.fill::<BigEndian>(),
             }
         }
-        self.ready.pop_front()
+        match self.ready.pop_front()? {
+            Queued::Record(ready) => Some(Ok(ready)),
+            Queued::Error(e) => Some(Err(e)),
+            Queued::Released(n) => {
+                if n > 1 {
+                    self.ready.push_front(Queued::Released(n - 1));
+                }
+                let ready = self.pending[self.taken].ready;
+                self.taken += 1;
+                Some(Ok(ready))
+            }
+        }
     }
 
     /// The record at `ready`, from the map or the chunks.

@@ -136,6 +136,34 @@ pub struct SampleLayout {
     pub trailer_id: Option<usize>,
     /// The offset of the time in that trailer (after tid).
     pub trailer_time: Option<usize>,
+    /// Where a sample keeps its fixed-size fields, from the identifier to
+    /// the period: every sample of the event has them at these offsets.
+    pub sample_fields: SampleFields,
+}
+
+/// The offsets of a sample's fixed-size fields in its body (the fields
+/// before PERF_SAMPLE_READ, whose size varies), and where they end: a
+/// sample at least [`SampleFields::end`] bytes long is read field by
+/// field at these offsets, without a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleFields {
+    /// PERF_SAMPLE_IP
+    pub ip: Option<usize>,
+    /// PERF_SAMPLE_TID: pid, then tid.
+    pub tid: Option<usize>,
+    /// PERF_SAMPLE_ADDR
+    pub addr: Option<usize>,
+    /// PERF_SAMPLE_ID (the id is also first with PERF_SAMPLE_IDENTIFIER)
+    pub id: Option<usize>,
+    /// PERF_SAMPLE_STREAM_ID
+    pub stream_id: Option<usize>,
+    /// PERF_SAMPLE_CPU: cpu, then a reserved u32.
+    pub cpu: Option<usize>,
+    /// PERF_SAMPLE_PERIOD
+    pub period: Option<usize>,
+    /// The size of the fixed part: where PERF_SAMPLE_READ or what follows
+    /// it starts.
+    pub end: usize,
 }
 
 impl SampleLayout {
@@ -143,25 +171,44 @@ impl SampleLayout {
     pub fn of(attr: &EventAttr) -> Self {
         let f = attr.sample_type;
         let has = |bit| usize::from(f.contains(bit)) * 8;
+        // The fixed fields in the order the kernel writes them
+        // (perf_output_sample), each at the sum of the sizes before it.
+        let mut end = 0;
+        let mut place = |bit| {
+            f.contains(bit).then(|| {
+                end += 8;
+                end - 8
+            })
+        };
+        place(SampleFormat::IDENTIFIER);
+        let ip = place(SampleFormat::IP);
+        let tid = place(SampleFormat::TID);
+        let sample_time = place(SampleFormat::TIME);
+        let addr = place(SampleFormat::ADDR);
+        let id = place(SampleFormat::ID);
+        let stream_id = place(SampleFormat::STREAM_ID);
+        let cpu = place(SampleFormat::CPU);
+        let period = place(SampleFormat::PERIOD);
+        let sample_fields = SampleFields {
+            ip,
+            tid,
+            addr,
+            id,
+            stream_id,
+            cpu,
+            period,
+            end,
+        };
         let sample_id = if f.contains(SampleFormat::IDENTIFIER) {
             Some(0)
-        } else if f.contains(SampleFormat::ID) {
-            Some(
-                has(SampleFormat::IP)
-                    + has(SampleFormat::TID)
-                    + has(SampleFormat::TIME)
-                    + has(SampleFormat::ADDR),
-            )
         } else {
-            None
+            id
         };
-        let sample_time = f.contains(SampleFormat::TIME).then(|| {
-            has(SampleFormat::IDENTIFIER) + has(SampleFormat::IP) + has(SampleFormat::TID)
-        });
         if !attr.sample_id_all() {
             return Self {
                 sample_id,
                 sample_time,
+                sample_fields,
                 ..Self::default()
             };
         }
@@ -181,6 +228,7 @@ impl SampleLayout {
             trailer,
             trailer_id,
             trailer_time,
+            sample_fields,
         }
     }
 
@@ -704,6 +752,12 @@ mod tests {
                 trailer: 32,
                 trailer_id: Some(24),
                 trailer_time: Some(8),
+                sample_fields: SampleFields {
+                    tid: Some(8),
+                    cpu: Some(24),
+                    end: 32,
+                    ..SampleFields::default()
+                },
             }
         );
         // perf record -e cpu-clock without IDENTIFIER: ip, tid, time, id.
@@ -720,6 +774,14 @@ mod tests {
                 trailer: 0,
                 trailer_id: None,
                 trailer_time: None,
+                sample_fields: SampleFields {
+                    ip: Some(0),
+                    tid: Some(8),
+                    id: Some(24),
+                    period: Some(32),
+                    end: 40,
+                    ..SampleFields::default()
+                },
             }
         );
     }

@@ -294,6 +294,64 @@ pub struct Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldIndex(usize);
 
+/// A scalar integer field placed once by [`TracepointFormat::scalar_field`]:
+/// its offset, size, sign and byte order, to read it from many payloads
+/// with one bounds check and no lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalarField {
+    offset: usize,
+    /// 1, 2, 4 or 8.
+    size: usize,
+    signed: bool,
+    endianness: Endianness,
+}
+
+impl ScalarField {
+    /// The field zero-extended to 64 bits whatever its sign, as
+    /// [`TracepointFormat::read_u64`]; `None` when the payload ends first.
+    #[inline]
+    pub fn read_u64(self, payload: &[u8]) -> Option<u64> {
+        let bytes = payload.get(self.offset..self.offset.checked_add(self.size)?)?;
+        Some(integer(self.endianness, bytes))
+    }
+
+    /// The field sign-extended when it is signed, as
+    /// [`TracepointFormat::read_i64`]; `None` when the payload ends first.
+    #[inline]
+    pub fn read_i64(self, payload: &[u8]) -> Option<i64> {
+        Some(extend(self.read_u64(payload)?, self.size, self.signed))
+    }
+}
+
+/// An integer of 1, 2, 4 or 8 `bytes` in byte order `endianness`,
+/// zero-extended.
+#[inline]
+fn integer(endianness: Endianness, bytes: &[u8]) -> u64 {
+    // One fixed-size read per size: a copy of `size` bytes into a buffer
+    // was a call to memcpy for every field of every record.
+    match (endianness, bytes) {
+        (_, &[b]) => u64::from(b),
+        (Endianness::Little, &[a, b]) => u64::from(u16::from_le_bytes([a, b])),
+        (Endianness::Big, &[a, b]) => u64::from(u16::from_be_bytes([a, b])),
+        (Endianness::Little, &[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
+        (Endianness::Big, &[a, b, c, d]) => u64::from(u32::from_be_bytes([a, b, c, d])),
+        (Endianness::Little, b) => u64::from_le_bytes(b.try_into().unwrap_or_default()),
+        (Endianness::Big, b) => u64::from_be_bytes(b.try_into().unwrap_or_default()),
+    }
+}
+
+/// `raw`, a `size`-byte integer, sign-extended to 64 bits when `signed`.
+#[inline]
+fn extend(raw: u64, size: usize, signed: bool) -> i64 {
+    let bits = 8 * size as u32;
+    if signed && bits < 64 {
+        let shift = 64 - bits;
+        ((raw << shift) as i64) >> shift
+    } else {
+        raw as i64
+    }
+}
+
 /// What a field can be selected by: its name (`&str`) or a [`FieldIndex`].
 pub trait FieldSelector: sealed::Sealed {
     /// The selected field of `format`.
@@ -443,13 +501,29 @@ impl TracepointFormat {
     ) -> Result<i64, TracepointError> {
         let field = field.select(self)?;
         let raw = self.scalar(payload, field)?;
-        let bits = 8 * field.size as u32;
-        if field.signed && bits < 64 {
-            let shift = 64 - bits;
-            Ok(((raw << shift) as i64) >> shift)
-        } else {
-            Ok(raw as i64)
+        Ok(extend(raw, field.size, field.signed))
+    }
+
+    /// A scalar integer field placed once, to be read from many payloads
+    /// ([`ScalarField::read_u64`], [`ScalarField::read_i64`]): an error
+    /// when it is not a scalar of 1, 2, 4 or 8 bytes.
+    pub fn scalar_field(&self, field: impl FieldSelector) -> Result<ScalarField, TracepointError> {
+        let field = field.select(self)?;
+        if field.kind != FieldKind::Scalar {
+            return Err(
+                self.field_kind(field, format!("is {}, not a scalar", describe(field.kind)))
+            );
         }
+        if !matches!(field.size, 1 | 2 | 4 | 8) {
+            let size = field.size;
+            return Err(self.field_kind(field, format!("{size}-byte values are not integers")));
+        }
+        Ok(ScalarField {
+            offset: field.offset,
+            size: field.size,
+            signed: field.signed,
+            endianness: self.endianness,
+        })
     }
 
     /// Element `element` of an array field of 1, 2, 4 or 8-byte integers,
@@ -543,18 +617,7 @@ impl TracepointFormat {
             return Err(self.field_kind(field, format!("{size}-byte values are not integers")));
         }
         let bytes = self.slice(payload, field, start, size)?;
-        // One fixed-size read per size: a copy of `size` bytes into a
-        // buffer was a call to memcpy for every field of every record.
-        let value = match (self.endianness, bytes) {
-            (_, &[b]) => u64::from(b),
-            (Endianness::Little, &[a, b]) => u64::from(u16::from_le_bytes([a, b])),
-            (Endianness::Big, &[a, b]) => u64::from(u16::from_be_bytes([a, b])),
-            (Endianness::Little, &[a, b, c, d]) => u64::from(u32::from_le_bytes([a, b, c, d])),
-            (Endianness::Big, &[a, b, c, d]) => u64::from(u32::from_be_bytes([a, b, c, d])),
-            (Endianness::Little, b) => u64::from_le_bytes(b.try_into().unwrap_or_default()),
-            (Endianness::Big, b) => u64::from_be_bytes(b.try_into().unwrap_or_default()),
-        };
-        Ok(value)
+        Ok(integer(self.endianness, bytes))
     }
 
     fn slice<'p>(

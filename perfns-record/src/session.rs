@@ -881,7 +881,7 @@ impl Recorder {
                         if renamed.is_empty() {
                             writer.write_record(raw.header, raw.data)?;
                         } else {
-                            let body = with_file_ids(&raw, renamed);
+                            let body = with_file_ids(&raw, renamed, layout);
                             writer.write_record(raw.header, RawData::Single(&body))?;
                         }
                         seen.note(&raw, sideband, layout);
@@ -1204,21 +1204,24 @@ impl Recorder {
 
 /// The record's bytes after its header, with the id of an event opened
 /// again (`renamed`: kernel's id, file's id) replaced by the file's: the
-/// identifier a sample starts with and other records end with
-/// ([`events::SAMPLE_FORMAT`], sample_id_all), and the id a
-/// PERF_RECORD_LOST starts with.
-fn with_file_ids(raw: &RawRecord<'_>, renamed: &[(u64, u64)]) -> Vec<u8> {
+/// id of a sample and of the sample_id trailer of other records, where the
+/// events' `layout` keeps them, and the id a PERF_RECORD_LOST starts with.
+fn with_file_ids(raw: &RawRecord<'_>, renamed: &[(u64, u64)], layout: &SampleLayout) -> Vec<u8> {
     let mut body = raw
         .data
         .range(0, raw.data.len())
         .unwrap_or_default()
         .into_owned();
+    let kind = raw.header.kind;
     let mut at = Vec::with_capacity(2);
-    if raw.header.kind == RecordType::SAMPLE || raw.header.kind == RecordType::LOST {
+    if kind == RecordType::SAMPLE {
+        at.extend(layout.sample_id);
+    } else if kind == RecordType::LOST {
         at.push(0);
     }
-    if raw.header.kind != RecordType::SAMPLE && raw.header.kind.is_kernel() {
-        at.extend(body.len().checked_sub(8));
+    if kind != RecordType::SAMPLE && kind.is_kernel() && layout.trailer > 0 {
+        let start = body.len().checked_sub(layout.trailer);
+        at.extend(start.zip(layout.trailer_id).map(|(s, id)| s + id));
     }
     for at in at {
         let Some(b) = body.get_mut(at..at + 8) else {
@@ -1618,7 +1621,13 @@ mod tests {
             },
             data: RawData::Split(a, b),
         };
-        with_file_ids(&raw, &[(70, 7), (80, 8)])
+        // The recorder's events: events::SAMPLE_FORMAT, sample_id_all.
+        let layout = SampleLayout::of(&EventAttr {
+            sample_type: events::SAMPLE_FORMAT,
+            flags: perfns::attr::flags::SAMPLE_ID_ALL,
+            ..Default::default()
+        });
+        with_file_ids(&raw, &[(70, 7), (80, 8)], &layout)
             .chunks(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
             .collect()

@@ -25,7 +25,9 @@ use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType};
-use perfns::tracepoint::{Endianness, FieldIndex, TracepointFormat, COMMON_FLAGS_INTERRUPT};
+use perfns::tracepoint::{
+    Endianness, FieldIndex, ScalarField, TracepointFormat, COMMON_FLAGS_INTERRUPT,
+};
 
 use crate::model::{
     ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
@@ -188,35 +190,33 @@ fn covered_time(window: &[(u64, u64)], first: u64, last: u64) -> TimeRange {
     }
 }
 
-/// What an event is to the analyses.
+/// What an event is to the analyses, with the tracepoint fields it reads
+/// placed once.
 #[derive(Debug)]
 enum Role {
     SchedSwitch {
+        /// For the comms, which are strings.
         format: TracepointFormat,
-        prev_pid: FieldIndex,
+        prev_pid: ScalarField,
         prev_comm: FieldIndex,
-        next_pid: FieldIndex,
+        next_pid: ScalarField,
         next_comm: FieldIndex,
     },
     PageAlloc {
-        format: TracepointFormat,
-        order: FieldIndex,
+        order: ScalarField,
         /// common_flags, which says whether it was in interrupt context.
-        flags: Option<FieldIndex>,
+        flags: Option<ScalarField>,
     },
     PageFree {
-        format: TracepointFormat,
-        order: FieldIndex,
-        flags: Option<FieldIndex>,
+        order: ScalarField,
+        flags: Option<ScalarField>,
     },
     SysEnter {
-        format: TracepointFormat,
-        id: FieldIndex,
+        id: ScalarField,
     },
     SysExit {
-        format: TracepointFormat,
-        id: FieldIndex,
-        ret: FieldIndex,
+        id: ScalarField,
+        ret: ScalarField,
     },
     /// A sampling event (cpu-clock, cycles, ...): samples are counted.
     Sampling,
@@ -665,35 +665,26 @@ impl Analysis {
                     return;
                 };
                 let decoded = (|| {
-                    Ok::<_, perfns::tracepoint::TracepointError>((
-                        format.read_i64(payload, *prev_pid)? as i32,
-                        format.read_str(payload, *prev_comm)?.into_owned(),
-                        format.read_i64(payload, *next_pid)? as i32,
-                        format.read_str(payload, *next_comm)?.into_owned(),
+                    Some((
+                        prev_pid.read_i64(payload)? as i32,
+                        format.read_str(payload, *prev_comm).ok()?.into_owned(),
+                        next_pid.read_i64(payload)? as i32,
+                        format.read_str(payload, *next_comm).ok()?.into_owned(),
                     ))
                 })();
-                let Ok((prev, prev_name, next, next_name)) = decoded else {
+                let Some((prev, prev_name, next, next_name)) = decoded else {
                     self.errors += 1;
                     return;
                 };
                 self.sched_switch(cpu, t, (prev, prev_name), (next, next_name));
             }
-            Role::PageAlloc {
-                format,
-                order,
-                flags,
-            }
-            | Role::PageFree {
-                format,
-                order,
-                flags,
-            } => {
+            Role::PageAlloc { order, flags } | Role::PageFree { order, flags } => {
                 let alloc = matches!(role, Role::PageAlloc { .. });
-                let Ok(order) = format.read_u64(payload, *order) else {
+                let Some(order) = order.read_u64(payload) else {
                     self.errors += 1;
                     return;
                 };
-                let Ok(flags) = flags.map_or(Ok(0), |f| format.read_u64(payload, f)) else {
+                let Some(flags) = flags.map_or(Some(0), |f| f.read_u64(payload)) else {
                     self.errors += 1;
                     return;
                 };
@@ -711,19 +702,17 @@ impl Analysis {
                     memtop::count_pages(m, alloc, order);
                 }
             }
-            Role::SysEnter { format, id } => {
-                let (Ok(nr), Some(t)) = (format.read_i64(payload, *id), time) else {
+            Role::SysEnter { id } => {
+                let (Some(nr), Some(t)) = (id.read_i64(payload), time) else {
                     self.errors += 1;
                     return;
                 };
                 syscalls::enter(&mut self.tasks[ti], nr, t, in_window);
             }
-            Role::SysExit { format, id, ret } => {
-                let (Ok(nr), Ok(ret), Some(t)) = (
-                    format.read_i64(payload, *id),
-                    format.read_i64(payload, *ret),
-                    time,
-                ) else {
+            Role::SysExit { id, ret } => {
+                let (Some(nr), Some(ret), Some(t)) =
+                    (id.read_i64(payload), ret.read_i64(payload), time)
+                else {
                     self.errors += 1;
                     return;
                 };
@@ -982,40 +971,32 @@ fn role(
             return Role::Other;
         }
     };
-    let fields = |names: &[&str]| -> Result<Vec<FieldIndex>, String> {
+    let scalars = |names: &[&str]| -> Result<Vec<ScalarField>, String> {
         names
             .iter()
-            .map(|n| format.field_index(n).map_err(|e| e.to_string()))
+            .map(|n| format.scalar_field(*n).map_err(|e| e.to_string()))
             .collect()
     };
+    let index = |name: &str| format.field_index(name).map_err(|e| e.to_string());
+    // common_flags, which says whether it was in interrupt context.
+    let flags = format.scalar_field("common_flags").ok();
     let role = match name {
-        "sched:sched_switch" => {
-            fields(&["prev_pid", "prev_comm", "next_pid", "next_comm"]).map(|f| Role::SchedSwitch {
-                prev_pid: f[0],
-                prev_comm: f[1],
-                next_pid: f[2],
-                next_comm: f[3],
+        "sched:sched_switch" => (|| {
+            let pids = scalars(&["prev_pid", "next_pid"])?;
+            Ok(Role::SchedSwitch {
+                prev_pid: pids[0],
+                prev_comm: index("prev_comm")?,
+                next_pid: pids[1],
+                next_comm: index("next_comm")?,
                 format: format.clone(),
             })
-        }
-        "kmem:mm_page_alloc" => fields(&["order"]).map(|f| Role::PageAlloc {
-            order: f[0],
-            flags: format.field_index("common_flags").ok(),
-            format: format.clone(),
-        }),
-        "kmem:mm_page_free" => fields(&["order"]).map(|f| Role::PageFree {
-            order: f[0],
-            flags: format.field_index("common_flags").ok(),
-            format: format.clone(),
-        }),
-        "raw_syscalls:sys_enter" => fields(&["id"]).map(|f| Role::SysEnter {
-            id: f[0],
-            format: format.clone(),
-        }),
-        _ => fields(&["id", "ret"]).map(|f| Role::SysExit {
+        })(),
+        "kmem:mm_page_alloc" => scalars(&["order"]).map(|f| Role::PageAlloc { order: f[0], flags }),
+        "kmem:mm_page_free" => scalars(&["order"]).map(|f| Role::PageFree { order: f[0], flags }),
+        "raw_syscalls:sys_enter" => scalars(&["id"]).map(|f| Role::SysEnter { id: f[0] }),
+        _ => scalars(&["id", "ret"]).map(|f| Role::SysExit {
             id: f[0],
             ret: f[1],
-            format: format.clone(),
         }),
     };
     role.unwrap_or_else(|why| {

@@ -26,7 +26,7 @@ use super::PerfDataError;
 use crate::attr::{flags, kind, AttrSet, EventAttr, EventDesc, SampleLayout, ATTR_SIZE_VER0};
 use crate::container::{RecordingMeta, RecordingMode};
 use crate::error::ParseError;
-use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample, SampleId};
+use crate::record::{RawData, RawRecord, Record, RecordHeader, RecordType, Sample};
 
 /// The byte order of a file, from its magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,6 +454,8 @@ impl PerfFileReader {
             pos: self.data.start,
             ready: VecDeque::new(),
             pending: Vec::new(),
+            taken: 0,
+            released: 0,
             max_time: 0,
             flush_limit: 0,
             done: false,
@@ -651,9 +653,9 @@ fn move_series_v1_bits(events: &mut [EventDesc]) {
     }
 }
 
-/// The header of the record `body` of event `attr` as the kernel wrote it:
-/// the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf refuses, as
-/// PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
+/// The header of the record `body` of an event of `layout` as the kernel
+/// wrote it: the writer stores PERF_RECORD_TRACER_NAMESPACES, which perf
+/// refuses, as PERF_RECORD_NAMESPACES ([`super::PerfFileWriter::write_record`]). Called
 /// only in a tracer-scope recording, where the kernel writes no NAMESPACES
 /// record; the recorder's own statedump does, so a stored record is told
 /// from those by what it carries between its namespace links and its
@@ -664,7 +666,7 @@ fn move_series_v1_bits(events: &mut [EventDesc]) {
 /// way [`crate::record::RawRecord::parse`] tells the first version's layout
 /// (no ids) from today's by what follows the pids.
 fn kernel_header<O: ByteOrder>(
-    attr: &EventAttr,
+    layout: &SampleLayout,
     header: RecordHeader,
     body: &[u8],
 ) -> RecordHeader {
@@ -677,11 +679,7 @@ fn kernel_header<O: ByteOrder>(
     if header.kind != RecordType::NAMESPACES {
         return header;
     }
-    let trailer = if attr.sample_id_all() {
-        SampleId::trailer_size(attr.sample_type) as u64
-    } else {
-        0
-    };
+    let trailer = layout.trailer as u64;
     // pid, tid, nr_namespaces, then nr_namespaces {dev, inode} links.
     let namespaces_end = body
         .get(8..16)
@@ -760,10 +758,10 @@ impl<'a> FileRecord<'a> {
     /// Decodes the record.
     pub fn parse(&self) -> Result<Record<'a>, PerfDataError> {
         let raw = self.raw();
-        let attr = self.attr();
+        let (attr, layout) = (self.attr(), self.layout());
         match self.reader.endian {
-            Endian::Little => raw.parse::<LittleEndian>(attr),
-            Endian::Big => raw.parse::<BigEndian>(attr),
+            Endian::Little => raw.parse_with::<LittleEndian>(attr, layout),
+            Endian::Big => raw.parse_with::<BigEndian>(attr, layout),
         }
         .map_err(|source| self.parse_error(source))
     }
@@ -775,10 +773,10 @@ impl<'a> FileRecord<'a> {
     #[inline]
     pub fn parse_sample(&self) -> Result<Sample<'a>, ParseError> {
         let raw = self.raw();
-        let attr = self.attr();
+        let (attr, layout) = (self.attr(), self.layout());
         match self.reader.endian {
-            Endian::Little => raw.parse_sample::<LittleEndian>(attr),
-            Endian::Big => raw.parse_sample::<BigEndian>(attr),
+            Endian::Little => raw.parse_sample::<LittleEndian>(attr, layout),
+            Endian::Big => raw.parse_sample::<BigEndian>(attr, layout),
         }
     }
 
@@ -807,14 +805,31 @@ struct Pending {
     ready: Ready,
 }
 
-/// A record ready to be handed out.
+/// A record ready to be handed out, with what reading it found (its
+/// header, as the kernel wrote it, and its event), so that handing it out
+/// reads none of it again.
 #[derive(Debug, Clone, Copy)]
 struct Ready {
     loc: Loc,
     /// Its offset in the file: for a decompressed record, that of the
     /// compressed record it came in.
     offset: u64,
+    header: RecordHeader,
     event: usize,
+}
+
+/// An entry of [`Records`]' queue of what to hand out.
+#[derive(Debug)]
+enum Queued {
+    /// A record handed out as read: one without a time, a round marker,
+    /// any record in file order.
+    Record(Ready),
+    /// The next this many of the records released from `pending`, in time
+    /// order: handed out from there, not copied into the queue.
+    Released(usize),
+    /// An error (boxed: an entry is then small, not the size of the
+    /// largest error).
+    Error(Box<PerfDataError>),
 }
 
 /// A record found in the file, not yet given its event.
@@ -852,10 +867,13 @@ pub struct Records<'a> {
     time_order: bool,
     decompress: bool,
     pos: usize,
-    /// Errors are boxed: a queue entry is then small, not the size of
-    /// the largest error, and a round can queue hundreds of thousands.
-    ready: VecDeque<Result<Ready, Box<PerfDataError>>>,
+    /// What is handed out next, in order.
+    ready: VecDeque<Queued>,
+    /// Timed records: the first `taken` handed out, up to `released`
+    /// released in time order, the rest waiting for a later round.
     pending: Vec<Pending>,
+    taken: usize,
+    released: usize,
     max_time: u64,
     flush_limit: u64,
     done: bool,
@@ -903,18 +921,18 @@ fn header_at<O: ByteOrder>(map: &[u8], chunks: &Chunks, loc: Loc) -> RecordHeade
 impl<'a> Records<'a> {
     /// The next record of the file as stored, `None` at the end; an error
     /// ends the iteration.
-    fn next_found<O: ByteOrder>(&mut self) -> Result<Option<Found>, PerfDataError> {
+    fn next_found<O: ByteOrder>(&mut self) -> Result<Option<Found>, Box<PerfDataError>> {
         let r = self.reader;
         if let Some(stream) = &mut self.stream {
             let Some(input) = stream else {
-                return Err(PerfDataError::Stream {
+                return Err(Box::new(PerfDataError::Stream {
                     path: r.path.clone(),
                     reason: if self.decompress {
                         "its records were read already"
                     } else {
                         "read it with PerfFileReader::stream"
                     },
-                });
+                }));
             };
             if let Some(f) = input.stash.pop_front() {
                 // The stash held its chunk; the record holds it once taken.
@@ -940,23 +958,23 @@ impl<'a> Records<'a> {
         }
         let path = || r.path.clone();
         if end - off < RecordHeader::SIZE {
-            return Err(PerfDataError::RecordPastEnd {
+            return Err(Box::new(PerfDataError::RecordPastEnd {
                 path: path(),
                 offset: off as u64,
                 size: RecordHeader::SIZE as u64,
                 data_end: end as u64,
-            });
+            }));
         }
         let map = r.bytes();
         let header = header_at::<O>(map, &self.chunks, Loc::Map(off));
         let size = usize::from(header.size);
         if size < RecordHeader::SIZE {
-            return Err(PerfDataError::RecordTooSmall {
+            return Err(Box::new(PerfDataError::RecordTooSmall {
                 path: path(),
                 offset: off as u64,
                 kind: header.kind,
                 size: header.size,
-            });
+            }));
         }
         // AUX area data follows its record, outside the record's size.
         let trailing = if header.kind == RecordType::AUXTRACE && size >= 16 {
@@ -966,12 +984,12 @@ impl<'a> Records<'a> {
         };
         let whole = (size as u64).saturating_add(trailing);
         if whole > (end - off) as u64 {
-            return Err(PerfDataError::RecordPastEnd {
+            return Err(Box::new(PerfDataError::RecordPastEnd {
                 path: path(),
                 offset: off as u64,
                 size: whole,
                 data_end: end as u64,
-            });
+            }));
         }
         self.pos = off + whole as usize;
         Ok(Some(Found {
@@ -1059,7 +1077,7 @@ impl<'a> Records<'a> {
             decode::<O>(bit, &mut c, features, &mut Vec::new())
         });
         if let Err(e) = decoded {
-            self.ready.push_back(Err(Box::new(e)));
+            self.ready.push_back(Queued::Error(Box::new(e)));
         }
         true
     }
@@ -1078,11 +1096,34 @@ impl<'a> Records<'a> {
     fn round(&mut self, found: Found) {
         self.release(self.flush_limit);
         self.flush_limit = self.max_time;
-        let waiting = self.pending.iter().map(|p| p.ready.loc);
-        let ready = self
-            .ready
-            .iter()
-            .filter_map(|r| r.as_ref().ok().map(|r| r.loc));
+        let here = match found.loc {
+            Loc::Map(off) => off,
+            Loc::Chunk { .. } => self.pos,
+        };
+        self.forget_waited(here);
+        self.hold(found.loc);
+        self.ready.push_back(Queued::Record(Ready {
+            loc: found.loc,
+            offset: found.offset,
+            header: found.header,
+            event: 0,
+        }));
+    }
+
+    /// At a round marker at `here` in the map (or in what the record there
+    /// decompressed to): hands the pages of the records before it back to
+    /// the kernel, up to the first still queued.
+    /// Looked at only when that could free a step's worth: rounds can be
+    /// a dozen records.
+    fn forget_waited(&mut self, here: usize) {
+        if self.reader.map.is_none() || here < self.forgotten + FORGET_STEP {
+            return;
+        }
+        let waiting = self.pending[self.taken..].iter().map(|p| p.ready.loc);
+        let ready = self.ready.iter().filter_map(|q| match q {
+            Queued::Record(r) => Some(r.loc),
+            Queued::Released(_) | Queued::Error(_) => None,
+        });
         let low = waiting
             .chain(ready)
             .filter_map(|l| match l {
@@ -1090,18 +1131,8 @@ impl<'a> Records<'a> {
                 Loc::Chunk { .. } => None,
             })
             .min()
-            .unwrap_or(self.pos);
-        let here = match found.loc {
-            Loc::Map(off) => off,
-            Loc::Chunk { .. } => self.pos,
-        };
+            .unwrap_or(here);
         self.forget_below(low.min(here));
-        self.hold(found.loc);
-        self.ready.push_back(Ok(Ready {
-            loc: found.loc,
-            offset: found.offset,
-            event: 0,
-        }));
     }
 
     fn hold(&mut self, loc: Loc) {
@@ -1123,7 +1154,7 @@ impl<'a> Records<'a> {
             Ok(event) => event,
             Err(source) => {
                 self.ready
-                    .push_back(Err(Box::new(PerfDataError::UnknownEvent {
+                    .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
                         path: r.path.clone(),
                         offset: found.offset,
                         kind: found.header.kind,
@@ -1132,22 +1163,27 @@ impl<'a> Records<'a> {
                 return;
             }
         };
+        let layout = r.events.layout(event);
         let time = if self.time_order {
-            r.events
-                .layout(event)
-                .record_time::<O>(found.header.kind, &raw.data)
+            layout.record_time::<O>(found.header.kind, &raw.data)
         } else {
             None
+        };
+        let header = if r.tracer_scope {
+            kernel_header::<O>(layout, found.header, &bytes[RecordHeader::SIZE..])
+        } else {
+            found.header
         };
         let ready = Ready {
             loc: found.loc,
             offset: found.offset,
+            header,
             event,
         };
         self.hold(found.loc);
         match time {
             // perf delivers records without a time at once.
-            None | Some(0) => self.ready.push_back(Ok(ready)),
+            None | Some(0) => self.ready.push_back(Queued::Record(ready)),
             Some(time) => {
                 self.max_time = self.max_time.max(time);
                 self.pending.push(Pending { time, ready });
@@ -1177,7 +1213,7 @@ impl<'a> Records<'a> {
             match data_size {
                 Some(n) if n <= (body.len() - 8) as u64 => &body[8..8 + n as usize],
                 _ => {
-                    self.ready.push_back(Err(fail(format!(
+                    self.ready.push_back(Queued::Error(fail(format!(
                         "data_size {data_size:?} does not fit in the {}-byte record",
                         size
                     ))));
@@ -1192,7 +1228,8 @@ impl<'a> Records<'a> {
             None => match Decompressor::new(r.features.compressed.as_ref()) {
                 Ok(d) => self.decompressor.insert(d),
                 Err(e) => {
-                    self.ready.push_back(Err(fail(format!("zstd: {e}"))));
+                    self.ready
+                        .push_back(Queued::Error(fail(format!("zstd: {e}"))));
                     return;
                 }
             },
@@ -1202,7 +1239,7 @@ impl<'a> Records<'a> {
         if let Err(reason) = decompressor.decompress(input, &mut out) {
             // The cut record is lost with the output it needed.
             self.carry_skip = 0;
-            self.ready.push_back(Err(fail(reason)));
+            self.ready.push_back(Queued::Error(fail(reason)));
             return;
         }
         let skip = usize::try_from(self.carry_skip)
@@ -1227,7 +1264,7 @@ impl<'a> Records<'a> {
             let size = usize::from(header.size);
             if size < RecordHeader::SIZE {
                 self.ready
-                    .push_back(Err(Box::new(PerfDataError::RecordTooSmall {
+                    .push_back(Queued::Error(Box::new(PerfDataError::RecordTooSmall {
                         path: r.path.clone(),
                         offset: found.offset,
                         kind: header.kind,
@@ -1284,10 +1321,18 @@ impl<'a> Records<'a> {
         // what the last round left, sorted already): a stable sort merges
         // such runs instead of sorting from scratch, and keeps file order
         // among equal times, as perf's queue does.
-        self.pending.sort_by_key(|p| p.time);
-        let n = self.pending.partition_point(|p| p.time <= limit);
-        self.ready
-            .extend(self.pending.drain(..n).map(|p| Ok(p.ready)));
+        if self.taken == self.released {
+            self.pending.drain(..self.taken);
+            (self.taken, self.released) = (0, 0);
+        }
+        // Records released before stay ahead of any that came after them.
+        let waiting = &mut self.pending[self.released..];
+        waiting.sort_by_key(|p| p.time);
+        let n = waiting.partition_point(|p| p.time <= limit);
+        if n > 0 {
+            self.released += n;
+            self.ready.push_back(Queued::Released(n));
+        }
     }
 
     /// Lets the kernel drop the mapped pages of the records before `low`,
@@ -1322,22 +1367,35 @@ impl<'a> Records<'a> {
     }
 
     /// Ends the iteration after the queued records and `err`.
-    fn fail(&mut self, err: PerfDataError) {
+    fn fail(&mut self, err: Box<PerfDataError>) {
         self.release(u64::MAX);
-        self.ready.push_back(Err(Box::new(err)));
+        self.ready.push_back(Queued::Error(err));
         self.pos = self.reader.data.end;
         self.done = true;
     }
 
     /// Reads until a record is ready and takes it off the queue.
-    fn next_ready(&mut self) -> Option<Result<Ready, PerfDataError>> {
+    /// The error stays boxed: a `Result` the size of an error would be
+    /// copied out for every record.
+    fn next_ready(&mut self) -> Option<Result<Ready, Box<PerfDataError>>> {
         while self.ready.is_empty() && !self.done {
             match self.reader.endian {
                 Endian::Little => self.fill::<LittleEndian>(),
                 Endian::Big => self.fill::<BigEndian>(),
             }
         }
-        Some(self.ready.pop_front()?.map_err(|e| *e))
+        match self.ready.pop_front()? {
+            Queued::Record(ready) => Some(Ok(ready)),
+            Queued::Error(e) => Some(Err(e)),
+            Queued::Released(n) => {
+                if n > 1 {
+                    self.ready.push_front(Queued::Released(n - 1));
+                }
+                let ready = self.pending[self.taken].ready;
+                self.taken += 1;
+                Some(Ok(ready))
+            }
+        }
     }
 
     /// The record at `ready`, from the map or the chunks.
@@ -1346,25 +1404,11 @@ impl<'a> Records<'a> {
         chunks: &'r Chunks,
         ready: Ready,
     ) -> FileRecord<'r> {
-        let map = reader.bytes();
-        let header = match reader.endian {
-            Endian::Little => header_at::<LittleEndian>(map, chunks, ready.loc),
-            Endian::Big => header_at::<BigEndian>(map, chunks, ready.loc),
-        };
-        let body =
-            &record_bytes(map, chunks, ready.loc, usize::from(header.size))[RecordHeader::SIZE..];
-        let header = if reader.tracer_scope {
-            let attr = &reader.events.events()[ready.event].attr;
-            match reader.endian {
-                Endian::Little => kernel_header::<LittleEndian>(attr, header, body),
-                Endian::Big => kernel_header::<BigEndian>(attr, header, body),
-            }
-        } else {
-            header
-        };
+        let size = usize::from(ready.header.size);
+        let body = &record_bytes(reader.bytes(), chunks, ready.loc, size)[RecordHeader::SIZE..];
         FileRecord {
             offset: ready.offset,
-            header,
+            header: ready.header,
             event: ready.event,
             body,
             reader,
@@ -1385,7 +1429,7 @@ impl<'a> Records<'a> {
         }
         let ready = match self.next_ready()? {
             Ok(ready) => ready,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(*e)),
         };
         if let Loc::Chunk { chunk, .. } = ready.loc {
             self.lent = Some(chunk);
@@ -1404,7 +1448,7 @@ impl<'a> Iterator for Records<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let ready = match self.next_ready()? {
             Ok(ready) => ready,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some(Err(*e)),
         };
         if let Loc::Chunk { chunk, .. } = ready.loc {
             self.chunks.release(chunk);

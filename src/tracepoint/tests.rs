@@ -180,6 +180,28 @@ fn field_index_reads_many_payloads() {
 }
 
 #[test]
+fn a_scalar_field_placed_once_reads_as_the_format_does() {
+    let f = parse_le("sched", SCHED_SWITCH);
+    let p = sched_switch_payload();
+    let next_prio = f.scalar_field("next_prio").unwrap();
+    let prev_state = f.scalar_field("prev_state").unwrap();
+    let common_type = f.scalar_field("common_type").unwrap();
+    // The values sched_switch_payload put there (-5 at 60, 1 at 32, 372).
+    assert_eq!(next_prio.read_i64(&p), Some(-5));
+    assert_eq!(next_prio.read_u64(&p), Some(0xffff_fffb));
+    assert_eq!(prev_state.read_i64(&p), Some(1));
+    assert_eq!(common_type.read_u64(&p), Some(372));
+    // A payload that ends inside the field.
+    assert_eq!(next_prio.read_i64(&p[..62]), None);
+    // Strings are not scalars.
+    let err = f.scalar_field("prev_comm").unwrap_err().to_string();
+    assert!(
+        err.contains("prev_comm") && err.contains("not a scalar"),
+        "{err}"
+    );
+}
+
+#[test]
 fn big_endian_payloads() {
     let mut f = TracepointFormat::parse("sched", SCHED_SWITCH).unwrap();
     f.endianness = Endianness::Big;
@@ -192,6 +214,12 @@ fn big_endian_payloads() {
     assert_eq!(f.read_i64(&p, "common_pid").unwrap(), -1);
     assert_eq!(f.read_u64(&p, "prev_state").unwrap(), 0x0102_0304_0506_0708);
     assert_eq!(f.read_i64(&p, "next_prio").unwrap(), -120);
+    assert_eq!(
+        f.scalar_field("next_prio").unwrap().read_i64(&p),
+        Some(-120)
+    );
+    let prev_state = f.scalar_field("prev_state").unwrap();
+    assert_eq!(prev_state.read_u64(&p), Some(0x0102_0304_0506_0708));
 }
 
 #[test]

@@ -166,6 +166,11 @@ const MM_PAGE_FREE: &str = include_str!("../../../src/tracepoint/testdata/mm_pag
 /// An analysis of a recording of kmem:mm_page_alloc (event 0) and
 /// kmem:mm_page_free (event 1).
 fn kmem_analysis() -> Analysis {
+    kmem_analysis_with(MM_PAGE_ALLOC)
+}
+
+/// [`kmem_analysis`] with mm_page_alloc's format text `alloc_format`.
+fn kmem_analysis_with(alloc_format: &str) -> Analysis {
     let tracepoint = |config, name: &str| EventDesc {
         attr: EventAttr {
             kind: perfns::attr::kind::TRACEPOINT,
@@ -193,7 +198,7 @@ fn kmem_analysis() -> Analysis {
         tracing_data: Some(TracingData::new(
             String::new(),
             String::new(),
-            vec![text(MM_PAGE_ALLOC), text(MM_PAGE_FREE)],
+            vec![text(alloc_format), text(MM_PAGE_FREE)],
         )),
         ..Features::default()
     };
@@ -290,4 +295,34 @@ fn no_interrupt_context_page_traffic_no_note() {
     let report = a.finish(&crate::Options::default()).expect("report");
     assert_eq!(report.header.memory_in_interrupts, None);
     assert!(report.header.notes.iter().all(|n| !n.contains("interrupt")));
+}
+
+/// A field the analysis reads as an integer that the format declares as
+/// something else leaves its event undecoded, said once when the analysis
+/// starts (the fields are placed then), instead of counting every sample
+/// as an error.
+#[test]
+fn an_integer_field_that_is_not_a_scalar_leaves_its_event_undecoded() {
+    let alloc = MM_PAGE_ALLOC.replace("unsigned int order;", "char order[4];");
+    assert_ne!(alloc, MM_PAGE_ALLOC);
+    let mut a = kmem_analysis_with(&alloc);
+    a.record(0, &page_sample(5, 1_000, 0, 1));
+    a.record(1, &page_sample(5, 1_100, 0, 1));
+    let task = a.tasks.iter().find(|t| t.tid == 5).expect("task 5");
+    // The free of an order-1 block (2 pages) counts, the allocation not.
+    assert_eq!(task.memory.pages_freed, 2);
+    assert_eq!(task.memory.pages_allocated, 0);
+    assert_eq!(a.errors, 0);
+    let report = a.finish(&crate::Options::default()).expect("report");
+    assert!(
+        report
+            .header
+            .notes
+            .iter()
+            .any(|n| n.starts_with("kmem:mm_page_alloc is not decoded")
+                && n.contains("order")
+                && n.contains("not a scalar")),
+        "{:?}",
+        report.header.notes
+    );
 }

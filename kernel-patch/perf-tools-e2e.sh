@@ -46,8 +46,8 @@
 #     tid (--sort tracerns,pid) and must make up the difference exactly;
 #   - the refusals' messages.
 #
-# Environment: TRACERNS_WORKDIR (default /work/kbuild/perf16) and CCACHE_DIR
-# as tracerns-vm.sh takes them.
+# Environment: TRACERNS_WORKDIR and CCACHE_DIR as tracerns-vm.sh takes them
+# (the same defaults).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -124,7 +124,16 @@ if [[ ${1:-} == --guest ]]; then
 	exit 0
 fi
 
-export TRACERNS_WORKDIR=${TRACERNS_WORKDIR:-/work/kbuild/perf16}
+# tracerns-vm.sh's default, so that the kernel the other VM tests built is
+# the one used here.
+if [[ -z ${TRACERNS_WORKDIR:-} ]]; then
+	if [[ -d /work ]]; then
+		TRACERNS_WORKDIR=/work/kbuild/tracerns
+	else
+		TRACERNS_WORKDIR=/var/tmp/tracerns-kbuild
+	fi
+fi
+export TRACERNS_WORKDIR
 out=$(realpath -m "${1:-$repo/target/perf-tools-e2e}")
 src=$TRACERNS_WORKDIR/src
 perf_out=$TRACERNS_WORKDIR/perf-out
@@ -136,6 +145,16 @@ if ! grep -qx 'perf tools: add tracer-scope recording' < <(git -C "$src" log --f
 	exit 1
 fi
 # The minimal feature set of scripts/build-perf612.sh (Debian packages only).
+need=()
+for pkg in build-essential flex bison pkg-config libelf-dev libdw-dev libzstd-dev \
+	libtraceevent-dev; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+	echo "perf-tools-e2e: apt-get install ${need[*]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 mkdir -p "$perf_out"
 nice -n 5 make -s -C "$src/tools/perf" O="$perf_out" -j"$(nproc)" NO_LIBPYTHON=1 \
 	NO_LIBPERL=1 NO_SLANG=1 NO_GTK2=1 NO_LIBBPF=1 BUILD_BPF_SKEL=0 NO_JEVENTS=1 \

@@ -31,6 +31,7 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+pub mod live;
 mod processes;
 mod switch;
 pub(crate) mod tasks;
@@ -498,15 +499,7 @@ fn create_output(
     plan: &[PlannedEvent],
     rings: &[CpuRing],
 ) -> Result<(Output, Option<(u64, u64)>), RecordError> {
-    let descs: Vec<EventDesc> = plan
-        .iter()
-        .enumerate()
-        .map(|(i, e)| EventDesc {
-            attr: e.attr.clone(),
-            ids: rings.iter().flat_map(|r| r.file_ids_of(i)).collect(),
-            name: e.name.clone(),
-        })
-        .collect();
+    let descs = event_descs(plan, rings);
     // Only now, once the events are open: a recording that cannot
     // start leaves an older one where it was.
     let to_stdout = output::is_stdout(&config.output);
@@ -524,6 +517,19 @@ fn create_output(
         )
     };
     Ok((writer, output_id))
+}
+
+/// The events as the recording describes them, with the ids of each
+/// CPU's instances.
+fn event_descs(plan: &[PlannedEvent], rings: &[CpuRing]) -> Vec<EventDesc> {
+    plan.iter()
+        .enumerate()
+        .map(|(i, e)| EventDesc {
+            attr: e.attr.clone(),
+            ids: rings.iter().flat_map(|r| r.file_ids_of(i)).collect(),
+            name: e.name.clone(),
+        })
+        .collect()
 }
 
 /// This host's features, with the tracing data of the planned
@@ -553,6 +559,17 @@ impl Recorder {
     /// writes the statedump of the tasks that exist, and enables the
     /// events.
     pub fn start(config: SessionConfig) -> Result<Self, RecordError> {
+        Self::start_with(config, false)
+    }
+
+    /// [`Self::start`] without a file: the records go to
+    /// [`live::LiveRecords`] ([`live::LiveSession`]), `config.output` is
+    /// not used.
+    pub(crate) fn start_live(config: SessionConfig) -> Result<Self, RecordError> {
+        Self::start_with(config, true)
+    }
+
+    fn start_with(config: SessionConfig, live: bool) -> Result<Self, RecordError> {
         if !config.mmap_pages.is_power_of_two() {
             return Err(RecordError::Config(format!(
                 "-m/--mmap-pages {}: the kernel needs a power of two",
@@ -599,7 +616,12 @@ impl Recorder {
             Some(path) => Some(open_cgroup(path)?),
         };
         let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), &tids, config.mmap_pages)?;
-        let (mut writer, output_id) = create_output(&config, &plan, &rings)?;
+        let (mut writer, output_id) = if live {
+            let descs = event_descs(&plan, &rings);
+            (Output::Live(live::LiveRecords::new(descs)?), None)
+        } else {
+            create_output(&config, &plan, &rings)?
+        };
         let mut features = recording_features(&plan, &tracefs)?;
         let meta = RecordingMeta {
             version: META_VERSION,
@@ -1093,6 +1115,44 @@ impl Recorder {
         &self.config
     }
 
+    /// The features as they stand: the host's, the tracing data, the
+    /// perfns metadata.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// How many CPUs are recorded.
+    pub fn cpu_count(&self) -> usize {
+        self.rings.iter().filter(|r| !r.dead).count()
+    }
+
+    /// A live session's held records.
+    pub(crate) fn live(&self) -> Option<&live::LiveRecords> {
+        match &self.writer {
+            Output::Live(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A live session's held records.
+    pub(crate) fn live_mut(&mut self) -> Option<&mut live::LiveRecords> {
+        self.writer.live_mut()
+    }
+
+    /// Disables the events on every CPU.
+    fn disable(&mut self) -> Result<(), RecordError> {
+        for r in &self.rings {
+            for fd in &r.fds {
+                abi::disable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "disabling an event".into(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes a PERF_RECORD_LOST for the records each buffer lost that the
     /// kernel had not reported yet when the events were disabled (it
     /// reports a loss with the next record it has room for, and after the
@@ -1139,15 +1199,7 @@ impl Recorder {
     /// Disables the events, drains every buffer, and writes the final
     /// metadata (containers, losses) and features: the file is complete.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
-        for r in &self.rings {
-            for fd in &r.fds {
-                abi::disable(fd.as_fd()).map_err(|source| RecordError::Cpu {
-                    cpu: r.cpu,
-                    what: "disabling an event".into(),
-                    source,
-                })?;
-            }
-        }
+        self.disable()?;
         // Disabled events write nothing more; one pass takes the rest.
         self.drain()?;
         if self.lost_readable {

@@ -1,5 +1,5 @@
 //! The `perfns` command: `perfns record`, `perfns report`,
-//! `perfns run-container`, `perfns publish-tracefs`, `perfns serve`, and
+//! `perfns top`, `perfns run-container`, `perfns publish-tracefs`, `perfns serve`, and
 //! `perfns completions` and `perfns man` to install.
 //!
 //! A thin binary: it parses the command line ([`flags`]), checks each
@@ -19,6 +19,7 @@ mod completions_and_man;
 mod exit_status;
 mod flags;
 mod run_container;
+mod top;
 
 fn main() -> ExitCode {
     match run() {
@@ -44,6 +45,11 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Report(args) => {
             if perfns_report::run(&args.into_config()?)? == perfns_report::Reported::Damaged {
                 return Ok(ExitStatus::DamagedRecording.into());
+            }
+        }
+        Command::Top(args) => {
+            if top::run(&args.into_config()?)? {
+                return Ok(ExitStatus::LostEvents.into());
             }
         }
         Command::PublishTracefs(args) => perfns_record::publish::run(&args.dir, args.from)?,

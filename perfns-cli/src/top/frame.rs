@@ -63,6 +63,21 @@ pub struct ContainerRow {
     pub total: Rates,
     /// Its processes (own tasks), by the sort key.
     pub processes: Vec<ProcessRow>,
+    /// Its own tasks' system calls in the interval, most called first.
+    pub syscalls: Vec<SyscallRow>,
+}
+
+/// One system call's counts in a container and interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyscallRow {
+    /// Its name (`syscall_N` when the table has none).
+    pub name: String,
+    /// Its number.
+    pub nr: u64,
+    /// Calls entered.
+    pub calls: u64,
+    /// Errors returned.
+    pub errors: u64,
 }
 
 /// A process's row.
@@ -175,6 +190,16 @@ pub fn frame(report: &Report, session: &Session<'_>, sort: SortKey) -> Frame {
                     rates: Rates::of(&p.figures, duration_ns),
                 })
                 .collect(),
+            syscalls: c
+                .top_syscalls
+                .iter()
+                .map(|s| SyscallRow {
+                    name: s.name.clone(),
+                    nr: s.nr,
+                    calls: s.figures.calls,
+                    errors: s.figures.errors,
+                })
+                .collect(),
         })
         .collect();
     let mut frame = Frame {
@@ -275,6 +300,7 @@ mod tests {
                 ..Rates::default()
             },
             processes: Vec::new(),
+            syscalls: Vec::new(),
         }
     }
 

@@ -13,14 +13,14 @@ use std::os::fd::AsFd;
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::{execute, terminal};
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::{DefaultTerminal, Frame as Screen};
 
 use super::frame::{sort_tree, Frame};
-use super::text::{cells, header_line, tree_name, COLUMNS};
+use super::text::{cells, header_line, tree_name, COLUMNS, NARROW, WIDE};
 use super::{Top, TopConfig};
 use perfns_report::SortKey;
 
@@ -251,6 +251,25 @@ fn draw(s: &mut Screen<'_>, frame: Option<&Frame>, view: &mut View, status: &str
     );
     s.render_widget(Paragraph::new(keys_line), keys);
     let f = shown_rows(frame, view);
+    let columns: Vec<usize> = if s.area().width >= WIDE {
+        (0..COLUMNS.len()).collect()
+    } else {
+        NARROW.to_vec()
+    };
+    let numbers = |all: [String; 10], procs: bool| {
+        columns
+            .iter()
+            .map(|&i| {
+                // A process has no descendants: its Σ cells stay empty.
+                let text = if procs && i % 2 == 1 {
+                    String::new()
+                } else {
+                    all[i].clone()
+                };
+                Cell::from(Line::from(text).alignment(Alignment::Right))
+            })
+            .collect::<Vec<Cell<'static>>>()
+    };
     let mut rows = Vec::new();
     let mut selected_row = None;
     for c in &f.containers {
@@ -262,24 +281,31 @@ fn draw(s: &mut Screen<'_>, frame: Option<&Frame>, view: &mut View, status: &str
         } else {
             "+"
         };
-        let mut cols = vec![format!("{mark}{}", tree_name(c))];
-        cols.extend(cells(&c.own, &c.total));
+        let mut cols = vec![Cell::from(format!("{mark}{}", tree_name(c)))];
+        cols.extend(numbers(cells(&c.own, &c.total), false));
         rows.push(Row::new(cols));
         if view.expanded.contains(&c.key) {
             for p in &c.processes {
-                let mut cols = vec![format!(" {}  {} {}", "  ".repeat(c.depth), p.pid, p.comm)];
-                for (i, cell) in cells(&p.rates, &p.rates).into_iter().enumerate() {
-                    cols.push(if i % 2 == 0 { cell } else { String::new() });
-                }
+                let mut cols = vec![Cell::from(format!(
+                    " {}  {} {}",
+                    "  ".repeat(c.depth),
+                    p.pid,
+                    p.comm
+                ))];
+                cols.extend(numbers(cells(&p.rates, &p.rates), true));
                 rows.push(Row::new(cols).style(Style::default().add_modifier(Modifier::DIM)));
             }
         }
     }
     view.table.select(selected_row);
     let mut widths = vec![Constraint::Min(10)];
-    widths.extend([Constraint::Length(6); COLUMNS.len()]);
-    let mut header = vec!["CONTAINER".to_owned()];
-    header.extend(COLUMNS.iter().map(|c| (*c).to_owned()));
+    widths.extend(columns.iter().map(|_| Constraint::Length(6)));
+    let mut header = vec![Cell::from("CONTAINER")];
+    header.extend(
+        columns
+            .iter()
+            .map(|&i| Cell::from(Line::from(COLUMNS[i]).alignment(Alignment::Right))),
+    );
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(Style::default().add_modifier(Modifier::REVERSED)))
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))

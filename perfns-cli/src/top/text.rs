@@ -13,14 +13,18 @@ pub const COLUMNS: [&str; 10] = [
 /// The frame's header: interval, CPUs, scope, events per second, losses.
 pub fn header_line(f: &Frame) -> String {
     format!(
-        "perfns top - interval {} ({:.2} s), {} CPUs, {} scope, {:.0} events/s, lost {} ({} in all)",
+        "perfns top: interval {} ({:.2} s), {} CPUs, {} scope, {:.0} events/s, lost {}{}",
         f.interval,
         f.duration_ns as f64 / 1e9,
         f.cpus,
         f.scope,
         f.events_per_s,
         f.lost,
-        f.lost_total
+        if f.lost_total > f.lost {
+            format!(" ({} in all)", f.lost_total)
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -37,6 +41,14 @@ pub fn short(x: f64) -> String {
         format!("{:.1}M", x / 1e6)
     }
 }
+
+/// The columns a terminal narrower than [`WIDE`] shows, by index in
+/// [`COLUMNS`]: CPU and syscalls own and with descendants, pages and
+/// errors own.
+pub const NARROW: [usize; 7] = [0, 1, 2, 4, 6, 7, 8];
+
+/// The width from which the full-screen view shows every column.
+pub const WIDE: u16 = 100;
 
 /// The cells of `own` and `total`, in [`COLUMNS`]' order.
 pub fn cells(own: &Rates, total: &Rates) -> [String; 10] {

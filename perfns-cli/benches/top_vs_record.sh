@@ -19,7 +19,7 @@ workload=${WORKLOAD:-target/release/perfns-workload}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
+cpu_of() { tail -n 1 "$1" | awk '{ printf "%.3f", $1 + $2 }'; }
 
 # perfns record
 /usr/bin/time -f "%U %S" -o "$tmp/record.time" \
@@ -27,9 +27,10 @@ cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
 	2>"$tmp/record.err" &
 sleep 1
 "$workload" getppid "$calls"
-wait
+wait || true  # exit status 3: events were lost, counted below
 record_events=$(grep -o '[0-9]* records' "$tmp/record.err" | head -1 | cut -d' ' -f1)
 record_cpu=$(cpu_of "$tmp/record.time")
+record_lost=$(grep -o 'Warning: lost [0-9]*' "$tmp/record.err" | grep -o '[0-9]*$' || echo 0)
 
 # perfns top
 /usr/bin/time -f "%U %S" -o "$tmp/top.time" \
@@ -37,17 +38,17 @@ record_cpu=$(cpu_of "$tmp/record.time")
 	>"$tmp/top.jsonl" 2>"$tmp/top.err" &
 sleep 1
 "$workload" getppid "$calls"
-wait
+wait || true  # exit status 3: events were lost, counted below
 top_events=$(python3 -c 'import json,sys; print(sum(json.loads(l)["events"] for l in open(sys.argv[1])))' "$tmp/top.jsonl")
 top_lost=$(python3 -c 'import json,sys; print(sum(json.loads(l)["lost"] for l in open(sys.argv[1])))' "$tmp/top.jsonl")
 top_cpu=$(cpu_of "$tmp/top.time")
 
-python3 - "$record_cpu" "$record_events" "$top_cpu" "$top_events" "$top_lost" <<'PY'
+python3 - "$record_cpu" "$record_events" "$top_cpu" "$top_events" "$top_lost" "$record_lost" <<'PY'
 import sys
-rc, re, tc, te, tl = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+rc, re, tc, te, tl, rl = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 r = rc / (re / 1e6)
 t = tc / (te / 1e6)
-print(f"perfns record: {rc:.3f} s CPU, {re} events: {r:.3f} s per million events")
+print(f"perfns record: {rc:.3f} s CPU, {re} events ({rl} lost): {r:.3f} s per million events")
 print(f"perfns top:    {tc:.3f} s CPU, {te} events ({tl} lost): {t:.3f} s per million events")
 print(f"ratio top/record: {t / r:.2f}")
 PY

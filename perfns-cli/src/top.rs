@@ -166,14 +166,18 @@ fn empty_header(stats: &IntervalStats) -> perfns_report::model::Header {
     }
 }
 
-/// Runs `perfns top`; returns whether events were lost.
+/// Runs `perfns top`; returns whether events were lost in batch mode
+/// (the exit status says it to scripts; the full-screen view says it in
+/// its header).
 pub fn run(config: &TopConfig) -> anyhow::Result<bool> {
     let mut top = Top::start(config)?;
-    let lost = match config.display {
-        Display::Screen => screen::run(&mut top, config)?,
-        Display::Text | Display::Json => batch(&mut top, config)?,
-    };
-    Ok(lost)
+    match config.display {
+        Display::Screen => {
+            screen::run(&mut top, config)?;
+            Ok(false)
+        }
+        Display::Text | Display::Json => batch(&mut top, config),
+    }
 }
 
 /// Batch mode: a frame per interval on stdout, notes on stderr.

@@ -1126,6 +1126,19 @@ impl Recorder {
         self.rings.iter().filter(|r| !r.dead).count()
     }
 
+    /// Forgets the containers none of whose tasks (nor their
+    /// descendants') is alive, as the records tell (each task's pid
+    /// namespace, from the statedump and NAMESPACES records, until its
+    /// EXIT): a live session's containers are those there are.
+    pub(crate) fn forget_vanished_containers(&mut self) {
+        let alive: std::collections::HashSet<u64> =
+            self.tasks.pid_ns.values().copied().collect();
+        if self.registry.forget_vanished(|k| alive.contains(&k)) > 0 {
+            self.meta_dirty = true;
+            self.refresh_meta();
+        }
+    }
+
     /// A live session's held records.
     pub(crate) fn live(&self) -> Option<&live::LiveRecords> {
         match &self.writer {

@@ -57,8 +57,8 @@ impl Drop for Terminal {
     }
 }
 
-/// Runs the view until `q`; returns whether events were lost.
-pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<bool> {
+/// Runs the view until `q` (or `-n` frames).
+pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<()> {
     let mut term = Terminal::new()?;
     let mut view = View {
         sort: config.sort,
@@ -70,7 +70,6 @@ pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<bool> {
         table: TableState::default(),
     };
     let mut shown: Option<Frame> = None;
-    let mut lost = false;
     let mut frames = 0;
     let mut status = String::from("starting: the first frame comes after one interval");
     term.0.draw(|s| draw(s, None, &mut view, &status))?;
@@ -79,7 +78,6 @@ pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<bool> {
         let got = top.next(&[stdin.as_fd()])?;
         if let Some(frame) = got {
             frames += 1;
-            lost |= frame.lost > 0;
             if let Some(note) = top.live.take_notes().pop() {
                 status = note;
             } else if frame.lost > 0 {
@@ -116,7 +114,7 @@ pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<bool> {
     }
     drop(term);
     let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen);
-    Ok(lost)
+    Ok(())
 }
 
 /// Handles a key; returns whether to quit.

@@ -53,8 +53,9 @@
 //!   of pass N-1. An interval covers `(start_ns, end_ns]` of perf time
 //!   ([`IntervalStats`]): exactly the records handed on in it.
 //! - Memory: the records of the last two passes at most (bounded by the
-//!   ring buffers), the tasks (their namespaces) and the containers; never
-//!   a record more. A consumer that keeps figures per interval and resets
+//!   ring buffers), the tasks alive (their namespaces) and the containers
+//!   there are (one whose tasks have all exited is forgotten at the end of
+//!   the interval); never a record more. A consumer that keeps figures per interval and resets
 //!   them (as the report's `Analysis::interval` does) stays O(tasks +
 //!   containers) too.
 //! - Losses: [`IntervalStats::lost`] counts the events the kernel dropped
@@ -300,6 +301,7 @@ impl LiveSession {
     }
 
     fn end_interval(&mut self) -> IntervalStats {
+        self.rec.forget_vanished_containers();
         let now = Instant::now();
         let p = self.rec.progress();
         let live = self.live();

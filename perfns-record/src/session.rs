@@ -1131,8 +1131,7 @@ impl Recorder {
     /// namespace, from the statedump and NAMESPACES records, until its
     /// EXIT): a live session's containers are those there are.
     pub(crate) fn forget_vanished_containers(&mut self) {
-        let alive: std::collections::HashSet<u64> =
-            self.tasks.pid_ns.values().copied().collect();
+        let alive: std::collections::HashSet<u64> = self.tasks.pid_ns.values().copied().collect();
         if self.registry.forget_vanished(|k| alive.contains(&k)) > 0 {
             self.meta_dirty = true;
             self.refresh_meta();

@@ -306,6 +306,9 @@ pub struct Analysis {
     meta: Option<RecordingMeta>,
     /// Records of types the report does not read, by type.
     unread: BTreeMap<RecordType, u64>,
+    /// A live analysis ([`Analysis::live`]): exited tasks are forgotten
+    /// an interval later.
+    live: bool,
     /// In a live analysis, the intervals reported so far.
     intervals: u64,
 }
@@ -431,6 +434,7 @@ impl Analysis {
             memory_in_interrupts: MemoryFigures::default(),
             meta,
             unread: BTreeMap::new(),
+            live: false,
             intervals: 0,
         }
     }
@@ -541,7 +545,7 @@ impl Analysis {
     /// events). Records must come in time order.
     pub fn record(&mut self, event: usize, record: &Record<'_>) {
         let time = self.seen(record.sample_id());
-        if let Record::Exit(e) = record {
+        if let (true, Record::Exit(e)) = (self.live, record) {
             self.exited(e.tid);
         }
         match record {

@@ -20,7 +20,10 @@ impl Analysis {
     /// fed with), with `features`' tracepoint formats and perfns metadata
     /// (the tasks alive at the start, the containers then).
     pub fn live(name: String, events: &AttrSet, features: &Features) -> Self {
-        Self::new(name, events, features, &[])
+        Self {
+            live: true,
+            ..Self::new(name, events, features, &[])
+        }
     }
 
     /// Takes the containers as the live session knows them now (those
@@ -68,9 +71,11 @@ impl Analysis {
     /// Notes that task `tid` exited: a live analysis forgets it at the end
     /// of the next interval (its last switch out may come after).
     pub(super) fn exited(&mut self, tid: i32) {
-        if let Some(&i) = self.by_tid.get(&tid) {
-            self.tasks[i].exited_in = Some(self.intervals);
-        }
+        // Made if new: from switch records, a task that ran is made only
+        // when it leaves the CPU, which may come after its EXIT; it is the
+        // same task then.
+        let i = self.task_index(tid);
+        self.tasks[i].exited_in = Some(self.intervals);
     }
 
     /// Zeroes the figures for the next interval, which starts at `end`,

@@ -335,6 +335,13 @@ pub struct Recorder {
 /// a recorder of system calls busy with its own: each pass makes a few.
 const BUSY_FRACTION: u64 = 8;
 
+/// After how many intervals in a row without a task a live session forgets
+/// a container: the analysis shows a task one interval after the one whose
+/// records hand on its EXIT (its last switch out may follow), and that
+/// may be the interval after the one that drained it; until then the
+/// container keeps its name.
+pub(crate) const FORGET_AFTER: u32 = 4;
+
 /// How often the recorder looks for CPUs gone offline or back online. A
 /// CPU that goes offline and back between two looks is not seen: its
 /// events are dead and nothing more is recorded on it.
@@ -1127,12 +1134,22 @@ impl Recorder {
     }
 
     /// Forgets the containers none of whose tasks (nor their
-    /// descendants') is alive, as the records tell (each task's pid
+    /// descendants') has been alive, as the records tell (each task's pid
     /// namespace, from the statedump and NAMESPACES records, until its
-    /// EXIT): a live session's containers are those there are.
-    pub(crate) fn forget_vanished_containers(&mut self) {
+    /// EXIT), at [`FORGET_AFTER`] calls in a row: a live session's
+    /// containers are those there are. `dead_for` counts the calls each
+    /// container was found without a task in.
+    pub(crate) fn forget_vanished_containers(&mut self, dead_for: &mut HashMap<u64, u32>) {
         let alive: std::collections::HashSet<u64> = self.tasks.pid_ns.values().copied().collect();
-        if self.registry.forget_vanished(|k| alive.contains(&k)) > 0 {
+        let mut counted = HashMap::new();
+        for c in self.registry.containers() {
+            if !alive.contains(&c.key) {
+                counted.insert(c.key, dead_for.get(&c.key).copied().unwrap_or(0) + 1);
+            }
+        }
+        *dead_for = counted;
+        let keep = |k: u64| dead_for.get(&k).is_none_or(|&n| n < FORGET_AFTER);
+        if self.registry.forget_vanished(keep) > 0 {
             self.meta_dirty = true;
             self.refresh_meta();
         }

@@ -54,8 +54,9 @@
 //!   ([`IntervalStats`]): exactly the records handed on in it.
 //! - Memory: the records of the last two passes at most (bounded by the
 //!   ring buffers), the tasks alive (their namespaces) and the containers
-//!   there are (one whose tasks have all exited is forgotten at the end of
-//!   the interval); never a record more. A consumer that keeps figures per interval and resets
+//!   there are (one whose tasks have all exited is forgotten a few
+//!   intervals later, once the analysis has shown their end); never a
+//!   record more. A consumer that keeps figures per interval and resets
 //!   them (as the report's `Analysis::interval` does) stays O(tasks +
 //!   containers) too.
 //! - Losses: [`IntervalStats::lost`] counts the events the kernel dropped
@@ -158,6 +159,8 @@ pub struct LiveSession {
     handed: u64,
     /// Why the scope is what it is.
     scope_note: String,
+    /// Intervals in a row each container has been without a task.
+    dead_for: std::collections::HashMap<u64, u32>,
 }
 
 impl LiveSession {
@@ -201,6 +204,7 @@ impl LiveSession {
             last_end: 0,
             handed: 0,
             scope_note: choice.note,
+            dead_for: Default::default(),
         })
     }
 
@@ -283,11 +287,13 @@ impl LiveSession {
             let ready = self.rec.wait(Some(timeout), extra)?;
             self.rec.drain()?;
             self.handed += self.hand_on(false, on_record);
-            if ready.iter().any(|&r| r) {
-                return Ok(Wake::Ready(ready));
-            }
+            // The interval's end first: a descriptor that stays readable
+            // (input its reader does not take) must not hold it back.
             if Instant::now() >= due {
                 return Ok(Wake::Interval(self.end_interval()));
+            }
+            if ready.iter().any(|&r| r) {
+                return Ok(Wake::Ready(ready));
             }
         }
     }
@@ -301,7 +307,7 @@ impl LiveSession {
     }
 
     fn end_interval(&mut self) -> IntervalStats {
-        self.rec.forget_vanished_containers();
+        self.rec.forget_vanished_containers(&mut self.dead_for);
         let now = Instant::now();
         let p = self.rec.progress();
         let live = self.live();
@@ -354,6 +360,8 @@ struct Held {
     /// Arrival order, for records of one time.
     seq: u64,
     offset: usize,
+    /// Its size, header included.
+    size: u16,
 }
 
 /// The records a live recorder drained, held until every record older
@@ -364,6 +372,8 @@ pub struct LiveRecords {
     /// The held records, header after header, as the rings held them.
     bytes: Vec<u8>,
     held: Vec<Held>,
+    /// Bytes of `bytes` whose records were handed on.
+    dead_bytes: usize,
     seq: u64,
     /// The newest time of the pass being drained, and of the one before.
     round_newest: u64,
@@ -388,6 +398,7 @@ impl LiveRecords {
             events,
             bytes: Vec::new(),
             held: Vec::new(),
+            dead_bytes: 0,
             seq: 0,
             round_newest: 0,
             previous_round_newest: 0,
@@ -452,6 +463,7 @@ impl LiveRecords {
             time,
             seq: self.seq,
             offset,
+            size: header.size,
         });
         self.seq += 1;
     }
@@ -508,24 +520,26 @@ impl LiveRecords {
             }
             self.handed_until = self.handed_until.max(h.time);
         }
-        // The rest, compacted.
-        let mut bytes = Vec::with_capacity(self.bytes.len());
-        let rest: Vec<Held> = self.held[ready..]
-            .iter()
-            .map(|h| {
-                let size = RecordHeader::from_bytes::<NativeEndian>(
-                    self.bytes[h.offset..]
-                        .first_chunk::<{ RecordHeader::SIZE }>()
-                        .expect("held records are whole"),
-                )
-                .size as usize;
+        let handed_bytes: usize = self.held[..ready].iter().map(|h| h.size as usize).sum();
+        self.held.drain(..ready);
+        self.dead_bytes += handed_bytes;
+        // The bytes of records handed on are given back once they are most
+        // of the buffer, not at every pass: copying the records still held
+        // at each pass would cost what they weigh, again and again, while
+        // records come fast.
+        if self.held.is_empty() {
+            self.bytes.clear();
+            self.dead_bytes = 0;
+        } else if self.dead_bytes * 2 > self.bytes.len() {
+            let mut bytes = Vec::with_capacity(self.bytes.len() - self.dead_bytes);
+            for h in &mut self.held {
                 let offset = bytes.len();
-                bytes.extend_from_slice(&self.bytes[h.offset..h.offset + size]);
-                Held { offset, ..*h }
-            })
-            .collect();
-        self.bytes = bytes;
-        self.held = rest;
+                bytes.extend_from_slice(&self.bytes[h.offset..h.offset + h.size as usize]);
+                h.offset = offset;
+            }
+            self.bytes = bytes;
+            self.dead_bytes = 0;
+        }
         ready as u64
     }
 }

@@ -18,7 +18,8 @@ use perfns::attr::EventDesc;
 use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, PerfPipeWriter};
 use perfns::record::{RawData, RecordHeader};
 
-use crate::session::live::LiveRecords;
+pub mod live;
+use live::LiveRecords;
 
 /// The output path that means stdout.
 pub const STDOUT: &str = "-";

@@ -625,7 +625,12 @@ impl Recorder {
         let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), &tids, config.mmap_pages)?;
         let (mut writer, output_id) = if live {
             let descs = event_descs(&plan, &rings);
-            (Output::Live(live::LiveRecords::new(descs)?), None)
+            (
+                Output::Live(live::LiveRecords::new(descs).map_err(|e| {
+                    RecordError::Config(format!("the events cannot be told apart: {e}"))
+                })?),
+                None,
+            )
         } else {
             create_output(&config, &plan, &rings)?
         };

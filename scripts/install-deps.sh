@@ -10,8 +10,10 @@ need=()
 # python3-venv: the venv of DuckDB and chDB below. prometheus: the server
 # that scrapes `perfns serve` in perfns-cli/tests/prometheus.rs (started
 # by the test on loopback; the package's own service is not needed).
+# tmux: the terminal perfns-cli/tests/top.rs drives `perfns top`'s
+# full-screen view in.
 for pkg in linux-perf util-linux procps gcc make docker.io podman uidmap busybox-static python3-venv \
-	prometheus; do
+	prometheus tmux; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -9,6 +9,7 @@ pub mod record;
 pub mod report;
 pub mod run_container;
 pub mod serve;
+pub mod top;
 pub mod trace;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +60,11 @@ pub enum Command {
     /// into DIR, world-readable (as root on the host), for tenants to record
     /// with `perfns record --tracefs DIR`.
     PublishTracefs(publish_tracefs::PublishArgs),
+    /// Watch the containers live: CPU, memory and syscalls per container
+    /// and interval, full screen as top, or in batch (-b) as text or JSON
+    /// Lines.
+    #[command(after_help = crate::exit_status::HELP)]
+    Top(top::TopArgs),
     /// Serve per-container counters to Prometheus from a continuous
     /// recording (`perfns record --switch-output -o DIR/perf.data`).
     Serve(serve::ServeArgs),

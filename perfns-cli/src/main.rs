@@ -1,6 +1,6 @@
-//! The `perfns` command: `perfns record`, `perfns report`,
-//! `perfns trace`, `perfns run-container`, `perfns publish-tracefs`, `perfns serve`, and
-//! `perfns completions` and `perfns man` to install.
+//! The `perfns` command: `perfns record`, `perfns report`, `perfns top`,
+//! `perfns trace`, `perfns run-container`, `perfns publish-tracefs`,
+//! `perfns serve`, and `perfns completions` and `perfns man` to install.
 //!
 //! A thin binary: it parses the command line ([`flags`]), checks each
 //! subcommand's flags into the validated config of its layer
@@ -19,6 +19,7 @@ mod completions_and_man;
 mod exit_status;
 mod flags;
 mod run_container;
+mod top;
 mod trace;
 
 fn main() -> ExitCode {
@@ -49,6 +50,11 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Trace(args) => {
             if trace::run(args.into_config()?)? == trace::Traced::Incomplete {
+                return Ok(ExitStatus::LostEvents.into());
+            }
+        }
+        Command::Top(args) => {
+            if top::run(&args.into_config()?)? {
                 return Ok(ExitStatus::LostEvents.into());
             }
         }

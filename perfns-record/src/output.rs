@@ -18,6 +18,9 @@ use perfns::attr::EventDesc;
 use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, PerfPipeWriter};
 use perfns::record::{RawData, RecordHeader};
 
+pub mod live;
+use live::LiveRecords;
+
 /// The output path that means stdout.
 pub const STDOUT: &str = "-";
 
@@ -33,6 +36,9 @@ pub(crate) enum Output {
     File(PerfFileWriter),
     /// A pipe-mode stream on stdout.
     Pipe(PipeOutput),
+    /// No file: a live session's records, held until they can be handed
+    /// on in time order (`crate::session::live`).
+    Live(LiveRecords),
 }
 
 /// A pipe-mode stream on stdout, its header not yet written until the
@@ -77,6 +83,14 @@ impl Output {
         matches!(self, Self::Pipe(_))
     }
 
+    /// The live session's records, when this is one.
+    pub fn live_mut(&mut self) -> Option<&mut LiveRecords> {
+        match self {
+            Self::Live(l) => Some(l),
+            _ => None,
+        }
+    }
+
     /// The features written at the next flush (a stream's first only: the
     /// stream's end takes those given to [`Self::finish`]).
     pub fn set_features(&mut self, features: &Features) {
@@ -87,6 +101,7 @@ impl Output {
                     p.features = features.clone();
                 }
             }
+            Self::Live(_) => {}
         }
     }
 
@@ -106,6 +121,10 @@ impl Output {
                     Ok(())
                 }
             },
+            Self::Live(l) => {
+                l.push(header, body);
+                Ok(())
+            }
         }
     }
 
@@ -114,6 +133,10 @@ impl Output {
     pub fn write_records(&mut self, records: RawData<'_>) -> Result<(), PerfDataError> {
         match self {
             Self::File(w) => w.write_records(records),
+            Self::Live(l) => {
+                l.push_all(&records.as_slice());
+                Ok(())
+            }
             Self::Pipe(_) => {
                 let joined = records.as_slice();
                 each_record(&joined, |header, body| self.write_record(header, body))
@@ -128,6 +151,10 @@ impl Output {
             // Rounds come after the statedump's flush: the stream has
             // started (and starts here if not).
             Self::Pipe(p) => p.start()?.write_finished_round(),
+            Self::Live(l) => {
+                l.end_round();
+                Ok(())
+            }
         }
     }
 
@@ -137,6 +164,7 @@ impl Output {
         match self {
             Self::File(w) => w.flush_header(),
             Self::Pipe(p) => p.start()?.flush(),
+            Self::Live(_) => Ok(()),
         }
     }
 
@@ -149,6 +177,7 @@ impl Output {
                 // Nothing compressed yet.
                 None => p.level.map(|_| 1.0),
             },
+            Self::Live(_) => None,
         }
     }
 
@@ -161,6 +190,7 @@ impl Output {
                 w.end(features)?;
                 Ok(Some(w.bytes_written()))
             }
+            Self::Live(_) => Ok(Some(0)),
         }
     }
 }
@@ -185,7 +215,7 @@ impl PipeOutput {
 /// Calls `f` with each record of `bytes` (native byte order, header after
 /// header, as a ring or [`PipeOutput::early`] holds them); a record cut at
 /// the end is passed as far as it goes, and the writer refuses it.
-fn each_record(
+pub(crate) fn each_record(
     bytes: &[u8],
     mut f: impl FnMut(RecordHeader, RawData<'_>) -> Result<(), PerfDataError>,
 ) -> Result<(), PerfDataError> {

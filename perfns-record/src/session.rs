@@ -31,6 +31,7 @@ use perfns::record::{
 use perfns::ring::{DrainError, RingBuffer};
 use perfns::tracepoint::{Tracefs, TracepointError};
 
+pub mod live;
 mod processes;
 mod switch;
 pub(crate) mod tasks;
@@ -334,6 +335,13 @@ pub struct Recorder {
 /// a recorder of system calls busy with its own: each pass makes a few.
 const BUSY_FRACTION: u64 = 8;
 
+/// After how many intervals in a row without a task a live session forgets
+/// a container: the analysis shows a task one interval after the one whose
+/// records hand on its EXIT (its last switch out may follow), and that
+/// may be the interval after the one that drained it; until then the
+/// container keeps its name.
+pub(crate) const FORGET_AFTER: u32 = 4;
+
 /// How often the recorder looks for CPUs gone offline or back online. A
 /// CPU that goes offline and back between two looks is not seen: its
 /// events are dead and nothing more is recorded on it.
@@ -498,15 +506,7 @@ fn create_output(
     plan: &[PlannedEvent],
     rings: &[CpuRing],
 ) -> Result<(Output, Option<(u64, u64)>), RecordError> {
-    let descs: Vec<EventDesc> = plan
-        .iter()
-        .enumerate()
-        .map(|(i, e)| EventDesc {
-            attr: e.attr.clone(),
-            ids: rings.iter().flat_map(|r| r.file_ids_of(i)).collect(),
-            name: e.name.clone(),
-        })
-        .collect();
+    let descs = event_descs(plan, rings);
     // Only now, once the events are open: a recording that cannot
     // start leaves an older one where it was.
     let to_stdout = output::is_stdout(&config.output);
@@ -524,6 +524,19 @@ fn create_output(
         )
     };
     Ok((writer, output_id))
+}
+
+/// The events as the recording describes them, with the ids of each
+/// CPU's instances.
+fn event_descs(plan: &[PlannedEvent], rings: &[CpuRing]) -> Vec<EventDesc> {
+    plan.iter()
+        .enumerate()
+        .map(|(i, e)| EventDesc {
+            attr: e.attr.clone(),
+            ids: rings.iter().flat_map(|r| r.file_ids_of(i)).collect(),
+            name: e.name.clone(),
+        })
+        .collect()
 }
 
 /// This host's features, with the tracing data of the planned
@@ -553,6 +566,17 @@ impl Recorder {
     /// writes the statedump of the tasks that exist, and enables the
     /// events.
     pub fn start(config: SessionConfig) -> Result<Self, RecordError> {
+        Self::start_with(config, false)
+    }
+
+    /// [`Self::start`] without a file: the records go to
+    /// [`live::LiveRecords`] ([`live::LiveSession`]), `config.output` is
+    /// not used.
+    pub(crate) fn start_live(config: SessionConfig) -> Result<Self, RecordError> {
+        Self::start_with(config, true)
+    }
+
+    fn start_with(config: SessionConfig, live: bool) -> Result<Self, RecordError> {
         if !config.mmap_pages.is_power_of_two() {
             return Err(RecordError::Config(format!(
                 "-m/--mmap-pages {}: the kernel needs a power of two",
@@ -599,7 +623,17 @@ impl Recorder {
             Some(path) => Some(open_cgroup(path)?),
         };
         let rings = open_rings(&plan, &cpus, cgroup_dir.as_ref(), &tids, config.mmap_pages)?;
-        let (mut writer, output_id) = create_output(&config, &plan, &rings)?;
+        let (mut writer, output_id) = if live {
+            let descs = event_descs(&plan, &rings);
+            (
+                Output::Live(live::LiveRecords::new(descs).map_err(|e| {
+                    RecordError::Config(format!("the events cannot be told apart: {e}"))
+                })?),
+                None,
+            )
+        } else {
+            create_output(&config, &plan, &rings)?
+        };
         let mut features = recording_features(&plan, &tracefs)?;
         let meta = RecordingMeta {
             version: META_VERSION,
@@ -1093,6 +1127,66 @@ impl Recorder {
         &self.config
     }
 
+    /// The features as they stand: the host's, the tracing data, the
+    /// perfns metadata.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// How many CPUs are recorded.
+    pub fn cpu_count(&self) -> usize {
+        self.rings.iter().filter(|r| !r.dead).count()
+    }
+
+    /// Forgets the containers none of whose tasks (nor their
+    /// descendants') has been alive, as the records tell (each task's pid
+    /// namespace, from the statedump and NAMESPACES records, until its
+    /// EXIT), at [`FORGET_AFTER`] calls in a row: a live session's
+    /// containers are those there are. `dead_for` counts the calls each
+    /// container was found without a task in.
+    pub(crate) fn forget_vanished_containers(&mut self, dead_for: &mut HashMap<u64, u32>) {
+        let alive: std::collections::HashSet<u64> = self.tasks.pid_ns.values().copied().collect();
+        let mut counted = HashMap::new();
+        for c in self.registry.containers() {
+            if !alive.contains(&c.key) {
+                counted.insert(c.key, dead_for.get(&c.key).copied().unwrap_or(0) + 1);
+            }
+        }
+        *dead_for = counted;
+        let keep = |k: u64| dead_for.get(&k).is_none_or(|&n| n < FORGET_AFTER);
+        if self.registry.forget_vanished(keep) > 0 {
+            self.meta_dirty = true;
+            self.refresh_meta();
+        }
+    }
+
+    /// A live session's held records.
+    pub(crate) fn live(&self) -> Option<&live::LiveRecords> {
+        match &self.writer {
+            Output::Live(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// A live session's held records.
+    pub(crate) fn live_mut(&mut self) -> Option<&mut live::LiveRecords> {
+        self.writer.live_mut()
+    }
+
+    /// Disables the events on every CPU.
+    fn disable(&mut self) -> Result<(), RecordError> {
+        for r in &self.rings {
+            for fd in &r.fds {
+                abi::disable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                    cpu: r.cpu,
+                    what: "disabling an event".into(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes a PERF_RECORD_LOST for the records each buffer lost that the
     /// kernel had not reported yet when the events were disabled (it
     /// reports a loss with the next record it has room for, and after the
@@ -1139,15 +1233,7 @@ impl Recorder {
     /// Disables the events, drains every buffer, and writes the final
     /// metadata (containers, losses) and features: the file is complete.
     pub fn finish(mut self) -> Result<RecordSummary, RecordError> {
-        for r in &self.rings {
-            for fd in &r.fds {
-                abi::disable(fd.as_fd()).map_err(|source| RecordError::Cpu {
-                    cpu: r.cpu,
-                    what: "disabling an event".into(),
-                    source,
-                })?;
-            }
-        }
+        self.disable()?;
         // Disabled events write nothing more; one pass takes the rest.
         self.drain()?;
         if self.lost_readable {

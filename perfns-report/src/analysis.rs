@@ -15,6 +15,7 @@
 
 pub(crate) mod containers;
 mod cputop;
+mod live;
 mod memtop;
 mod syscalls;
 
@@ -242,6 +243,8 @@ pub(crate) struct Task {
     pub syscalls: IntMap<u64, SyscallTotals>,
     /// The syscall it is in.
     in_syscall: Option<InSyscall>,
+    /// In a live analysis: the interval it exited in.
+    exited_in: Option<u64>,
 }
 
 /// A task's place in the tracer namespaces, as a TRACER_NAMESPACES record
@@ -303,6 +306,11 @@ pub struct Analysis {
     meta: Option<RecordingMeta>,
     /// Records of types the report does not read, by type.
     unread: BTreeMap<RecordType, u64>,
+    /// A live analysis ([`Analysis::live`]): exited tasks are forgotten
+    /// an interval later.
+    live: bool,
+    /// In a live analysis, the intervals reported so far.
+    intervals: u64,
 }
 
 impl Analysis {
@@ -426,6 +434,8 @@ impl Analysis {
             memory_in_interrupts: MemoryFigures::default(),
             meta,
             unread: BTreeMap::new(),
+            live: false,
+            intervals: 0,
         }
     }
 
@@ -535,6 +545,9 @@ impl Analysis {
     /// events). Records must come in time order.
     pub fn record(&mut self, event: usize, record: &Record<'_>) {
         let time = self.seen(record.sample_id());
+        if let (true, Record::Exit(e)) = (self.live, record) {
+            self.exited(e.tid);
+        }
         match record {
             Record::Comm(c) => {
                 self.seen_comm = true;
@@ -733,12 +746,18 @@ impl Analysis {
         let end = self.last_time;
         self.charge_running(end);
         let time = covered_time(&self.window, self.first_time.unwrap_or(0), end);
+        self.report(time, options)
+    }
 
+    /// The report of the figures gathered, over `time`; the figures stay
+    /// (a live analysis resets them after).
+    fn report(&mut self, time: TimeRange, options: &Options) -> Result<Report, NoSuchContainer> {
+        let mut notes = self.notes.clone();
         let containers_from = if self.meta.is_some() {
             ContainerSource::PerfnsMetadata
         } else if self.seen_namespaces {
             if !self.seen_sample_cgroups || self.cgroups.is_empty() {
-                self.notes.push(
+                notes.push(
                     "no cgroup ids in the samples or no CGROUP records to name them (record \
                      with --all-cgroups): containers are named by pid namespace and not nested"
                         .into(),
@@ -746,12 +765,12 @@ impl Analysis {
             }
             ContainerSource::PidNamespaces
         } else if self.seen_sample_cgroups && !self.cgroups.is_empty() {
-            self.notes.push(
+            notes.push(
                 "no NAMESPACES records (record with --namespaces): one container per cgroup".into(),
             );
             ContainerSource::Cgroups
         } else {
-            self.notes.push(
+            notes.push(
                 "no NAMESPACES records, and no cgroup ids with CGROUP records to name them \
                  (record with --namespaces --all-cgroups): containers cannot be told apart, \
                  everything is the host"
@@ -773,15 +792,14 @@ impl Analysis {
             if m.pages_freed > 0 {
                 what.push(format!("{} pages freed", m.pages_freed));
             }
-            self.notes.push(format!(
+            notes.push(format!(
                 "{} in interrupt context (hard or soft IRQ, NMI), charged to no container",
                 what.join(" and ")
             ));
             m.clone()
         });
         if !self.seen_comm {
-            self.notes
-                .push("no COMM records: tasks are named from sched_switch, or not at all".into());
+            notes.push("no COMM records: tasks are named from sched_switch, or not at all".into());
         }
         // perfns record counts each CPU's losses in its metadata too; the
         // records and the metadata tell of the same drops.
@@ -844,8 +862,8 @@ impl Analysis {
         syscalls::average_latencies(&mut self.tasks);
 
         let header = Header {
-            file: self.file,
-            recording: self.recording,
+            file: self.file.clone(),
+            recording: self.recording.clone(),
             time,
             cpus: Cpus {
                 online: self.nr_cpus.0,
@@ -860,8 +878,9 @@ impl Analysis {
             },
             events: self
                 .event_names
-                .into_iter()
-                .zip(self.event_samples)
+                .iter()
+                .cloned()
+                .zip(self.event_samples.iter().copied())
                 .zip(&self.roles)
                 // Side-band carriers (dummy) have no samples to count.
                 .filter(|((_, samples), role)| *samples > 0 || !matches!(role, Role::Other))
@@ -884,7 +903,7 @@ impl Analysis {
                 .roles
                 .iter()
                 .any(|r| matches!(r, Role::SysEnter { .. })),
-            notes: self.notes,
+            notes,
             warnings,
             damaged: self.truncated.is_some() || self.errors > 0,
         };

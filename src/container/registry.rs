@@ -284,6 +284,29 @@ impl ContainerRegistry {
         );
     }
 
+    /// Forgets the containers that have vanished: those for which
+    /// `alive` is false and none of whose descendants it is true for (the
+    /// host stays). A live session calls it so that what it keeps is the
+    /// containers there are, not every one it saw. Returns how many.
+    pub fn forget_vanished(&mut self, alive: impl Fn(u64) -> bool) -> usize {
+        let mut keep: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+        keep.insert(self.host);
+        for &key in self.containers.keys().filter(|&&k| alive(k)) {
+            // It and its ancestors (a bounded walk: a parent chain cannot
+            // be longer than the registry).
+            let mut at = Some(key);
+            let mut steps = 0;
+            while let Some(k) = at.filter(|_| steps <= self.containers.len()) {
+                keep.insert(k);
+                at = self.containers.get(&k).and_then(|c| c.parent);
+                steps += 1;
+            }
+        }
+        let before = self.containers.len();
+        self.containers.retain(|k, _| keep.contains(k));
+        before - self.containers.len()
+    }
+
     /// The containers, parents before children.
     pub fn containers(&self) -> Vec<Container> {
         let mut out: Vec<Container> = self.containers.values().cloned().collect();
@@ -297,6 +320,21 @@ impl ContainerRegistry {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vanished_containers_are_forgotten_but_ancestors_of_live_ones_stay() {
+        let mut r = ContainerRegistry::with_host(1);
+        r.learn_unseen(10, Some(1));
+        r.learn_unseen(11, Some(10));
+        r.learn_unseen(20, Some(1));
+        r.learn_unseen(30, Some(1));
+        // 11 has tasks (so 10, its parent, stays); 20 and 30 have none.
+        assert_eq!(r.forget_vanished(|k| k == 11 || k == 30), 1);
+        let keys: Vec<u64> = r.containers().iter().map(|c| c.key).collect();
+        assert_eq!(keys, [1, 10, 30, 11]);
+        assert_eq!(r.forget_vanished(|_| false), 3);
+        assert_eq!(r.containers().len(), 1, "the host stays");
+    }
 
     #[test]
     fn a_uts_namespace_of_its_own_names_by_hostname() {

@@ -23,6 +23,18 @@ pub(super) struct CpuState {
     exited: Option<u64>,
 }
 
+impl CpuState {
+    /// `tid` running since `since`, after a switch.
+    fn running(tid: i32, since: u64) -> Self {
+        Self {
+            current: Some(tid),
+            since,
+            switched: true,
+            exited: None,
+        }
+    }
+}
+
 impl Analysis {
     /// A `sched:sched_switch` on `cpu` at `t`: `prev` leaves, `next` comes
     /// on; each is named by the switch if nothing named it before.
@@ -107,6 +119,22 @@ impl Analysis {
             .collect();
         for (cpu, tid, exited) in running {
             self.charge_cpu(cpu, tid, exited.unwrap_or(end));
+        }
+    }
+
+    /// Charges the tasks running at `end` up to it; they stay on their
+    /// CPUs, from `end` on.
+    pub(super) fn charge_until(&mut self, end: u64) {
+        let running: Vec<(u32, i32, Option<u64>)> = self
+            .cpus
+            .iter()
+            .filter_map(|(&cpu, s)| s.current.map(|tid| (cpu, tid, s.exited)))
+            .collect();
+        self.charge_running(end);
+        for (cpu, tid, exited) in running {
+            if exited.is_none() {
+                self.cpus.insert(cpu, CpuState::running(tid, end));
+            }
         }
     }
 

@@ -326,3 +326,38 @@ fn an_integer_field_that_is_not_a_scalar_leaves_its_event_undecoded() {
         report.header.notes
     );
 }
+
+/// A live analysis: a task running across an interval's end is charged up
+/// to it in the first interval and from it in the next; a task that exited
+/// is kept one interval more (its last switch out may come), then
+/// forgotten.
+#[test]
+fn intervals_split_cpu_time_at_their_end_and_forget_exited_tasks() {
+    let mut a = switch_analysis(RecordingMode::SystemWide);
+    a.live = true;
+    let options = crate::Options::default();
+    let host_cpu = |r: &crate::model::Report| r.containers[0].total.cpu.time_ns;
+    feed(
+        &mut a,
+        &[
+            switch(false, 5, 1_000, 0),
+            switch(false, 7, 1_100, 1),
+            exit(7, 1_400, 1),
+            switch(true, 7, 1_500, 1),
+        ],
+    );
+    // 5 runs 1000..2000 (on at the end); 7 ran 1100..1500.
+    let first = a.interval(1_000, 2_000, &options).expect("a report");
+    assert_eq!(host_cpu(&first), 1_000 + 400);
+    assert_eq!(first.header.time.duration_ns, 1_000);
+    assert_eq!(a.tasks_held(), 2, "7 exited this interval: kept one more");
+    feed(&mut a, &[switch(true, 5, 2_250, 0)]);
+    let second = a.interval(2_000, 3_000, &options).expect("a report");
+    // 5 from the interval's start to its switch out.
+    assert_eq!(host_cpu(&second), 250);
+    assert_eq!(cpu_of(&a, 5), 0, "figures start again from zero");
+    assert_eq!(a.tasks_held(), 1, "7 is forgotten");
+    // Nothing runs: an empty interval.
+    let third = a.interval(3_000, 4_000, &options).expect("a report");
+    assert_eq!(host_cpu(&third), 0);
+}

@@ -48,7 +48,6 @@ if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ];
 fi
 bash perfns-record/tests/vm/tracer-scope-e2e.sh
 bash perfns-record/tests/vm/cpu-hotplug.sh
-bash kernel-patch/perf-tools-e2e.sh
 # An unprivileged tenant abusing the tracer scope (fuzzer, namespace churn,
 # racing readers, the limits) and the leak audit, bounded: 60 s, with the
 # reference seed, and QEMU's vCPUs in one thread: multi-threaded TCG oopsed

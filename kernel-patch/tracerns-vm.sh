@@ -59,6 +59,10 @@
 #                     without KVM; single runs the vCPUs in one host
 #                     thread, one at a time
 #   TRACERNS_VERBOSE  set to show the guest's console (boot problems)
+#   TRACERNS_EXTRA_PATCHES
+#                     patches applied after the series, in the order
+#                     given (space-separated paths): the prototypes in
+#                     alternatives/, in a work directory of their own
 
 set -euo pipefail
 
@@ -122,6 +126,10 @@ install_deps() {
 
 series_patches() {
 	ls "$HERE"/[0-9][0-9][0-9][0-9]-*.patch | grep -v '/0000-cover-letter.patch$'
+	local extra
+	for extra in ${TRACERNS_EXTRA_PATCHES:-}; do
+		realpath "$extra"
+	done
 }
 
 package_version() {

@@ -105,6 +105,31 @@ pub struct RingBuffer {
     data_size: u64,
 }
 
+/// Why a tracer-scoped event's buffer was refused with EDQUOT: the tracer
+/// namespace's ring-buffer budget, what is left of it and what to ask for.
+fn budget_hint(wanted: u64) -> String {
+    let kib = |b: u64| b.div_ceil(1024);
+    match crate::abi::tracer_scope::own_buffer_budget() {
+        Some(crate::abi::tracer_scope::BufferBudget {
+            limit: Some(limit),
+            used,
+        }) => format!(
+            ": over the ring-buffer budget of this tracer namespace (or of one it is nested \
+             in): {} KiB of its {} KiB are mapped (by its readers and those of the \
+             namespaces nested in it), {} KiB are left and this buffer needs {} KiB; use a \
+             smaller -m/--mmap-pages, or ask whoever set the limit (perfns run-container \
+             --trace-buffer-limit, from outside the container) for more",
+            kib(used),
+            kib(limit),
+            kib(limit.saturating_sub(used)),
+            kib(wanted)
+        ),
+        _ => ": over the tracer namespace's ring-buffer budget (or an ancestor's); use a \
+               smaller -m/--mmap-pages"
+            .to_string(),
+    }
+}
+
 impl RingBuffer {
     /// Maps the ring buffer of the event `fd` with `data_pages` data pages,
     /// which must be a power of two (the kernel's rule).
@@ -135,8 +160,10 @@ impl RingBuffer {
                     Some(libc::EPERM | libc::ENOMEM) => {
                         ": more than /proc/sys/kernel/perf_event_mlock_kb allows without \
                          CAP_IPC_LOCK, or out of memory"
+                            .to_string()
                     }
-                    _ => "",
+                    Some(libc::EDQUOT) => budget_hint(len as u64),
+                    _ => String::new(),
                 };
                 io::Error::new(
                     e.kind(),

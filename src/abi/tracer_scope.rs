@@ -85,6 +85,64 @@ pub const TRACER_NS_INIT_ID: u64 = 1;
 /// `/proc/PID/ns/tracer`, the namespace's 64-bit id.
 pub const NS_GET_ID: u64 = (2 << 30) | (8 << 16) | (0xb7 << 8) | 13;
 
+/// `NS_TRACER_GET_BUFFER_BUDGET`, `_IOR(0xb7, 32, struct
+/// tracer_ns_buffer_budget)` (patch 10): on a tracer namespace's file, its
+/// ring-buffer limit and what its scoped readers and those nested in it
+/// have mapped, in bytes.
+pub const NS_TRACER_GET_BUFFER_BUDGET: u64 = (2 << 30) | (16 << 16) | (0xb7 << 8) | 32;
+
+/// `NS_TRACER_SET_BUFFER_LIMIT`, `_IOW(0xb7, 33, __u64)`: sets that limit
+/// (`u64::MAX`: none); needs `CAP_SYS_ADMIN` over the owner of the
+/// namespace's parent, so a tenant cannot raise its own.
+pub const NS_TRACER_SET_BUFFER_LIMIT: u64 = (1 << 30) | (8 << 16) | (0xb7 << 8) | 33;
+
+/// A tracer namespace's ring-buffer budget ([`NS_TRACER_GET_BUFFER_BUDGET`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferBudget {
+    /// The most its readers may map, in bytes; `None`: no limit.
+    pub limit: Option<u64>,
+    /// What they have mapped, in bytes.
+    pub used: u64,
+}
+
+/// The ring-buffer budget of the tracer namespace `ns` (a file of
+/// `/proc/PID/ns/tracer`); ENOTTY on a kernel without it, EINVAL for the
+/// initial tracer namespace, which has none.
+pub fn buffer_budget(ns: BorrowedFd<'_>) -> io::Result<BufferBudget> {
+    let mut raw = [0u64; 2];
+    // SAFETY: `ns` is live for the call and `raw` is the 16 bytes of
+    // struct tracer_ns_buffer_budget the kernel writes.
+    super::ioctl_result(unsafe {
+        libc::ioctl(
+            ns.as_raw_fd(),
+            NS_TRACER_GET_BUFFER_BUDGET as _,
+            raw.as_mut_ptr(),
+        )
+    })?;
+    Ok(BufferBudget {
+        limit: (raw[0] != u64::MAX).then_some(raw[0]),
+        used: raw[1],
+    })
+}
+
+/// Sets the ring-buffer limit of the tracer namespace `ns`, in bytes
+/// (`None`: no limit); see [`NS_TRACER_SET_BUFFER_LIMIT`] for who may.
+pub fn set_buffer_limit(ns: BorrowedFd<'_>, bytes: Option<u64>) -> io::Result<()> {
+    let limit: u64 = bytes.unwrap_or(u64::MAX);
+    // SAFETY: `ns` is live for the call; the kernel reads the u64.
+    super::ioctl_result(unsafe {
+        libc::ioctl(ns.as_raw_fd(), NS_TRACER_SET_BUFFER_LIMIT as _, &limit)
+    })
+}
+
+/// The ring-buffer budget of the calling task's tracer namespace, or
+/// `None` where there is none to read (no tracer namespaces, no budget in
+/// this kernel, the initial tracer namespace).
+pub fn own_buffer_budget() -> Option<BufferBudget> {
+    let ns = std::fs::File::open(TRACER_NS_PATH).ok()?;
+    buffer_budget(std::os::fd::AsFd::as_fd(&ns)).ok()
+}
+
 /// Where the series shows a task's tracer namespace.
 const TRACER_NS_PATH: &str = "/proc/self/ns/tracer";
 
@@ -230,6 +288,14 @@ mod tests {
     #[test]
     fn ns_get_id_is_mainline_s() {
         assert_eq!(NS_GET_ID, 0x8008_b70d);
+    }
+
+    /// `_IOR(NSIO, 32, struct tracer_ns_buffer_budget)` (16 bytes) and
+    /// `_IOW(NSIO, 33, __u64)` as asm-generic/ioctl.h encodes them.
+    #[test]
+    fn buffer_budget_ioctls_are_patch_10_s() {
+        assert_eq!(NS_TRACER_GET_BUFFER_BUDGET, 0x8010_b720);
+        assert_eq!(NS_TRACER_SET_BUFFER_LIMIT, 0x4008_b721);
     }
 
     #[test]

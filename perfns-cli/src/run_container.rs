@@ -116,6 +116,9 @@ pub struct ContainerSpec {
     pub tracer: TracerNamespace,
     /// Cgroup policy.
     pub cgroup: Cgroup,
+    /// The ring-buffer limit of its tracer namespace, in bytes, set from
+    /// this process (outside the container) before the container starts.
+    pub trace_buffer_limit: Option<u64>,
 }
 
 /// Why a container could not be started.
@@ -133,6 +136,9 @@ pub enum RunContainerError {
     /// An argument holds a NUL byte.
     #[error("argument {0:?} holds a NUL byte")]
     NulInArgument(String),
+    /// --trace-buffer-limit with --tracer no.
+    #[error("--trace-buffer-limit limits the container's tracer namespace: not with --tracer no")]
+    LimitWithoutTracerNamespace,
     /// fork() or waitpid() failed.
     #[error("{what}")]
     Process {
@@ -161,6 +167,9 @@ impl ContainerSpec {
         }
         if let Some(arg) = self.command.iter().find(|a| a.contains('\0')) {
             return Err(RunContainerError::NulInArgument(arg.clone()));
+        }
+        if self.trace_buffer_limit.is_some() && self.tracer == TracerNamespace::No {
+            return Err(RunContainerError::LimitWithoutTracerNamespace);
         }
         Ok(())
     }
@@ -211,6 +220,15 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
     let mut signals =
         SignalFd::with_flags(&watched, SfdFlags::SFD_CLOEXEC).map_err(process("signalfd"))?;
     let (relay_read, relay_write) = pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?;
+    // --trace-buffer-limit: the child says when the tracer namespace
+    // exists, and waits for this process to limit it.
+    let budget = match spec.trace_buffer_limit {
+        Some(_) => Some((
+            pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?,
+            pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?,
+        )),
+        None => None,
+    };
     let perfns = getpid();
     // SAFETY: the caller promises this process is single-threaded, so the
     // child may run arbitrary code until it execs or exits.
@@ -224,6 +242,7 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
                 paths
             });
             drop((signals, relay_write));
+            let budget = budget.map(|((_, ready), (go, _))| (ready, go));
             let code = match prctl::set_pdeathsig(Signal::SIGKILL)
                 .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))
                 .and_then(|()| {
@@ -235,7 +254,14 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
                     }
                 })
                 .and_then(|()| {
-                    setup_and_fork_init(spec, cgroup.as_ref(), &argv, relay_read, &original_mask)
+                    setup_and_fork_init(
+                        spec,
+                        cgroup.as_ref(),
+                        &argv,
+                        relay_read,
+                        budget,
+                        &original_mask,
+                    )
                 }) {
                 Ok(code) => code,
                 Err(msg) => {
@@ -250,11 +276,64 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
         }
         ForkResult::Parent { child } => {
             drop(relay_read);
+            if let Some(((ready, child_ready), (child_go, go))) = budget {
+                // The child's ends, so that its exit reads as EOF here.
+                drop((child_ready, child_go));
+                let limit = spec.trace_buffer_limit.unwrap_or(u64::MAX);
+                limit_tracer_namespace(spec, child, ready, go, limit);
+            }
             let status = relay_signals(child, &mut signals, relay_write);
             // Before this returns the status: the cgroup is gone when the
             // caller learns that the container is.
             drop(cgroup);
             status
+        }
+    }
+}
+
+/// Sets the ring-buffer limit of the tracer namespace `child` made
+/// (its `tracer_for_children`), once `ready` says it exists, and lets the
+/// child go on through `go`; on failure, says why and closes `go`, which
+/// makes the child give up (exit status 125).
+fn limit_tracer_namespace(
+    spec: &ContainerSpec,
+    child: Pid,
+    ready: OwnedFd,
+    go: OwnedFd,
+    limit: u64,
+) {
+    let mut byte = [0u8];
+    // EOF: the child failed before, and says why itself.
+    if !matches!(File::from(ready).read(&mut byte), Ok(1)) {
+        return;
+    }
+    let path = format!("/proc/{child}/ns/tracer_for_children");
+    let set = File::open(&path)
+        .map_err(|e| format!("{path}: {e}"))
+        .and_then(|ns| {
+            perfns::abi::tracer_scope::set_buffer_limit(ns.as_fd(), Some(limit)).map_err(
+                |e| match e.raw_os_error() {
+                    Some(libc::EPERM) => format!(
+                        "--trace-buffer-limit: {e}: limiting a container's tracer namespace \
+                         needs CAP_SYS_ADMIN over the user namespace that owns the tracer \
+                         namespace it is made in (root on the host, or the root of the \
+                         container this runs in)"
+                    ),
+                    Some(libc::ENOTTY) => format!(
+                        "--trace-buffer-limit: {e}: this kernel's tracer namespaces have no \
+                         ring-buffer budget (NS_TRACER_SET_BUFFER_LIMIT, patch 10 of the series)"
+                    ),
+                    _ => format!("--trace-buffer-limit: NS_TRACER_SET_BUFFER_LIMIT: {e}"),
+                },
+            )
+        });
+    match set {
+        Ok(()) => {
+            let _ = File::from(go).write_all(b"g");
+        }
+        Err(msg) => {
+            eprintln!("perfns run-container {}: {msg}", spec.name);
+            drop(go);
         }
     }
 }
@@ -408,6 +487,7 @@ fn setup_and_fork_init(
     cgroup: Option<&(PathBuf, PathBuf)>,
     argv: &[CString],
     relay: OwnedFd,
+    budget: Option<(OwnedFd, OwnedFd)>,
     original_mask: &SigSet,
 ) -> Result<i32, String> {
     if let Some((_, dir)) = cgroup {
@@ -436,6 +516,7 @@ fn setup_and_fork_init(
     if let Err(e) = unshare(flags) {
         if flags == base
             || spec.tracer == TracerNamespace::Required
+            || budget.is_some()
             || e.raw_os_error() != Some(libc::EINVAL)
         {
             let what = if flags == base {
@@ -452,6 +533,16 @@ fn setup_and_fork_init(
         .map_err(|e| format!("/proc/self/uid_map: {e}"))?;
     fs::write("/proc/self/gid_map", format!("0 {gid} 1"))
         .map_err(|e| format!("/proc/self/gid_map: {e}"))?;
+    if let Some((ready, go)) = budget {
+        // The tracer namespace exists: the parent, outside it, limits it.
+        File::from(ready)
+            .write_all(b"r")
+            .map_err(|e| format!("--trace-buffer-limit: telling perfns: {e}"))?;
+        let mut byte = [0u8];
+        if !matches!(File::from(go).read(&mut byte), Ok(1)) {
+            return Err("the tracer namespace's ring-buffer limit was not set".into());
+        }
+    }
 
     // What the wait for the init needs, made before the init exists: the
     // init mounts its own /proc over this mount namespace's (which this
@@ -725,7 +816,20 @@ mod tests {
             command: command.iter().map(|s| s.to_string()).collect(),
             tracer: TracerNamespace::Auto,
             cgroup: Cgroup::No,
+            trace_buffer_limit: None,
         }
+    }
+
+    #[test]
+    fn a_limit_needs_a_tracer_namespace() {
+        let mut s = spec("c", &["true"]);
+        s.trace_buffer_limit = Some(1 << 20);
+        assert!(s.validate().is_ok());
+        s.tracer = TracerNamespace::No;
+        assert!(matches!(
+            s.validate(),
+            Err(RunContainerError::LimitWithoutTracerNamespace)
+        ));
     }
 
     #[test]

@@ -230,3 +230,48 @@ fn refusals_say_why() {
         assert!(log.contains(why), "{case}: {log}");
     }
 }
+
+/// The series' ring-buffer budget: a container whose tracer namespace root
+/// limited to 256 KiB cannot map 2 x 512 KiB and is told what is left; one
+/// limited to 1 MiB records with -m 16 (2 x 68 KiB); only the host's root
+/// may set a limit, not an ordinary user for its own container.
+#[test]
+#[ignore = "run by tests/vm/tracer-scope-e2e.sh on the recordings it makes in the VM"]
+fn the_ring_buffer_budget_refuses_past_its_limit() {
+    let dir = dir();
+    let log = |case: &str| {
+        let log = std::fs::read_to_string(dir.join(format!("why-{case}.log"))).unwrap();
+        println!("{case}: {log}");
+        log
+    };
+    let over = log("budget");
+    assert!(!over.contains("worked"), "{over}");
+    assert!(over.contains("Disk quota exceeded"), "{over}");
+    // CPU 0's side-band ring comes first and fits: sideband_pages(128)
+    // data pages and the metadata page. Then the data ring, 128 pages and
+    // the metadata page, does not fit in what is left.
+    let page_kib = 4;
+    let side_kib = (perfns_record::session::sideband_pages(128) + 1) * page_kib;
+    assert_eq!(side_kib, 132);
+    let data_kib = (128 + 1) * page_kib;
+    assert!(
+        over.contains(&format!("{side_kib} KiB of its 256 KiB are mapped"))
+            && over.contains(&format!(
+                "{} KiB are left and this buffer needs {data_kib} KiB",
+                256 - side_kib
+            )),
+        "{over}"
+    );
+    let within = log("budget-ok");
+    assert!(
+        within.contains("perfns record --scope tracer worked (budget-ok)"),
+        "{within}"
+    );
+    let unprivileged = log("budget-unprivileged");
+    assert!(!unprivileged.contains("worked"), "{unprivileged}");
+    assert!(
+        unprivileged.contains("--trace-buffer-limit: ")
+            && unprivileged.contains("needs CAP_SYS_ADMIN over the user namespace"),
+        "{unprivileged}"
+    );
+}

@@ -26,7 +26,9 @@
 # default; scripts/vm-tenant.sh's vm_stage). Then, as 65534, perfns record
 # --scope tracer is refused four ways (in the initial tracer namespace; in
 # a container without capabilities; with kernel.perf_tracer_scope=0, the
-# default; with kernel.perf_event_paranoid=3), and must say why each time.
+# default; with kernel.perf_event_paranoid=3), and must say why each time;
+# and a container root limits to 256 KiB of ring buffers refuses perfns
+# record -m 128 and says what is left (the series' buffer budget).
 # The tenant cannot read the VM's tracefs (mode 0700), so root publishes the
 # formats of the tracepoints perfns record uses (perfns publish-tracefs) in
 # a directory it can read (--tracefs), as a host would for its tenants.
@@ -79,6 +81,18 @@ if [[ ${1:-} == --guest ]]; then
 	why paranoid as_tenant "$bin/perfns" run-container why --tracer required -- \
 		"$bin/perfns" record --scope tracer -o /tmp/why.data -- true
 	echo "$paranoid" >/proc/sys/kernel/perf_event_paranoid
+	# The ring-buffer budget (the series' patch 10): root limits a
+	# container's tracer namespace to 256 KiB, and perfns record in it is
+	# refused -m 128 (512 KiB per CPU) and says what is left; within 1 MiB
+	# -m 16 records; an ordinary user may not set a limit at all.
+	why budget "$bin/perfns" run-container budget --tracer required \
+		--trace-buffer-limit 256K -- "$bin/perfns" record --scope tracer -m 128 \
+		--tracefs "$vm_tracefs" -o /tmp/why.data -- true
+	why budget-ok "$bin/perfns" run-container budget --tracer required \
+		--trace-buffer-limit 1M -- "$bin/perfns" record --scope tracer -m 16 \
+		--tracefs "$vm_tracefs" -o /tmp/why.data -- true
+	why budget-unprivileged as_tenant "$bin/perfns" run-container budget --tracer required \
+		--trace-buffer-limit 256K -- true
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done

@@ -20,7 +20,7 @@
 #             (3000 getppid calls and 1000 ms burnt; the known syscalls
 #             with 7 getppid calls, and 333-byte writes to /dev/null)
 #   T         perfns run-container tenant, which runs this script's tenant
-#             part, three steps, each with nested containers web and batch:
+#             part (--tenant), three steps, with nested containers:
 #     top     web: burn 1000 ms, 1500 getppid calls; batch: 8 MiB touched,
 #             burn 500 ms; each timed by bash's `time` (the workload's
 #             rusage, ms). One text frame (top -b -n 1) while both wait to
@@ -29,10 +29,11 @@
 #             top-text.txt, top.jsonl).
 #     screen  top's full-screen view in tmux (80x24): the rows of web and
 #             batch, then q and top's exit status (screen-*.txt).
-#     trace   perfns trace --tracefs of perfns run-container web --
-#             perfns-workload syscalls 5 (the known calls: a missing path,
-#             a 100-byte write to /dev/null, getppid, a kill that fails),
-#             while the sibling makes the same calls (trace.txt,
+#     trace   perfns trace --tracefs -e openat,write,close,getppid,kill of
+#             perfns run-container web -- perfns-workload gate syscalls 5
+#             gate (the known calls: a missing path, a 100-byte write to
+#             /dev/null, getppid, a kill that fails), the second gate held
+#             until the sibling has made the same calls (trace.txt,
 #             trace-web.err, trace-web.pid: the workload's pid in T).
 # Nothing waits for a time limit: each step follows the one before by
 # processes' exits, lines read and files appearing, each bounded.
@@ -233,7 +234,7 @@ if [[ ${1:-} == --guest ]]; then
 		bash "$here/live-e2e.sh" --tenant "$out" "$bin" "$vm_tracefs" \
 		>"$out/tenant.log" 2>&1 || t=$?
 	# T failed before the sibling's last step: it waits for nothing now.
-	[[ -e $out/sibling.done ]] || kill "$sibling"
+	[[ -e $out/sibling.done ]] || kill "$sibling" 2>/dev/null || true
 	s=0
 	wait "$sibling" || s=$?
 	echo "T: exit $t; sibling: exit $s" >"$out/exits"

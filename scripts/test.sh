@@ -47,6 +47,10 @@ if [ -x kernel-patch/run-selftests.sh ] || [ -f kernel-patch/run-selftests.sh ];
 	bash kernel-patch/run-selftests.sh
 fi
 bash perfns-record/tests/vm/tracer-scope-e2e.sh
+# perfns top (JSON Lines, a text frame, the full-screen view in tmux) and
+# perfns trace as the unprivileged tenant, in one boot (about 1 min in the
+# VM): its containers' figures, the known calls, nothing of the sibling.
+bash perfns-cli/tests/vm/live-e2e.sh
 bash perfns-record/tests/vm/cpu-hotplug.sh
 # An unprivileged tenant abusing the tracer scope (fuzzer, namespace churn,
 # racing readers, the limits) and the leak audit, bounded: 60 s, with the

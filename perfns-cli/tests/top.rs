@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use common::top_frames::{assert_cpu_near, sum_container};
 use common::*;
 use perfns_record::testing::{perfns_cgroup_root, TestContainer};
 use serde_json::Value;
@@ -78,39 +79,6 @@ fn wait_exited(c: &mut TestContainer) {
         assert!(start.elapsed() < PATIENCE, "{} did not finish", c.name());
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// What a container did in all of top's frames: CPU ns, getppid calls, in
-/// how many frames it was, and the frames' count.
-#[derive(Debug, Default)]
-struct Summed {
-    cpu_ns: u64,
-    getppid: u64,
-    frames_seen: u64,
-}
-
-fn sum_container(frames: &[Value], name: &str) -> Summed {
-    let mut s = Summed::default();
-    for f in frames {
-        let Some(c) = f["containers"]
-            .as_array()
-            .expect("containers")
-            .iter()
-            .find(|c| c["name"] == name)
-        else {
-            continue;
-        };
-        s.frames_seen += 1;
-        s.cpu_ns += c["total"]["cpu_ns"].as_u64().expect("cpu_ns");
-        s.getppid += c["syscalls"]
-            .as_array()
-            .expect("syscalls")
-            .iter()
-            .filter(|x| x["name"] == "getppid")
-            .map(|x| x["calls"].as_u64().expect("calls"))
-            .sum::<u64>();
-    }
-    s
 }
 
 #[test]
@@ -203,14 +171,7 @@ fn json_lines_add_up_to_what_the_containers_did() {
     // CPU: what the cgroup was charged, within 3% and 20 ms per interval
     // (the container's own cgroup also holds its outside process, which
     // top counts in the host, and exec and exit before and after).
-    let intervals = burned.frames_seen.max(1);
-    let slack = truth[0] * 3 / 100 + 20_000_000 * intervals;
-    assert!(
-        burned.cpu_ns.abs_diff(truth[0]) <= slack,
-        "burner: top {} ns, cgroup {} ns, {intervals} intervals",
-        burned.cpu_ns,
-        truth[0]
-    );
+    assert_cpu_near("burner", &burned, truth[0]);
     assert!(burned.cpu_ns >= BURN_MS * 1_000_000 * 97 / 100);
     // Every frame's header.
     for (i, f) in frames.iter().enumerate() {

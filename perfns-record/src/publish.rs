@@ -1,7 +1,9 @@
 //! `perfns publish-tracefs`: a host's administrator copies the formats of
-//! the tracepoints `perfns record` uses out of tracefs, world-readable, so
-//! that tenants, who cannot read the host's tracefs, record with
-//! `perfns record --tracefs DIR`.
+//! the tracepoints `perfns record` uses, and the `syscalls:sys_enter_*`
+//! formats that name `perfns trace`'s arguments, out of tracefs,
+//! world-readable, so that tenants, who cannot read the host's tracefs,
+//! record with `perfns record --tracefs DIR` and trace with `perfns trace
+//! --tracefs DIR`.
 //!
 //! The copy has tracefs's layout, so that [`Tracefs::at`] reads it as it
 //! reads tracefs:
@@ -11,6 +13,9 @@
 //! DIR/events/header_event
 //! DIR/events/kmem/mm_page_alloc/format      (one per tracepoint of
 //! ...                                        events::tracepoints)
+//! DIR/events/syscalls/sys_enter_openat/format  (one per system call, on
+//! ...                                        a kernel with
+//!                                            CONFIG_FTRACE_SYSCALLS)
 //! ```
 //!
 //! Only those files: the rest of tracefs (other tracepoints, the ring
@@ -82,10 +87,12 @@ fn unreadable_hint(cause: &io::Error) -> &'static str {
     }
 }
 
-/// Copies the header files and the format of every tracepoint `perfns
-/// record` uses from `tracefs` into `dir`, world-readable (files a+r,
-/// directories a+rx, on top of what they had), and returns the files
-/// written, relative to `dir`.
+/// Copies the header files, the format of every tracepoint `perfns
+/// record` uses and every `syscalls:sys_enter_*` format (what `perfns
+/// trace` names arguments by; none on a kernel without
+/// CONFIG_FTRACE_SYSCALLS, where trace shows `arg1`...) from `tracefs`
+/// into `dir`, world-readable (files a+r, directories a+rx, on top of what
+/// they had), and returns the files written, relative to `dir`.
 pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
     let events_dir = tracefs.root().join("events");
     // What the headers are read and the formats parsed with is what perfns
@@ -111,6 +118,9 @@ pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishErr
     }
     let tracing =
         TracingData::from_tracefs(tracefs, &formats).map_err(|e| readable(e.source, e.path))?;
+    for name in syscall_entries(tracefs).map_err(|(cause, file)| readable(cause, file))? {
+        formats.push(tracefs.format(SYSCALLS, &name)?);
+    }
 
     let mut files = vec![
         (Path::new("events").join(HEADERS[0]), tracing.header_page),
@@ -132,6 +142,31 @@ pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishErr
         write_readable(&target, text.as_bytes())?;
     }
     Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The tracepoint system of the per-syscall tracepoints.
+const SYSCALLS: &str = "syscalls";
+
+/// The names of the `syscalls:sys_enter_*` tracepoints in `tracefs`,
+/// sorted; none when the kernel has no such system.
+fn syscall_entries(tracefs: &Tracefs) -> Result<Vec<String>, (io::Error, PathBuf)> {
+    let dir = tracefs.root().join("events").join(SYSCALLS);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err((e, dir)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| (e, dir.clone()))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if name.starts_with("sys_enter_") {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Writing `path` failed.
@@ -219,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn publishes_exactly_the_formats_record_uses() {
+    fn publishes_exactly_the_formats_record_and_trace_use() {
         let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
@@ -238,6 +273,33 @@ mod tests {
         .iter()
         .map(PathBuf::from)
         .collect();
+        // And every system call's entry, as find lists them (this machine's
+        // kernel has CONFIG_FTRACE_SYSCALLS).
+        let find = std::process::Command::new("find")
+            .arg(tracefs.root().join("events/syscalls"))
+            .args([
+                "-mindepth",
+                "1",
+                "-maxdepth",
+                "1",
+                "-name",
+                "sys_enter_*",
+                "-printf",
+                "%f\\n",
+            ])
+            .output()
+            .unwrap();
+        assert!(find.status.success(), "{find:?}");
+        let entries = String::from_utf8(find.stdout).unwrap();
+        assert!(
+            entries.lines().any(|l| l == "sys_enter_openat"),
+            "{entries}"
+        );
+        want.extend(
+            entries
+                .lines()
+                .map(|name| Path::new("events/syscalls").join(name).join("format")),
+        );
         want.sort();
         let mut got = files.clone();
         got.sort();
@@ -275,6 +337,16 @@ mod tests {
                 .collect()
         };
         assert_eq!(ids(&from_copy), ids(&from_tracefs));
+        // perfns trace names openat's arguments from the copy as from
+        // tracefs.
+        let openat = Tracefs::at(&out)
+            .format("syscalls", "sys_enter_openat")
+            .unwrap();
+        let fields: Vec<&str> = openat.fields.iter().map(|f| f.name.as_str()).collect();
+        assert!(
+            fields.ends_with(&["dfd", "filename", "flags", "mode"]),
+            "{fields:?}"
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub use perfns_record::testing::recording::*;
 use perfns_record::testing::workload_binary;
 use tempfile::TempDir;
 
+pub mod known_syscalls;
+pub mod top_frames;
+
 /// The set-up of a test that records: `None` (the test is skipped) unless
 /// [`can_record`]; else the [`serial`] lock, to hold for the whole test,
 /// and a fresh directory for its files.

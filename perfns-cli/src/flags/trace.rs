@@ -12,7 +12,7 @@ use perfns_record::session::SessionConfig;
 use perfns_record::RecordConfig;
 use perfns_report::trace::{decode, TraceOptions};
 
-use super::record::{check_command, ScopeArg};
+use super::record::{check_command, mmap_data_pages, ScopeArg};
 use crate::trace::{Source, TraceConfig, TraceFormat};
 
 /// `perfns trace`'s command line, as clap parses it.
@@ -123,9 +123,7 @@ impl TraceArgs {
         let mut session = SessionConfig::new(PathBuf::new());
         let mut notes = Vec::new();
         if let Some(size) = self.mmap_pages {
-            let page = perfns::abi::page_size().context("reading the page size")?;
-            let (pages, note) =
-                perfns_record::mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            let (pages, note) = mmap_data_pages(size)?;
             session.mmap_pages = pages;
             notes.extend(note);
         }

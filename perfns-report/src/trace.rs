@@ -298,6 +298,8 @@ pub struct Trace {
     arch: String,
     roles: Vec<Role>,
     signatures: Signatures,
+    /// What each raw syscall number is, worked out at its first record.
+    numbers: Numbers,
     tasks: HashMap<i32, Task>,
     meta: Option<RecordingMeta>,
     host_ns: u64,
@@ -402,6 +404,7 @@ impl Trace {
             arch,
             roles,
             signatures,
+            numbers: Numbers::default(),
             tasks,
             host_ns: meta.as_ref().map_or(PROC_PID_INIT_INO, |m| m.host),
             meta,
@@ -693,8 +696,22 @@ impl Trace {
     /// for a call `-e` leaves out; `Err` for a payload that does not fit
     /// its format.
     fn decode(&mut self, event: usize, payload: &[u8]) -> Result<Option<Decoded>, ()> {
-        let arch = self.arch.clone();
-        match &self.roles[event] {
+        let Self {
+            arch,
+            roles,
+            signatures,
+            numbers,
+            options,
+            ..
+        } = self;
+        let arch = arch.as_str();
+        let wanted = |name: &str| {
+            options
+                .syscalls
+                .as_ref()
+                .is_none_or(|set| set.contains(name))
+        };
+        match &roles[event] {
             Role::RawEnter {
                 format,
                 id,
@@ -705,15 +722,20 @@ impl Trace {
                 let Ok(nr) = u64::try_from(nr) else {
                     return Ok(None);
                 };
-                let name = syscall_name(&arch, nr);
-                if !self.wanted(&name) {
+                let number = numbers.of(nr, arch, wanted);
+                if !number.wanted {
                     return Ok(None);
                 }
+                let name = number.name.clone();
+                let params = number
+                    .params
+                    .get_or_insert_with(|| signatures.of(&name))
+                    .clone();
                 let mut raw = [0u64; 6];
                 for (i, r) in raw.iter_mut().enumerate() {
                     *r = format.read_element_u64(payload, *args, i).map_err(|_| ())?;
                 }
-                let args = match self.signatures.of(&name) {
+                let args = match params {
                     Some(params) => params
                         .iter()
                         .zip(raw)
@@ -721,7 +743,7 @@ impl Trace {
                             name: p.name.clone(),
                             c_type: p.c_type.clone(),
                             raw: v,
-                            text: decode::arg(&name, p, v, &arch),
+                            text: decode::arg(&name, p, v, arch),
                         })
                         .collect(),
                     None => raw
@@ -736,7 +758,7 @@ impl Trace {
                         .collect(),
                 };
                 Ok(Some(Decoded::Enter {
-                    name: Arc::from(name),
+                    name,
                     nr: Some(nr),
                     args,
                     exit_recorded: *exit_recorded,
@@ -748,12 +770,12 @@ impl Trace {
                 let Ok(nr) = u64::try_from(nr) else {
                     return Ok(None);
                 };
-                let name = syscall_name(&arch, nr);
-                if !self.wanted(&name) {
+                let number = numbers.of(nr, arch, wanted);
+                if !number.wanted {
                     return Ok(None);
                 }
                 Ok(Some(Decoded::Exit {
-                    name: Arc::from(name),
+                    name: number.name.clone(),
                     nr: Some(nr),
                     ret,
                 }))
@@ -765,7 +787,7 @@ impl Trace {
                 strings,
                 exit_recorded,
             } => {
-                if !self.wanted(name) {
+                if !wanted(name) {
                     return Ok(None);
                 }
                 let mut args = Vec::with_capacity(params.len());
@@ -773,7 +795,7 @@ impl Trace {
                     let v = format.read_u64(payload, *field).map_err(|_| ())?;
                     let text = match string.map(|s| format.read_str(payload, s)) {
                         Some(Ok(s)) => format!("{s:?}"),
-                        _ => decode::arg(name, p, v, &arch),
+                        _ => decode::arg(name, p, v, arch),
                     };
                     args.push(Arg {
                         name: p.name.clone(),
@@ -795,7 +817,7 @@ impl Trace {
                 }))
             }
             Role::Exit { format, name, ret } => {
-                if !self.wanted(name) {
+                if !wanted(name) {
                     return Ok(None);
                 }
                 let ret = format.read_i64(payload, *ret).map_err(|_| ())?;
@@ -807,13 +829,6 @@ impl Trace {
             }
             Role::Other => Ok(None),
         }
-    }
-
-    fn wanted(&self, name: &str) -> bool {
-        self.options
-            .syscalls
-            .as_ref()
-            .is_none_or(|set| set.contains(name))
     }
 
     /// A call that will not return: shown with `?`.
@@ -950,9 +965,54 @@ enum Decoded {
     },
 }
 
-/// Syscall `nr`'s name on `arch`; `syscall_NR` when the table has none.
-fn syscall_name(arch: &str, nr: u64) -> String {
-    perfns::syscalls::name(arch, nr).map_or_else(|| format!("syscall_{nr}"), str::to_owned)
+/// What the raw syscall numbers are: each one's name, whether `-e` wants
+/// it and its parameters, worked out at its first record rather than at
+/// every one (a name and a set lookup per record were most of the cost of
+/// a call left out).
+#[derive(Debug, Default)]
+struct Numbers {
+    /// By number, up to [`Numbers::TABLE`].
+    table: Vec<Option<Number>>,
+    /// Beyond it (numbers no table has).
+    others: HashMap<u64, Number>,
+}
+
+/// A raw syscall number, as [`Numbers`] keeps it.
+#[derive(Debug)]
+struct Number {
+    name: Arc<str>,
+    wanted: bool,
+    /// Its parameters from the tracefs, once looked up (at its first
+    /// entry).
+    params: Option<Option<Arc<[Param]>>>,
+}
+
+impl Numbers {
+    /// Numbers below this one are kept in a table (the tables' largest
+    /// are below 512).
+    const TABLE: u64 = 1024;
+
+    /// Number `nr` on `arch`; `wanted` says whether `-e` wants a name.
+    fn of(&mut self, nr: u64, arch: &str, wanted: impl Fn(&str) -> bool) -> &mut Number {
+        let new = || {
+            let name: Arc<str> = perfns::syscalls::name(arch, nr)
+                .map_or_else(|| Arc::from(format!("syscall_{nr}")), Arc::from);
+            Number {
+                wanted: wanted(&name),
+                name,
+                params: None,
+            }
+        };
+        if nr < Self::TABLE {
+            let i = nr as usize;
+            if self.table.len() <= i {
+                self.table.resize_with(i + 1, || None);
+            }
+            self.table[i].get_or_insert_with(new)
+        } else {
+            self.others.entry(nr).or_insert_with(new)
+        }
+    }
 }
 
 /// What `--container` is matched against for a container of perfns's

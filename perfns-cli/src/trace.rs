@@ -96,6 +96,7 @@ pub fn run(config: TraceConfig) -> anyhow::Result<Traced> {
         out: BufWriter::new(out),
         summary_only: config.summary,
         format: config.format,
+        line: String::with_capacity(256),
     };
     let (summary, end) = match config.source {
         Source::File(path) => from_file(&path, signatures, config.options, &mut printer)?,
@@ -117,6 +118,8 @@ struct Printer {
     out: BufWriter<Box<dyn Write>>,
     summary_only: bool,
     format: TraceFormat,
+    /// The text line being made.
+    line: String,
 }
 
 impl Printer {
@@ -126,11 +129,14 @@ impl Printer {
             return Ok(());
         }
         for l in lines {
-            let text = match self.format {
-                TraceFormat::Text => render::line(l),
-                TraceFormat::Json => render::line_json(l),
-            };
-            self.out.write_all(text.as_bytes())?;
+            match self.format {
+                TraceFormat::Text => {
+                    self.line.clear();
+                    render::line_into(&mut self.line, l);
+                    self.out.write_all(self.line.as_bytes())?;
+                }
+                TraceFormat::Json => self.out.write_all(render::line_json(l).as_bytes())?,
+            }
             self.out.write_all(b"\n")?;
         }
         Ok(())

@@ -77,6 +77,51 @@ fn a_known_workload_line_by_line() {
 }
 
 #[test]
+fn each_call_is_printed_while_the_command_runs() {
+    let Some((_serial, _dir)) = common::recording_test() else {
+        return;
+    };
+    // One getppid call, then the workload waits at its gate (a line on its
+    // stdin, which is perfns's) until this test has read that call's
+    // line: a trace printed when the command ends never shows it.
+    let mut child = Command::new(perfns_binary())
+        .args(["trace", "-e", "getppid,kill", "--"])
+        .arg(workload_binary().unwrap())
+        .args(["getppid", "1", "gate", "syscalls", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let perfns_pid = child.id() as i32;
+    let stdout = common::lines_of(child.stdout.take().unwrap());
+    let first = stdout
+        .recv_timeout(common::PATIENCE)
+        .unwrap_or_else(|e| panic!("no line while the command runs ({e:?})"));
+    let mut gate = child.stdin.take().unwrap();
+    gate.write_all(b"\n").unwrap();
+    drop(gate);
+    let stderr = common::StderrLines::of(&mut child).rest();
+    let status = common::wait_exit(&mut child);
+    assert!(status.success(), "{stderr}");
+    let known = Known::from_stderr(&stderr);
+    // The workload's parent is this perfns, which started it.
+    let getppid = format!(
+        "host perfns-workload[{0}/{0}] getppid() = {perfns_pid}",
+        known.pid
+    );
+    assert_eq!(without_time(&first), getppid);
+    // Then the rest, once the gate opened: 2 getppid calls and the kill.
+    let rest: Vec<String> = stdout.iter().collect();
+    let all = known.lines("host", 2, perfns_pid);
+    assert_eq!(
+        rest.iter().map(|l| without_time(l)).collect::<Vec<_>>(),
+        all[4..],
+        "{rest:?}"
+    );
+}
+
+#[test]
 fn failed_calls_as_json() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;

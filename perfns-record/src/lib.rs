@@ -8,6 +8,7 @@
 //! command or `--duration`, and prints what was recorded and lost.
 #![deny(missing_docs)]
 
+pub mod command;
 pub mod events;
 pub mod mmap_size;
 pub mod output;
@@ -20,14 +21,12 @@ pub mod statedump;
 pub mod testing;
 
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 use perfns::container::RecordingMode;
 use perfns::record::{Record, RecordType};
 
@@ -74,9 +73,6 @@ pub struct SwitchOutput {
 
 /// How often the live status line is redrawn.
 const STATUS_INTERVAL: Duration = Duration::from_millis(500);
-/// How long a command still running when recording stops is given to exit
-/// after SIGTERM, recording on, before the file is finished without it.
-const COMMAND_EXIT_WAIT: Duration = Duration::from_secs(2);
 /// The longest wait between drains when nothing wakes the recorder: how
 /// late a side-band record below the watermark
 /// ([`events::SIDEBAND_WAKEUP`]) may be seen, and so how long a task in a
@@ -171,26 +167,19 @@ enum Stop {
 pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     // Signals are taken through a signalfd, polled with the ring buffers,
     // so that a Ctrl-C always ends in a drained, finished file.
-    let mut mask = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
-        mask.add(s);
-    }
-    if config.switch.is_some() {
-        mask.add(Signal::SIGUSR2);
-    }
-    let old_mask = mask
-        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .context("blocking SIGINT, SIGTERM, SIGCHLD")?;
-    let _restore = MaskGuard(old_mask);
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .context("creating a signalfd")?;
+    let extra: &[Signal] = if config.switch.is_some() {
+        &[Signal::SIGUSR2]
+    } else {
+        &[]
+    };
+    let signals = command::StopSignals::block(extra)?;
 
     let output = config.session.output.clone();
     let mut rec = Recorder::start(config.session.clone())
         .with_context(|| format!("recording to {}", output.display()))?;
     let mut child = match config.command.as_slice() {
         [] => None,
-        [program, args @ ..] => match spawn(program, args, output::is_stdout(&output)) {
+        [program, args @ ..] => match command::spawn(program, args, output::is_stdout(&output)) {
             Ok(c) => Some(c),
             Err(e) => {
                 // Nothing was recorded for it: leave no file behind.
@@ -222,10 +211,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
         let mut stop = None;
         let mut switch_now = false;
         if ready[0] {
-            while let Some(info) = signals.read_signal().context("reading the signalfd")? {
-                match Signal::try_from(info.ssi_signo as i32) {
-                    Ok(s @ (Signal::SIGINT | Signal::SIGTERM)) => stop = Some(Stop::Signal(s)),
-                    Ok(Signal::SIGUSR2) => switch_now = true,
+            for s in signals.take()? {
+                match s {
+                    Signal::SIGINT | Signal::SIGTERM => stop = Some(Stop::Signal(s)),
+                    Signal::SIGUSR2 => switch_now = true,
                     _ => {}
                 }
             }
@@ -291,10 +280,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
     }
     if stop != Stop::CommandExited {
         if let Some(c) = child.as_mut() {
-            end_command(Some(c));
+            command::end(c);
             // Record its end too (EXIT records), if it comes soon.
             let asked = Instant::now();
-            while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
+            while asked.elapsed() < command::EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
                 rec.wait(Some(Duration::from_millis(20)), &[])?;
                 if let Err(e) = rec.drain() {
                     let stopped = Stopped::now(started, Some(c));
@@ -446,9 +435,9 @@ impl Stopped {
         let command = child.map(|c| {
             let running = matches!(c.try_wait(), Ok(None));
             if running {
-                end_command(Some(&mut *c));
+                command::end(c);
                 let asked = Instant::now();
-                while asked.elapsed() < COMMAND_EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
+                while asked.elapsed() < command::EXIT_WAIT && matches!(c.try_wait(), Ok(None)) {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 if matches!(c.try_wait(), Ok(None)) {
@@ -528,49 +517,6 @@ fn what_the_file_kept(
         progress.bytes.saturating_sub(kept),
         (progress.lost + progress.lost_samples).saturating_sub(lost),
     )
-}
-
-/// Puts the thread's signal mask back when recording ends, however it
-/// ends (a library caller's thread keeps its own mask). A signal that came
-/// after the last read of the signalfd, a second Ctrl-C while the file is
-/// being finished, is delivered then.
-struct MaskGuard(SigSet);
-
-impl Drop for MaskGuard {
-    fn drop(&mut self) {
-        let _ = self.0.thread_set_mask();
-    }
-}
-
-/// Starts the command with the signals the recorder blocks unblocked.
-/// Starts the command; with `stdout_is_the_recording` (`-o -`) its
-/// standard output goes to stderr, not into the stream.
-fn spawn(program: &str, args: &[String], stdout_is_the_recording: bool) -> anyhow::Result<Child> {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    if stdout_is_the_recording {
-        cmd.stdout(std::io::stderr());
-    }
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // makes one async-signal-safe system call (sigprocmask).
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-                .map_err(std::io::Error::from)
-        });
-    }
-    cmd.spawn().with_context(|| format!("cannot run {program}"))
-}
-
-/// Ends a command still running when recording stops, as perf record
-/// does: SIGTERM.
-fn end_command(child: Option<&mut Child>) {
-    if let Some(c) = child {
-        if let Ok(None) = c.try_wait() {
-            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-            let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
-        }
-    }
 }
 
 /// What `perfns record` prints at the end, perf record's way: what was

@@ -301,6 +301,9 @@ pub struct Recorder {
     /// Set when a new container was learned since the features were last
     /// given to the writer.
     meta_dirty: bool,
+    /// How many times the metadata was refreshed: a live consumer takes it
+    /// anew when this changes ([`Recorder::meta_generation`]).
+    meta_generation: u64,
     /// The output file's device and inode, to tell whether the path still
     /// names it (`None` for stdout).
     output_id: Option<(u64, u64)>,
@@ -669,6 +672,7 @@ impl Recorder {
             busy: false,
             lost_readable,
             meta_dirty: true,
+            meta_generation: 0,
             output_id,
             output_gone: false,
             started,
@@ -774,6 +778,7 @@ impl Recorder {
         self.features.perfns = Some(self.meta.to_json());
         self.writer.set_features(&self.features);
         self.meta_dirty = false;
+        self.meta_generation += 1;
     }
 
     /// Names the containers learned lately from their runtimes' state
@@ -951,6 +956,12 @@ impl Recorder {
             progress.rounds += 1;
             writer.write_finished_round()?;
             progress.bytes += RecordHeader::SIZE as u64;
+        } else if let Some(live) = writer.live_mut() {
+            // A whole pass that found nothing still comes after the one
+            // before: its records may be handed on. Without it the last
+            // records before a pause (a traced command blocked in a read)
+            // would wait for the next record from anywhere.
+            live.end_round();
         }
         if self.last_cpu_check.elapsed() >= CPU_CHECK_INTERVAL {
             self.last_cpu_check = Instant::now();
@@ -1120,6 +1131,12 @@ impl Recorder {
     /// The metadata as it stands (containers learned so far).
     pub fn meta(&self) -> &RecordingMeta {
         &self.meta
+    }
+
+    /// Changes each time [`Self::meta`] is refreshed (containers learned,
+    /// named or forgotten, losses, CPUs going offline).
+    pub fn meta_generation(&self) -> u64 {
+        self.meta_generation
     }
 
     /// The configuration it runs with.

@@ -25,6 +25,7 @@ pub mod summary;
 mod tables;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use perfns::attr::{kind, AttrSet};
@@ -298,13 +299,15 @@ pub struct Trace {
     arch: String,
     roles: Vec<Role>,
     signatures: Signatures,
-    tasks: HashMap<i32, Task>,
+    /// What each raw syscall number is, worked out at its first record.
+    numbers: Numbers,
+    tasks: IdMap<i32, Task>,
     meta: Option<RecordingMeta>,
     host_ns: u64,
     /// Whether each pid namespace is in `--container`'s.
-    in_container: HashMap<Option<u64>, bool>,
+    in_container: IdMap<Option<u64>, bool>,
     /// The processes followed (`-p`, `-- COMMAND`); `None`: all.
-    followed: Option<HashSet<i32>>,
+    followed: Option<HashSet<i32, BuildHasherDefault<IdHasher>>>,
     first_time: Option<u64>,
     lines: Vec<SyscallLine>,
     summary: Summary,
@@ -384,7 +387,7 @@ impl Trace {
                     .into(),
             );
         }
-        let mut tasks = HashMap::new();
+        let mut tasks = IdMap::default();
         for t in meta.iter().flat_map(|m| &m.tasks) {
             tasks.insert(
                 t.tid,
@@ -402,10 +405,11 @@ impl Trace {
             arch,
             roles,
             signatures,
+            numbers: Numbers::default(),
             tasks,
             host_ns: meta.as_ref().map_or(PROC_PID_INIT_INO, |m| m.host),
             meta,
-            in_container: HashMap::new(),
+            in_container: IdMap::default(),
             followed,
             first_time: None,
             lines: Vec::new(),
@@ -693,8 +697,22 @@ impl Trace {
     /// for a call `-e` leaves out; `Err` for a payload that does not fit
     /// its format.
     fn decode(&mut self, event: usize, payload: &[u8]) -> Result<Option<Decoded>, ()> {
-        let arch = self.arch.clone();
-        match &self.roles[event] {
+        let Self {
+            arch,
+            roles,
+            signatures,
+            numbers,
+            options,
+            ..
+        } = self;
+        let arch = arch.as_str();
+        let wanted = |name: &str| {
+            options
+                .syscalls
+                .as_ref()
+                .is_none_or(|set| set.contains(name))
+        };
+        match &roles[event] {
             Role::RawEnter {
                 format,
                 id,
@@ -705,15 +723,20 @@ impl Trace {
                 let Ok(nr) = u64::try_from(nr) else {
                     return Ok(None);
                 };
-                let name = syscall_name(&arch, nr);
-                if !self.wanted(&name) {
+                let number = numbers.of(nr, arch, wanted);
+                if !number.wanted {
                     return Ok(None);
                 }
+                let name = number.name.clone();
+                let params = number
+                    .params
+                    .get_or_insert_with(|| signatures.of(&name))
+                    .clone();
                 let mut raw = [0u64; 6];
                 for (i, r) in raw.iter_mut().enumerate() {
                     *r = format.read_element_u64(payload, *args, i).map_err(|_| ())?;
                 }
-                let args = match self.signatures.of(&name) {
+                let args = match params {
                     Some(params) => params
                         .iter()
                         .zip(raw)
@@ -721,7 +744,7 @@ impl Trace {
                             name: p.name.clone(),
                             c_type: p.c_type.clone(),
                             raw: v,
-                            text: decode::arg(&name, p, v, &arch),
+                            text: decode::arg(&name, p, v, arch),
                         })
                         .collect(),
                     None => raw
@@ -736,7 +759,7 @@ impl Trace {
                         .collect(),
                 };
                 Ok(Some(Decoded::Enter {
-                    name: Arc::from(name),
+                    name,
                     nr: Some(nr),
                     args,
                     exit_recorded: *exit_recorded,
@@ -748,12 +771,12 @@ impl Trace {
                 let Ok(nr) = u64::try_from(nr) else {
                     return Ok(None);
                 };
-                let name = syscall_name(&arch, nr);
-                if !self.wanted(&name) {
+                let number = numbers.of(nr, arch, wanted);
+                if !number.wanted {
                     return Ok(None);
                 }
                 Ok(Some(Decoded::Exit {
-                    name: Arc::from(name),
+                    name: number.name.clone(),
                     nr: Some(nr),
                     ret,
                 }))
@@ -765,7 +788,7 @@ impl Trace {
                 strings,
                 exit_recorded,
             } => {
-                if !self.wanted(name) {
+                if !wanted(name) {
                     return Ok(None);
                 }
                 let mut args = Vec::with_capacity(params.len());
@@ -773,7 +796,7 @@ impl Trace {
                     let v = format.read_u64(payload, *field).map_err(|_| ())?;
                     let text = match string.map(|s| format.read_str(payload, s)) {
                         Some(Ok(s)) => format!("{s:?}"),
-                        _ => decode::arg(name, p, v, &arch),
+                        _ => decode::arg(name, p, v, arch),
                     };
                     args.push(Arg {
                         name: p.name.clone(),
@@ -795,7 +818,7 @@ impl Trace {
                 }))
             }
             Role::Exit { format, name, ret } => {
-                if !self.wanted(name) {
+                if !wanted(name) {
                     return Ok(None);
                 }
                 let ret = format.read_i64(payload, *ret).map_err(|_| ())?;
@@ -807,13 +830,6 @@ impl Trace {
             }
             Role::Other => Ok(None),
         }
-    }
-
-    fn wanted(&self, name: &str) -> bool {
-        self.options
-            .syscalls
-            .as_ref()
-            .is_none_or(|set| set.contains(name))
     }
 
     /// A call that will not return: shown with `?`.
@@ -950,9 +966,97 @@ enum Decoded {
     },
 }
 
-/// Syscall `nr`'s name on `arch`; `syscall_NR` when the table has none.
-fn syscall_name(arch: &str, nr: u64) -> String {
-    perfns::syscalls::name(arch, nr).map_or_else(|| format!("syscall_{nr}"), str::to_owned)
+/// A map keyed by ids the kernel gives (tids, pids, pid namespaces).
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes ids with a rotation and a multiplication a word, as rustc's
+/// FxHasher does, for the maps a record looks up several times (the task,
+/// whether its process is followed, whether its container is wanted): the
+/// keys are the kernel's, not chosen to collide, and SipHash there was a
+/// tenth of the trace's own time (perf record -g on perfns trace).
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_ne_bytes(word));
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.add(u64::from(n as u32));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+/// What the raw syscall numbers are: each one's name, whether `-e` wants
+/// it and its parameters, worked out at its first record rather than at
+/// every one (a name and a set lookup per record were most of the cost of
+/// a call left out).
+#[derive(Debug, Default)]
+struct Numbers {
+    /// By number, up to [`Numbers::TABLE`].
+    table: Vec<Option<Number>>,
+    /// Beyond it (numbers no table has).
+    others: HashMap<u64, Number>,
+}
+
+/// A raw syscall number, as [`Numbers`] keeps it.
+#[derive(Debug)]
+struct Number {
+    name: Arc<str>,
+    wanted: bool,
+    /// Its parameters from the tracefs, once looked up (at its first
+    /// entry).
+    params: Option<Option<Arc<[Param]>>>,
+}
+
+impl Numbers {
+    /// Numbers below this one are kept in a table (the tables' largest
+    /// are below 512).
+    const TABLE: u64 = 1024;
+
+    /// Number `nr` on `arch`; `wanted` says whether `-e` wants a name.
+    fn of(&mut self, nr: u64, arch: &str, wanted: impl Fn(&str) -> bool) -> &mut Number {
+        let new = || {
+            let name: Arc<str> = perfns::syscalls::name(arch, nr)
+                .map_or_else(|| Arc::from(format!("syscall_{nr}")), Arc::from);
+            Number {
+                wanted: wanted(&name),
+                name,
+                params: None,
+            }
+        };
+        if nr < Self::TABLE {
+            let i = nr as usize;
+            if self.table.len() <= i {
+                self.table.resize_with(i + 1, || None);
+            }
+            self.table[i].get_or_insert_with(new)
+        } else {
+            self.others.entry(nr).or_insert_with(new)
+        }
+    }
 }
 
 /// What `--container` is matched against for a container of perfns's

@@ -169,9 +169,7 @@ impl RecordArgs {
         let mut notes = Vec::new();
         let mut session = SessionConfig::new(self.output);
         if let Some(size) = self.mmap_pages {
-            let page = perfns::abi::page_size().context("reading the page size")?;
-            let (pages, note) =
-                perfns_record::mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            let (pages, note) = mmap_data_pages(size)?;
             session.mmap_pages = pages;
             notes.extend(note);
         }
@@ -233,6 +231,14 @@ impl RecordArgs {
             notes,
         })
     }
+}
+
+/// `-m`'s size as data pages per CPU of this machine's pages (a power of
+/// two), and the note to print when it was rounded up: `perfns record`'s,
+/// `perfns trace`'s and `perfns top`'s.
+pub fn mmap_data_pages(size: MmapSize) -> anyhow::Result<(usize, Option<String>)> {
+    let page = perfns::abi::page_size().context("reading the page size")?;
+    perfns_record::mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)
 }
 
 /// Parses perf record's `--switch-output` argument: `signal`, a time
@@ -328,6 +334,36 @@ pub(crate) fn check_command(program: &str) -> anyhow::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mmap_sizes_become_a_power_of_two_of_this_machines_pages() {
+        let page = perfns::abi::page_size().unwrap() as u64;
+        assert_eq!(mmap_data_pages(MmapSize::Pages(8)).unwrap(), (8, None));
+        assert_eq!(
+            mmap_data_pages(MmapSize::Bytes(16 * page)).unwrap(),
+            (16, None)
+        );
+        // 3 pages, or a page and a byte: rounded up, and said.
+        let (pages, note) = mmap_data_pages(MmapSize::Pages(3)).unwrap();
+        assert_eq!(pages, 4);
+        let note = note.unwrap();
+        assert!(
+            note.starts_with("-m/--mmap-pages 3: rounded up to ") && note.contains("(4 pages)"),
+            "{note}"
+        );
+        let (pages, note) = mmap_data_pages(MmapSize::Bytes(page + 1)).unwrap();
+        assert_eq!(pages, 2);
+        assert!(note.unwrap().contains("(2 pages)"));
+        let err = mmap_data_pages(MmapSize::Pages(0)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "-m/--mmap-pages 0: the ring buffer needs at least one page"
+        );
+        let err = mmap_data_pages(MmapSize::Pages(u64::MAX))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with(": too large"), "{err}");
+    }
 
     #[test]
     fn switch_output_takes_perfs_arguments() {

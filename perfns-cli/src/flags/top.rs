@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use perfns_record::events::EventGroups;
 use perfns_record::mmap_size::MmapSize;
 use perfns_record::session::live::{LiveConfig, DRAIN_INTERVAL};
 use perfns_record::session::SessionConfig;
-use perfns_report::SortKey;
 
-use super::record::ScopeArg;
+use super::record::{mmap_data_pages, ScopeArg};
+use super::report::SortArg;
 use crate::top::{Display, TopConfig};
 
 /// `perfns top`'s command line, as clap parses it.
@@ -80,27 +79,6 @@ pub enum TopFormat {
     Json,
 }
 
-/// `--sort`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SortArg {
-    /// CPU time.
-    Cpu,
-    /// Pages allocated.
-    Mem,
-    /// System calls.
-    Syscalls,
-}
-
-impl From<SortArg> for SortKey {
-    fn from(s: SortArg) -> Self {
-        match s {
-            SortArg::Cpu => SortKey::Cpu,
-            SortArg::Mem => SortKey::Mem,
-            SortArg::Syscalls => SortKey::Syscalls,
-        }
-    }
-}
-
 impl TopArgs {
     /// Checks the command line before anything is opened.
     pub fn into_config(self) -> anyhow::Result<TopConfig> {
@@ -119,10 +97,7 @@ impl TopArgs {
         session.groups = groups;
         session.tracefs = self.tracefs;
         if let Some(size) = self.mmap_pages {
-            let page = perfns::abi::page_size().context("reading the page size")?;
-            let (pages, _) =
-                perfns_record::mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
-            session.mmap_pages = pages;
+            session.mmap_pages = mmap_data_pages(size)?.0;
         }
         let mut live = LiveConfig::new(session, Duration::from_secs_f64(self.delay));
         live.scope = self.scope.into();

@@ -8,12 +8,12 @@ use anyhow::Context;
 use perfns::container::RecordingScope;
 use perfns_record::events::EventGroups;
 use perfns_record::mmap_size::MmapSize;
+use perfns_record::session::live::{LiveConfig, DRAIN_INTERVAL};
 use perfns_record::session::SessionConfig;
-use perfns_record::RecordConfig;
 use perfns_report::trace::{decode, TraceOptions};
 
-use super::record::{check_command, ScopeArg};
-use crate::trace::{Source, TraceConfig, TraceFormat};
+use super::record::{check_command, mmap_data_pages, ScopeArg};
+use crate::trace::{LiveTrace, Source, TraceConfig, TraceFormat};
 
 /// `perfns trace`'s command line, as clap parses it.
 #[derive(Debug, clap::Args)]
@@ -113,19 +113,16 @@ impl TraceArgs {
         })
     }
 
-    /// The recording a live trace makes: the syscalls group alone, into a
-    /// file the trace then reads.
-    fn live(&self, options: &TraceOptions) -> anyhow::Result<RecordConfig> {
+    /// The live session a trace runs: the syscalls group alone.
+    fn live(&self, options: &TraceOptions) -> anyhow::Result<LiveTrace> {
         if let Some(program) = self.command.first() {
             check_command(program)?;
         }
-        // The file is named when the trace starts (crate::trace::run).
+        // A live session has no file.
         let mut session = SessionConfig::new(PathBuf::new());
         let mut notes = Vec::new();
         if let Some(size) = self.mmap_pages {
-            let page = perfns::abi::page_size().context("reading the page size")?;
-            let (pages, note) =
-                perfns_record::mmap_size::data_pages(size, page).map_err(anyhow::Error::msg)?;
+            let (pages, note) = mmap_data_pages(size)?;
             session.mmap_pages = pages;
             notes.extend(note);
         }
@@ -152,16 +149,15 @@ impl TraceArgs {
             };
             session.pids = options.pids.clone();
         }
-        Ok(RecordConfig {
-            session,
+        // Intervals mean nothing to a trace, whose lines are printed as
+        // each drain hands their calls on: the shortest.
+        let mut live = LiveConfig::new(session, DRAIN_INTERVAL);
+        live.scope = self.scope.unwrap_or(ScopeArg::Auto).into();
+        live.mmap_given = self.mmap_pages.is_some();
+        Ok(LiveTrace {
+            live,
             command: self.command.clone(),
-            duration: None,
-            live_status: false,
-            quiet: true,
-            scope: self.scope.unwrap_or(ScopeArg::Auto).into(),
-            mmap_given: self.mmap_pages.is_some(),
             notes,
-            switch: None,
         })
     }
 }

@@ -228,6 +228,22 @@ pub fn wait_for_file(path: &Path, what: &str, mut done: impl FnMut(&PerfFileRead
     panic!("{} never got {what} in {PATIENCE:?}", path.display());
 }
 
+/// The lines `out` gives (a child's piped stdout or stderr), as they
+/// come, read by a thread of their own.
+pub fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// A child's stderr, read line by line in a thread of its own, so that a
 /// test waits for a line with a deadline instead of blocking forever on a
 /// recorder that hangs.
@@ -240,19 +256,8 @@ pub struct StderrLines {
 impl StderrLines {
     /// Takes `child`'s piped stderr.
     pub fn of(child: &mut Child) -> StderrLines {
-        let stderr = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         StderrLines {
-            lines: rx,
+            lines: lines_of(child.stderr.take().expect("stderr piped")),
             seen: String::new(),
         }
     }

@@ -62,7 +62,15 @@
 //! - Losses: [`IntervalStats::lost`] counts the events the kernel dropped
 //!   in the interval (PERF_RECORD_LOST and LOST_SAMPLES), the records are
 //!   handed on too, and [`LiveSession::lost_fix`] says what to do about
-//!   it, in `perfns record`'s words.
+//!   it, in `perfns record`'s words. [`LiveSession::finish`] hands on, as
+//!   PERF_RECORD_LOST, the losses the kernel had not reported yet, as
+//!   `perfns record` writes them at its end.
+//! - Containers: a consumer that names or selects tasks by container takes
+//!   the metadata anew as it changes: [`LiveSession::next_to`] gives it to
+//!   a [`Consumer`] before the records drained with the change.
+//! - `-p`: with [`SessionConfig::pids`], the session is per process, as
+//!   `perfns record -p` is, and [`LiveSession::processes_exited`] says
+//!   when the processes and their children have all exited.
 
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -142,6 +150,38 @@ pub enum Wake {
     Ready(Vec<bool>),
 }
 
+/// What a live session's records go to ([`LiveSession::next_to`]).
+pub trait Consumer {
+    /// The metadata changed (a container learned, named or forgotten):
+    /// [`LiveSession::meta`] as it stands, given before the records
+    /// drained with the change.
+    fn meta(&mut self, meta: &RecordingMeta) {
+        let _ = meta;
+    }
+
+    /// A record of the event of index `event` in
+    /// [`LiveSession::events`]; records come in time order.
+    fn record(&mut self, event: usize, record: &Record<'_>);
+}
+
+/// A closure taking the records alone, as [`LiveSession::next`] takes it.
+struct Records<'f>(&'f mut dyn FnMut(usize, &Record<'_>));
+
+impl Consumer for Records<'_> {
+    fn record(&mut self, event: usize, record: &Record<'_>) {
+        (self.0)(event, record);
+    }
+}
+
+/// How a live session ended ([`LiveSession::finish`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEnd {
+    /// What was counted in all, the losses reported at the end among them.
+    pub progress: Progress,
+    /// What to do about lost events, as [`LiveSession::lost_fix`] says it.
+    pub lost_fix: Option<String>,
+}
+
 /// A live session: a [`Recorder`] whose records go to a consumer.
 #[derive(Debug)]
 pub struct LiveSession {
@@ -158,6 +198,8 @@ pub struct LiveSession {
     scope_note: String,
     /// Intervals in a row each container has been without a task.
     dead_for: std::collections::HashMap<u64, u32>,
+    /// The recorder's metadata generation the consumer was last given.
+    meta_given: u64,
 }
 
 impl LiveSession {
@@ -171,15 +213,26 @@ impl LiveSession {
             mmap_given,
             interval,
         } = config;
-        let caller = Caller::this_process();
-        let choice = scope::choose(request, perfns::abi::tracer_scope::probe, &caller)
-            .map_err(|why| RecordError::Config(format!("--scope tracer: {why}")))?;
+        let choice = if session.pids.is_empty() {
+            let caller = Caller::this_process();
+            scope::choose(request, perfns::abi::tracer_scope::probe, &caller)
+                .map_err(|why| RecordError::Config(format!("--scope tracer: {why}")))?
+        } else {
+            // -p chooses the tasks itself: per-task events, any kernel.
+            scope::ScopeChoice {
+                mode: RecordingMode::PerProcess,
+                note: "per process (-p)".into(),
+                fallback: None,
+            }
+        };
         session.mode = choice.mode;
         session.extra_flags = scope::extra_flags(choice.mode);
-        if choice.mode == RecordingMode::TracerScope && session.cgroup.is_some() {
+        if choice.mode == RecordingMode::TracerScope
+            && (session.cgroup.is_some() || session.container.is_some())
+        {
             return Err(RecordError::Config(
-                "--cgroup selects among the machine's tasks; in tracer scope the session is \
-                 already this container and the ones nested in it"
+                "--container and --cgroup select among the machine's tasks; in tracer scope \
+                 the session is already this container and the ones nested in it"
                     .into(),
             ));
         }
@@ -194,6 +247,7 @@ impl LiveSession {
         let rec = Recorder::start_live(session)?;
         let now = Instant::now();
         Ok(Self {
+            meta_given: rec.meta_generation(),
             last_progress: Progress::default(),
             rec,
             interval: interval.max(DRAIN_INTERVAL),
@@ -228,6 +282,12 @@ impl LiveSession {
         &self.scope_note
     }
 
+    /// With `-p` ([`SessionConfig::pids`]): the processes, and every task
+    /// they made, have all exited; there is nothing more to see.
+    pub fn processes_exited(&self) -> bool {
+        self.rec.processes_exited()
+    }
+
     /// How many CPUs are recorded.
     pub fn cpus(&self) -> usize {
         self.rec.cpu_count()
@@ -249,11 +309,18 @@ impl LiveSession {
     pub fn lost_fix(&self) -> Option<String> {
         let p = self.rec.progress();
         (p.lost + p.lost_samples > 0).then(|| {
-            let pages = self.rec.config().mmap_pages;
+            let config = self.rec.config();
+            let pages = config.mmap_pages;
+            let g = config.groups;
+            // With one group there are no fewer to record.
+            let fewer = if [g.cpu, g.mem, g.syscalls].iter().filter(|&&on| on).count() > 1 {
+                ", or fewer event groups (--events)"
+            } else {
+                ""
+            };
             format!(
                 "the ring buffers filled faster than they were drained: use a larger buffer, \
-                 -m/--mmap-pages {} (now {pages} pages per CPU), or fewer event groups \
-                 (--events)",
+                 -m/--mmap-pages {} (now {pages} pages per CPU){fewer}",
                 pages * 4
             )
         })
@@ -273,6 +340,17 @@ impl LiveSession {
         extra: &[BorrowedFd<'_>],
         on_record: &mut dyn FnMut(usize, &Record<'_>),
     ) -> Result<Wake, RecordError> {
+        self.next_to(extra, &mut Records(on_record))
+    }
+
+    /// [`Self::next`], the records going to `consumer`, which is given the
+    /// metadata each time it changes, before the records that came with
+    /// the change.
+    pub fn next_to(
+        &mut self,
+        extra: &[BorrowedFd<'_>],
+        consumer: &mut dyn Consumer,
+    ) -> Result<Wake, RecordError> {
         let due = self.started + self.interval;
         loop {
             let now = Instant::now();
@@ -283,7 +361,7 @@ impl LiveSession {
             };
             let ready = self.rec.wait(Some(timeout), extra)?;
             self.rec.drain()?;
-            self.handed += self.hand_on(false, on_record);
+            self.handed += self.hand_on(false, consumer);
             // The interval's end first: a descriptor that stays readable
             // (input its reader does not take) must not hold it back.
             if Instant::now() >= due {
@@ -295,10 +373,15 @@ impl LiveSession {
         }
     }
 
-    /// Hands on the records that are ready (all of them with `all`).
-    fn hand_on(&mut self, all: bool, on_record: &mut dyn FnMut(usize, &Record<'_>)) -> u64 {
+    /// Hands on the records that are ready (all of them with `all`), the
+    /// metadata first if it changed.
+    fn hand_on(&mut self, all: bool, consumer: &mut dyn Consumer) -> u64 {
+        if self.rec.meta_generation() != self.meta_given {
+            self.meta_given = self.rec.meta_generation();
+            consumer.meta(self.rec.meta());
+        }
         match self.rec.live_mut() {
-            Some(l) => l.hand_on(all, on_record),
+            Some(l) => l.hand_on(all, &mut |event, record| consumer.record(event, record)),
             None => 0,
         }
     }
@@ -338,14 +421,26 @@ impl LiveSession {
     }
 
     /// Disables the events, drains what is left and hands every record
-    /// on; returns what was counted in all.
+    /// on, with a PERF_RECORD_LOST for the losses the kernel had not
+    /// reported yet; returns what was counted in all.
     pub fn finish(
-        mut self,
+        self,
         on_record: &mut dyn FnMut(usize, &Record<'_>),
-    ) -> Result<Progress, RecordError> {
+    ) -> Result<LiveEnd, RecordError> {
+        self.finish_to(&mut Records(on_record))
+    }
+
+    /// [`Self::finish`], the records going to `consumer`.
+    pub fn finish_to(mut self, consumer: &mut dyn Consumer) -> Result<LiveEnd, RecordError> {
         self.rec.disable()?;
         self.rec.drain()?;
-        self.hand_on(true, on_record);
-        Ok(self.rec.progress())
+        if self.rec.lost_readable {
+            self.rec.write_unreported_losses()?;
+        }
+        self.hand_on(true, consumer);
+        Ok(LiveEnd {
+            progress: self.rec.progress(),
+            lost_fix: self.lost_fix(),
+        })
     }
 }

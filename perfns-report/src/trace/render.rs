@@ -20,6 +20,13 @@ pub const SCHEMA: &str = "perfns-trace/1";
 /// shows it, absent when the call never returned).
 pub fn line(l: &SyscallLine) -> String {
     let mut out = String::with_capacity(128);
+    line_into(&mut out, l);
+    out
+}
+
+/// [`line`], appended to `out`: a live trace reuses one buffer for every
+/// line.
+pub fn line_into(out: &mut String, l: &SyscallLine) {
     let _ = write!(
         out,
         "{}.{:06} {} {}[{}/{}] {}(",
@@ -46,7 +53,6 @@ pub fn line(l: &SyscallLine) -> String {
             d % 1_000_000_000 / 1000
         );
     }
-    out
 }
 
 #[derive(Serialize)]

@@ -12,6 +12,7 @@ use perfns_report::analysis::Analysis;
 use perfns_report::{Options, SortKey};
 
 pub mod frame;
+mod keys;
 mod screen;
 pub mod text;
 

@@ -142,10 +142,32 @@ impl TestContainer {
 impl Drop for TestContainer {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // The workload outside is the container's parent, not its
+            // init: killed alone, it would leave `unshare` and the steps
+            // running (a 2-minute burner, holding whatever descriptors the
+            // test had, a lock among them). The cgroup's kill takes every
+            // task in it and in its nested containers' cgroups.
             let _ = self.child.kill();
             let _ = self.child.wait();
+            kill_cgroup_tree(&self.cgroup);
         }
         remove_cgroup_tree(&self.cgroup);
+    }
+}
+
+/// Kills every task in cgroup `dir` and below it (cgroup.kill, Linux 5.14)
+/// and waits, within [`recording::PATIENCE`], until none is left, so that
+/// the directories can be removed.
+fn kill_cgroup_tree(dir: &Path) {
+    if std::fs::write(dir.join("cgroup.kill"), "1").is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(dir.join("cgroup.events"))
+        .is_ok_and(|e| e.lines().any(|l| l == "populated 1"))
+        && start.elapsed() < recording::PATIENCE
+    {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

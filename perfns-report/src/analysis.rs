@@ -284,6 +284,9 @@ pub struct Analysis {
     /// task.
     last_task: Option<(i32, usize)>,
     cgroups: HashMap<u64, String>,
+    /// In a live analysis: the interval in which each of `cgroups` was
+    /// last made or held a task (see [`Analysis::interval`]).
+    cgroup_used_in: IntMap<u64, u64>,
     seen_namespaces: bool,
     /// Each tracer namespace's parent, from the TRACER_NAMESPACES records'
     /// ancestries (the reader's own has none).
@@ -414,6 +417,7 @@ impl Analysis {
             by_tid,
             last_task: None,
             cgroups: HashMap::new(),
+            cgroup_used_in: IntMap::default(),
             seen_namespaces: false,
             tracer_parent: BTreeMap::new(),
             seen_sample_cgroups: false,
@@ -596,6 +600,9 @@ impl Analysis {
             }
             Record::Cgroup(c) => {
                 self.cgroups.insert(c.id, c.path.clone());
+                if self.live {
+                    self.cgroup_used_in.insert(c.id, self.intervals);
+                }
             }
             Record::Lost(l) => self.lost.records += l.lost,
             Record::LostSamples(l) => self.lost.samples += l.lost,

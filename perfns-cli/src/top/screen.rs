@@ -6,20 +6,34 @@
 //! Up/Down (`k`/`j`) select a container, Enter or Space expands it into
 //! its processes (again: folds it); `/` filters containers by name (Enter
 //! keeps the filter, Esc clears it); `p` pauses (the frame stays, the
-//! session goes on); `q` or Ctrl-C quits.
+//! session goes on); `q` or Ctrl-C quits, as SIGTERM, SIGINT and SIGHUP
+//! do, the terminal given back as it was.
+//!
+//! The keys are read from the terminal here ([`super::keys`]), only when
+//! the poll that waits on the ring buffers says the terminal is readable.
 
 use std::collections::BTreeSet;
-use std::os::fd::AsFd;
+use std::fs::File;
+use std::io::{ErrorKind, IsTerminal, Read};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use anyhow::Context;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::crossterm::{execute, terminal};
 use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::{DefaultTerminal, Frame as Screen};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGWINCH};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use super::frame::{sort_tree, Frame};
+use super::keys::KeyParser;
 use super::text::{cells, header_line, tree_name, COLUMNS, NARROW, WIDE};
 use super::{Top, TopConfig};
 use perfns_report::SortKey;
@@ -57,8 +71,93 @@ impl Drop for Terminal {
     }
 }
 
+/// The terminal's input: stdin when it is the terminal, else /dev/tty (as
+/// crossterm takes it). Read once each time a poll says it is readable,
+/// so that a read never waits and nothing read is left unparsed.
+struct Input {
+    tty: File,
+    parser: KeyParser,
+}
+
+impl Input {
+    fn open() -> anyhow::Result<Self> {
+        let stdin = std::io::stdin();
+        let tty = if stdin.is_terminal() {
+            File::from(stdin.as_fd().try_clone_to_owned()?)
+        } else {
+            File::open("/dev/tty").context(
+                "the full-screen view reads its keys from the terminal, and stdin is not one: \
+                 opening /dev/tty (-b prints text frames without one)",
+            )?
+        };
+        Ok(Self {
+            tty,
+            parser: KeyParser::default(),
+        })
+    }
+
+    /// The keys of one read; `None` once the terminal is gone (end of
+    /// file, or EIO after a hangup).
+    fn read(&mut self) -> anyhow::Result<Option<Vec<KeyEvent>>> {
+        let mut buf = [0u8; 1024];
+        match (&self.tty).read(&mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(self.parser.keys(&buf[..n]))),
+            Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) => {
+                Ok(Some(Vec::new()))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => Ok(None),
+            Err(e) => Err(e).context("reading the terminal"),
+        }
+    }
+}
+
+/// SIGWINCH (draw at the new size) and SIGTERM, SIGINT and SIGHUP (quit,
+/// giving the terminal back as it was), through a pipe that is polled
+/// with the terminal.
+struct Signals(SignalDelivery<UnixStream, SignalOnly>);
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        let (read, write) = UnixStream::pair().context("a pipe for signals")?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        let watched = [SIGWINCH, SIGTERM, SIGINT, SIGHUP];
+        Ok(Self(
+            SignalDelivery::with_pipe(read, write, SignalOnly, watched)
+                .context("handling SIGWINCH, SIGTERM, SIGINT and SIGHUP")?,
+        ))
+    }
+
+    /// Takes the signals that came; whether one of them says to quit.
+    fn quit(&mut self) -> bool {
+        // All of them taken, not only up to the first that quits.
+        let came: Vec<i32> = self.0.pending().collect();
+        came.iter().any(|&s| s != SIGWINCH)
+    }
+}
+
+/// Which of `fds` are readable (or hung up) now, without waiting.
+fn ready_now<const N: usize>(fds: [BorrowedFd<'_>; N]) -> anyhow::Result<[bool; N]> {
+    let mut polled = fds.map(|fd| PollFd::new(fd, PollFlags::POLLIN));
+    match poll(&mut polled, PollTimeout::ZERO) {
+        Ok(_) => {}
+        Err(Errno::EINTR) => return Ok([false; N]),
+        Err(e) => return Err(e).context("poll on the terminal"),
+    }
+    let ready = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
+    Ok(polled.map(|p| p.revents().is_some_and(|r| r.intersects(ready))))
+}
+
 /// Runs the view until `q` (or `-n` frames).
+///
+/// One wait covers the ring buffers, the terminal and the signals
+/// ([`Top::next`]); after it, the terminal is read only if it is readable
+/// then, so the view neither waits on a read nor spins on input left
+/// behind.
 pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<()> {
+    let mut input = Input::open()?;
+    let mut signals = Signals::new()?;
     let mut term = Terminal::new()?;
     let mut view = View {
         sort: config.sort,
@@ -70,14 +169,16 @@ pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<()> {
         table: TableState::default(),
     };
     let mut shown: Option<Frame> = None;
+    let mut latest = 0;
     let mut frames = 0;
     let mut status = String::from("starting: the first frame comes after one interval");
-    term.0.draw(|s| draw(s, None, &mut view, &status))?;
+    term.0.draw(|s| draw(s, None, &mut view, &status, latest))?;
     loop {
-        let stdin = std::io::stdin();
-        let got = top.next(&[stdin.as_fd()])?;
+        let waited_on = [input.tty.as_fd(), signals.0.get_read().as_fd()];
+        let got = top.next(&waited_on)?;
         if let Some(frame) = got {
             frames += 1;
+            latest = frame.interval;
             if let Some(note) = top.live.take_notes().pop() {
                 status = note;
             } else if frame.lost > 0 {
@@ -89,28 +190,31 @@ pub(super) fn run(top: &mut Top, config: &TopConfig) -> anyhow::Result<()> {
             } else {
                 status.clear();
             }
-            if !view.paused {
+            if !view.paused || shown.is_none() {
                 shown = Some(frame);
             }
             if config.iterations.is_some_and(|n| frames >= n) {
                 break;
             }
         }
-        let mut quit = false;
-        while event::poll(std::time::Duration::ZERO)? {
-            match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    quit |= key(&mut view, k, shown.as_ref());
+        let [keys_ready, signalled] = ready_now(waited_on)?;
+        let mut quit = signalled && signals.quit();
+        if keys_ready {
+            match input.read()? {
+                Some(keys) => {
+                    for k in keys {
+                        quit |= key(&mut view, k, shown.as_ref());
+                    }
                 }
-                // Drawn again below, at the new size.
-                _ => {}
+                None => quit = true,
             }
         }
         if quit {
             break;
         }
+        // Drawn at the terminal's size now: after a SIGWINCH, the new one.
         term.0
-            .draw(|s| draw(s, shown.as_ref(), &mut view, &status))?;
+            .draw(|s| draw(s, shown.as_ref(), &mut view, &status, latest))?;
     }
     drop(term);
     let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen);
@@ -212,7 +316,9 @@ fn shown_rows(frame: &Frame, view: &View) -> Frame {
     f
 }
 
-fn draw(s: &mut Screen<'_>, frame: Option<&Frame>, view: &mut View, status: &str) {
+/// Draws `frame` as `view` shows it; `latest` is the session's newest
+/// interval (ahead of the frame's while paused).
+fn draw(s: &mut Screen<'_>, frame: Option<&Frame>, view: &mut View, status: &str, latest: u64) {
     let [head, keys, body, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -309,5 +415,13 @@ fn draw(s: &mut Screen<'_>, frame: Option<&Frame>, view: &mut View, status: &str
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
         .column_spacing(1);
     s.render_stateful_widget(table, body, &mut view.table);
-    s.render_widget(Paragraph::new(Line::from(status.to_owned())), foot);
+    let foot_line = if view.paused {
+        format!(
+            "paused at interval {}; the session is at interval {latest}",
+            frame.interval
+        )
+    } else {
+        status.to_owned()
+    };
+    s.render_widget(Paragraph::new(Line::from(foot_line)), foot);
 }

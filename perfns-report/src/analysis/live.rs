@@ -12,6 +12,14 @@ use perfns::container::RecordingMeta;
 use perfns::perf_data::Features;
 
 use super::{Analysis, IntMap};
+
+/// How many intervals a live analysis keeps the path of a cgroup no task
+/// of it is seen in: a container's cgroup may be empty for a while (a
+/// service restarting in it) before a task comes back, whose samples name
+/// it by id alone (the kernel's CGROUP record came when it was made).
+/// Beyond that, a machine making and removing containers all day would
+/// keep every path it ever saw.
+pub(crate) const CGROUP_FORGET_AFTER: u64 = 60;
 use crate::model::{Lost, MemoryFigures, Report, TimeRange};
 use crate::{NoSuchContainer, Options};
 
@@ -46,7 +54,9 @@ impl Analysis {
     /// The report of the interval `(start_ns, end_ns]` (the records fed
     /// since the last one, which must all be in it), the tasks running at
     /// `end_ns` charged up to it; then the figures start again from zero,
-    /// and the tasks that exited an interval ago or more are forgotten.
+    /// and the tasks that exited an interval ago or more are forgotten, as
+    /// are the cgroups no task has been in for [`CGROUP_FORGET_AFTER`]
+    /// intervals.
     pub fn interval(
         &mut self,
         start_ns: u64,
@@ -84,6 +94,15 @@ impl Analysis {
         let this = self.intervals;
         self.tasks
             .retain(|t| t.exited_in.is_none_or(|when| when == this));
+        for id in self.tasks.iter().filter_map(|t| t.cgroup) {
+            self.cgroup_used_in.insert(id, this);
+        }
+        // Forgotten once CGROUP_FORGET_AFTER intervals have ended since
+        // (and with) the last it was used in.
+        self.cgroup_used_in
+            .retain(|_, used| this + 1 - *used < CGROUP_FORGET_AFTER);
+        let used = &self.cgroup_used_in;
+        self.cgroups.retain(|id, _| used.contains_key(id));
         self.by_tid = IntMap::default();
         for (i, t) in self.tasks.iter_mut().enumerate() {
             t.cpu_ns = 0;
@@ -113,5 +132,10 @@ impl Analysis {
     /// exited in the last interval.
     pub fn tasks_held(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// How many cgroup paths the analysis holds.
+    pub fn cgroups_held(&self) -> usize {
+        self.cgroups.len()
     }
 }

@@ -4,7 +4,7 @@
 use perfns::attr::{flags, AttrSet, EventAttr, EventDesc, SampleFormat};
 use perfns::container::{RecordingMeta, RecordingMode, RecordingScope, META_VERSION};
 use perfns::perf_data::{Features, TracepointFormatText, TracingData};
-use perfns::record::{Record, Sample, SampleId, Switch, TaskEvent};
+use perfns::record::{Cgroup, Record, Sample, SampleId, Switch, TaskEvent};
 
 use super::Analysis;
 
@@ -360,4 +360,44 @@ fn intervals_split_cpu_time_at_their_end_and_forget_exited_tasks() {
     // Nothing runs: an empty interval.
     let third = a.interval(3_000, 4_000, &options).expect("a report");
     assert_eq!(host_cpu(&third), 0);
+}
+
+/// A live analysis forgets the path of a cgroup no task has been in for
+/// CGROUP_FORGET_AFTER intervals (containers made and removed all day must
+/// not pile up), and keeps the one a task is in.
+#[test]
+fn intervals_forget_the_cgroups_no_task_is_in() {
+    use super::live::CGROUP_FORGET_AFTER;
+    let mut a = switch_analysis(RecordingMode::SystemWide);
+    a.live = true;
+    let options = crate::Options::default();
+    let cgroup = |id: u64, path: &str| {
+        Record::Cgroup(Cgroup {
+            id,
+            path: path.into(),
+            sample_id: id_of_host(),
+        })
+    };
+    feed(
+        &mut a,
+        &[
+            cgroup(41, "/perfns/gone"),
+            cgroup(42, "/perfns/kept"),
+            switch(false, 5, 1_000, 0),
+        ],
+    );
+    a.task(5).cgroup = Some(42);
+    let mut t = 1_000;
+    for _ in 0..CGROUP_FORGET_AFTER - 1 {
+        a.interval(t, t + 1_000, &options).expect("a report");
+        t += 1_000;
+    }
+    assert_eq!(a.cgroups_held(), 2, "within the grace: both kept");
+    a.interval(t, t + 1_000, &options).expect("a report");
+    assert_eq!(a.cgroups_held(), 1);
+    assert_eq!(a.cgroups.get(&42).map(String::as_str), Some("/perfns/kept"));
+}
+
+fn id_of_host() -> SampleId {
+    id(0, 0, 0)
 }

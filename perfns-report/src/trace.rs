@@ -29,7 +29,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use perfns::attr::{kind, AttrSet};
-use perfns::container::{ContainerRef, RecordingMeta};
+use perfns::container::{Container, ContainerRef, RecordingMeta, RecordingMode};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType, Sample};
 use perfns::tracepoint::{FieldIndex, FieldKind, Tracefs, TracepointFormat};
@@ -649,7 +649,13 @@ impl Trace {
         let Some(wanted) = &self.options.container else {
             return true;
         };
-        if wanted == "host" {
+        // The root: the host, or in a tenant's recording its own
+        // container, which holds everything in scope.
+        if wanted == "host"
+            || self
+                .own_container()
+                .is_some_and(|c| container_ref(c, self.host_ns).matches(wanted))
+        {
             return true;
         }
         let Some(mut key) = ns.filter(|&k| k != self.host_ns) else {
@@ -680,11 +686,23 @@ impl Trace {
         false
     }
 
+    /// In a tracer-scope recording, the container it was made in: the
+    /// root of its tree, named as perfns report names it, not "host".
+    fn own_container(&self) -> Option<&Container> {
+        let meta = self.meta.as_ref()?;
+        if meta.mode != RecordingMode::TracerScope {
+            return None;
+        }
+        meta.container(self.host_ns)
+    }
+
     /// The name of the container of pid namespace `ns`.
     fn container_name(&self, ns: Option<u64>) -> String {
         match ns {
             None => "host".into(),
-            Some(k) if k == self.host_ns => "host".into(),
+            Some(k) if k == self.host_ns => self
+                .own_container()
+                .map_or_else(|| "host".into(), |c| c.name.clone()),
             Some(k) => match self.meta.as_ref().and_then(|m| m.container(k)) {
                 Some(c) => c.name.clone(),
                 None => format!("pidns-{k}"),

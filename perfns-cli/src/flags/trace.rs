@@ -26,7 +26,9 @@ pub struct TraceArgs {
     pub input: Option<PathBuf>,
     /// Only this container and the ones nested in it: its name, runtime id
     /// (or a prefix), key (pidns:INODE) or cgroup path, as `perfns report
-    /// --container`. Live, only its cgroup is recorded.
+    /// --container`. Live in system scope, only its cgroup is recorded; in
+    /// tracer scope (a tenant) it is one of the scope's containers, the
+    /// tenant's own included.
     #[arg(long, value_name = "NAME|ID")]
     pub container: Option<String>,
     /// Only these processes (all their threads), and the processes they

@@ -227,14 +227,17 @@ impl LiveSession {
         };
         session.mode = choice.mode;
         session.extra_flags = scope::extra_flags(choice.mode);
-        if choice.mode == RecordingMode::TracerScope
-            && (session.cgroup.is_some() || session.container.is_some())
-        {
-            return Err(RecordError::Config(
-                "--container and --cgroup select among the machine's tasks; in tracer scope \
-                 the session is already this container and the ones nested in it"
-                    .into(),
-            ));
+        if choice.mode == RecordingMode::TracerScope {
+            if session.cgroup.is_some() {
+                return Err(RecordError::Config(
+                    "--cgroup selects among the machine's cgroups; in tracer scope the \
+                     session is already this container and the ones nested in it"
+                        .into(),
+                ));
+            }
+            // The kernel's scope is this container and those nested in it;
+            // the consumer picks --container among them by name.
+            session.container = None;
         }
         if !mmap_given {
             let budget =

@@ -71,6 +71,44 @@ fn a_container_alone_with_its_calls() {
     assert!(lines.is_empty(), "{:?}", lines.first());
 }
 
+/// tracer-scope.data, a tenant's own recording (testdata/README.md): its
+/// root is the tenant's container, which perfns report calls "tenant",
+/// not the host; asking for it takes everything in scope, and asking for
+/// web takes web's 300 getppid calls (its workload's `getppid 300`).
+#[test]
+fn a_tenant_s_trace_names_its_own_container_as_the_report_does() {
+    let all = TraceOptions {
+        syscalls: only(&["getppid"]),
+        ..TraceOptions::default()
+    };
+    let (lines, summary, _) = trace("tracer-scope.data", all).unwrap();
+    assert!(
+        !summary.containers.contains_key("host"),
+        "{:?}",
+        summary.containers.keys()
+    );
+    assert!(lines.iter().any(|l| l.container == "tenant"));
+    let web = lines.iter().filter(|l| l.container == "web").count();
+    assert_eq!(web, 300);
+
+    let tenant = TraceOptions {
+        container: Some("tenant".into()),
+        syscalls: only(&["getppid"]),
+        ..TraceOptions::default()
+    };
+    let (chosen, _, _) = trace("tracer-scope.data", tenant).unwrap();
+    assert_eq!(chosen.len(), lines.len());
+
+    let web_only = TraceOptions {
+        container: Some("web".into()),
+        syscalls: only(&["getppid"]),
+        ..TraceOptions::default()
+    };
+    let (chosen, _, _) = trace("tracer-scope.data", web_only).unwrap();
+    assert_eq!(chosen.len(), 300);
+    assert!(chosen.iter().all(|l| l.container == "web"));
+}
+
 #[test]
 fn a_container_the_recording_lacks_is_refused_with_the_list() {
     let options = TraceOptions {

@@ -199,13 +199,23 @@ fn batch_prints_n_text_frames_with_the_containers() {
     };
     let name = format!("topbatch-{}", std::process::id());
     let _c = TestContainer::spawn(&name, &["gate"]).unwrap();
+    // A large buffer: events lost on a loaded machine make the status 3
+    // (the frames then say so), which is not what this test is about.
     let out = Command::new(perfns_binary())
-        .args(["top", "-b", "-n", "2", "-d", "0.2"])
+        .args(["top", "-b", "-n", "2", "-d", "0.2", "-m", "4096"])
         .stdin(Stdio::null())
         .output()
         .expect("perfns top");
     let text = text(&out.stdout);
-    assert!(out.status.success(), "{}", self::text(&out.stderr));
+    let lost_said = text
+        .lines()
+        .any(|l| l.starts_with("perfns top: interval ") && !l.contains(", lost 0"));
+    assert!(
+        out.status.success() || (out.status.code() == Some(3) && lost_said),
+        "{:?}: {}",
+        out.status,
+        self::text(&out.stderr)
+    );
     let headers: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("perfns top: interval "))
@@ -643,6 +653,8 @@ fn container_starts_inside_one_and_an_unknown_one_is_refused() {
             .output()
             .expect("perfns top")
     };
+    // A large buffer, and the status 3 of lost events (a loaded machine;
+    // CI's run beside a kernel build had it) only with the frame's word.
     let out = top(&[
         "--format",
         "json",
@@ -650,11 +662,18 @@ fn container_starts_inside_one_and_an_unknown_one_is_refused() {
         "1",
         "-d",
         "0.2",
+        "-m",
+        "4096",
         "--container",
         &outer,
     ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let frame: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        out.status.success() || (out.status.code() == Some(3) && frame["lost"].as_u64() > Some(0)),
+        "{:?}: {}",
+        out.status,
+        text(&out.stderr)
+    );
     let names: Vec<&str> = frame["containers"]
         .as_array()
         .unwrap()

@@ -976,6 +976,14 @@ impl<'a> Records<'a> {
                 size: header.size,
             }));
         }
+        if size > end - off {
+            return Err(Box::new(PerfDataError::RecordPastEnd {
+                path: path(),
+                offset: off as u64,
+                size: size as u64,
+                data_end: end as u64,
+            }));
+        }
         // AUX area data follows its record, outside the record's size.
         let trailing = if header.kind == RecordType::AUXTRACE && size >= 16 {
             O::read_u64(&map[off + 8..off + 16])

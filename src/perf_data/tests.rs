@@ -510,6 +510,29 @@ fn with_first_record_size(size: u16) -> (Vec<Result<RecordType, String>>, FileSe
     (out, data)
 }
 
+/// An AUXTRACE record says how much AUX data follows it in its second
+/// word: a file that ends inside the record is past its end, not read
+/// beyond the mapping (found by the attr_set fuzz target in CI: "range
+/// end index 440 out of range for slice of length 438").
+#[test]
+fn an_auxtrace_record_cut_by_the_file_end_is_past_the_end() {
+    let (mut b, data) = small_bytes();
+    let at = data.offset as usize;
+    b[at..at + 4].copy_from_slice(&RecordType::AUXTRACE.0.to_ne_bytes());
+    b[at + 6..at + 8].copy_from_slice(&16u16.to_ne_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut-aux.data");
+    std::fs::write(&path, &b[..at + 8]).unwrap();
+    let r = PerfFileReader::open_truncated(&path).unwrap();
+    let got: Vec<_> = r.records_in_file_order().take(10).collect();
+    assert_eq!(got.len(), 1);
+    let e = got[0].as_ref().unwrap_err();
+    assert!(
+        matches!(e, PerfDataError::RecordPastEnd { size: 16, .. }),
+        "{e}"
+    );
+}
+
 #[test]
 fn zero_size_record_is_an_error_not_a_loop() {
     let (got, data) = with_first_record_size(0);

@@ -29,7 +29,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use perfns::attr::{kind, AttrSet};
-use perfns::container::{Container, ContainerRef, RecordingMeta, RecordingMode};
+use perfns::container::{Container, ContainerRef, RecordingMeta};
 use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
 use perfns::record::{ns_index, Record, RecordType, Sample};
 use perfns::tracepoint::{FieldIndex, FieldKind, Tracefs, TracepointFormat};
@@ -689,11 +689,7 @@ impl Trace {
     /// In a tracer-scope recording, the container it was made in: the
     /// root of its tree, named as perfns report names it, not "host".
     fn own_container(&self) -> Option<&Container> {
-        let meta = self.meta.as_ref()?;
-        if meta.mode != RecordingMode::TracerScope {
-            return None;
-        }
-        meta.container(self.host_ns)
+        self.meta.as_ref()?.own_container()
     }
 
     /// The name of the container of pid namespace `ns`.

@@ -308,6 +308,16 @@ impl RecordingMeta {
         self.containers.iter().find(|c| c.key == key)
     }
 
+    /// In a tracer-scope recording, the container it was made in: the
+    /// root of its tree (keyed [`Self::host`]), which the report and the
+    /// trace name after it rather than "host"; `None` in other modes.
+    pub fn own_container(&self) -> Option<&Container> {
+        if self.mode != RecordingMode::TracerScope {
+            return None;
+        }
+        self.container(self.host)
+    }
+
     /// The containers from `key` up to the host, `key`'s first.
     pub fn ancestry(&self, key: u64) -> Vec<&Container> {
         let mut out = Vec::new();

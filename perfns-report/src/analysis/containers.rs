@@ -323,7 +323,7 @@ fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
 /// Each container's cgroup path and identity: from perfns's metadata, else
 /// from what its cgroup path names.
 fn identify(nodes: &mut BTreeMap<Key, Node>, placement: &Placement<'_>) {
-    let (m, host_ns, names) = (placement.m, placement.host_ns, &placement.names);
+    let (m, names) = (placement.m, &placement.names);
     let meta_containers = placement.meta_containers();
     for (key, node) in nodes.iter_mut() {
         node.cgroup = match key {
@@ -335,12 +335,7 @@ fn identify(nodes: &mut BTreeMap<Key, Node>, placement: &Placement<'_>) {
             Key::PidNs(ns) => meta_containers.iter().find(|c| c.key == *ns),
             // A tracer-scope recording is made inside a container: its root
             // is that container, named in the metadata, not the host.
-            Key::Host
-                if m.meta
-                    .is_some_and(|meta| meta.mode == RecordingMode::TracerScope) =>
-            {
-                meta_containers.iter().find(|c| c.key == host_ns)
-            }
+            Key::Host => m.meta.and_then(RecordingMeta::own_container),
             _ => None,
         };
         match from_meta {

@@ -223,7 +223,8 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
     // --trace-buffer-limit: the child says when the tracer namespace
     // exists, and waits for this process to limit it.
     let budget = match spec.trace_buffer_limit {
-        Some(_) => Some((
+        Some(limit) => Some((
+            limit,
             pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?,
             pipe2(OFlag::O_CLOEXEC).map_err(process("pipe"))?,
         )),
@@ -242,7 +243,7 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
                 paths
             });
             drop((signals, relay_write));
-            let budget = budget.map(|((_, ready), (go, _))| (ready, go));
+            let budget = budget.map(|(_, (_, ready), (go, _))| (ready, go));
             let code = match prctl::set_pdeathsig(Signal::SIGKILL)
                 .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))
                 .and_then(|()| {
@@ -276,10 +277,9 @@ pub unsafe fn run(spec: &ContainerSpec) -> Result<i32, RunContainerError> {
         }
         ForkResult::Parent { child } => {
             drop(relay_read);
-            if let Some(((ready, child_ready), (child_go, go))) = budget {
+            if let Some((limit, (ready, child_ready), (child_go, go))) = budget {
                 // The child's ends, so that its exit reads as EOF here.
                 drop((child_ready, child_go));
-                let limit = spec.trace_buffer_limit.unwrap_or(u64::MAX);
                 limit_tracer_namespace(spec, child, ready, go, limit);
             }
             let status = relay_signals(child, &mut signals, relay_write);

@@ -29,7 +29,7 @@ mod writer;
 mod tests;
 
 pub use compressed::Compression;
-pub use features::{feature, Features, NrCpus, TracepointFormatText, TracingData};
+pub use features::{feature, BuildId, Features, NrCpus, TracepointFormatText, TracingData};
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
 pub use mapped::EXIT_FILE_SHRANK;
 pub use pipe::PerfPipeWriter;

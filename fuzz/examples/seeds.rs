@@ -553,6 +553,7 @@ fn write_recording(
                 online: 2,
             }),
             cmdline: Some(vec!["perfns".into(), "record".into()]),
+            build_ids: Vec::new(),
             tracing_data: Some(TracingData::new(
                 "field: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n".into(),
                 "# compressed entry header\n".into(),

@@ -341,6 +341,109 @@ fn read_tracefs_file(path: &Path) -> std::io::Result<String> {
     String::from_utf8(out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// One entry of HEADER_BUILD_ID: a file and its build-id, as perf's
+/// `write_buildid()` writes it and `perf buildid-list -i` lists it.
+///
+/// ```c
+/// struct perf_record_header_build_id {
+///     struct perf_event_header header;  /* type 0, misc, size: all of it */
+///     pid_t pid;                        /* -1 (HOST_KERNEL_ID): the host's */
+///     union {
+///         u8 build_id[24];
+///         struct { u8 data[20]; u8 size; u8 reserved1__; u16 reserved2__; };
+///     };
+///     char filename[];                  /* NUL-terminated, padded to 64 */
+/// };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildId {
+    /// The machine: -1 (perf's HOST_KERNEL_ID) for the host's files.
+    pub pid: i32,
+    /// PERF_RECORD_MISC_USER or _KERNEL (the file's cpumode); the
+    /// PERF_RECORD_MISC_BUILD_ID_SIZE bit is the writer's.
+    pub misc: u16,
+    /// The build-id (up to 20 bytes: GNU's are a SHA-1).
+    pub id: Vec<u8>,
+    /// The file's path.
+    pub filename: String,
+}
+
+impl BuildId {
+    /// PERF_RECORD_MISC_USER: a user-space file.
+    pub const MISC_USER: u16 = 2;
+    /// PERF_RECORD_MISC_BUILD_ID_SIZE: the entry says its build-id's size.
+    const MISC_SIZE: u16 = 1 << 15;
+    /// The fixed part's size: header, pid and the 24-byte union.
+    const FIXED: usize = 8 + 4 + 24;
+
+    /// A user-space file of the host, `filename`, with build-id `id`.
+    pub fn user(filename: impl Into<String>, id: Vec<u8>) -> Self {
+        Self {
+            pid: -1,
+            misc: Self::MISC_USER,
+            id,
+            filename: filename.into(),
+        }
+    }
+
+    /// The build-id in hex, as perf prints it.
+    pub fn hex(&self) -> String {
+        self.id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        const NAME_ALIGN: usize = 64;
+        let name_len = (self.filename.len() + 1).div_ceil(NAME_ALIGN) * NAME_ALIGN;
+        let id = &self.id[..self.id.len().min(20)];
+        out.extend_from_slice(&0u32.to_ne_bytes());
+        out.extend_from_slice(&(self.misc | Self::MISC_SIZE).to_ne_bytes());
+        out.extend_from_slice(&((Self::FIXED + name_len) as u16).to_ne_bytes());
+        out.extend_from_slice(&self.pid.to_ne_bytes());
+        let mut union = [0u8; 24];
+        union[..id.len()].copy_from_slice(id);
+        union[20] = id.len() as u8;
+        out.extend_from_slice(&union);
+        out.extend_from_slice(self.filename.as_bytes());
+        out.resize(out.len() + name_len - self.filename.len(), 0);
+    }
+
+    /// The entries of a HEADER_BUILD_ID section.
+    fn decode_all<O: ByteOrder>(c: &mut FeatureCursor<'_, '_>) -> Result<Vec<Self>, PerfDataError> {
+        let mut out = Vec::new();
+        while c.pos < c.bytes.len() {
+            let at = c.pos;
+            let fixed = c.bytes(Self::FIXED as u64)?;
+            let misc = O::read_u16(&fixed[4..6]);
+            let size = usize::from(O::read_u16(&fixed[6..8]));
+            if size < Self::FIXED {
+                c.pos = at;
+                return Err(c.error(format!(
+                    "a build-id entry of {size} bytes, less than its fixed {} bytes",
+                    Self::FIXED
+                )));
+            }
+            let pid = O::read_i32(&fixed[8..12]);
+            let union = &fixed[12..36];
+            // Without MISC_BUILD_ID_SIZE (perf before 5.9): 20 bytes.
+            let len = if misc & Self::MISC_SIZE != 0 {
+                usize::from(union[20]).min(20)
+            } else {
+                20
+            };
+            let id = union[..len].to_vec();
+            let name = c.bytes((size - Self::FIXED) as u64)?;
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            out.push(Self {
+                pid,
+                misc: misc & !Self::MISC_SIZE,
+                id,
+                filename: String::from_utf8_lossy(&name[..end]).into_owned(),
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// What a recording says about itself, from its feature sections.
 ///
 /// Every field is optional: a file has the features its writer chose.
@@ -365,6 +468,9 @@ pub struct Features {
     pub event_names: Vec<String>,
     /// HEADER_TRACING_DATA: the tracepoint formats.
     pub tracing_data: Option<TracingData>,
+    /// HEADER_BUILD_ID: the build-ids of files the recording is about
+    /// (perfns record: the files its uprobes are on).
+    pub build_ids: Vec<BuildId>,
     /// HEADER_COMPRESSED: the records were compressed (`perf record -z`),
     /// how.
     pub compressed: Option<Compression>,
@@ -449,6 +555,16 @@ pub(crate) fn encode(f: &Features, event_desc: Vec<u8>) -> Vec<FeatureBody> {
         out.push(FeatureBody {
             bit: feature::TRACING_DATA,
             bytes: t.to_ne_bytes(),
+        });
+    }
+    if !f.build_ids.is_empty() {
+        let mut bytes = Vec::new();
+        for b in &f.build_ids {
+            b.encode(&mut bytes);
+        }
+        out.push(FeatureBody {
+            bit: feature::BUILD_ID,
+            bytes,
         });
     }
     string(feature::HOSTNAME, &f.hostname, &mut out);
@@ -606,6 +722,7 @@ pub(crate) fn decode<O: ByteOrder>(
             }
         }
         feature::TRACING_DATA => f.tracing_data = Some(TracingData::parse(c)?),
+        feature::BUILD_ID => f.build_ids = BuildId::decode_all::<O>(c)?,
         feature::COMPRESSED => {
             let section = c.bytes(20)?;
             f.compressed = Compression::from_section::<O>(section);

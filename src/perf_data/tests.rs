@@ -131,6 +131,12 @@ fn features() -> Features {
         }),
         cmdline: Some(vec!["perfns".into(), "record".into(), "-a".into()]),
         event_names: Vec::new(),
+        // A 63-byte name fills its 64 bytes with its NUL; a short id says
+        // its size.
+        build_ids: vec![
+            BuildId::user(format!("/{}", "b".repeat(62)), (1..=20).collect()),
+            BuildId::user("/usr/bin/true", vec![0xab; 8]),
+        ],
         tracing_data: Some(TracingData::new(
             "header page text\n".into(),
             "header event text\n".into(),

@@ -5,12 +5,28 @@
 //! ended as perf record ends it.
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
 
 use anyhow::Context;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+/// The file a program name means, as a shell finds it: a name with a `/`
+/// as it is, a bare name in the first directory of `$PATH` that holds a
+/// file of that name; `None` when none does. `perfns record -- COMMAND`'s
+/// and `--uprobe`'s (perf probe -x finds a bare name so).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
 
 /// How long a command still running when the session stops is given to
 /// exit after SIGTERM, the session going on, before it ends without it.

@@ -2,9 +2,12 @@
 //! `syscalls`), the attr of each event, and the tracepoint formats the
 //! recording must carry.
 
+use std::ffi::CString;
 use std::fmt;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::str::FromStr;
 
+use perfns::abi::{self, OpenError, Target};
 use perfns::attr::{flags, kind, read_format, sw, EventAttr, SampleFormat};
 use perfns::tracepoint::{Tracefs, TracepointError, TracepointFormat};
 
@@ -92,6 +95,31 @@ pub struct PlannedEvent {
     pub attr: EventAttr,
     /// The tracepoint's format, for tracepoint events.
     pub format: Option<TracepointFormat>,
+    /// A uprobe's file (`crate::uprobe`): the attr's `config1` is its
+    /// address while the event is opened.
+    pub uprobe_path: Option<CString>,
+}
+
+impl PlannedEvent {
+    /// Opens the event for `target`, a uprobe's with its file's path.
+    pub fn open(
+        &self,
+        target: Target,
+        group: Option<BorrowedFd<'_>>,
+    ) -> Result<OwnedFd, OpenError> {
+        match &self.uprobe_path {
+            None => abi::open_event(&self.attr, target, group),
+            Some(path) => {
+                // The kernel copies the path (strndup_user) while the call
+                // lasts; `path` outlives it.
+                let attr = EventAttr {
+                    config1: path.as_ptr() as u64,
+                    ..self.attr.clone()
+                };
+                abi::open_event(&attr, target, group)
+            }
+        }
+    }
 }
 
 /// The fields every record carries: who (pid/tid), when, which CPU, and
@@ -159,6 +187,7 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
             ..Default::default()
         },
         format: None,
+        uprobe_path: None,
     };
     if extra_flags & flags::TRACER_SCOPE != 0 {
         event.attr.flags = crate::scope::tracer_sideband_flags(event.attr.flags);
@@ -205,6 +234,21 @@ pub fn switch_event(extra_flags: u64) -> PlannedEvent {
             ..Default::default()
         },
         format: None,
+        uprobe_path: None,
+    }
+}
+
+/// The attr of a data event of PMU `kind` (a tracepoint, a uprobe): every
+/// hit a sample with its raw data, disabled until the recording starts.
+pub fn data_event_attr(kind: u32, config: u64, extra_flags: u64) -> EventAttr {
+    EventAttr {
+        kind,
+        config,
+        sample_period: 1,
+        sample_type: SAMPLE_FORMAT | SampleFormat::RAW,
+        read_format: READ_FORMAT,
+        flags: flags::DISABLED | flags::SAMPLE_ID_ALL | extra_flags,
+        ..Default::default()
     }
 }
 
@@ -224,16 +268,9 @@ pub fn plan(
         let format = tracefs.format(system, name)?;
         out.push(PlannedEvent {
             name: format.full_name(),
-            attr: EventAttr {
-                kind: kind::TRACEPOINT,
-                config: format.id,
-                sample_period: 1,
-                sample_type: SAMPLE_FORMAT | SampleFormat::RAW,
-                read_format: READ_FORMAT,
-                flags: flags::DISABLED | flags::SAMPLE_ID_ALL | extra_flags,
-                ..Default::default()
-            },
+            attr: data_event_attr(kind::TRACEPOINT, format.id, extra_flags),
             format: Some(format),
+            uprobe_path: None,
         });
     }
     Ok(out)

@@ -19,6 +19,7 @@ pub mod session;
 pub mod statedump;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod uprobe;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -40,6 +40,7 @@ pub use switch::timestamped;
 use crate::events::{self, EventGroups, PlannedEvent};
 use crate::runtime_names::RuntimeNames;
 use crate::statedump;
+use crate::uprobe::{Uprobe, UprobeError, UprobePmu};
 
 /// What to record and where.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct SessionConfig {
     pub output: PathBuf,
     /// The event groups.
     pub groups: EventGroups,
+    /// `--uprobe`: probes on functions of ELF files, resolved.
+    pub uprobes: Vec<Uprobe>,
     /// Data pages of each CPU's ring buffer, a power of two.
     pub mmap_pages: usize,
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
@@ -86,6 +89,7 @@ impl SessionConfig {
         Self {
             output: output.into(),
             groups: EventGroups::ALL,
+            uprobes: Vec::new(),
             mmap_pages: DEFAULT_MMAP_PAGES,
             scope: RecordingScope::System,
             container: None,
@@ -118,6 +122,9 @@ pub enum RecordError {
     /// tracefs is missing).
     #[error(transparent)]
     Tracepoint(#[from] TracepointError),
+    /// A `--uprobe` cannot be opened (no uprobe PMU).
+    #[error(transparent)]
+    Uprobe(#[from] UprobeError),
     /// The recording file could not be created or written (a full disk:
     /// the file keeps what the last successful write made it).
     #[error(transparent)]
@@ -398,6 +405,15 @@ fn plan_events(
     lost_readable: bool,
 ) -> Result<Vec<PlannedEvent>, RecordError> {
     let mut plan = events::plan(config.groups, tracefs, config.extra_flags)?;
+    if !config.uprobes.is_empty() {
+        let pmu = UprobePmu::of_this_kernel()?;
+        plan.extend(
+            config
+                .uprobes
+                .iter()
+                .map(|u| u.planned_event(pmu, config.extra_flags)),
+        );
+    }
     let page = abi::page_size().map_err(system("reading the page size"))?;
     events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);
     if !lost_readable {
@@ -543,10 +559,19 @@ fn event_descs(plan: &[PlannedEvent], rings: &[CpuRing]) -> Vec<EventDesc> {
 }
 
 /// This host's features, with the tracing data of the planned
-/// tracepoints.
-fn recording_features(plan: &[PlannedEvent], tracefs: &Tracefs) -> Result<Features, RecordError> {
+/// tracepoints and the build-ids of the uprobes' files.
+fn recording_features(
+    plan: &[PlannedEvent],
+    tracefs: &Tracefs,
+    uprobes: &[Uprobe],
+) -> Result<Features, RecordError> {
     let formats: Vec<_> = plan.iter().filter_map(|e| e.format.clone()).collect();
     let mut features = Features::for_this_host();
+    for entry in uprobes.iter().filter_map(Uprobe::build_id_entry) {
+        if !features.build_ids.contains(&entry) {
+            features.build_ids.push(entry);
+        }
+    }
     if !formats.is_empty() {
         features.tracing_data =
             Some(TracingData::from_tracefs(tracefs, &formats).map_err(|e| {
@@ -637,7 +662,7 @@ impl Recorder {
         } else {
             create_output(&config, &plan, &rings)?
         };
-        let mut features = recording_features(&plan, &tracefs)?;
+        let mut features = recording_features(&plan, &tracefs, &config.uprobes)?;
         let meta = RecordingMeta {
             version: META_VERSION,
             mode: config.mode,
@@ -1546,7 +1571,7 @@ fn open_cpu(
     'targets: for &target in targets {
         let mut opened = Vec::with_capacity(plan.len());
         for e in plan {
-            match abi::open_event(&e.attr, target, None) {
+            match e.open(target, None) {
                 Ok(fd) => opened.push(fd),
                 Err(err)
                     if matches!(target, Target::Task { .. })

@@ -13,6 +13,7 @@
 //! | `alloc MIB` | maps MIB MiB, touches every 4 KiB page (no huge pages), unmaps |
 //! | `getppid N` | makes exactly N getppid system calls |
 //! | `syscalls N` | the calls a trace test knows ([`known_syscalls`]): openat of a missing path (ENOENT), openat of /dev/null, a write of 100 bytes to it, its close, N getppid, and a kill with SIGUSR1 of a pid no task has (ESRCH); then prints on stderr what the test cannot know beforehand (pid, addresses, fd) |
+//! | `requests N` | calls [`perfns_workload_request`] N times, each spinning [`REQUEST_WORK`] (a uprobe test's known function, hits and latency) |
 //! | `sleep MS` | sleeps |
 //! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
@@ -195,6 +196,8 @@ pub enum Step {
     Getppid(u64),
     /// [`known_syscalls`] with this many getppid calls.
     Syscalls(u64),
+    /// Call [`perfns_workload_request`] this many times.
+    Requests(u64),
     /// Sleep.
     Sleep(Duration),
     /// Wait for a line on stdin.
@@ -219,6 +222,7 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             "alloc" => Step::Alloc(number(value("MiB")?)?),
             "getppid" => Step::Getppid(number(value("a count")?)?),
             "syscalls" => Step::Syscalls(number(value("a count")?)?),
+            "requests" => Step::Requests(number(value("a count")?)?),
             "sleep" => Step::Sleep(Duration::from_millis(number(value("milliseconds")?)?)),
             "gate" => Step::Gate,
             "container" => {
@@ -230,7 +234,8 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             }
             other => {
                 return Err(format!(
-                "unknown step `{other}` (burn, alloc, getppid, syscalls, sleep, gate, container)"
+                "unknown step `{other}` (burn, alloc, getppid, syscalls, requests, sleep, gate, \
+                 container)"
             ))
             }
         });
@@ -281,12 +286,43 @@ pub fn run_steps(steps: &[Step]) -> io::Result<()> {
                 }
             }
             Step::Syscalls(n) => known_syscalls(*n)?,
+            Step::Requests(n) => {
+                let work = REQUEST_WORK.as_nanos() as u64;
+                for _ in 0..*n {
+                    std::hint::black_box(perfns_workload_request(std::hint::black_box(work)));
+                }
+            }
             Step::Sleep(d) => std::thread::sleep(*d),
             Step::Gate => gate()?,
             Step::Container(name) => return enter_container(name, &steps[i + 1..]),
         }
     }
     Ok(())
+}
+
+/// The function the `requests` step calls, by its symbol: what uprobe
+/// tests probe (`--uprobe perfns-workload:perfns_workload_request`).
+pub const REQUEST_SYMBOL: &str = "perfns_workload_request";
+
+/// The time each call of [`perfns_workload_request`] takes at least, on
+/// CLOCK_MONOTONIC (perf's clock runs with it): the lower bound of its
+/// latency as its entry and return probes see it.
+pub const REQUEST_WORK: Duration = Duration::from_micros(100);
+
+/// A request of the `requests` step: spins until `work_ns` ns have passed
+/// on CLOCK_MONOTONIC, and returns how many rounds that took. Exported
+/// under its own name ([`REQUEST_SYMBOL`]) and never inlined, so that a
+/// uprobe on it sees every call, and its return.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn perfns_workload_request(work_ns: u64) -> u64 {
+    let start = std::time::Instant::now();
+    let work = Duration::from_nanos(work_ns);
+    let mut rounds = 0u64;
+    while start.elapsed() < work {
+        rounds = std::hint::black_box(rounds + 1);
+    }
+    rounds
 }
 
 /// The path [`known_syscalls`] opens and does not find.
@@ -492,6 +528,7 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
             Step::Alloc(m) => ("alloc", m.to_string()),
             Step::Getppid(n) => ("getppid", n.to_string()),
             Step::Syscalls(n) => ("syscalls", n.to_string()),
+            Step::Requests(n) => ("requests", n.to_string()),
             Step::Sleep(d) => ("sleep", d.as_millis().to_string()),
             Step::Gate => {
                 out.push("gate".to_owned());

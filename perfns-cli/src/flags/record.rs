@@ -11,6 +11,7 @@ use perfns_record::events::EventGroups;
 use perfns_record::mmap_size::MmapSize;
 use perfns_record::scope::ScopeRequest;
 use perfns_record::session::SessionConfig;
+use perfns_record::uprobe::UprobeSpec;
 use perfns_record::{RecordConfig, SwitchOutput};
 
 /// `perfns record`'s command line, as clap parses it.
@@ -68,6 +69,14 @@ pub struct RecordArgs {
         default_value = "cpu,mem,syscalls"
     )]
     pub events: String,
+    /// Probe a function of an ELF executable or library (a uprobe, as
+    /// `perf probe -x PATH SYMBOL`): each call, or with %return each
+    /// return, is a sample of event `uprobes:SYMBOL` (`uprobes:SYMBOL__return`),
+    /// and `perfns report` counts them per container, with the calls'
+    /// latency when both are given. PATH is a file, or a name found in
+    /// $PATH; SYMBOL a function in its symbol table. Repeatable.
+    #[arg(long = "uprobe", value_name = "PATH:SYMBOL[%return]")]
+    pub uprobes: Vec<String>,
     /// Record one container (and the containers nested in it): its name
     /// (the runtime's: `web`, `kube-system/coredns-abc/coredns`), its
     /// runtime id or a prefix of it (4 hex digits or more), its key
@@ -166,8 +175,18 @@ impl RecordArgs {
             .events
             .parse()
             .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", self.events))?;
+        let specs = self
+            .uprobes
+            .iter()
+            .map(|u| u.parse::<UprobeSpec>())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
+        // Before the output file: a probe that cannot be placed leaves an
+        // older recording where it was.
+        let uprobes = perfns_record::uprobe::resolve_all(&specs)?;
         let mut notes = Vec::new();
         let mut session = SessionConfig::new(self.output);
+        session.uprobes = uprobes;
         if let Some(size) = self.mmap_pages {
             let (pages, note) = mmap_data_pages(size)?;
             session.mmap_pages = pages;
@@ -302,16 +321,7 @@ pub fn parse_switch_output(text: &str, max_files: Option<usize>) -> Result<Switc
 pub(crate) fn check_command(program: &str) -> anyhow::Result<()> {
     use nix::unistd::{access, AccessFlags};
     let path = std::path::Path::new(program);
-    let found = if program.contains('/') {
-        Some(path.to_owned())
-    } else {
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    };
-    let Some(found) = found else {
+    let Some(found) = perfns_record::command::find_program(program) else {
         anyhow::bail!("cannot run {program}: command not found (in $PATH)");
     };
     // The path searched for, when it is not what was given.

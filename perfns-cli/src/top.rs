@@ -161,6 +161,7 @@ fn empty_header(stats: &IntervalStats) -> perfns_report::model::Header {
         memory_recorded: false,
         memory_in_interrupts: None,
         syscalls_recorded: false,
+        uprobes_recorded: false,
         notes: Vec::new(),
         warnings: Vec::new(),
         damaged: false,

@@ -131,6 +131,12 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
+            Err(e) if choice.mode == RecordingMode::TracerScope => {
+                return Err(match refused_uprobe(&e) {
+                    Some(why) => e.context(why),
+                    None => e,
+                })
+            }
             // Why the tracer scope was not chosen explains a failure of the
             // system scope only to a caller who is not privileged on the host,
             // the only one for whom auto tried it.
@@ -151,6 +157,34 @@ fn refused_page_tracepoints(e: &anyhow::Error) -> bool {
         matches!(r, session::RecordError::Open(o)
             if o.event.starts_with("kmem:") && o.errno() == Some(libc::EOPNOTSUPP))
     })
+}
+
+/// Why a tracer-scoped recording failed, when a `--uprobe` event was
+/// refused: a kernel of the series before scoped uprobes refuses the PMU
+/// (EOPNOTSUPP, EINVAL), and one with them refuses an opener without
+/// CAP_SYS_ADMIN over its tracer namespace's owner (EACCES, EPERM).
+fn refused_uprobe(e: &anyhow::Error) -> Option<String> {
+    let Some(session::RecordError::Open(o)) = e.downcast_ref::<session::RecordError>() else {
+        return None;
+    };
+    let event = o
+        .event
+        .strip_prefix(uprobe::EVENT_SYSTEM)?
+        .strip_prefix(':')?;
+    let why = match o.errno()? {
+        libc::EOPNOTSUPP | libc::EINVAL | libc::ENOENT => {
+            "this kernel's tracer scope refuses uprobes (a kernel of the perfns series from \
+             before scoped uprobes): boot one with them, or record the machine as root \
+             (--scope system)"
+        }
+        libc::EACCES | libc::EPERM => {
+            "a scoped uprobe needs CAP_SYS_ADMIN over the user namespace that owns this \
+             tracer namespace (a probe may only touch processes its opener could ptrace): \
+             record as the container's root"
+        }
+        _ => return None,
+    };
+    Some(format!("--uprobe ({event}) in tracer scope: {why}"))
 }
 
 /// Why the loop stopped.

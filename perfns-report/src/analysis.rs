@@ -10,14 +10,15 @@
 //!
 //! Each figure has its module: `cputop` (who runs on each CPU, charged
 //! when it leaves), `memtop` (pages by order), `syscalls` (calls, errors,
-//! latency); `containers` groups the tasks into the containers' tree at
-//! the end.
+//! latency), `uprobes` (hits and call latency of uprobes); `containers`
+//! groups the tasks into the containers' tree at the end.
 
 pub(crate) mod containers;
 mod cputop;
 mod live;
 mod memtop;
 mod syscalls;
+mod uprobes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -39,6 +40,7 @@ use crate::Options;
 use containers::{Membership, NoSuchContainer};
 use cputop::CpuState;
 use syscalls::InSyscall;
+use uprobes::{InCall, Probe, UprobeTally};
 
 /// How many record errors are quoted in the warnings; the rest are counted.
 const QUOTED_ERRORS: usize = 3;
@@ -219,6 +221,15 @@ enum Role {
         id: ScalarField,
         ret: ScalarField,
     },
+    /// A uprobe's hit: an entry of probe `probe` (an index in
+    /// [`Analysis::probes`]).
+    UprobeEntry {
+        probe: usize,
+    },
+    /// A return probe's hit.
+    UprobeReturn {
+        probe: usize,
+    },
     /// A sampling event (cpu-clock, cycles, ...): samples are counted.
     Sampling,
     /// Side-band only (dummy) or a tracepoint the report does not use.
@@ -243,6 +254,11 @@ pub(crate) struct Task {
     pub syscalls: IntMap<u64, SyscallTotals>,
     /// The syscall it is in.
     in_syscall: Option<InSyscall>,
+    /// Uprobe hits and calls, by probe (an index in [`Analysis::probes`]).
+    pub uprobes: BTreeMap<usize, UprobeTally>,
+    /// The calls of each probe it has entered and not returned from,
+    /// innermost last.
+    in_calls: BTreeMap<usize, Vec<InCall>>,
     /// In a live analysis: the interval it exited in.
     exited_in: Option<u64>,
 }
@@ -266,6 +282,9 @@ pub struct Analysis {
     recording: Recording,
     nr_cpus: (Option<u32>, Option<u32>),
     roles: Vec<Role>,
+    /// The uprobes the recording has, which [`Role::UprobeEntry`] and
+    /// [`Role::UprobeReturn`] point into.
+    probes: Vec<Probe>,
     event_names: Vec<String>,
     event_samples: Vec<u64>,
     cpu_source: CpuTimeSource,
@@ -327,11 +346,33 @@ impl Analysis {
         window: &[(Option<u64>, Option<u64>)],
     ) -> Self {
         let mut notes = Vec::new();
-        let roles: Vec<Role> = events
+        let mut roles: Vec<Role> = events
             .events()
             .iter()
             .map(|e| role(&e.name, &e.attr, features, &mut notes))
             .collect();
+        let mut probes: Vec<Probe> = Vec::new();
+        for (e, role) in events.events().iter().zip(&mut roles) {
+            let Some((name, is_return)) = probe_of(&e.name, &e.attr, features) else {
+                continue;
+            };
+            let probe = match probes.iter().position(|p| p.name == name) {
+                Some(i) => i,
+                None => {
+                    probes.push(Probe {
+                        name,
+                        has_return: false,
+                    });
+                    probes.len() - 1
+                }
+            };
+            *role = if is_return {
+                probes[probe].has_return = true;
+                Role::UprobeReturn { probe }
+            } else {
+                Role::UprobeEntry { probe }
+            };
+        }
         let has = |f: fn(&Role) -> bool| roles.iter().any(f);
         let cpu_source = if has(|r| matches!(r, Role::SchedSwitch { .. })) {
             CpuTimeSource::SchedSwitch
@@ -407,6 +448,7 @@ impl Analysis {
             event_names: events.events().iter().map(|e| e.name.clone()).collect(),
             event_samples: vec![0; roles.len()],
             roles,
+            probes,
             cpu_source,
             task_switches: false,
             window: merged_spans(window),
@@ -738,6 +780,21 @@ impl Analysis {
                 };
                 syscalls::exit(&mut self.tasks[ti], nr, ret, t, in_window);
             }
+            Role::UprobeEntry { probe } => {
+                let Some(t) = time else {
+                    self.errors += 1;
+                    return;
+                };
+                let timed = self.probes[*probe].has_return;
+                uprobes::enter(&mut self.tasks[ti], *probe, timed, t, in_window);
+            }
+            Role::UprobeReturn { probe } => {
+                let Some(t) = time else {
+                    self.errors += 1;
+                    return;
+                };
+                uprobes::exit(&mut self.tasks[ti], *probe, t, in_window);
+            }
             Role::Sampling => {
                 if in_window {
                     self.tasks[ti].samples += 1;
@@ -910,6 +967,7 @@ impl Analysis {
                 .roles
                 .iter()
                 .any(|r| matches!(r, Role::SysEnter { .. })),
+            uprobes_recorded: !self.probes.is_empty(),
             notes,
             warnings,
             damaged: self.truncated.is_some() || self.errors > 0,
@@ -921,6 +979,7 @@ impl Analysis {
             tracer_parent: &self.tracer_parent,
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
+            probes: &self.probes,
         };
         let (containers, processes) =
             containers::build(&membership, header.time.duration_ns, options)?;
@@ -966,6 +1025,43 @@ pub(crate) fn tracepoint_format(
         Endianness::Little
     };
     Ok(format)
+}
+
+/// Whether event `name` is a uprobe's, and which: the probe's name (the
+/// entry event's; a return event's without its `__return`) and whether it
+/// is a return probe. perfns record's are `uprobes:SYMBOL` of the uprobe
+/// PMU; perf probe's are tracepoints whose format has `__probe_ip` (an
+/// entry) or `__probe_ret_ip` (a return), as every dynamic probe's has
+/// (a kprobe's too, which is counted alike).
+fn probe_of(
+    name: &str,
+    attr: &perfns::attr::EventAttr,
+    features: &Features,
+) -> Option<(String, bool)> {
+    let is_return = if attr.kind == kind::TRACEPOINT {
+        let format = tracepoint_format(attr, features).ok()?;
+        if format.field("__probe_ret_ip").is_some() {
+            true
+        } else if format.field("__probe_ip").is_some() {
+            false
+        } else {
+            return None;
+        }
+    } else {
+        let ours = name
+            .strip_prefix("uprobes:")
+            .is_some_and(|symbol| !symbol.is_empty())
+            && attr.sample_type.contains(perfns::attr::SampleFormat::RAW);
+        if !ours {
+            return None;
+        }
+        name.ends_with("__return")
+    };
+    let probe = match is_return {
+        true => name.strip_suffix("__return").unwrap_or(name),
+        false => name,
+    };
+    Some((probe.to_owned(), is_return))
 }
 
 /// What event `name` is to the analyses.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 pub mod analysis;
+mod latency;
 pub mod model;
 #[cfg(feature = "parquet")]
 pub mod parquet_export;

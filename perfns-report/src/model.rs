@@ -66,6 +66,11 @@ pub struct Header {
     /// Whether raw_syscalls:sys_enter was recorded (and decoded): without,
     /// the syscall figures are all zero.
     pub syscalls_recorded: bool,
+    /// Whether uprobe events were recorded (`perfns record --uprobe`, perf
+    /// probe's): the containers' `uprobes` then list their hits. Absent
+    /// when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub uprobes_recorded: bool,
     /// Things the report cannot tell from this recording.
     pub notes: Vec<String>,
     /// Problems with the recording; the figures cover the records read
@@ -252,6 +257,10 @@ pub struct ContainerReport {
     pub top_processes: Vec<ProcessFigures>,
     /// Its most called syscalls (own tasks), at most `--top`.
     pub top_syscalls: Vec<SyscallFigures>,
+    /// Its own tasks' uprobe hits and calls, each probe they hit, most
+    /// hits first. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uprobes: Vec<UprobeFigures>,
 }
 
 impl ContainerReport {
@@ -332,6 +341,34 @@ pub struct SyscallFigures {
     /// Its figures.
     #[serde(flatten)]
     pub figures: SyscallTotals,
+}
+
+/// One uprobe's figures in a container (`perfns record --uprobe`, or perf
+/// probe's events). The latency fields are null when no return probe of
+/// it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UprobeFigures {
+    /// The probe: its entry event's name (`uprobes:SYMBOL`,
+    /// `probe_BIN:SYMBOL`).
+    pub probe: String,
+    /// Entries (the entry probe's hits) in the range.
+    pub hits: u64,
+    /// Returns (the return probe's hits): of the calls entered in the
+    /// range, and of those entered before the recording that return in it.
+    pub returns: Option<u64>,
+    /// Calls whose entry and return were both seen (paired per thread,
+    /// innermost first), which the latencies cover.
+    pub timed_calls: Option<u64>,
+    /// Their summed latency, entry to return.
+    pub latency_total_ns: Option<u64>,
+    /// Their average latency.
+    pub latency_avg_ns: Option<u64>,
+    /// The longest.
+    pub latency_max_ns: Option<u64>,
+    /// The median, within 1/32.
+    pub latency_p50_ns: Option<u64>,
+    /// The 99th percentile, within 1/32.
+    pub latency_p99_ns: Option<u64>,
 }
 
 /// One process's figures.

@@ -10,7 +10,7 @@ use tabled::settings::{Alignment, Modify, Style, Width};
 
 use crate::model::{
     ContainerReport, ContainerSource, CpuFigures, CpuTimeSource, Figures, Header, MemoryFigures,
-    ProcessReport, Report, SyscallTotals,
+    ProcessReport, Report, SyscallTotals, UprobeFigures,
 };
 use crate::SortKey;
 
@@ -271,6 +271,9 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     if h.syscalls_recorded {
         syscalls(&mut out, report, tree, sort == Section::Syscalls, width);
     }
+    if h.uprobes_recorded {
+        uprobes(&mut out, report, width);
+    }
     if let Some(procs) = &report.processes {
         let _ = write!(
             out,
@@ -505,33 +508,99 @@ fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width:
     top_syscalls(out, report, width);
 }
 
-/// Each container's top system calls (its own), the container named on
-/// its first.
-fn top_syscalls(out: &mut String, report: &Report, width: Option<usize>) {
+/// A table under `head` of each container's `items` (its own), a row of
+/// `cells` for each, the container named on its first.
+fn per_container_rows<T>(
+    report: &Report,
+    head: Vec<&str>,
+    items: impl Fn(&ContainerReport) -> &[T],
+    cells: impl Fn(&T) -> Vec<String>,
+) -> Builder {
     let mut b = Builder::default();
-    let mut head = vec!["container", "syscall"];
-    head.extend(SYSCALL_COLUMNS.iter().map(|c| c.head));
     b.push_record(head);
     for c in &report.containers {
-        for (i, sc) in c.top_syscalls.iter().enumerate() {
-            let mut row = vec![
-                if i == 0 {
-                    c.name.clone()
-                } else {
-                    String::new()
-                },
-                sc.name.clone(),
-            ];
-            row.extend(SYSCALL_COLUMNS.iter().map(|col| (col.cell)(&sc.figures)));
+        for (i, item) in items(c).iter().enumerate() {
+            let name = if i == 0 {
+                c.name.clone()
+            } else {
+                String::new()
+            };
+            let mut row = vec![name];
+            row.extend(cells(item));
             b.push_record(row);
         }
     }
+    b
+}
+
+/// Each container's top system calls (its own), the container named on
+/// its first.
+fn top_syscalls(out: &mut String, report: &Report, width: Option<usize>) {
+    let mut head = vec!["container", "syscall"];
+    head.extend(SYSCALL_COLUMNS.iter().map(|c| c.head));
+    let b = per_container_rows(
+        report,
+        head,
+        |c| &c.top_syscalls,
+        |sc| {
+            let mut row = vec![sc.name.clone()];
+            row.extend(SYSCALL_COLUMNS.iter().map(|col| (col.cell)(&sc.figures)));
+            row
+        },
+    );
     if b.count_records() > 1 {
         let _ = write!(
             out,
             "\nTop syscalls (own)\n{}",
             finish_table(b, width, 2, 2 + SYSCALL_COLUMNS.len())
         );
+    }
+}
+
+/// The columns of a uprobe's figures in the Uprobes table: hits, then its
+/// calls' latency ("-" without a return probe).
+const UPROBE_COLUMNS: &[(&str, Cell<UprobeFigures>)] = &[
+    ("hits", |u| u.hits.to_string()),
+    ("returns", |u| {
+        u.returns.map_or_else(|| "-".into(), |n| n.to_string())
+    }),
+    ("avg", |u| {
+        u.latency_avg_ns.map_or_else(|| "-".into(), duration)
+    }),
+    ("p50", |u| {
+        u.latency_p50_ns.map_or_else(|| "-".into(), duration)
+    }),
+    ("p99", |u| {
+        u.latency_p99_ns.map_or_else(|| "-".into(), duration)
+    }),
+    ("max", |u| {
+        u.latency_max_ns.map_or_else(|| "-".into(), duration)
+    }),
+];
+
+/// Each container's uprobes (its own tasks' hits), the container named on
+/// its first; a line saying so when no container hit any.
+fn uprobes(out: &mut String, report: &Report, width: Option<usize>) {
+    let mut head = vec!["container", "probe"];
+    head.extend(UPROBE_COLUMNS.iter().map(|(h, _)| *h));
+    let b = per_container_rows(
+        report,
+        head,
+        |c| &c.uprobes,
+        |u| {
+            let mut row = vec![u.probe.clone()];
+            row.extend(UPROBE_COLUMNS.iter().map(|(_, cell)| cell(u)));
+            row
+        },
+    );
+    if b.count_records() > 1 {
+        let _ = write!(
+            out,
+            "\nUprobes (own)\n{}",
+            finish_table(b, width, 2, 2 + UPROBE_COLUMNS.len())
+        );
+    } else {
+        out.push_str("\nUprobes (own): no hits\n");
     }
 }
 
@@ -708,6 +777,50 @@ fn syscall_fields(s: &SyscallTotals) -> [String; 6] {
     ]
 }
 
+/// The uprobes block of the CSV: one line per container and probe its own
+/// tasks hit; latency fields empty without a return probe.
+fn uprobe_block(out: &mut String, report: &Report) {
+    out.push('\n');
+    line(
+        out,
+        &[
+            "section",
+            "key",
+            "probe",
+            "hits",
+            "returns",
+            "timed_calls",
+            "latency_total_ns",
+            "latency_avg_ns",
+            "latency_max_ns",
+            "latency_p50_ns",
+            "latency_p99_ns",
+        ]
+        .map(String::from),
+    );
+    let opt = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for c in &report.containers {
+        for u in &c.uprobes {
+            line(
+                out,
+                &[
+                    "uprobes".into(),
+                    c.key.clone(),
+                    u.probe.clone(),
+                    u.hits.to_string(),
+                    opt(u.returns),
+                    opt(u.timed_calls),
+                    opt(u.latency_total_ns),
+                    opt(u.latency_avg_ns),
+                    opt(u.latency_max_ns),
+                    opt(u.latency_p50_ns),
+                    opt(u.latency_p99_ns),
+                ],
+            );
+        }
+    }
+}
+
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
 /// top_syscalls, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
@@ -836,6 +949,10 @@ pub fn csv(report: &Report) -> String {
             fields.extend(syscall_fields(&sc.figures));
             line(&mut out, &fields);
         }
+    }
+
+    if h.uprobes_recorded {
+        uprobe_block(&mut out, report);
     }
 
     if let Some(procs) = &report.processes {

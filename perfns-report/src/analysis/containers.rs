@@ -19,10 +19,11 @@ use perfns::container::{
     RecordingMeta, RecordingMode,
 };
 
+use super::uprobes::{Probe, UprobeTally};
 use super::Task;
 use crate::model::{
     ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
-    SyscallTotals,
+    SyscallTotals, UprobeFigures,
 };
 use crate::{Options, SortKey};
 
@@ -74,6 +75,8 @@ pub(crate) struct Membership<'a> {
     pub arch: Option<&'a str>,
     /// perfns's container metadata, when the recording has it.
     pub meta: Option<&'a RecordingMeta>,
+    /// The uprobes, which the tasks' tallies are by.
+    pub probes: &'a [Probe],
 }
 
 /// A container's identity.
@@ -113,6 +116,8 @@ struct Node {
     own: Figures,
     total: Figures,
     syscalls: BTreeMap<u64, SyscallTotals>,
+    /// Its own tasks' uprobe tallies, by probe.
+    uprobes: BTreeMap<usize, UprobeTally>,
     processes: BTreeMap<i32, ProcessFigures>,
 }
 
@@ -133,6 +138,7 @@ pub(crate) fn build(
         &nodes,
         &order,
         m.arch.unwrap_or(""),
+        m.probes,
         duration_ns,
         options,
     ))
@@ -280,6 +286,9 @@ fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
         add(&mut node.own, &figures);
         for (&nr, s) in &task.syscalls {
             add_syscalls(node.syscalls.entry(nr).or_default(), s);
+        }
+        for (&probe, u) in &task.uprobes {
+            node.uprobes.entry(probe).or_default().add(u);
         }
         let leader_comm = placement.leader_of.get(&task.pid).map(|l| l.comm.as_str());
         let process = node
@@ -538,6 +547,7 @@ fn report(
     nodes: &BTreeMap<Key, Node>,
     order: &[(Key, usize)],
     arch: &str,
+    probes: &[Probe],
     duration_ns: u64,
     options: &Options,
 ) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
@@ -589,6 +599,12 @@ fn report(
                     .then(a.nr.cmp(&b.nr))
             });
             syscalls.truncate(options.top);
+            let mut uprobes: Vec<UprobeFigures> = node
+                .uprobes
+                .iter()
+                .map(|(&probe, tally)| tally.figures(&probes[probe]))
+                .collect();
+            uprobes.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.probe.cmp(&b.probe)));
             ContainerReport {
                 key: key.text(),
                 name: name(key, node),
@@ -610,6 +626,7 @@ fn report(
                 total,
                 top_processes: procs,
                 top_syscalls: syscalls,
+                uprobes,
             }
         })
         .collect();

@@ -109,6 +109,7 @@ impl Analysis {
             t.samples = 0;
             t.memory = MemoryFigures::default();
             t.syscalls.clear();
+            t.uprobes.clear();
             self.by_tid.insert(t.tid, i);
         }
         self.last_task = None;

@@ -211,6 +211,11 @@ fn page_sample(tid: i32, time: u64, common_flags: u8, order: u32) -> Record<'sta
     raw[2] = common_flags;
     raw[4..8].copy_from_slice(&tid.to_ne_bytes());
     raw[16..20].copy_from_slice(&order.to_ne_bytes());
+    raw_sample(tid, time, raw)
+}
+
+/// A sample of `tid` on CPU 0 with payload `raw`.
+fn raw_sample(tid: i32, time: u64, raw: Vec<u8>) -> Record<'static> {
     Record::Sample(Sample {
         id: id(tid, time, 0),
         ip: None,
@@ -400,4 +405,86 @@ fn intervals_forget_the_cgroups_no_task_is_in() {
 
 fn id_of_host() -> SampleId {
     id(0, 0, 0)
+}
+
+/// An analysis of a recording made with `perfns record --uprobe X:f
+/// --uprobe X:f%return`: events 0 and 1, of the uprobe PMU (type 8 here).
+fn uprobe_analysis() -> Analysis {
+    let attr = EventAttr {
+        kind: 8,
+        sample_type: SampleFormat(
+            SampleFormat::IDENTIFIER.0
+                | SampleFormat::TID.0
+                | SampleFormat::TIME.0
+                | SampleFormat::RAW.0,
+        ),
+        flags: flags::SAMPLE_ID_ALL,
+        ..EventAttr::default()
+    };
+    let ret = EventAttr {
+        config: 1,
+        ..attr.clone()
+    };
+    let events = AttrSet::new(vec![
+        EventDesc {
+            attr,
+            ids: vec![1],
+            name: "uprobes:f".into(),
+        },
+        EventDesc {
+            attr: ret,
+            ids: vec![2],
+            name: "uprobes:f__return".into(),
+        },
+    ])
+    .expect("two events");
+    Analysis::new("test".into(), &events, &Features::default(), &[])
+}
+
+fn hit(tid: i32, time: u64) -> Record<'static> {
+    raw_sample(tid, time, vec![0; 16])
+}
+
+/// Entries wait per thread for their returns, innermost first: a
+/// recursive call is timed from its own entry, two threads in the same
+/// function do not mix, and a return whose entry came before the
+/// recording counts, untimed.
+#[test]
+fn uprobe_calls_pair_per_thread_innermost_first() {
+    let mut a = uprobe_analysis();
+    assert_eq!(a.probes.len(), 1);
+    assert!(a.probes[0].has_return);
+    let (entry, ret) = (0, 1);
+    for (event, tid, t) in [
+        // Thread 7 returns from a call it made before the recording.
+        (ret, 7, 50),
+        // Thread 5 calls f, which calls f; thread 6 calls f between.
+        (entry, 5, 100),
+        (entry, 6, 150),
+        (entry, 5, 200),
+        (ret, 5, 230),
+        (ret, 6, 1_150),
+        (ret, 5, 1_100),
+    ] {
+        a.record(event, &hit(tid, t));
+    }
+    let tally = |tid: i32| {
+        let t = a.tasks.iter().find(|t| t.tid == tid).expect("the task");
+        t.uprobes[&0].figures(&a.probes[0])
+    };
+    let five = tally(5);
+    assert_eq!(
+        (five.hits, five.returns, five.timed_calls),
+        (2, Some(2), Some(2))
+    );
+    // 30 ns inside, 1000 ns outside.
+    assert_eq!(five.latency_total_ns, Some(1_030));
+    assert_eq!(five.latency_max_ns, Some(1_000));
+    assert_eq!(five.latency_avg_ns, Some(515));
+    assert_eq!(tally(6).latency_total_ns, Some(1_000));
+    let seven = tally(7);
+    assert_eq!(
+        (seven.hits, seven.returns, seven.timed_calls),
+        (0, Some(1), Some(0))
+    );
 }

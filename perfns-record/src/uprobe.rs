@@ -424,6 +424,8 @@ impl Uprobe {
 // A test's unwrap failing is its report.
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use perfns::attr::{flags, SampleFormat};
+
     use super::*;
 
     #[test]
@@ -447,6 +449,121 @@ mod tests {
             let e = bad.parse::<UprobeSpec>().unwrap_err();
             assert!(e.starts_with(&format!("--uprobe {bad}: ")), "{e}");
         }
+    }
+
+    /// A function of this test binary, to resolve.
+    #[no_mangle]
+    #[inline(never)]
+    extern "C" fn perfns_uprobe_unit_test_target(x: u64) -> u64 {
+        std::hint::black_box(x.wrapping_mul(3))
+    }
+
+    /// The file offset the kernel maps the function from, read from
+    /// /proc/self/maps: its address, less its mapping's start, plus the
+    /// mapping's offset in the file.
+    fn mapped_offset(address: u64, file: &Path) -> u64 {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (start, end) = f[0].split_once('-')?;
+                let (start, end) = (
+                    u64::from_str_radix(start, 16).ok()?,
+                    u64::from_str_radix(end, 16).ok()?,
+                );
+                let offset = u64::from_str_radix(f[2], 16).ok()?;
+                ((start..end).contains(&address) && Path::new(f.get(5)?) == file)
+                    .then(|| address - start + offset)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_symbol_resolves_to_the_offset_the_kernel_maps_it_from() {
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        let address = perfns_uprobe_unit_test_target as *const () as usize as u64;
+        std::hint::black_box(perfns_uprobe_unit_test_target(1));
+        let spec = UprobeSpec {
+            path: exe.to_string_lossy().into_owned(),
+            symbol: "perfns_uprobe_unit_test_target".into(),
+            is_return: true,
+        };
+        let probe = resolve(&spec).unwrap();
+        assert_eq!(probe.file, exe);
+        assert_eq!(probe.offset, mapped_offset(address, &exe));
+        assert_eq!(probe.name, "uprobes:perfns_uprobe_unit_test_target__return");
+
+        // The attr, as the lead's kernel test expects it; in tracer scope
+        // the same with the scope's bit.
+        let pmu = UprobePmu {
+            kind: 8,
+            retprobe_bit: 0,
+        };
+        for extra in [0, flags::TRACER_SCOPE] {
+            let e = probe.planned_event(pmu, extra);
+            assert_eq!((e.attr.kind, e.attr.config), (8, 1));
+            assert_eq!((e.attr.config1, e.attr.config2), (0, probe.offset));
+            assert_eq!(
+                e.attr.sample_type,
+                SampleFormat(
+                    SampleFormat::IDENTIFIER.0
+                        | SampleFormat::TID.0
+                        | SampleFormat::TIME.0
+                        | SampleFormat::CPU.0
+                        | SampleFormat::RAW.0
+                )
+            );
+            assert_eq!(e.attr.flags, flags::DISABLED | flags::SAMPLE_ID_ALL | extra);
+            assert_eq!(
+                e.uprobe_path.as_deref(),
+                Some(
+                    std::ffi::CString::new(exe.as_os_str().as_bytes())
+                        .unwrap()
+                        .as_c_str()
+                )
+            );
+        }
+        let entry = UprobeSpec {
+            is_return: false,
+            ..spec
+        };
+        let e = resolve(&entry).unwrap().planned_event(pmu, 0);
+        assert_eq!(e.attr.config, 0);
+        assert_eq!(e.name, "uprobes:perfns_uprobe_unit_test_target");
+    }
+
+    #[test]
+    fn the_same_symbol_in_two_files_gets_two_names_and_a_probe_twice_is_refused() {
+        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy");
+        std::fs::copy(&exe, &copy).unwrap();
+        let spec = |path: &Path, ret: &str| -> UprobeSpec {
+            format!("{}:perfns_uprobe_unit_test_target{ret}", path.display())
+                .parse()
+                .unwrap()
+        };
+        let probes = resolve_all(&[
+            spec(&exe, ""),
+            spec(&exe, "%return"),
+            spec(&copy, ""),
+            spec(&copy, "%return"),
+        ])
+        .unwrap();
+        let names: Vec<&str> = probes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "uprobes:perfns_uprobe_unit_test_target",
+                "uprobes:perfns_uprobe_unit_test_target__return",
+                "uprobes:perfns_uprobe_unit_test_target_1",
+                "uprobes:perfns_uprobe_unit_test_target_1__return",
+            ]
+        );
+        let e = resolve_all(&[spec(&exe, ""), spec(&exe, "")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with(": given twice"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 # perfns-report's snapshots are made from the committed files: a remade
 # file means new snapshots there, and new figures in the README.
 #
+# With names (`make-testdata.sh uprobes`), only those recordings are made.
+#
 # Each recording is limited to one cgroup (--cgroup) so that the rest of the
 # machine does not make it large: the containers are made under it, in
 # /perfns/<recording>/<container>.
@@ -18,10 +20,17 @@ export PATH="$PWD/target/debug:$PATH"
 cgroup2=$(awk '$9 == "cgroup2" && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
 [ -n "$cgroup2" ] || { echo "no cgroup2 mount" >&2; exit 1; }
 
+only=("$@")
+made=()
+
 # record NAME PERFNS-RECORD-ARGS... -- WORKLOAD-SHELL-COMMAND
 record() {
 	local name=$1 base=/perfns/$1
 	shift
+	if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then
+		return
+	fi
+	made+=("$name")
 	mkdir -p "$cgroup2$base"
 	local args=()
 	while [ "$1" != "--" ]; do args+=("$1"); shift; done
@@ -49,8 +58,19 @@ record nested -- \
 record lost -m 1 --events syscalls -- \
 	'perfns-workload container flood sleep 100 getppid 20000'
 
-ls -l testdata/two-containers.data testdata/nested.data testdata/lost.data
-for f in two-containers nested lost; do
+# Two containers calling the workload's request function, 30 and 50 times
+# after 100 ms (the recorder names them meanwhile)
+# (100 us of spinning each), under an entry and a return uprobe; context
+# switches only, to stay small.
+record uprobes --events cpu \
+	--uprobe perfns-workload:perfns_workload_request \
+	--uprobe perfns-workload:perfns_workload_request%return -- \
+	'perfns-workload container front sleep 100 requests 30 &
+	 perfns-workload container back sleep 100 requests 50 &
+	 wait'
+
+for f in "${made[@]}"; do
+	ls -l "testdata/$f.data"
 	if [ "$(stat -c %s "testdata/$f.data")" -ge $((1 << 20)) ]; then
 		echo "testdata/$f.data is 1 MiB or more: make it again" >&2
 		exit 1

@@ -120,3 +120,78 @@ fn per_process_samples_match_perf_report() {
         );
     }
 }
+
+/// The uprobe recording's calls, as perf script lists them: each
+/// process's entries and returns, and the time between each entry and its
+/// return summed (the workload's function does not recurse), to the
+/// nanosecond: what perfns report gives its container.
+#[test]
+fn uprobe_calls_and_latency_match_perf_script() {
+    let file = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/uprobes.data"
+    ));
+    if perfns::testing::prerequisite(perfns::testing::perf()).is_none() {
+        return;
+    }
+    let script = perf(&[
+        "script",
+        "-i",
+        file.to_str().expect("a UTF-8 path"),
+        "-F",
+        "pid,time,event",
+        "--ns",
+    ])
+    .expect("perf ran");
+    // pid -> (entries, returns, summed latency), and the open entry.
+    let mut calls: BTreeMap<i32, (u64, u64, u64)> = BTreeMap::new();
+    let mut entered: BTreeMap<i32, u64> = BTreeMap::new();
+    for line in script.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(pid), Some(time), Some(event)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let pid: i32 = pid.parse().expect(line);
+        let (s, ns) = time.trim_end_matches(':').split_once('.').expect(line);
+        let t = s.parse::<u64>().expect(line) * 1_000_000_000 + ns.parse::<u64>().expect(line);
+        let c = calls.entry(pid).or_default();
+        match event.trim_end_matches(':') {
+            "uprobes:perfns_workload_request" => {
+                c.0 += 1;
+                entered.insert(pid, t);
+            }
+            "uprobes:perfns_workload_request__return" => {
+                c.1 += 1;
+                c.2 += t - entered.remove(&pid).expect("an entry before each return");
+            }
+            other => panic!("an event perf should not show here: {other}"),
+        }
+    }
+    let options = Options {
+        per_process: true,
+        top: usize::MAX,
+        ..Options::default()
+    };
+    let r = report(file, &options, &mut |_| {}).expect("the recording reports");
+    let procs = r.processes.expect("--per-process");
+    let mut ours: BTreeMap<i32, (u64, u64, u64)> = BTreeMap::new();
+    for c in &r.containers {
+        for u in &c.uprobes {
+            // Each container runs one process that calls the function.
+            let p = procs
+                .iter()
+                .find(|p| p.container == c.key && p.process.comm == "perfns-workload")
+                .expect("its workload");
+            ours.insert(
+                p.process.pid,
+                (
+                    u.hits,
+                    u.returns.expect("a return probe"),
+                    u.latency_total_ns.expect("a return probe"),
+                ),
+            );
+        }
+    }
+    assert_eq!(ours, calls);
+    assert_eq!(ours.values().map(|c| c.0).sum::<u64>(), 80);
+}

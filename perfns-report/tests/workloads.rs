@@ -333,3 +333,23 @@ fn interrupt_context_page_traffic_is_in_no_container() {
         assert!(pages[1][1] > 0, "{name} holds interrupt-context frees");
     }
 }
+
+#[test]
+fn uprobes_count_each_containers_requests_and_time_them() {
+    let r = report_of("uprobes.data");
+    assert!(r.header.uprobes_recorded);
+    // front makes 30 requests, back 50, each spinning 100 us.
+    for (name, calls) in [("front", 30), ("back", 50)] {
+        let u = &container(&r, name).uprobes;
+        assert_eq!(u.len(), 1, "{name}: {u:?}");
+        let u = &u[0];
+        assert_eq!(u.probe, "uprobes:perfns_workload_request");
+        assert_eq!(
+            (u.hits, u.returns, u.timed_calls),
+            (calls, Some(calls), Some(calls))
+        );
+        assert!(u.latency_avg_ns >= Some(100_000), "{name}: {u:?}");
+        assert!(u.latency_p50_ns <= u.latency_p99_ns && u.latency_p99_ns <= u.latency_max_ns);
+    }
+    assert!(container(&r, "host").uprobes.is_empty());
+}

@@ -623,3 +623,47 @@ pub fn summary_text(s: &RecordSummary) -> String {
     }
     out
 }
+
+#[cfg(test)]
+// A test's unwrap failing is its report.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use perfns::abi::{OpenError, OpenFailure, Target};
+
+    use super::*;
+
+    /// A failed open of `event` with `errno`, as the recorder returns it.
+    fn refused(event: &str, errno: i32) -> anyhow::Error {
+        anyhow::Error::new(session::RecordError::Open(OpenError {
+            event: event.into(),
+            target: Target::Cpu(0),
+            failure: OpenFailure::Unsupported {
+                tracepoint: None,
+                cpu: None,
+            },
+            source: std::io::Error::from_raw_os_error(errno),
+        }))
+    }
+
+    #[test]
+    fn a_refused_uprobe_in_tracer_scope_says_why() {
+        let older = refused_uprobe(&refused("uprobes:f__return", libc::EOPNOTSUPP)).unwrap();
+        assert!(
+            older.starts_with(
+                "--uprobe (f__return) in tracer scope: this kernel's tracer scope refuses uprobes"
+            ),
+            "{older}"
+        );
+        let owner = refused_uprobe(&refused("uprobes:f", libc::EACCES)).unwrap();
+        assert!(
+            owner.contains("CAP_SYS_ADMIN over the user namespace that owns"),
+            "{owner}"
+        );
+        // Other events, other errors: the open error says it all.
+        assert_eq!(
+            refused_uprobe(&refused("raw_syscalls:sys_enter", libc::EACCES)),
+            None
+        );
+        assert_eq!(refused_uprobe(&refused("uprobes:f", libc::EMFILE)), None);
+    }
+}

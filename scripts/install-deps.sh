@@ -12,8 +12,11 @@ need=()
 # by the test on loopback; the package's own service is not needed).
 # tmux: the terminal perfns-cli/tests/top.rs drives `perfns top`'s
 # full-screen view in.
+# binutils (gcc's dependency, named for what uses it): nm, readelf and strip
+# in perfns-cli/tests/uprobes.rs (the probed symbol, its build-id, a
+# stripped copy).
 for pkg in linux-perf util-linux procps gcc make docker.io podman uidmap busybox-static python3-venv \
-	prometheus tmux; do
+	prometheus tmux binutils; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -488,3 +488,20 @@ fn uprobe_calls_pair_per_thread_innermost_first() {
         (0, Some(1), Some(0))
     );
 }
+
+/// Uprobes recorded that no task hit: the report says so rather than
+/// leaving the table out, and the JSON keeps every container's `uprobes`
+/// out.
+#[test]
+fn uprobes_without_hits_are_said_to_have_none() {
+    let report = uprobe_analysis()
+        .finish(&crate::Options::default())
+        .expect("a report");
+    assert!(report.header.uprobes_recorded);
+    assert!(report.containers.iter().all(|c| c.uprobes.is_empty()));
+    let table = crate::render::table(&report, None);
+    assert!(table.ends_with("\nUprobes (own): no hits\n"), "{table}");
+    let csv = crate::render::csv(&report);
+    assert!(csv.ends_with("\nsection,key,probe,hits,returns,timed_calls,latency_total_ns,latency_avg_ns,latency_max_ns,latency_p50_ns,latency_p99_ns\n"), "{csv}");
+    assert!(!crate::render::json(&report).contains("\"uprobes\": ["));
+}

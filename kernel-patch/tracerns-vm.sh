@@ -8,7 +8,7 @@
 #   tracerns-vm.sh run          [--debug] [--user USER] [--rwdir DIR]...
 #                               [--] COMMAND [ARG...]
 #   tracerns-vm.sh selftests    [--debug]
-#   tracerns-vm.sh bench
+#   tracerns-vm.sh bench        [issue14|uprobe|uprobe-mapped]
 #   tracerns-vm.sh check-series
 #
 # build      installs what it needs (apt, pip), extracts the source package
@@ -524,7 +524,7 @@ main() {
 	bench)
 		build_kernel
 		build_bench
-		run_in_vm root "$OUT/dispatch_bench" ;;
+		run_in_vm root "$OUT/dispatch_bench" "$@" ;;
 	check-series)
 		check_series ;;
 	-h|--help|help)

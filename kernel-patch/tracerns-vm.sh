@@ -321,7 +321,9 @@ check_series() {
 	((${#commits[@]} == n)) || die "$SRC has ${#commits[@]} commits for $n patches"
 
 	# Leave the tree and the plain build as build_kernel made them.
-	trap 'git -C "$SRC" checkout -q "$head"; rm -f "$OUT/.tracerns-built"' EXIT
+	# The values now: the locals are gone when the trap runs on an error.
+	# shellcheck disable=SC2064
+	trap "git -C '$SRC' checkout -q '$head'; rm -f '$OUT/.tracerns-built'" EXIT
 	for i in "${!patches[@]}"; do
 		log "[$((i + 1))/$n] checkpatch --strict $(basename "${patches[i]}")"
 		"$SRC/scripts/checkpatch.pl" --strict --no-tree -q "${patches[i]}"

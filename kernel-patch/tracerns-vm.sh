@@ -8,7 +8,7 @@
 #   tracerns-vm.sh run          [--debug] [--user USER] [--rwdir DIR]...
 #                               [--] COMMAND [ARG...]
 #   tracerns-vm.sh selftests    [--debug]
-#   tracerns-vm.sh bench
+#   tracerns-vm.sh bench        [issue14|uprobe|uprobe-mapped]
 #   tracerns-vm.sh check-series
 #
 # build      installs what it needs (apt, pip), extracts the source package
@@ -321,7 +321,9 @@ check_series() {
 	((${#commits[@]} == n)) || die "$SRC has ${#commits[@]} commits for $n patches"
 
 	# Leave the tree and the plain build as build_kernel made them.
-	trap 'git -C "$SRC" checkout -q "$head"; rm -f "$OUT/.tracerns-built"' EXIT
+	# The values now: the locals are gone when the trap runs on an error.
+	# shellcheck disable=SC2064
+	trap "git -C '$SRC' checkout -q '$head'; rm -f '$OUT/.tracerns-built'" EXIT
 	for i in "${!patches[@]}"; do
 		log "[$((i + 1))/$n] checkpatch --strict $(basename "${patches[i]}")"
 		"$SRC/scripts/checkpatch.pl" --strict --no-tree -q "${patches[i]}"
@@ -524,7 +526,7 @@ main() {
 	bench)
 		build_kernel
 		build_bench
-		run_in_vm root "$OUT/dispatch_bench" ;;
+		run_in_vm root "$OUT/dispatch_bench" "$@" ;;
 	check-series)
 		check_series ;;
 	-h|--help|help)

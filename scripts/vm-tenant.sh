@@ -75,6 +75,9 @@ vm_system_stop() {
 	wait "$vm_system" || [[ $? -eq 3 ]]
 }
 
+# More arguments for the tenant's perfns record (an array; none by default).
+vm_tenant_record_args=()
+
 vm_tenant_scene() {
 	local sibling_steps=$1 sibling
 	shift
@@ -89,7 +92,7 @@ vm_tenant_scene() {
 	# shellcheck disable=SC2016 # expanded in T
 	as_tenant "$vm_bin/perfns" run-container tenant --tracer required -- \
 		"$vm_bin/perfns" record -m 256 --tracefs "$vm_tracefs" \
-		-o "$vm_out/tenant.data" -- \
+		"${vm_tenant_record_args[@]}" -o "$vm_out/tenant.data" -- \
 		sh -c 'p=$1 w=$2; shift 2; for c do "$p" run-container "${c%%=*}" --tracer required -- "$w" ${c#*=} & done; wait' \
 		sh "$vm_bin/perfns" "$vm_bin/perfns-workload" "$@" \
 		>"$vm_out/tenant.log" 2>&1 || [[ $? -eq 3 ]] # 3: events lost, said in the log

@@ -10,9 +10,10 @@
 #   run-abuse.sh [--debug] [SECONDS [SEED]]
 #
 # SECONDS (default 120) is shared out: 40% scope_fuzz, 20% ns_churn,
-# 20% reader_race, 20% ns_limits; leak_audit runs its fixed list of
-# cases after them (bounded by a timeout). SEED (default: from the
-# clock) seeds scope_fuzz, ns_churn and reader_race and is printed.
+# 20% reader_race, 20% ns_limits, and 20% more for uprobe_churn;
+# leak_audit runs its fixed list of cases after them (bounded by a
+# timeout). SEED (default: from the clock) seeds scope_fuzz, ns_churn,
+# reader_race and uprobe_churn and is printed.
 #
 # Environment: as tracerns-vm.sh (TRACERNS_WORKDIR, CCACHE_DIR, ...).
 
@@ -20,7 +21,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM=$HERE/../tracerns-vm.sh
-PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits leak_audit bpf_handoff)
+PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits uprobe_churn leak_audit bpf_handoff)
 
 debug=()
 if [[ ${1:-} == --debug ]]; then
@@ -113,6 +114,8 @@ if [[ -n ${hotplug:-} ]]; then
 	[[ $(cat /tmp/abuse-hotplug-cycles) -gt 0 ]] || status=1
 fi
 run $((seconds * 2 / 10 + 60)) "$bin/ns_limits" $((seconds * 2 / 10))
+# Scoped uprobes on libc by many tenants, and the budget exhausted.
+run $((seconds * 2 / 10 + 60)) "$bin/uprobe_churn" $((seconds * 2 / 10)) "$seed"
 run 600 "$bin/leak_audit"
 # Leak check without kmemleak: every tracer namespace the programs made
 # is charged to uid 65534 in the initial user namespace until it is

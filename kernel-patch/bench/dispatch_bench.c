@@ -844,6 +844,193 @@ static void issue14_rows(void)
 	printf("(%d syscalls:* events open on CPU 0)\n", n);
 }
 
+/*
+ * The uprobe row (issue 15), "dispatch_bench uprobe": M, in a tracer
+ * namespace of its own, calls uprobe_bench_target() with a uprobe of its
+ * own on it, while K other readers on CPU 0 probe the same function:
+ * scoped, each in a sibling tracer namespace, sharing one probe; or
+ * stock-all, unscoped CPU-wide events of the uprobe PMU, each with a
+ * probe of its own.  ns per call, hit included; ratios to K = 1.
+ *
+ * The probed instruction has a page of its own, which the other readers
+ * unmap before they open their events ("uprobe-mapped": they keep it,
+ * and each gets its own copy of the page with the breakpoint in it).
+ * A first version probed a compiled function in the page of the code
+ * every reader runs, and M paid 12% more per call at K = 512 (scoped;
+ * see kernel-patch/REVIEW.md, "Issue 15"), which neither arrangement
+ * here shows.
+ */
+#define UPROBE_CALLS	2000
+#define UPROBE_ROUNDS	3
+
+static char self_exe[256];
+static long self_offset;
+static int uprobe_type;
+
+/* x86: a nop and a return, alone in their page. */
+asm(".pushsection .text.uprobe_bench, \"ax\", @progbits\n"
+    ".balign 4096\n"
+    ".globl uprobe_bench_target\n"
+    ".type uprobe_bench_target, @function\n"
+    "uprobe_bench_target:\n"
+    "nop\n"
+    "ret\n"
+    ".balign 4096\n"
+    ".popsection\n");
+void uprobe_bench_target(void);
+static int uprobe_unmap_in_holders = 1;
+
+static void find_uprobe_target(void)
+{
+	unsigned long start, end, off, addr = (unsigned long)uprobe_bench_target;
+	char line[512];
+	FILE *f;
+	ssize_t len;
+
+	len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (len <= 0)
+		die("readlink /proc/self/exe");
+	self_exe[len] = '\0';
+	self_offset = -1;
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		die("/proc/self/maps");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %lx", &start, &end, &off) == 3 &&
+		    addr >= start && addr < end)
+			self_offset = addr - start + off;
+	fclose(f);
+	f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
+	if (!f || fscanf(f, "%d", &uprobe_type) != 1 || self_offset < 0)
+		die("the uprobe PMU or the target's offset");
+	fclose(f);
+}
+
+static int open_uprobe(enum series series)
+{
+	struct perf_event_attr attr = {
+		.type		= uprobe_type,
+		.size		= sizeof(attr),
+		.uprobe_path	= (uintptr_t)self_exe,
+		.probe_offset	= self_offset,
+		.tracer_scope	= series == SCOPED,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, -1, 0, -1,
+		       PERF_FLAG_FD_CLOEXEC);
+}
+
+static void uprobe_holder(enum series series, int out)
+{
+	pid_t self = getpid();
+
+	if (uprobe_unmap_in_holders &&
+	    munmap((void *)uprobe_bench_target, 4096))
+		_exit(1);
+	if (open_uprobe(series) < 0)
+		_exit(1);
+	if (write(out, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static double uprobe_calls_ns(void)
+{
+	void (*volatile target)(void) = uprobe_bench_target;
+	double ns[REPEATS];
+	uint64_t start;
+	int r, i;
+
+	for (r = 0; r < REPEATS; r++) {
+		start = now_ns();
+		for (i = 0; i < UPROBE_CALLS; i++)
+			target();
+		ns[r] = (double)(now_ns() - start) / UPROBE_CALLS;
+	}
+	return fastest(ns, REPEATS);
+}
+
+/* M: its probe, its calls, and a check that each was counted. */
+static void uprobe_m(enum series series, int out)
+{
+	pid_t self = getpid();
+	uint64_t count = 0;
+	double ns;
+	int fd;
+
+	fd = series == NONE ? -1 : open_uprobe(series);
+	if (series != NONE && fd < 0)
+		_exit(1);
+	ns = uprobe_calls_ns();
+	if (fd >= 0 && (read(fd, &count, sizeof(count)) != sizeof(count) ||
+			count != (uint64_t)REPEATS * UPROBE_CALLS)) {
+		fprintf(stderr, "dispatch_bench: M's uprobe counted %llu of %d\n",
+			(unsigned long long)count, REPEATS * UPROBE_CALLS);
+		_exit(1);
+	}
+	if (write(out, &self, sizeof(self)) != sizeof(self) ||
+	    write(out, &ns, sizeof(ns)) != sizeof(ns))
+		_exit(1);
+	_exit(0);
+}
+
+static double measure_uprobe(enum series series)
+{
+	pid_t m;
+	double ns;
+	int fd;
+
+	fd = spawn(series, NULL, uprobe_m, &m);
+	if (read(fd, &ns, sizeof(ns)) != sizeof(ns))
+		die("the uprobe M");
+	close(fd);
+	waitpid(m, NULL, 0);
+	return ns;
+}
+
+static void uprobe_rows(void)
+{
+	static const enum series sers[] = { SCOPED, STOCK_ALL };
+	static pid_t holders[MAX_K];
+	double v[NR_KS][UPROBE_ROUNDS], none[UPROBE_ROUNDS], at[NR_KS], base;
+	struct rlimit files = { 4096, 4096 };
+	int round, k, held, i;
+
+	find_uprobe_target();
+	if (setrlimit(RLIMIT_NOFILE, &files))
+		die("RLIMIT_NOFILE");
+	printf("\nns per call of a uprobed function by M on CPU 0 with its own\n"
+	       "uprobe and K other readers probing it, fastest of %d rounds x %d x %d\n",
+	       UPROBE_ROUNDS, REPEATS, UPROBE_CALLS);
+	printf("%-12s %5s %11s %9s\n", "series", "K", "ns/call", "ratio");
+	for (round = 0; round < UPROBE_ROUNDS; round++)
+		none[round] = measure_uprobe(NONE);
+	base = fastest(none, UPROBE_ROUNDS);
+	printf("%-12s %5s %11.1f\n", "none", "-", base);
+	for (i = 0; i < 2; i++) {
+		for (round = 0; round < UPROBE_ROUNDS; round++) {
+			held = 0;
+			for (k = 0; k < (int)NR_KS; k++) {
+				for (; held < ks[k]; held++)
+					close(spawn(sers[i], NULL, uprobe_holder,
+						    &holders[held]));
+				v[k][round] = measure_uprobe(sers[i]);
+				fprintf(stderr, "uprobe round %d %-10s K=%-3d %9.1f ns/call\n",
+					round, series_name[sers[i]], ks[k],
+					v[k][round]);
+			}
+			while (held)
+				kill_and_reap(holders[--held]);
+		}
+		for (k = 0; k < (int)NR_KS; k++)
+			at[k] = fastest(v[k], UPROBE_ROUNDS);
+		for (k = 0; k < (int)NR_KS; k++)
+			printf("%-12s %5d %11.1f %9.3f\n", series_name[sers[i]],
+			       ks[k], at[k], at[k] / at[1]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct figures results[NR_SERIES][NR_KS][ROUNDS];
@@ -868,6 +1055,12 @@ int main(int argc, char **argv)
 	pin_to_cpu0();
 	if (argc > 1 && !strcmp(argv[1], "issue14")) {
 		issue14_rows();
+		remove_cgroups();
+		return 0;
+	}
+	if (argc > 1 && !strncmp(argv[1], "uprobe", 6)) {
+		uprobe_unmap_in_holders = strcmp(argv[1], "uprobe-mapped");
+		uprobe_rows();
 		remove_cgroups();
 		return 0;
 	}

@@ -5,9 +5,12 @@
 //! script runs them (`-- --ignored`) with PERFNS_VM_E2E_DIR naming the
 //! directory the recordings are in.
 //!
-//! T runs two nested containers: `web` burns 2000 ms of CPU and makes
-//! 1500 getppid calls, `batch` burns 1000 ms and touches 8 MiB. The sibling
-//! container S (`sibling`, comm `noisy-sibling`) runs beside T.
+//! T runs two nested containers: `web` burns 2000 ms of CPU, makes 1500
+//! getppid calls and 300 requests (calls of perfns_workload_request, which
+//! T's recording probes with a uprobe and a uretprobe), `batch` burns
+//! 1000 ms and touches 8 MiB. The sibling container S (`sibling`, comm
+//! `noisy-sibling`) runs beside T, the same perfns-workload file, and
+//! makes 500 requests of its own.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -23,6 +26,8 @@ const SYS_GETPPID: u64 = 110;
 const WEB_MS: u64 = 2000;
 const BATCH_MS: u64 = 1000;
 const GETPPID_CALLS: u64 = 1500;
+/// web's calls of perfns_workload_request.
+const WEB_REQUESTS: u64 = 300;
 /// The pid namespace of the initial (the VM's) one: PROC_PID_INIT_INO.
 const HOST_PID_NS: u64 = 0xEFFF_FFFC;
 
@@ -207,6 +212,38 @@ fn the_tenant_records_its_containers_and_nothing_else() {
         );
         assert_eq!(a.tids.len(), b.tids.len(), "{n}: tasks");
     }
+}
+
+/// The tenant's uprobe and uretprobe on perfns_workload_request (the
+/// series' patch 11): exactly web's 300 calls, each timed, no less than the
+/// work each call does; nothing in batch, and nothing of the sibling's 500
+/// calls of the same function in the same file.
+#[test]
+#[ignore = "run by tests/vm/tracer-scope-e2e.sh on the recordings it makes in the VM"]
+fn the_tenant_s_uprobes_count_its_own_calls_only() {
+    let dir = dir();
+    let text = std::fs::read_to_string(dir.join("tenant.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["uprobes_recorded"], true, "{text}");
+    // Every container, nested ones included, is a row of the listing.
+    let mut probed = Vec::new();
+    for c in report["containers"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap().to_string();
+        for u in c["uprobes"].as_array().into_iter().flatten() {
+            probed.push((name.clone(), u.clone()));
+        }
+    }
+    println!("uprobes by container: {probed:?}");
+    assert_eq!(probed.len(), 1, "one container, one probe: {probed:?}");
+    let (name, u) = &probed[0];
+    assert_eq!(name, "web");
+    assert_eq!(u["probe"], "uprobes:perfns_workload_request");
+    for field in ["hits", "returns", "timed_calls"] {
+        assert_eq!(u[field], WEB_REQUESTS, "{field}: {u}");
+    }
+    let avg = u["latency_avg_ns"].as_u64().unwrap();
+    let work = perfns_record::testing::REQUEST_WORK.as_nanos() as u64;
+    assert!(avg >= work, "{avg} ns a call, each works {work} ns");
 }
 
 /// `perfns record --scope tracer` says why it cannot record, on the

@@ -19,9 +19,13 @@
 #   65534     perfns run-container sibling   a noisy workload, outside T
 #   65534     perfns run-container tenant    T: user, pid, mount, uts, ipc,
 #                                            cgroup and tracer namespaces
-#     in T:   perfns record (--scope auto, which must choose tracer)
-#               -- perfns run-container web   -- burn 2000 ms, 1500 getppid
+#     in T:   perfns record (--scope auto, which must choose tracer),
+#             with a uprobe and a uretprobe on perfns_workload_request
+#               -- perfns run-container web   -- burn 2000 ms, 1500 getppid,
+#                                                300 requests
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
+# The sibling runs the same perfns-workload file and makes 500 requests
+# of its own, which must not reach T (the series' patch 11).
 # Root turns the tracer scope on first (kernel.perf_tracer_scope=1, off by
 # default; scripts/vm-tenant.sh's vm_stage). Then, as 65534, perfns record
 # --scope tracer is refused four ways (in the initial tracer namespace; in
@@ -44,9 +48,9 @@ repo=$(cd "$here/../../.." && pwd)
 
 # The workloads (perfns-workload steps); --testdata makes small ones, for a
 # recording under 1 MiB, and skips the checks, which expect these.
-web_steps="burn 2000 getppid 1500"
+web_steps="burn 2000 getppid 1500 requests 300"
 batch_steps="alloc 8 burn 1000"
-sibling_steps="getppid 2000 burn 6000"
+sibling_steps="getppid 2000 burn 1500 requests 500 burn 4500"
 
 # shellcheck source=../../../scripts/vm-tenant.sh
 source "$repo/scripts/vm-tenant.sh"
@@ -55,6 +59,8 @@ if [[ ${1:-} == --guest ]]; then
 	out=$2 bin=$3 web_steps=$4 batch_steps=$5 sibling_steps=$6
 	vm_stage "$out" "$bin"
 	vm_system_record
+	probe=$bin/perfns-workload:perfns_workload_request
+	vm_tenant_record_args=(--uprobe "$probe" --uprobe "$probe%return")
 	vm_tenant_scene "$sibling_steps" web="$web_steps" batch="$batch_steps"
 	vm_system_stop
 	# Why the tracer scope is refused: in the initial tracer namespace,
@@ -96,6 +102,8 @@ if [[ ${1:-} == --guest ]]; then
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done
+	"$bin/perfns" report --per-container --format json -i "$out/tenant.data" \
+		>"$out/tenant.json" 2>"$out/tenant-json.log"
 	exit 0
 fi
 
@@ -103,9 +111,9 @@ check=1
 if [[ ${1:-} == --testdata ]]; then
 	shift
 	check=0
-	web_steps="burn 800 getppid 300"
+	web_steps="burn 800 getppid 300 requests 100"
 	batch_steps="alloc 2 burn 400"
-	sibling_steps="getppid 500 burn 3000"
+	sibling_steps="getppid 500 burn 600 requests 200 burn 2400"
 fi
 out=$(realpath -m "${1:-$repo/target/vm-e2e}")
 rm -rf "$out"

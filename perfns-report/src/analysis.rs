@@ -40,6 +40,9 @@ use containers::{Membership, NoSuchContainer};
 use cputop::CpuState;
 use syscalls::InSyscall;
 
+/// How many CPUs [`Analysis`] tells apart with a table, not its tree.
+const KNOWN_CPUS: usize = 4096;
+
 /// How many record errors are quoted in the warnings; the rest are counted.
 const QUOTED_ERRORS: usize = 3;
 
@@ -278,6 +281,9 @@ pub struct Analysis {
     first_time: Option<u64>,
     last_time: u64,
     cpus: BTreeMap<u32, CpuState>,
+    /// Which CPUs below [`KNOWN_CPUS`] are in `cpus` already: a record's
+    /// CPU is looked up with one load, not a tree walk.
+    cpu_known: Vec<bool>,
     tasks: Vec<Task>,
     by_tid: IntMap<i32, usize>,
     /// The task of the last lookup: consecutive records are mostly of one
@@ -413,6 +419,7 @@ impl Analysis {
             first_time: None,
             last_time: 0,
             cpus: BTreeMap::new(),
+            cpu_known: vec![false; KNOWN_CPUS],
             tasks,
             by_tid,
             last_task: None,
@@ -637,7 +644,16 @@ impl Analysis {
             self.last_time = self.last_time.max(t);
         }
         if let Some(cpu) = id.and_then(|s| s.cpu) {
-            self.cpus.entry(cpu).or_default();
+            match self.cpu_known.get_mut(cpu as usize) {
+                Some(true) => {}
+                Some(known) => {
+                    *known = true;
+                    self.cpus.entry(cpu).or_default();
+                }
+                None => {
+                    self.cpus.entry(cpu).or_default();
+                }
+            }
         }
         time
     }

@@ -456,6 +456,7 @@ impl PerfFileReader {
             pending: Vec::new(),
             taken: 0,
             released: 0,
+            handing: 0,
             max_time: 0,
             flush_limit: 0,
             done: false,
@@ -874,6 +875,9 @@ pub struct Records<'a> {
     pending: Vec<Pending>,
     taken: usize,
     released: usize,
+    /// How many more of the released records the [`Queued::Released`]
+    /// taken off the queue last still hands out, from `pending[taken..]`.
+    handing: usize,
     max_time: u64,
     flush_limit: u64,
     done: bool,
@@ -909,6 +913,33 @@ fn record_bytes<'c>(map: &'c [u8], chunks: &'c Chunks, loc: Loc, size: usize) ->
         Loc::Map(off) => &map[off..off + size],
         Loc::Chunk { chunk, start } => &chunks.data(chunk)[start..start + size],
     }
+}
+
+/// The event and time of a sample whose body is `body`, read at the places
+/// its events' layouts give them, as [`AttrSet::index_of`] and
+/// [`SampleLayout::record_time`] would; `None` when they would not find
+/// both (the sample is too short, its id names no event): those say why.
+#[inline]
+fn sample_event_and_time<O: ByteOrder>(
+    events: &AttrSet,
+    body: &[u8],
+) -> Option<(usize, Option<u64>)> {
+    let u64_at = |off: usize| body.get(off..off + 8).map(O::read_u64);
+    let event = match events.events().len() {
+        0 => return None,
+        1 => 0,
+        // AttrSet::new made sure every event keeps its id where the first
+        // does; an id of 0 is perf's synthesized records', the first's.
+        _ => match u64_at(events.layout(0).sample_id?)? {
+            0 => 0,
+            id => events.index_of_id(id)?,
+        },
+    };
+    let time = match events.layout(event).sample_time {
+        Some(off) => Some(u64_at(off)?),
+        None => None,
+    };
+    Some((event, time))
 }
 
 /// The header of the record at `loc`.
@@ -1154,31 +1185,41 @@ impl<'a> Records<'a> {
         let r = self.reader;
         let size = usize::from(found.header.size);
         let bytes = record_bytes(r.bytes(), &self.chunks, found.loc, size);
-        let raw = RawRecord {
-            header: found.header,
-            data: RawData::Single(&bytes[RecordHeader::SIZE..]),
-        };
-        let event = match r.events.index_of::<O>(&raw) {
-            Ok(event) => event,
-            Err(source) => {
-                self.ready
-                    .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
-                        path: r.path.clone(),
-                        offset: found.offset,
-                        kind: found.header.kind,
-                        source,
-                    })));
-                return;
-            }
-        };
-        let layout = r.events.layout(event);
-        let time = if self.time_order {
-            layout.record_time::<O>(found.header.kind, &raw.data)
+        let body = &bytes[RecordHeader::SIZE..];
+        // Samples, most of a recording, the short way.
+        let fast = if found.header.kind == RecordType::SAMPLE {
+            sample_event_and_time::<O>(&r.events, body)
         } else {
             None
         };
+        let raw = RawRecord {
+            header: found.header,
+            data: RawData::Single(body),
+        };
+        let (event, time) = match fast {
+            Some(found) => found,
+            None => match r.events.index_of::<O>(&raw) {
+                Ok(event) => (
+                    event,
+                    r.events
+                        .layout(event)
+                        .record_time::<O>(found.header.kind, &raw.data),
+                ),
+                Err(source) => {
+                    self.ready
+                        .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
+                            path: r.path.clone(),
+                            offset: found.offset,
+                            kind: found.header.kind,
+                            source,
+                        })));
+                    return;
+                }
+            },
+        };
+        let time = if self.time_order { time } else { None };
         let header = if r.tracer_scope {
-            kernel_header::<O>(layout, found.header, &bytes[RecordHeader::SIZE..])
+            kernel_header::<O>(r.events.layout(event), found.header, body)
         } else {
             found.header
         };
@@ -1386,6 +1427,10 @@ impl<'a> Records<'a> {
     /// The error stays boxed: a `Result` the size of an error would be
     /// copied out for every record.
     fn next_ready(&mut self) -> Option<Result<Ready, Box<PerfDataError>>> {
+        if self.handing > 0 {
+            self.handing -= 1;
+            return Some(Ok(self.hand_out()));
+        }
         while self.ready.is_empty() && !self.done {
             match self.reader.endian {
                 Endian::Little => self.fill::<LittleEndian>(),
@@ -1396,14 +1441,18 @@ impl<'a> Records<'a> {
             Queued::Record(ready) => Some(Ok(ready)),
             Queued::Error(e) => Some(Err(e)),
             Queued::Released(n) => {
-                if n > 1 {
-                    self.ready.push_front(Queued::Released(n - 1));
-                }
-                let ready = self.pending[self.taken].ready;
-                self.taken += 1;
-                Some(Ok(ready))
+                self.handing = n - 1;
+                Some(Ok(self.hand_out()))
             }
         }
+    }
+
+    /// The next released record.
+    #[inline]
+    fn hand_out(&mut self) -> Ready {
+        let ready = self.pending[self.taken].ready;
+        self.taken += 1;
+        ready
     }
 
     /// The record at `ready`, from the map or the chunks.

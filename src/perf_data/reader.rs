@@ -391,6 +391,26 @@ impl PerfFileReader {
         self.map.as_deref().unwrap_or_default()
     }
 
+    /// `record`, one of this reader's, for as long as the reader lives
+    /// when its bytes are in the file's map (as the [`Iterator`] of
+    /// [`Records`] hands records out); `None` for a decompressed or
+    /// streamed record, whose bytes [`Records::next_record`] lends only
+    /// until its next call.
+    pub fn mapped(&self, record: &FileRecord<'_>) -> Option<FileRecord<'_>> {
+        let map = self.bytes();
+        // Addresses compared, not pointers offset: the body is in the map
+        // when its address range is inside the map's.
+        let start = (record.body.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
+        let body = map.get(start..start.checked_add(record.body.len())?)?;
+        Some(FileRecord {
+            offset: record.offset,
+            header: record.header,
+            event: record.event,
+            body,
+            reader: self,
+        })
+    }
+
     /// The events of the recording, named from HEADER_EVENT_DESC, else
     /// from the tracepoint formats by id, else `type:config`.
     pub fn events(&self) -> &AttrSet {
@@ -787,6 +807,46 @@ impl<'a> FileRecord<'a> {
             path: self.reader.path.clone(),
             offset: self.offset,
             source,
+        }
+    }
+}
+
+/// A record whose bytes were copied out of the reader's memory: one
+/// decompressed or streamed, which [`Records::next_record`] lends only
+/// until its next call, kept to be decoded later (on another thread).
+#[derive(Debug, Clone)]
+pub struct OwnedRecord {
+    /// As [`FileRecord::offset`].
+    pub offset: u64,
+    /// As [`FileRecord::header`].
+    pub header: RecordHeader,
+    /// As [`FileRecord::event`].
+    pub event: usize,
+    /// The bytes after the header.
+    pub body: Vec<u8>,
+}
+
+impl OwnedRecord {
+    /// The record again, of `reader`, the reader it came from.
+    pub fn as_record<'r>(&'r self, reader: &'r PerfFileReader) -> FileRecord<'r> {
+        FileRecord {
+            offset: self.offset,
+            header: self.header,
+            event: self.event,
+            body: &self.body,
+            reader,
+        }
+    }
+}
+
+impl FileRecord<'_> {
+    /// The record with its bytes copied.
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord {
+            offset: self.offset,
+            header: self.header,
+            event: self.event,
+            body: self.body.to_vec(),
         }
     }
 }
@@ -1472,7 +1532,7 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// How many compressed records were decompressed so far.
+    /// How many compressed records were decompressed so far.    /// How many compressed records were decompressed so far.
     pub fn decompressed_records(&self) -> u64 {
         self.decompressed
     }

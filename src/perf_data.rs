@@ -33,7 +33,7 @@ pub use features::{feature, BuildId, Features, NrCpus, TracepointFormatText, Tra
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
 pub use mapped::EXIT_FILE_SHRANK;
 pub use pipe::PerfPipeWriter;
-pub use reader::{FileRecord, PerfFileReader, Records};
+pub use reader::{FileRecord, OwnedRecord, PerfFileReader, Records};
 pub use writer::PerfFileWriter;
 
 /// Something is wrong with a recording file, or writing one failed.

@@ -25,7 +25,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode};
-use perfns::perf_data::{Features, PerfDataError, PerfFileReader};
+use perfns::perf_data::{
+    Features, FileRecord, FileSection, OwnedRecord, PerfDataError, PerfFileReader,
+};
 use perfns::record::{ns_index, Record, RecordType};
 use perfns::tracepoint::{
     Endianness, FieldIndex, ScalarField, TracepointFormat, COMMON_FLAGS_INTERRUPT,
@@ -42,11 +44,17 @@ use cputop::CpuState;
 use syscalls::InSyscall;
 use uprobes::{InCall, Probe, UprobeTally};
 
+/// How many CPUs [`Analysis`] tells apart with a table, not its tree.
+const KNOWN_CPUS: usize = 4096;
+
 /// How many record errors are quoted in the warnings; the rest are counted.
 const QUOTED_ERRORS: usize = 3;
 
 /// Reads `reader`'s records in time order through an [`Analysis`].
 /// `progress` is called now and then with the fraction of the data read.
+/// With `options.jobs` above 1, the records are read and put in time
+/// order on a thread of their own while this one decodes them and runs
+/// the analyses: the same records in the same order, so the same report.
 ///
 /// Errors in records do not fail the report: they become warnings in its
 /// header, and the figures cover what could be read.
@@ -64,46 +72,149 @@ pub fn analyze(
     if let Some(claimed) = reader.truncated_from() {
         analysis.truncated(claimed, reader.data_section().size);
     }
-    let data = reader.data_section();
-    let step = (data.size / 200).max(1);
-    let mut next_progress = data.offset;
-    let mut records = reader.stream();
-    while let Some(item) = records.next_record() {
+    let mut feed = Feed {
+        analysis: &mut analysis,
+        data: reader.data_section(),
+        next_progress: reader.data_section().offset,
+        progress,
+    };
+    let (decompressed, features_at_end) = if options.jobs > 1 {
+        read_on_a_thread(reader, &mut feed)
+    } else {
+        let mut records = reader.stream();
+        while let Some(item) = records.next_record() {
+            feed.item(item);
+        }
+        (
+            records.decompressed_records(),
+            records.features_at_end().cloned(),
+        )
+    };
+    if let Some(features) = &features_at_end {
+        analysis.features_at_end(features);
+    }
+    analysis.input_format(reader.is_pipe_mode(), decompressed);
+    progress(1.0);
+    analysis.finish(options)
+}
+
+/// How many records go to the analysis in one batch from the thread that
+/// reads them: enough that handing a batch over costs little per record,
+/// few enough that the two threads overlap.
+const BATCH: usize = 4096;
+
+/// A record on its way from the reading thread to the analysis.
+enum Batched<'a> {
+    /// In the file's map, borrowed.
+    Mapped(FileRecord<'a>),
+    /// Decompressed or streamed: copied, as the reader lends such bytes
+    /// only until its next record.
+    Copied(OwnedRecord),
+    Error(PerfDataError),
+}
+
+/// Reads `reader`'s records on a thread of their own, in batches to
+/// `feed` on this one; what the records said of the file at their end.
+fn read_on_a_thread(reader: &PerfFileReader, feed: &mut Feed<'_>) -> (u64, Option<Features>) {
+    // Two batches in flight at most, and their buffers come back: the
+    // memory stays a few batches, however long the file.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<Batched<'_>>>(2);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<Batched<'_>>>();
+    std::thread::scope(|scope| {
+        let read = scope.spawn(move || {
+            let mut records = reader.stream();
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(item) = records.next_record() {
+                let entry = match item {
+                    Ok(record) => match reader.mapped(&record) {
+                        Some(mapped) => Batched::Mapped(mapped),
+                        None => Batched::Copied(record.to_owned_record()),
+                    },
+                    Err(e) => Batched::Error(e),
+                };
+                batch.push(entry);
+                if batch.len() == BATCH {
+                    let next = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    // The analysis gone (it panicked): nothing to read for.
+                    if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            (
+                records.decompressed_records(),
+                records.features_at_end().cloned(),
+            )
+        });
+        for mut batch in full_rx {
+            for entry in batch.drain(..) {
+                match entry {
+                    Batched::Mapped(record) => feed.item(Ok(record)),
+                    Batched::Copied(owned) => feed.item(Ok(owned.as_record(reader))),
+                    Batched::Error(e) => feed.item(Err(e)),
+                }
+            }
+            // The reader may be done: then the buffer just goes.
+            let _ = empty_tx.send(batch);
+        }
+        match read.join() {
+            Ok(end) => end,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Hands records to an analysis, and tells `progress` how far it is.
+struct Feed<'p> {
+    analysis: &'p mut Analysis,
+    data: FileSection,
+    next_progress: u64,
+    progress: &'p mut dyn FnMut(f64),
+}
+
+impl Feed<'_> {
+    /// Tells `progress` now and then that the record at `offset` is read.
+    #[inline]
+    fn progressed(&mut self, offset: u64) {
+        // A stream on stdin has no known size: no progress until its end.
+        let data = self.data;
+        if data.size > 0 && offset >= self.next_progress {
+            let done = offset.saturating_sub(data.offset) as f64 / data.size as f64;
+            (self.progress)(done.min(1.0));
+            self.next_progress = offset + (data.size / 200).max(1);
+        }
+    }
+
+    /// One record, or the error reading it.
+    #[inline]
+    fn item(&mut self, item: Result<FileRecord<'_>, PerfDataError>) {
         let record = match item {
             Ok(record) => record,
             Err(e) => {
-                analysis.record_error(&e);
-                continue;
+                self.analysis.record_error(&e);
+                return;
             }
         };
-        // A stream on stdin has no known size: no progress until its end.
-        if data.size > 0 && record.offset >= next_progress {
-            let done = record.offset.saturating_sub(data.offset) as f64 / data.size as f64;
-            progress(done.min(1.0));
-            next_progress = record.offset + step;
-        }
+        self.progressed(record.offset);
         // Samples are most of a recording: decoded as such, not as a
         // Record to be matched again.
         if record.header.kind == RecordType::SAMPLE {
             match record.parse_sample() {
-                Ok(sample) => analysis.sample_record(record.event, &sample),
-                Err(e) => analysis.record_error(&record.parse_error(e)),
+                Ok(sample) => self.analysis.sample_record(record.event, &sample),
+                Err(e) => self.analysis.record_error(&record.parse_error(e)),
             }
-            continue;
+            return;
         }
         match record.parse() {
-            Ok(parsed) => analysis.record(record.event, &parsed),
-            Err(e) => analysis.record_error(&e),
+            Ok(parsed) => self.analysis.record(record.event, &parsed),
+            Err(e) => self.analysis.record_error(&e),
         }
     }
-    let decompressed = records.decompressed_records();
-    if let Some(features) = records.features_at_end() {
-        analysis.features_at_end(features);
-    }
-    drop(records);
-    analysis.input_format(reader.is_pipe_mode(), decompressed);
-    progress(1.0);
-    analysis.finish(options)
 }
 
 /// A hasher for the integer keys (tids, syscall numbers) looked up once
@@ -297,6 +408,9 @@ pub struct Analysis {
     first_time: Option<u64>,
     last_time: u64,
     cpus: BTreeMap<u32, CpuState>,
+    /// Which CPUs below [`KNOWN_CPUS`] are in `cpus` already: a record's
+    /// CPU is looked up with one load, not a tree walk.
+    cpu_known: Vec<bool>,
     tasks: Vec<Task>,
     by_tid: IntMap<i32, usize>,
     /// The task of the last lookup: consecutive records are mostly of one
@@ -455,6 +569,7 @@ impl Analysis {
             first_time: None,
             last_time: 0,
             cpus: BTreeMap::new(),
+            cpu_known: vec![false; KNOWN_CPUS],
             tasks,
             by_tid,
             last_task: None,
@@ -679,7 +794,16 @@ impl Analysis {
             self.last_time = self.last_time.max(t);
         }
         if let Some(cpu) = id.and_then(|s| s.cpu) {
-            self.cpus.entry(cpu).or_default();
+            match self.cpu_known.get_mut(cpu as usize) {
+                Some(true) => {}
+                Some(known) => {
+                    *known = true;
+                    self.cpus.entry(cpu).or_default();
+                }
+                None => {
+                    self.cpus.entry(cpu).or_default();
+                }
+            }
         }
         time
     }

@@ -87,6 +87,12 @@ pub struct Options {
     /// [`Self::time`] from the recording's first and last sample times
     /// ([`sample_span`]).
     pub time_percent: Vec<PercentRange>,
+    /// How many threads read the recording: 1 reads and analyses on the
+    /// calling thread; more read and order the records on a second
+    /// thread while the first decodes and analyses them (the analyses
+    /// are one pass in time order: a third thread has nothing to take).
+    /// The report is the same for any.
+    pub jobs: usize,
 }
 
 /// A slice of a recording's time, from its first sample (0) to its last
@@ -161,6 +167,7 @@ impl Default for Options {
             then_by: Vec::new(),
             time: Vec::new(),
             time_percent: Vec::new(),
+            jobs: 1,
         }
     }
 }

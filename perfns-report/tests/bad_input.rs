@@ -12,8 +12,23 @@ fn testdata(name: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata")).join(name)
 }
 
+/// The report of `path`, which four jobs make the same as one
+/// (`--jobs`: the damage is met at the same record either way).
 fn report_of(path: &Path) -> anyhow::Result<Report> {
-    report(path, &Options::default(), &mut |_| {})
+    let of = |jobs| {
+        let options = Options {
+            jobs,
+            ..Options::default()
+        };
+        report(path, &options, &mut |_| {})
+    };
+    let (one, four) = (of(1), of(4));
+    match (&one, &four) {
+        (Ok(one), Ok(four)) => assert_eq!(four, one, "{}", path.display()),
+        (Err(one), Err(four)) => assert_eq!(format!("{four:#}"), format!("{one:#}")),
+        _ => panic!("one job: {one:?}, four: {four:?}"),
+    }
+    one
 }
 
 /// Every format renders whatever the report holds, and says what it

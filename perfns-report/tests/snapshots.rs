@@ -105,3 +105,35 @@ fn a_narrow_terminal_wraps_the_tables() {
     }
     settings().bind(|| insta::assert_snapshot!(text));
 }
+
+/// `--jobs`: a second thread reads and orders the records while the first
+/// analyses them; the report is the one thread's, byte for byte, in every
+/// format, for every recording in testdata/ (perf's and perfns's, pipe
+/// mode, compressed, with losses, tracer-scoped).
+#[test]
+fn every_recording_reports_the_same_on_one_thread_or_four() {
+    let mut files = 0;
+    for entry in std::fs::read_dir(testdata()).expect("testdata/") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_none_or(|e| e != "data") {
+            continue;
+        }
+        files += 1;
+        let options = |jobs| Options {
+            per_process: true,
+            jobs,
+            ..Options::default()
+        };
+        let (one, four) = (report_of(&path, &options(1)), report_of(&path, &options(4)));
+        let name = path.display();
+        assert_eq!(render::json(&four), render::json(&one), "{name}");
+        assert_eq!(render::csv(&four), render::csv(&one), "{name}");
+        assert_eq!(
+            render::table(&four, WIDTH),
+            render::table(&one, WIDTH),
+            "{name}"
+        );
+    }
+    // The recordings testdata/README.md lists.
+    assert!(files >= 15, "{files} recordings in testdata/");
+}

@@ -391,6 +391,26 @@ impl PerfFileReader {
         self.map.as_deref().unwrap_or_default()
     }
 
+    /// `record`, one of this reader's, for as long as the reader lives
+    /// when its bytes are in the file's map (as the [`Iterator`] of
+    /// [`Records`] hands records out); `None` for a decompressed or
+    /// streamed record, whose bytes [`Records::next_record`] lends only
+    /// until its next call.
+    pub fn mapped(&self, record: &FileRecord<'_>) -> Option<FileRecord<'_>> {
+        let map = self.bytes();
+        // Addresses compared, not pointers offset: the body is in the map
+        // when its address range is inside the map's.
+        let start = (record.body.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
+        let body = map.get(start..start.checked_add(record.body.len())?)?;
+        Some(FileRecord {
+            offset: record.offset,
+            header: record.header,
+            event: record.event,
+            body,
+            reader: self,
+        })
+    }
+
     /// The events of the recording, named from HEADER_EVENT_DESC, else
     /// from the tracepoint formats by id, else `type:config`.
     pub fn events(&self) -> &AttrSet {
@@ -456,6 +476,7 @@ impl PerfFileReader {
             pending: Vec::new(),
             taken: 0,
             released: 0,
+            handing: 0,
             max_time: 0,
             flush_limit: 0,
             done: false,
@@ -790,6 +811,46 @@ impl<'a> FileRecord<'a> {
     }
 }
 
+/// A record whose bytes were copied out of the reader's memory: one
+/// decompressed or streamed, which [`Records::next_record`] lends only
+/// until its next call, kept to be decoded later (on another thread).
+#[derive(Debug, Clone)]
+pub struct OwnedRecord {
+    /// As [`FileRecord::offset`].
+    pub offset: u64,
+    /// As [`FileRecord::header`].
+    pub header: RecordHeader,
+    /// As [`FileRecord::event`].
+    pub event: usize,
+    /// The bytes after the header.
+    pub body: Vec<u8>,
+}
+
+impl OwnedRecord {
+    /// The record again, of `reader`, the reader it came from.
+    pub fn as_record<'r>(&'r self, reader: &'r PerfFileReader) -> FileRecord<'r> {
+        FileRecord {
+            offset: self.offset,
+            header: self.header,
+            event: self.event,
+            body: &self.body,
+            reader,
+        }
+    }
+}
+
+impl FileRecord<'_> {
+    /// The record with its bytes copied.
+    pub fn to_owned_record(&self) -> OwnedRecord {
+        OwnedRecord {
+            offset: self.offset,
+            header: self.header,
+            event: self.event,
+            body: self.body.to_vec(),
+        }
+    }
+}
+
 /// How many bytes of handed-out records [`Records`] lets accumulate before
 /// it hands their pages back to the kernel.
 const FORGET_STEP: usize = if cfg!(test) { 64 << 10 } else { 8 << 20 };
@@ -874,6 +935,9 @@ pub struct Records<'a> {
     pending: Vec<Pending>,
     taken: usize,
     released: usize,
+    /// How many more of the released records the [`Queued::Released`]
+    /// taken off the queue last still hands out, from `pending[taken..]`.
+    handing: usize,
     max_time: u64,
     flush_limit: u64,
     done: bool,
@@ -909,6 +973,33 @@ fn record_bytes<'c>(map: &'c [u8], chunks: &'c Chunks, loc: Loc, size: usize) ->
         Loc::Map(off) => &map[off..off + size],
         Loc::Chunk { chunk, start } => &chunks.data(chunk)[start..start + size],
     }
+}
+
+/// The event and time of a sample whose body is `body`, read at the places
+/// its events' layouts give them, as [`AttrSet::index_of`] and
+/// [`SampleLayout::record_time`] would; `None` when they would not find
+/// both (the sample is too short, its id names no event): those say why.
+#[inline]
+fn sample_event_and_time<O: ByteOrder>(
+    events: &AttrSet,
+    body: &[u8],
+) -> Option<(usize, Option<u64>)> {
+    let u64_at = |off: usize| body.get(off..off + 8).map(O::read_u64);
+    let event = match events.events().len() {
+        0 => return None,
+        1 => 0,
+        // AttrSet::new made sure every event keeps its id where the first
+        // does; an id of 0 is perf's synthesized records', the first's.
+        _ => match u64_at(events.layout(0).sample_id?)? {
+            0 => 0,
+            id => events.index_of_id(id)?,
+        },
+    };
+    let time = match events.layout(event).sample_time {
+        Some(off) => Some(u64_at(off)?),
+        None => None,
+    };
+    Some((event, time))
 }
 
 /// The header of the record at `loc`.
@@ -1154,31 +1245,41 @@ impl<'a> Records<'a> {
         let r = self.reader;
         let size = usize::from(found.header.size);
         let bytes = record_bytes(r.bytes(), &self.chunks, found.loc, size);
-        let raw = RawRecord {
-            header: found.header,
-            data: RawData::Single(&bytes[RecordHeader::SIZE..]),
-        };
-        let event = match r.events.index_of::<O>(&raw) {
-            Ok(event) => event,
-            Err(source) => {
-                self.ready
-                    .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
-                        path: r.path.clone(),
-                        offset: found.offset,
-                        kind: found.header.kind,
-                        source,
-                    })));
-                return;
-            }
-        };
-        let layout = r.events.layout(event);
-        let time = if self.time_order {
-            layout.record_time::<O>(found.header.kind, &raw.data)
+        let body = &bytes[RecordHeader::SIZE..];
+        // Samples, most of a recording, the short way.
+        let fast = if found.header.kind == RecordType::SAMPLE {
+            sample_event_and_time::<O>(&r.events, body)
         } else {
             None
         };
+        let raw = RawRecord {
+            header: found.header,
+            data: RawData::Single(body),
+        };
+        let (event, time) = match fast {
+            Some(found) => found,
+            None => match r.events.index_of::<O>(&raw) {
+                Ok(event) => (
+                    event,
+                    r.events
+                        .layout(event)
+                        .record_time::<O>(found.header.kind, &raw.data),
+                ),
+                Err(source) => {
+                    self.ready
+                        .push_back(Queued::Error(Box::new(PerfDataError::UnknownEvent {
+                            path: r.path.clone(),
+                            offset: found.offset,
+                            kind: found.header.kind,
+                            source,
+                        })));
+                    return;
+                }
+            },
+        };
+        let time = if self.time_order { time } else { None };
         let header = if r.tracer_scope {
-            kernel_header::<O>(layout, found.header, &bytes[RecordHeader::SIZE..])
+            kernel_header::<O>(r.events.layout(event), found.header, body)
         } else {
             found.header
         };
@@ -1386,6 +1487,10 @@ impl<'a> Records<'a> {
     /// The error stays boxed: a `Result` the size of an error would be
     /// copied out for every record.
     fn next_ready(&mut self) -> Option<Result<Ready, Box<PerfDataError>>> {
+        if self.handing > 0 {
+            self.handing -= 1;
+            return Some(Ok(self.hand_out()));
+        }
         while self.ready.is_empty() && !self.done {
             match self.reader.endian {
                 Endian::Little => self.fill::<LittleEndian>(),
@@ -1396,14 +1501,18 @@ impl<'a> Records<'a> {
             Queued::Record(ready) => Some(Ok(ready)),
             Queued::Error(e) => Some(Err(e)),
             Queued::Released(n) => {
-                if n > 1 {
-                    self.ready.push_front(Queued::Released(n - 1));
-                }
-                let ready = self.pending[self.taken].ready;
-                self.taken += 1;
-                Some(Ok(ready))
+                self.handing = n - 1;
+                Some(Ok(self.hand_out()))
             }
         }
+    }
+
+    /// The next released record.
+    #[inline]
+    fn hand_out(&mut self) -> Ready {
+        let ready = self.pending[self.taken].ready;
+        self.taken += 1;
+        ready
     }
 
     /// The record at `ready`, from the map or the chunks.
@@ -1423,7 +1532,7 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// How many compressed records were decompressed so far.
+    /// How many compressed records were decompressed so far.    /// How many compressed records were decompressed so far.
     pub fn decompressed_records(&self) -> u64 {
         self.decompressed
     }

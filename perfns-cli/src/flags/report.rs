@@ -69,6 +69,14 @@ pub struct ReportArgs {
     /// recording (fractions allowed), instead of one for the whole.
     #[arg(long, value_name = "SECONDS")]
     pub interval: Option<f64>,
+    /// How many threads read the recording: with 1 (the default), one
+    /// thread reads and analyses; with more, a second thread reads the
+    /// records and puts them in time order while the first analyses them.
+    /// The report is the same. On the 2-CPU machine of
+    /// perfns-report/BENCHMARK.md (section E) two threads take more CPU
+    /// and no less time than one, hence the default.
+    #[arg(short, long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
 }
 
 /// What to sort containers and processes by (the report's [`SortKey`]).
@@ -124,6 +132,9 @@ impl ReportArgs {
         if self.top == 0 {
             anyhow::bail!("--top must be at least 1");
         }
+        if self.jobs == 0 {
+            anyhow::bail!("--jobs must be at least 1");
+        }
         let (time, time_percent) = match self.time.as_deref() {
             None => (Vec::new(), Vec::new()),
             Some(text) if text.contains('%') => (Vec::new(), parse_percent_ranges(text)?),
@@ -152,6 +163,7 @@ impl ReportArgs {
             then_by: then_by.to_vec(),
             time,
             time_percent,
+            jobs: self.jobs,
         };
         let format = Format::from(self.format);
         if let Some(i) = self.interval {
@@ -360,6 +372,31 @@ fn parse_seconds(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `perfns report ARGS`' config, or its error.
+    fn config(args: &[&str]) -> Result<ReportConfig, String> {
+        #[derive(clap::Parser)]
+        struct Report {
+            #[command(flatten)]
+            args: ReportArgs,
+        }
+        let cli = <Report as clap::Parser>::try_parse_from(
+            std::iter::once("report").chain(args.iter().copied()),
+        )
+        .map_err(|e| e.to_string())?;
+        cli.args.into_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn jobs_default_to_one_and_zero_is_refused() {
+        assert_eq!(config(&[]).map(|c| c.options.jobs), Ok(1));
+        assert_eq!(config(&["--jobs", "3"]).map(|c| c.options.jobs), Ok(3));
+        assert_eq!(config(&["-j", "1"]).map(|c| c.options.jobs), Ok(1));
+        assert_eq!(
+            config(&["--jobs", "0"]).map(|c| c.options.jobs),
+            Err("--jobs must be at least 1".to_owned())
+        );
+    }
 
     #[test]
     fn seconds_parse_exactly() {

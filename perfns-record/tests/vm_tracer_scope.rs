@@ -224,7 +224,7 @@ fn the_tenant_s_uprobes_count_its_own_calls_only() {
     let dir = dir();
     let text = std::fs::read_to_string(dir.join("tenant.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(report["uprobes_recorded"], true, "{text}");
+    assert_eq!(report["header"]["uprobes_recorded"], true, "{text}");
     // Every container, nested ones included, is a row of the listing.
     let mut probed = Vec::new();
     for c in report["containers"].as_array().unwrap() {

@@ -353,3 +353,26 @@ fn uprobes_count_each_containers_requests_and_time_them() {
     }
     assert!(container(&r, "host").uprobes.is_empty());
 }
+
+/// testdata/tracer-scope-uprobes.data: a tenant's recording in the VM on the
+/// series' patch 11, with a uprobe and a uretprobe on perfns_workload_request.
+/// web made 100 requests, batch none; the sibling, outside the tenant, made
+/// 200 with the same file while it recorded, and is not in the file.
+#[test]
+fn a_tenant_s_uprobes_count_its_own_containers_requests() {
+    let r = report_of("tracer-scope-uprobes.data");
+    assert!(r.header.uprobes_recorded);
+    let u = &container(&r, "web").uprobes;
+    assert_eq!(u.len(), 1, "{u:?}");
+    let u = &u[0];
+    assert_eq!(u.probe, "uprobes:perfns_workload_request");
+    assert_eq!(
+        (u.hits, u.returns, u.timed_calls),
+        (100, Some(100), Some(100))
+    );
+    assert!(u.latency_avg_ns >= Some(100_000), "{u:?}");
+    for other in ["tenant", "batch"] {
+        assert!(container(&r, other).uprobes.is_empty(), "{other}");
+    }
+    assert_eq!(r.containers.len(), 3, "tenant, web and batch only");
+}

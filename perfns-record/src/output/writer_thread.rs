@@ -282,6 +282,9 @@ fn write_jobs(
     queue: Receiver<Job>,
     give_back: Sender<Batch>,
 ) -> Result<PerfFileWriter, PerfDataError> {
+    // Without it the file is the same; the drain only waits for a CPU
+    // after some hand-overs.
+    let _ = crate::sched::never_preempt_on_wakeup();
     for job in queue {
         match job {
             Job::Write(mut batch) => {
@@ -410,6 +413,32 @@ mod tests {
         let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
         assert!(a.len() > 2 * BATCH_BYTES, "{} bytes", a.len());
         assert!(a == b, "the files differ");
+    }
+
+    #[test]
+    fn the_writer_thread_does_not_preempt_the_drain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("threaded");
+        let mut threaded =
+            ThreadedFile::new(PerfFileWriter::create(&path, &[event()]).unwrap(), &path).unwrap();
+        // Answered once the thread has set itself up.
+        threaded.compression_ratio().unwrap();
+        let mut writers = 0;
+        for task in std::fs::read_dir("/proc/thread-self/..").unwrap() {
+            let task = task.unwrap().path();
+            let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+                continue; // ended meanwhile
+            };
+            if comm.trim_end() != "perfns-writer" {
+                continue;
+            }
+            let tid: i32 = task.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            let attr = crate::sched::attr_of(tid).unwrap();
+            assert_eq!(attr.sched_policy, libc::SCHED_BATCH as u32, "{attr:?}");
+            writers += 1;
+        }
+        assert!(writers >= 1, "no perfns-writer thread in /proc/self/task");
+        threaded.finish(&Features::default()).unwrap();
     }
 
     #[test]

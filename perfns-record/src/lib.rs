@@ -14,6 +14,7 @@ pub mod mmap_size;
 pub mod output;
 pub mod publish;
 pub mod runtime_names;
+mod sched;
 pub mod scope;
 pub mod session;
 pub mod statedump;
@@ -226,6 +227,10 @@ pub fn record(config: &RecordConfig) -> anyhow::Result<RecordSummary> {
             }
         },
     };
+    // This thread drains; the command, started, keeps the scheduling
+    // perfns record was given. Without short slices the recording is the
+    // same, only likelier to lose events on a loaded machine.
+    let _ = sched::ask_for_short_slices();
     let started = Instant::now();
     let mut last_status: Option<Instant> = None;
     let mut switcher = config

@@ -103,10 +103,12 @@ fn human_bytes(n: u64) -> String {
 
 /// Data pages per CPU when `-m` is not given and the ring buffers may be as
 /// large as wanted: 4 MiB with 4 KiB pages. Measured on a 2-CPU machine
-/// shared with other work (perfns-record/benches/README.md, `keepup.sh`):
-/// at 128 pages (512 KiB, perf record's default) a system-call-heavy load
-/// loses most of its events under both perfns and perf, and at 1024 pages
-/// far fewer. A CPU's buffers then take 4.3 MiB of locked memory.
+/// shared with other work (perfns-record/benches/README.md, `keepup.sh`,
+/// "The default `-m`"): in five runs of a system-call-heavy load perfns
+/// record lost 842,196 events at 128 pages (512 KiB, perf record's
+/// default), 283,940 at 256 and 41,376 at 1024; a page-allocation-heavy
+/// load 51,221, 716 and none. A CPU's buffers then take 4.3 MiB of locked
+/// memory.
 pub const PRIVILEGED_DEFAULT_PAGES: usize = 1024;
 
 /// What the kernel lets this process lock for perf ring buffers

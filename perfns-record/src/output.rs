@@ -19,7 +19,9 @@ use perfns::perf_data::{Features, PerfDataError, PerfFileWriter, PerfPipeWriter}
 use perfns::record::{RawData, RecordHeader};
 
 pub mod live;
+mod writer_thread;
 use live::LiveRecords;
+use writer_thread::ThreadedFile;
 
 /// The output path that means stdout.
 pub const STDOUT: &str = "-";
@@ -32,10 +34,10 @@ pub fn is_stdout(path: &Path) -> bool {
 /// A recording's output.
 #[derive(Debug)]
 pub(crate) enum Output {
-    /// A perf.data file.
-    File(PerfFileWriter),
+    /// A perf.data file, written by a thread of its own.
+    File(ThreadedFile),
     /// A pipe-mode stream on stdout.
-    Pipe(PipeOutput),
+    Pipe(Box<PipeOutput>),
     /// No file: a live session's records, held until they can be handed
     /// on in time order (`crate::session::live`).
     Live(LiveRecords),
@@ -63,19 +65,19 @@ impl Output {
         level: Option<u32>,
     ) -> Result<Self, PerfDataError> {
         if is_stdout(path) {
-            return Ok(Self::Pipe(PipeOutput {
+            return Ok(Self::Pipe(Box::new(PipeOutput {
                 events: events.to_vec(),
                 features: Features::default(),
                 level,
                 early: Vec::new(),
                 writer: None,
-            }));
+            })));
         }
         let mut w = PerfFileWriter::create(path, events)?;
         if let Some(level) = level {
             w.compress(level)?;
         }
-        Ok(Self::File(w))
+        Ok(Self::File(ThreadedFile::new(w, path)?))
     }
 
     /// Whether this is the stream on stdout.
@@ -168,17 +170,18 @@ impl Output {
         }
     }
 
-    /// With `-z`: bytes of records per byte written so far.
-    pub fn compression_ratio(&self) -> Option<f64> {
-        match self {
-            Self::File(w) => w.compression_ratio(),
+    /// With `-z`: bytes of records per byte written so far (of a file,
+    /// once its thread has written what it was given).
+    pub fn compression_ratio(&mut self) -> Result<Option<f64>, PerfDataError> {
+        Ok(match self {
+            Self::File(w) => w.compression_ratio()?,
             Self::Pipe(p) => match &p.writer {
                 Some(w) => w.compression_ratio(),
                 // Nothing compressed yet.
                 None => p.level.map(|_| 1.0),
             },
             Self::Live(_) => None,
-        }
+        })
     }
 
     /// Writes the rest; for a stream, returns the bytes written to it.

@@ -1302,10 +1302,10 @@ impl Recorder {
         // The last batch is compressed at this flush: the ratio is then
         // the whole file's.
         let mut writer = writer;
-        if writer.compression_ratio().is_some() {
+        if writer.compression_ratio()?.is_some() {
             writer.flush_header()?;
         }
-        let compression_ratio = writer.compression_ratio();
+        let compression_ratio = writer.compression_ratio()?;
         let streamed = writer.finish(&features)?;
         let file_size = match (streamed, std::fs::metadata(&config.output)) {
             (Some(bytes), _) => bytes,
@@ -1868,11 +1868,23 @@ mod tests {
         );
     }
 
+    /// Root and tracefs, which recording needs (a failure under CI).
+    fn can_record() -> bool {
+        perfns::testing::prerequisite(perfns::testing::root()).is_some()
+            && perfns::testing::prerequisite(perfns::testing::tracefs()).is_some()
+    }
+
+    /// `n` getppid calls (2n system call records) on `cpu`.
+    fn getppid_on(cpu: u32, n: u32) {
+        let _pinned = perfns::testing::pin_to_cpu(cpu);
+        for _ in 0..n {
+            nix::unistd::getppid();
+        }
+    }
+
     #[test]
     fn a_pass_that_finds_a_buffer_an_eighth_full_asks_for_the_next_at_once() {
-        if perfns::testing::prerequisite(perfns::testing::root()).is_none()
-            || perfns::testing::prerequisite(perfns::testing::tracefs()).is_none()
-        {
+        if !can_record() {
             return;
         }
         let cpu = abi::online_cpus().unwrap()[0];
@@ -1884,11 +1896,7 @@ mod tests {
         config.mmap_pages = 8;
         let mut rec = Recorder::start(config).unwrap();
         rec.drain().unwrap();
-        let pinned = perfns::testing::pin_to_cpu(cpu);
-        for _ in 0..1000 {
-            nix::unistd::getppid();
-        }
-        drop(pinned);
+        getppid_on(cpu, 1000);
         rec.drain().unwrap();
         assert!(rec.busy(), "2000 records in a 32 KiB buffer");
         // Passes in a row find little, whatever else runs on the CPU.
@@ -1898,6 +1906,129 @@ mod tests {
         });
         assert!(calm, "a pass that finds little lets the recorder sleep");
         rec.finish().unwrap();
+    }
+
+    /// A file system mounted from an image, frozen (FIFREEZE) while
+    /// `frozen` is set: writes to it wait until it is thawed. Thawed and
+    /// unmounted when dropped.
+    struct FreezableDisk {
+        mnt: std::path::PathBuf,
+    }
+
+    impl FreezableDisk {
+        /// An ext4 image in `dir`, mounted at `dir/mnt`.
+        fn new(dir: &std::path::Path) -> Self {
+            let image = dir.join("disk.img");
+            std::fs::File::create(&image)
+                .unwrap()
+                .set_len(64 << 20)
+                .unwrap();
+            let run = |cmd: &mut std::process::Command| {
+                let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(out.status.success(), "{cmd:?}: {err}");
+            };
+            run(std::process::Command::new("mkfs.ext4")
+                .arg("-q")
+                .arg(&image));
+            let mnt = dir.join("mnt");
+            std::fs::create_dir(&mnt).unwrap();
+            run(std::process::Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(&mnt));
+            Self { mnt }
+        }
+
+        /// FIFREEZE (`freeze` true) or FITHAW on the mount.
+        fn set_frozen(mnt: &std::path::Path, freeze: bool) -> std::io::Result<()> {
+            // _IOWR('X', 119, int) and _IOWR('X', 120, int), linux/fs.h.
+            const FIFREEZE: libc::c_ulong = 0xc004_5877;
+            const FITHAW: libc::c_ulong = 0xc004_5878;
+            let dir = std::fs::File::open(mnt)?;
+            let request = if freeze { FIFREEZE } else { FITHAW };
+            // SAFETY: both ioctls take no argument the kernel reads (the
+            // int is unused); the fd is open for the call.
+            let rc = unsafe { libc::ioctl(dir.as_raw_fd(), request, 0) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        }
+    }
+
+    impl Drop for FreezableDisk {
+        fn drop(&mut self) {
+            let _ = Self::set_frozen(&self.mnt, false);
+            let _ = std::process::Command::new("umount").arg(&self.mnt).status();
+        }
+    }
+
+    /// The drain hands the records to the writer thread and goes on while
+    /// the disk takes no writes (a frozen file system: every write waits),
+    /// as it must while a slow write would let the ring buffers fill; once
+    /// the disk takes writes again, the file holds every record drained and
+    /// every loss counted.
+    #[test]
+    fn the_drain_does_not_wait_for_the_disk() {
+        if !can_record() {
+            return;
+        }
+        let cpu = abi::online_cpus().unwrap()[0];
+        let dir = tempfile::tempdir().unwrap();
+        let disk = FreezableDisk::new(dir.path());
+        let path = disk.mnt.join("frozen.data");
+        let mut config = SessionConfig::new(&path);
+        config.groups = "syscalls".parse().unwrap();
+        config.cpus = Some(vec![cpu]);
+        config.mmap_pages = 8;
+        // Every pass that drained something writes the file out: before
+        // the writer thread, the drain made that write itself.
+        config.flush_interval = Duration::ZERO;
+        let mut rec = Recorder::start(config).unwrap();
+        rec.drain().unwrap();
+        FreezableDisk::set_frozen(&disk.mnt, true).unwrap();
+        // Thaws the disk once the drains below are done, or after a
+        // minute if they are not: a drain that waits for the disk then
+        // fails the test rather than hanging it.
+        let (done, drains_ended) = std::sync::mpsc::channel::<()>();
+        let mnt = disk.mnt.clone();
+        let thaw = std::thread::spawn(move || {
+            let waited = drains_ended.recv_timeout(Duration::from_secs(60)).is_err();
+            FreezableDisk::set_frozen(&mnt, false).unwrap();
+            waited
+        });
+        for _ in 0..5 {
+            getppid_on(cpu, 1000);
+            rec.drain().unwrap();
+        }
+        done.send(()).unwrap();
+        let thawed_by_timeout = thaw.join().unwrap();
+        assert!(
+            !thawed_by_timeout,
+            "the drains waited for the frozen disk until it was thawed a minute later"
+        );
+        let summary = rec.finish().unwrap();
+
+        let reader = perfns::perf_data::PerfFileReader::open(&path).unwrap();
+        let (mut samples, mut lost) = (0, 0);
+        for r in reader.records() {
+            let r = r.unwrap();
+            match r.header.kind {
+                RecordType::SAMPLE => samples += 1,
+                RecordType::LOST => match r.parse().unwrap() {
+                    Record::Lost(l) => lost += l.lost,
+                    other => panic!("{other:?}"),
+                },
+                _ => {}
+            }
+        }
+        let p = summary.progress;
+        // 5000 getppid calls, two samples each, on the recorded CPU: kept
+        // or counted lost.
+        assert!(samples + lost >= 10_000, "{p:?}");
+        assert_eq!((samples, lost), (p.samples, p.lost), "{p:?}");
     }
 
     #[test]

@@ -366,8 +366,19 @@ static int budget_tenant(uint64_t seed, int ncpus)
 		}
 		wait_for(child);
 	}
-	if (ioctl(fd, NS_TRACER_GET_BUFFER_BUDGET, &b))
-		return 32;
+	/*
+	 * A ring is uncharged when its mm is torn down, which another task
+	 * holding the mm (a tenant's uprobe_apply() walking the processes
+	 * that map libc) can delay past wait(): ask again for up to 5 s, as
+	 * ns_limits does for namespaces freed after wait().
+	 */
+	for (int retry = 0; retry < 25; retry++) {
+		if (ioctl(fd, NS_TRACER_GET_BUFFER_BUDGET, &b))
+			return 32;
+		if (!b.used)
+			break;
+		usleep(200000);
+	}
 	if (b.used) {
 		printf("uprobe_churn: %llu bytes still charged with no ring mapped\n",
 		       (unsigned long long)b.used);
@@ -424,6 +435,8 @@ int main(int argc, char **argv)
 		printf("uprobe_churn: no uprobe PMU\n");
 		return 1;
 	}
+	/* Children end with _exit(): nothing may wait in a buffer. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)

@@ -372,7 +372,9 @@ static int budget_tenant(uint64_t seed, int ncpus)
 	 * that map libc) can delay past wait(): ask again for up to 5 s, as
 	 * ns_limits does for namespaces freed after wait().
 	 */
-	for (int retry = 0; retry < 25; retry++) {
+	int retry;
+
+	for (retry = 0; retry < 25; retry++) {
 		if (ioctl(fd, NS_TRACER_GET_BUFFER_BUDGET, &b))
 			return 32;
 		if (!b.used)
@@ -384,8 +386,8 @@ static int budget_tenant(uint64_t seed, int ncpus)
 		       (unsigned long long)b.used);
 		bad = 1;
 	}
-	printf("uprobe_churn: budget: limit %llu, used %llu at the end\n",
-	       (unsigned long long)b.limit, (unsigned long long)b.used);
+	printf("uprobe_churn: budget: limit %llu, used %llu at the end (%d re-reads)\n",
+	       (unsigned long long)b.limit, (unsigned long long)b.used, retry);
 	return bad ? 33 : 0;
 }
 

@@ -331,17 +331,23 @@ static void kill_and_reap(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* Another reader: opens its event, reports its pid and sleeps. */
-static void holder(enum series series, int out)
+/* A holder's end: report its pid to spawn() and sleep until killed. */
+static void report_and_sleep(int out)
 {
 	pid_t self = getpid();
 
-	if (open_reader(series, self) < 0)
-		_exit(1);
 	if (write(out, &self, sizeof(self)) != sizeof(self))
 		_exit(1);
 	for (;;)
 		pause();
+}
+
+/* Another reader: opens its event, reports its pid and sleeps. */
+static void holder(enum series series, int out)
+{
+	if (open_reader(series, getpid()) < 0)
+		_exit(1);
+	report_and_sleep(out);
 }
 
 /* M's partner: returns every byte it reads until it is killed. */
@@ -652,14 +658,9 @@ static int open_namespaces_reader(void)
 /* A reader of PERF_RECORD_TRACER_NAMESPACES elsewhere: opens it, sleeps. */
 static void namespaces_holder(enum series series, int out)
 {
-	pid_t self = getpid();
-
 	if (open_namespaces_reader() < 0)
 		_exit(1);
-	if (write(out, &self, sizeof(self)) != sizeof(self))
-		_exit(1);
-	for (;;)
-		pause();
+	report_and_sleep(out);
 }
 
 /* ns per fork, exit and wait, over FORKS of them. */
@@ -736,13 +737,8 @@ static double getppid_ns(void)
 /* Every syscalls:* tracepoint, in a sibling namespace: opens, sleeps. */
 static void all_syscalls_holder(enum series series, int out)
 {
-	pid_t self = getpid();
-
 	open_all_syscall_tracepoints();
-	if (write(out, &self, sizeof(self)) != sizeof(self))
-		_exit(1);
-	for (;;)
-		pause();
+	report_and_sleep(out);
 }
 
 /*
@@ -922,17 +918,12 @@ static int open_uprobe(enum series series)
 
 static void uprobe_holder(enum series series, int out)
 {
-	pid_t self = getpid();
-
 	if (uprobe_unmap_in_holders &&
 	    munmap((void *)uprobe_bench_target, 4096))
 		_exit(1);
 	if (open_uprobe(series) < 0)
 		_exit(1);
-	if (write(out, &self, sizeof(self)) != sizeof(self))
-		_exit(1);
-	for (;;)
-		pause();
+	report_and_sleep(out);
 }
 
 static double uprobe_calls_ns(void)

@@ -162,6 +162,7 @@ fn empty_header(stats: &IntervalStats) -> perfns_report::model::Header {
         memory_in_interrupts: None,
         syscalls_recorded: false,
         uprobes_recorded: false,
+        user_events_recorded: false,
         notes: Vec::new(),
         warnings: Vec::new(),
         damaged: false,

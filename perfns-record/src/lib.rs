@@ -21,6 +21,7 @@ pub mod statedump;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod uprobe;
+pub mod user_events;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -132,6 +133,10 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
+            Err(e) if refused_user_event(&e).is_some() => {
+                let why = refused_user_event(&e).unwrap_or_default();
+                return Err(e.context(why));
+            }
             Err(e) if choice.mode == RecordingMode::TracerScope => {
                 return Err(match refused_uprobe(&e) {
                     Some(why) => e.context(why),
@@ -186,6 +191,38 @@ fn refused_uprobe(e: &anyhow::Error) -> Option<String> {
         _ => return None,
     };
     Some(format!("--uprobe ({event}) in tracer scope: {why}"))
+}
+
+/// Why recording failed, when a `--user-events` event could not be
+/// opened: it is gone (EINVAL, as for an id the kernel does not have:
+/// unregistered since `user_events_status` was read, or another tracer
+/// namespace's), or a tracer scope from before scoped user events refuses
+/// it (EOPNOTSUPP). `None` for other events and errors, which the open
+/// error says well enough.
+fn refused_user_event(e: &anyhow::Error) -> Option<String> {
+    let Some(session::RecordError::Open(o)) = e.downcast_ref::<session::RecordError>() else {
+        return None;
+    };
+    let (system, name) = o.event.split_once(':')?;
+    let ours = system == user_events::EVENT_SYSTEM
+        || system.starts_with(&format!("{}_", user_events::EVENT_SYSTEM));
+    if !ours {
+        return None;
+    }
+    let why = match o.errno()? {
+        libc::EINVAL | libc::ENOENT => {
+            "no such event now: it was unregistered since user_events_status was read (the \
+             last process that had it registered exited?), or the status file read is not \
+             this tracer namespace's; record again"
+        }
+        libc::EOPNOTSUPP => {
+            "this kernel's tracer scope refuses user events (a kernel of the perfns series \
+             from before scoped user events): boot one with them, or record the machine as \
+             root (--scope system)"
+        }
+        _ => return None,
+    };
+    Some(format!("--user-events ({system}:{name}): {why}"))
 }
 
 /// Why the loop stopped.
@@ -670,5 +707,31 @@ mod tests {
             None
         );
         assert_eq!(refused_uprobe(&refused("uprobes:f", libc::EMFILE)), None);
+    }
+
+    #[test]
+    fn a_user_event_that_cannot_be_opened_says_why() {
+        let gone = refused_user_event(&refused("user_events_7:request_done", libc::EINVAL));
+        assert!(
+            gone.as_deref().is_some_and(|g| g.starts_with(
+                "--user-events (user_events_7:request_done): no such event now: it was \
+                 unregistered since user_events_status was read"
+            )),
+            "{gone:?}"
+        );
+        let older = refused_user_event(&refused("user_events_multi:flow.0", libc::EOPNOTSUPP));
+        assert!(
+            older
+                .as_deref()
+                .is_some_and(|o| o.contains("tracer scope refuses user events")),
+            "{older:?}"
+        );
+        for (event, errno) in [
+            ("user_events:x", libc::EACCES),
+            ("user_eventsx:y", libc::EINVAL),
+            ("raw_syscalls:sys_enter", libc::EINVAL),
+        ] {
+            assert_eq!(refused_user_event(&refused(event, errno)), None, "{event}");
+        }
     }
 }

@@ -41,6 +41,7 @@ use crate::events::{self, EventGroups, PlannedEvent};
 use crate::runtime_names::RuntimeNames;
 use crate::statedump;
 use crate::uprobe::{Uprobe, UprobeError, UprobePmu};
+use crate::user_events::{UserEvent, UserEventsError};
 
 /// What to record and where.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub struct SessionConfig {
     pub groups: EventGroups,
     /// `--uprobe`: probes on functions of ELF files, resolved.
     pub uprobes: Vec<Uprobe>,
+    /// `--user-events`: the user events `user_events_status` listed.
+    pub user_events: Vec<UserEvent>,
     /// Data pages of each CPU's ring buffer, a power of two.
     pub mmap_pages: usize,
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
@@ -90,6 +93,7 @@ impl SessionConfig {
             output: output.into(),
             groups: EventGroups::ALL,
             uprobes: Vec::new(),
+            user_events: Vec::new(),
             mmap_pages: DEFAULT_MMAP_PAGES,
             scope: RecordingScope::System,
             container: None,
@@ -125,6 +129,9 @@ pub enum RecordError {
     /// A `--uprobe` cannot be opened (no uprobe PMU).
     #[error(transparent)]
     Uprobe(#[from] UprobeError),
+    /// A `--user-events` event has no id to open it by.
+    #[error(transparent)]
+    UserEvents(#[from] UserEventsError),
     /// The recording file could not be created or written (a full disk:
     /// the file keeps what the last successful write made it).
     #[error(transparent)]
@@ -396,9 +403,9 @@ fn probe_privilege(config: &SessionConfig, target: Target) -> Result<bool, Recor
     }
 }
 
-/// The events to open, from tracefs's formats: each group's, waking the
-/// reader at an eighth of the buffer, without read_format LOST where the
-/// kernel has none.
+/// The events to open, from tracefs's formats: each group's, the uprobes
+/// and the user events, waking the reader at an eighth of the buffer,
+/// without read_format LOST where the kernel has none.
 fn plan_events(
     config: &SessionConfig,
     tracefs: &Tracefs,
@@ -413,6 +420,10 @@ fn plan_events(
                 .iter()
                 .map(|u| u.planned_event(pmu, config.extra_flags)),
         );
+    }
+    for event in &config.user_events {
+        let format = event.format(tracefs)?;
+        plan.push(event.planned_event(format, config.extra_flags));
     }
     let page = abi::page_size().map_err(system("reading the page size"))?;
     events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);

@@ -14,11 +14,15 @@
 //! | `getppid N` | makes exactly N getppid system calls |
 //! | `syscalls N` | the calls a trace test knows ([`known_syscalls`]): openat of a missing path (ENOENT), openat of /dev/null, a write of 100 bytes to it, its close, N getppid, and a kill with SIGUSR1 of a pid no task has (ESRCH); then prints on stderr what the test cannot know beforehand (pid, addresses, fd) |
 //! | `requests N` | calls [`perfns_workload_request`] N times, each spinning [`REQUEST_WORK`] (a uprobe test's known function, hits and latency) |
+//! | `user-event NAME TYPE` | registers user event NAME with one field, `TYPE seq` (TYPE `u8`, `u16`, `u32` or `u64`), through tracefs's `user_events_data` ([`USER_EVENTS_DATA_ENV`], else tracefs's two places), says `user-event NAME registered` on stdout, and waits (at most [`recording::PATIENCE`]) until its enable bit is set: a reader has opened it |
+//! | `emit N` | writes N events of the last `user-event`, `seq` 0 to N-1 (the kernel drops them unless a reader has it open); says `emit: N NAME written` on stdout |
+//! | `wait-file PATH` | waits (at most [`recording::PATIENCE`]) until PATH exists: what a test creates once what the workload waits for has happened (a user event's reader is enabled, not only open) |
 //! | `sleep MS` | sleeps |
 //! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
 
 pub mod recording;
+mod user_event;
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -32,6 +36,9 @@ use std::time::Duration;
 pub const CGROUP_DIR_ENV: &str = "PERFNS_CGROUP_DIR";
 /// The environment variable that overrides where the workload binary is.
 pub const WORKLOAD_ENV: &str = "PERFNS_WORKLOAD";
+/// The environment variable that says where the `user-event` step finds
+/// tracefs's `user_events_data` (where a host exposes it to a container).
+pub const USER_EVENTS_DATA_ENV: &str = "PERFNS_USER_EVENTS_DATA";
 
 /// The `perfns-workload` binary: `$PERFNS_WORKLOAD`, else the one built
 /// next to the running executable (`target/<profile>/`, also from
@@ -198,6 +205,18 @@ pub enum Step {
     Syscalls(u64),
     /// Call [`perfns_workload_request`] this many times.
     Requests(u64),
+    /// Register a user event with one field `TYPE seq`, and wait until a
+    /// reader has it open.
+    UserEvent {
+        /// Its name.
+        name: String,
+        /// Its field's type.
+        field: SeqType,
+    },
+    /// Write this many events of the last registered user event.
+    Emit(u64),
+    /// Wait until this file exists.
+    WaitFile(PathBuf),
     /// Sleep.
     Sleep(Duration),
     /// Wait for a line on stdin.
@@ -223,6 +242,24 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             "getppid" => Step::Getppid(number(value("a count")?)?),
             "syscalls" => Step::Syscalls(number(value("a count")?)?),
             "requests" => Step::Requests(number(value("a count")?)?),
+            "user-event" => {
+                let name = value("a name")?;
+                if name.is_empty() || name.contains([' ', ':', ';']) {
+                    return Err(format!("`user-event {name}`: not a user event's name"));
+                }
+                let field = value("a type (u8, u16, u32, u64)")?;
+                let field = SeqType::parse(&field).ok_or_else(|| {
+                    format!("`user-event {name} {field}`: the types are u8, u16, u32, u64")
+                })?;
+                Step::UserEvent { name, field }
+            }
+            "emit" => {
+                if !out.iter().any(|s| matches!(s, Step::UserEvent { .. })) {
+                    return Err("`emit` before any `user-event`: nothing to write".into());
+                }
+                Step::Emit(number(value("a count")?)?)
+            }
+            "wait-file" => Step::WaitFile(PathBuf::from(value("a path")?)),
             "sleep" => Step::Sleep(Duration::from_millis(number(value("milliseconds")?)?)),
             "gate" => Step::Gate,
             "container" => {
@@ -234,8 +271,8 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
             }
             other => {
                 return Err(format!(
-                "unknown step `{other}` (burn, alloc, getppid, syscalls, requests, sleep, gate, \
-                 container)"
+                "unknown step `{other}` (burn, alloc, getppid, syscalls, requests, user-event, \
+                 emit, wait-file, sleep, gate, container)"
             ))
             }
         });
@@ -264,6 +301,8 @@ fn process_cpu_time() -> io::Result<Duration> {
 /// Runs the steps; a `Container` step execs, so it does not return on
 /// success.
 pub fn run_steps(steps: &[Step]) -> io::Result<()> {
+    // The user event the last `user-event` registered, for `emit`.
+    let mut registered: Option<user_event::Registered> = None;
     for (i, step) in steps.iter().enumerate() {
         match step {
             Step::Burn(d) => {
@@ -292,6 +331,22 @@ pub fn run_steps(steps: &[Step]) -> io::Result<()> {
                     std::hint::black_box(perfns_workload_request(std::hint::black_box(work)));
                 }
             }
+            Step::UserEvent { name, field } => {
+                let event = user_event::Registered::new(name, *field)?;
+                println!("user-event {name} registered");
+                event.wait_until_enabled(recording::PATIENCE)?;
+                registered = Some(event);
+            }
+            Step::Emit(n) => {
+                let event = registered
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("emit: no user event registered before it"))?;
+                for seq in 0..*n {
+                    event.write(seq)?;
+                }
+                println!("emit: {n} {} written", event.name());
+            }
+            Step::WaitFile(path) => wait_for_file(path, recording::PATIENCE)?,
             Step::Sleep(d) => std::thread::sleep(*d),
             Step::Gate => gate()?,
             Step::Container(name) => return enter_container(name, &steps[i + 1..]),
@@ -401,6 +456,70 @@ fn known_syscalls(n: u64) -> io::Result<()> {
         buf.as_ptr() as usize,
     );
     Ok(())
+}
+
+/// Waits until `path` exists, looking every 10 ms, at most `patience`.
+fn wait_for_file(path: &Path, patience: Duration) -> io::Result<()> {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        if start.elapsed() > patience {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "wait-file {}: not there after {} s",
+                    path.display(),
+                    patience.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The type of a `user-event` step's one field, `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqType {
+    /// `u8`.
+    U8,
+    /// `u16`.
+    U16,
+    /// `u32`.
+    U32,
+    /// `u64`.
+    U64,
+}
+
+impl SeqType {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "u8" => Self::U8,
+            "u16" => Self::U16,
+            "u32" => Self::U32,
+            "u64" => Self::U64,
+            _ => return None,
+        })
+    }
+
+    /// Its name, as user_events and the step spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::U8 => "u8",
+            Self::U16 => "u16",
+            Self::U32 => "u32",
+            Self::U64 => "u64",
+        }
+    }
+
+    /// `seq` in this type, native byte order (truncated).
+    fn bytes(self, seq: u64) -> Vec<u8> {
+        match self {
+            Self::U8 => vec![seq as u8],
+            Self::U16 => (seq as u16).to_ne_bytes().to_vec(),
+            Self::U32 => (seq as u32).to_ne_bytes().to_vec(),
+            Self::U64 => seq.to_ne_bytes().to_vec(),
+        }
+    }
 }
 
 /// Reads stdin up to a newline, a byte at a time: nothing after the line
@@ -529,6 +648,12 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
             Step::Getppid(n) => ("getppid", n.to_string()),
             Step::Syscalls(n) => ("syscalls", n.to_string()),
             Step::Requests(n) => ("requests", n.to_string()),
+            Step::UserEvent { name, field } => {
+                out.extend(["user-event".to_owned(), name.clone()]);
+                (field.name(), String::new())
+            }
+            Step::Emit(n) => ("emit", n.to_string()),
+            Step::WaitFile(path) => ("wait-file", path.display().to_string()),
             Step::Sleep(d) => ("sleep", d.as_millis().to_string()),
             Step::Gate => {
                 out.push("gate".to_owned());
@@ -537,7 +662,9 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
             Step::Container(n) => ("container", n.clone()),
         };
         out.push(word.to_owned());
-        out.push(value);
+        if !value.is_empty() {
+            out.push(value);
+        }
     }
     out
 }
@@ -546,7 +673,7 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
 pub fn workload_main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | sleep MS | gate | container NAME (the rest in a new container)");
+        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | syscalls N | requests N | user-event NAME u8|u16|u32|u64 | emit N | wait-file PATH | sleep MS | gate | container NAME (the rest in a new container)");
         return std::process::ExitCode::SUCCESS;
     }
     let result = parse_steps(&args)
@@ -581,6 +708,13 @@ mod tests {
             "sleep",
             "5",
             "gate",
+            "user-event",
+            "request_done",
+            "u32",
+            "wait-file",
+            "/tmp/go",
+            "emit",
+            "100",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -595,6 +729,12 @@ mod tests {
                 Step::Alloc(8),
                 Step::Sleep(Duration::from_millis(5)),
                 Step::Gate,
+                Step::UserEvent {
+                    name: "request_done".into(),
+                    field: SeqType::U32
+                },
+                Step::WaitFile("/tmp/go".into()),
+                Step::Emit(100),
             ]
         );
         assert_eq!(steps_to_args(&steps), args);
@@ -604,6 +744,16 @@ mod tests {
         );
         assert!(parse_steps(&["container".into(), "../x".into()]).is_err());
         assert!(parse_steps(&["fly".into()]).is_err());
+        let words = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(
+            parse_steps(&words(&["emit", "3"])).unwrap_err(),
+            "`emit` before any `user-event`: nothing to write"
+        );
+        assert_eq!(
+            parse_steps(&words(&["user-event", "x", "u128"])).unwrap_err(),
+            "`user-event x u128`: the types are u8, u16, u32, u64"
+        );
+        assert!(parse_steps(&words(&["user-event", "a:b", "u8"])).is_err());
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! T's recording probes with a uprobe and a uretprobe), `batch` burns
 //! 1000 ms and touches 8 MiB. The sibling container S (`sibling`, comm
 //! `noisy-sibling`) runs beside T, the same perfns-workload file, and
-//! makes 500 requests of its own.
+//! makes 500 requests of its own. T itself registers user event
+//! `request_done` (u32 seq), which T's recording opens (--user-events),
+//! and writes it 250 times; S registers a `request_done` of its own
+//! (u64 seq), which a recording of S's own opens, and writes it 400 times.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -28,6 +31,10 @@ const BATCH_MS: u64 = 1000;
 const GETPPID_CALLS: u64 = 1500;
 /// web's calls of perfns_workload_request.
 const WEB_REQUESTS: u64 = 300;
+/// The user events T and S write (tracer-scope-e2e.sh's
+/// tenant_user_events and sibling_user_events).
+const TENANT_USER_EVENTS: u64 = 250;
+const SIBLING_USER_EVENTS: u64 = 400;
 /// The pid namespace of the initial (the VM's) one: PROC_PID_INIT_INO.
 const HOST_PID_NS: u64 = 0xEFFF_FFFC;
 
@@ -244,6 +251,100 @@ fn the_tenant_s_uprobes_count_its_own_calls_only() {
     let avg = u["latency_avg_ns"].as_u64().unwrap();
     let work = perfns_record::testing::REQUEST_WORK.as_nanos() as u64;
     assert!(avg >= work, "{avg} ns a call, each works {work} ns");
+}
+
+/// The 64-bit id of the recorder's own tracer namespace, from the
+/// recording's TRACER_NAMESPACES records (each ancestry starts at the
+/// reader's level); exactly one.
+fn recorder_tracer_ns_id(path: &std::path::Path) -> u64 {
+    let reader = perfns::perf_data::PerfFileReader::open(path).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for r in reader.records() {
+        if let Ok(perfns::record::Record::TracerNamespaces(n)) = r.unwrap().parse() {
+            ids.extend(n.tracer_ns_ids.first().copied());
+        }
+    }
+    assert_eq!(ids.len(), 1, "{}: {ids:?}", path.display());
+    ids.into_iter().next().unwrap()
+}
+
+/// `(container, event, count)` of every user event in the report
+/// `file` (JSON), and the events of its header named `user_events...`.
+fn user_events_in(file: &std::path::Path) -> (Vec<(String, String, u64)>, Vec<String>) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["header"]["user_events_recorded"], true, "{text}");
+    let mut written = Vec::new();
+    for c in report["containers"].as_array().unwrap() {
+        for u in c["user_events"].as_array().into_iter().flatten() {
+            written.push((
+                c["name"].as_str().unwrap().to_owned(),
+                u["event"].as_str().unwrap().to_owned(),
+                u["count"].as_u64().unwrap(),
+            ));
+        }
+    }
+    let events = report["header"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .filter(|n| n.starts_with("user_events"))
+        .collect();
+    (written, events)
+}
+
+/// The user events in the tracer scope: T's writer registered
+/// `request_done` in T's own group, `user_events_<T's id>`, which T's
+/// recording opened and has exactly its 250 writes of, in T's own
+/// container; S's `request_done`, another format in S's group, written 400
+/// times while S's own recording had it open (so the kernel did write
+/// them), is not in T's recording at all, and S's recording has all 400
+/// under S's group's name. The same name in two tenants is two events.
+#[test]
+#[ignore = "run by tests/vm/tracer-scope-e2e.sh on the recordings it makes in the VM"]
+fn the_tenant_s_user_events_count_its_own_writes_only() {
+    let dir = dir();
+    for (who, n) in [
+        ("tenant", TENANT_USER_EVENTS),
+        ("sibling", SIBLING_USER_EVENTS),
+    ] {
+        let log = std::fs::read_to_string(dir.join(format!("{who}-user-event.log"))).unwrap();
+        let status = std::fs::read_to_string(dir.join(format!("{who}-user-event.status")));
+        println!("{who}'s writer: {log}");
+        assert_eq!(status.unwrap().trim(), "0", "{who}: {log}");
+        assert!(
+            log.contains("user-event request_done registered\n")
+                && log.contains(&format!("emit: {n} request_done written\n")),
+            "{who}: {log}"
+        );
+    }
+    let tenant_log = std::fs::read_to_string(dir.join("tenant.log")).unwrap();
+    assert!(!tenant_log.contains("--user-events"), "{tenant_log}");
+
+    let (t_id, s_id) = (
+        recorder_tracer_ns_id(&dir.join("tenant.data")),
+        recorder_tracer_ns_id(&dir.join("sibling.data")),
+    );
+    assert_ne!(t_id, s_id);
+    let (t_event, s_event) = (
+        format!("user_events_{t_id}:request_done"),
+        format!("user_events_{s_id}:request_done"),
+    );
+    let (written, events) = user_events_in(&dir.join("tenant.json"));
+    println!("tenant: {written:?}, events {events:?}");
+    assert_eq!(
+        written,
+        [("tenant".to_owned(), t_event.clone(), TENANT_USER_EVENTS)]
+    );
+    assert_eq!(events, [t_event]);
+    let (written, events) = user_events_in(&dir.join("sibling.json"));
+    println!("sibling: {written:?}, events {events:?}");
+    assert_eq!(
+        written,
+        [("sibling".to_owned(), s_event.clone(), SIBLING_USER_EVENTS)]
+    );
+    assert_eq!(events, [s_event]);
 }
 
 /// `perfns record --scope tracer` says why it cannot record, on the

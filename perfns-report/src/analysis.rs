@@ -10,8 +10,9 @@
 //!
 //! Each figure has its module: `cputop` (who runs on each CPU, charged
 //! when it leaves), `memtop` (pages by order), `syscalls` (calls, errors,
-//! latency), `uprobes` (hits and call latency of uprobes); `containers`
-//! groups the tasks into the containers' tree at the end.
+//! latency), `uprobes` (hits and call latency of uprobes), `user_events`
+//! (which user events are they); `containers` groups the tasks into the
+//! containers' tree at the end.
 
 pub(crate) mod containers;
 mod cputop;
@@ -19,6 +20,7 @@ mod live;
 mod memtop;
 mod syscalls;
 mod uprobes;
+mod user_events;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -341,6 +343,10 @@ enum Role {
     UprobeReturn {
         probe: usize,
     },
+    /// A user event written: an index in [`Analysis::user_events`].
+    UserEvent {
+        event: usize,
+    },
     /// A sampling event (cpu-clock, cycles, ...): samples are counted.
     Sampling,
     /// Side-band only (dummy) or a tracepoint the report does not use.
@@ -370,6 +376,9 @@ pub(crate) struct Task {
     /// The calls of each probe it has entered and not returned from,
     /// innermost last.
     in_calls: BTreeMap<usize, Vec<InCall>>,
+    /// User events written, by event (an index in
+    /// [`Analysis::user_events`]).
+    pub user_events: BTreeMap<usize, u64>,
     /// In a live analysis: the interval it exited in.
     exited_in: Option<u64>,
 }
@@ -396,6 +405,9 @@ pub struct Analysis {
     /// The uprobes the recording has, which [`Role::UprobeEntry`] and
     /// [`Role::UprobeReturn`] point into.
     probes: Vec<Probe>,
+    /// The user events the recording has, by full name, which
+    /// [`Role::UserEvent`] points into.
+    user_events: Vec<String>,
     event_names: Vec<String>,
     event_samples: Vec<u64>,
     cpu_source: CpuTimeSource,
@@ -487,6 +499,20 @@ impl Analysis {
                 Role::UprobeEntry { probe }
             };
         }
+        let mut user_events: Vec<String> = Vec::new();
+        for (e, role) in events.events().iter().zip(&mut roles) {
+            let Some(name) = user_events::user_event_of(&e.name, &e.attr, features) else {
+                continue;
+            };
+            let event = match user_events.iter().position(|u| *u == name) {
+                Some(i) => i,
+                None => {
+                    user_events.push(name);
+                    user_events.len() - 1
+                }
+            };
+            *role = Role::UserEvent { event };
+        }
         let has = |f: fn(&Role) -> bool| roles.iter().any(f);
         let cpu_source = if has(|r| matches!(r, Role::SchedSwitch { .. })) {
             CpuTimeSource::SchedSwitch
@@ -563,6 +589,7 @@ impl Analysis {
             event_samples: vec![0; roles.len()],
             roles,
             probes,
+            user_events,
             cpu_source,
             task_switches: false,
             window: merged_spans(window),
@@ -919,6 +946,11 @@ impl Analysis {
                 };
                 uprobes::exit(&mut self.tasks[ti], *probe, t, in_window);
             }
+            Role::UserEvent { event } => {
+                if in_window {
+                    *self.tasks[ti].user_events.entry(*event).or_default() += 1;
+                }
+            }
             Role::Sampling => {
                 if in_window {
                     self.tasks[ti].samples += 1;
@@ -1092,6 +1124,7 @@ impl Analysis {
                 .iter()
                 .any(|r| matches!(r, Role::SysEnter { .. })),
             uprobes_recorded: !self.probes.is_empty(),
+            user_events_recorded: !self.user_events.is_empty(),
             notes,
             warnings,
             damaged: self.truncated.is_some() || self.errors > 0,
@@ -1104,6 +1137,7 @@ impl Analysis {
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
             probes: &self.probes,
+            user_events: &self.user_events,
         };
         let (containers, processes) =
             containers::build(&membership, header.time.duration_ns, options)?;

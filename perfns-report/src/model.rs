@@ -71,6 +71,11 @@ pub struct Header {
     /// when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub uprobes_recorded: bool,
+    /// Whether user events were recorded (`perfns record --user-events`,
+    /// perf record -e user_events:NAME): the containers' `user_events`
+    /// then list how many each wrote. Absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub user_events_recorded: bool,
     /// Things the report cannot tell from this recording.
     pub notes: Vec<String>,
     /// Problems with the recording; the figures cover the records read
@@ -261,6 +266,10 @@ pub struct ContainerReport {
     /// hits first. Absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uprobes: Vec<UprobeFigures>,
+    /// Its own tasks' user events written, each event they wrote, most
+    /// first. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_events: Vec<UserEventFigures>,
 }
 
 impl ContainerReport {
@@ -369,6 +378,18 @@ pub struct UprobeFigures {
     pub latency_p50_ns: Option<u64>,
     /// The 99th percentile, within 1/32.
     pub latency_p99_ns: Option<u64>,
+}
+
+/// One user event's figures in a container (`perfns record
+/// --user-events`, or perf record's user events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserEventFigures {
+    /// The event: `SYSTEM:NAME` (`user_events:request_done`; with the
+    /// perfns series, `user_events_<ID>:request_done` for tracer
+    /// namespace ID's group).
+    pub event: String,
+    /// How many were written (the event's samples) in the range.
+    pub count: u64,
 }
 
 /// One process's figures.

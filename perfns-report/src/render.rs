@@ -274,6 +274,9 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     if h.uprobes_recorded {
         uprobes(&mut out, report, width);
     }
+    if h.user_events_recorded {
+        user_events(&mut out, report, width);
+    }
     if let Some(procs) = &report.processes {
         let _ = write!(
             out,
@@ -604,6 +607,22 @@ fn uprobes(out: &mut String, report: &Report, width: Option<usize>) {
     }
 }
 
+/// Each container's user events (its own tasks' writes), the container
+/// named on its first; a line saying so when no container wrote any.
+fn user_events(out: &mut String, report: &Report, width: Option<usize>) {
+    let b = per_container_rows(
+        report,
+        vec!["container", "event", "count"],
+        |c| &c.user_events,
+        |u| vec![u.event.clone(), u.count.to_string()],
+    );
+    if b.count_records() > 1 {
+        let _ = write!(out, "\nUser events (own)\n{}", finish_table(b, width, 2, 3));
+    } else {
+        out.push_str("\nUser events (own): none written\n");
+    }
+}
+
 fn process_table(
     report: &Report,
     procs: &[ProcessReport],
@@ -821,8 +840,28 @@ fn uprobe_block(out: &mut String, report: &Report) {
     }
 }
 
+/// The user events block of the CSV: one line per container and user
+/// event its own tasks wrote.
+fn user_event_block(out: &mut String, report: &Report) {
+    out.push('\n');
+    line(out, &["section", "key", "event", "count"].map(String::from));
+    for c in &report.containers {
+        for u in &c.user_events {
+            line(
+                out,
+                &[
+                    "user_events".into(),
+                    c.key.clone(),
+                    u.event.clone(),
+                    u.count.to_string(),
+                ],
+            );
+        }
+    }
+}
+
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
-/// top_syscalls, processes), each with its own header line whose first
+/// top_syscalls, uprobes, user_events, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
 pub fn csv(report: &Report) -> String {
     let mut out = String::new();
@@ -953,6 +992,9 @@ pub fn csv(report: &Report) -> String {
 
     if h.uprobes_recorded {
         uprobe_block(&mut out, report);
+    }
+    if h.user_events_recorded {
+        user_event_block(&mut out, report);
     }
 
     if let Some(procs) = &report.processes {

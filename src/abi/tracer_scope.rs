@@ -260,6 +260,29 @@ pub fn enabled_by_sysctl() -> io::Result<Option<bool>> {
     }
 }
 
+/// The 64-bit id of tracer namespace `ns` (a file of `/proc/PID/ns/tracer`),
+/// through [`NS_GET_ID`]: [`TRACER_NS_INIT_ID`] for the initial one.
+pub fn namespace_id(ns: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut id = 0u64;
+    // SAFETY: `ns` is live for the call and `id` is the __u64 the kernel
+    // writes.
+    super::ioctl_result(unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_ID as _, &mut id) })?;
+    Ok(id)
+}
+
+/// The 64-bit id of the calling task's tracer namespace ([`namespace_id`]),
+/// or `None` on a kernel without tracer namespaces.
+pub fn current_tracer_namespace_id() -> io::Result<Option<u64>> {
+    let ns = match std::fs::File::open(TRACER_NS_PATH) {
+        Ok(ns) => ns,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io::Error::new(e.kind(), format!("{TRACER_NS_PATH}: {e}"))),
+    };
+    namespace_id(std::os::fd::AsFd::as_fd(&ns))
+        .map(Some)
+        .map_err(|e| io::Error::new(e.kind(), format!("{TRACER_NS_PATH}: NS_GET_ID: {e}")))
+}
+
 /// The inode of the calling task's tracer namespace (the key the series'
 /// records use for it), or `None` on a kernel without tracer namespaces.
 pub fn current_tracer_namespace() -> io::Result<Option<u64>> {

@@ -2,7 +2,7 @@
 //! [`RecordConfig`] before anything is opened.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +12,7 @@ use perfns_record::mmap_size::MmapSize;
 use perfns_record::scope::ScopeRequest;
 use perfns_record::session::SessionConfig;
 use perfns_record::uprobe::UprobeSpec;
+use perfns_record::user_events::{UserEvent, UserEventsError};
 use perfns_record::{RecordConfig, SwitchOutput};
 
 /// `perfns record`'s command line, as clap parses it.
@@ -77,6 +78,25 @@ pub struct RecordArgs {
     /// $PATH; SYMBOL a function in its symbol table. Repeatable.
     #[arg(long = "uprobe", value_name = "PATH:SYMBOL[%return]")]
     pub uprobes: Vec<String>,
+    /// Record the user events (the kernel's user_events: tracepoints that
+    /// processes register and write through tracefs's user_events_data)
+    /// that STATUS_FILE lists: this tracer namespace's own group, as
+    /// events `user_events:NAME` in the initial tracer namespace and
+    /// `user_events_<ID>:NAME` in another (ID its NS_GET_ID id;
+    /// `user_events_multi...` for multi-format events). `perfns report`
+    /// counts them per container. Default STATUS_FILE:
+    /// /sys/kernel/tracing/user_events_status, else
+    /// /sys/kernel/debug/tracing/user_events_status; in a container, where
+    /// its host exposes the file. As with perf record -e, an event
+    /// registered after recording starts is not recorded.
+    #[arg(
+        long = "user-events",
+        value_name = "STATUS_FILE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub user_events: Option<String>,
     /// Record one container (and the containers nested in it): its name
     /// (the runtime's: `web`, `kube-system/coredns-abc/coredns`), its
     /// runtime id or a prefix of it (4 hex digits or more), its key
@@ -187,6 +207,11 @@ impl RecordArgs {
         let mut notes = Vec::new();
         let mut session = SessionConfig::new(self.output);
         session.uprobes = uprobes;
+        if let Some(file) = &self.user_events {
+            let (events, note) = user_events((!file.is_empty()).then(|| Path::new(file)))?;
+            session.user_events = events;
+            notes.extend(note);
+        }
         if let Some(size) = self.mmap_pages {
             let (pages, note) = mmap_data_pages(size)?;
             session.mmap_pages = pages;
@@ -250,6 +275,22 @@ impl RecordArgs {
             notes,
         })
     }
+}
+
+/// `--user-events`: the events `file` (else the default status file)
+/// lists, in this tracer namespace's group; and a note when it lists none.
+fn user_events(file: Option<&Path>) -> anyhow::Result<(Vec<UserEvent>, Option<String>)> {
+    let (path, status) = perfns_record::user_events::read_status(file)?;
+    let namespace = perfns::abi::tracer_scope::current_tracer_namespace_id()
+        .map_err(UserEventsError::NamespaceId)?;
+    let note = status.events.is_empty().then(|| {
+        format!(
+            "--user-events: {} lists no user events (none is registered in this tracer \
+             namespace's group; one registered after recording starts is not recorded)",
+            path.display()
+        )
+    });
+    Ok((UserEvent::all_of(&status, namespace), note))
 }
 
 /// `-m`'s size as data pages per CPU of this machine's pages (a power of

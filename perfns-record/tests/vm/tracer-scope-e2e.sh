@@ -21,11 +21,20 @@
 #                                            cgroup and tracer namespaces
 #     in T:   perfns record (--scope auto, which must choose tracer),
 #             with a uprobe and a uretprobe on perfns_workload_request
+#             and --user-events
 #               -- perfns run-container web   -- burn 2000 ms, 1500 getppid,
 #                                                300 requests
 #                  perfns run-container batch -- burn 1000 ms, 8 MiB touched
+#             beside it, in T itself, perfns-workload registers user event
+#             request_done (u32 seq) before the recording starts and
+#             writes it 250 times once it runs
 # The sibling runs the same perfns-workload file and makes 500 requests
-# of its own, which must not reach T (the series' patch 11).
+# of its own, which must not reach T (the series' patch 11); and it
+# registers a request_done of its own, of another format (u64 seq),
+# which its own perfns record --user-events opens, and writes it 400
+# times: none may reach T, and its recording has them all. The tenants'
+# user_events_data and user_events_status are the VM's tracefs files,
+# which root exposes to them (vm_stage), as a host's administrator does.
 # Root turns the tracer scope on first (kernel.perf_tracer_scope=1, off by
 # default; scripts/vm-tenant.sh's vm_stage). Then, as 65534, perfns record
 # --scope tracer is refused four ways (in the initial tracer namespace; in
@@ -51,16 +60,22 @@ repo=$(cd "$here/../../.." && pwd)
 web_steps="burn 2000 getppid 1500 requests 300"
 batch_steps="alloc 8 burn 1000"
 sibling_steps="getppid 2000 burn 1500 requests 500 burn 4500"
+# The user events T and the sibling write.
+tenant_user_events=250
+sibling_user_events=400
 
 # shellcheck source=../../../scripts/vm-tenant.sh
 source "$repo/scripts/vm-tenant.sh"
 
 if [[ ${1:-} == --guest ]]; then
 	out=$2 bin=$3 web_steps=$4 batch_steps=$5 sibling_steps=$6
+	tenant_user_events=$7 sibling_user_events=$8
 	vm_stage "$out" "$bin"
 	vm_system_record
 	probe=$bin/perfns-workload:perfns_workload_request
 	vm_tenant_record_args=(--uprobe "$probe" --uprobe "$probe%return")
+	vm_tenant_user_event=(request_done u32 "$tenant_user_events")
+	vm_sibling_user_event=(request_done u64 "$sibling_user_events")
 	vm_tenant_scene "$sibling_steps" web="$web_steps" batch="$batch_steps"
 	vm_system_stop
 	# Why the tracer scope is refused: in the initial tracer namespace,
@@ -102,8 +117,10 @@ if [[ ${1:-} == --guest ]]; then
 	for r in tenant system; do
 		"$bin/perfns" report --per-container -i "$out/$r.data" >"$out/$r.report" 2>&1
 	done
-	"$bin/perfns" report --per-container --format json -i "$out/tenant.data" \
-		>"$out/tenant.json" 2>"$out/tenant-json.log"
+	for r in tenant sibling; do
+		"$bin/perfns" report --per-container --format json -i "$out/$r.data" \
+			>"$out/$r.json" 2>"$out/$r-json.log"
+	done
 	exit 0
 fi
 
@@ -114,6 +131,8 @@ if [[ ${1:-} == --testdata ]]; then
 	web_steps="burn 800 getppid 300 requests 100"
 	batch_steps="alloc 2 burn 400"
 	sibling_steps="getppid 500 burn 600 requests 200 burn 2400"
+	tenant_user_events=100
+	sibling_user_events=200
 fi
 out=$(realpath -m "${1:-$repo/target/vm-e2e}")
 rm -rf "$out"
@@ -123,11 +142,12 @@ cd "$repo"
 vm_build
 start=$(date +%s)
 vm_boot "$out" bash "$here/tracer-scope-e2e.sh" --guest "$out" "$repo/target/release" \
-	"$web_steps" "$batch_steps" "$sibling_steps"
+	"$web_steps" "$batch_steps" "$sibling_steps" "$tenant_user_events" "$sibling_user_events"
 echo "tracer-scope-e2e: VM part took $(($(date +%s) - start)) s"
-for f in tenant.log tenant.report system.report; do
+for f in tenant.log tenant-user-event.log tenant.report system.report sibling.log \
+	sibling-user-event.log; do
 	echo "== $f"
-	cat "$out/$f"
+	if [[ -e $out/$f ]]; then cat "$out/$f"; else echo "(none)"; fi
 done
 ((check)) || exit 0
 PERFNS_VM_E2E_DIR=$out cargo test --locked -p perfns-record --test vm_tracer_scope -- --ignored --nocapture

@@ -23,7 +23,7 @@ use super::uprobes::{Probe, UprobeTally};
 use super::Task;
 use crate::model::{
     ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
-    SyscallTotals, UprobeFigures,
+    SyscallTotals, UprobeFigures, UserEventFigures,
 };
 use crate::{Options, SortKey};
 
@@ -77,6 +77,8 @@ pub(crate) struct Membership<'a> {
     pub meta: Option<&'a RecordingMeta>,
     /// The uprobes, which the tasks' tallies are by.
     pub probes: &'a [Probe],
+    /// The user events' full names, which the tasks' counts are by.
+    pub user_events: &'a [String],
 }
 
 /// A container's identity.
@@ -118,6 +120,8 @@ struct Node {
     syscalls: BTreeMap<u64, SyscallTotals>,
     /// Its own tasks' uprobe tallies, by probe.
     uprobes: BTreeMap<usize, UprobeTally>,
+    /// Its own tasks' user events written, by event.
+    user_events: BTreeMap<usize, u64>,
     processes: BTreeMap<i32, ProcessFigures>,
 }
 
@@ -139,6 +143,7 @@ pub(crate) fn build(
         &order,
         m.arch.unwrap_or(""),
         m.probes,
+        m.user_events,
         duration_ns,
         options,
     ))
@@ -289,6 +294,9 @@ fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
         }
         for (&probe, u) in &task.uprobes {
             node.uprobes.entry(probe).or_default().add(u);
+        }
+        for (&event, &n) in &task.user_events {
+            *node.user_events.entry(event).or_default() += n;
         }
         let leader_comm = placement.leader_of.get(&task.pid).map(|l| l.comm.as_str());
         let process = node
@@ -542,12 +550,14 @@ fn layout(
 }
 
 /// The report's rows for the containers in `order`, with their top
-/// processes and syscalls, and, with `--per-process`, the processes.
+/// processes and syscalls, their uprobes and user events, and, with
+/// `--per-process`, the processes.
 fn report(
     nodes: &BTreeMap<Key, Node>,
     order: &[(Key, usize)],
     arch: &str,
     probes: &[Probe],
+    user_events: &[String],
     duration_ns: u64,
     options: &Options,
 ) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
@@ -605,6 +615,15 @@ fn report(
                 .map(|(&probe, tally)| tally.figures(&probes[probe]))
                 .collect();
             uprobes.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.probe.cmp(&b.probe)));
+            let mut user_events: Vec<UserEventFigures> = node
+                .user_events
+                .iter()
+                .map(|(&event, &count)| UserEventFigures {
+                    event: user_events[event].clone(),
+                    count,
+                })
+                .collect();
+            user_events.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
             ContainerReport {
                 key: key.text(),
                 name: name(key, node),
@@ -627,6 +646,7 @@ fn report(
                 top_processes: procs,
                 top_syscalls: syscalls,
                 uprobes,
+                user_events,
             }
         })
         .collect();

@@ -110,6 +110,7 @@ impl Analysis {
             t.memory = MemoryFigures::default();
             t.syscalls.clear();
             t.uprobes.clear();
+            t.user_events.clear();
             self.by_tid.insert(t.tid, i);
         }
         self.last_task = None;

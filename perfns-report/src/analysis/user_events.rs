@@ -10,6 +10,7 @@
 
 use perfns::attr::{kind, EventAttr};
 use perfns::perf_data::Features;
+use perfns::tracepoint::is_user_events_system;
 
 use super::tracepoint_format;
 
@@ -31,45 +32,12 @@ pub(super) fn user_event_of(name: &str, attr: &EventAttr, features: &Features) -
     }
 }
 
-/// Whether `system` is a user events group's trace system.
-fn is_user_events_system(system: &str) -> bool {
-    let base = system
-        .strip_prefix("user_events")
-        .map(|rest| rest.strip_prefix("_multi").unwrap_or(rest));
-    match base {
-        Some("") => true,
-        Some(rest) => rest
-            .strip_prefix('_')
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn user_events_are_told_by_their_system() {
-        for system in [
-            "user_events",
-            "user_events_multi",
-            "user_events_42",
-            "user_events_multi_42",
-        ] {
-            assert!(is_user_events_system(system), "{system}");
-        }
-        for system in [
-            "user_event",
-            "user_events_",
-            "user_events_x",
-            "user_eventsx",
-            "user_events_multi_",
-            "user_events_42_1",
-            "uprobes",
-        ] {
-            assert!(!is_user_events_system(system), "{system}");
-        }
         let tracepoint = EventAttr {
             kind: kind::TRACEPOINT,
             ..EventAttr::default()

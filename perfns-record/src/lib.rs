@@ -33,6 +33,7 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 use perfns::container::RecordingMode;
 use perfns::record::{Record, RecordType};
+use perfns::tracepoint::TracepointError;
 
 use crate::mmap_size::LockBudget;
 use crate::scope::ScopeRequest;
@@ -140,6 +141,10 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
+            Err(e) if missing_tracepoint(&e, &config.session).is_some() => {
+                let why = missing_tracepoint(&e, &config.session).unwrap_or_default();
+                return Err(e.context(why));
+            }
             Err(e) if refused_user_event(&e, &config.session).is_some() => {
                 let why = refused_user_event(&e, &config.session).unwrap_or_default();
                 return Err(e.context(why));
@@ -200,6 +205,43 @@ fn refused_uprobe(e: &anyhow::Error) -> Option<String> {
         _ => return None,
     };
     Some(format!("--uprobe ({event}) in tracer scope: {why}"))
+}
+
+/// Where to look, when a tracepoint `-e` named is not in the tracefs read:
+/// a user event is in tracefs only for root on a kernel whose group is
+/// the initial one (a tenant's never), and a `--tracefs` copy holds only
+/// what its host published. `None` for other errors, and where tracefs
+/// saying it has no such tracepoint says it all.
+fn missing_tracepoint(e: &anyhow::Error, config: &SessionConfig) -> Option<String> {
+    let (wanted, system) = match e.downcast_ref::<session::RecordError>()? {
+        // One of -e's (not a group's, which its own error names).
+        session::RecordError::Tracepoint(TracepointError::NoSuchTracepoint {
+            system,
+            name,
+            ..
+        }) if config.tracepoints.iter().any(|p| p.matches(system, name)) => {
+            (format!("{system}:{name}"), system.as_str())
+        }
+        session::RecordError::Tracepoint(TracepointError::NoMatch { pattern, .. }) => (
+            pattern.clone(),
+            pattern.split(':').next().unwrap_or_default(),
+        ),
+        _ => return None,
+    };
+    if system.starts_with(user_events::EVENT_SYSTEM) {
+        return Some(format!(
+            "-e {wanted}: user events are listed by user_events_status, and in tracefs only for \
+             root and the initial tracer namespace's group: record this tracer namespace's own \
+             with --user-events"
+        ));
+    }
+    let copy = config.tracefs.as_ref()?;
+    Some(format!(
+        "-e {wanted}: {} (--tracefs) has only the formats its host published with perfns \
+         publish-tracefs, those of the tracepoints the tracer scope takes: {}",
+        copy.display(),
+        scope::tracer_scope_tracepoints_text()
+    ))
 }
 
 /// Why a tracer-scoped recording failed, when the scope refused a
@@ -775,6 +817,57 @@ mod tests {
         ] {
             assert_eq!(refused_user_event(&refused(event, errno)), None, "{event}");
         }
+    }
+
+    #[test]
+    fn a_tracepoint_e_names_that_tracefs_lacks_says_where_to_look() {
+        let missing = |system: &str, name: &str| {
+            anyhow::Error::new(session::RecordError::Tracepoint(
+                TracepointError::NoSuchTracepoint {
+                    system: system.into(),
+                    name: name.into(),
+                    path: PathBuf::from("/x"),
+                },
+            ))
+        };
+        let no_match = |pattern: &str| {
+            anyhow::Error::new(session::RecordError::Tracepoint(TracepointError::NoMatch {
+                pattern: pattern.into(),
+                path: PathBuf::from("/x"),
+            }))
+        };
+        let mut config = SessionConfig::new("unused.data");
+        config.tracepoints = ["user_events_7:request_done", "sched:sched_switch"]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let user = missing_tracepoint(&missing("user_events_7", "request_done"), &config);
+        assert!(
+            user.as_deref().is_some_and(|u| u.starts_with(
+                "-e user_events_7:request_done: user events are listed by user_events_status"
+            ) && u
+                .ends_with("record this tracer namespace's own with --user-events")),
+            "{user:?}"
+        );
+        // Read from tracefs itself: tracefs's word is enough.
+        assert_eq!(
+            missing_tracepoint(&missing("sched", "sched_switch"), &config),
+            None
+        );
+        config.tracefs = Some(PathBuf::from("/srv/perfns-tracefs"));
+        assert_eq!(
+            missing_tracepoint(&missing("sched", "sched_switch"), &config).unwrap(),
+            "-e sched:sched_switch: /srv/perfns-tracefs (--tracefs) has only the formats its \
+             host published with perfns publish-tracefs, those of the tracepoints the tracer \
+             scope takes: raw_syscalls:*, syscalls:*, kmem:mm_page_alloc, kmem:mm_page_free"
+        );
+        assert!(missing_tracepoint(&no_match("sched:*"), &config)
+            .is_some_and(|m| m.starts_with("-e sched:*: /srv/perfns-tracefs (--tracefs)")));
+        // A group's tracepoint: its own error names it.
+        assert_eq!(
+            missing_tracepoint(&missing("kmem", "mm_page_alloc"), &config),
+            None
+        );
     }
 
     #[test]

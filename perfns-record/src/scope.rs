@@ -274,6 +274,14 @@ pub fn tracer_scope_takes(system: &str, name: Option<&str>) -> bool {
         .any(|&(s, n)| glob::matches(s, system) && name.is_none_or(|name| glob::matches(n, name)))
 }
 
+/// [`TRACER_SCOPE_TRACEPOINTS`] for a message: `raw_syscalls:*,
+/// syscalls:*, ...`.
+pub fn tracer_scope_tracepoints_text() -> String {
+    TRACER_SCOPE_TRACEPOINTS
+        .map(|(system, name)| format!("{system}:{name}"))
+        .join(", ")
+}
+
 /// Why a tracer-scoped recording could not open tracepoint `event`
 /// (`SYSTEM:NAME`), from the kernel's `errno`: EOPNOTSUPP for one the
 /// scope does not take, EINVAL for a user event of a group that is not
@@ -283,9 +291,7 @@ pub fn refused_tracepoint(event: &str, errno: i32) -> Option<String> {
     let takes = format!(
         "the tracer scope takes only {} and the user events of this tracer namespace's group \
          and of the groups nested in it (--user-events)",
-        TRACER_SCOPE_TRACEPOINTS
-            .map(|(system, name)| format!("{system}:{name}"))
-            .join(", ")
+        tracer_scope_tracepoints_text()
     );
     match errno {
         libc::EOPNOTSUPP => Some(format!(

@@ -64,6 +64,14 @@ pub enum TracepointError {
         /// The directory that would describe it.
         path: PathBuf,
     },
+    /// No tracepoint matches a pattern (a glob, `syscalls:sys_enter_*`).
+    #[error("no tracepoint matches `{pattern}` (in {})", path.display())]
+    NoMatch {
+        /// The pattern, `SYSTEM:NAME`.
+        pattern: String,
+        /// The `events/` directory searched.
+        path: PathBuf,
+    },
     /// A system or tracepoint name that cannot name a tracefs directory.
     #[error("`{system}:{name}` is not a tracepoint name (system and name must be non-empty, without `/`, `.` or `..`)")]
     InvalidName {
@@ -126,6 +134,24 @@ pub enum TracepointError {
         /// Payload length.
         payload_len: usize,
     },
+}
+
+/// Whether `system` is a user events group's trace system (the kernel's
+/// user_events, tracepoints that processes register): `user_events`, and
+/// `user_events_multi` for multi-format events; with the perfns kernel
+/// series, tracer namespace ID's group, `user_events_<ID>` and
+/// `user_events_multi_<ID>`.
+pub fn is_user_events_system(system: &str) -> bool {
+    let base = system
+        .strip_prefix("user_events")
+        .map(|rest| rest.strip_prefix("_multi").unwrap_or(rest));
+    match base {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('_')
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
 }
 
 /// A mounted tracefs.
@@ -204,6 +230,31 @@ impl Tracefs {
         self.root.join("events").is_dir()
     }
 
+    /// The tracepoints under `events/`, `(system, name)`, whose system
+    /// `system` keeps and whose `(system, name)` `tracepoint` keeps, sorted:
+    /// what a pattern (`syscalls:sys_enter_*`) names. A tracepoint is a
+    /// directory of a system's directory (its files, `enable` and
+    /// `filter`, are the system's controls).
+    pub fn tracepoints(
+        &self,
+        system: impl Fn(&str) -> bool,
+        tracepoint: impl Fn(&str, &str) -> bool,
+    ) -> Result<Vec<(String, String)>, TracepointError> {
+        let events = self.root.join("events");
+        let mut out = Vec::new();
+        for sys in subdirectories(&events)? {
+            if system(&sys) {
+                for name in subdirectories(&events.join(&sys))? {
+                    if tracepoint(&sys, &name) {
+                        out.push((sys.clone(), name));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The format of tracepoint `system:name`.
     pub fn format(&self, system: &str, name: &str) -> Result<TracepointFormat, TracepointError> {
         let valid =
@@ -227,6 +278,27 @@ impl Tracefs {
             .map_err(|source| TracepointError::Read { path, source })?;
         TracepointFormat::parse(system, &text)
     }
+}
+
+/// The names of the directories in `dir` (names that are not UTF-8 name no
+/// tracepoint, and are left out).
+fn subdirectories(dir: &Path) -> Result<Vec<String>, TracepointError> {
+    let read = |source| TracepointError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let is_dir = match entry.file_type().map_err(read)? {
+            t if t.is_symlink() => entry.path().is_dir(),
+            t => t.is_dir(),
+        };
+        if let (true, Ok(name)) = (is_dir, entry.file_name().into_string()) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 /// Byte order of the payloads a format describes: the recording machine's.

@@ -56,9 +56,10 @@ pub enum Command {
     /// -c's summary per container.
     #[command(after_help = crate::exit_status::HELP)]
     Trace(trace::TraceArgs),
-    /// Copy the formats of the tracepoints perfns record uses out of tracefs
-    /// into DIR, world-readable (as root on the host), for tenants to record
-    /// with `perfns record --tracefs DIR`.
+    /// Copy the formats of the tracepoints a tenant may record (those the
+    /// tracer scope takes: the event groups' and every syscalls:*) out of
+    /// tracefs into DIR, world-readable (as root on the host), for tenants
+    /// to record with `perfns record --tracefs DIR`.
     PublishTracefs(publish_tracefs::PublishArgs),
     /// Watch the containers live: CPU, memory and syscalls per container
     /// and interval, full screen as top, or in batch (-b) as text or JSON

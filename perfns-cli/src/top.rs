@@ -163,6 +163,7 @@ fn empty_header(stats: &IntervalStats) -> perfns_report::model::Header {
         syscalls_recorded: false,
         uprobes_recorded: false,
         user_events_recorded: false,
+        tracepoints_recorded: false,
         notes: Vec::new(),
         warnings: Vec::new(),
         damaged: false,

@@ -228,7 +228,7 @@ fn errors_are_clear_and_exit_nonzero() {
         text(&out.stderr)
     );
     let out = perfns_record(&["--events", "cpu,disk", "--", "true"]);
-    assert!(text(&out.stderr).contains("unknown event group `disk`"));
+    assert!(text(&out.stderr).contains("-e/--events: unknown event `disk`"));
 
     // No privilege: a user without CAP_PERFMON.
     let out = Command::new("setpriv")

@@ -242,7 +242,7 @@ fn a_container_trace_leaves_its_sibling_out() {
     let mut b = TestContainer::spawn(&sibling, &["gate", "syscalls", "17"]).unwrap();
     let root = perfns_record::testing::perfns_cgroup_root().unwrap();
     for name in [&mine, &sibling] {
-        wait_for_container(&root.join(name));
+        common::wait_for_container(&root.join(name));
     }
     let out = dir.path().join("mine.json");
     let tracer = Tracer::start(
@@ -315,24 +315,6 @@ impl Tracer {
         self.0.stdin.take().unwrap().write_all(b"\n").unwrap();
         let (status, stderr) = common::wait_with_stderr(self.0);
         assert!(status.success(), "{stderr}");
-    }
-}
-
-/// Waits until the container whose cgroup is `cgroup` has its pid 1 in it
-/// (unshare and its child).
-fn wait_for_container(cgroup: &Path) {
-    let started = Instant::now();
-    loop {
-        let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
-        if procs.lines().count() >= 2 {
-            return;
-        }
-        assert!(
-            started.elapsed() < common::PATIENCE,
-            "{} holds {procs:?}",
-            cgroup.display()
-        );
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

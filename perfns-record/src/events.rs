@@ -1,6 +1,6 @@
 //! What `perfns record` asks the kernel for: the event groups (`cpu`, `mem`,
-//! `syscalls`), the attr of each event, and the tracepoint formats the
-//! recording must carry.
+//! `syscalls`) and the tracepoints `-e` names (`syscalls:sys_enter_*`), the
+//! attr of each event, and the tracepoint formats the recording must carry.
 
 use std::ffi::CString;
 use std::fmt;
@@ -10,6 +10,8 @@ use std::str::FromStr;
 use perfns::abi::{self, OpenError, Target};
 use perfns::attr::{flags, kind, read_format, sw, EventAttr, SampleFormat};
 use perfns::tracepoint::{Tracefs, TracepointError, TracepointFormat};
+
+use crate::glob;
 
 /// The event groups a recording can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,33 +40,40 @@ impl Default for EventGroups {
     }
 }
 
+impl EventGroups {
+    /// None of them.
+    pub const NONE: Self = Self {
+        cpu: false,
+        mem: false,
+        syscalls: false,
+    };
+
+    /// Adds group `word`; false when it names none.
+    fn add(&mut self, word: &str) -> bool {
+        match word {
+            "cpu" => self.cpu = true,
+            "mem" => self.mem = true,
+            "syscalls" => self.syscalls = true,
+            _ => return false,
+        }
+        true
+    }
+}
+
 impl FromStr for EventGroups {
     type Err = String;
 
     /// A comma-separated list of `cpu`, `mem`, `syscalls`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let mut g = Self {
-            cpu: false,
-            mem: false,
-            syscalls: false,
-        };
+        let mut g = Self::NONE;
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part {
-                "cpu" => g.cpu = true,
-                "mem" => g.mem = true,
-                "syscalls" => g.syscalls = true,
-                other => {
-                    return Err(format!(
-                        "unknown event group `{other}` (the groups are cpu, mem, syscalls)"
-                    ))
-                }
+            if !g.add(part) {
+                return Err(format!(
+                    "unknown event group `{part}` (the groups are cpu, mem, syscalls)"
+                ));
             }
         }
-        if g == (Self {
-            cpu: false,
-            mem: false,
-            syscalls: false,
-        }) {
+        if g == Self::NONE {
             return Err("no event group given (the groups are cpu, mem, syscalls)".into());
         }
         Ok(g)
@@ -83,6 +92,137 @@ impl fmt::Display for EventGroups {
         .map(|&(_, n)| n)
         .collect();
         f.write_str(&names.join(","))
+    }
+}
+
+/// A tracepoint named perf's way, `SYSTEM:NAME`, either part a shell-style
+/// glob as perf record -e takes them (`syscalls:sys_enter_*`, `kmem:*`,
+/// `sched:sched_[sw]*`): `*` any run of characters, `?` one, `[...]` one
+/// of a set (`[a-z]`; `[!a-z]` one outside it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracepointPattern {
+    /// The system (the directory under tracefs's `events/`), or a glob.
+    pub system: String,
+    /// The tracepoint's name, or a glob.
+    pub name: String,
+}
+
+impl TracepointPattern {
+    /// Whether either part is a glob, which may match several tracepoints
+    /// (or none).
+    pub fn is_glob(&self) -> bool {
+        [&self.system, &self.name]
+            .iter()
+            .any(|part| part.contains(['*', '?', '[']))
+    }
+
+    /// Whether tracepoint `system:name` is one the pattern names.
+    pub fn matches(&self, system: &str, name: &str) -> bool {
+        glob::matches(&self.system, system) && glob::matches(&self.name, name)
+    }
+
+    /// The tracepoints of `tracefs` it names, `(system, name)`: itself when
+    /// it is no glob (whether tracefs has it is for its format to say),
+    /// else those that match, sorted; a glob that matches none is an error
+    /// naming it.
+    pub fn resolve(&self, tracefs: &Tracefs) -> Result<Vec<(String, String)>, TracepointError> {
+        if !self.is_glob() {
+            return Ok(vec![(self.system.clone(), self.name.clone())]);
+        }
+        let found = tracefs.tracepoints(
+            |system| glob::matches(&self.system, system),
+            |system, name| self.matches(system, name),
+        )?;
+        if found.is_empty() {
+            return Err(TracepointError::NoMatch {
+                pattern: self.to_string(),
+                path: tracefs.root().join("events"),
+            });
+        }
+        Ok(found)
+    }
+}
+
+impl FromStr for TracepointPattern {
+    type Err = String;
+
+    /// `SYSTEM:NAME`, each part non-empty, without `/` or blanks (a
+    /// tracefs directory's name, or a glob of such names).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("`{s}`: {why}");
+        let (system, name) = s
+            .split_once(':')
+            .ok_or_else(|| bad("a tracepoint is SYSTEM:NAME"))?;
+        for part in [system, name] {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(bad("a tracepoint is SYSTEM:NAME, both non-empty"));
+            }
+            if let Some(c) = part
+                .chars()
+                .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+            {
+                return Err(bad(&format!("{c:?} cannot be in a tracepoint's name")));
+            }
+            glob::check(part).map_err(|why| bad(&why))?;
+        }
+        Ok(Self {
+            system: system.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for TracepointPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.system, self.name)
+    }
+}
+
+/// What `perfns record -e` asks for: event groups and tracepoints, mixed
+/// in comma lists, `-e` given once or more (`-e cpu -e
+/// syscalls:sys_enter_openat,syscalls:sys_exit_openat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSelection {
+    /// The groups named.
+    pub groups: EventGroups,
+    /// The tracepoints named, in the order given.
+    pub tracepoints: Vec<TracepointPattern>,
+}
+
+impl EventSelection {
+    /// Parses `-e`'s arguments: each a comma list of groups (`cpu`, `mem`,
+    /// `syscalls`) and tracepoints (`SYSTEM:NAME`, globs allowed). The
+    /// error names the word at fault.
+    pub fn parse<'a>(lists: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut out = Self {
+            groups: EventGroups::NONE,
+            tracepoints: Vec::new(),
+        };
+        for word in lists
+            .into_iter()
+            .flat_map(|list| list.split(','))
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+        {
+            if word.contains(':') {
+                let pattern: TracepointPattern = word.parse()?;
+                if !out.tracepoints.contains(&pattern) {
+                    out.tracepoints.push(pattern);
+                }
+            } else if !out.groups.add(word) {
+                return Err(format!(
+                    "unknown event `{word}`: the event groups are cpu, mem and syscalls, and a \
+                     tracepoint is SYSTEM:NAME (syscalls:sys_enter_openat; globs as \
+                     syscalls:sys_enter_*)"
+                ));
+            }
+        }
+        if out.groups == EventGroups::NONE && out.tracepoints.is_empty() {
+            return Err(
+                "no event given (groups cpu, mem, syscalls; tracepoints SYSTEM:NAME)".into(),
+            );
+        }
+        Ok(out)
     }
 }
 
@@ -252,11 +392,14 @@ pub fn data_event_attr(kind: u32, config: u64, extra_flags: u64) -> EventAttr {
     }
 }
 
-/// The events for `groups`: the side-band event first, then the switch
-/// event (with `cpu`) and the tracepoints, whose formats are read from
-/// `tracefs`. Fails, naming the tracepoint, when this kernel lacks one.
+/// The events for `groups` and the tracepoints `named`: the side-band
+/// event first, then the switch event (with `cpu`), the groups'
+/// tracepoints and the named ones (each once), whose formats are read from
+/// `tracefs`. Fails, naming the tracepoint, when this kernel lacks one, or
+/// the glob, when it matches none.
 pub fn plan(
     groups: EventGroups,
+    named: &[TracepointPattern],
     tracefs: &Tracefs,
     extra_flags: u64,
 ) -> Result<Vec<PlannedEvent>, TracepointError> {
@@ -264,7 +407,19 @@ pub fn plan(
     if groups.cpu {
         out.push(switch_event(extra_flags));
     }
-    for (system, name) in tracepoints(groups) {
+    let mut wanted: Vec<(String, String)> = tracepoints(groups)
+        .into_iter()
+        .map(|(system, name)| (system.to_owned(), name.to_owned()))
+        .collect();
+    let mut seen: std::collections::BTreeSet<(String, String)> = wanted.iter().cloned().collect();
+    for pattern in named {
+        for tracepoint in pattern.resolve(tracefs)? {
+            if seen.insert(tracepoint.clone()) {
+                wanted.push(tracepoint);
+            }
+        }
+    }
+    for (system, name) in &wanted {
         let format = tracefs.format(system, name)?;
         out.push(PlannedEvent {
             name: format.full_name(),
@@ -301,6 +456,162 @@ mod tests {
         assert!("".parse::<EventGroups>().is_err());
     }
 
+    fn selection(lists: &[&str]) -> Result<EventSelection, String> {
+        EventSelection::parse(lists.iter().copied())
+    }
+
+    fn pattern(text: &str) -> TracepointPattern {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn e_takes_groups_and_tracepoints_mixed_and_repeated() {
+        let s = selection(&[
+            "cpu",
+            "syscalls:sys_enter_openat, syscalls:sys_exit_openat,mem",
+            "kmem:*,cpu,syscalls:sys_enter_openat",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.groups,
+            EventGroups {
+                cpu: true,
+                mem: true,
+                syscalls: false
+            }
+        );
+        // In the order given, each once.
+        let names: Vec<String> = s.tracepoints.iter().map(|t| t.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "syscalls:sys_enter_openat",
+                "syscalls:sys_exit_openat",
+                "kmem:*"
+            ]
+        );
+        assert!(!s.tracepoints[0].is_glob() && s.tracepoints[2].is_glob());
+        // Tracepoints alone: no group.
+        let alone = selection(&["sched:sched_switch"]).unwrap();
+        assert_eq!(alone.groups, EventGroups::NONE);
+        assert_eq!(alone.tracepoints, [pattern("sched:sched_switch")]);
+    }
+
+    #[test]
+    fn e_names_the_word_at_fault() {
+        let err = |lists: &[&str]| selection(lists).unwrap_err();
+        assert_eq!(
+            err(&["cpu,cycles"]),
+            "unknown event `cycles`: the event groups are cpu, mem and syscalls, and a \
+             tracepoint is SYSTEM:NAME (syscalls:sys_enter_openat; globs as syscalls:sys_enter_*)"
+        );
+        assert_eq!(
+            err(&["", " , "]),
+            "no event given (groups cpu, mem, syscalls; tracepoints SYSTEM:NAME)"
+        );
+        for (word, why) in [
+            ("syscalls:", "both non-empty"),
+            (":sys_enter_openat", "both non-empty"),
+            ("syscalls:..", "both non-empty"),
+            ("a:b:c", "':' cannot be in a tracepoint's name"),
+            ("sys/calls:x", "'/' cannot be in a tracepoint's name"),
+            ("kmem:mm page", "' ' cannot be in a tracepoint's name"),
+            ("kmem:mm_[page", "no `]` closes the `[` at 4"),
+            ("kmem:[]", "no `]` closes the `[` at 1"),
+        ] {
+            let e = err(&["cpu", word]);
+            assert!(
+                e.starts_with(&format!("`{word}`: ")) && e.ends_with(why),
+                "{word}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn patterns_match_system_and_name() {
+        let p = pattern("syscalls:sys_*_getppid");
+        assert!(p.matches("syscalls", "sys_exit_getppid"));
+        assert!(!p.matches("raw_syscalls", "sys_exit_getppid"));
+        let any_system = pattern("*:sched_switch");
+        assert!(any_system.is_glob() && any_system.matches("sched", "sched_switch"));
+        assert!(!pattern("sched:sched_switch").is_glob());
+    }
+
+    #[test]
+    fn named_tracepoints_are_resolved_in_tracefs_and_planned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let format = |system: &str, name: &str, id: u64| {
+            let d = root.join("events").join(system).join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("format"),
+                format!(
+                    "name: {name}\nID: {id}\nformat:\n\tfield:unsigned short common_type;\t\
+                     offset:0;\tsize:2;\tsigned:0;\n\nprint fmt: \"\"\n"
+                ),
+            )
+            .unwrap();
+        };
+        format("syscalls", "sys_enter_getppid", 10);
+        format("syscalls", "sys_exit_getppid", 11);
+        format("syscalls", "sys_enter_openat", 12);
+        format("raw_syscalls", "sys_enter", 20);
+        format("raw_syscalls", "sys_exit", 21);
+        std::fs::write(root.join("events/syscalls/enable"), "0\n").unwrap();
+        let tracefs = Tracefs::at(root);
+        let groups: EventGroups = "syscalls".parse().unwrap();
+        let named = [
+            pattern("syscalls:sys_*_getppid"),
+            pattern("raw_syscalls:sys_enter"),
+            pattern("syscalls:sys_exit_getppid"),
+        ];
+        let planned = plan(groups, &named, &tracefs, 0).unwrap();
+        let got: Vec<(&str, u64)> = planned
+            .iter()
+            .map(|e| (e.name.as_str(), e.attr.config))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("dummy:HG", sw::DUMMY),
+                ("raw_syscalls:sys_enter", 20),
+                ("raw_syscalls:sys_exit", 21),
+                ("syscalls:sys_enter_getppid", 10),
+                ("syscalls:sys_exit_getppid", 11),
+            ]
+        );
+        // Each with its format, for the recording's tracing data.
+        let exit = planned[4].format.as_ref().unwrap();
+        assert_eq!(
+            (exit.system.as_str(), exit.name.as_str()),
+            ("syscalls", "sys_exit_getppid")
+        );
+        assert_eq!(planned[4].attr.kind, kind::TRACEPOINT);
+        assert_ne!(planned[4].attr.sample_type.0 & SampleFormat::RAW.0, 0);
+
+        let err = plan(EventGroups::NONE, &[pattern("kmem:*")], &tracefs, 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "no tracepoint matches `kmem:*` (in {}/events)",
+                root.display()
+            )
+        );
+        let err = plan(
+            EventGroups::NONE,
+            &[pattern("syscalls:sys_enter_nosuch")],
+            &tracefs,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("tracepoint syscalls:sys_enter_nosuch does not exist"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn wakeups_come_at_4_kib_of_side_band_and_an_eighth_of_the_data_buffer() {
         let mut plan = vec![sideband_event(0), switch_event(0)];
@@ -322,7 +633,7 @@ mod tests {
             return;
         };
         let names = |g: &str| -> Vec<String> {
-            plan(g.parse().unwrap(), &tracefs, 0)
+            plan(g.parse().unwrap(), &[], &tracefs, 0)
                 .unwrap()
                 .into_iter()
                 .map(|e| e.name)
@@ -343,7 +654,7 @@ mod tests {
         let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
-        let events = plan(EventGroups::ALL, &tracefs, 0).unwrap();
+        let events = plan(EventGroups::ALL, &[], &tracefs, 0).unwrap();
         let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,

@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod events;
+mod glob;
 pub mod mmap_size;
 pub mod output;
 pub mod publish;
@@ -32,6 +33,7 @@ use anyhow::Context;
 use nix::sys::signal::Signal;
 use perfns::container::RecordingMode;
 use perfns::record::{Record, RecordType};
+use perfns::tracepoint::TracepointError;
 
 use crate::mmap_size::LockBudget;
 use crate::scope::ScopeRequest;
@@ -120,7 +122,12 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
     }
     let summary = loop {
         match record(&config) {
-            Err(e) if choice.mode == RecordingMode::TracerScope && refused_page_tracepoints(&e) => {
+            // Once: a kmem tracepoint refused again was named with -e.
+            Err(e)
+                if choice.mode == RecordingMode::TracerScope
+                    && config.session.groups.mem
+                    && refused_page_tracepoints(&e) =>
+            {
                 // An earlier version of the series refused them.
                 if !config.quiet {
                     eprintln!(
@@ -129,19 +136,26 @@ pub fn run(mut config: RecordConfig) -> anyhow::Result<RecordSummary> {
                     );
                 }
                 config.session.groups.mem = false;
-                if !config.session.groups.cpu && !config.session.groups.syscalls {
+                let g = config.session.groups;
+                if !g.cpu && !g.syscalls && config.session.tracepoints.is_empty() {
                     return Err(e.context("--events mem: nothing else to record"));
                 }
             }
-            Err(e) if refused_user_event(&e).is_some() => {
-                let why = refused_user_event(&e).unwrap_or_default();
+            Err(e) if missing_tracepoint(&e, &config.session).is_some() => {
+                let why = missing_tracepoint(&e, &config.session).unwrap_or_default();
+                return Err(e.context(why));
+            }
+            Err(e) if refused_user_event(&e, &config.session).is_some() => {
+                let why = refused_user_event(&e, &config.session).unwrap_or_default();
                 return Err(e.context(why));
             }
             Err(e) if choice.mode == RecordingMode::TracerScope => {
-                return Err(match refused_uprobe(&e) {
-                    Some(why) => e.context(why),
-                    None => e,
-                })
+                return Err(
+                    match refused_uprobe(&e).or_else(|| refused_tracepoint(&e)) {
+                        Some(why) => e.context(why),
+                        None => e,
+                    },
+                )
             }
             // Why the tracer scope was not chosen explains a failure of the
             // system scope only to a caller who is not privileged on the host,
@@ -193,20 +207,65 @@ fn refused_uprobe(e: &anyhow::Error) -> Option<String> {
     Some(format!("--uprobe ({event}) in tracer scope: {why}"))
 }
 
+/// Where to look, when a tracepoint `-e` named is not in the tracefs read:
+/// a user event is in tracefs only for root on a kernel whose group is
+/// the initial one (a tenant's never), and a `--tracefs` copy holds only
+/// what its host published. `None` for other errors, and where tracefs
+/// saying it has no such tracepoint says it all.
+fn missing_tracepoint(e: &anyhow::Error, config: &SessionConfig) -> Option<String> {
+    let (wanted, system) = match e.downcast_ref::<session::RecordError>()? {
+        // One of -e's (not a group's, which its own error names).
+        session::RecordError::Tracepoint(TracepointError::NoSuchTracepoint {
+            system,
+            name,
+            ..
+        }) if config.tracepoints.iter().any(|p| p.matches(system, name)) => {
+            (format!("{system}:{name}"), system.as_str())
+        }
+        session::RecordError::Tracepoint(TracepointError::NoMatch { pattern, .. }) => (
+            pattern.clone(),
+            pattern.split(':').next().unwrap_or_default(),
+        ),
+        _ => return None,
+    };
+    if system.starts_with(user_events::EVENT_SYSTEM) {
+        return Some(format!(
+            "-e {wanted}: user events are listed by user_events_status, and in tracefs only for \
+             root and the initial tracer namespace's group: record this tracer namespace's own \
+             with --user-events"
+        ));
+    }
+    let copy = config.tracefs.as_ref()?;
+    Some(format!(
+        "-e {wanted}: {} (--tracefs) has only the formats its host published with perfns \
+         publish-tracefs, those of the tracepoints the tracer scope takes: {}",
+        copy.display(),
+        scope::tracer_scope_tracepoints_text()
+    ))
+}
+
+/// Why a tracer-scoped recording failed, when the scope refused a
+/// tracepoint (`-e`): [`scope::refused_tracepoint`].
+fn refused_tracepoint(e: &anyhow::Error) -> Option<String> {
+    let Some(session::RecordError::Open(o)) = e.downcast_ref::<session::RecordError>() else {
+        return None;
+    };
+    scope::refused_tracepoint(&o.event, o.errno()?).map(|why| format!("-e {}: {why}", o.event))
+}
+
 /// Why recording failed, when a `--user-events` event could not be
 /// opened: it is gone (EINVAL, as for an id the kernel does not have:
 /// unregistered since `user_events_status` was read, or another tracer
 /// namespace's), or a tracer scope from before scoped user events refuses
-/// it (EOPNOTSUPP). `None` for other events and errors, which the open
-/// error says well enough.
-fn refused_user_event(e: &anyhow::Error) -> Option<String> {
+/// it (EOPNOTSUPP). `None` for other events (one `-e` named is a
+/// tracepoint as others) and errors, which the open error says well
+/// enough.
+fn refused_user_event(e: &anyhow::Error, config: &SessionConfig) -> Option<String> {
     let Some(session::RecordError::Open(o)) = e.downcast_ref::<session::RecordError>() else {
         return None;
     };
     let (system, name) = o.event.split_once(':')?;
-    let ours = system == user_events::EVENT_SYSTEM
-        || system.starts_with(&format!("{}_", user_events::EVENT_SYSTEM));
-    if !ours {
+    if !config.user_events.iter().any(|u| u.full_name() == o.event) {
         return None;
     }
     let why = match o.errno()? {
@@ -709,8 +768,31 @@ mod tests {
         assert_eq!(refused_uprobe(&refused("uprobes:f", libc::EMFILE)), None);
     }
 
+    /// A session recording these `--user-events`.
+    fn with_user_events(names: &[&str]) -> SessionConfig {
+        let mut config = SessionConfig::new("unused.data");
+        config.user_events = names
+            .iter()
+            .map(|full| {
+                let (system, name) = full.split_once(':').unwrap();
+                user_events::UserEvent {
+                    system: system.into(),
+                    name: name.into(),
+                    id: Some(1530),
+                }
+            })
+            .collect();
+        config
+    }
+
     #[test]
     fn a_user_event_that_cannot_be_opened_says_why() {
+        let config = with_user_events(&[
+            "user_events_7:request_done",
+            "user_events_multi:flow.0",
+            "user_events:x",
+        ]);
+        let refused_user_event = |e: &anyhow::Error| refused_user_event(e, &config);
         let gone = refused_user_event(&refused("user_events_7:request_done", libc::EINVAL));
         assert!(
             gone.as_deref().is_some_and(|g| g.starts_with(
@@ -730,8 +812,94 @@ mod tests {
             ("user_events:x", libc::EACCES),
             ("user_eventsx:y", libc::EINVAL),
             ("raw_syscalls:sys_enter", libc::EINVAL),
+            // Named with -e, not --user-events: a tracepoint as others.
+            ("user_events_9:request_done", libc::EINVAL),
         ] {
             assert_eq!(refused_user_event(&refused(event, errno)), None, "{event}");
         }
+    }
+
+    #[test]
+    fn a_tracepoint_e_names_that_tracefs_lacks_says_where_to_look() {
+        let missing = |system: &str, name: &str| {
+            anyhow::Error::new(session::RecordError::Tracepoint(
+                TracepointError::NoSuchTracepoint {
+                    system: system.into(),
+                    name: name.into(),
+                    path: PathBuf::from("/x"),
+                },
+            ))
+        };
+        let no_match = |pattern: &str| {
+            anyhow::Error::new(session::RecordError::Tracepoint(TracepointError::NoMatch {
+                pattern: pattern.into(),
+                path: PathBuf::from("/x"),
+            }))
+        };
+        let mut config = SessionConfig::new("unused.data");
+        config.tracepoints = ["user_events_7:request_done", "sched:sched_switch"]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let user = missing_tracepoint(&missing("user_events_7", "request_done"), &config);
+        assert!(
+            user.as_deref().is_some_and(|u| u.starts_with(
+                "-e user_events_7:request_done: user events are listed by user_events_status"
+            ) && u
+                .ends_with("record this tracer namespace's own with --user-events")),
+            "{user:?}"
+        );
+        // Read from tracefs itself: tracefs's word is enough.
+        assert_eq!(
+            missing_tracepoint(&missing("sched", "sched_switch"), &config),
+            None
+        );
+        config.tracefs = Some(PathBuf::from("/srv/perfns-tracefs"));
+        assert_eq!(
+            missing_tracepoint(&missing("sched", "sched_switch"), &config).unwrap(),
+            "-e sched:sched_switch: /srv/perfns-tracefs (--tracefs) has only the formats its \
+             host published with perfns publish-tracefs, those of the tracepoints the tracer \
+             scope takes: raw_syscalls:*, syscalls:*, kmem:mm_page_alloc, kmem:mm_page_free"
+        );
+        assert!(missing_tracepoint(&no_match("sched:*"), &config)
+            .is_some_and(|m| m.starts_with("-e sched:*: /srv/perfns-tracefs (--tracefs)")));
+        // A group's tracepoint: its own error names it.
+        assert_eq!(
+            missing_tracepoint(&missing("kmem", "mm_page_alloc"), &config),
+            None
+        );
+    }
+
+    #[test]
+    fn a_tracepoint_the_tracer_scope_refuses_says_which_it_takes() {
+        let takes = "the tracer scope takes only raw_syscalls:*, syscalls:*, kmem:mm_page_alloc, \
+                     kmem:mm_page_free and the user events of this tracer namespace's group and \
+                     of the groups nested in it (--user-events)";
+        assert_eq!(
+            refused_tracepoint(&refused("kmem:mm_page_alloc_zone_locked", libc::EOPNOTSUPP))
+                .unwrap(),
+            format!(
+                "-e kmem:mm_page_alloc_zone_locked: the tracer scope refuses tracepoint \
+                 kmem:mm_page_alloc_zone_locked: {takes}; to record others, record the machine \
+                 as root (--scope system)"
+            )
+        );
+        assert_eq!(
+            refused_tracepoint(&refused("user_events_9:request_done", libc::EINVAL)).unwrap(),
+            format!(
+                "-e user_events_9:request_done: no user event user_events_9:request_done in this \
+                 tracer namespace's group or those nested in it (another tenant's, or \
+                 unregistered since): {takes}"
+            )
+        );
+        // Other errors: the open error says it all.
+        assert_eq!(
+            refused_tracepoint(&refused("sched:sched_switch", libc::EACCES)),
+            None
+        );
+        assert_eq!(
+            refused_tracepoint(&refused("sched:sched_switch", libc::EINVAL)),
+            None
+        );
     }
 }

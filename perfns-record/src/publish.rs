@@ -1,8 +1,10 @@
 //! `perfns publish-tracefs`: a host's administrator copies the formats of
-//! the tracepoints `perfns record` uses, and the `syscalls:sys_enter_*`
-//! formats that name `perfns trace`'s arguments, out of tracefs,
-//! world-readable, so that tenants, who cannot read the host's tracefs,
-//! record with `perfns record --tracefs DIR` and trace with `perfns trace
+//! the tracepoints a tenant may record, those the tracer scope takes
+//! ([`TRACER_SCOPE_TRACEPOINTS`]: the event groups' and every
+//! `syscalls:*`, whose `sys_enter_*` also name `perfns trace`'s
+//! arguments), out of tracefs, world-readable, so that tenants, who cannot
+//! read the host's tracefs, record with `perfns record --tracefs DIR`
+//! (`-e syscalls:sys_exit_openat` among them) and trace with `perfns trace
 //! --tracefs DIR`.
 //!
 //! The copy has tracefs's layout, so that [`Tracefs::at`] reads it as it
@@ -13,13 +15,15 @@
 //! DIR/events/header_event
 //! DIR/events/kmem/mm_page_alloc/format      (one per tracepoint of
 //! ...                                        events::tracepoints)
-//! DIR/events/syscalls/sys_enter_openat/format  (one per system call, on
-//! ...                                        a kernel with
+//! DIR/events/syscalls/sys_enter_openat/format  (one per system call's
+//! DIR/events/syscalls/sys_exit_openat/format   entry and exit, on a
+//! ...                                        kernel with
 //!                                            CONFIG_FTRACE_SYSCALLS)
 //! ```
 //!
-//! Only those files: the rest of tracefs (other tracepoints, the ring
-//! buffer's controls) is none of a tenant's business. Each file is
+//! Only those files: the rest of tracefs (other tracepoints, which the
+//! scope refuses anyway, and the ring buffer's controls) is none of a
+//! tenant's business. Each file is
 //! written beside its final name and renamed over it, so that a tenant
 //! reading while the host publishes again (after a kernel update) sees
 //! the old file or the new one, never half of one.
@@ -34,6 +38,7 @@ use perfns::perf_data::TracingData;
 use perfns::tracepoint::{Tracefs, TracepointError};
 
 use crate::events::{self, EventGroups};
+use crate::scope;
 
 /// Where tracefs is mounted on current kernels: where the formats are read
 /// from when nothing else is given and [`Tracefs::find_or_mount`] finds no
@@ -87,11 +92,11 @@ fn unreadable_hint(cause: &io::Error) -> &'static str {
     }
 }
 
-/// Copies the header files, the format of every tracepoint `perfns
-/// record` uses and every `syscalls:sys_enter_*` format (what `perfns
-/// trace` names arguments by; none on a kernel without
-/// CONFIG_FTRACE_SYSCALLS, where trace shows `arg1`...) from `tracefs`
-/// into `dir`, world-readable (files a+r, directories a+rx, on top of what
+/// Copies the header files, the format of every tracepoint of `perfns
+/// record`'s groups and every other the tracer scope takes (the
+/// `syscalls:*` formats, which also name `perfns trace`'s arguments; none
+/// on a kernel without CONFIG_FTRACE_SYSCALLS, where trace shows
+/// `arg1`...) from `tracefs` into `dir`, world-readable (files a+r, directories a+rx, on top of what
 /// they had), and returns the files written, relative to `dir`.
 pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishError> {
     let events_dir = tracefs.root().join("events");
@@ -118,8 +123,14 @@ pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishErr
     }
     let tracing =
         TracingData::from_tracefs(tracefs, &formats).map_err(|e| readable(e.source, e.path))?;
-    for name in syscall_entries(tracefs).map_err(|(cause, file)| readable(cause, file))? {
-        formats.push(tracefs.format(SYSCALLS, &name)?);
+    let in_scope = tracefs.tracepoints(
+        |system| scope::tracer_scope_takes(system, None),
+        |system, name| scope::tracer_scope_takes(system, Some(name)),
+    )?;
+    for (system, name) in in_scope {
+        if !formats.iter().any(|f| f.system == system && f.name == name) {
+            formats.push(tracefs.format(&system, &name)?);
+        }
     }
 
     let mut files = vec![
@@ -142,31 +153,6 @@ pub fn publish(tracefs: &Tracefs, dir: &Path) -> Result<Vec<PathBuf>, PublishErr
         write_readable(&target, text.as_bytes())?;
     }
     Ok(files.into_iter().map(|(path, _)| path).collect())
-}
-
-/// The tracepoint system of the per-syscall tracepoints.
-const SYSCALLS: &str = "syscalls";
-
-/// The names of the `syscalls:sys_enter_*` tracepoints in `tracefs`,
-/// sorted; none when the kernel has no such system.
-fn syscall_entries(tracefs: &Tracefs) -> Result<Vec<String>, (io::Error, PathBuf)> {
-    let dir = tracefs.root().join("events").join(SYSCALLS);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err((e, dir)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| (e, dir.clone()))?;
-        if let Some(name) = entry.file_name().to_str() {
-            if name.starts_with("sys_enter_") {
-                names.push(name.to_owned());
-            }
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 /// Writing `path` failed.
@@ -254,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn publishes_exactly_the_formats_record_and_trace_use() {
+    fn publishes_exactly_the_formats_the_tracer_scope_takes() {
         let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
@@ -273,8 +259,8 @@ mod tests {
         .iter()
         .map(PathBuf::from)
         .collect();
-        // And every system call's entry, as find lists them (this machine's
-        // kernel has CONFIG_FTRACE_SYSCALLS).
+        // And every system call's entry and exit, as find lists them (this
+        // machine's kernel has CONFIG_FTRACE_SYSCALLS).
         let find = std::process::Command::new("find")
             .arg(tracefs.root().join("events/syscalls"))
             .args([
@@ -282,8 +268,8 @@ mod tests {
                 "1",
                 "-maxdepth",
                 "1",
-                "-name",
-                "sys_enter_*",
+                "-type",
+                "d",
                 "-printf",
                 "%f\\n",
             ])
@@ -291,10 +277,9 @@ mod tests {
             .unwrap();
         assert!(find.status.success(), "{find:?}");
         let entries = String::from_utf8(find.stdout).unwrap();
-        assert!(
-            entries.lines().any(|l| l == "sys_enter_openat"),
-            "{entries}"
-        );
+        for call in ["sys_enter_openat", "sys_exit_openat"] {
+            assert!(entries.lines().any(|l| l == call), "{entries}");
+        }
         want.extend(
             entries
                 .lines()
@@ -328,9 +313,15 @@ mod tests {
             }
         }
 
-        // perfns record reads the copy as it reads tracefs.
-        let from_copy = events::plan(EventGroups::ALL, &Tracefs::at(&out), 0).unwrap();
-        let from_tracefs = events::plan(EventGroups::ALL, &tracefs, 0).unwrap();
+        // perfns record reads the copy as it reads tracefs, the groups'
+        // tracepoints and those -e names.
+        let named: Vec<events::TracepointPattern> = ["syscalls:sys_*_getppid", "raw_syscalls:*"]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let from_copy = events::plan(EventGroups::ALL, &named, &Tracefs::at(&out), 0).unwrap();
+        let from_tracefs = events::plan(EventGroups::ALL, &named, &tracefs, 0).unwrap();
+        assert_eq!(from_copy.len(), 8, "the groups' six and getppid's two");
         let ids = |plan: &[events::PlannedEvent]| -> Vec<(String, u64)> {
             plan.iter()
                 .map(|e| (e.name.clone(), e.attr.config))

@@ -9,13 +9,17 @@
 //! records the scope refuses. (The page allocation tracepoints of the `mem`
 //! group reach a scoped event with their page frame number cleared; a
 //! kernel with an earlier version of the series refuses them, and
-//! `perfns record` then records without `mem`, and says so.)
+//! `perfns record` then records without `mem`, and says so.) Which
+//! tracepoints the scope takes is [`TRACER_SCOPE_TRACEPOINTS`], and what
+//! `perfns record` says of one it refuses, [`refused_tracepoint`].
 
 use std::fmt;
 
 use perfns::abi::tracer_scope::{self, TracerScopeSupport, TRACER_NAMESPACES, TRACER_SCOPE};
 use perfns::attr::flags;
 use perfns::container::RecordingMode;
+
+use crate::glob;
 
 /// `--scope`: what the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -246,6 +250,64 @@ pub fn extra_flags(mode: RecordingMode) -> u64 {
     }
 }
 
+/// The tracepoints a tracer-scoped event may be, as `-e` names them: the
+/// system calls' (the events marked TRACE_EVENT_FL_CAP_ANY, whose payload
+/// an unprivileged per-task reader may already see) and the page
+/// allocator's two (their page frame number cleared); besides these, the
+/// user events of the recorder's tracer namespace's group and of the
+/// groups nested in it (`--user-events`). The kernel series refuses any
+/// other with EOPNOTSUPP (kernel-patch/0004, 0012); `perfns
+/// publish-tracefs` publishes the formats of these for tenants.
+pub const TRACER_SCOPE_TRACEPOINTS: [(&str, &str); 4] = [
+    ("raw_syscalls", "*"),
+    ("syscalls", "*"),
+    ("kmem", "mm_page_alloc"),
+    ("kmem", "mm_page_free"),
+];
+
+/// Whether the tracer scope takes tracepoint `system:name`, or with no
+/// name, some tracepoint of `system` ([`TRACER_SCOPE_TRACEPOINTS`]; user
+/// events aside).
+pub fn tracer_scope_takes(system: &str, name: Option<&str>) -> bool {
+    TRACER_SCOPE_TRACEPOINTS
+        .iter()
+        .any(|&(s, n)| glob::matches(s, system) && name.is_none_or(|name| glob::matches(n, name)))
+}
+
+/// [`TRACER_SCOPE_TRACEPOINTS`] for a message: `raw_syscalls:*,
+/// syscalls:*, ...`.
+pub fn tracer_scope_tracepoints_text() -> String {
+    TRACER_SCOPE_TRACEPOINTS
+        .map(|(system, name)| format!("{system}:{name}"))
+        .join(", ")
+}
+
+/// Why a tracer-scoped recording could not open tracepoint `event`
+/// (`SYSTEM:NAME`), from the kernel's `errno`: EOPNOTSUPP for one the
+/// scope does not take, EINVAL for a user event of a group that is not
+/// the recorder's or nested in it (as for an id the kernel does not have).
+/// `None` for other errors, which the open error says well enough.
+pub fn refused_tracepoint(event: &str, errno: i32) -> Option<String> {
+    let takes = format!(
+        "the tracer scope takes only {} and the user events of this tracer namespace's group \
+         and of the groups nested in it (--user-events)",
+        tracer_scope_tracepoints_text()
+    );
+    match errno {
+        libc::EOPNOTSUPP => Some(format!(
+            "the tracer scope refuses tracepoint {event}: {takes}; to record others, record \
+             the machine as root (--scope system)"
+        )),
+        libc::EINVAL if perfns::tracepoint::is_user_events_system(event.split(':').next()?) => {
+            Some(format!(
+                "no user event {event} in this tracer namespace's group or those nested in it \
+                 (another tenant's, or unregistered since): {takes}"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// The side-band flags the tracer scope refuses (EOPNOTSUPP), and the one
 /// it gives instead: a task's namespaces, its tracer-namespace ancestry and
 /// its pids, in PERF_RECORD_TRACER_NAMESPACES.
@@ -388,6 +450,28 @@ mod tests {
             "{}",
             c.note
         );
+    }
+
+    #[test]
+    fn the_tracer_scope_takes_the_system_calls_and_two_page_tracepoints() {
+        for (system, name) in [
+            ("raw_syscalls", "sys_enter"),
+            ("syscalls", "sys_exit_getppid"),
+            ("kmem", "mm_page_alloc"),
+            ("kmem", "mm_page_free"),
+        ] {
+            assert!(tracer_scope_takes(system, Some(name)), "{system}:{name}");
+            assert!(tracer_scope_takes(system, None), "{system}");
+        }
+        for (system, name) in [
+            ("kmem", "mm_page_alloc_zone_locked"),
+            ("kmem", "kmalloc"),
+            ("sched", "sched_switch"),
+            ("syscalls_x", "sys_enter_openat"),
+        ] {
+            assert!(!tracer_scope_takes(system, Some(name)), "{system}:{name}");
+        }
+        assert!(!tracer_scope_takes("sched", None));
     }
 
     #[test]

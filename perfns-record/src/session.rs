@@ -37,7 +37,7 @@ mod switch;
 pub(crate) mod tasks;
 pub use switch::timestamped;
 
-use crate::events::{self, EventGroups, PlannedEvent};
+use crate::events::{self, EventGroups, PlannedEvent, TracepointPattern};
 use crate::runtime_names::RuntimeNames;
 use crate::statedump;
 use crate::uprobe::{Uprobe, UprobeError, UprobePmu};
@@ -50,6 +50,9 @@ pub struct SessionConfig {
     pub output: PathBuf,
     /// The event groups.
     pub groups: EventGroups,
+    /// `-e SYSTEM:NAME`: tracepoints named beside the groups' (globs
+    /// resolved in tracefs when the events are planned).
+    pub tracepoints: Vec<TracepointPattern>,
     /// `--uprobe`: probes on functions of ELF files, resolved.
     pub uprobes: Vec<Uprobe>,
     /// `--user-events`: the user events `user_events_status` listed.
@@ -92,6 +95,7 @@ impl SessionConfig {
         Self {
             output: output.into(),
             groups: EventGroups::ALL,
+            tracepoints: Vec::new(),
             uprobes: Vec::new(),
             user_events: Vec::new(),
             mmap_pages: DEFAULT_MMAP_PAGES,
@@ -403,15 +407,20 @@ fn probe_privilege(config: &SessionConfig, target: Target) -> Result<bool, Recor
     }
 }
 
-/// The events to open, from tracefs's formats: each group's, the uprobes
-/// and the user events, waking the reader at an eighth of the buffer,
+/// The events to open, from tracefs's formats: each group's, the named
+/// tracepoints, the uprobes and the user events, waking the reader at an eighth of the buffer,
 /// without read_format LOST where the kernel has none.
 fn plan_events(
     config: &SessionConfig,
     tracefs: &Tracefs,
     lost_readable: bool,
 ) -> Result<Vec<PlannedEvent>, RecordError> {
-    let mut plan = events::plan(config.groups, tracefs, config.extra_flags)?;
+    let mut plan = events::plan(
+        config.groups,
+        &config.tracepoints,
+        tracefs,
+        config.extra_flags,
+    )?;
     if !config.uprobes.is_empty() {
         let pmu = UprobePmu::of_this_kernel()?;
         plan.extend(
@@ -422,6 +431,10 @@ fn plan_events(
         );
     }
     for event in &config.user_events {
+        // One `-e` named too.
+        if plan.iter().any(|p| p.name == event.full_name()) {
+            continue;
+        }
         let format = event.format(tracefs)?;
         plan.push(event.planned_event(format, config.extra_flags));
     }

@@ -10,17 +10,17 @@
 //!
 //! Each figure has its module: `cputop` (who runs on each CPU, charged
 //! when it leaves), `memtop` (pages by order), `syscalls` (calls, errors,
-//! latency), `uprobes` (hits and call latency of uprobes), `user_events`
-//! (which user events are they); `containers` groups the tasks into the
-//! containers' tree at the end.
+//! latency), `uprobes` (hits and call latency of uprobes), `tracepoints`
+//! (how many times each other tracepoint was hit, user events among them);
+//! `containers` groups the tasks into the containers' tree at the end.
 
 pub(crate) mod containers;
 mod cputop;
 mod live;
 mod memtop;
 mod syscalls;
+mod tracepoints;
 mod uprobes;
-mod user_events;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -343,13 +343,15 @@ enum Role {
     UprobeReturn {
         probe: usize,
     },
-    /// A user event written: an index in [`Analysis::user_events`].
-    UserEvent {
+    /// A tracepoint counted by name ([`tracepoints`]): an index in
+    /// [`Analysis::tracepoints`].
+    Counted {
         event: usize,
     },
     /// A sampling event (cpu-clock, cycles, ...): samples are counted.
     Sampling,
-    /// Side-band only (dummy) or a tracepoint the report does not use.
+    /// Side-band only (dummy); a tracepoint until [`tracepoints`] counts
+    /// it.
     Other,
 }
 
@@ -376,9 +378,9 @@ pub(crate) struct Task {
     /// The calls of each probe it has entered and not returned from,
     /// innermost last.
     in_calls: BTreeMap<usize, Vec<InCall>>,
-    /// User events written, by event (an index in
-    /// [`Analysis::user_events`]).
-    pub user_events: BTreeMap<usize, u64>,
+    /// Hits of the tracepoints counted by name, by tracepoint (an index
+    /// in [`Analysis::tracepoints`]).
+    pub tracepoints: BTreeMap<usize, u64>,
     /// In a live analysis: the interval it exited in.
     exited_in: Option<u64>,
 }
@@ -405,9 +407,9 @@ pub struct Analysis {
     /// The uprobes the recording has, which [`Role::UprobeEntry`] and
     /// [`Role::UprobeReturn`] point into.
     probes: Vec<Probe>,
-    /// The user events the recording has, by full name, which
-    /// [`Role::UserEvent`] points into.
-    user_events: Vec<String>,
+    /// The tracepoints counted by name, by full name, which
+    /// [`Role::Counted`] points into.
+    tracepoints: Vec<String>,
     event_names: Vec<String>,
     event_samples: Vec<u64>,
     cpu_source: CpuTimeSource,
@@ -499,19 +501,21 @@ impl Analysis {
                 Role::UprobeEntry { probe }
             };
         }
-        let mut user_events: Vec<String> = Vec::new();
+        // Every tracepoint that no analysis took is counted by name.
+        let mut counted: Vec<String> = Vec::new();
         for (e, role) in events.events().iter().zip(&mut roles) {
-            let Some(name) = user_events::user_event_of(&e.name, &e.attr, features) else {
+            if e.attr.kind != kind::TRACEPOINT || !matches!(role, Role::Other) {
                 continue;
-            };
-            let event = match user_events.iter().position(|u| *u == name) {
+            }
+            let name = tracepoints::full_name(&e.name, &e.attr, features);
+            let event = match counted.iter().position(|u| *u == name) {
                 Some(i) => i,
                 None => {
-                    user_events.push(name);
-                    user_events.len() - 1
+                    counted.push(name);
+                    counted.len() - 1
                 }
             };
-            *role = Role::UserEvent { event };
+            *role = Role::Counted { event };
         }
         let has = |f: fn(&Role) -> bool| roles.iter().any(f);
         let cpu_source = if has(|r| matches!(r, Role::SchedSwitch { .. })) {
@@ -589,7 +593,7 @@ impl Analysis {
             event_samples: vec![0; roles.len()],
             roles,
             probes,
-            user_events,
+            tracepoints: counted,
             cpu_source,
             task_switches: false,
             window: merged_spans(window),
@@ -946,9 +950,9 @@ impl Analysis {
                 };
                 uprobes::exit(&mut self.tasks[ti], *probe, t, in_window);
             }
-            Role::UserEvent { event } => {
+            Role::Counted { event } => {
                 if in_window {
-                    *self.tasks[ti].user_events.entry(*event).or_default() += 1;
+                    *self.tasks[ti].tracepoints.entry(*event).or_default() += 1;
                 }
             }
             Role::Sampling => {
@@ -1124,7 +1128,14 @@ impl Analysis {
                 .iter()
                 .any(|r| matches!(r, Role::SysEnter { .. })),
             uprobes_recorded: !self.probes.is_empty(),
-            user_events_recorded: !self.user_events.is_empty(),
+            user_events_recorded: self
+                .tracepoints
+                .iter()
+                .any(|t| tracepoints::is_user_event(t)),
+            tracepoints_recorded: self
+                .tracepoints
+                .iter()
+                .any(|t| !tracepoints::is_user_event(t)),
             notes,
             warnings,
             damaged: self.truncated.is_some() || self.errors > 0,
@@ -1137,7 +1148,7 @@ impl Analysis {
             cgroups: &self.cgroups,
             arch: header.recording.arch.as_deref(),
             probes: &self.probes,
-            user_events: &self.user_events,
+            tracepoints: &self.tracepoints,
         };
         let (containers, processes) =
             containers::build(&membership, header.time.duration_ns, options)?;

@@ -76,6 +76,13 @@ pub struct Header {
     /// then list how many each wrote. Absent when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub user_events_recorded: bool,
+    /// Whether tracepoints the report has no table of its own for were
+    /// recorded (`perfns record -e syscalls:sys_enter_openat`, perf record
+    /// -e sched:sched_wakeup; user events aside): the containers'
+    /// `tracepoints` then list how many times each hit them. Absent when
+    /// false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tracepoints_recorded: bool,
     /// Things the report cannot tell from this recording.
     pub notes: Vec<String>,
     /// Problems with the recording; the figures cover the records read
@@ -269,7 +276,11 @@ pub struct ContainerReport {
     /// Its own tasks' user events written, each event they wrote, most
     /// first. Absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub user_events: Vec<UserEventFigures>,
+    pub user_events: Vec<TracepointCount>,
+    /// Its own tasks' hits of the other tracepoints the report has no
+    /// table of its own for, each they hit, most first. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tracepoints: Vec<TracepointCount>,
 }
 
 impl ContainerReport {
@@ -380,15 +391,18 @@ pub struct UprobeFigures {
     pub latency_p99_ns: Option<u64>,
 }
 
-/// One user event's figures in a container (`perfns record
-/// --user-events`, or perf record's user events).
+/// How many times a container's tasks hit a tracepoint the report counts
+/// by name: a user event (`perfns record --user-events`, or perf record's
+/// user events), or another it has no table for (`-e
+/// syscalls:sys_enter_openat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UserEventFigures {
-    /// The event: `SYSTEM:NAME` (`user_events:request_done`; with the
-    /// perfns series, `user_events_<ID>:request_done` for tracer
-    /// namespace ID's group).
+pub struct TracepointCount {
+    /// The tracepoint: `SYSTEM:NAME` (`syscalls:sys_enter_openat`,
+    /// `user_events:request_done`; with the perfns series,
+    /// `user_events_<ID>:request_done` for tracer namespace ID's group).
     pub event: String,
-    /// How many were written (the event's samples) in the range.
+    /// How many times it was hit (a user event: written), its samples, in
+    /// the range.
     pub count: u64,
 }
 

@@ -10,7 +10,7 @@ use tabled::settings::{Alignment, Modify, Style, Width};
 
 use crate::model::{
     ContainerReport, ContainerSource, CpuFigures, CpuTimeSource, Figures, Header, MemoryFigures,
-    ProcessReport, Report, SyscallTotals, UprobeFigures,
+    ProcessReport, Report, SyscallTotals, TracepointCount, UprobeFigures,
 };
 use crate::SortKey;
 
@@ -274,8 +274,8 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
     if h.uprobes_recorded {
         uprobes(&mut out, report, width);
     }
-    if h.user_events_recorded {
-        user_events(&mut out, report, width);
+    if h.user_events_recorded || h.tracepoints_recorded {
+        tracepoints(&mut out, report, width);
     }
     if let Some(procs) = &report.processes {
         let _ = write!(
@@ -513,16 +513,16 @@ fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width:
 
 /// A table under `head` of each container's `items` (its own), a row of
 /// `cells` for each, the container named on its first.
-fn per_container_rows<T>(
-    report: &Report,
+fn per_container_rows<'r, T: 'r, I: IntoIterator<Item = &'r T>>(
+    report: &'r Report,
     head: Vec<&str>,
-    items: impl Fn(&ContainerReport) -> &[T],
+    items: impl Fn(&'r ContainerReport) -> I,
     cells: impl Fn(&T) -> Vec<String>,
 ) -> Builder {
     let mut b = Builder::default();
     b.push_record(head);
     for c in &report.containers {
-        for (i, item) in items(c).iter().enumerate() {
+        for (i, item) in items(c).into_iter().enumerate() {
             let name = if i == 0 {
                 c.name.clone()
             } else {
@@ -607,19 +607,25 @@ fn uprobes(out: &mut String, report: &Report, width: Option<usize>) {
     }
 }
 
-/// Each container's user events (its own tasks' writes), the container
-/// named on its first; a line saying so when no container wrote any.
-fn user_events(out: &mut String, report: &Report, width: Option<usize>) {
+/// Each container's counted tracepoints (its own tasks' hits), user
+/// events and others together, most first, the container named on its
+/// first; a line saying so when no container hit any.
+fn tracepoints(out: &mut String, report: &Report, width: Option<usize>) {
     let b = per_container_rows(
         report,
-        vec!["container", "event", "count"],
-        |c| &c.user_events,
-        |u| vec![u.event.clone(), u.count.to_string()],
+        vec!["container", "tracepoint", "count"],
+        |c| {
+            let mut all: Vec<&TracepointCount> =
+                c.user_events.iter().chain(&c.tracepoints).collect();
+            all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
+            all
+        },
+        |t| vec![t.event.clone(), t.count.to_string()],
     );
     if b.count_records() > 1 {
-        let _ = write!(out, "\nUser events (own)\n{}", finish_table(b, width, 2, 3));
+        let _ = write!(out, "\nTracepoints (own)\n{}", finish_table(b, width, 2, 3));
     } else {
-        out.push_str("\nUser events (own): none written\n");
+        out.push_str("\nTracepoints (own): none hit\n");
     }
 }
 
@@ -840,20 +846,26 @@ fn uprobe_block(out: &mut String, report: &Report) {
     }
 }
 
-/// The user events block of the CSV: one line per container and user
-/// event its own tasks wrote.
-fn user_event_block(out: &mut String, report: &Report) {
+/// A counted-tracepoints block of the CSV, `section` (`user_events`, or
+/// `tracepoints` for the others): one line per container and tracepoint
+/// its own tasks hit.
+fn tracepoint_block(
+    out: &mut String,
+    report: &Report,
+    section: &str,
+    of: impl Fn(&ContainerReport) -> &[TracepointCount],
+) {
     out.push('\n');
     line(out, &["section", "key", "event", "count"].map(String::from));
     for c in &report.containers {
-        for u in &c.user_events {
+        for t in of(c) {
             line(
                 out,
                 &[
-                    "user_events".into(),
+                    section.into(),
                     c.key.clone(),
-                    u.event.clone(),
-                    u.count.to_string(),
+                    t.event.clone(),
+                    t.count.to_string(),
                 ],
             );
         }
@@ -861,7 +873,7 @@ fn user_event_block(out: &mut String, report: &Report) {
 }
 
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
-/// top_syscalls, uprobes, user_events, processes), each with its own header line whose first
+/// top_syscalls, uprobes, user_events, tracepoints, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
 pub fn csv(report: &Report) -> String {
     let mut out = String::new();
@@ -994,7 +1006,10 @@ pub fn csv(report: &Report) -> String {
         uprobe_block(&mut out, report);
     }
     if h.user_events_recorded {
-        user_event_block(&mut out, report);
+        tracepoint_block(&mut out, report, "user_events", |c| &c.user_events);
+    }
+    if h.tracepoints_recorded {
+        tracepoint_block(&mut out, report, "tracepoints", |c| &c.tracepoints);
     }
 
     if let Some(procs) = &report.processes {

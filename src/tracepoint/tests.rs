@@ -596,6 +596,47 @@ fn tracefs_missing_tracepoint_names_it() {
 }
 
 #[test]
+fn tracefs_lists_the_tracepoints_a_filter_keeps() {
+    let dir = fake_tracefs();
+    let events = dir.path().join("events");
+    for tracepoint in [
+        "sched/sched_wakeup",
+        "syscalls/sys_enter_getppid",
+        "syscalls/sys_exit_getppid",
+    ] {
+        std::fs::create_dir_all(events.join(tracepoint)).unwrap();
+    }
+    // A system's controls and tracefs's own files are no tracepoints.
+    for file in ["sched/enable", "sched/filter", "header_page"] {
+        std::fs::write(events.join(file), "").unwrap();
+    }
+    let tracefs = Tracefs::at(dir.path());
+    assert_eq!(
+        tracefs.tracepoints(|_| true, |_, _| true).unwrap(),
+        [
+            ("sched".to_owned(), "sched_switch".to_owned()),
+            ("sched".into(), "sched_wakeup".into()),
+            ("syscalls".into(), "sys_enter_getppid".into()),
+            ("syscalls".into(), "sys_exit_getppid".into()),
+        ]
+    );
+    let exits = tracefs
+        .tracepoints(|s| s == "syscalls", |_, n| n.starts_with("sys_exit_"))
+        .unwrap();
+    assert_eq!(
+        exits,
+        [("syscalls".to_owned(), "sys_exit_getppid".to_owned())]
+    );
+    let err = Tracefs::at(dir.path().join("none"))
+        .tracepoints(|_| true, |_, _| true)
+        .unwrap_err();
+    assert!(
+        matches!(err, TracepointError::Read { ref path, .. } if *path == dir.path().join("none/events")),
+        "{err}"
+    );
+}
+
+#[test]
 fn tracefs_unreadable_format_is_a_read_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("events/sched/sched_switch")).unwrap();
@@ -692,4 +733,27 @@ fn real_kernel_sys_enter_id_opens_the_tracepoint() {
         (CALLS..=CALLS + 2).contains(&count),
         "counted {count} syscalls"
     );
+}
+
+#[test]
+fn user_events_are_told_by_their_system() {
+    for system in [
+        "user_events",
+        "user_events_multi",
+        "user_events_42",
+        "user_events_multi_42",
+    ] {
+        assert!(is_user_events_system(system), "{system}");
+    }
+    for system in [
+        "user_event",
+        "user_events_",
+        "user_events_x",
+        "user_eventsx",
+        "user_events_multi_",
+        "user_events_42_1",
+        "uprobes",
+    ] {
+        assert!(!is_user_events_system(system), "{system}");
+    }
 }

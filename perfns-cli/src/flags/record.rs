@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use perfns::container::RecordingScope;
-use perfns_record::events::EventGroups;
+use perfns_record::events::EventSelection;
 use perfns_record::mmap_size::MmapSize;
 use perfns_record::scope::ScopeRequest;
 use perfns_record::session::SessionConfig;
@@ -58,18 +58,21 @@ pub struct RecordArgs {
     /// Stop after this many seconds (fractions allowed).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
-    /// Event groups, comma-separated: cpu (context switches), mem (page
-    /// allocations and frees), syscalls (raw_syscalls enter/exit). Unlike
-    /// perf record -e, which takes perf's event names (`cycles`,
-    /// `sched:sched_switch`), these are perfns's groups, each a fixed set
-    /// of events; given once, as a comma list.
+    /// What to record, comma-separated, repeatable: perfns's event groups,
+    /// cpu (context switches), mem (page allocations and frees), syscalls
+    /// (raw_syscalls enter/exit); and tracepoints, as perf record -e names
+    /// them, SYSTEM:NAME (`syscalls:sys_enter_openat`), either part a
+    /// shell-style glob (`syscalls:sys_enter_*`, `kmem:*`), looked up in
+    /// tracefs (--tracefs). `perfns report` counts each tracepoint it has
+    /// no table for, per container. Default: the three groups; `-e cpu -e
+    /// syscalls:sys_enter_openat` records those alone.
     #[arg(
         short = 'e',
         long,
-        value_name = "cpu,mem,syscalls",
+        value_name = "GROUP|SYSTEM:NAME,...",
         default_value = "cpu,mem,syscalls"
     )]
-    pub events: String,
+    pub events: Vec<String>,
     /// Probe a function of an ELF executable or library (a uprobe, as
     /// `perf probe -x PATH SYMBOL`): each call, or with %return each
     /// return, is a sample of event `uprobes:SYMBOL` (`uprobes:SYMBOL__return`),
@@ -191,10 +194,8 @@ impl RecordArgs {
     /// Checks the command line before anything is opened, and makes it
     /// the recorder's configuration.
     pub fn into_config(self) -> anyhow::Result<RecordConfig> {
-        let groups: EventGroups = self
-            .events
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--events {}: {e}", self.events))?;
+        let events = EventSelection::parse(self.events.iter().map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("-e/--events: {e}"))?;
         let specs = self
             .uprobes
             .iter()
@@ -247,7 +248,8 @@ impl RecordArgs {
             session.cpus = Some(cpus);
         }
         session.compression_level = self.compression_level;
-        session.groups = groups;
+        session.groups = events.groups;
+        session.tracepoints = events.tracepoints;
         session.container = self.container;
         session.cgroup = self.cgroup;
         session.tracefs = self.tracefs;

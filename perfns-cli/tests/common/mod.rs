@@ -102,6 +102,24 @@ pub fn spawn_record(args: &[&str]) -> Child {
         .expect("running perfns record")
 }
 
+/// Waits until the container whose cgroup is `cgroup` has its pid 1 in it
+/// (unshare and its child).
+pub fn wait_for_container(cgroup: &Path) {
+    let started = std::time::Instant::now();
+    loop {
+        let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+        if procs.lines().count() >= 2 {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{} holds {procs:?}",
+            cgroup.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Sends `s` to `child`.
 pub fn signal(child: &Child, s: Signal) {
     kill(Pid::from_raw(child.id() as i32), s).expect("kill");

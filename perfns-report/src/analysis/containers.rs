@@ -23,7 +23,7 @@ use super::uprobes::{Probe, UprobeTally};
 use super::Task;
 use crate::model::{
     ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
-    SyscallTotals, UprobeFigures, UserEventFigures,
+    SyscallTotals, TracepointCount, UprobeFigures,
 };
 use crate::{Options, SortKey};
 
@@ -77,8 +77,9 @@ pub(crate) struct Membership<'a> {
     pub meta: Option<&'a RecordingMeta>,
     /// The uprobes, which the tasks' tallies are by.
     pub probes: &'a [Probe],
-    /// The user events' full names, which the tasks' counts are by.
-    pub user_events: &'a [String],
+    /// The counted tracepoints' full names, which the tasks' counts are
+    /// by.
+    pub tracepoints: &'a [String],
 }
 
 /// A container's identity.
@@ -120,8 +121,8 @@ struct Node {
     syscalls: BTreeMap<u64, SyscallTotals>,
     /// Its own tasks' uprobe tallies, by probe.
     uprobes: BTreeMap<usize, UprobeTally>,
-    /// Its own tasks' user events written, by event.
-    user_events: BTreeMap<usize, u64>,
+    /// Its own tasks' hits of the counted tracepoints, by tracepoint.
+    tracepoints: BTreeMap<usize, u64>,
     processes: BTreeMap<i32, ProcessFigures>,
 }
 
@@ -143,7 +144,7 @@ pub(crate) fn build(
         &order,
         m.arch.unwrap_or(""),
         m.probes,
-        m.user_events,
+        m.tracepoints,
         duration_ns,
         options,
     ))
@@ -295,8 +296,8 @@ fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
         for (&probe, u) in &task.uprobes {
             node.uprobes.entry(probe).or_default().add(u);
         }
-        for (&event, &n) in &task.user_events {
-            *node.user_events.entry(event).or_default() += n;
+        for (&event, &n) in &task.tracepoints {
+            *node.tracepoints.entry(event).or_default() += n;
         }
         let leader_comm = placement.leader_of.get(&task.pid).map(|l| l.comm.as_str());
         let process = node
@@ -550,14 +551,14 @@ fn layout(
 }
 
 /// The report's rows for the containers in `order`, with their top
-/// processes and syscalls, their uprobes and user events, and, with
+/// processes and syscalls, their uprobes and counted tracepoints, and, with
 /// `--per-process`, the processes.
 fn report(
     nodes: &BTreeMap<Key, Node>,
     order: &[(Key, usize)],
     arch: &str,
     probes: &[Probe],
-    user_events: &[String],
+    tracepoints: &[String],
     duration_ns: u64,
     options: &Options,
 ) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
@@ -615,15 +616,17 @@ fn report(
                 .map(|(&probe, tally)| tally.figures(&probes[probe]))
                 .collect();
             uprobes.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.probe.cmp(&b.probe)));
-            let mut user_events: Vec<UserEventFigures> = node
-                .user_events
+            let (mut user_events, mut others): (Vec<TracepointCount>, Vec<TracepointCount>) = node
+                .tracepoints
                 .iter()
-                .map(|(&event, &count)| UserEventFigures {
-                    event: user_events[event].clone(),
+                .map(|(&event, &count)| TracepointCount {
+                    event: tracepoints[event].clone(),
                     count,
                 })
-                .collect();
-            user_events.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
+                .partition(|t| super::tracepoints::is_user_event(&t.event));
+            for list in [&mut user_events, &mut others] {
+                list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.event.cmp(&b.event)));
+            }
             ContainerReport {
                 key: key.text(),
                 name: name(key, node),
@@ -647,6 +650,7 @@ fn report(
                 top_syscalls: syscalls,
                 uprobes,
                 user_events,
+                tracepoints: others,
             }
         })
         .collect();

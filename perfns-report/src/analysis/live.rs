@@ -110,7 +110,7 @@ impl Analysis {
             t.memory = MemoryFigures::default();
             t.syscalls.clear();
             t.uprobes.clear();
-            t.user_events.clear();
+            t.tracepoints.clear();
             self.by_tid.insert(t.tid, i);
         }
         self.last_task = None;

@@ -1,11 +1,14 @@
-//! User events per container, from a recording written here byte by byte:
-//! the host and two containers write user events of three groups (the
-//! initial tracer namespace's `user_events`, and tracer namespace 7's
-//! `user_events_7` and `user_events_multi_7`), `request_done` in two of
-//! them; each container's counts come out exactly, by full name, in the
-//! table, the JSON and the CSV, and events of other tracepoints are none.
-//! (The kernel here has no user events: the VM's end-to-end test records
-//! real ones, perfns-record/tests/vm_tracer_scope.rs.)
+//! Tracepoints counted per container by name, from a recording written
+//! here byte by byte: the host and two containers write user events of
+//! three groups (the initial tracer namespace's `user_events`, and tracer
+//! namespace 7's `user_events_7` and `user_events_multi_7`),
+//! `request_done` in two of them, and hit two tracepoints the report has
+//! no table for (`sched:sched_wakeup`, `syscalls:sys_enter_getppid`);
+//! each container's counts come out exactly, by full name, in the table
+//! (one, the two kinds together), the JSON and the CSV (the user events
+//! apart from the others). (The kernel here has no user events: the VM's
+//! end-to-end test records real ones, perfns-record/tests/vm_tracer_scope.rs;
+//! perfns-cli/tests/tracepoints.rs records real tracepoints here.)
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -15,6 +18,7 @@ use std::path::Path;
 use perfns::attr::{flags, kind, EventAttr, EventDesc, SampleFormat};
 use perfns::perf_data::{Features, PerfFileWriter, TracepointFormatText, TracingData};
 use perfns::record::{ns_index, RawData, RecordHeader, RecordType};
+use perfns_report::model::{ContainerReport, Report, TracepointCount};
 use perfns_report::{render, report, Options};
 use serde_json::Value;
 
@@ -24,13 +28,14 @@ const FRONT_NS: u64 = 4_026_532_001;
 const BACK_NS: u64 = 4_026_532_002;
 
 /// The recording's events: `(name, tracepoint id)`; event `i` has sample
-/// id `i + 1`. The last is a tracepoint that is no user event.
-const EVENTS: [(&str, u64); 5] = [
+/// id `i + 1`. The last two are tracepoints that are no user events.
+const EVENTS: [(&str, u64); 6] = [
     ("user_events:request_done", 1540),
     ("user_events_7:request_done", 1530),
     ("user_events_7:cache_miss", 1531),
     ("user_events_multi_7:flow.0", 1532),
     ("sched:sched_wakeup", 318),
+    ("syscalls:sys_enter_getppid", 700),
 ];
 
 /// What a writer writes: `(event, count)`, event an index in [`EVENTS`].
@@ -39,7 +44,9 @@ type Writes = &'static [(usize, u64)];
 /// Who writes what: `(pid, comm, pid namespace, writes)`.
 const WRITERS: [(i32, &str, u64, Writes); 3] = [
     (100, "hostd", HOST_PID_NS, &[(0, 2), (4, 9)]),
-    (200, "front", FRONT_NS, &[(1, 30), (2, 3)]),
+    // As many getppid calls as request_done writes: the table orders them
+    // by name.
+    (200, "front", FRONT_NS, &[(1, 30), (2, 3), (5, 30)]),
     (300, "back", BACK_NS, &[(1, 50), (3, 5)]),
 ];
 
@@ -97,11 +104,10 @@ fn write(w: &mut PerfFileWriter, kind: RecordType, body: Body) {
     w.write_record(header, RawData::Single(&body.0)).unwrap();
 }
 
-/// The recording: each writer's COMM and NAMESPACES, then its samples,
-/// each a trace_entry (common_pid 0, as the tracer scope gives it) and a
-/// u32 sequence number.
-fn write_recording(path: &Path) {
-    let events: Vec<EventDesc> = EVENTS
+/// The tracepoint events `(name, tracepoint id)`, event `i` with sample id
+/// `i + 1`.
+fn tracepoint_events(events: &[(&str, u64)]) -> Vec<EventDesc> {
+    events
         .iter()
         .enumerate()
         .map(|(i, &(name, id))| EventDesc {
@@ -116,8 +122,14 @@ fn write_recording(path: &Path) {
             ids: vec![i as u64 + 1],
             name: name.into(),
         })
-        .collect();
-    let mut w = PerfFileWriter::create(path, &events).unwrap();
+        .collect()
+}
+
+/// The recording: each writer's COMM and NAMESPACES, then its samples,
+/// each a trace_entry (common_pid 0, as the tracer scope gives it) and a
+/// u32 sequence number.
+fn write_recording(path: &Path) {
+    let mut w = PerfFileWriter::create(path, &tracepoint_events(&EVENTS)).unwrap();
     let mut time = 1_000;
     for &(pid, comm, pid_ns, writes) in &WRITERS {
         let mut name = comm.as_bytes().to_vec();
@@ -175,6 +187,7 @@ fn write_recording(path: &Path) {
                 text(2, ""),
                 text(3, ""),
                 text(4, ""),
+                text(5, ""),
             ],
         )),
         ..Features::default()
@@ -182,9 +195,9 @@ fn write_recording(path: &Path) {
     w.finish(&features).unwrap();
 }
 
-/// The counts each writer made, `(container key, event, count)`, user
-/// events only.
-fn expected() -> Vec<(String, String, u64)> {
+/// The counts each writer made, `(container key, event, count)`, of the
+/// user events (`user_events`) or of the others.
+fn expected(user_events: bool) -> Vec<(String, String, u64)> {
     let mut out = Vec::new();
     for &(_, _, pid_ns, writes) in &WRITERS {
         let key = if pid_ns == HOST_PID_NS {
@@ -195,113 +208,133 @@ fn expected() -> Vec<(String, String, u64)> {
         out.extend(
             writes
                 .iter()
-                .filter(|(event, _)| EVENTS[*event].0.starts_with("user_events"))
+                .filter(|(event, _)| EVENTS[*event].0.starts_with("user_events") == user_events)
                 .map(|&(event, n)| (key.clone(), EVENTS[event].0.to_owned(), n)),
         );
     }
     out
 }
 
-#[test]
-fn each_container_s_user_events_are_counted_by_full_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("user-events.data");
-    write_recording(&path);
-    let mut r = report(&path, &Options::default(), &mut |_| {}).unwrap();
-    r.header.file = "user-events.data".into();
-    assert!(r.header.user_events_recorded);
-    assert!(r.header.warnings.is_empty(), "{:?}", r.header.warnings);
-
-    let figures: Vec<(String, String, u64)> = r
-        .containers
+/// The figures of `list` in each container of `r`, `(key, event,
+/// count)`, in the report's order.
+fn figures_of(
+    r: &Report,
+    list: impl Fn(&ContainerReport) -> &[TracepointCount],
+) -> Vec<(String, String, u64)> {
+    r.containers
         .iter()
         .flat_map(|c| {
-            c.user_events
+            list(c)
                 .iter()
-                .map(move |u| (c.key.clone(), u.event.clone(), u.count))
+                .map(move |t| (c.key.clone(), t.event.clone(), t.count))
         })
-        .collect();
-    let (mut got, mut want) = (figures.clone(), expected());
-    got.sort();
-    want.sort();
-    assert_eq!(got, want);
+        .collect()
+}
+
+#[test]
+fn each_container_s_tracepoints_are_counted_by_full_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tracepoints.data");
+    write_recording(&path);
+    let mut r = report(&path, &Options::default(), &mut |_| {}).unwrap();
+    r.header.file = "tracepoints.data".into();
+    assert!(r.header.user_events_recorded && r.header.tracepoints_recorded);
+    assert!(r.header.warnings.is_empty(), "{:?}", r.header.warnings);
+
+    let user_events = figures_of(&r, |c| &c.user_events);
+    let others = figures_of(&r, |c| &c.tracepoints);
+    for (figures, user) in [(&user_events, true), (&others, false)] {
+        let (mut got, mut want) = (figures.clone(), expected(user));
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+    }
     // Within a container, most first.
     for c in &r.containers {
-        let counts: Vec<u64> = c.user_events.iter().map(|u| u.count).collect();
-        assert!(
-            counts.windows(2).all(|w| w[0] >= w[1]),
-            "{}: {counts:?}",
-            c.key
-        );
+        for list in [&c.user_events, &c.tracepoints] {
+            let counts: Vec<u64> = list.iter().map(|u| u.count).collect();
+            assert!(
+                counts.windows(2).all(|w| w[0] >= w[1]),
+                "{}: {counts:?}",
+                c.key
+            );
+        }
     }
 
-    // The JSON, read back: the same figures; a container that wrote none
-    // has no `user_events`.
+    // The JSON, read back: the same figures; a container that hit none
+    // has no `user_events` or `tracepoints`.
     let json: Value = serde_json::from_str(&render::json(&r)).unwrap();
     assert_eq!(json["schema"], "perfns-report/2");
     assert_eq!(json["header"]["user_events_recorded"], true);
-    let mut from_json = Vec::new();
-    for c in json["containers"].as_array().unwrap() {
-        for u in c["user_events"].as_array().into_iter().flatten() {
-            from_json.push((
-                c["key"].as_str().unwrap().to_owned(),
-                u["event"].as_str().unwrap().to_owned(),
-                u["count"].as_u64().unwrap(),
-            ));
+    assert_eq!(json["header"]["tracepoints_recorded"], true);
+    for (field, figures) in [("user_events", &user_events), ("tracepoints", &others)] {
+        let mut from_json = Vec::new();
+        for c in json["containers"].as_array().unwrap() {
+            for u in c[field].as_array().into_iter().flatten() {
+                from_json.push((
+                    c["key"].as_str().unwrap().to_owned(),
+                    u["event"].as_str().unwrap().to_owned(),
+                    u["count"].as_u64().unwrap(),
+                ));
+            }
         }
+        assert_eq!(&from_json, figures, "{field}");
     }
-    assert_eq!(from_json, figures);
 
-    // The CSV's user_events block, read back by its header line.
+    // The CSV's user_events and tracepoints blocks, read back by their
+    // header line and section.
     let csv = render::csv(&r);
-    let block: Vec<&str> = csv
-        .split("\n\n")
-        .find(|b| b.starts_with("section,key,event,count\n"))
-        .unwrap_or_else(|| panic!("no user_events block in {csv}"))
-        .lines()
-        .skip(1)
-        .collect();
-    let from_csv: Vec<(String, String, u64)> = block
-        .iter()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f[0], "user_events", "{l}");
-            (f[1].to_owned(), f[2].to_owned(), f[3].parse().unwrap())
-        })
-        .collect();
-    assert_eq!(from_csv, figures);
+    for (section, figures) in [("user_events", &user_events), ("tracepoints", &others)] {
+        let block: Vec<&str> = csv
+            .split("\n\n")
+            .filter(|b| b.starts_with("section,key,event,count\n"))
+            .find(|b| {
+                b.lines()
+                    .nth(1)
+                    .is_some_and(|l| l.starts_with(&format!("{section},")))
+            })
+            .unwrap_or_else(|| panic!("no {section} block in {csv}"))
+            .lines()
+            .skip(1)
+            .collect();
+        let from_csv: Vec<(String, String, u64)> = block
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                assert_eq!(f[0], section, "{l}");
+                (f[1].to_owned(), f[2].to_owned(), f[3].parse().unwrap())
+            })
+            .collect();
+        assert_eq!(&from_csv, figures, "{section}");
+    }
 
     let table = render::table(&r, Some(120));
-    insta::assert_snapshot!("user_events_table", table);
+    insta::assert_snapshot!("tracepoints_table", table);
 }
 
-/// User events recorded that no task wrote: said, not left out.
+/// Tracepoints recorded that no task hit: said, not left out.
 #[test]
-fn user_events_none_written_are_said_to_be_none() {
+fn tracepoints_none_hit_are_said_to_be_none() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("none.data");
-    let events = vec![EventDesc {
-        attr: EventAttr {
-            kind: kind::TRACEPOINT,
-            config: 1530,
-            sample_period: 1,
-            sample_type: SAMPLE_TYPE,
-            flags: flags::SAMPLE_ID_ALL,
-            ..EventAttr::default()
-        },
-        ids: vec![1],
-        name: "user_events_7:request_done".into(),
-    }];
+    let events = tracepoint_events(&[
+        ("user_events_7:request_done", 1530),
+        ("syscalls:sys_enter_getppid", 700),
+    ]);
     let w = PerfFileWriter::create(&path, &events).unwrap();
     w.finish(&Features::default()).unwrap();
     let r = report(&path, &Options::default(), &mut |_| {}).unwrap();
-    assert!(r.header.user_events_recorded);
-    assert!(r.containers.iter().all(|c| c.user_events.is_empty()));
+    assert!(r.header.user_events_recorded && r.header.tracepoints_recorded);
+    assert!(r
+        .containers
+        .iter()
+        .all(|c| c.user_events.is_empty() && c.tracepoints.is_empty()));
     let table = render::table(&r, None);
     assert!(
-        table.ends_with("\nUser events (own): none written\n"),
+        table.ends_with("\nTracepoints (own): none hit\n"),
         "{table}"
     );
-    assert!(render::csv(&r).ends_with("\nsection,key,event,count\n"));
-    assert!(!render::json(&r).contains("\"user_events\": ["));
+    assert!(render::csv(&r).ends_with("\nsection,key,event,count\n\nsection,key,event,count\n"));
+    let json = render::json(&r);
+    assert!(!json.contains("\"user_events\": [") && !json.contains("\"tracepoints\": ["));
 }

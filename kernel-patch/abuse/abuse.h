@@ -293,7 +293,45 @@ static inline int open_scoped_reader(int kind, int cpu, int pages, void **ring)
 	return fd;
 }
 
-/* Errno counters, printed as "name=count" for the README's tables. */
+/*
+ * Hand each record between data_tail and data_head of the ring at @base
+ * (@data_size bytes of data after the first page) to @fn, copied out
+ * whole where it wraps, then give the space back. Returns the number of
+ * records.
+ */
+static inline unsigned long
+ring_drain(void *base, uint64_t data_size,
+	   void (*fn)(const struct perf_event_header *rec, void *arg), void *arg)
+{
+	struct perf_event_mmap_page *meta = base;
+	uint8_t *data = (uint8_t *)base + sysconf(_SC_PAGESIZE);
+	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = meta->data_tail;
+	static uint8_t rec[65536] __attribute__((aligned(8)));
+	unsigned long n = 0;
+
+	while (tail < head) {
+		struct perf_event_header hdr;
+
+		for (size_t i = 0; i < sizeof(hdr); i++)
+			((uint8_t *)&hdr)[i] = data[(tail + i) % data_size];
+		if (hdr.size < sizeof(hdr) || hdr.size > head - tail)
+			break;
+		for (size_t i = 0; i < hdr.size; i++)
+			rec[i] = data[(tail + i) % data_size];
+		fn((struct perf_event_header *)rec, arg);
+		tail += hdr.size;
+		n++;
+	}
+	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+	return n;
+}
+
+/*
+ * Errno counters, printed as "name=count" for the README's tables. They
+ * are counted atomically: the programs keep them in shared memory, where
+ * several processes count at once.
+ */
 struct errno_counts {
 	unsigned long ok;
 	unsigned long err[256];
@@ -301,10 +339,9 @@ struct errno_counts {
 
 static inline void count_errno(struct errno_counts *c, int ret)
 {
-	if (ret >= 0)
-		c->ok++;
-	else
-		c->err[errno < 256 ? errno : 255]++;
+	unsigned long *n = ret >= 0 ? &c->ok : &c->err[errno < 256 ? errno : 255];
+
+	__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
 }
 
 static inline void print_errno_counts(const char *what,

@@ -380,30 +380,24 @@ static void check_record(struct verdict *v, const struct perf_event_attr *attr,
 	}
 }
 
+struct drain_ctx {
+	struct verdict *v;
+	const struct perf_event_attr *attr;
+};
+
+static void drain_one(const struct perf_event_header *rec, void *arg)
+{
+	struct drain_ctx *ctx = arg;
+
+	check_record(ctx->v, ctx->attr, rec);
+}
+
 static void drain(struct verdict *v, const struct perf_event_attr *attr,
 		  void *base)
 {
-	struct perf_event_mmap_page *meta = base;
-	long page = sysconf(_SC_PAGESIZE);
-	uint8_t *data = (uint8_t *)base + page;
-	uint64_t size = RING_PAGES * page;
-	uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = meta->data_tail;
-	static uint8_t rec[65536] __attribute__((aligned(8)));
+	struct drain_ctx ctx = { v, attr };
 
-	while (tail < head) {
-		struct perf_event_header hdr;
-
-		for (size_t i = 0; i < sizeof(hdr); i++)
-			((uint8_t *)&hdr)[i] = data[(tail + i) % size];
-		if (hdr.size < sizeof(hdr) || hdr.size > head - tail)
-			break;
-		for (size_t i = 0; i < hdr.size; i++)
-			rec[i] = data[(tail + i) % size];
-		check_record(v, attr, (struct perf_event_header *)rec);
-		tail += hdr.size;
-	}
-	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+	ring_drain(base, RING_PAGES * sysconf(_SC_PAGESIZE), drain_one, &ctx);
 }
 
 /* --- cases ------------------------------------------------------------- */

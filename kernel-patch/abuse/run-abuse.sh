@@ -9,11 +9,12 @@
 #
 #   run-abuse.sh [--debug] [SECONDS [SEED]]
 #
-# SECONDS (default 120) is shared out: 40% scope_fuzz, 20% ns_churn,
-# 20% reader_race, 20% ns_limits, and 20% more for uprobe_churn;
-# leak_audit runs its fixed list of cases after them (bounded by a
-# timeout). SEED (default: from the clock) seeds scope_fuzz, ns_churn,
-# reader_race and uprobe_churn and is printed.
+# SECONDS (default 120) is shared out: 30% scope_fuzz, 20% ns_churn,
+# 20% reader_race, 10% ns_limits, and 20% more each for uprobe_churn and
+# user_event_churn; leak_audit runs its fixed list of cases after them
+# (bounded by a timeout). SEED (default: from the clock) seeds
+# scope_fuzz, ns_churn, reader_race, uprobe_churn and user_event_churn
+# and is printed.
 #
 # Environment: as tracerns-vm.sh (TRACERNS_WORKDIR, CCACHE_DIR, ...).
 
@@ -21,7 +22,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM=$HERE/../tracerns-vm.sh
-PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits uprobe_churn leak_audit bpf_handoff)
+PROGRAMS=(scope_fuzz ns_churn reader_race ns_limits uprobe_churn user_event_churn
+	leak_audit bpf_handoff)
 
 debug=()
 if [[ ${1:-} == --debug ]]; then
@@ -68,6 +70,11 @@ text=$(awk '$3 == "_stext" { lo = $1 } $3 == "_etext" { hi = $1 }
 echo "guest: $(uname -r), $(nproc) CPUs, $(wc -l </tmp/abuse-tracepoints) tracepoint ids, kernel text ${text:-unknown}"
 # The tracer scope is off by default: the host turns it on for tenants.
 echo 1 >/proc/sys/kernel/perf_tracer_scope
+# User events, as a host exposes them to its containers: each tenant
+# registers in its own tracer namespace's group, and sees only that.
+chmod o+x $tracefs
+chmod 0666 $tracefs/user_events_data
+chmod 0444 $tracefs/user_events_status
 echo "guest: max_tracer_namespaces=$(cat /proc/sys/user/max_tracer_namespaces) perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid) perf_tracer_scope=$(cat /proc/sys/kernel/perf_tracer_scope)"
 # kmemleak (the --debug kernel has it): forget what boot left, so that
 # a report at the end is about what the programs did.
@@ -88,7 +95,7 @@ run() {
 	echo "=== $1: exit $rc after $(($(date +%s) - start)) s"
 	((rc == 0)) || status=1
 }
-run $((seconds * 4 / 10 + 60)) "$bin/scope_fuzz" $((seconds * 4 / 10)) "$seed"
+run $((seconds * 3 / 10 + 60)) "$bin/scope_fuzz" $((seconds * 3 / 10)) "$seed"
 run $((seconds * 2 / 10 + 60)) "$bin/ns_churn" $((seconds * 2 / 10)) "$seed"
 # CPU hotplug beside the statedump: reader_race calls
 # PERF_EVENT_IOC_TRACER_STATEDUMP in a loop, on every CPU, while root takes
@@ -113,9 +120,13 @@ if [[ -n ${hotplug:-} ]]; then
 	echo "=== cpu hotplug beside reader_race's statedumps: $(cat /tmp/abuse-hotplug-cycles) offline/online cycles"
 	[[ $(cat /tmp/abuse-hotplug-cycles) -gt 0 ]] || status=1
 fi
-run $((seconds * 2 / 10 + 60)) "$bin/ns_limits" $((seconds * 2 / 10))
+run $((seconds / 10 + 60)) "$bin/ns_limits" $((seconds / 10))
 # Scoped uprobes on libc by many tenants, and the budget exhausted.
 run $((seconds * 2 / 10 + 60)) "$bin/uprobe_churn" $((seconds * 2 / 10)) "$seed"
+# User events registered, written and read by many tenants at once, and
+# the per-namespace limit; before the ucount check below, which counts
+# the namespaces that their groups and events hold.
+run $((seconds * 2 / 10 + 60)) "$bin/user_event_churn" $((seconds * 2 / 10)) "$seed"
 run 600 "$bin/leak_audit"
 # Leak check without kmemleak: every tracer namespace the programs made
 # is charged to uid 65534 in the initial user namespace until it is

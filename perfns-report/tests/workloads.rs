@@ -354,6 +354,34 @@ fn uprobes_count_each_containers_requests_and_time_them() {
     assert!(container(&r, "host").uprobes.is_empty());
 }
 
+/// testdata/tracer-scope-user-events.data: a tenant's recording in the VM on
+/// the series' patch 12, with --user-events beside the uprobes: the
+/// tenant's own writer (in T itself) wrote request_done 100 times; the
+/// sibling registered its own request_done, of another format, and wrote
+/// it 200 times, none of which may be here.
+#[test]
+fn a_tenant_s_user_events_count_its_own_writes() {
+    let r = report_of("tracer-scope-user-events.data");
+    assert!(r.header.user_events_recorded);
+    let tenant = &container(&r, "tenant").user_events;
+    assert_eq!(tenant.len(), 1, "{tenant:?}");
+    // The group of T's tracer namespace: user_events_<its id>.
+    let (system, name) = tenant[0].event.split_once(':').expect("SYSTEM:NAME");
+    assert_eq!(name, "request_done");
+    let id = system
+        .strip_prefix("user_events_")
+        .expect("a namespace's group");
+    assert!(id.parse::<u64>().is_ok_and(|id| id > 1), "{system}");
+    assert_eq!(tenant[0].count, 100);
+    for other in ["web", "batch"] {
+        assert!(container(&r, other).user_events.is_empty(), "{other}");
+    }
+    // And the uprobes of the same run: web's 100 requests.
+    let u = &container(&r, "web").uprobes;
+    assert_eq!((u.len(), u[0].hits), (1, 100), "{u:?}");
+    assert_eq!(r.containers.len(), 3, "tenant, web and batch only");
+}
+
 /// testdata/tracer-scope-uprobes.data: a tenant's recording in the VM on the
 /// series' patch 11, with a uprobe and a uretprobe on perfns_workload_request.
 /// web made 100 requests, batch none; the sibling, outside the tenant, made

@@ -128,8 +128,8 @@ check=1
 if [[ ${1:-} == --testdata ]]; then
 	shift
 	check=0
-	web_steps="burn 800 getppid 300 requests 100"
-	batch_steps="alloc 2 burn 400"
+	web_steps="burn 600 getppid 300 requests 100"
+	batch_steps="alloc 1 burn 300"
 	sibling_steps="getppid 500 burn 600 requests 200 burn 2400"
 	tenant_user_events=100
 	sibling_user_events=200

@@ -401,6 +401,29 @@ static int any_file(struct worker *w)
 	return open_data_file(w);
 }
 
+/*
+ * Register @cmd for slot @i. A multi-format registration has no format
+ * collision, so EADDRINUSE means that an enabler of this address and bit
+ * is still there: one unregistered while the kernel was faulting its page
+ * in (after a fork, copy on write) goes only when that fault's work has
+ * run, which a loaded machine can put off past the next registrations of
+ * the slot (CI run ci1 saw it once). Wait for it, up to 2 s, as ns_limits
+ * waits for namespaces to be freed: one that stays has leaked.
+ */
+static int register_slot(struct data_file *df, struct slot *sl, int i,
+			 const char *cmd, uint32_t *index)
+{
+	int flags = sl->multi ? USER_EVENT_REG_MULTI_FORMAT : 0, tries = 0;
+
+	while (ue_register(df->fd, slot_addr(sl, i), sl->size, sl->bit, cmd,
+			   flags, index)) {
+		if (!sl->multi || errno != EADDRINUSE || ++tries > 200)
+			return -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
 static void op_register(struct worker *w)
 {
 	int i = rnd_below(&w->seed, SLOTS), f = any_file(w);
@@ -428,8 +451,7 @@ static void op_register(struct worker *w)
 	words[i].full = 0;
 	name_of(name, sizeof(name), me, sl->name);
 	snprintf(cmd, sizeof(cmd), "%s %s", name, formats[sl->fmt]);
-	if (ue_register(df->fd, slot_addr(sl, i), sl->size, sl->bit, cmd,
-			sl->multi ? USER_EVENT_REG_MULTI_FORMAT : 0, &index)) {
+	if (register_slot(df, sl, i, cmd, &index)) {
 		/*
 		 * The name is in the group with another format: 6.12 says
 		 * EADDRINUSE. A multi-format registration makes a new event

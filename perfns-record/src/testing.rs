@@ -20,6 +20,7 @@
 //! | `sleep MS` | sleeps |
 //! | `gate` | waits for a line on stdin: a test holds the other end ([`TestContainer::release`]) and writes it once what the workload waits for has happened (the recorder has seen the container, say) |
 //! | `container NAME STEPS...` | runs the remaining steps in a nested container |
+//! | `exec PROGRAM ARG...` | replaces the workload with PROGRAM and the rest of the command line (a profiling test's [`profile_burn_binary`]) |
 
 pub mod recording;
 mod user_event;
@@ -223,6 +224,10 @@ pub enum Step {
     Gate,
     /// Run the remaining steps in a nested container of this name.
     Container(String),
+    /// Replace the workload with this program and its arguments (the
+    /// rest of the command line): a container whose process is another
+    /// binary, [`profile_burn_binary`]'s say.
+    Exec(Vec<String>),
 }
 
 /// Parses workload steps from the command line.
@@ -269,10 +274,17 @@ pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, String> {
                 }
                 Step::Container(name)
             }
+            "exec" => {
+                let argv: Vec<String> = it.by_ref().cloned().collect();
+                if argv.is_empty() {
+                    return Err("`exec` needs a program".into());
+                }
+                Step::Exec(argv)
+            }
             other => {
                 return Err(format!(
                 "unknown step `{other}` (burn, alloc, getppid, syscalls, requests, user-event, \
-                 emit, wait-file, sleep, gate, container)"
+                 emit, wait-file, sleep, gate, container, exec)"
             ))
             }
         });
@@ -350,6 +362,13 @@ pub fn run_steps(steps: &[Step]) -> io::Result<()> {
             Step::Sleep(d) => std::thread::sleep(*d),
             Step::Gate => gate()?,
             Step::Container(name) => return enter_container(name, &steps[i + 1..]),
+            Step::Exec(argv) => {
+                let err = Command::new(&argv[0]).args(&argv[1..]).exec();
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("exec {}: {err}", argv[0]),
+                ));
+            }
         }
     }
     Ok(())
@@ -378,6 +397,64 @@ pub extern "C" fn perfns_workload_request(work_ns: u64) -> u64 {
         rounds = std::hint::black_box(rounds + 1);
     }
     rounds
+}
+
+/// The C source of `profile-burn` (see its comment): two functions that
+/// burn CPU time 2:1, for profiling tests.
+pub const PROFILE_BURN_SOURCE: &str = include_str!("testing/profile_burn.c");
+/// The environment variable that overrides where `profile-burn` is.
+pub const PROFILE_BURN_ENV: &str = "PERFNS_PROFILE_BURN";
+/// The function of `profile-burn` with two thirds of its CPU time.
+pub const HOT_TWO_SYMBOL: &str = "perfns_hot_two";
+/// The function of `profile-burn` with one third of its CPU time.
+pub const HOT_ONE_SYMBOL: &str = "perfns_hot_one";
+/// Their caller, in every call chain of theirs.
+pub const BURN_ROUND_SYMBOL: &str = "perfns_burn_round";
+
+/// The `profile-burn` executable, compiled from [`PROFILE_BURN_SOURCE`]
+/// with `cc -O1 -g -fno-omit-frame-pointer -fno-inline` once per source
+/// (its name carries a hash of it) into `target/<profile>/`, where a test
+/// in the VM finds it too; `$PERFNS_PROFILE_BURN` overrides it. Fails, naming the compiler's error, where
+/// there is no C compiler.
+pub fn profile_burn_binary() -> io::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(PROFILE_BURN_ENV) {
+        return Ok(PathBuf::from(p));
+    }
+    // target/<profile>/, from a test's target/<profile>/deps/ too.
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    // FNV-1a: a name per source, so an edited source is compiled anew.
+    let hash = PROFILE_BURN_SOURCE
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let exe = dir.join(format!("profile-burn-{hash:016x}"));
+    if exe.is_file() {
+        return Ok(exe);
+    }
+    let src = dir.join(format!("profile-burn-{hash:016x}.{}.c", std::process::id()));
+    let tmp = dir.join(format!("profile-burn-{hash:016x}.{}", std::process::id()));
+    std::fs::write(&src, PROFILE_BURN_SOURCE)?;
+    let out = Command::new("cc")
+        .args(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .output();
+    let _ = std::fs::remove_file(&src);
+    let out = out.map_err(|e| io::Error::new(e.kind(), format!("running cc: {e}")))?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "cc failed building profile-burn: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    // A concurrent test may have renamed its copy first: the same file.
+    std::fs::rename(&tmp, &exe)?;
+    Ok(exe)
 }
 
 /// The path [`known_syscalls`] opens and does not find.
@@ -660,6 +737,11 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
                 continue;
             }
             Step::Container(n) => ("container", n.clone()),
+            Step::Exec(argv) => {
+                out.push("exec".to_owned());
+                out.extend(argv.iter().cloned());
+                continue;
+            }
         };
         out.push(word.to_owned());
         if !value.is_empty() {
@@ -673,7 +755,7 @@ pub fn steps_to_args(steps: &[Step]) -> Vec<String> {
 pub fn workload_main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | syscalls N | requests N | user-event NAME u8|u16|u32|u64 | emit N | wait-file PATH | sleep MS | gate | container NAME (the rest in a new container)");
+        println!("usage: perfns-workload STEP...\nsteps: burn MS | alloc MIB | getppid N | syscalls N | requests N | user-event NAME u8|u16|u32|u64 | emit N | wait-file PATH | sleep MS | gate | container NAME (the rest in a new container) | exec PROGRAM ARG... (the rest)");
         return std::process::ExitCode::SUCCESS;
     }
     let result = parse_steps(&args)
@@ -754,6 +836,35 @@ mod tests {
             "`user-event x u128`: the types are u8, u16, u32, u64"
         );
         assert!(parse_steps(&words(&["user-event", "a:b", "u8"])).is_err());
+        let exec = words(&["gate", "exec", "/bin/prog", "gate", "3"]);
+        let steps = parse_steps(&exec).unwrap();
+        assert_eq!(
+            steps,
+            [Step::Gate, Step::Exec(words(&["/bin/prog", "gate", "3"]))]
+        );
+        assert_eq!(steps_to_args(&steps), exec);
+        assert_eq!(
+            parse_steps(&words(&["exec"])).unwrap_err(),
+            "`exec` needs a program"
+        );
+    }
+
+    #[test]
+    fn profile_burn_spends_two_slices_in_hot_two_for_each_in_hot_one() {
+        let Some(exe) = perfns::testing::prerequisite(profile_burn_binary()) else {
+            return;
+        };
+        let out = Command::new(&exe).arg("90").output().unwrap();
+        assert!(out.status.success(), "{exe:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let ms: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        // Whole rounds of 2 + 1 ms, up to the one that crosses 90 ms.
+        let [two, one] = ms[..] else { panic!("{text}") };
+        assert!((29..=33).contains(&one), "{text}");
+        assert!(two >= 2 * one && two <= 2 * one + 2, "{text}");
     }
 
     #[test]

@@ -432,20 +432,29 @@ fn probe_privilege(config: &SessionConfig, target: Target) -> Result<Probed, Rec
             .flags;
         match abi::open_event(&with.attr, target, None) {
             Ok(_) => break,
-            // A kernel of the series from before scoped mappings, or
-            // without data mappings: asked for less.
-            Err(e) if matches!(e.errno(), Some(libc::EOPNOTSUPP | libc::EINVAL)) => {
-                mappings = match mappings {
-                    Mappings::All => Mappings::Executable,
-                    _ => Mappings::None,
-                };
-            }
-            Err(e) => return Err(e.named(&with.name).into()),
+            Err(e) => match fewer_mappings(mappings, e.errno()) {
+                Some(fewer) => mappings = fewer,
+                None => return Err(e.named(&with.name).into()),
+            },
         }
     }
     Ok(Probed {
         lost_readable,
         mappings,
+    })
+}
+
+/// What to ask a tracer scope for when it refused `asked` mappings with
+/// `errno`: EOPNOTSUPP or EINVAL from a kernel of the series from before
+/// scoped mappings (or without data mappings) asks for less; any other
+/// error is the recording's (`None`).
+fn fewer_mappings(asked: Mappings, errno: Option<i32>) -> Option<Mappings> {
+    if !matches!(errno, Some(libc::EOPNOTSUPP | libc::EINVAL)) {
+        return None;
+    }
+    Some(match asked {
+        Mappings::All => Mappings::Executable,
+        _ => Mappings::None,
     })
 }
 
@@ -1918,6 +1927,24 @@ mod tests {
         body.extend(u64s(&[7]));
         body.extend(u64s(&links));
         sideband_record(RecordType::NAMESPACES, 0, body)
+    }
+
+    #[test]
+    fn a_tracer_scope_that_refuses_mappings_is_asked_for_fewer() {
+        let (all, exec, none) = (Mappings::All, Mappings::Executable, Mappings::None);
+        for errno in [libc::EOPNOTSUPP, libc::EINVAL] {
+            assert_eq!(fewer_mappings(all, Some(errno)), Some(exec));
+            assert_eq!(fewer_mappings(exec, Some(errno)), Some(none));
+        }
+        // Privilege and the like are the recording's errors.
+        for errno in [
+            Some(libc::EACCES),
+            Some(libc::EPERM),
+            Some(libc::EMFILE),
+            None,
+        ] {
+            assert_eq!(fewer_mappings(all, errno), None);
+        }
     }
 
     /// A recording of `attr` alone, id 7.

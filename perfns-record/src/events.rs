@@ -1,6 +1,7 @@
 //! What `perfns record` asks the kernel for: the event groups (`cpu`, `mem`,
-//! `syscalls`) and the tracepoints `-e` names (`syscalls:sys_enter_*`), the
-//! attr of each event, and the tracepoint formats the recording must carry.
+//! `syscalls`), the tracepoints `-e` names (`syscalls:sys_enter_*`) and
+//! `--profile`'s sampling event, the attr of each event, and the tracepoint
+//! formats the recording must carry.
 
 use std::ffi::CString;
 use std::fmt;

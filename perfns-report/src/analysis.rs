@@ -776,7 +776,7 @@ impl Analysis {
             }
             Record::Fork(f) => {
                 if let Some(p) = &mut self.profiler {
-                    p.fork(f.pid, f.ppid);
+                    p.fork(f.pid, f.tid, f.ppid);
                 }
                 let parent = self.by_tid.get(&f.ptid).map(|&i| &self.tasks[i]);
                 let (comm, pid_ns, tracer, cgroup) = parent

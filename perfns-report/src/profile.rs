@@ -188,9 +188,13 @@ impl Profiler {
         self.map(m.pid, m.addr, m.len, m.pgoff, file);
     }
 
-    /// A new process `pid` forked from `parent`: its parent's mappings.
-    pub(crate) fn fork(&mut self, pid: i32, parent: i32) {
-        if pid == parent {
+    /// A task `tid` of process `pid` forked from process `parent` (a
+    /// FORK record's pid, tid and ppid): a new process (its first task)
+    /// starts with its parent's mappings; a new thread shares its
+    /// process's already (its ppid is its process's parent, not its
+    /// process).
+    pub(crate) fn fork(&mut self, pid: i32, tid: i32, parent: i32) {
+        if tid != pid || pid == parent {
             return;
         }
         if let Some(maps) = self.processes.get(&parent).cloned() {

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use perfns::perf_data::MappedFile;
 
 /// A function: its start, its size (0: unknown, up to the next) and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,9 +274,14 @@ impl Symbolizer {
     }
 }
 
-/// Reads `path` into memory; the error says which file and why.
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+/// Maps `path` into memory (a symbol table is a small part of a big
+/// library: its pages alone are read), guarded against the file
+/// shrinking as the recording's map is; the error says which file and
+/// why.
+fn read(path: &Path) -> Result<MappedFile, String> {
+    std::fs::File::open(path)
+        .and_then(|file| MappedFile::map(file, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn hex(id: &[u8]) -> String {
@@ -325,7 +331,7 @@ fn load(dirs: &DebugDirs, key: &FileKey) -> Result<SymbolTable, String> {
     // a debug file (its .symtab; its segments are the program's).
     let mut best = at_path.map(|(t, _)| t);
     for candidate in dirs.candidates(want) {
-        let Ok(data) = std::fs::read(&candidate) else {
+        let Ok(data) = read(&candidate) else {
             continue;
         };
         match SymbolTable::of_elf(&data) {

@@ -91,6 +91,15 @@ impl MappedFile {
     }
 }
 
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedFile")
+            .field("len", &self.map.len())
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
 impl Deref for MappedFile {
     type Target = [u8];
 

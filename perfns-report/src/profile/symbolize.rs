@@ -37,16 +37,16 @@ pub(crate) struct SymbolTable {
 }
 
 impl SymbolTable {
-    /// The table of an ELF file's bytes: its `.symtab`, else its
-    /// `.dynsym`; the segments from `segments_of` (the file's own, or,
-    /// for a debug file, the same).
+    /// The table of an ELF file's bytes (its `.symtab`, else its
+    /// `.dynsym`, and its segments), its build-id, and whether it has a
+    /// `.symtab`.
     fn of_elf(data: &[u8]) -> Result<(Self, Option<Vec<u8>>, bool), String> {
         let file =
             object::File::parse(data).map_err(|e| format!("not a readable ELF file: {e}"))?;
-        let build_id = file
-            .build_id()
-            .map_err(|e| format!("its build-id note is unreadable: {e}"))?
-            .map(<[u8]>::to_vec);
+        // A note object cannot read (BOLT's .note.bolt_info, aligned to 1,
+        // in Rust's libLLVM) is no build-id note: the file has none to
+        // check, rather than no symbols.
+        let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
         let symtab = file.symbols().next().is_some();
         let symbols: Vec<object::Symbol<'_, '_>> = if symtab {
             file.symbols().collect()
@@ -294,7 +294,15 @@ fn hex(id: &[u8]) -> String {
 /// a debug file when the file has only `.dynsym`.
 fn load(dirs: &DebugDirs, key: &FileKey) -> Result<SymbolTable, String> {
     let mut why_not = Vec::new();
-    let at_path = if key.path.starts_with('/') {
+    // Memory that is no file to read: anonymous (JIT code, `//anon`), a
+    // memfd, or a file deleted since it was mapped.
+    let no_file = key.path.starts_with("//")
+        || key.path.starts_with("/memfd:")
+        || key.path.ends_with(" (deleted)");
+    if no_file {
+        why_not.push("not a file on disk (anonymous memory, a memfd or a deleted file)".into());
+    }
+    let at_path = if key.path.starts_with('/') && !no_file {
         match read(Path::new(&key.path)).and_then(|data| SymbolTable::of_elf(&data)) {
             Ok((table, found, symtab)) => match (&key.build_id, found) {
                 (Some(want), found) if found.as_ref() != Some(want) => {

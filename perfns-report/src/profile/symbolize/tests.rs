@@ -141,10 +141,22 @@ fn a_missing_file_says_so_once_and_symbolizes_nothing() {
             gone.display()
         )]
     );
+    // Memory that is no file is said to be none, not looked for.
+    for name in [
+        "//anon",
+        "/memfd:sealed-1 (deleted)",
+        "/usr/bin/gone (deleted)",
+    ] {
+        assert!(s.table(&key(Path::new(name), None)).is_none());
+        assert_eq!(
+            s.problems().last().unwrap(),
+            &format!("{name}: not a file on disk (anonymous memory, a memfd or a deleted file)")
+        );
+    }
     // With a build-id, where else it was looked for is said too.
     let id = vec![0xab; 20];
     assert!(s.table(&key(&gone, Some(id))).is_none());
-    let said = &s.problems()[1];
+    let said = s.problems().last().unwrap();
     assert!(
         said.contains(&format!(
             "no file of build-id {} in {}",

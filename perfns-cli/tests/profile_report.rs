@@ -1,8 +1,9 @@
 //! `perfns report --profile` of Debian's `perf record -F 99 -g -a` on the
 //! host's kernel: two containers run profile-burn, whose two hot functions
 //! burn CPU time 2:1; each container's profile shows them in that
-//! proportion, under their caller, and only in that container; the JSON,
-//! CSV, folded stacks and flame graph say the same.
+//! proportion, under their caller, and only in that container, with
+//! exactly the samples perf script puts in them; the JSON, CSV, folded
+//! stacks and flame graph say the same.
 
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
@@ -78,6 +79,26 @@ fn folded_counts(folded: &str) -> BTreeMap<String, u64> {
     out
 }
 
+/// Samples per process and innermost symbol, as `perf script` symbolizes
+/// them: each sample is a `PID` line, then its call chain's frames, `IP
+/// SYMBOL`, innermost first, then an empty line.
+fn perf_leaf_counts(recording: &Path) -> BTreeMap<(i32, String), u64> {
+    let text = common::perf_script(recording, &["-F", "pid,ip,sym"]);
+    let mut out = BTreeMap::new();
+    for sample in text.split("\n\n") {
+        let mut lines = sample.lines().filter(|l| !l.trim().is_empty());
+        let (Some(pid), Some(leaf)) = (lines.next(), lines.next()) else {
+            continue;
+        };
+        let Ok(pid) = pid.trim().parse::<i32>() else {
+            continue;
+        };
+        let symbol = leaf.split_whitespace().nth(1).unwrap_or("").to_owned();
+        *out.entry((pid, symbol)).or_default() += 1;
+    }
+    out
+}
+
 #[test]
 fn each_containers_profile_shows_its_hot_functions_two_to_one() {
     let Some((_serial, dir)) = common::perf_recording_test() else {
@@ -130,6 +151,7 @@ fn each_containers_profile_shows_its_hot_functions_two_to_one() {
         .filter(|r| r.get(0) == Some("profile_functions"))
         .collect();
     let burn_file = burn.file_name().unwrap().to_str().unwrap();
+    let perf_leaf = perf_leaf_counts(&recording);
     for name in CONTAINERS {
         let c = container(&json, name);
         let p = &c["profile"];
@@ -144,7 +166,24 @@ fn each_containers_profile_shows_its_hot_functions_two_to_one() {
         );
         let (two, _) = function(c, HOT_TWO_SYMBOL);
         let (one, _) = function(c, HOT_ONE_SYMBOL);
+        // Exactly the samples perf script puts in them, innermost, for
+        // the container's profile-burn process.
+        let pid = c["top_processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["comm"].as_str().unwrap().starts_with("profile-burn"))
+            .unwrap_or_else(|| panic!("no profile-burn in {name}: {c}"))["pid"]
+            .as_i64()
+            .unwrap() as i32;
+        for (symbol, ours) in [(HOT_TWO_SYMBOL, two), (HOT_ONE_SYMBOL, one)] {
+            let theirs = perf_leaf.get(&(pid, symbol.to_owned())).copied();
+            assert_eq!(Some(ours), theirs, "{name} (pid {pid}): {symbol}");
+        }
         let share = two as f64 / (two + one) as f64;
+        eprintln!(
+            "{name}: {samples} samples, {HOT_TWO_SYMBOL} {two}, {HOT_ONE_SYMBOL} {one}: {share:.3}"
+        );
         assert!(
             (share - 2.0 / 3.0).abs() <= 0.05,
             "{name}: {HOT_TWO_SYMBOL} {two}, {HOT_ONE_SYMBOL} {one}: {share:.3} of the two"

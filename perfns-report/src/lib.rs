@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 pub mod analysis;
+mod int_map;
 mod latency;
 pub mod model;
 #[cfg(feature = "parquet")]

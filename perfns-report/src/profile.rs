@@ -16,7 +16,7 @@ use perfns::container::RecordingMode;
 use perfns::perf_data::Features;
 use perfns::record::{context, Mmap, Mmap2, Sample, MISC_CPUMODE_MASK, MISC_KERNEL, MISC_USER};
 
-use crate::analysis::IntMap;
+use crate::int_map::IntMap;
 use crate::model::{ContainerProfile, Frame, FunctionFigures, Profile};
 use symbolize::{DebugDirs, FileKey, Symbolizer};
 
@@ -304,7 +304,7 @@ impl Profiler {
                     .table(&key)
                     .and_then(|t| t.function_at(lookup(offset)))
                 {
-                    Some(name) => (name.to_owned(), key.path, true),
+                    Some(name) => (symbolize::demangle(name), key.path, true),
                     None => (format!("[unknown] {short}+{offset:#x}"), key.path, false),
                 }
             }

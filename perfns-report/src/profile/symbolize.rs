@@ -143,6 +143,25 @@ impl KernelSymbols {
     }
 }
 
+/// A symbol's name as people read it, as perf report shows it: a Rust
+/// symbol (legacy `_ZN...E` or v0 `_R...`) without its hash, a C++ one
+/// (Itanium ABI, `_Z...`) with its parameters; anything else, and a name
+/// neither demangler takes, as it is.
+pub(crate) fn demangle(name: &str) -> String {
+    if let Ok(rust) = rustc_demangle::try_demangle(name) {
+        return format!("{rust:#}");
+    }
+    if name.starts_with("_Z") {
+        if let Some(text) = cpp_demangle::Symbol::new(name)
+            .ok()
+            .and_then(|s| s.demangle(&cpp_demangle::DemangleOptions::default()).ok())
+        {
+            return text;
+        }
+    }
+    name.to_owned()
+}
+
 /// Where files of a build-id are looked for: perf's build-id cache and the
 /// debug packages' tree.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -303,3 +303,31 @@ ffffffffc0000000 t mod_fn\t[some_module]
     assert!(s.kernel().is_none());
     assert!(s.problems()[0].contains("lists no kernel function"));
 }
+
+#[test]
+fn names_are_demangled_as_cxxfilt_does_rust_ones_without_their_hash() {
+    // C++: what binutils' c++filt makes of the same names.
+    for mangled in [
+        "_Z19ht_lookup_with_hashP2htPKhmj16ht_lookup_option",
+        "_ZNSt6vectorIiSaIiEE9push_backERKi",
+    ] {
+        let Ok(out) = Command::new("c++filt").arg(mangled).output() else {
+            perfns::testing::prerequisite::<(), _>(Err("needs c++filt (binutils)"));
+            return;
+        };
+        let expected = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_ne!(expected, mangled);
+        assert_eq!(demangle(mangled), expected);
+    }
+    // Rust, legacy and v0: the path, without the hash perf report keeps
+    // out too.
+    assert_eq!(
+        demangle("_ZN4core3ptr13drop_in_place17h0123456789abcdefE"),
+        "core::ptr::drop_in_place"
+    );
+    assert_eq!(demangle("_RNvCs1234_7mycrate3foo"), "mycrate::foo");
+    // C names and what no demangler takes stay as they are.
+    for plain in ["main", "perfns_hot_two", "_Zgarbage", "_ZN"] {
+        assert_eq!(demangle(plain), plain);
+    }
+}

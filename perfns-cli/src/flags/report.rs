@@ -431,6 +431,21 @@ mod tests {
     }
 
     #[test]
+    fn folded_stacks_and_a_flame_graph_imply_a_profile() {
+        let profiled = |args: &[&str]| config(args).map(|c| c.options.profile.is_some());
+        assert_eq!(profiled(&[]), Ok(false));
+        assert_eq!(profiled(&["--profile"]), Ok(true));
+        assert_eq!(profiled(&["--format", "folded"]), Ok(true));
+        assert_eq!(profiled(&["--flamegraph", "x.svg"]), Ok(true));
+        assert_eq!(
+            config(&["--flamegraph", "x.svg"]).map(|c| c.flamegraph),
+            Ok(Some(PathBuf::from("x.svg")))
+        );
+        let err = config(&["--profile", "--format", "parquet", "-o", "x.parquet"]).unwrap_err();
+        assert!(err.contains("not in the parquet rows"), "{err}");
+    }
+
+    #[test]
     fn seconds_parse_exactly() {
         assert_eq!(parse_seconds("230.546309"), Some(230_546_309_000));
         assert_eq!(parse_seconds("1"), Some(1_000_000_000));

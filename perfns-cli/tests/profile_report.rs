@@ -296,3 +296,31 @@ fn profile_flags_are_checked_before_the_recording_is_read() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_flame_graph_of_no_samples_says_so() {
+    // Tracepoints and switch records, no sampling event.
+    let recording = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/two-containers.data");
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("none.svg");
+    let out = Command::new(common::perfns_binary())
+        .arg("report")
+        .arg("--flamegraph")
+        .arg(&svg)
+        .arg("-i")
+        .arg(&recording)
+        .output()
+        .expect("perfns report");
+    let stderr = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "drawing the flame graph for {}: no samples in the containers reported",
+            svg.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!svg.exists());
+    // The folded stacks of no samples are empty, not an error.
+    assert_eq!(report(&recording, &["--format", "folded"]), "");
+}

@@ -1050,6 +1050,12 @@ pub fn folded(report: &Report) -> String {
 /// [`folded`]): the containers are its first level; `title` heads it.
 pub fn flamegraph(report: &Report, title: &str) -> std::io::Result<Vec<u8>> {
     let folded = folded(report);
+    if folded.is_empty() {
+        return Err(std::io::Error::other(
+            "no samples in the containers reported: nothing to draw (a sampling event, \
+             perf record -F or -c, makes them)",
+        ));
+    }
     let mut options = inferno::flamegraph::Options::default();
     options.title = title.to_owned();
     options.count_name = "samples".into();

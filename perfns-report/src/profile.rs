@@ -2,7 +2,7 @@
 //! functions it passed through, per task, for the containers' hottest
 //! functions, folded stacks and flame graphs.
 //!
-//! [`Profiler`] follows the recording's mappings (MMAP, MMAP2; a fork
+//! `Profiler` follows the recording's mappings (MMAP, MMAP2; a fork
 //! copies its parent's, an exec clears them) and turns each sampled
 //! address into a frame, a function in a file, with [`symbolize`]. Frames
 //! and whole stacks are interned: a task keeps a count per stack id, and

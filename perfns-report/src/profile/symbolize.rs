@@ -11,7 +11,7 @@
 //! without a `.symtab` takes its debug file's, when one is there. A file
 //! that cannot be found or read, or whose build-id is not the recording's,
 //! symbolizes nothing: its frames stay `[unknown] FILE+0xOFFSET`, and
-//! [`Symbolizer::problems`] says why, once per file.
+//! `Symbolizer::problems` says why, once per file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -19,12 +19,49 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use perfns::perf_data::MappedFile;
 
-/// A function: its start, its size (0: unknown, up to the next) and name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A function: its start, its size (0: unknown, up to the next) and its
+/// name, a range of its table's [`Names`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Function {
     start: u64,
     size: u64,
-    name: String,
+    name: NameRange,
+}
+
+/// Where a name is in a [`Names`].
+type NameRange = (u32, u32);
+
+/// A table's names, end to end in one string: a big library's tens of
+/// thousands of names are one allocation, not one each.
+#[derive(Debug, Default)]
+struct Names(String);
+
+impl Names {
+    fn add(&mut self, name: &str) -> NameRange {
+        let start = self.0.len() as u32;
+        self.0.push_str(name);
+        (start, name.len() as u32)
+    }
+
+    fn get(&self, (start, len): NameRange) -> &str {
+        self.0
+            .get(start as usize..(start as usize).saturating_add(len as usize))
+            .unwrap_or("")
+    }
+}
+
+/// Which of the names of one address names it, as perf's
+/// choose_best_symbol() chooses: a global one before a weak one before a
+/// local one, then the one with fewer leading underscores (`memset`, not
+/// `__pi_memset`); higher is better.
+fn preference(name: &str, global: bool, weak: bool) -> u16 {
+    let underscores = name.bytes().take_while(|&b| b == b'_').count().min(255) as u16;
+    let binding = match (global, weak) {
+        (_, true) => 1,
+        (true, false) => 2,
+        (false, false) => 0,
+    };
+    (binding << 8) | (255 - underscores)
 }
 
 /// A file's functions by address, and how its file offsets map to them.
@@ -32,6 +69,7 @@ struct Function {
 pub(crate) struct SymbolTable {
     /// Sorted by start.
     functions: Vec<Function>,
+    names: Names,
     /// The PT_LOAD segments: (file offset, file size, virtual address).
     segments: Vec<(u64, u64, u64)>,
 }
@@ -53,22 +91,25 @@ impl SymbolTable {
         } else {
             file.dynamic_symbols().collect()
         };
-        let mut functions: Vec<Function> = symbols
+        let mut names = Names::default();
+        let mut functions: Vec<(Function, u16)> = symbols
             .iter()
             .filter(|s| s.kind() == SymbolKind::Text && !s.is_undefined() && s.address() != 0)
             .filter_map(|s| {
-                Some(Function {
+                let name = s.name().ok()?;
+                let preferred = preference(name, s.is_global(), s.is_weak());
+                let f = Function {
                     start: s.address(),
                     size: s.size(),
-                    name: s.name().ok()?.to_owned(),
-                })
+                    name: names.add(name),
+                };
+                Some((f, preferred))
             })
             .collect();
-        // Aliases (a function under two names) keep the first, which is
-        // the global name where there is one (sorted stable, globals first
-        // in the table as linkers write them).
-        functions.sort_by_key(|f| f.start);
-        functions.dedup_by_key(|f| f.start);
+        // Aliases (a function under two names) keep the preferred name.
+        functions.sort_by_key(|&(f, preferred)| (f.start, std::cmp::Reverse(preferred)));
+        functions.dedup_by_key(|(f, _)| f.start);
+        let functions: Vec<Function> = functions.into_iter().map(|(f, _)| f).collect();
         let segments = file
             .segments()
             .map(|s| {
@@ -79,6 +120,7 @@ impl SymbolTable {
         Ok((
             Self {
                 functions,
+                names,
                 segments,
             },
             build_id,
@@ -98,48 +140,62 @@ impl SymbolTable {
         let f = self.functions.get(i.checked_sub(1)?)?;
         // A function's size bounds it; one without (hand-written assembly)
         // runs to the next.
-        (f.size == 0 || address < f.start.saturating_add(f.size)).then_some(f.name.as_str())
+        (f.size == 0 || address < f.start.saturating_add(f.size)).then(|| self.names.get(f.name))
     }
 }
 
 /// The kernel's functions from a kallsyms file: (address, name), sorted.
 #[derive(Debug, Default)]
 pub(crate) struct KernelSymbols {
-    functions: Vec<(u64, String)>,
+    functions: Vec<(u64, NameRange)>,
+    names: Names,
+    /// `_text`'s address (an alias of the first function, which names
+    /// the address).
+    text: Option<u64>,
 }
 
 impl KernelSymbols {
     /// Parses `/proc/kallsyms`'s text: `ADDRESS TYPE NAME [MODULE]`, the
     /// text symbols (t, T, w, W) kept.
-    fn parse(text: &str) -> Self {
-        let mut functions: Vec<(u64, String)> = text
+    fn parse(kallsyms: &str) -> Self {
+        let mut names = Names::default();
+        let mut text = None;
+        let mut functions: Vec<(u64, u16, NameRange)> = kallsyms
             .lines()
             .filter_map(|line| {
                 let mut words = line.split_whitespace();
                 let address = u64::from_str_radix(words.next()?, 16).ok()?;
                 let kind = words.next()?;
                 let name = words.next()?;
+                if name == "_text" {
+                    text = Some(address);
+                }
+                let preferred = preference(name, kind == "T", matches!(kind, "w" | "W"));
                 (address != 0 && matches!(kind, "t" | "T" | "w" | "W"))
-                    .then(|| (address, name.to_owned()))
+                    .then(|| (address, preferred, names.add(name)))
             })
             .collect();
-        functions.sort_unstable();
-        Self { functions }
-    }
-
-    fn address_of(&self, name: &str) -> Option<u64> {
-        self.functions
-            .iter()
-            .find(|(_, n)| n == name)
-            .map(|&(a, _)| a)
+        // Aliases (a function under two names) keep the preferred name.
+        functions.sort_unstable_by_key(|&(address, preferred, (at, _))| {
+            (address, std::cmp::Reverse(preferred), at)
+        });
+        functions.dedup_by_key(|f| f.0);
+        let functions = functions
+            .into_iter()
+            .map(|(address, _, name)| (address, name))
+            .collect();
+        Self {
+            functions,
+            names,
+            text,
+        }
     }
 
     /// The function at `address`: the nearest at or below it.
     pub(crate) fn function_at(&self, address: u64) -> Option<&str> {
         let i = self.functions.partition_point(|(a, _)| *a <= address);
-        self.functions
-            .get(i.checked_sub(1)?)
-            .map(|(_, n)| n.as_str())
+        let &(_, name) = self.functions.get(i.checked_sub(1)?)?;
+        Some(self.names.get(name))
     }
 }
 
@@ -244,7 +300,7 @@ impl Symbolizer {
     /// kernel was not rebooted (KASLR) since. Says why not otherwise.
     pub(crate) fn use_kallsyms(&mut self, source: &str, kallsyms: &str, text: u64) {
         let symbols = KernelSymbols::parse(kallsyms);
-        match symbols.address_of("_text") {
+        match symbols.text {
             _ if symbols.functions.is_empty() => self.problems.push(format!(
                 "{source} lists no kernel function (kptr_restrict hides them from this user?): \
                  kernel frames are not symbolized"

@@ -268,6 +268,7 @@ fn kallsyms_are_used_only_for_the_recorded_boot() {
     let kallsyms = "\
 ffffffff81000000 T _text
 ffffffff81000000 T startup_64
+ffffffff81001000 t __pi_do_one
 ffffffff81001000 t do_one
 ffffffff81002000 T do_two
 ffffffff81003000 d some_data

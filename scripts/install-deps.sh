@@ -14,7 +14,9 @@ need=()
 # full-screen view in.
 # binutils (gcc's dependency, named for what uses it): nm, readelf and strip
 # in perfns-cli/tests/uprobes.rs (the probed symbol, its build-id, a
-# stripped copy).
+# stripped copy); nm, readelf, objcopy, strip and c++filt in
+# perfns-report/src/profile/symbolize/tests.rs (addresses, build-ids, a
+# debug file, the names demangled).
 for pkg in linux-perf util-linux procps gcc make docker.io podman uidmap busybox-static python3-venv \
 	prometheus tmux binutils; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")

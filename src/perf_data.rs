@@ -31,7 +31,7 @@ mod tests;
 pub use compressed::Compression;
 pub use features::{feature, BuildId, Features, NrCpus, TracepointFormatText, TracingData};
 pub use header::{FileSection, HEADER_SIZE, MAGIC};
-pub use mapped::EXIT_FILE_SHRANK;
+pub use mapped::{MappedFile, EXIT_FILE_SHRANK};
 pub use pipe::PerfPipeWriter;
 pub use reader::{FileRecord, OwnedRecord, PerfFileReader, Records};
 pub use writer::PerfFileWriter;

@@ -61,6 +61,15 @@ pub const MISC_SWITCH_OUT_PREEMPT: u16 = sys::PERF_RECORD_MISC_SWITCH_OUT_PREEMP
 pub const MISC_COMM_EXEC: u16 = sys::PERF_RECORD_MISC_COMM_EXEC as u16;
 /// PERF_RECORD_MISC_CPUMODE_MASK
 pub const MISC_CPUMODE_MASK: u16 = sys::PERF_RECORD_MISC_CPUMODE_MASK as u16;
+/// PERF_RECORD_MISC_KERNEL: a cpumode (of a sample, or of an MMAP
+/// record: a kernel or module mapping).
+pub const MISC_KERNEL: u16 = sys::PERF_RECORD_MISC_KERNEL as u16;
+/// PERF_RECORD_MISC_USER
+pub const MISC_USER: u16 = sys::PERF_RECORD_MISC_USER as u16;
+/// PERF_RECORD_MISC_MMAP_BUILD_ID: an MMAP2 record carries the mapped
+/// file's build-id in place of its device and inode (Linux 5.12,
+/// `perf record --buildid-mmap`).
+pub const MISC_MMAP_BUILD_ID: u16 = sys::PERF_RECORD_MISC_MMAP_BUILD_ID as u16;
 
 /// The bytes of a record after its header: one slice, or two where the
 /// record wraps the end of a ring buffer.
@@ -399,6 +408,21 @@ pub struct Callchain<'a> {
     big_endian: bool,
 }
 
+/// The markers a call chain's entries switch context with
+/// (`enum perf_callchain_context`): entries after [`context::KERNEL`] are
+/// kernel addresses, after [`context::USER`] user ones. Every value from
+/// [`context::MAX`] up is a marker, never an address.
+pub mod context {
+    use super::sys;
+    /// PERF_CONTEXT_KERNEL
+    pub const KERNEL: u64 = sys::PERF_CONTEXT_KERNEL;
+    /// PERF_CONTEXT_USER
+    pub const USER: u64 = sys::PERF_CONTEXT_USER;
+    /// PERF_CONTEXT_MAX: the lowest marker (HV and the guest's are the
+    /// others).
+    pub const MAX: u64 = sys::PERF_CONTEXT_MAX;
+}
+
 impl Callchain<'_> {
     /// How many entries it has.
     pub fn len(&self) -> usize {
@@ -722,6 +746,35 @@ pub struct Throttle {
     pub sample_id: SampleId,
 }
 
+/// PERF_RECORD_MMAP: a mapping, as kernels before MMAP2 wrote them and
+/// as perf still synthesizes the kernel's and its modules' (pid -1,
+/// cpumode PERF_RECORD_MISC_KERNEL, `[kernel.kallsyms]_text`).
+///
+/// ```c
+/// struct { struct perf_event_header header; u32 pid, tid; u64 addr, len, pgoff;
+///          char filename[]; struct sample_id sample_id; };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mmap {
+    /// Process id (-1: the kernel's).
+    pub pid: i32,
+    /// Thread id.
+    pub tid: i32,
+    /// Start address.
+    pub addr: u64,
+    /// Length.
+    pub len: u64,
+    /// File offset (for the kernel's: the address of its `_text`).
+    pub pgoff: u64,
+    /// The header's cpumode ([`MISC_CPUMODE_MASK`]): [`MISC_KERNEL`] for
+    /// the kernel's and its modules' mappings.
+    pub cpumode: u16,
+    /// The mapped file.
+    pub filename: String,
+    /// The trailing sample_id.
+    pub sample_id: SampleId,
+}
+
 /// PERF_RECORD_MMAP2: an executable mapping.
 ///
 /// ```c
@@ -742,14 +795,47 @@ pub struct Mmap2 {
     pub len: u64,
     /// File offset.
     pub pgoff: u64,
+    /// What identifies the mapped file: its device and inode, or (with
+    /// [`MISC_MMAP_BUILD_ID`]) its build-id.
+    pub file_id: MappedFileId,
     /// PROT_* bits.
     pub prot: u32,
     /// MAP_* bits.
     pub flags: u32,
+    /// The header's cpumode ([`MISC_CPUMODE_MASK`]).
+    pub cpumode: u16,
     /// The mapped file.
     pub filename: String,
     /// The trailing sample_id.
     pub sample_id: SampleId,
+}
+
+/// The union in an MMAP2 record that identifies the mapped file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappedFileId {
+    /// Its device (major, minor) and inode.
+    Inode {
+        /// Device major number.
+        maj: u32,
+        /// Device minor number.
+        min: u32,
+        /// Inode number.
+        ino: u64,
+        /// Inode generation.
+        ino_generation: u64,
+    },
+    /// Its build-id, `build_id_size` bytes (at most 20).
+    BuildId(Vec<u8>),
+}
+
+impl Mmap2 {
+    /// The mapped file's build-id, when the record carries one.
+    pub fn build_id(&self) -> Option<&[u8]> {
+        match &self.file_id {
+            MappedFileId::BuildId(id) => Some(id),
+            MappedFileId::Inode { .. } => None,
+        }
+    }
 }
 
 /// Maximum depth of tracer namespaces a PERF_RECORD_TRACER_NAMESPACES record
@@ -829,6 +915,8 @@ pub enum Record<'a> {
     Throttle(Throttle),
     /// PERF_RECORD_UNTHROTTLE
     Unthrottle(Throttle),
+    /// PERF_RECORD_MMAP
+    Mmap(Mmap),
     /// PERF_RECORD_MMAP2
     Mmap2(Mmap2),
     /// PERF_RECORD_TRACER_NAMESPACES
@@ -1111,12 +1199,47 @@ impl<'a> RawRecord<'a> {
                     Record::Unthrottle(t)
                 }
             }
+            RecordType::MMAP => {
+                let (pid, tid) = c.pid_tid("pid/tid")?;
+                let addr = c.u64("addr")?;
+                let len = c.u64("len")?;
+                let pgoff = c.u64("pgoff")?;
+                let filename = c.padded_string(body_end()?, "filename")?;
+                Record::Mmap(Mmap {
+                    pid,
+                    tid,
+                    addr,
+                    len,
+                    pgoff,
+                    cpumode: self.header.misc & MISC_CPUMODE_MASK,
+                    filename,
+                    sample_id: trailer(&c)?,
+                })
+            }
             RecordType::MMAP2 => {
                 let (pid, tid) = c.pid_tid("pid/tid")?;
                 let addr = c.u64("addr")?;
                 let len = c.u64("len")?;
                 let pgoff = c.u64("pgoff")?;
-                c.bytes(24, "maj/min/ino/ino_generation")?;
+                let file_id = if self.header.misc & MISC_MMAP_BUILD_ID != 0 {
+                    let size = c.bytes(4, "build_id_size")?[0];
+                    let id = c.bytes(20, "build_id")?;
+                    if size > 20 {
+                        return Err(ParseError::Invalid {
+                            record: kind,
+                            field: "build_id_size",
+                            reason: format!("{size} bytes, more than the 20 the record holds"),
+                        });
+                    }
+                    MappedFileId::BuildId(id[..usize::from(size)].to_vec())
+                } else {
+                    MappedFileId::Inode {
+                        maj: c.u32("maj")?,
+                        min: c.u32("min")?,
+                        ino: c.u64("ino")?,
+                        ino_generation: c.u64("ino_generation")?,
+                    }
+                };
                 let prot = c.u32("prot")?;
                 let flags = c.u32("flags")?;
                 let filename = c.padded_string(body_end()?, "filename")?;
@@ -1126,8 +1249,10 @@ impl<'a> RawRecord<'a> {
                     addr,
                     len,
                     pgoff,
+                    file_id,
                     prot,
                     flags,
+                    cpumode: self.header.misc & MISC_CPUMODE_MASK,
                     filename,
                     sample_id: trailer(&c)?,
                 })
@@ -1224,6 +1349,7 @@ impl Record<'_> {
             Record::Lost(r) => &r.sample_id,
             Record::LostSamples(r) => &r.sample_id,
             Record::Throttle(r) | Record::Unthrottle(r) => &r.sample_id,
+            Record::Mmap(r) => &r.sample_id,
             Record::Mmap2(r) => &r.sample_id,
             Record::TracerNamespaces(r) => &r.sample_id,
             Record::FinishedRound | Record::Unknown(_) => return None,
@@ -1466,6 +1592,127 @@ mod tests {
         );
         assert_eq!(c.sample_id.time, Some(99));
         assert_eq!(c.sample_id.id, Some(42));
+    }
+
+    /// An MMAP2 body of task 7: a mapping of `/usr/bin/x` at 0x400000,
+    /// 0x1000 long, offset 0x2000, PROT_READ|PROT_EXEC, MAP_PRIVATE, the
+    /// 24-byte union given.
+    fn mmap2_body(union: &[u8; 24]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&7i32.to_ne_bytes());
+        body.extend_from_slice(&7i32.to_ne_bytes());
+        for v in [0x40_0000u64, 0x1000, 0x2000] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(union);
+        body.extend_from_slice(&5u32.to_ne_bytes());
+        body.extend_from_slice(&2u32.to_ne_bytes());
+        body.extend_from_slice(b"/usr/bin/x\0\0\0\0\0\0");
+        body.extend(trailer(7, 7, 99, 1, 42));
+        body
+    }
+
+    #[test]
+    fn mmap2_reads_its_inode_or_its_build_id() {
+        let mut union = [0u8; 24];
+        union[0..4].copy_from_slice(&8u32.to_ne_bytes());
+        union[4..8].copy_from_slice(&1u32.to_ne_bytes());
+        union[8..16].copy_from_slice(&1234u64.to_ne_bytes());
+        union[16..24].copy_from_slice(&5u64.to_ne_bytes());
+        let body = mmap2_body(&union);
+        let r = raw(RecordType::MMAP2, MISC_USER, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Mmap2(m) = r else { panic!("{r:?}") };
+        assert_eq!(
+            (m.pid, m.addr, m.len, m.pgoff, m.prot, m.flags),
+            (7, 0x40_0000, 0x1000, 0x2000, 5, 2)
+        );
+        assert_eq!(
+            m.file_id,
+            MappedFileId::Inode {
+                maj: 8,
+                min: 1,
+                ino: 1234,
+                ino_generation: 5
+            }
+        );
+        assert_eq!((m.build_id(), m.cpumode), (None, MISC_USER));
+        assert_eq!(
+            (m.filename.as_str(), m.sample_id.time),
+            ("/usr/bin/x", Some(99))
+        );
+
+        // The same union as a build-id: its size first, then 20 bytes.
+        let mut union = [0u8; 24];
+        union[0] = 20;
+        for (i, b) in union[4..].iter_mut().enumerate() {
+            *b = i as u8 + 1;
+        }
+        let misc = MISC_USER | MISC_MMAP_BUILD_ID;
+        let body = mmap2_body(&union);
+        let r = raw(RecordType::MMAP2, misc, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Mmap2(m) = r else { panic!("{r:?}") };
+        assert_eq!(m.build_id(), Some(&(1..=20).collect::<Vec<u8>>()[..]));
+        assert_eq!(m.filename, "/usr/bin/x");
+        // A shorter build-id (an 8-byte one of lld's --build-id=fast).
+        union[0] = 8;
+        let body = mmap2_body(&union);
+        let r = raw(RecordType::MMAP2, misc, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Mmap2(m) = r else { panic!("{r:?}") };
+        assert_eq!(m.build_id(), Some(&[1, 2, 3, 4, 5, 6, 7, 8][..]));
+        // More than the union holds is refused, naming the field.
+        union[0] = 21;
+        let body = mmap2_body(&union);
+        let err = raw(RecordType::MMAP2, misc, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "MMAP2 record: field `build_id_size`: 21 bytes, more than the 20 the record holds"
+        );
+    }
+
+    #[test]
+    fn mmap_reads_the_kernels_mapping_as_perf_synthesizes_it() {
+        // perf's synthesized kernel map: pid -1, cpumode kernel, pgoff the
+        // address of _text.
+        let mut body = Vec::new();
+        body.extend_from_slice(&(-1i32).to_ne_bytes());
+        body.extend_from_slice(&0i32.to_ne_bytes());
+        for v in [
+            0xffff_ffff_8100_0000u64,
+            0x1_0000_0000,
+            0xffff_ffff_8100_0000,
+        ] {
+            body.extend_from_slice(&v.to_ne_bytes());
+        }
+        body.extend_from_slice(b"[kernel.kallsyms]_text\0\0");
+        body.extend(trailer(-1, 0, 0, 0, 0));
+        let r = raw(RecordType::MMAP, MISC_KERNEL, &body)
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap();
+        let Record::Mmap(m) = r else { panic!("{r:?}") };
+        assert_eq!(
+            (m.pid, m.addr, m.len, m.pgoff, m.cpumode),
+            (
+                -1,
+                0xffff_ffff_8100_0000,
+                0x1_0000_0000,
+                0xffff_ffff_8100_0000,
+                MISC_KERNEL
+            )
+        );
+        assert_eq!(m.filename, "[kernel.kallsyms]_text");
+        // Cut inside the file name: an error naming it, no panic.
+        let err = raw(RecordType::MMAP, MISC_KERNEL, &body[..40])
+            .parse::<NativeEndian>(&attr(ids()))
+            .unwrap_err();
+        assert!(err.to_string().contains("MMAP record"), "{err}");
     }
 
     #[test]

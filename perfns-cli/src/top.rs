@@ -118,6 +118,7 @@ impl Top {
                     then_sorted_by: Vec::new(),
                     containers: Vec::new(),
                     processes: None,
+                    profile: None,
                 };
                 empty.header.time.duration_ns = stats.end_ns.saturating_sub(stats.start_ns);
                 frame::frame(&empty, &session, self.options.sort)

@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 use perfns_record::testing::{workload_binary, TestContainer, REQUEST_SYMBOL, REQUEST_WORK};
@@ -59,57 +59,6 @@ impl Drop for PerfProbes {
             .args(["probe", "-q", "-d", &format!("{PERF_GROUP}:*")])
             .output();
     }
-}
-
-/// `perf record -a` of the two probe events, started with its events
-/// disabled and enabled through its control FIFO: once its `ack` is read,
-/// it records.
-fn start_perf_record(dir: &Path, output: &Path) -> Child {
-    let (ctl, ack) = (dir.join("perf-ctl"), dir.join("perf-ack"));
-    for fifo in [&ctl, &ack] {
-        nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-    }
-    let child = Command::new("perf")
-        .args([
-            "record",
-            "-q",
-            "-a",
-            "--namespaces",
-            "--all-cgroups",
-            "-D",
-            "-1",
-        ])
-        .arg(format!(
-            "--control=fifo:{},{}",
-            ctl.display(),
-            ack.display()
-        ))
-        .args(["-e", &format!("{PERF_GROUP}:{REQUEST_SYMBOL}")])
-        .args(["-e", &format!("{PERF_GROUP}:{REQUEST_SYMBOL}__return")])
-        .arg("-o")
-        .arg(output)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("perf record");
-    // perf opens both FIFOs before it reads a command: these opens
-    // return once it has.
-    use std::io::{BufRead, Write};
-    let mut ctl = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&ctl)
-        .expect("perf's control FIFO");
-    let mut ack = std::io::BufReader::new(std::fs::File::open(&ack).expect("perf's ack FIFO"));
-    ctl.write_all(b"enable\n").expect("enable");
-    let mut line = String::new();
-    ack.read_line(&mut line).expect("perf's ack");
-    assert_eq!(
-        line.trim_end_matches('\0').trim(),
-        "ack",
-        "perf said {line:?}"
-    );
-    child
 }
 
 /// The uprobe figures of container `name` in `report`, by probe.
@@ -208,7 +157,16 @@ fn two_containers_calls_are_counted_and_timed_as_perf_probe_counts_them() {
         .expect("perfns record");
     common::wait_for_recording(&ours);
     let theirs = dir.path().join("perf.data");
-    let mut perf = start_perf_record(dir.path(), &theirs);
+    let mut perf = common::start_perf_record(
+        dir.path(),
+        &[
+            "-e",
+            &format!("{PERF_GROUP}:{REQUEST_SYMBOL}"),
+            "-e",
+            &format!("{PERF_GROUP}:{REQUEST_SYMBOL}__return"),
+        ],
+        &theirs,
+    );
 
     common::release_and_wait(containers);
     common::signal(&perfns, Signal::SIGINT);

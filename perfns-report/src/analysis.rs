@@ -23,7 +23,6 @@ mod tracepoints;
 mod uprobes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use perfns::attr::{flags, kind, AttrSet};
 use perfns::container::{RecordingMeta, RecordingMode};
@@ -36,9 +35,10 @@ use perfns::tracepoint::{
 };
 
 use crate::model::{
-    ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Recording,
-    Report, SyscallTotals, TimeRange, SCHEMA,
+    ContainerSource, CpuTimeSource, Cpus, EventCount, Header, Lost, MemoryFigures, Profile,
+    Recording, Report, SyscallTotals, TimeRange, SCHEMA,
 };
+use crate::profile::Profiler;
 use crate::Options;
 
 use containers::{Membership, NoSuchContainer};
@@ -71,6 +71,9 @@ pub fn analyze(
         reader.features(),
         &options.time,
     );
+    if let Some(sources) = &options.profile {
+        analysis.profile(reader.features(), sources);
+    }
     if let Some(claimed) = reader.truncated_from() {
         analysis.truncated(claimed, reader.data_section().size);
     }
@@ -219,35 +222,7 @@ impl Feed<'_> {
     }
 }
 
-/// A hasher for the integer keys (tids, syscall numbers) looked up once
-/// or more per record: one multiplication, where SipHash's DoS resistance
-/// buys nothing (the keys come from the kernel, and a hostile file can
-/// only slow its own report).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_i32(&mut self, n: i32) {
-        self.write_u64(u64::from(n as u32));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// A map keyed by tid or syscall number.
-pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+pub(crate) use crate::int_map::IntMap;
 
 /// `--time`'s spans (ns, both ends included, `None` ends open) sorted and
 /// merged where they overlap or touch, so that no instant is in two;
@@ -383,6 +358,9 @@ pub(crate) struct Task {
     pub tracepoints: BTreeMap<usize, u64>,
     /// In a live analysis: the interval it exited in.
     exited_in: Option<u64>,
+    /// With a profile: its samples per call chain (a stack id of
+    /// [`Profiler`]).
+    pub stacks: IntMap<u32, u64>,
 }
 
 /// A task's place in the tracer namespaces, as a TRACER_NAMESPACES record
@@ -461,6 +439,10 @@ pub struct Analysis {
     live: bool,
     /// In a live analysis, the intervals reported so far.
     intervals: u64,
+    /// With `--profile`: the mappings and the samples' call chains.
+    profiler: Option<Profiler>,
+    /// The finished profile, once [`Analysis::report`] made it.
+    profile: Option<Profile>,
 }
 
 impl Analysis {
@@ -628,7 +610,20 @@ impl Analysis {
             unread: BTreeMap::new(),
             live: false,
             intervals: 0,
+            profiler: None,
+            profile: None,
         }
+    }
+
+    /// Makes a profile of the samples' call chains too, symbolized from
+    /// `sources` (`--profile`).
+    pub fn profile(&mut self, features: &Features, sources: &crate::ProfileSources) {
+        self.profiler = Some(Profiler::new(
+            features,
+            self.recording.mode,
+            sources.debug_dirs.clone(),
+            sources.kernel.clone(),
+        ));
     }
 
     /// Notes that the file was cut short: its data section should be
@@ -742,12 +737,18 @@ impl Analysis {
         }
         match record {
             Record::Comm(c) => {
+                if let (true, Some(p)) = (c.exec, &mut self.profiler) {
+                    p.exec(c.pid);
+                }
                 self.seen_comm = true;
                 let task = self.task(c.tid);
                 task.pid = c.pid;
                 task.comm.clone_from(&c.comm);
             }
             Record::Fork(f) => {
+                if let Some(p) = &mut self.profiler {
+                    p.fork(f.pid, f.tid, f.ppid);
+                }
                 let parent = self.by_tid.get(&f.ptid).map(|&i| &self.tasks[i]);
                 let (comm, pid_ns, tracer, cgroup) = parent
                     .map(|p| (p.comm.clone(), p.pid_ns, p.tracer, p.cgroup))
@@ -804,6 +805,16 @@ impl Analysis {
                 self.switch_record(cpu, tid, s.out, t);
             }
             Record::Sample(s) => self.sample(event, s, time),
+            Record::Mmap(m) => {
+                if let Some(p) = &mut self.profiler {
+                    p.mmap(m);
+                }
+            }
+            Record::Mmap2(m) => {
+                if let Some(p) = &mut self.profiler {
+                    p.mmap2(m);
+                }
+            }
             Record::Unknown(kind) if !ignored_knowingly(*kind) => {
                 *self.unread.entry(*kind).or_default() += 1;
             }
@@ -958,6 +969,10 @@ impl Analysis {
             Role::Sampling => {
                 if in_window {
                     self.tasks[ti].samples += 1;
+                    if let Some(p) = &mut self.profiler {
+                        let stack = p.sample(pid, s);
+                        *self.tasks[ti].stacks.entry(stack).or_default() += 1;
+                    }
                 }
             }
             Role::Other => {}
@@ -969,6 +984,7 @@ impl Analysis {
     pub fn finish(mut self, options: &Options) -> Result<Report, NoSuchContainer> {
         let end = self.last_time;
         self.charge_running(end);
+        self.profile = self.profiler.take().map(Profiler::finish);
         let time = covered_time(&self.window, self.first_time.unwrap_or(0), end);
         self.report(time, options)
     }
@@ -1149,6 +1165,7 @@ impl Analysis {
             arch: header.recording.arch.as_deref(),
             probes: &self.probes,
             tracepoints: &self.tracepoints,
+            profile: self.profile.as_ref(),
         };
         let (containers, processes) =
             containers::build(&membership, header.time.duration_ns, options)?;
@@ -1159,6 +1176,7 @@ impl Analysis {
             then_sorted_by: options.then_by.clone(),
             containers,
             processes,
+            profile: self.profile.clone(),
         })
     }
 }

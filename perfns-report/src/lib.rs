@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 pub mod analysis;
+mod int_map;
 mod latency;
 pub mod model;
 #[cfg(feature = "parquet")]
 pub mod parquet_export;
+pub mod profile;
 pub mod render;
 pub mod serve;
 pub mod trace;
@@ -44,6 +46,9 @@ pub enum Format {
     Json,
     /// CSV: one block per section.
     Csv,
+    /// The profile's stacks, folded (`CONTAINER;FRAME;... COUNT`), for
+    /// any flame-graph tool.
+    Folded,
     /// Parquet, schema `perfns-containers/1` (docs/report-parquet.md): one
     /// row per container (per --interval), for DuckDB, ClickHouse, Spark.
     #[cfg(feature = "parquet")]
@@ -93,6 +98,29 @@ pub struct Options {
     /// are one pass in time order: a third thread has nothing to take).
     /// The report is the same for any.
     pub jobs: usize,
+    /// `--profile`: each container's hottest functions, from the samples'
+    /// call chains, symbolized from these files.
+    pub profile: Option<ProfileSources>,
+}
+
+/// Where a profile's symbols come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileSources {
+    /// Where files are looked up by build-id.
+    pub debug_dirs: profile::symbolize::DebugDirs,
+    /// The kernel's symbols.
+    pub kernel: profile::KernelSource,
+}
+
+impl ProfileSources {
+    /// The machine's: perf's build-id cache, /usr/lib/debug, and
+    /// /proc/kallsyms.
+    pub fn system() -> Self {
+        Self {
+            debug_dirs: profile::symbolize::DebugDirs::system(),
+            kernel: profile::KernelSource::system(),
+        }
+    }
 }
 
 /// A slice of a recording's time, from its first sample (0) to its last
@@ -168,6 +196,7 @@ impl Default for Options {
             time: Vec::new(),
             time_percent: Vec::new(),
             jobs: 1,
+            profile: None,
         }
     }
 }
@@ -242,6 +271,9 @@ pub struct ReportConfig {
     /// With parquet: one row per container per this much of
     /// the recording, instead of one for the whole.
     pub interval: Option<std::time::Duration>,
+    /// `--flamegraph FILE`: the profile as an SVG flame graph, written
+    /// there besides the report.
+    pub flamegraph: Option<PathBuf>,
 }
 
 /// What [`run`] printed a report of.
@@ -306,7 +338,17 @@ pub fn run(config: &ReportConfig) -> anyhow::Result<Reported> {
         Format::Table => render::table(&report, render::terminal_width()),
         Format::Json => render::json(&report),
         Format::Csv => render::csv(&report),
+        Format::Folded => render::folded(&report),
     };
+    if let Some(path) = &config.flamegraph {
+        let title = match &config.options.container {
+            Some(c) => format!("perfns report --profile: {c}"),
+            None => "perfns report --profile".to_owned(),
+        };
+        let svg = render::flamegraph(&report, &title)
+            .with_context(|| format!("drawing the flame graph for {}", path.display()))?;
+        std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+    }
     let reported = Reported::of(&report.header);
     if let Some(path) = &config.output {
         std::fs::write(path, text.as_bytes())

@@ -32,6 +32,78 @@ pub struct Report {
     /// One entry per process, busiest first (`--per-process` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<Vec<ProcessReport>>,
+    /// With `--profile`: what the profile could not symbolize, and the
+    /// frames and stacks the containers' profiles count. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// The profile of a recording (`--profile`): every frame and call chain
+/// its samples have, which the containers' [`ContainerProfile`]s count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Profile {
+    /// Why frames stayed unsymbolized: one line per file (missing,
+    /// unreadable, another build than the recording's) or for the kernel.
+    pub problems: Vec<String>,
+    /// Every frame, by id. Not in the JSON (its containers' functions
+    /// are; `--format folded` gives the stacks).
+    #[serde(skip)]
+    pub frames: Vec<Frame>,
+    /// Every call chain, frame ids innermost first, by id.
+    #[serde(skip)]
+    pub stacks: Vec<Vec<u32>>,
+}
+
+/// A frame of a call chain: a function in a file, or an address no
+/// symbol names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The function's name; `[unknown] FILE+0xOFFSET` when no symbol
+    /// names the address (`[unknown] [unmapped]+0xADDRESS` when no mapping
+    /// holds it).
+    pub function: String,
+    /// The file, as the recording names it (`[kernel.kallsyms]` for the
+    /// kernel).
+    pub dso: String,
+    /// A kernel address.
+    pub kernel: bool,
+    /// A symbol named it.
+    pub symbolized: bool,
+}
+
+/// A container's profile: its own tasks' samples by function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ContainerProfile {
+    /// Its own tasks' samples (of sampling events, in the time range),
+    /// which the percents are of.
+    pub samples: u64,
+    /// The frames of their call chains, counted per sample.
+    pub frames: u64,
+    /// Of those, the frames no symbol named.
+    pub unsymbolized_frames: u64,
+    /// Its hottest functions, most self samples first (then total), at
+    /// most `--top`.
+    pub functions: Vec<FunctionFigures>,
+    /// Samples per stack id ([`Profile::stacks`]), by id.
+    #[serde(skip)]
+    pub stacks: Vec<(u32, u64)>,
+}
+
+/// A function's samples in a container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionFigures {
+    /// Its name (see [`Frame::function`]).
+    pub function: String,
+    /// Its file.
+    pub dso: String,
+    /// Samples in it (the innermost frame).
+    pub self_samples: u64,
+    /// `self_samples` in percent of the container's samples.
+    pub self_percent: f64,
+    /// Samples with it anywhere in the call chain (once per sample).
+    pub total_samples: u64,
+    /// `total_samples` in percent of the container's samples.
+    pub total_percent: f64,
 }
 
 /// What the recording is and what the report could and could not see.
@@ -281,6 +353,10 @@ pub struct ContainerReport {
     /// table of its own for, each they hit, most first. Absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tracepoints: Vec<TracepointCount>,
+    /// With `--profile`: its own tasks' samples by function. Absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ContainerProfile>,
 }
 
 impl ContainerReport {

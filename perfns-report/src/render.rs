@@ -10,7 +10,7 @@ use tabled::settings::{Alignment, Modify, Style, Width};
 
 use crate::model::{
     ContainerReport, ContainerSource, CpuFigures, CpuTimeSource, Figures, Header, MemoryFigures,
-    ProcessReport, Report, SyscallTotals, TracepointCount, UprobeFigures,
+    ProcessReport, Profile, Report, SyscallTotals, TracepointCount, UprobeFigures,
 };
 use crate::SortKey;
 
@@ -284,7 +284,72 @@ pub fn table(report: &Report, width: Option<usize>) -> String {
             process_table(report, procs, width, samples)
         );
     }
+    if let Some(profile) = &report.profile {
+        profile_table(&mut out, report, profile, width);
+    }
     out
+}
+
+/// The Profile section: each container's hottest functions (its own
+/// tasks'), self and total percent of its samples, and under the table
+/// how many frames stayed unsymbolized, and why.
+fn profile_table(out: &mut String, report: &Report, profile: &Profile, width: Option<usize>) {
+    let b = per_container_rows(
+        report,
+        vec![
+            "container",
+            "samples",
+            "function",
+            "self %",
+            "total %",
+            "self",
+            "total",
+            "file",
+        ],
+        |c| {
+            let p = c.profile.as_ref();
+            let samples = p.map_or(0, |p| p.samples);
+            p.into_iter()
+                .flat_map(|p| &p.functions)
+                .enumerate()
+                .map(move |(i, f)| (if i == 0 { Some(samples) } else { None }, f))
+                .collect::<Vec<_>>()
+        },
+        |(samples, f)| {
+            vec![
+                samples.map(|n| n.to_string()).unwrap_or_default(),
+                f.function.clone(),
+                percent(f.self_percent),
+                percent(f.total_percent),
+                f.self_samples.to_string(),
+                f.total_samples.to_string(),
+                f.dso.clone(),
+            ]
+        },
+    );
+    if b.count_records() > 1 {
+        let _ = write!(
+            out,
+            "\nProfile (own samples; self and total % of the container's)\n{}",
+            finish_table(b, width, 3, 7)
+        );
+    } else {
+        out.push_str("\nProfile: no samples\n");
+    }
+    let (frames, unsymbolized) = report
+        .containers
+        .iter()
+        .filter_map(|c| c.profile.as_ref())
+        .fold((0, 0), |(f, u), p| {
+            (f + p.frames, u + p.unsymbolized_frames)
+        });
+    let _ = writeln!(
+        out,
+        "unsymbolized frames: {unsymbolized} of {frames} (shown as [unknown] FILE+0xOFFSET)"
+    );
+    for problem in &profile.problems {
+        let _ = writeln!(out, "symbols: {problem}");
+    }
 }
 
 /// A table cell written from figures of kind `T`.
@@ -513,7 +578,7 @@ fn syscalls(out: &mut String, report: &Report, tree: bool, busiest: bool, width:
 
 /// A table under `head` of each container's `items` (its own), a row of
 /// `cells` for each, the container named on its first.
-fn per_container_rows<'r, T: 'r, I: IntoIterator<Item = &'r T>>(
+fn per_container_rows<'r, T, I: IntoIterator<Item = T>>(
     report: &'r Report,
     head: Vec<&str>,
     items: impl Fn(&'r ContainerReport) -> I,
@@ -529,7 +594,7 @@ fn per_container_rows<'r, T: 'r, I: IntoIterator<Item = &'r T>>(
                 String::new()
             };
             let mut row = vec![name];
-            row.extend(cells(item));
+            row.extend(cells(&item));
             b.push_record(row);
         }
     }
@@ -872,6 +937,133 @@ fn tracepoint_block(
     }
 }
 
+/// The profile's blocks of the CSV: `profile`, one line per container
+/// (its samples and frames, how many unsymbolized); `profile_functions`,
+/// one per container and hot function; then a `profile_problems` line for
+/// each reason frames stayed unsymbolized.
+fn profile_blocks(out: &mut String, report: &Report, profile: &Profile) {
+    out.push('\n');
+    line(
+        out,
+        &["section", "key", "samples", "frames", "unsymbolized_frames"].map(String::from),
+    );
+    for c in &report.containers {
+        if let Some(p) = &c.profile {
+            line(
+                out,
+                &[
+                    "profile".into(),
+                    c.key.clone(),
+                    p.samples.to_string(),
+                    p.frames.to_string(),
+                    p.unsymbolized_frames.to_string(),
+                ],
+            );
+        }
+    }
+    out.push('\n');
+    line(
+        out,
+        &[
+            "section",
+            "key",
+            "function",
+            "dso",
+            "self_samples",
+            "self_percent",
+            "total_samples",
+            "total_percent",
+        ]
+        .map(String::from),
+    );
+    for c in &report.containers {
+        for f in c.profile.iter().flat_map(|p| &p.functions) {
+            line(
+                out,
+                &[
+                    "profile_functions".into(),
+                    c.key.clone(),
+                    f.function.clone(),
+                    f.dso.clone(),
+                    f.self_samples.to_string(),
+                    format!("{:.2}", f.self_percent),
+                    f.total_samples.to_string(),
+                    format!("{:.2}", f.total_percent),
+                ],
+            );
+        }
+    }
+    if !profile.problems.is_empty() {
+        out.push('\n');
+        line(out, &["section", "problem"].map(String::from));
+        for problem in &profile.problems {
+            line(out, &["profile_problems".into(), problem.clone()]);
+        }
+    }
+}
+
+/// Each container's stacks as Brendan Gregg's folded stacks, one line
+/// per distinct call chain, `CONTAINER;FRAME;...;FRAME COUNT`, outermost
+/// frame first: the container and the containers it is nested in (the
+/// outermost first) are the first frames, so that a flame graph of them
+/// all has the containers as its first level. Counts are samples; a
+/// container's add up to its own samples.
+pub fn folded(report: &Report) -> String {
+    let mut out = String::new();
+    let Some(profile) = &report.profile else {
+        return out;
+    };
+    let names: std::collections::HashMap<&str, (&str, Option<&str>)> = report
+        .containers
+        .iter()
+        .map(|c| (c.key.as_str(), (c.name.as_str(), c.parent.as_deref())))
+        .collect();
+    // Frames may hold `;` (C++ templates rarely) and end in spaces, which
+    // the format cannot: replaced, as inferno's collapsers do.
+    let clean = |name: &str| name.replace(';', ":");
+    for c in &report.containers {
+        let Some(p) = &c.profile else { continue };
+        let mut path = vec![clean(&c.name)];
+        let mut parent = c.parent.as_deref();
+        // Bounded: a hand-made file's parents may loop.
+        while let Some((name, up)) = parent.and_then(|k| names.get(k)) {
+            if path.len() > names.len() {
+                break;
+            }
+            path.push(clean(name));
+            parent = *up;
+        }
+        path.reverse();
+        let prefix = path.join(";");
+        for &(stack, count) in &p.stacks {
+            let _ = write!(out, "{prefix}");
+            for &frame in profile.stacks[stack as usize].iter().rev() {
+                let _ = write!(out, ";{}", clean(&profile.frames[frame as usize].function));
+            }
+            let _ = writeln!(out, " {count}");
+        }
+    }
+    out
+}
+
+/// The profile as a flame graph (SVG, inferno's rendering of
+/// [`folded`]): the containers are its first level; `title` heads it.
+pub fn flamegraph(report: &Report, title: &str) -> std::io::Result<Vec<u8>> {
+    let folded = folded(report);
+    if folded.is_empty() {
+        return Err(std::io::Error::other(
+            "no samples in the containers reported: nothing to draw (a sampling event, \
+             perf record -F or -c, makes them)",
+        ));
+    }
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_owned();
+    options.count_name = "samples".into();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)?;
+    Ok(svg)
+}
+
 /// The report as CSV: blocks (header, cputop, memtop, syscalls,
 /// top_syscalls, uprobes, user_events, tracepoints, processes), each with its own header line whose first
 /// field is `section`, separated by empty lines.
@@ -1010,6 +1202,10 @@ pub fn csv(report: &Report) -> String {
     }
     if h.tracepoints_recorded {
         tracepoint_block(&mut out, report, "tracepoints", |c| &c.tracepoints);
+    }
+
+    if let Some(profile) = &report.profile {
+        profile_blocks(&mut out, report, profile);
     }
 
     if let Some(procs) = &report.processes {

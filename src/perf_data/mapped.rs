@@ -39,8 +39,10 @@ pub const EXIT_FILE_SHRANK: i32 = 74;
 const SLOTS: usize = 256;
 
 /// A read-only map of a whole file, guarded against the file shrinking
-/// (see the module documentation). Derefs to the file's bytes.
-pub(super) struct MappedFile {
+/// (see the module documentation). Derefs to the file's bytes. The
+/// recording's reader maps its file with it, and the report's profile the
+/// ELF files it reads symbols from.
+pub struct MappedFile {
     map: Mmap,
     /// Kept open: the handler fstat()s it for the file's new size.
     _file: File,
@@ -49,7 +51,7 @@ pub(super) struct MappedFile {
 
 impl MappedFile {
     /// Maps `file` (opened from `path`, which messages name).
-    pub(super) fn map(file: File, path: &Path) -> io::Result<Self> {
+    pub fn map(file: File, path: &Path) -> io::Result<Self> {
         install_handler();
         // SAFETY: the map is read-only and owned by this value, which hands
         // out its bytes as `&[u8]`. Another process may still truncate the
@@ -61,7 +63,7 @@ impl MappedFile {
         let map = unsafe { Mmap::map(&file) }?;
         let slot = register(&map, file.as_raw_fd(), path).ok_or_else(|| {
             io::Error::other(format!(
-                "more than {SLOTS} recordings are mapped at once in this process"
+                "more than {SLOTS} files are mapped at once in this process"
             ))
         })?;
         Ok(Self {
@@ -86,6 +88,15 @@ impl MappedFile {
     ) -> io::Result<()> {
         // SAFETY: the caller keeps Mmap::unchecked_advise_range's contract.
         unsafe { self.map.unchecked_advise_range(advice, offset, len) }
+    }
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedFile")
+            .field("len", &self.map.len())
+            .field("slot", &self.slot)
+            .finish()
     }
 }
 

@@ -34,9 +34,25 @@ pub struct ReportArgs {
     #[arg(long, group = "grouping")]
     pub per_process: bool,
     /// How many processes and syscalls to list per container (and
-    /// processes with --per-process).
+    /// processes with --per-process; functions with --profile).
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
+    /// A profile of each container: its hottest functions (of its own
+    /// tasks' samples), self and total % of its samples, from the
+    /// samples' call chains (`perf record -g`, `perfns record --profile`).
+    /// Symbols come from the mapped files as recorded, checked against
+    /// the recording's build-ids; a file missing or rebuilt since is
+    /// looked for by build-id in perf's cache (~/.debug) and
+    /// /usr/lib/debug; kernel frames from /proc/kallsyms, if the kernel is
+    /// the recorded one. Addresses no symbol names show as
+    /// `[unknown] FILE+0xOFFSET`, counted under the table.
+    #[arg(long)]
+    pub profile: bool,
+    /// Write the profile as a flame graph (SVG) to FILE: containers at
+    /// its first level, nested ones above their parent (one container and
+    /// its descendants with --container). Implies --profile.
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<PathBuf>,
     /// What "busiest" means: keys, comma-separated, as perf report
     /// --sort takes them, the first first (`syscalls,cpu`: by syscalls,
     /// ties by CPU time).
@@ -109,6 +125,10 @@ pub enum FormatArg {
     Json,
     /// CSV: one block per section.
     Csv,
+    /// The profile's stacks, folded as Brendan Gregg's tools take them
+    /// (`CONTAINER;FRAME;...;FRAME COUNT`, outermost first), for any
+    /// flame-graph tool. Implies --profile.
+    Folded,
     /// Parquet, schema `perfns-containers/1` (docs/report-parquet.md): one
     /// row per container (per --interval), for DuckDB, ClickHouse, Spark.
     Parquet,
@@ -120,6 +140,7 @@ impl From<FormatArg> for Format {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
             FormatArg::Csv => Format::Csv,
+            FormatArg::Folded => Format::Folded,
             FormatArg::Parquet => Format::Parquet,
         }
     }
@@ -164,8 +185,18 @@ impl ReportArgs {
             time,
             time_percent,
             jobs: self.jobs,
+            profile: (self.profile
+                || self.flamegraph.is_some()
+                || self.format == FormatArg::Folded)
+                .then(perfns_report::ProfileSources::system),
         };
         let format = Format::from(self.format);
+        if format == Format::Parquet && options.profile.is_some() {
+            anyhow::bail!(
+                "--profile's functions are not in the parquet rows: use --format table, json, csv \
+                 or folded"
+            );
+        }
         if let Some(i) = self.interval {
             if !(i.is_finite() && i > 0.0) {
                 anyhow::bail!("--interval {i}: must be a positive number of seconds");
@@ -189,6 +220,7 @@ impl ReportArgs {
             format,
             output: self.output,
             interval: self.interval.map(Duration::from_secs_f64),
+            flamegraph: self.flamegraph,
         })
     }
 }
@@ -396,6 +428,21 @@ mod tests {
             config(&["--jobs", "0"]).map(|c| c.options.jobs),
             Err("--jobs must be at least 1".to_owned())
         );
+    }
+
+    #[test]
+    fn folded_stacks_and_a_flame_graph_imply_a_profile() {
+        let profiled = |args: &[&str]| config(args).map(|c| c.options.profile.is_some());
+        assert_eq!(profiled(&[]), Ok(false));
+        assert_eq!(profiled(&["--profile"]), Ok(true));
+        assert_eq!(profiled(&["--format", "folded"]), Ok(true));
+        assert_eq!(profiled(&["--flamegraph", "x.svg"]), Ok(true));
+        assert_eq!(
+            config(&["--flamegraph", "x.svg"]).map(|c| c.flamegraph),
+            Ok(Some(PathBuf::from("x.svg")))
+        );
+        let err = config(&["--profile", "--format", "parquet", "-o", "x.parquet"]).unwrap_err();
+        assert!(err.contains("not in the parquet rows"), "{err}");
     }
 
     #[test]

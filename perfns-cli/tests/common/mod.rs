@@ -367,3 +367,53 @@ pub fn wait_with_stderr(mut child: Child) -> (std::process::ExitStatus, String) 
     let stderr = StderrLines::of(&mut child).rest();
     (wait_exit(&mut child), stderr)
 }
+
+/// `perf record -a --namespaces --all-cgroups EVENTS -o OUTPUT`,
+/// started with its events disabled and enabled through its control FIFO
+/// (made in `dir`): once its `ack` is read, it records.
+pub fn start_perf_record(dir: &Path, events: &[&str], output: &Path) -> Child {
+    let (ctl, ack) = (dir.join("perf-ctl"), dir.join("perf-ack"));
+    for fifo in [&ctl, &ack] {
+        nix::unistd::mkfifo(fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    }
+    let child = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-a",
+            "--namespaces",
+            "--all-cgroups",
+            "-D",
+            "-1",
+        ])
+        .arg(format!(
+            "--control=fifo:{},{}",
+            ctl.display(),
+            ack.display()
+        ))
+        .args(events)
+        .arg("-o")
+        .arg(output)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("perf record");
+    // perf opens both FIFOs before it reads a command: these opens
+    // return once it has.
+    use std::io::{BufRead, Write};
+    let mut ctl = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ctl)
+        .expect("perf's control FIFO");
+    let mut ack = std::io::BufReader::new(std::fs::File::open(&ack).expect("perf's ack FIFO"));
+    ctl.write_all(b"enable\n").expect("enable");
+    let mut line = String::new();
+    ack.read_line(&mut line).expect("perf's ack");
+    assert_eq!(
+        line.trim_end_matches('\0').trim(),
+        "ack",
+        "perf said {line:?}"
+    );
+    child
+}

@@ -20,10 +20,10 @@ use perfns::container::{
 };
 
 use super::uprobes::{Probe, UprobeTally};
-use super::Task;
+use super::{IntMap, Task};
 use crate::model::{
-    ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, SyscallFigures,
-    SyscallTotals, TracepointCount, UprobeFigures,
+    ContainerReport, ContainerSource, Figures, ProcessFigures, ProcessReport, Profile,
+    SyscallFigures, SyscallTotals, TracepointCount, UprobeFigures,
 };
 use crate::{Options, SortKey};
 
@@ -80,6 +80,8 @@ pub(crate) struct Membership<'a> {
     /// The counted tracepoints' full names, which the tasks' counts are
     /// by.
     pub tracepoints: &'a [String],
+    /// With `--profile`: the frames and stacks the tasks' counts are by.
+    pub profile: Option<&'a Profile>,
 }
 
 /// A container's identity.
@@ -124,6 +126,8 @@ struct Node {
     /// Its own tasks' hits of the counted tracepoints, by tracepoint.
     tracepoints: BTreeMap<usize, u64>,
     processes: BTreeMap<i32, ProcessFigures>,
+    /// Its own tasks' samples per stack (with `--profile`).
+    stacks: IntMap<u32, u64>,
 }
 
 /// Groups the tasks into containers and lays them out as `options` says:
@@ -139,15 +143,7 @@ pub(crate) fn build(
     nest(&mut nodes, &placement);
     roll_up(&mut nodes);
     let order = layout(&nodes, options)?;
-    Ok(report(
-        &nodes,
-        &order,
-        m.arch.unwrap_or(""),
-        m.probes,
-        m.tracepoints,
-        duration_ns,
-        options,
-    ))
+    Ok(report(&nodes, &order, m, duration_ns, options))
 }
 
 /// Which container each task is in: what the recording says of it (pid
@@ -298,6 +294,9 @@ fn gather(placement: &Placement<'_>) -> BTreeMap<Key, Node> {
         }
         for (&event, &n) in &task.tracepoints {
             *node.tracepoints.entry(event).or_default() += n;
+        }
+        for (&stack, &n) in &task.stacks {
+            *node.stacks.entry(stack).or_default() += n;
         }
         let leader_comm = placement.leader_of.get(&task.pid).map(|l| l.comm.as_str());
         let process = node
@@ -556,12 +555,11 @@ fn layout(
 fn report(
     nodes: &BTreeMap<Key, Node>,
     order: &[(Key, usize)],
-    arch: &str,
-    probes: &[Probe],
-    tracepoints: &[String],
+    m: &Membership<'_>,
     duration_ns: u64,
     options: &Options,
 ) -> (Vec<ContainerReport>, Option<Vec<ProcessReport>>) {
+    let (arch, probes, tracepoints) = (m.arch.unwrap_or(""), m.probes, m.tracepoints);
     let sort = options.sort_order();
     let percent = |f: &mut Figures| {
         f.cpu.percent = if duration_ns == 0 {
@@ -651,6 +649,9 @@ fn report(
                 uprobes,
                 user_events,
                 tracepoints: others,
+                profile: m
+                    .profile
+                    .map(|p| crate::profile::container_profile(p, &node.stacks, options.top)),
             }
         })
         .collect();

@@ -267,7 +267,7 @@ echo "== perf report --sort tracerns -i perf.data"
 cat "$out/perf-tracerns.report"
 
 # Each record once: perf_mmap__push() wrote a record that the kernel
-# published between its two reads of the buffer's head twice (patch 14),
+# published between its two reads of the buffer's head twice (patch 15),
 # about one run in three here. Nanosecond times: no two records of a
 # task on a CPU share one.
 "$perf" script -i "$out/perf.data" --ns -F tid,cpu,time,event,trace 2>/dev/null |

@@ -330,6 +330,42 @@ static void check_sample(struct verdict *v, const struct perf_event_attr *attr,
 			check_raw(v, attr->config, raw, size);
 		u = (const uint64_t *)(raw + size);
 	}
+	/*
+	 * REGS_USER (patch 0014): { u64 abi; u64 regs[weight(mask)]; } with
+	 * regs only for an ABI other than NONE: the sampled task's user
+	 * registers, which must hold no kernel address.
+	 */
+	if (st & PERF_SAMPLE_REGS_USER) {
+		uint64_t abi = *u, nr = abi ? __builtin_popcountll(attr->sample_regs_user) : 0;
+
+		NEXT(1);
+		if ((const uint8_t *)(u + nr) > end)
+			goto short_;
+		check_words(v, "kernel address in the user registers", u, nr);
+		NEXT(nr);
+	}
+	/*
+	 * STACK_USER: { u64 size; char data[size]; u64 dyn_size; } (no
+	 * dyn_size when size is 0). The data is the task's own memory, which
+	 * holds whatever the task wrote (this program's workloads, forked
+	 * from it, have the kernel text bounds it read in theirs): it is
+	 * bounded, not scanned.
+	 */
+	if (st & PERF_SAMPLE_STACK_USER) {
+		uint64_t size = *u;
+
+		NEXT(1);
+		if (size) {
+			if (size > attr->sample_stack_user || size % 8)
+				violation(v, "user stack copy larger than asked", size);
+			NEXT(size / 8);
+			if ((const uint8_t *)(u + 1) > end)
+				goto short_;
+			if (*u > size)
+				violation(v, "user stack dyn_size past its copy", *u);
+			NEXT(1);
+		}
+	}
 	/* Anything further is a type a scope should have refused: scan it. */
 	if ((const uint8_t *)u < end)
 		check_words(v, "kernel address in a later sample field", u,

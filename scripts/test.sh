@@ -51,6 +51,11 @@ bash perfns-record/tests/vm/tracer-scope-e2e.sh
 # perfns trace as the unprivileged tenant, in one boot (about 1 min in the
 # VM): its containers' figures, the known calls, nothing of the sibling.
 bash perfns-cli/tests/vm/live-e2e.sh
+# perfns record --profile and report --profile as the tenant (about 1 min
+# in the VM): two nested containers' hot functions in their proportion,
+# nothing of the sibling, and a late recording naming what already ran
+# (the series' mmap records and their statedump).
+bash perfns-cli/tests/vm/profile-e2e.sh
 bash perfns-record/tests/vm/cpu-hotplug.sh
 # perf itself (the series' tools/perf patch, built from the patched tree)
 # records as the tenant beside perfns, and their figures agree; every

@@ -823,20 +823,34 @@ impl Recorder {
     }
 
     /// Enables the events on every CPU and, in tracer scope, asks the
-    /// kernel for its statedump of the tasks in scope.
+    /// kernel for its statedump of the tasks in scope: between the
+    /// side-band events (each target's first) and the others, so that every
+    /// sample comes after the statedump's records, the mappings of the
+    /// processes already running among them, which a report needs first
+    /// to name the sample's code (a sample before its mapping is at an
+    /// unmapped address). What happens meanwhile reaches the side band.
     fn enable(&mut self) -> Result<(), RecordError> {
-        for r in &self.rings {
-            for fd in &r.fds {
-                abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
-                    cpu: r.cpu,
-                    what: "enabling an event".into(),
-                    source,
-                })?;
+        // Each target's side-band event is the first of its `events`.
+        let enable = |rings: &[CpuRing], sideband: bool| {
+            for r in rings {
+                for (i, fd) in r.fds.iter().enumerate() {
+                    if (i % r.events.max(1) == 0) != sideband {
+                        continue;
+                    }
+                    abi::enable(fd.as_fd()).map_err(|source| RecordError::Cpu {
+                        cpu: r.cpu,
+                        what: "enabling an event".into(),
+                        source,
+                    })?;
+                }
             }
-        }
+            Ok::<(), RecordError>(())
+        };
+        enable(&self.rings, true)?;
         if self.config.mode == RecordingMode::TracerScope {
             // The kernel's view of the tasks in scope, with their
-            // tracer-namespace ancestry, beside the one /proc gave.
+            // tracer-namespace ancestry (and with --profile their
+            // mappings), beside the one /proc gave.
             if let Some(r) = self.rings.first() {
                 tracer_scope::statedump(r.fds[0].as_fd()).map_err(|source| RecordError::Cpu {
                     cpu: r.cpu,
@@ -845,7 +859,7 @@ impl Recorder {
                 })?;
             }
         }
-        Ok(())
+        enable(&self.rings, false)
     }
 
     /// Learns the tasks of the snapshot taken before the events were

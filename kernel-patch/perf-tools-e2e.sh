@@ -23,6 +23,10 @@
 #                    -e raw_syscalls:sys_enter,...,kmem:mm_page_free
 #                  -- perfns run-container web   -- burn 2000 ms, 1500 getppid
 #                     perfns run-container batch -- 8 MiB touched, burn 1000 ms
+#     in a container of its own: perf record --tracer-scope (cpu-clock:u)
+#                  -- perfns-workload burn 500
+#     in another:  perf record --tracer-scope -g -- profile-burn 1500
+#                  (two functions burning CPU 2:1, compiled here)
 # Both recorders run in T at once, perfns's around perf's, so both see the
 # same run of the workload. Then perf record --tracer-scope is refused four
 # ways (in the initial tracer namespace; without capabilities in T; with
@@ -44,6 +48,11 @@
 #     and perf then gives them a thread that the FORK record replaces
 #     (perf script shows their comm as ":TID" too). Those are counted by
 #     tid (--sort tracerns,pid) and must make up the difference exactly;
+#   - the profile: an MMAP2 record of profile-burn, exec'd after perf
+#     started (the series' mmap records for scoped readers), and perf
+#     report --sort sym giving perfns_hot_two 2/3 of the two hot
+#     functions' samples (within 5 points), with perfns_burn_round in
+#     their call chains;
 #   - the refusals' messages.
 #
 # Environment: TRACERNS_WORKDIR and CCACHE_DIR as tracerns-vm.sh takes them
@@ -98,6 +107,13 @@ if [[ ${1:-} == --guest ]]; then
 		env TRACEFS_PATH=/tmp/perf-tracefs "$perf" record --tracer-scope -B -N \
 		-o "$out/clock.data" -- "$bin/perfns-workload" burn 500 \
 		>"$out/clock.log" 2>&1 || echo "clock: exit status $?" >>"$out/clock.log"
+
+	# A profile with user call chains of profile-burn, exec'd after perf
+	# started: its MMAP2 comes from the kernel (patch 13).
+	as_tenant "$bin/perfns" run-container profile --tracer required -- \
+		env TRACEFS_PATH=/tmp/perf-tracefs "$perf" record --tracer-scope -g \
+		-o "$out/profile.data" -- "$out/profile-burn" 1500 \
+		>"$out/profile.log" 2>&1 || echo "profile: exit status $?" >>"$out/profile.log"
 
 	# Why perf record --tracer-scope is refused; each must fail.
 	why() {
@@ -165,6 +181,10 @@ vm_build
 rm -rf "$out"
 mkdir -p "$out"
 chmod 1777 "$out"
+# The profile's workload: two functions burning CPU 2:1, with frame
+# pointers (perfns_record::testing's profile-burn).
+cc -O1 -g -fno-omit-frame-pointer -fno-inline -o "$out/profile-burn" \
+	"$repo/perfns-record/src/testing/profile_burn.c"
 start=$(date +%s)
 (cd "$repo" && bash kernel-patch/tracerns-vm.sh run --rwdir "$out" -- \
 	bash "$here/perf-tools-e2e.sh" --guest "$out" "$repo/target/release" "$perf")
@@ -204,6 +224,35 @@ else
 	fail=1
 fi
 
+# perf record --tracer-scope -g of profile-burn: its MMAP2 record, and
+# perf report naming its two hot functions 2:1 (perfns_hot_two's share of
+# the two within 5 points of 2/3), with perfns_burn_round in their chains.
+cat "$out/profile.log"
+"$perf" script -i "$out/profile.data" --show-mmap-events 2>/dev/null |
+	grep 'PERF_RECORD_MMAP2.*profile-burn' >"$out/profile.mmaps" || true
+"$perf" report -i "$out/profile.data" --stdio --no-children -n --sort sym \
+	>"$out/profile.report" 2>&1 || true
+if python3 - "$out/profile.report" "$out/profile.mmaps" <<'EOF'
+import re, sys
+report, mmaps = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+counts = {}
+for m in re.finditer(r'^ +[0-9.]+% +([0-9]+) +\[\.\] (perfns_hot_(?:one|two)) *$', report, re.M):
+    counts[m.group(2)] = int(m.group(1))
+two, one = counts.get('perfns_hot_two', 0), counts.get('perfns_hot_one', 0)
+share = two / (two + one) if two + one else 0
+print(f"perf record --tracer-scope -g: MMAP2 of profile-burn {len(mmaps.splitlines())}, "
+      f"samples perfns_hot_two {two}, perfns_hot_one {one}, share {share:.3f} (2/3 +- 0.05)")
+ok = mmaps and one >= 20 and abs(share - 2 / 3) <= 0.05 and 'perfns_burn_round' in report
+sys.exit(0 if ok else 1)
+EOF
+then
+	echo "ok: perf record --tracer-scope -g names the tenant's hot functions 2:1"
+else
+	echo "FAIL: perf's tenant profile of profile-burn:" >&2
+	head -40 "$out/profile.report" >&2
+	fail=1
+fi
+
 release=$repo/target/release
 "$release/perfns" report --per-container --format json -i "$out/perfns.data" >"$out/perfns.json"
 "$release/perfns" report --per-container --format json -i "$out/perf.data" >"$out/perf-by-perfns.json"
@@ -218,7 +267,7 @@ echo "== perf report --sort tracerns -i perf.data"
 cat "$out/perf-tracerns.report"
 
 # Each record once: perf_mmap__push() wrote a record that the kernel
-# published between its two reads of the buffer's head twice (patch 13),
+# published between its two reads of the buffer's head twice (patch 14),
 # about one run in three here. Nanosecond times: no two records of a
 # task on a CPU share one.
 "$perf" script -i "$out/perf.data" --ns -F tid,cpu,time,event,trace 2>/dev/null |

@@ -54,7 +54,7 @@ bash perfns-cli/tests/vm/live-e2e.sh
 bash perfns-record/tests/vm/cpu-hotplug.sh
 # perf itself (the series' tools/perf patch, built from the patched tree)
 # records as the tenant beside perfns, and their figures agree; every
-# record of perf's file once (the series' perf record fix, patch 13).
+# record of perf's file once (the series' perf record fix, patch 14).
 bash kernel-patch/perf-tools-e2e.sh
 # An unprivileged tenant abusing the tracer scope (fuzzer, namespace churn,
 # racing readers, the limits) and the leak audit, bounded: 60 s, with the

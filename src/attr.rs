@@ -277,8 +277,15 @@ pub mod flags {
     pub const TASK: u64 = 1 << 13;
     /// watermark: wake up by bytes, not events.
     pub const WATERMARK: u64 = 1 << 14;
+    /// mmap_data: PERF_RECORD_MMAP(2) for data mappings too.
+    pub const MMAP_DATA: u64 = 1 << 17;
     /// sample_id_all: sample_id on every record.
     pub const SAMPLE_ID_ALL: u64 = 1 << 18;
+    /// exclude_callchain_kernel: no kernel frames in PERF_SAMPLE_CALLCHAIN.
+    pub const EXCLUDE_CALLCHAIN_KERNEL: u64 = 1 << 21;
+    /// exclude_callchain_user: no user frames in PERF_SAMPLE_CALLCHAIN (a
+    /// reader that unwinds the PERF_SAMPLE_STACK_USER copy itself).
+    pub const EXCLUDE_CALLCHAIN_USER: u64 = 1 << 22;
     /// mmap2: PERF_RECORD_MMAP2 side-band.
     pub const MMAP2: u64 = 1 << 23;
     /// comm_exec: mark COMM records from exec.
@@ -291,6 +298,9 @@ pub mod flags {
     pub const NAMESPACES: u64 = 1 << 28;
     /// cgroup: PERF_RECORD_CGROUP side-band.
     pub const CGROUP: u64 = 1 << 32;
+    /// build_id: PERF_RECORD_MMAP2 carries the mapped file's build-id
+    /// (PERF_RECORD_MISC_MMAP_BUILD_ID) instead of its device and inode.
+    pub const BUILD_ID: u64 = 1 << 34;
     /// tracer_scope, added by the perfns kernel series: the event sees the
     /// tasks of the opener's tracer namespace and its descendants. Bit 40,
     /// after mainline's defer_callchain (38) and defer_output (39).

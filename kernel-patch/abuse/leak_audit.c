@@ -52,6 +52,47 @@ static uint64_t ktext_lo, ktext_hi;
 
 /* --- workloads ------------------------------------------------------- */
 
+/* /tmp/COMM.map: a file each workload maps executable every round. */
+static void map_file_path(char *buf, size_t len, const char *comm)
+{
+	snprintf(buf, len, "/tmp/%s.map", comm);
+}
+
+static void map_named_file(const char *comm)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char path[64];
+	void *p;
+	int fd;
+
+	map_file_path(path, sizeof(path), comm);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	p = mmap(NULL, page, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	close(fd);
+}
+
+/* Make the workloads' files: a page of zeroes, mode 0755. */
+static int make_map_files(void)
+{
+	static const char *const comms[] = { "leak-in", "leak-sib", "leak-host" };
+	char path[64], zero[4096] = {};
+
+	for (size_t i = 0; i < 3; i++) {
+		int fd;
+
+		map_file_path(path, sizeof(path), comms[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+		if (fd < 0 || write(fd, zero, sizeof(zero)) != sizeof(zero))
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
 static void workload(int who, int mark, const char *comm, bool record_tids)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -80,6 +121,8 @@ static void workload(int who, int mark, const char *comm, bool record_tids)
 				mem[p * page] = 1;
 			munmap(mem, 8 * page);
 		}
+		/* An executable mapping of a file named after the workload. */
+		map_named_file(comm);
 		pid = fork();
 		if (pid == 0) {
 			if (record_tids)
@@ -368,6 +411,29 @@ static void check_record(struct verdict *v, const struct perf_event_attr *attr,
 		}
 		break;
 	}
+	case PERF_RECORD_MMAP:
+	case PERF_RECORD_MMAP2: {
+		/*
+		 * { u32 pid, tid; u64 addr, len, pgoff; [MMAP2: 24 bytes of
+		 * maj/min/ino/gen or build id; u32 prot, flags;] filename }
+		 */
+		const uint64_t *u64 = (const uint64_t *)&u32[2];
+		const char *name = (const char *)&u32[8];
+
+		if (hdr->type == PERF_RECORD_MMAP2)
+			name = (const char *)&u32[16];
+		check_tid(v, "MMAP pid", u32[0], false);
+		check_tid(v, "MMAP tid", u32[1], false);
+		check_words(v, "kernel address in an MMAP record", u64, 2);
+		if ((const uint8_t *)name >= end)
+			break;
+		if (memmem(name, end - (const uint8_t *)name, "leak-sib", 8) ||
+		    memmem(name, end - (const uint8_t *)name, "leak-host", 9))
+			violation(v, "MMAP of an out-of-scope task", u32[1]);
+		if (memmem(name, end - (const uint8_t *)name, "leak-in", 7))
+			v->in_markers++;
+		break;
+	}
 	case PERF_RECORD_LOST:
 	case PERF_RECORD_THROTTLE:
 	case PERF_RECORD_UNTHROTTLE:
@@ -468,7 +534,7 @@ static void run_case(struct totals *t, const char *name,
 	count_errno(&t->opens, 0);
 	for (int i = 0; i < n; i++) {
 		ioctl(fds[i], PERF_EVENT_IOC_ENABLE, 0);
-		if (attr->tracer_namespaces)
+		if (attr->tracer_namespaces || attr->mmap || attr->mmap_data)
 			ioctl(fds[i], PERF_EVENT_IOC_TRACER_STATEDUMP, 0);
 	}
 	sh->gen++;
@@ -620,9 +686,10 @@ static void reader(void)
 			case 9: attr.ksymbol = 1; break;
 			case 10: attr.bpf_event = 1; break;
 			case 11: attr.text_poke = 1; break;
-			case 12: attr.mmap2 = attr.build_id = 1; break;
+			case 12: attr.mmap = attr.mmap2 = attr.build_id = 1; break;
 			}
-			run_case(&t, sb[i], &attr, false);
+			/* An mmap case must see the in-scope workload's file. */
+			run_case(&t, sb[i], &attr, i == 4 || i == 5 || i == 6 || i == 12);
 		}
 	}
 	printf("other event types:\n");
@@ -710,6 +777,10 @@ int main(void)
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return 2;
+	if (make_map_files()) {
+		perror("leak_audit: /tmp/leak-*.map");
+		return 2;
+	}
 	fflush(stdout);
 	host = fork();
 	if (host == 0)

@@ -111,19 +111,6 @@ fn check_calls(report: &Report, probe: &str, tool: &str) {
     assert_eq!(all, CALLS.iter().map(|(_, n)| n).sum::<u64>(), "{tool}");
 }
 
-/// The build-id `readelf -n` reads from `file`'s notes.
-fn readelf_build_id(file: &Path) -> String {
-    let out = Command::new("readelf")
-        .arg("-n")
-        .arg(file)
-        .output()
-        .expect("readelf (binutils)");
-    common::text(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_owned))
-        .unwrap_or_else(|| panic!("{} has no build-id", file.display()))
-}
-
 #[test]
 fn two_containers_calls_are_counted_and_timed_as_perf_probe_counts_them() {
     let Some((_serial, dir)) = common::perf_recording_test() else {
@@ -141,7 +128,7 @@ fn two_containers_calls_are_counted_and_timed_as_perf_probe_counts_them() {
     );
     let _probes = PerfProbes::add(&workload);
 
-    let mut containers: Vec<TestContainer> = CALLS
+    let containers: Vec<TestContainer> = CALLS
         .iter()
         .map(|(name, calls)| {
             TestContainer::spawn(name, &["gate", "requests", &calls.to_string()]).unwrap()
@@ -181,12 +168,7 @@ fn two_containers_calls_are_counted_and_timed_as_perf_probe_counts_them() {
         &theirs,
     );
 
-    for c in &mut containers {
-        c.release().unwrap();
-    }
-    for c in containers {
-        assert!(c.wait().unwrap().success());
-    }
+    common::release_and_wait(containers);
     common::signal(&perfns, Signal::SIGINT);
     let (status, stderr) = common::wait_with_stderr(perfns);
     assert!(status.success(), "perfns record: {stderr}");
@@ -285,7 +267,11 @@ fn two_containers_calls_are_counted_and_timed_as_perf_probe_counts_them() {
         .expect("perf buildid-list");
     assert_eq!(
         common::text(&listed.stdout).trim(),
-        format!("{} {}", readelf_build_id(&workload), workload.display())
+        format!(
+            "{} {}",
+            common::readelf_build_id(&workload),
+            workload.display()
+        )
     );
 }
 

@@ -1,6 +1,7 @@
 //! What `perfns record` asks the kernel for: the event groups (`cpu`, `mem`,
-//! `syscalls`) and the tracepoints `-e` names (`syscalls:sys_enter_*`), the
-//! attr of each event, and the tracepoint formats the recording must carry.
+//! `syscalls`), the tracepoints `-e` names (`syscalls:sys_enter_*`) and
+//! `--profile`'s sampling event, the attr of each event, and the tracepoint
+//! formats the recording must carry.
 
 use std::ffi::CString;
 use std::fmt;
@@ -226,6 +227,145 @@ impl EventSelection {
     }
 }
 
+/// `perfns record --profile`: a sampled profile of every task's CPU time,
+/// with call chains, as `perf record -F HZ -g` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// Samples per second of CPU time (the cpu-clock event's sample_freq).
+    pub hz: u64,
+    /// How call chains are taken.
+    pub call_graph: CallGraph,
+}
+
+impl Profile {
+    /// `--profile`'s rate without a value: perf's usual `-F 99`, off the
+    /// beat of anything that runs at a round 100 Hz.
+    pub const DEFAULT_HZ: u64 = 99;
+}
+
+/// `--call-graph`: how a sample's call chain is taken, as `perf record
+/// --call-graph` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallGraph {
+    /// `fp`: the kernel walks the frame pointers (code built without them
+    /// gives short chains).
+    FramePointer,
+    /// `dwarf[,SIZE]`: the kernel copies the user registers and the top
+    /// SIZE bytes of the user stack, which a reader unwinds with the
+    /// files' DWARF call frame information.
+    Dwarf {
+        /// Bytes of user stack per sample (perf's default 8192).
+        stack_size: u32,
+    },
+}
+
+impl CallGraph {
+    /// perf's default stack copy for `dwarf`.
+    pub const DEFAULT_STACK: u32 = 8192;
+    /// The largest stack copy the kernel takes (a record's size is 16
+    /// bits): perf's limit, 65535 rounded down to 8.
+    pub const MAX_STACK: u32 = 65528;
+}
+
+impl FromStr for CallGraph {
+    type Err = String;
+
+    /// `fp`, `dwarf` or `dwarf,SIZE` (SIZE in bytes, rounded up to 8, at
+    /// most [`CallGraph::MAX_STACK`]), as perf record takes them.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (mode, size) = match s.split_once(',') {
+            Some((mode, size)) => (mode, Some(size)),
+            None => (s, None),
+        };
+        match (mode, size) {
+            ("fp", None) => Ok(Self::FramePointer),
+            ("fp", Some(_)) => Err(format!("`{s}`: fp takes no size (dwarf,SIZE does)")),
+            ("dwarf", None) => Ok(Self::Dwarf {
+                stack_size: Self::DEFAULT_STACK,
+            }),
+            ("dwarf", Some(size)) => {
+                let bytes: u32 = size.trim().parse().ok().filter(|&b| b > 0).ok_or_else(|| {
+                    format!(
+                        "`{s}`: the stack size is a number of bytes, 1 to {}",
+                        Self::MAX_STACK
+                    )
+                })?;
+                let stack_size = bytes
+                    .checked_next_multiple_of(8)
+                    .filter(|&b| b <= Self::MAX_STACK)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{s}`: a stack copy of {bytes} bytes is more than the kernel takes \
+                             ({} bytes)",
+                            Self::MAX_STACK
+                        )
+                    })?;
+                Ok(Self::Dwarf { stack_size })
+            }
+            _ => Err(format!(
+                "`{s}`: the call graph modes are fp (frame pointers) and dwarf[,SIZE] (a copy \
+                 of SIZE bytes of user stack, 8192 by default)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for CallGraph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FramePointer => f.write_str("fp"),
+            Self::Dwarf { stack_size } => write!(f, "dwarf,{stack_size}"),
+        }
+    }
+}
+
+/// perf's x86-64 user register mask for DWARF unwinding (PERF_REGS_MASK
+/// in tools/perf/arch/x86/include/perf_regs.h: ax to r15 and the
+/// instruction and stack pointers, without the segment registers ds, es,
+/// fs, gs), so that perf script and perf report unwind perfns's samples as
+/// their own.
+pub const X86_64_USER_REGS: u64 = ((1 << 24) - 1) & !(0xf << 12);
+
+/// The sampling event of `--profile`: cpu-clock (the CPU time of whatever
+/// runs, on any machine, with or without a PMU, as perf falls back to it),
+/// `profile.hz` samples per second of it, each with its instruction
+/// pointer, call chain and period, besides what every record carries
+/// ([`SAMPLE_FORMAT`]). In tracer scope (`extra_flags` has the scope's
+/// bit) only user space is sampled: the scope refuses kernel addresses.
+pub fn profile_event(profile: &Profile, extra_flags: u64) -> PlannedEvent {
+    let mut sample_type =
+        SAMPLE_FORMAT | SampleFormat::IP | SampleFormat::CALLCHAIN | SampleFormat::PERIOD;
+    let mut attr_flags = flags::DISABLED | flags::SAMPLE_ID_ALL | flags::FREQ | extra_flags;
+    if extra_flags & flags::TRACER_SCOPE != 0 {
+        attr_flags |= flags::EXCLUDE_KERNEL | flags::EXCLUDE_CALLCHAIN_KERNEL;
+    }
+    let (mut regs, mut stack) = (0, 0);
+    if let CallGraph::Dwarf { stack_size } = profile.call_graph {
+        // As perf record --call-graph dwarf: the user part of the chain
+        // comes from unwinding the copy, not from the kernel.
+        sample_type = sample_type | SampleFormat::REGS_USER | SampleFormat::STACK_USER;
+        attr_flags |= flags::EXCLUDE_CALLCHAIN_USER;
+        regs = X86_64_USER_REGS;
+        stack = stack_size;
+    }
+    PlannedEvent {
+        name: "cpu-clock".into(),
+        attr: EventAttr {
+            kind: kind::SOFTWARE,
+            config: sw::CPU_CLOCK,
+            sample_period: profile.hz,
+            sample_type,
+            read_format: READ_FORMAT,
+            flags: attr_flags,
+            sample_regs_user: regs,
+            sample_stack_user: stack,
+            ..Default::default()
+        },
+        format: None,
+        uprobe_path: None,
+    }
+}
+
 /// One event to open on every CPU.
 #[derive(Debug, Clone)]
 pub struct PlannedEvent {
@@ -303,8 +443,11 @@ pub fn tracepoints(groups: EventGroups) -> Vec<(&'static str, &'static str)> {
 /// lives (a container's identity is its cgroup path, which no record
 /// gives).
 /// `extra_flags` adds scope bits; in tracer scope, PERF_RECORD_TRACER_NAMESPACES
-/// replaces the NAMESPACES and CGROUP records the scope refuses.
-pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
+/// replaces the NAMESPACES and CGROUP records the scope refuses. With
+/// `mappings` (`--profile`) it also carries the mappings, PERF_RECORD_MMAP2
+/// with the file's build-id, as `perf record --buildid-mmap` asks for
+/// them: what turns a sample's addresses into functions.
+pub fn sideband_event(extra_flags: u64, mappings: Mappings) -> PlannedEvent {
     let mut event = PlannedEvent {
         // perf's name for a dummy event counting user and kernel.
         name: "dummy:HG".into(),
@@ -329,11 +472,50 @@ pub fn sideband_event(extra_flags: u64) -> PlannedEvent {
         format: None,
         uprobe_path: None,
     };
+    event.attr.flags |= mappings.flags();
     if extra_flags & flags::TRACER_SCOPE != 0 {
         event.attr.flags = crate::scope::tracer_sideband_flags(event.attr.flags);
     }
     event
 }
+
+/// Which mappings the side-band event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mappings {
+    /// None: no profile.
+    None,
+    /// The executable ones: what symbolizes instruction pointers.
+    Executable,
+    /// Data mappings too, as perf record --call-graph dwarf asks for them
+    /// (mmap_data): an unwinder reads a file's `.eh_frame_hdr` at its
+    /// address in the process, in a read-only segment of its own.
+    All,
+}
+
+impl Mappings {
+    /// What `profile` needs.
+    pub fn for_profile(profile: Option<&Profile>) -> Self {
+        match profile.map(|p| p.call_graph) {
+            None => Self::None,
+            Some(CallGraph::FramePointer) => Self::Executable,
+            Some(CallGraph::Dwarf { .. }) => Self::All,
+        }
+    }
+
+    /// The side-band event's flags for them: mmap, mmap2 (which the
+    /// kernel writes instead of MMAP), build_id, and mmap_data for
+    /// [`Mappings::All`].
+    pub fn flags(self) -> u64 {
+        match self {
+            Self::None => 0,
+            Self::Executable => MAPPING_FLAGS,
+            Self::All => MAPPING_FLAGS | flags::MMAP_DATA,
+        }
+    }
+}
+
+/// Every flag of [`Mappings::flags`] but mmap_data.
+pub const MAPPING_FLAGS: u64 = flags::MMAP | flags::MMAP2 | flags::BUILD_ID;
 
 /// The side-band ring buffer's watermark in bytes: a fork, exec and exit
 /// of a short command write about 350 bytes of side-band records, so a
@@ -393,20 +575,23 @@ pub fn data_event_attr(kind: u32, config: u64, extra_flags: u64) -> EventAttr {
 }
 
 /// The events for `groups` and the tracepoints `named`: the side-band
-/// event first, then the switch event (with `cpu`), the groups'
+/// event first (with the mappings when `profile` is given), then the
+/// switch event (with `cpu`), `profile`'s sampling event, the groups'
 /// tracepoints and the named ones (each once), whose formats are read from
 /// `tracefs`. Fails, naming the tracepoint, when this kernel lacks one, or
 /// the glob, when it matches none.
 pub fn plan(
     groups: EventGroups,
     named: &[TracepointPattern],
+    profile: Option<&Profile>,
     tracefs: &Tracefs,
     extra_flags: u64,
 ) -> Result<Vec<PlannedEvent>, TracepointError> {
-    let mut out = vec![sideband_event(extra_flags)];
+    let mut out = vec![sideband_event(extra_flags, Mappings::for_profile(profile))];
     if groups.cpu {
         out.push(switch_event(extra_flags));
     }
+    out.extend(profile.map(|p| profile_event(p, extra_flags)));
     let mut wanted: Vec<(String, String)> = tracepoints(groups)
         .into_iter()
         .map(|(system, name)| (system.to_owned(), name.to_owned()))
@@ -566,7 +751,7 @@ mod tests {
             pattern("raw_syscalls:sys_enter"),
             pattern("syscalls:sys_exit_getppid"),
         ];
-        let planned = plan(groups, &named, &tracefs, 0).unwrap();
+        let planned = plan(groups, &named, None, &tracefs, 0).unwrap();
         let got: Vec<(&str, u64)> = planned
             .iter()
             .map(|e| (e.name.as_str(), e.attr.config))
@@ -590,7 +775,7 @@ mod tests {
         assert_eq!(planned[4].attr.kind, kind::TRACEPOINT);
         assert_ne!(planned[4].attr.sample_type.0 & SampleFormat::RAW.0, 0);
 
-        let err = plan(EventGroups::NONE, &[pattern("kmem:*")], &tracefs, 0).unwrap_err();
+        let err = plan(EventGroups::NONE, &[pattern("kmem:*")], None, &tracefs, 0).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -601,6 +786,7 @@ mod tests {
         let err = plan(
             EventGroups::NONE,
             &[pattern("syscalls:sys_enter_nosuch")],
+            None,
             &tracefs,
             0,
         )
@@ -613,8 +799,102 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_samples_cpu_clock_with_call_chains_as_perf_record_g() {
+        let fp = Profile {
+            hz: 99,
+            call_graph: CallGraph::FramePointer,
+        };
+        let e = profile_event(&fp, 0);
+        assert_eq!(e.name, "cpu-clock");
+        let a = &e.attr;
+        assert_eq!((a.kind, a.config, a.sample_period), (1, 0, 99));
+        assert_eq!(
+            a.flags,
+            flags::DISABLED | flags::SAMPLE_ID_ALL | flags::FREQ,
+            "kernel and user frames, chains by the kernel"
+        );
+        // The recording's common fields, at the same places.
+        assert_eq!(
+            a.sample_type,
+            SAMPLE_FORMAT | SampleFormat::IP | SampleFormat::CALLCHAIN | SampleFormat::PERIOD
+        );
+        assert_eq!(
+            a.sample_type.sample_id_size(),
+            SAMPLE_FORMAT.sample_id_size()
+        );
+        assert_eq!((a.sample_regs_user, a.sample_stack_user), (0, 0));
+
+        let dwarf = Profile {
+            hz: 999,
+            call_graph: CallGraph::Dwarf { stack_size: 16384 },
+        };
+        let a = profile_event(&dwarf, 0).attr;
+        assert_eq!(a.sample_period, 999);
+        assert!(a
+            .sample_type
+            .contains(SampleFormat::REGS_USER | SampleFormat::STACK_USER));
+        // perf record --call-graph dwarf's: user regs 0xff0fff, the
+        // stack, and no user frames from the kernel.
+        assert_eq!((a.sample_regs_user, a.sample_stack_user), (0xff0fff, 16384));
+        assert_ne!(a.flags & flags::EXCLUDE_CALLCHAIN_USER, 0);
+        assert_eq!(a.flags & flags::EXCLUDE_KERNEL, 0);
+
+        // Tracer scope: user space only, both modes.
+        for p in [fp, dwarf] {
+            let a = profile_event(&p, flags::TRACER_SCOPE).attr;
+            let user_only =
+                flags::TRACER_SCOPE | flags::EXCLUDE_KERNEL | flags::EXCLUDE_CALLCHAIN_KERNEL;
+            assert_eq!(a.flags & user_only, user_only, "{:?}", p.call_graph);
+        }
+    }
+
+    #[test]
+    fn a_profiles_side_band_carries_the_mappings_with_build_ids() {
+        let fp = Profile {
+            hz: 99,
+            call_graph: CallGraph::FramePointer,
+        };
+        let dwarf = Profile {
+            call_graph: CallGraph::Dwarf { stack_size: 8192 },
+            ..fp
+        };
+        let mapping = flags::MMAP | flags::MMAP2 | flags::BUILD_ID;
+        for (profile, want) in [
+            (None, 0),
+            (Some(&fp), mapping),
+            (Some(&dwarf), mapping | flags::MMAP_DATA),
+        ] {
+            for scope in [0, flags::TRACER_SCOPE] {
+                let sb = sideband_event(scope, Mappings::for_profile(profile)).attr;
+                let all = mapping | flags::MMAP_DATA;
+                assert_eq!(sb.flags & all, want, "{profile:?} {scope:#x}");
+            }
+        }
+        let tracefs = Tracefs::at("/nonexistent");
+        let planned = plan(EventGroups::NONE, &[], Some(&fp), &tracefs, 0).unwrap();
+        let names: Vec<&str> = planned.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["dummy:HG", "cpu-clock"]);
+        assert_eq!(planned[0].attr.flags & mapping, mapping);
+        let mut with_cpu = plan("cpu".parse().unwrap(), &[], Some(&fp), &tracefs, 0).unwrap();
+        wake_at_an_eighth(&mut with_cpu, 1 << 20);
+        let names: Vec<&str> = with_cpu.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["dummy:HG", "dummy:switches", "cpu-clock"]);
+    }
+
+    #[test]
+    fn call_graphs_print_as_they_parse() {
+        for text in ["fp", "dwarf,8192", "dwarf,64"] {
+            assert_eq!(text.parse::<CallGraph>().unwrap().to_string(), text);
+        }
+        assert_eq!(
+            "dwarf".parse::<CallGraph>().unwrap(),
+            CallGraph::Dwarf { stack_size: 8192 }
+        );
+    }
+
+    #[test]
     fn wakeups_come_at_4_kib_of_side_band_and_an_eighth_of_the_data_buffer() {
-        let mut plan = vec![sideband_event(0), switch_event(0)];
+        let mut plan = vec![sideband_event(0, Mappings::None), switch_event(0)];
         wake_at_an_eighth(&mut plan, 1 << 20);
         for (e, bytes) in plan.iter().zip([4096, 128 << 10]) {
             assert_ne!(e.attr.flags & flags::WATERMARK, 0, "{}", e.name);
@@ -622,7 +902,7 @@ mod tests {
         }
         // Only the buffer's owner sets its watermark; a side-band-only
         // plan has none to set.
-        let mut alone = vec![sideband_event(0)];
+        let mut alone = vec![sideband_event(0, Mappings::None)];
         wake_at_an_eighth(&mut alone, 1 << 20);
         assert_eq!(alone[0].attr.wakeup, SIDEBAND_WAKEUP);
     }
@@ -633,7 +913,7 @@ mod tests {
             return;
         };
         let names = |g: &str| -> Vec<String> {
-            plan(g.parse().unwrap(), &[], &tracefs, 0)
+            plan(g.parse().unwrap(), &[], None, &tracefs, 0)
                 .unwrap()
                 .into_iter()
                 .map(|e| e.name)
@@ -644,7 +924,7 @@ mod tests {
             names("mem"),
             ["dummy:HG", "kmem:mm_page_alloc", "kmem:mm_page_free"]
         );
-        let sb = sideband_event(0).attr;
+        let sb = sideband_event(0, Mappings::None).attr;
         assert_eq!(sb.flags & flags::CONTEXT_SWITCH, 0);
         assert_ne!(sb.flags & flags::NAMESPACES, 0);
     }
@@ -654,7 +934,7 @@ mod tests {
         let Some(tracefs) = perfns::testing::prerequisite(perfns::testing::tracefs()) else {
             return;
         };
-        let events = plan(EventGroups::ALL, &[], &tracefs, 0).unwrap();
+        let events = plan(EventGroups::ALL, &[], None, &tracefs, 0).unwrap();
         let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,

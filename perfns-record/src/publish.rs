@@ -319,8 +319,9 @@ mod tests {
             .iter()
             .map(|p| p.parse().unwrap())
             .collect();
-        let from_copy = events::plan(EventGroups::ALL, &named, &Tracefs::at(&out), 0).unwrap();
-        let from_tracefs = events::plan(EventGroups::ALL, &named, &tracefs, 0).unwrap();
+        let from_copy =
+            events::plan(EventGroups::ALL, &named, None, &Tracefs::at(&out), 0).unwrap();
+        let from_tracefs = events::plan(EventGroups::ALL, &named, None, &tracefs, 0).unwrap();
         assert_eq!(from_copy.len(), 8, "the groups' six and getppid's two");
         let ids = |plan: &[events::PlannedEvent]| -> Vec<(String, u64)> {
             plan.iter()

@@ -476,10 +476,18 @@ mod tests {
 
     #[test]
     fn tracer_sideband_drops_what_the_scope_refuses() {
-        let sb = crate::events::sideband_event(0).attr.flags;
+        let sb = crate::events::sideband_event(0, crate::events::Mappings::None)
+            .attr
+            .flags;
         let t = tracer_sideband_flags(sb);
         assert_eq!(t & (flags::NAMESPACES | flags::CGROUP), 0);
         assert_ne!(t & TRACER_NAMESPACES, 0);
         assert_ne!(t & flags::TASK, 0);
+        // --profile's mappings stay: the series takes them (and a kernel
+        // that refuses them is asked again without, session.rs).
+        let mapping = crate::events::Mappings::All.flags();
+        let profiled = crate::events::sideband_event(TRACER_SCOPE, crate::events::Mappings::All);
+        assert_eq!(profiled.attr.flags & mapping, mapping);
+        assert_eq!(tracer_sideband_flags(mapping) & mapping, mapping);
     }
 }

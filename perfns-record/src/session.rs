@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use byteorder::NativeEndian;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use perfns::abi::{self, tracer_scope, OpenError, Target};
-use perfns::attr::{read_format, EventAttr, EventDesc, SampleLayout};
+use perfns::attr::{read_format, AttrSet, EventAttr, EventDesc, SampleLayout};
 use perfns::container::{
     choose_container, Container, ContainerRef, ContainerRegistry, CpuLoss, NotOneContainer,
     RecordingMeta, RecordingMode, RecordingScope, META_VERSION,
@@ -37,7 +37,7 @@ mod switch;
 pub(crate) mod tasks;
 pub use switch::timestamped;
 
-use crate::events::{self, EventGroups, PlannedEvent, TracepointPattern};
+use crate::events::{self, EventGroups, Mappings, PlannedEvent, Profile, TracepointPattern};
 use crate::runtime_names::RuntimeNames;
 use crate::statedump;
 use crate::uprobe::{Uprobe, UprobeError, UprobePmu};
@@ -57,6 +57,9 @@ pub struct SessionConfig {
     pub uprobes: Vec<Uprobe>,
     /// `--user-events`: the user events `user_events_status` listed.
     pub user_events: Vec<UserEvent>,
+    /// `--profile`: a sampled profile with call chains, and the mappings
+    /// that symbolize it.
+    pub profile: Option<Profile>,
     /// Data pages of each CPU's ring buffer, a power of two.
     pub mmap_pages: usize,
     /// Which tasks the recording is about; a [`RecordingScope::Container`]
@@ -98,6 +101,7 @@ impl SessionConfig {
             tracepoints: Vec::new(),
             uprobes: Vec::new(),
             user_events: Vec::new(),
+            profile: None,
             mmap_pages: DEFAULT_MMAP_PAGES,
             scope: RecordingScope::System,
             container: None,
@@ -304,8 +308,11 @@ pub struct Recorder {
     /// The attr non-sample records are parsed with (every event has the
     /// same sample_id layout).
     sideband: EventAttr,
-    /// Where its records keep their time, worked out once.
-    layout: SampleLayout,
+    /// The events, by the ids the file knows them by: where each one's
+    /// records keep their time (the same place in every non-sample
+    /// record; in samples, a profile's keeps it after its instruction
+    /// pointer).
+    events: AttrSet,
     features: Features,
     meta: RecordingMeta,
     registry: ContainerRegistry,
@@ -388,24 +395,82 @@ fn move_to_old(output: &std::path::Path) -> Result<(), RecordError> {
     )))
 }
 
+/// What the kernel takes, as [`probe_privilege`] found.
+#[derive(Debug, Clone, Copy)]
+struct Probed {
+    /// The kernel reports lost samples in reads (read_format LOST, Linux
+    /// 6.0).
+    lost_readable: bool,
+    /// With `--profile`: the mappings the side-band event may carry (a
+    /// tracer scope from before scoped mappings refuses them, one without
+    /// data mappings refuses those).
+    mappings: Mappings,
+}
+
 /// Opens the side-band event on `first` (one CPU) as the recording will:
-/// the check that the recorder may record, made before anything else.
-/// Returns whether the kernel reports lost samples in reads
-/// (read_format LOST, Linux 6.0).
-fn probe_privilege(config: &SessionConfig, target: Target) -> Result<bool, RecordError> {
-    let mut probe = events::sideband_event(config.extra_flags);
-    match abi::open_event(&probe.attr, target, None) {
-        Ok(_) => Ok(true),
+/// the check that the recorder may record, made before anything else;
+/// then, with `--profile` in tracer scope, whether the scope gives the
+/// mappings.
+fn probe_privilege(config: &SessionConfig, target: Target) -> Result<Probed, RecordError> {
+    let mut probe = events::sideband_event(config.extra_flags, Mappings::None);
+    let lost_readable = match abi::open_event(&probe.attr, target, None) {
+        Ok(_) => true,
         Err(e) if e.errno() == Some(libc::EINVAL) => {
             // read_format LOST came in Linux 6.0; without it, the
             // losses the kernel reports in LOST records are all.
             probe.attr.read_format &= !read_format::LOST;
             drop(abi::open_event(&probe.attr, target, None).map_err(|e| e.named(&probe.name))?);
-            Ok(false)
+            false
         }
-        Err(e) => Err(e.named(&probe.name).into()),
+        Err(e) => return Err(e.named(&probe.name).into()),
+    };
+    let mut mappings = Mappings::for_profile(config.profile.as_ref());
+    while mappings != Mappings::None && config.mode == RecordingMode::TracerScope {
+        let mut with = probe.clone();
+        with.attr.flags = events::sideband_event(config.extra_flags, mappings)
+            .attr
+            .flags;
+        match abi::open_event(&with.attr, target, None) {
+            Ok(_) => break,
+            Err(e) => match fewer_mappings(mappings, e.errno()) {
+                Some(fewer) => mappings = fewer,
+                None => return Err(e.named(&with.name).into()),
+            },
+        }
     }
+    Ok(Probed {
+        lost_readable,
+        mappings,
+    })
 }
+
+/// What to ask a tracer scope for when it refused `asked` mappings with
+/// `errno`: EOPNOTSUPP or EINVAL from a kernel of the series from before
+/// scoped mappings (or without data mappings) asks for less; any other
+/// error is the recording's (`None`).
+fn fewer_mappings(asked: Mappings, errno: Option<i32>) -> Option<Mappings> {
+    if !matches!(errno, Some(libc::EOPNOTSUPP | libc::EINVAL)) {
+        return None;
+    }
+    Some(match asked {
+        Mappings::All => Mappings::Executable,
+        _ => Mappings::None,
+    })
+}
+
+/// What `perfns record --profile` says when the tracer scope refuses the
+/// mappings: the profile is recorded, its user frames as bare addresses.
+pub const NO_SCOPED_MAPPINGS: &str = "--profile: this kernel's tracer scope refuses the \
+    mappings (PERF_RECORD_MMAP2) to the side-band event (a kernel of the perfns series from \
+    before scoped mappings): the profile is recorded, but its user frames are bare addresses \
+    that cannot be symbolized; boot a kernel with them";
+
+/// What `perfns record --call-graph dwarf` says when the tracer scope
+/// gives the executable mappings but refuses the data ones.
+pub const NO_SCOPED_DATA_MAPPINGS: &str = "--call-graph dwarf: this kernel's tracer scope \
+    refuses data mappings (mmap_data) to the side-band event: an unwinder that reads a \
+    file's .eh_frame_hdr from its mapping stops at the first frame; --call-graph fp needs \
+    none";
 
 /// The events to open, from tracefs's formats: each group's, the named
 /// tracepoints, the uprobes and the user events, waking the reader at an eighth of the buffer,
@@ -413,14 +478,17 @@ fn probe_privilege(config: &SessionConfig, target: Target) -> Result<bool, Recor
 fn plan_events(
     config: &SessionConfig,
     tracefs: &Tracefs,
-    lost_readable: bool,
+    probed: Probed,
 ) -> Result<Vec<PlannedEvent>, RecordError> {
     let mut plan = events::plan(
         config.groups,
         &config.tracepoints,
+        config.profile.as_ref(),
         tracefs,
         config.extra_flags,
     )?;
+    plan[0].attr.flags &= !Mappings::All.flags();
+    plan[0].attr.flags |= probed.mappings.flags();
     if !config.uprobes.is_empty() {
         let pmu = UprobePmu::of_this_kernel()?;
         plan.extend(
@@ -440,7 +508,7 @@ fn plan_events(
     }
     let page = abi::page_size().map_err(system("reading the page size"))?;
     events::wake_at_an_eighth(&mut plan, (config.mmap_pages * page) as u64);
-    if !lost_readable {
+    if !probed.lost_readable {
         for e in &mut plan {
             e.attr.read_format &= !read_format::LOST;
         }
@@ -655,12 +723,13 @@ impl Recorder {
         };
         // Privilege first: without it tracefs is unreadable too, and its
         // error would hide the real cause.
-        let lost_readable = probe_privilege(&config, probe_target)?;
+        let probed = probe_privilege(&config, probe_target)?;
+        let lost_readable = probed.lost_readable;
         let tracefs = match &config.tracefs {
             Some(root) => Tracefs::at(root),
             None => Tracefs::find_or_mount()?,
         };
-        let plan = plan_events(&config, &tracefs, lost_readable)?;
+        let plan = plan_events(&config, &tracefs, probed)?;
 
         // Reading /proc makes thousands of system calls: done before the
         // events are enabled, they are not recorded (nor do they fill the
@@ -702,7 +771,9 @@ impl Recorder {
         let started = Instant::now();
         let mut rec = Self {
             sideband: plan[0].attr.clone(),
-            layout: SampleLayout::of(&plan[0].attr),
+            events: AttrSet::new(event_descs(&plan, &rings)).map_err(|e| {
+                RecordError::Config(format!("the events cannot be told apart: {e}"))
+            })?,
             plan,
             cgroup_dir,
             last_cpu_check: started,
@@ -729,6 +800,13 @@ impl Recorder {
             flushed_bytes: 0,
             progress: Progress::default(),
         };
+        let wanted = Mappings::for_profile(rec.config.profile.as_ref());
+        if probed.mappings < wanted {
+            rec.notes.push(match probed.mappings {
+                Mappings::None => NO_SCOPED_MAPPINGS.into(),
+                _ => NO_SCOPED_DATA_MAPPINGS.into(),
+            });
+        }
         rec.write_statedump(&tasks)?;
         rec.enable()?;
         if rec.config.mode == RecordingMode::PerProcess {
@@ -788,6 +866,7 @@ impl Recorder {
             .collect();
         self.write_statedump(&born)?;
         tasks.extend(born);
+        self.write_mappings(&tasks)?;
         self.registry.learn_snapshot(&tasks);
         for t in &tasks {
             if let Some(ns) = t.pid_ns() {
@@ -808,6 +887,28 @@ impl Recorder {
             .dev();
         let cgroup2 = perfns::container::cgroup2_mount();
         for r in statedump::statedump(tasks, nsfs_dev, cgroup2.as_deref()) {
+            self.progress.bytes += u64::from(r.header.size);
+            self.writer
+                .write_record(r.header, RawData::Single(&r.body))?;
+        }
+        Ok(())
+    }
+
+    /// With `--profile`, outside the tracer scope (whose kernel statedump
+    /// gives the tasks' mappings itself): the mappings of the processes of
+    /// `tasks` and, but per process, the kernel's. Read once the events
+    /// are enabled, so that a mapping made meanwhile is in a kernel
+    /// record if not here (one in both is the same mapping twice, which
+    /// readers take as one).
+    fn write_mappings(
+        &mut self,
+        tasks: &[perfns::container::TaskSnapshot],
+    ) -> Result<(), RecordError> {
+        if self.config.profile.is_none() || self.config.mode == RecordingMode::TracerScope {
+            return Ok(());
+        }
+        let data = Mappings::for_profile(self.config.profile.as_ref()) == Mappings::All;
+        for r in statedump::mappings(tasks, true, data) {
             self.progress.bytes += u64::from(r.header.size);
             self.writer
                 .write_record(r.header, RawData::Single(&r.body))?;
@@ -932,7 +1033,7 @@ impl Recorder {
             writer,
             registry,
             sideband,
-            layout,
+            events,
             progress,
             meta_dirty,
             tasks,
@@ -962,17 +1063,22 @@ impl Recorder {
                     // at (counted, their time) but neither parsed nor
                     // copied one by one.
                     Pass::Data if renamed.is_empty() => ring.drain_batch(
-                        |raw| seen.note(raw, sideband, layout),
+                        |raw| seen.note(raw, sideband, events),
                         |records| writer.write_records(records).map_err(RecordError::from),
                     ),
                     _ => ring.drain(|raw: RawRecord<'_>| -> Result<(), RecordError> {
                         if renamed.is_empty() {
                             writer.write_record(raw.header, raw.data)?;
+                            seen.note(&raw, sideband, events);
                         } else {
-                            let body = with_file_ids(&raw, renamed, layout);
+                            let body = with_file_ids(&raw, renamed, events.layout(0));
                             writer.write_record(raw.header, RawData::Single(&body))?;
+                            let renamed = RawRecord {
+                                header: raw.header,
+                                data: RawData::Single(&body),
+                            };
+                            seen.note(&renamed, sideband, events);
                         }
-                        seen.note(&raw, sideband, layout);
                         Ok(())
                     }),
                 };
@@ -1484,10 +1590,20 @@ impl Seen<'_> {
     /// Counts a drained record, and asks for a look in /proc at the
     /// container of a pid namespace seen for the first time or of a
     /// command starting in a container.
-    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr, layout: &SampleLayout) {
+    /// `events` are the recording's (by the file's ids, which `raw` has).
+    fn note(&mut self, raw: &RawRecord<'_>, sideband: &EventAttr, events: &AttrSet) {
         self.progress.records += 1;
         let kind = raw.header.kind;
-        if let Some(t) = layout.record_time::<NativeEndian>(kind, &raw.data) {
+        // Every event keeps the time of its other records where the
+        // side-band event does.
+        let layout = match kind {
+            RecordType::SAMPLE => events
+                .index_of::<NativeEndian>(raw)
+                .ok()
+                .map(|i| events.layout(i)),
+            _ => Some(events.layout(0)),
+        };
+        if let Some(t) = layout.and_then(|l| l.record_time::<NativeEndian>(kind, &raw.data)) {
             *self.last_time = (*self.last_time).max(t);
         }
         if kind == RecordType::SAMPLE {
@@ -1814,6 +1930,125 @@ mod tests {
     }
 
     #[test]
+    fn a_tracer_scope_that_refuses_mappings_is_asked_for_fewer() {
+        let (all, exec, none) = (Mappings::All, Mappings::Executable, Mappings::None);
+        for errno in [libc::EOPNOTSUPP, libc::EINVAL] {
+            assert_eq!(fewer_mappings(all, Some(errno)), Some(exec));
+            assert_eq!(fewer_mappings(exec, Some(errno)), Some(none));
+        }
+        // Privilege and the like are the recording's errors.
+        for errno in [
+            Some(libc::EACCES),
+            Some(libc::EPERM),
+            Some(libc::EMFILE),
+            None,
+        ] {
+            assert_eq!(fewer_mappings(all, errno), None);
+        }
+    }
+
+    /// A recording of `attr` alone, id 7.
+    fn one_event(attr: EventAttr) -> AttrSet {
+        AttrSet::new(vec![EventDesc {
+            attr,
+            ids: vec![7],
+            name: "dummy:HG".into(),
+        }])
+        .unwrap()
+    }
+
+    #[test]
+    fn each_samples_time_is_read_where_its_event_keeps_it() {
+        let plan = [
+            events::sideband_event(0, events::Mappings::Executable),
+            events::profile_event(
+                &Profile {
+                    hz: 99,
+                    call_graph: events::CallGraph::FramePointer,
+                },
+                0,
+            ),
+            PlannedEvent {
+                name: "raw_syscalls:sys_enter".into(),
+                attr: events::data_event_attr(perfns::attr::kind::TRACEPOINT, 1, 0),
+                format: None,
+                uprobe_path: None,
+            },
+        ];
+        let set = AttrSet::new(
+            plan.iter()
+                .zip([10, 20, 30])
+                .map(|(e, id)| EventDesc {
+                    attr: e.attr.clone(),
+                    ids: vec![id],
+                    name: e.name.clone(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let sample = |body: Vec<u64>| {
+            let bytes = u64s(&body);
+            let header = RecordHeader {
+                kind: RecordType::SAMPLE,
+                misc: 0,
+                size: (RecordHeader::SIZE + bytes.len()) as u16,
+            };
+            (header, bytes)
+        };
+        let pid_tid = 5 | (5 << 32);
+        let records = [
+            // cpu-clock: identifier, ip (a kernel address, larger than
+            // any time), pid/tid, time, cpu, period, callchain.
+            sample(vec![
+                20,
+                0xffff_ffff_8100_0000,
+                pid_tid,
+                1_000,
+                0,
+                10_101_010,
+                1,
+                0x40_1000,
+            ]),
+            // A tracepoint: identifier, pid/tid, time, cpu, raw.
+            sample(vec![30, pid_tid, 900, 0, 0]),
+        ];
+        let registry = ContainerRegistry::new().unwrap();
+        let mut tasks = TaskNamespaces::default();
+        let (progress, last_time, _) = noted(&records, &plan[0].attr, &set, &mut tasks, &registry);
+        assert_eq!((progress.samples, last_time), (2, 1_000));
+    }
+
+    /// What [`Seen::note`] makes of `records`, one CPU's in order: the
+    /// progress, the newest time, and the looks in /proc asked for.
+    fn noted(
+        records: &[(RecordHeader, Vec<u8>)],
+        sideband: &EventAttr,
+        events: &AttrSet,
+        tasks: &mut TaskNamespaces,
+        registry: &ContainerRegistry,
+    ) -> (Progress, u64, Vec<ProcLookup>) {
+        let (mut loss, mut reported, mut last_time) = (CpuLoss::default(), 0, 0);
+        let (mut progress, mut lookups) = (Progress::default(), Vec::new());
+        let mut seen = Seen {
+            loss: &mut loss,
+            reported: &mut reported,
+            last_time: &mut last_time,
+            progress: &mut progress,
+            tasks,
+            registry,
+            lookups: &mut lookups,
+        };
+        for (header, body) in records {
+            let raw = RawRecord {
+                header: *header,
+                data: RawData::Single(body),
+            };
+            seen.note(&raw, sideband, events);
+        }
+        (progress, last_time, lookups)
+    }
+
+    #[test]
     fn proc_lookups_wait_for_the_end_of_the_pass() {
         let mut registry = ContainerRegistry::new().unwrap();
         let host = registry.host();
@@ -1836,26 +2071,14 @@ mod tests {
             exec(other),
             sideband_record(RecordType::EXIT, 0, [fork, u64s(&[2])].concat()),
         ];
-        let (mut loss, mut reported, mut last_time) = (CpuLoss::default(), 0, 0);
-        let mut progress = Progress::default();
-        let mut lookups = Vec::new();
-        let attr = events::sideband_event(0).attr;
-        let mut seen = Seen {
-            loss: &mut loss,
-            reported: &mut reported,
-            last_time: &mut last_time,
-            progress: &mut progress,
-            tasks: &mut tasks,
-            registry: &registry,
-            lookups: &mut lookups,
-        };
-        for (header, body) in &records {
-            let raw = RawRecord {
-                header: *header,
-                data: RawData::Single(body),
-            };
-            seen.note(&raw, &attr, &SampleLayout::of(&attr));
-        }
+        let attr = events::sideband_event(0, events::Mappings::None).attr;
+        let (progress, _, lookups) = noted(
+            &records,
+            &attr,
+            &one_event(attr.clone()),
+            &mut tasks,
+            &registry,
+        );
         assert_eq!(progress.records, 6);
         // One look per namespace, with the parent the FORK gave before the
         // EXIT came; one hostname look per container, at the newest exec.

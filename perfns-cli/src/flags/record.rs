@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use perfns::container::RecordingScope;
-use perfns_record::events::EventSelection;
+use perfns_record::events::{CallGraph, EventSelection, Profile};
 use perfns_record::mmap_size::MmapSize;
 use perfns_record::scope::ScopeRequest;
 use perfns_record::session::SessionConfig;
@@ -73,6 +73,41 @@ pub struct RecordArgs {
         default_value = "cpu,mem,syscalls"
     )]
     pub events: Vec<String>,
+    /// Sample where the CPU time goes, as `perf record -F HZ -g -a`: HZ
+    /// samples per second of CPU time (default 99) of every task
+    /// recorded, each with its call chain (cpu-clock, perf's event where
+    /// there is no PMU; named `cpu-clock` in the file, so that perf report
+    /// and perf script read it), and the executable mappings, with their
+    /// files' build-ids, that turn the addresses into functions: those of
+    /// the processes already running when recording starts are read from
+    /// /proc. In system scope the chains hold kernel and user frames; in
+    /// tracer scope user frames only. The event groups are recorded as
+    /// well (the default three unless -e names others: `--profile -e cpu`
+    /// adds only the context switches, which give each container's exact
+    /// CPU time beside its samples). A rate above
+    /// kernel.perf_event_max_sample_rate is lowered to it, as perf record
+    /// lowers it.
+    #[arg(
+        long,
+        value_name = "HZ",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "99"
+    )]
+    pub profile: Option<String>,
+    /// Call chains by frame pointer: `--call-graph fp`, as perf record -g.
+    /// Implies --profile.
+    #[arg(short = 'g', conflicts_with = "call_graph")]
+    pub frame_pointers: bool,
+    /// How --profile takes call chains, as perf record --call-graph: `fp`
+    /// (the default), the kernel walks the frame pointers (code built
+    /// without them gives short user chains); `dwarf[,SIZE]`, each sample
+    /// copies the user registers and the top SIZE bytes of the user stack
+    /// (default 8192, at most 65528), which perf report and perf script
+    /// unwind with the files' DWARF call frame information (larger files,
+    /// any code). Implies --profile.
+    #[arg(long, value_name = "fp|dwarf[,SIZE]")]
+    pub call_graph: Option<String>,
     /// Probe a function of an ELF executable or library (a uprobe, as
     /// `perf probe -x PATH SYMBOL`): each call, or with %return each
     /// return, is a sample of event `uprobes:SYMBOL` (`uprobes:SYMBOL__return`),
@@ -247,6 +282,15 @@ impl RecordArgs {
             }
             session.cpus = Some(cpus);
         }
+        if self.profile.is_some() || self.frame_pointers || self.call_graph.is_some() {
+            let max = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+                .ok()
+                .and_then(|v| v.trim().parse().ok());
+            let (profile, note) = profile(self.profile.as_deref(), self.call_graph.as_deref(), max)
+                .map_err(anyhow::Error::msg)?;
+            session.profile = Some(profile);
+            notes.extend(note);
+        }
         session.compression_level = self.compression_level;
         session.groups = events.groups;
         session.tracepoints = events.tracepoints;
@@ -277,6 +321,36 @@ impl RecordArgs {
             notes,
         })
     }
+}
+
+/// `--profile[=HZ]` and `--call-graph` (`-g` is `fp`, the default) as a
+/// profile, with the rate lowered to `max_rate`
+/// (kernel.perf_event_max_sample_rate, when known) and a note saying so,
+/// as perf record lowers it.
+pub fn profile(
+    hz: Option<&str>,
+    call_graph: Option<&str>,
+    max_rate: Option<u64>,
+) -> Result<(Profile, Option<String>), String> {
+    let call_graph = match call_graph {
+        None => CallGraph::FramePointer,
+        Some(text) => text.parse().map_err(|e| format!("--call-graph {e}"))?,
+    };
+    let mut hz = match hz {
+        None => Profile::DEFAULT_HZ,
+        Some(text) => text.trim().parse::<u64>().ok().filter(|&hz| hz > 0).ok_or_else(|| {
+            format!("--profile={text}: HZ is a whole number of samples per second, 1 or more (99 by default)")
+        })?,
+    };
+    let mut note = None;
+    if let Some(max) = max_rate.filter(|&max| max > 0 && hz > max) {
+        note = Some(format!(
+            "--profile={hz}: above kernel.perf_event_max_sample_rate, {max} Hz: sampling at \
+             {max} Hz"
+        ));
+        hz = max;
+    }
+    Ok((Profile { hz, call_graph }, note))
 }
 
 /// `--user-events`: the events `file` (else the default status file)
@@ -416,6 +490,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.ends_with(": too large"), "{err}");
+    }
+
+    #[test]
+    fn profile_takes_perfs_rates_and_call_graphs() {
+        let fp = |hz| Profile {
+            hz,
+            call_graph: CallGraph::FramePointer,
+        };
+        assert_eq!(profile(None, None, Some(100_000)).unwrap(), (fp(99), None));
+        assert_eq!(profile(Some("999"), None, None).unwrap(), (fp(999), None));
+        let dwarf = |stack_size| CallGraph::Dwarf { stack_size };
+        for (text, want) in [
+            ("fp", CallGraph::FramePointer),
+            ("dwarf", dwarf(8192)),
+            ("dwarf,16384", dwarf(16384)),
+            // Rounded up to 8 bytes, as perf rounds it.
+            ("dwarf,1001", dwarf(1008)),
+            ("dwarf,65528", dwarf(65528)),
+        ] {
+            let (p, _) = profile(Some("99"), Some(text), None).unwrap();
+            assert_eq!(p.call_graph, want, "{text}");
+        }
+        // Above the kernel's limit: lowered to it, and said.
+        let (p, note) = profile(Some("5000"), None, Some(4000)).unwrap();
+        assert_eq!(p.hz, 4000);
+        assert_eq!(
+            note.unwrap(),
+            "--profile=5000: above kernel.perf_event_max_sample_rate, 4000 Hz: sampling at 4000 Hz"
+        );
+        for (hz, why) in [
+            (
+                "0",
+                "--profile=0: HZ is a whole number of samples per second",
+            ),
+            ("-5", "--profile=-5: HZ is a whole number"),
+            ("99Hz", "--profile=99Hz: HZ is a whole number"),
+            ("", "--profile=: HZ is a whole number"),
+        ] {
+            let e = profile(Some(hz), None, None).unwrap_err();
+            assert!(e.starts_with(why), "{hz}: {e}");
+        }
+        for (graph, why) in [
+            ("lbr", "--call-graph `lbr`: the call graph modes are fp (frame pointers) and dwarf[,SIZE]"),
+            ("fp,8", "--call-graph `fp,8`: fp takes no size"),
+            ("dwarf,", "--call-graph `dwarf,`: the stack size is a number of bytes, 1 to 65528"),
+            ("dwarf,0", "--call-graph `dwarf,0`: the stack size is a number of bytes"),
+            ("dwarf,8k", "--call-graph `dwarf,8k`: the stack size is a number of bytes"),
+            ("dwarf,65536", "--call-graph `dwarf,65536`: a stack copy of 65536 bytes is more than the kernel takes (65528 bytes)"),
+            ("dwarf,4294967295", "--call-graph `dwarf,4294967295`: a stack copy of 4294967295 bytes is more"),
+        ] {
+            let e = profile(None, Some(graph), None).unwrap_err();
+            assert!(e.starts_with(why), "{graph}: {e}");
+        }
     }
 
     #[test]

@@ -177,6 +177,20 @@ pub fn perf_script(path: &Path, flags: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// The build-id `readelf -n` reads from `file`'s notes, in hex (as perf
+/// prints it).
+pub fn readelf_build_id(file: &Path) -> String {
+    let out = Command::new("readelf")
+        .arg("-n")
+        .arg(file)
+        .output()
+        .expect("readelf (binutils)");
+    text(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("{} has no build-id", file.display()))
+}
+
 /// A file system mounted for one test, unmounted at its end.
 pub struct Mount(PathBuf);
 
@@ -332,6 +346,19 @@ pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
     }
     let _ = child.kill();
     panic!("pid {} did not exit in {PATIENCE:?}", child.id());
+}
+
+/// Opens the first gate of each of `containers` and waits for them all to
+/// finish, each successfully.
+pub fn release_and_wait(mut containers: Vec<perfns_record::testing::TestContainer>) {
+    for c in &mut containers {
+        c.release().expect("opening a container's gate");
+    }
+    for c in containers {
+        let name = c.name().to_owned();
+        let status = c.wait().expect("waiting for a container");
+        assert!(status.success(), "container {name}: {status}");
+    }
 }
 
 /// Waits for `child`, whose stderr is piped, to exit within [`PATIENCE`]:

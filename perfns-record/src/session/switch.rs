@@ -84,6 +84,9 @@ impl Recorder {
         let tasks = super::tasks::snapshot_tasks().map_err(system("reading the tasks in /proc"))?;
         self.writer.set_features(&self.features);
         self.write_statedump(&tasks)?;
+        // And, with --profile, their mappings: the new file symbolizes
+        // alone.
+        self.write_mappings(&tasks)?;
         self.registry.learn_snapshot(&tasks);
         self.meta.tasks = tasks;
         self.refresh_meta();

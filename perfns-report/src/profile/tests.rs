@@ -50,6 +50,8 @@ fn at(ip: u64, misc: u16) -> Sample<'static> {
         period: None,
         callchain: None,
         raw: None,
+        regs_user: None,
+        stack_user: None,
         cgroup: None,
         misc,
     }

@@ -438,6 +438,17 @@ impl UserRegs<'_> {
     /// PERF_SAMPLE_REGS_ABI_64
     pub const ABI_64: u64 = 2;
 
+    /// Registers as a sample of mask `mask` would carry them: `values` in
+    /// ascending bit order (for tests and synthetic samples).
+    pub fn from_values(abi: u64, mask: u64, values: &[u64]) -> UserRegs<'static> {
+        UserRegs {
+            abi,
+            mask,
+            regs: Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            big_endian: false,
+        }
+    }
+
     /// Register `reg` (its `PERF_REG_*` number), when the mask has it.
     pub fn get(&self, reg: u32) -> Option<u64> {
         let bit = 1u64.checked_shl(reg)?;
@@ -478,6 +489,14 @@ impl Callchain<'_> {
     /// Whether it has none.
     pub fn is_empty(&self) -> bool {
         self.ips.is_empty()
+    }
+
+    /// A chain of `ips` (for tests and synthetic samples).
+    pub fn from_ips(ips: &[u64]) -> Callchain<'static> {
+        Callchain {
+            ips: Cow::Owned(ips.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            big_endian: false,
+        }
     }
 
     /// Its entries, innermost first.

@@ -345,7 +345,8 @@ impl SampleId {
 }
 
 /// PERF_RECORD_SAMPLE, decoded as far as perfns needs; the fields perfns does
-/// not use (branch stacks, registers, user stacks) are skipped over exactly.
+/// not use (branch stacks, interrupt registers) are skipped over exactly, or
+/// end the decoding where their size needs more than the attr.
 ///
 /// ```c
 /// struct {
@@ -391,8 +392,16 @@ pub struct Sample<'a> {
     /// PERF_SAMPLE_RAW: for a tracepoint, its payload, decoded with
     /// [`crate::tracepoint::TracepointFormat`].
     pub raw: Option<Cow<'a, [u8]>>,
+    /// PERF_SAMPLE_REGS_USER: the user registers at the sample (for
+    /// `--call-graph dwarf`'s unwinding). `None` also after a branch
+    /// stack, which perfns does not decode.
+    pub regs_user: Option<UserRegs<'a>>,
+    /// PERF_SAMPLE_STACK_USER: the copy of the user stack from the
+    /// sampled SP, its `dyn_size` valid bytes only. `None` as
+    /// `regs_user` is.
+    pub stack_user: Option<Cow<'a, [u8]>>,
     /// PERF_SAMPLE_CGROUP: the task's cgroup id. `None` also when the
-    /// sample carries a branch stack or register or stack dumps, which sit
+    /// sample carries a branch stack or interrupt registers, which sit
     /// before it and which perfns does not decode.
     pub cgroup: Option<u64>,
     /// PERF_RECORD_MISC_* bits from the header (cpu mode).
@@ -406,6 +415,54 @@ pub struct Sample<'a> {
 pub struct Callchain<'a> {
     ips: Cow<'a, [u8]>,
     big_endian: bool,
+}
+
+/// A sample's user registers as stored (`{ u64 abi; u64 regs[weight(mask)]; }`):
+/// one u64 per bit of the attr's `sample_regs_user`, in ascending bit order
+/// (the arch's `PERF_REG_*` numbers), in the recording's byte order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRegs<'a> {
+    /// PERF_SAMPLE_REGS_ABI_*: [`UserRegs::ABI_NONE`] when the task had no
+    /// user registers to give (a kernel thread), then no register follows.
+    pub abi: u64,
+    mask: u64,
+    regs: Cow<'a, [u8]>,
+    big_endian: bool,
+}
+
+impl UserRegs<'_> {
+    /// PERF_SAMPLE_REGS_ABI_NONE
+    pub const ABI_NONE: u64 = 0;
+    /// PERF_SAMPLE_REGS_ABI_32
+    pub const ABI_32: u64 = 1;
+    /// PERF_SAMPLE_REGS_ABI_64
+    pub const ABI_64: u64 = 2;
+
+    /// Registers as a sample of mask `mask` would carry them: `values` in
+    /// ascending bit order (for tests and synthetic samples).
+    pub fn from_values(abi: u64, mask: u64, values: &[u64]) -> UserRegs<'static> {
+        UserRegs {
+            abi,
+            mask,
+            regs: Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            big_endian: false,
+        }
+    }
+
+    /// Register `reg` (its `PERF_REG_*` number), when the mask has it.
+    pub fn get(&self, reg: u32) -> Option<u64> {
+        let bit = 1u64.checked_shl(reg)?;
+        if self.mask & bit == 0 {
+            return None;
+        }
+        let i = (self.mask & (bit - 1)).count_ones() as usize * 8;
+        let b: [u8; 8] = self.regs.get(i..i + 8)?.try_into().ok()?;
+        Some(if self.big_endian {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
+        })
+    }
 }
 
 /// The markers a call chain's entries switch context with
@@ -434,6 +491,14 @@ impl Callchain<'_> {
         self.ips.is_empty()
     }
 
+    /// A chain of `ips` (for tests and synthetic samples).
+    pub fn from_ips(ips: &[u64]) -> Callchain<'static> {
+        Callchain {
+            ips: Cow::Owned(ips.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            big_endian: false,
+        }
+    }
+
     /// Its entries, innermost first.
     pub fn ips(&self) -> impl Iterator<Item = u64> + '_ {
         self.ips.chunks_exact(8).map(|b| {
@@ -460,6 +525,8 @@ impl<'a> Sample<'a> {
         let mut id = SampleId::default();
         let (mut ip, mut addr, mut period) = (None, None, None);
         let (mut callchain, mut payload, mut cgroup) = (None, None, None);
+        let (mut regs_user, mut stack_user) = (None, None);
+        let big_endian = O::read_u16(&[0, 1]) == 1;
         let fixed = &layout.sample_fields;
         match raw.data {
             // The common case: every fixed field is there, each read at its
@@ -544,18 +611,70 @@ impl<'a> Sample<'a> {
                 })?;
             callchain = Some(Callchain {
                 ips: c.bytes(nr * 8, "callchain.ips")?,
-                big_endian: O::read_u16(&[0, 1]) == 1,
+                big_endian,
             });
         }
         if format.contains(SampleFormat::RAW) {
             let size = c.u32("raw.size")? as usize;
             payload = Some(c.bytes(size, "raw.data")?);
         }
-        let variable = SampleFormat::BRANCH_STACK
-            | SampleFormat::REGS_USER
-            | SampleFormat::STACK_USER
-            | SampleFormat::REGS_INTR;
-        if format.contains(SampleFormat::CGROUP) && format.0 & variable.0 == 0 {
+        // A branch stack's size needs the attr's branch_sample_type (its
+        // hw_idx), which perfns does not decode: the fields after it stay
+        // unread.
+        let decoded = !format.contains(SampleFormat::BRANCH_STACK);
+        if decoded && format.contains(SampleFormat::REGS_USER) {
+            let abi = c.u64("regs_user.abi")?;
+            let regs = if abi == UserRegs::ABI_NONE {
+                Cow::Borrowed(&[][..])
+            } else {
+                let len = attr.sample_regs_user.count_ones() as usize * 8;
+                c.bytes(len, "regs_user.regs")?
+            };
+            regs_user = Some(UserRegs {
+                abi,
+                mask: attr.sample_regs_user,
+                regs,
+                big_endian,
+            });
+        }
+        if decoded && format.contains(SampleFormat::STACK_USER) {
+            // { u64 size; char data[size]; u64 dyn_size; }, dyn_size only
+            // when size is not 0 (a task without user stack copies none).
+            let size = c.u64("stack_user.size")?;
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|&n| n <= c.remaining())
+                .ok_or_else(|| ParseError::Invalid {
+                    record: RecordType::SAMPLE,
+                    field: "stack_user.size",
+                    reason: format!("{size} bytes do not fit in the record"),
+                })?;
+            if size == 0 {
+                stack_user = Some(Cow::Borrowed(&[][..]));
+            } else {
+                let data = c.bytes(size, "stack_user.data")?;
+                let dyn_size = c.u64("stack_user.dyn_size")?;
+                let valid = usize::try_from(dyn_size)
+                    .ok()
+                    .filter(|&n| n <= size)
+                    .ok_or_else(|| ParseError::Invalid {
+                        record: RecordType::SAMPLE,
+                        field: "stack_user.dyn_size",
+                        reason: format!("{dyn_size} bytes, more than the {size} copied"),
+                    })?;
+                stack_user = Some(match data {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[..valid]),
+                    Cow::Owned(mut b) => {
+                        b.truncate(valid);
+                        Cow::Owned(b)
+                    }
+                });
+            }
+        }
+        if format.contains(SampleFormat::CGROUP)
+            && decoded
+            && !format.contains(SampleFormat::REGS_INTR)
+        {
             for (bit, field) in [
                 (SampleFormat::WEIGHT, "weight"),
                 (SampleFormat::WEIGHT_STRUCT, "weight"),
@@ -576,6 +695,8 @@ impl<'a> Sample<'a> {
             period,
             callchain,
             raw: payload,
+            regs_user,
+            stack_user,
             cgroup,
             misc: raw.header.misc,
         })
@@ -1552,6 +1673,82 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn user_registers_and_stack_are_read_for_dwarf_unwinding() {
+        // identifier, pid/tid, time, cpu/res, regs_user (abi 64, mask: AX,
+        // SP, IP), stack_user (size 16, 8 valid), cgroup: as perf record
+        // --call-graph dwarf --all-cgroups, cut down.
+        let mut a =
+            attr(ids() | SampleFormat::REGS_USER | SampleFormat::STACK_USER | SampleFormat::CGROUP);
+        a.sample_regs_user = 1 | 1 << 7 | 1 << 8;
+        let head = |b: &mut Vec<u8>| {
+            b.extend(77u64.to_le_bytes());
+            b.extend(10u32.to_le_bytes());
+            b.extend(11u32.to_le_bytes());
+            b.extend(123_456u64.to_le_bytes());
+            b.extend([0; 8]);
+        };
+        let mut body = Vec::new();
+        head(&mut body);
+        for v in [UserRegs::ABI_64, 0xa, 0x7ffd_0000, 0x40_1234] {
+            body.extend(v.to_le_bytes());
+        }
+        body.extend(16u64.to_le_bytes());
+        body.extend(0x1122_3344_5566_7788u64.to_le_bytes());
+        body.extend([0xee; 8]);
+        body.extend(8u64.to_le_bytes());
+        body.extend(44u64.to_le_bytes());
+        let parsed = raw(RecordType::SAMPLE, 0, &body).parse::<byteorder::LittleEndian>(&a);
+        let Ok(Record::Sample(s)) = parsed else {
+            panic!("not a sample: {parsed:?}")
+        };
+        let regs = s.regs_user.as_ref().expect("user registers");
+        assert_eq!(regs.abi, UserRegs::ABI_64);
+        assert_eq!(
+            [0, 7, 8, 6].map(|r| regs.get(r)),
+            [Some(0xa), Some(0x7ffd_0000), Some(0x40_1234), None]
+        );
+        assert_eq!(
+            s.stack_user.as_deref(),
+            Some(&0x1122_3344_5566_7788u64.to_le_bytes()[..])
+        );
+        assert_eq!(s.cgroup, Some(44));
+
+        // A kernel thread's: ABI none, no registers, an empty stack (no
+        // dyn_size), then the cgroup.
+        let mut none = Vec::new();
+        head(&mut none);
+        none.extend(UserRegs::ABI_NONE.to_le_bytes());
+        none.extend(0u64.to_le_bytes());
+        none.extend(45u64.to_le_bytes());
+        let parsed = raw(RecordType::SAMPLE, 0, &none).parse::<byteorder::LittleEndian>(&a);
+        let Ok(Record::Sample(s)) = parsed else {
+            panic!("not a sample: {parsed:?}")
+        };
+        assert_eq!(
+            s.regs_user.as_ref().map(|r| (r.abi, r.get(8))),
+            Some((0, None))
+        );
+        assert_eq!(s.stack_user.as_deref(), Some(&[][..]));
+        assert_eq!(s.cgroup, Some(45));
+
+        // Sizes past the record, and a dyn_size past the copy, are refused
+        // naming the field.
+        let field_of = |body: &[u8]| match raw(RecordType::SAMPLE, 0, body)
+            .parse::<byteorder::LittleEndian>(&a)
+        {
+            Err(ParseError::Invalid { field, .. } | ParseError::Truncated { field, .. }) => field,
+            other => panic!("accepted: {other:?}"),
+        };
+        let mut big = body.clone();
+        big[64..72].copy_from_slice(&4096u64.to_le_bytes());
+        assert_eq!(field_of(&big), "stack_user.size");
+        let mut dyn_big = body.clone();
+        dyn_big[88..96].copy_from_slice(&17u64.to_le_bytes());
+        assert_eq!(field_of(&dyn_big), "stack_user.dyn_size");
+        assert_eq!(field_of(&body[..40]), "regs_user.regs");
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //! copies its parent's, an exec clears them) and turns each sampled
 //! address into a frame, a function in a file, with [`symbolize`]. Frames
 //! and whole stacks are interned: a task keeps a count per stack id, and
-//! the tables go in the report for the renderers.
+//! the tables go in the report for the renderers. A `--call-graph dwarf`
+//! sample's user frames come from [`unwind`]ing its copied stack; its
+//! kernel frames, as any sample's, from its call chain.
 
 pub mod symbolize;
+mod unwind;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,6 +22,7 @@ use perfns::record::{context, Mmap, Mmap2, Sample, MISC_CPUMODE_MASK, MISC_KERNE
 use crate::int_map::IntMap;
 use crate::model::{ContainerProfile, Frame, FunctionFigures, Profile};
 use symbolize::{DebugDirs, FileKey, Symbolizer};
+use unwind::{ProcessUnwinder, UnwindCache, UnwindCounts};
 
 /// PROT_EXEC: the mappings code runs from.
 const PROT_EXEC: u32 = 4;
@@ -93,6 +97,13 @@ pub(crate) struct Profiler {
     stacks: Vec<Box<[u32]>>,
     stack_ids: HashMap<Box<[u32]>, u32>,
     scratch: Vec<u32>,
+    /// Each process's unwinder, built at its first dwarf sample from its
+    /// mappings then, dropped when they change.
+    unwinders: IntMap<i32, ProcessUnwinder>,
+    unwind_cache: UnwindCache,
+    unwind_counts: UnwindCounts,
+    /// The user addresses of the sample being unwound.
+    unwound: Vec<u64>,
 }
 
 impl Profiler {
@@ -123,6 +134,10 @@ impl Profiler {
             stacks: Vec::new(),
             stack_ids: HashMap::new(),
             scratch: Vec::new(),
+            unwinders: IntMap::default(),
+            unwind_cache: UnwindCache::default(),
+            unwind_counts: UnwindCounts::default(),
+            unwound: Vec::new(),
         }
     }
 
@@ -145,6 +160,7 @@ impl Profiler {
 
     fn map(&mut self, pid: i32, start: u64, len: u64, pgoff: u64, file: u32) {
         let end = start.saturating_add(len);
+        self.unwinders.remove(&pid);
         let maps = self.processes.entry(pid).or_default();
         // A new mapping replaces what it overlaps (mmap over a range).
         let overlapping: Vec<u64> = maps
@@ -199,6 +215,7 @@ impl Profiler {
         }
         if let Some(maps) = self.processes.get(&parent).cloned() {
             self.processes.insert(pid, maps);
+            self.unwinders.remove(&pid);
         }
     }
 
@@ -206,6 +223,7 @@ impl Profiler {
     /// its MMAP2 records give next.
     pub(crate) fn exec(&mut self, pid: i32) {
         self.processes.remove(&pid);
+        self.unwinders.remove(&pid);
     }
 
     /// Loads the kernel's symbols once, the first time a kernel frame
@@ -337,11 +355,52 @@ impl Profiler {
         id
     }
 
+    /// Process `pid`'s unwinder: a module per mapping whose file has
+    /// unwind sections (built the first time, from its mappings then).
+    fn unwinder(&mut self, pid: i32) -> &ProcessUnwinder {
+        if !self.unwinders.contains_key(&pid) {
+            let mappings: Vec<(u64, Mapping)> = self
+                .processes
+                .get(&pid)
+                .map(|maps| maps.iter().map(|(&s, &m)| (s, m)).collect())
+                .unwrap_or_default();
+            let mut unwinder = ProcessUnwinder::default();
+            for (start, m) in mappings {
+                let key = self.files[m.file as usize].clone();
+                let Some(table) = self.symbolizer.table(&key) else {
+                    continue;
+                };
+                if let (Some(sections), Some(svma)) = (&table.unwind, table.address_of(m.pgoff)) {
+                    unwinder.add_module(&key.path, start..m.end, svma, sections);
+                }
+            }
+            self.unwinders.insert(pid, unwinder);
+        }
+        &self.unwinders[&pid]
+    }
+
+    /// Unwinds sample `s`'s copied user stack into `self.unwound`, when it
+    /// has one (a `--call-graph dwarf` sample); whether it gave frames.
+    fn unwind(&mut self, pid: i32, s: &Sample<'_>) -> bool {
+        let mut out = std::mem::take(&mut self.unwound);
+        out.clear();
+        if let (Some(regs), Some(stack)) = (&s.regs_user, &s.stack_user) {
+            let mut cache = std::mem::take(&mut self.unwind_cache);
+            let result = self.unwinder(pid).unwind(&mut cache, regs, stack, &mut out);
+            self.unwind_cache = cache;
+            self.unwind_counts.count(result);
+        }
+        self.unwound = out;
+        !self.unwound.is_empty()
+    }
+
     /// The stack id of sample `s` of process `pid`: its call chain's
-    /// frames, innermost first (its IP alone without a call chain).
+    /// frames, innermost first (its IP alone without a call chain), the
+    /// user part unwound from its copied stack when it has one.
     pub(crate) fn sample(&mut self, pid: i32, s: &Sample<'_>) -> u32 {
         let mut stack = std::mem::take(&mut self.scratch);
         stack.clear();
+        let unwound = self.unwind(pid, s);
         // Before any context marker, the sample's own cpumode says.
         let mut kernel = match s.misc & MISC_CPUMODE_MASK {
             MISC_KERNEL => Some(true),
@@ -364,17 +423,29 @@ impl Profiler {
                         first = true;
                         continue;
                     }
+                    // The user part is the unwound one.
+                    if unwound && kernel == Some(false) {
+                        continue;
+                    }
                     let frame = self.frame(pid, ip, kernel, !first);
                     stack.push(frame);
                     first = false;
                 }
             }
             _ => {
-                if let Some(ip) = s.ip {
+                if let Some(ip) = s.ip.filter(|_| !(unwound && kernel == Some(false))) {
                     let frame = self.frame(pid, ip, kernel, false);
                     stack.push(frame);
                 }
             }
+        }
+        if unwound {
+            let user = std::mem::take(&mut self.unwound);
+            for (i, &ip) in user.iter().enumerate() {
+                let frame = self.frame(pid, ip, Some(false), i > 0);
+                stack.push(frame);
+            }
+            self.unwound = user;
         }
         if stack.is_empty() {
             stack.push(self.no_frames());
@@ -410,8 +481,10 @@ impl Profiler {
 
     /// The frame and stack tables, and why frames stayed unsymbolized.
     pub(crate) fn finish(self) -> Profile {
+        let mut problems = self.symbolizer.problems().to_vec();
+        problems.extend(self.unwind_counts.problem());
         Profile {
-            problems: self.symbolizer.problems().to_vec(),
+            problems,
             frames: self.frames,
             stacks: self.stacks.into_iter().map(Vec::from).collect(),
         }

@@ -103,8 +103,8 @@ pub struct RecordArgs {
     /// (the default), the kernel walks the frame pointers (code built
     /// without them gives short user chains); `dwarf[,SIZE]`, each sample
     /// copies the user registers and the top SIZE bytes of the user stack
-    /// (default 8192, at most 65528), which perf report and perf script
-    /// unwind with the files' DWARF call frame information (larger files,
+    /// (default 8192, at most 65528), which perfns report, perf report
+    /// and perf script unwind with the files' DWARF call frame information (larger files,
     /// any code). Implies --profile.
     #[arg(long, value_name = "fp|dwarf[,SIZE]")]
     pub call_graph: Option<String>,

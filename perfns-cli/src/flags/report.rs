@@ -39,8 +39,9 @@ pub struct ReportArgs {
     pub top: usize,
     /// A profile of each container: its hottest functions (of its own
     /// tasks' samples), self and total % of its samples, from the
-    /// samples' call chains (`perf record -g`, `perfns record --profile`).
-    /// Symbols come from the mapped files as recorded, checked against
+    /// samples' call chains (`perf record -g`, `perfns record --profile`);
+    /// `--call-graph dwarf` samples' user stacks are unwound with the
+    /// files' .eh_frame. Symbols come from the mapped files as recorded, checked against
     /// the recording's build-ids; a file missing or rebuilt since is
     /// looked for by build-id in perf's cache (~/.debug) and
     /// /usr/lib/debug; kernel frames from /proc/kallsyms, if the kernel is

@@ -223,6 +223,8 @@ fn raw_sample(tid: i32, time: u64, raw: Vec<u8>) -> Record<'static> {
         period: None,
         callchain: None,
         raw: Some(raw.into()),
+        regs_user: None,
+        stack_user: None,
         cgroup: None,
         misc: 0,
     })

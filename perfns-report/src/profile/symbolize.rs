@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use perfns::perf_data::MappedFile;
 
+use super::unwind::UnwindSections;
+
 /// A function: its start, its size (0: unknown, up to the next) and its
 /// name, a range of its table's [`Names`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,8 @@ pub(crate) struct SymbolTable {
     names: Names,
     /// The PT_LOAD segments: (file offset, file size, virtual address).
     segments: Vec<(u64, u64, u64)>,
+    /// Its `.eh_frame` and the sections beside it, for unwinding.
+    pub(crate) unwind: Option<UnwindSections>,
 }
 
 impl SymbolTable {
@@ -122,20 +126,27 @@ impl SymbolTable {
                 functions,
                 names,
                 segments,
+                unwind: UnwindSections::of_elf(&file),
             },
             build_id,
             symtab,
         ))
     }
 
-    /// The function at file offset `offset`, and the address it is at in
-    /// the file's own address space.
-    pub(crate) fn function_at(&self, offset: u64) -> Option<&str> {
+    /// The address file offset `offset` is at in the file's own address
+    /// space (its segment's).
+    pub(crate) fn address_of(&self, offset: u64) -> Option<u64> {
         let &(file_offset, _, vaddr) = self
             .segments
             .iter()
             .find(|&&(o, size, _)| (o..o.saturating_add(size)).contains(&offset))?;
-        let address = vaddr.checked_add(offset - file_offset)?;
+        vaddr.checked_add(offset - file_offset)
+    }
+
+    /// The function at file offset `offset`, by the address it is at in
+    /// the file's own address space.
+    pub(crate) fn function_at(&self, offset: u64) -> Option<&str> {
+        let address = self.address_of(offset)?;
         let i = self.functions.partition_point(|f| f.start <= address);
         let f = self.functions.get(i.checked_sub(1)?)?;
         // A function's size bounds it; one without (hand-written assembly)
@@ -429,6 +440,7 @@ fn load(dirs: &DebugDirs, key: &FileKey) -> Result<SymbolTable, String> {
                 // file when there is one.
                 if let Some(program) = best {
                     table.segments = program.segments;
+                    table.unwind = table.unwind.or(program.unwind);
                 }
                 return Ok(table);
             }

@@ -50,6 +50,8 @@ fn at(ip: u64, misc: u16) -> Sample<'static> {
         period: None,
         callchain: None,
         raw: None,
+        regs_user: None,
+        stack_user: None,
         cgroup: None,
         misc,
     }
@@ -170,4 +172,63 @@ fn self_is_the_innermost_frame_and_total_counts_a_sample_once() {
     let p = container_profile(&profile, &stacks, 1);
     assert_eq!(p.functions.len(), 1);
     assert_eq!(p.stacks.iter().map(|s| s.1).sum::<u64>(), 6);
+}
+
+/// A `--call-graph dwarf` sample whose file cannot be read (no unwind
+/// information): its kernel frames from the chain, its user part the
+/// leaf alone (the chain's user entries left for the unwound ones), and
+/// the stopped unwind counted in the problems.
+#[test]
+fn a_dwarf_sample_without_unwind_information_keeps_its_leaf() {
+    use perfns::record::{Callchain, UserRegs};
+    let mut p = profiler();
+    p.mmap2(&mmap2(
+        10,
+        0x1000,
+        0x2000,
+        0x5000,
+        PROT_EXEC,
+        "/nonexistent/app",
+    ));
+    let mut regs = [0u64; 20];
+    regs[7] = 0x7ffd_0000;
+    regs[8] = 0x1800;
+    let mut s = at(0xffff_ffff_8100_0010, MISC_KERNEL);
+    s.callchain = Some(Callchain::from_ips(&[
+        context::KERNEL,
+        0xffff_ffff_8100_0010,
+        context::USER,
+        0x1800,
+    ]));
+    s.regs_user = Some(UserRegs::from_values(UserRegs::ABI_64, 0xff_0fff, &regs));
+    s.stack_user = Some(0x1900u64.to_le_bytes().to_vec().into());
+    let stack = p.sample(10, &s);
+    let names: Vec<&str> = p.stacks[stack as usize]
+        .iter()
+        .map(|&f| p.frames[f as usize].function.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "[unknown] [kernel.kallsyms]+0xffffffff81000010",
+            "[unknown] app+0x5800"
+        ]
+    );
+    // A kernel thread's sample: no user registers, its chain as it is.
+    let mut k = at(0xffff_ffff_8100_0020, MISC_KERNEL);
+    k.regs_user = Some(UserRegs::from_values(UserRegs::ABI_NONE, 0xff_0fff, &[]));
+    k.stack_user = Some(Vec::new().into());
+    let stack = p.sample(10, &k);
+    assert_eq!(p.stacks[stack as usize].len(), 1);
+    let problems = p.finish().problems;
+    let unwinding = problems
+        .iter()
+        .find(|l| l.contains("dwarf samples"))
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert!(
+        unwinding.starts_with("2 of 2 dwarf samples'")
+            && unwinding.contains("1 had no user registers")
+            && unwinding.contains("1 reached an address in no file"),
+        "{unwinding}"
+    );
 }

@@ -207,3 +207,22 @@ fn a_late_recording_names_what_was_already_running() {
         "late.folded",
     );
 }
+
+#[test]
+#[ignore = "run by tests/vm/profile-e2e.sh on the outputs it brings back from the VM"]
+fn a_tenant_s_dwarf_profile_is_unwound_to_the_caller() {
+    let report = json("dwarf-profile.json");
+    assert_eq!(
+        report["header"]["recording"]["mode"],
+        "tracer-scope",
+        "{}",
+        read("dwarf.log")
+    );
+    // Built without frame pointers: perfns_burn_round above the hot
+    // functions comes from unwinding the copied user stack by its CFI.
+    assert_share(
+        container(&report, "nofp"),
+        measured_share("dwarf.log", 1500),
+        "dwarf.folded",
+    );
+}

@@ -23,9 +23,12 @@
 #               -- perfns run-container web   -- profile-burn 3000
 #                  perfns run-container batch -- profile-burn 1500
 # started after the recording is: their MMAP2 records are the kernel's, and
-# profile-burn-sibling's never reach T. A second recording, started while
-# web already runs (late.data), must still name web's functions: the
-# statedump's mmap records.
+# profile-burn-sibling's never reach T. A second recording, in tenant
+# late, started while its container burner already runs profile-burn
+# (late.data), must still name its functions: the statedump's mmap
+# records. A third, in tenant unwinder, records --call-graph dwarf around
+# container nofp running profile-burn built without frame pointers
+# (dwarf.data): only unwinding its copied stack finds the caller.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,7 +62,17 @@ if [[ ${1:-} == --guest ]]; then
 			-o "$out/late.data"
 		s=$?
 		wait
-		exit $s' sh "$bin" "$out" "$vm_tracefs" >"$out/late.log" 2>&1
+		exit $s' sh "$bin" "$out" "$vm_tracefs" >"$out/late.log" 2>&1 ||
+		echo "late: exit status $?" >>"$out/late.log"
+	# DWARF: profile-burn built without frame pointers, recorded with
+	# the sampled task's user registers and stack (the series' patch 14),
+	# unwound by perfns report.
+	as_tenant "$bin/perfns" run-container unwinder --tracer required -- \
+		"$bin/perfns" record --profile=999 --call-graph dwarf,2048 -e cpu -m 256 \
+		--tracefs "$vm_tracefs" -o "$out/dwarf.data" -- \
+		"$bin/perfns" run-container nofp --tracer required -- \
+		"$out/profile-burn-nofp" 1500 >"$out/dwarf.log" 2>&1 ||
+		echo "unwinder: exit status $?" >>"$out/dwarf.log"
 	exit 0
 fi
 
@@ -68,6 +81,8 @@ rm -rf "$out"
 mkdir -p "$out"
 chmod 1777 "$out"
 cc -O1 -g -fno-omit-frame-pointer -fno-inline -o "$out/profile-burn" \
+	"$repo/perfns-record/src/testing/profile_burn.c"
+cc -O1 -g -fomit-frame-pointer -fno-inline -o "$out/profile-burn-nofp" \
 	"$repo/perfns-record/src/testing/profile_burn.c"
 vm_build
 start=$(date +%s)
@@ -82,5 +97,8 @@ release=$repo/target/release
 cat "$out/late.log"
 "$release/perfns" report --profile --format json -i "$out/late.data" >"$out/late-profile.json"
 "$release/perfns" report --profile --format folded -i "$out/late.data" >"$out/late.folded"
+cat "$out/dwarf.log"
+"$release/perfns" report --profile --format json -i "$out/dwarf.data" >"$out/dwarf-profile.json"
+"$release/perfns" report --profile --format folded -i "$out/dwarf.data" >"$out/dwarf.folded"
 cd "$repo"
 PERFNS_VM_E2E_DIR=$out cargo test -q --locked -p perfns-cli --test vm_profile -- --ignored

@@ -10,12 +10,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::profile_function;
 use nix::sys::signal::Signal;
 use perfns_record::testing::{
-    TestContainer, BURN_ROUND_SYMBOL, HOT_ONE_SYMBOL, HOT_TWO_SYMBOL, PROFILE_BURN_SOURCE,
+    profile_burn_binary_without_frame_pointers, TestContainer, BURN_ROUND_SYMBOL, HOT_ONE_SYMBOL,
+    HOT_TWO_SYMBOL,
 };
 use serde_json::Value;
 
@@ -23,46 +24,13 @@ use serde_json::Value;
 /// the 5-point bound on the share.
 const HZ: &str = "999";
 
-/// profile-burn built into `dir` without frame pointers (`cc -O1 -g
-/// -fomit-frame-pointer -fno-inline`): only .eh_frame unwinds it.
-fn burner_without_frame_pointers(dir: &Path) -> Result<PathBuf, String> {
-    let src = dir.join("profile-burn.c");
-    let exe = dir.join("profile-burn-nofp");
-    std::fs::write(&src, PROFILE_BURN_SOURCE).map_err(|e| format!("{}: {e}", src.display()))?;
-    let out = Command::new("cc")
-        .args(["-O1", "-g", "-fomit-frame-pointer", "-fno-inline", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .map_err(|e| format!("running cc (a C compiler): {e}"))?;
-    if !out.status.success() {
-        return Err(format!("cc failed: {}", common::text(&out.stderr)));
-    }
-    Ok(exe)
-}
-
-/// A function's (self, total) samples in a container's JSON profile; (0,
-/// 0) when it is not listed.
-fn function(c: &Value, name: &str) -> (u64, u64) {
-    c["profile"]["functions"]
-        .as_array()
-        .expect("functions")
-        .iter()
-        .find(|f| f["function"] == name)
-        .map_or((0, 0), |f| {
-            (
-                f["self_samples"].as_u64().unwrap(),
-                f["total_samples"].as_u64().unwrap(),
-            )
-        })
-}
-
 #[test]
 fn dwarf_samples_are_unwound_to_the_hot_functions_caller() {
     let Some((_serial, dir)) = common::recording_test() else {
         return;
     };
-    let Some(exe) = perfns::testing::prerequisite(burner_without_frame_pointers(dir.path())) else {
+    let Some(exe) = perfns::testing::prerequisite(profile_burn_binary_without_frame_pointers())
+    else {
         return;
     };
     let exe = exe.to_str().expect("a UTF-8 path").to_owned();
@@ -112,9 +80,9 @@ fn dwarf_samples_are_unwound_to_the_hot_functions_caller() {
             .find(|c| c["name"] == name)
             .unwrap_or_else(|| panic!("no container {name} in {json}"));
         let samples = c["profile"]["samples"].as_u64().unwrap();
-        let (two, _) = function(c, HOT_TWO_SYMBOL);
-        let (one, _) = function(c, HOT_ONE_SYMBOL);
-        let (_, round) = function(c, BURN_ROUND_SYMBOL);
+        let (two, _) = profile_function(c, HOT_TWO_SYMBOL).unwrap_or_default();
+        let (one, _) = profile_function(c, HOT_ONE_SYMBOL).unwrap_or_default();
+        let (_, round) = profile_function(c, BURN_ROUND_SYMBOL).unwrap_or_default();
         let share = two as f64 / (two + one).max(1) as f64;
         eprintln!(
             "{name} ({ms} ms): {samples} samples, {HOT_TWO_SYMBOL} {two}, {HOT_ONE_SYMBOL} \

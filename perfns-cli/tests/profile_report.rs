@@ -46,28 +46,9 @@ fn report(recording: &Path, args: &[&str]) -> String {
     common::text(&out.stdout)
 }
 
-/// Container `name` of a JSON report.
-fn container<'a>(json: &'a Value, name: &str) -> &'a Value {
-    json["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no container {name} in {json}"))
-}
-
 /// A function's (self, total) samples in a container's JSON profile.
 fn function(c: &Value, name: &str) -> (u64, u64) {
-    let f = c["profile"]["functions"]
-        .as_array()
-        .expect("functions")
-        .iter()
-        .find(|f| f["function"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {}", c["profile"]));
-    (
-        f["self_samples"].as_u64().unwrap(),
-        f["total_samples"].as_u64().unwrap(),
-    )
+    common::profile_function(c, name).unwrap_or_else(|| panic!("no {name} in {}", c["profile"]))
 }
 
 /// The folded stacks' counts summed by their first frame (the
@@ -156,7 +137,7 @@ fn each_containers_profile_shows_its_hot_functions_two_to_one() {
     let burn_file = burn.file_name().unwrap().to_str().unwrap();
     let perf_leaf = perf_leaf_counts(&recording);
     for name in CONTAINERS {
-        let c = container(&json, name);
+        let c = common::json_container(&json, name);
         let p = &c["profile"];
         let samples = p["samples"].as_u64().unwrap();
         // Every sample of its own tasks is in its profile.

@@ -19,7 +19,11 @@
 // A test's unwrap failing is its report.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
+
+use common::{json_container, profile_function};
 
 use perfns_record::testing::{BURN_ROUND_SYMBOL, HOT_ONE_SYMBOL, HOT_TWO_SYMBOL};
 use serde_json::Value;
@@ -44,31 +48,6 @@ fn read(name: &str) -> String {
 
 fn json(name: &str) -> Value {
     serde_json::from_str(&read(name)).unwrap_or_else(|e| panic!("{name}: not JSON: {e}"))
-}
-
-fn container<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no container {name} in {report}"))
-}
-
-/// A function's (self, total) samples in a container's profile.
-fn samples(c: &Value, function: &str) -> (u64, u64) {
-    c["profile"]["functions"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no profile: {c}"))
-        .iter()
-        .find(|f| f["function"] == function)
-        .map(|f| {
-            (
-                f["self_samples"].as_u64().unwrap(),
-                f["total_samples"].as_u64().unwrap(),
-            )
-        })
-        .unwrap_or((0, 0))
 }
 
 /// perfns_hot_two's share of the two functions' CPU time, as the
@@ -111,8 +90,8 @@ fn under_round(file: &str, name: &str) -> u64 {
 /// the folded stacks `folded`), and nearly every frame symbolized.
 fn assert_share(c: &Value, measured: f64, folded: &str) {
     let name = c["name"].as_str().unwrap();
-    let (two, _) = samples(c, HOT_TWO_SYMBOL);
-    let (one, _) = samples(c, HOT_ONE_SYMBOL);
+    let (two, _) = profile_function(c, HOT_TWO_SYMBOL).unwrap_or_default();
+    let (one, _) = profile_function(c, HOT_ONE_SYMBOL).unwrap_or_default();
     let round = under_round(folded, name);
     let share = two as f64 / (two + one) as f64;
     println!(
@@ -150,7 +129,10 @@ fn the_tenant_s_profile_names_its_containers_hot_functions_in_their_proportion()
         "{}",
         read("tenant.log")
     );
-    let (web, batch) = (container(&report, "web"), container(&report, "batch"));
+    let (web, batch) = (
+        json_container(&report, "web"),
+        json_container(&report, "batch"),
+    );
     assert_share(web, measured_share("tenant.log", 3000), "tenant.folded");
     assert_share(batch, measured_share("tenant.log", 1500), "tenant.folded");
     // Web burnt twice batch's CPU time: about twice its samples.
@@ -202,7 +184,7 @@ fn a_late_recording_names_what_was_already_running() {
     // Its code was mapped before the recording began: only the kernel's
     // statedump names it (nearly every frame symbolized, checked there).
     assert_share(
-        container(&report, "burner"),
+        json_container(&report, "burner"),
         measured_share("late-burn.txt", 6000),
         "late.folded",
     );
@@ -221,7 +203,7 @@ fn a_tenant_s_dwarf_profile_is_unwound_to_the_caller() {
     // Built without frame pointers: perfns_burn_round above the hot
     // functions comes from unwinding the copied user stack by its CFI.
     assert_share(
-        container(&report, "nofp"),
+        json_container(&report, "nofp"),
         measured_share("dwarf.log", 1500),
         "dwarf.folded",
     );

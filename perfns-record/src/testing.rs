@@ -414,12 +414,25 @@ pub const BURN_ROUND_SYMBOL: &str = "perfns_burn_round";
 /// The `profile-burn` executable, compiled from [`PROFILE_BURN_SOURCE`]
 /// with `cc -O1 -g -fno-omit-frame-pointer -fno-inline` once per source
 /// (its name carries a hash of it) into `target/<profile>/`, where a test
-/// in the VM finds it too; `$PERFNS_PROFILE_BURN` overrides it. Fails, naming the compiler's error, where
-/// there is no C compiler.
+/// in the VM finds it too; `$PERFNS_PROFILE_BURN` overrides it. Fails,
+/// naming the compiler's error, where there is no C compiler.
 pub fn profile_burn_binary() -> io::Result<PathBuf> {
     if let Some(p) = std::env::var_os(PROFILE_BURN_ENV) {
         return Ok(PathBuf::from(p));
     }
+    build_profile_burn("profile-burn", "-fno-omit-frame-pointer")
+}
+
+/// [`profile_burn_binary`] built with `-fomit-frame-pointer`: only its
+/// `.eh_frame` unwinds it (`--call-graph dwarf`), a frame-pointer call
+/// chain stops at its leaf.
+pub fn profile_burn_binary_without_frame_pointers() -> io::Result<PathBuf> {
+    build_profile_burn("profile-burn-nofp", "-fomit-frame-pointer")
+}
+
+/// Compiles [`PROFILE_BURN_SOURCE`] with `frame_pointers`, the flag that
+/// chooses them, into `target/<profile>/NAME-HASH`, once per source.
+fn build_profile_burn(name: &str, frame_pointers: &str) -> io::Result<PathBuf> {
     // target/<profile>/, from a test's target/<profile>/deps/ too.
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -432,15 +445,15 @@ pub fn profile_burn_binary() -> io::Result<PathBuf> {
         .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
-    let exe = dir.join(format!("profile-burn-{hash:016x}"));
+    let exe = dir.join(format!("{name}-{hash:016x}"));
     if exe.is_file() {
         return Ok(exe);
     }
-    let src = dir.join(format!("profile-burn-{hash:016x}.{}.c", std::process::id()));
-    let tmp = dir.join(format!("profile-burn-{hash:016x}.{}", std::process::id()));
+    let src = dir.join(format!("{name}-{hash:016x}.{}.c", std::process::id()));
+    let tmp = dir.join(format!("{name}-{hash:016x}.{}", std::process::id()));
     std::fs::write(&src, PROFILE_BURN_SOURCE)?;
     let out = Command::new("cc")
-        .args(["-O1", "-g", "-fno-omit-frame-pointer", "-fno-inline", "-o"])
+        .args(["-O1", "-g", frame_pointers, "-fno-inline", "-o"])
         .arg(&tmp)
         .arg(&src)
         .output();
@@ -448,7 +461,7 @@ pub fn profile_burn_binary() -> io::Result<PathBuf> {
     let out = out.map_err(|e| io::Error::new(e.kind(), format!("running cc: {e}")))?;
     if !out.status.success() {
         return Err(io::Error::other(format!(
-            "cc failed building profile-burn: {}",
+            "cc failed building {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         )));
     }

@@ -417,3 +417,29 @@ pub fn start_perf_record(dir: &Path, events: &[&str], output: &Path) -> Child {
     );
     child
 }
+
+/// Container `name` of a JSON report (`perfns report --format json`).
+pub fn json_container<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name} in {report}"))
+}
+
+/// A function's (self, total) samples in a container's JSON profile
+/// (`--profile`), `None` when its `--top` list does not have it.
+pub fn profile_function(c: &serde_json::Value, name: &str) -> Option<(u64, u64)> {
+    c["profile"]["functions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no profile: {c}"))
+        .iter()
+        .find(|f| f["function"] == name)
+        .map(|f| {
+            (
+                f["self_samples"].as_u64().expect("self_samples"),
+                f["total_samples"].as_u64().expect("total_samples"),
+            )
+        })
+}
